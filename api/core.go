@@ -1,0 +1,134 @@
+package api
+
+// Annotation keys from the seed.
+const (
+	AnnotationNetworkType        = "networkv0/network_type"
+	AnnotationBridgeName         = "networkv0/bridge_name"
+	AnnotationDefaultGateway     = "networkv0/default_gateway"
+	AnnotationRouterNode         = "virtualrouterv0/node_name"
+	AnnotationBlockStorageType   = "blockstoragev0/type"
+	AnnotationBlockStorageNode   = "blockstoragev0/node_name"
+	AnnotationBSDownloadHost     = "bs-download-host"
+	AnnotationVirtualMachineNode = "virtualmachinev0/node_name"
+)
+
+// Group is an organisation; it owns namespaces, images and image entities.
+type Group = Resource[Empty, Empty]
+
+// Namespace separates resources inside a group.
+type Namespace = Resource[NamespaceSpec, Empty]
+
+// NamespaceSpec is empty; it exists so Namespace is a distinct Go type from Group.
+type NamespaceSpec struct{}
+
+// ExternalIPPool is a block of addresses on an external bridge.
+type ExternalIPPool = Resource[ExternalIPPoolSpec, ExternalIPPoolStatus]
+
+// ExternalIPPoolSpec is the seed's pool definition.
+type ExternalIPPoolSpec struct {
+	IPv4CIDR       string `json:"ipv4CIDR"`
+	BridgeName     string `json:"bridgeName"`
+	DefaultGateway string `json:"defaultGateway,omitempty"`
+}
+
+// ExternalIPPoolStatus lists which addresses are in use and by whom.
+type ExternalIPPoolStatus struct {
+	// Used maps an address to the external IP holding it ("group/namespace/id").
+	Used map[string]string `json:"used,omitempty"`
+}
+
+// ExternalIP is one address taken from a pool.
+type ExternalIP = Resource[ExternalIPSpec, StateStatus]
+
+// ExternalIPSpec is the seed's external IP definition.
+type ExternalIPSpec struct {
+	PoolID      string `json:"poolID"`
+	IPv4Address string `json:"ipv4Address"`
+	IPv4Prefix  int    `json:"ipv4Prefix,omitempty"`
+}
+
+// StateStatus is the status of kinds that have only a state and a message.
+type StateStatus struct {
+	State   string `json:"state,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// Node is a machine running an agent. Agents write it.
+type Node = Resource[NodeSpec, NodeStatus]
+
+// Node states.
+const (
+	NodeReady    = "Ready"
+	NodeNotReady = "NotReady"
+)
+
+// NodeSpec is what the agent reports about its machine.
+type NodeSpec struct {
+	Address      string `json:"address,omitempty"`
+	LimitMemory  string `json:"limitMemory,omitempty"`
+	LimitVcpus   string `json:"limitVcpus,omitempty"`
+	AgentMode    string `json:"agentMode,omitempty"`
+	Accelerator  string `json:"accelerator,omitempty"`
+	AgentVersion string `json:"agentVersion,omitempty"`
+}
+
+// NodeStatus is liveness and allocation.
+type NodeStatus struct {
+	State             string `json:"state,omitempty"`
+	Message           string `json:"message,omitempty"`
+	LastHeartbeatTime string `json:"lastHeartbeatTime,omitempty"`
+	AllocatedMemory   string `json:"allocatedMemory,omitempty"`
+	AllocatedVcpus    string `json:"allocatedVcpus,omitempty"`
+}
+
+// Core kinds.
+var (
+	GroupKind = register[Empty, Empty](Kind{
+		APIType: "corev0/group", Name: "group", Plural: "groups", Scope: ScopeCluster, Rank: 0,
+		Columns: []Column{{"NAME", name}},
+	})
+	NamespaceKind = register[NamespaceSpec, Empty](Kind{
+		APIType: "corev0/namespace", Name: "namespace", Plural: "namespaces", Aliases: []string{"ns"},
+		Scope: ScopeGroup, Rank: 1,
+		Columns: []Column{{"NAME", name}},
+	})
+	ExternalIPPoolKind = register[ExternalIPPoolSpec, ExternalIPPoolStatus](Kind{
+		APIType: "corev0/externalippool", Name: "externalippool", Plural: "externalippools",
+		Aliases: []string{"eippool"}, Scope: ScopeCluster, Rank: 2,
+		Columns: []Column{
+			{"CIDR", func(o Object) string { return o.(*ExternalIPPool).Spec.IPv4CIDR }},
+			{"BRIDGE", func(o Object) string { return o.(*ExternalIPPool).Spec.BridgeName }},
+			{"GATEWAY", func(o Object) string { return o.(*ExternalIPPool).Spec.DefaultGateway }},
+			{"USED", func(o Object) string { return itoa(len(o.(*ExternalIPPool).Status.Used)) }},
+		},
+	})
+	ExternalIPKind = register[ExternalIPSpec, StateStatus](Kind{
+		APIType: "corev0/externalip", Name: "externalip", Plural: "externalips", Aliases: []string{"eip"},
+		Scope: ScopeNamespace, Rank: 3,
+		Columns: []Column{
+			{"POOL", func(o Object) string { return o.(*ExternalIP).Spec.PoolID }},
+			{"ADDRESS", func(o Object) string {
+				s := o.(*ExternalIP).Spec
+				return withPrefix(s.IPv4Address, s.IPv4Prefix)
+			}},
+			{"STATE", func(o Object) string { return o.(*ExternalIP).Status.State }},
+		},
+	})
+	NodeKind = register[NodeSpec, NodeStatus](Kind{
+		APIType: "systemv0/node", Name: "node", Plural: "nodes", Scope: ScopeCluster, Rank: 2,
+		Columns: []Column{
+			{"STATE", func(o Object) string { return o.(*Node).Status.State }},
+			{"ADDRESS", func(o Object) string { return o.(*Node).Spec.Address }},
+			{"MODE", func(o Object) string { return o.(*Node).Spec.AgentMode }},
+			{"VCPUS", func(o Object) string {
+				n := o.(*Node)
+				return n.Status.AllocatedVcpus + "/" + n.Spec.LimitVcpus
+			}},
+			{"MEMORY", func(o Object) string {
+				n := o.(*Node)
+				return n.Status.AllocatedMemory + "/" + n.Spec.LimitMemory
+			}},
+			{"ACCEL", func(o Object) string { return o.(*Node).Spec.Accelerator }},
+		},
+	})
+)

@@ -1,0 +1,141 @@
+package api
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// MaxObjectSize bounds one encoded object; larger input is rejected.
+const MaxObjectSize = 1 << 20
+
+// SplitDocuments splits a multi-document YAML stream at "---" lines and drops
+// documents that hold only blanks and comments. Each document is decoded on
+// its own, so one bad document names itself instead of hiding the others.
+func SplitDocuments(data []byte) [][]byte {
+	var docs [][]byte
+	var cur bytes.Buffer
+	flush := func() {
+		if hasContent(cur.Bytes()) {
+			docs = append(docs, bytes.Clone(cur.Bytes()))
+		}
+		cur.Reset()
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64*1024), len(data)+1)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "---" || strings.HasPrefix(line, "--- ") || strings.HasPrefix(line, "---\t") {
+			flush()
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+	}
+	flush()
+	return docs
+}
+
+func hasContent(doc []byte) bool {
+	for _, l := range strings.Split(string(doc), "\n") {
+		l = strings.TrimSpace(l)
+		if l != "" && !strings.HasPrefix(l, "#") && l != "..." {
+			return true
+		}
+	}
+	return false
+}
+
+// Decode turns one YAML or JSON document into a typed object of the kind its
+// meta.apiType names. Unknown apiTypes, unknown fields, duplicate keys and
+// wrongly typed values are ErrInvalid errors naming the field.
+func Decode(doc []byte) (Object, error) {
+	if len(doc) > MaxObjectSize {
+		return nil, Invalid("(document)", "larger than %d bytes", MaxObjectSize)
+	}
+	js, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return nil, Invalid("(document)", "malformed YAML/JSON: %v", cleanYAMLError(err))
+	}
+	return DecodeJSON(js)
+}
+
+// DecodeJSON is Decode for input already in JSON.
+func DecodeJSON(js []byte) (Object, error) {
+	var head struct {
+		Meta *struct {
+			APIType string `json:"apiType"`
+		} `json:"meta"`
+	}
+	if err := json.Unmarshal(js, &head); err != nil {
+		return nil, jsonError(err)
+	}
+	if head.Meta == nil {
+		return nil, Invalid("meta", "required")
+	}
+	if head.Meta.APIType == "" {
+		return nil, Invalid("meta.apiType", "required")
+	}
+	k, ok := kindsByName[head.Meta.APIType]
+	if !ok || k.APIType != head.Meta.APIType {
+		return nil, Invalid("meta.apiType", "unknown apiType %q", head.Meta.APIType)
+	}
+	obj := k.New()
+	if err := DecodeInto(js, obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// DecodeInto strictly decodes JSON into obj: unknown fields and trailing data
+// are rejected with the field's path.
+func DecodeInto(js []byte, obj any) error {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(obj); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			return Invalid(unknownFieldPath(js, obj), "unknown field")
+		}
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return Invalid("(document)", "unexpected data after the object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			field = "(document)"
+		}
+		return Invalid(field, "expected %s, got JSON %s", te.Type, te.Value)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return Invalid("(document)", "malformed JSON at offset %d: %v", se.Offset, err)
+	}
+	return Invalid("(document)", "malformed JSON: %v", err)
+}
+
+func cleanYAMLError(err error) string {
+	return strings.TrimPrefix(strings.TrimPrefix(err.Error(), "error converting YAML to JSON: "), "yaml: ")
+}
+
+// Encode renders an object as JSON. The error is impossible for registered
+// kinds (plain structs) and is returned only to keep callers honest.
+func Encode(o Object) ([]byte, error) {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("encode %T: %w", o, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,91 @@
+package api
+
+import "time"
+
+// DeleteState is the deletion marker of an object (seed field meta.deleteState).
+type DeleteState string
+
+// Deletion states. The zero value means None.
+const (
+	DeleteStateNone   DeleteState = "None"
+	DeleteStateDelete DeleteState = "Delete"
+	DeleteStateDone   DeleteState = "Done"
+)
+
+// OwnerReference names an object that owns this one.
+type OwnerReference struct {
+	APIType   string `json:"apiType"`
+	ID        string `json:"id"`
+	Group     string `json:"group,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+}
+
+// Meta is the metadata every object carries. The first block is the seed's;
+// the second is set by the API server and ignored on create.
+type Meta struct {
+	// ResourceVersion comes first on purpose: the server splices it into
+	// stored JSON without re-encoding (see InjectResourceVersion).
+	ResourceVersion string `json:"resourceVersion,omitempty"`
+
+	ID              string            `json:"id"`
+	Name            string            `json:"name,omitempty"`
+	Group           string            `json:"group,omitempty"`
+	Namespace       string            `json:"namespace,omitempty"`
+	APIType         string            `json:"apiType"`
+	Annotations     map[string]string `json:"annotations,omitempty"`
+	Labels          map[string]string `json:"labels,omitempty"`
+	DeleteState     DeleteState       `json:"deleteState,omitempty"`
+	OwnerReferences []OwnerReference  `json:"ownerReferences,omitempty"`
+	// Finalizers name who must clean up before the object may disappear.
+	// On update, an absent (nil) list keeps the stored one.
+	Finalizers []string `json:"finalizers,omitempty"`
+
+	UID               string     `json:"uid,omitempty"`
+	CreationTimestamp *time.Time `json:"creationTimestamp,omitempty"`
+	DeletionTimestamp *time.Time `json:"deletionTimestamp,omitempty"`
+}
+
+// Deleting reports whether deletion of the object has been requested.
+func (m *Meta) Deleting() bool {
+	return m.DeleteState == DeleteStateDelete || m.DeleteState == DeleteStateDone
+}
+
+// Object is any humstack resource.
+type Object interface {
+	GetMeta() *Meta
+	// SetStatusFrom copies the status of src, which must be the same kind.
+	SetStatusFrom(src Object) bool
+	// SetSpecFrom copies the spec of src, which must be the same kind.
+	SetSpecFrom(src Object) bool
+}
+
+// Empty is the spec or status of kinds that have none.
+type Empty struct{}
+
+// Resource is the shape shared by every kind: meta, spec, status.
+type Resource[S, T any] struct {
+	Meta   Meta `json:"meta"`
+	Spec   S    `json:"spec,omitzero"`
+	Status T    `json:"status,omitzero"`
+}
+
+// GetMeta returns the object's metadata.
+func (r *Resource[S, T]) GetMeta() *Meta { return &r.Meta }
+
+// SetStatusFrom copies src's status; false if src is another kind.
+func (r *Resource[S, T]) SetStatusFrom(src Object) bool {
+	o, ok := src.(*Resource[S, T])
+	if ok {
+		r.Status = o.Status
+	}
+	return ok
+}
+
+// SetSpecFrom copies src's spec; false if src is another kind.
+func (r *Resource[S, T]) SetSpecFrom(src Object) bool {
+	o, ok := src.(*Resource[S, T])
+	if ok {
+		r.Spec = o.Spec
+	}
+	return ok
+}

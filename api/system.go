@@ -1,0 +1,241 @@
+package api
+
+// Network types (annotation networkv0/network_type).
+const (
+	NetworkTypeVXLAN  = "VXLAN"
+	NetworkTypeVLAN   = "VLAN"
+	NetworkTypeBridge = "Bridge"
+)
+
+// Network is a virtual L2 network, realized per node as a bridge.
+type Network = Resource[NetworkSpec, NetworkStatus]
+
+// NetworkSpec is the seed's network definition.
+type NetworkSpec struct {
+	// ID is the VNI or VLAN ID, a string in the seed.
+	ID       string `json:"id,omitempty"`
+	IPv4CIDR string `json:"ipv4CIDR"`
+}
+
+// NetworkStatus holds the per-node state of the network.
+type NetworkStatus struct {
+	Nodes map[string]StateStatus `json:"nodes,omitempty"`
+}
+
+// VirtualRouter routes and NATs between networks and an external pool.
+type VirtualRouter = Resource[VirtualRouterSpec, StateStatus]
+
+// VirtualRouterSpec is the seed's router definition.
+type VirtualRouterSpec struct {
+	ExternalGateway string                    `json:"externalGateway,omitempty"`
+	ExternalIPs     []VirtualRouterExternalIP `json:"externalIPs,omitempty"`
+	NATGatewayIP    string                    `json:"natGatewayIP,omitempty"`
+	NICs            []VirtualRouterNIC        `json:"nics,omitempty"`
+}
+
+// VirtualRouterExternalIP binds an external IP 1:1 to an internal address.
+type VirtualRouterExternalIP struct {
+	ExternalIPID            string `json:"externalIPID"`
+	BindInternalIPv4Address string `json:"bindInternalIPv4Address"`
+}
+
+// VirtualRouterNIC attaches the router to a network with an address in CIDR form.
+type VirtualRouterNIC struct {
+	NetworkID   string `json:"networkID"`
+	IPv4Address string `json:"ipv4Address"`
+}
+
+// ImageEntity is a stored copy of a disk, shared by a group.
+type ImageEntity = Resource[ImageEntitySpec, ImageEntityStatus]
+
+// ImageEntitySpec names the disk to copy.
+type ImageEntitySpec struct {
+	Source ImageEntitySource `json:"source"`
+}
+
+// ImageEntitySource is a block storage in one of the group's namespaces.
+type ImageEntitySource struct {
+	Namespace      string `json:"namespace"`
+	BlockStorageID string `json:"blockStorageID"`
+}
+
+// ImageEntityStatus is the copy's progress and identity.
+type ImageEntityStatus struct {
+	State   string `json:"state,omitempty"`
+	Message string `json:"message,omitempty"`
+	Node    string `json:"node,omitempty"`
+	SHA256  string `json:"sha256,omitempty"`
+	Size    int64  `json:"size,omitempty"`
+}
+
+// Image maps tags to image entities.
+type Image = Resource[ImageSpec, Empty]
+
+// ImageSpec is the tag map.
+type ImageSpec struct {
+	EntityMap map[string]string `json:"entityMap"`
+}
+
+// BlockStorage sources (spec.from.type).
+const (
+	BlockStorageFromEmpty     = "Empty"
+	BlockStorageFromHTTP      = "HTTP"
+	BlockStorageFromBaseImage = "BaseImage"
+)
+
+// BlockStorage is a virtual disk.
+type BlockStorage = Resource[BlockStorageSpec, BlockStorageStatus]
+
+// BlockStorageSpec is the seed's disk definition.
+type BlockStorageSpec struct {
+	RequestSize string           `json:"requestSize"`
+	LimitSize   string           `json:"limitSize"`
+	From        BlockStorageFrom `json:"from"`
+}
+
+// BlockStorageFrom says what the disk starts as.
+type BlockStorageFrom struct {
+	Type      string                 `json:"type"`
+	HTTP      *BlockStorageHTTP      `json:"http,omitempty"`
+	BaseImage *BlockStorageBaseImage `json:"baseImage,omitempty"`
+}
+
+// BlockStorageHTTP downloads the disk from a URL.
+type BlockStorageHTTP struct {
+	URL string `json:"url"`
+}
+
+// BlockStorageBaseImage starts the disk from an image tag.
+type BlockStorageBaseImage struct {
+	ImageName string `json:"imageName"`
+	Tag       string `json:"tag"`
+}
+
+// BlockStorageStatus is the disk's state and transfer progress.
+type BlockStorageStatus struct {
+	State      string `json:"state,omitempty"`
+	Message    string `json:"message,omitempty"`
+	Downloaded int64  `json:"downloadedBytes,omitempty"`
+	Total      int64  `json:"totalBytes,omitempty"`
+	UsedBy     string `json:"usedBy,omitempty"`
+}
+
+// VM power actions (spec.actionState).
+const (
+	ActionPowerOn  = "PowerOn"
+	ActionPowerOff = "PowerOff"
+)
+
+// VirtualMachine is a QEMU guest.
+type VirtualMachine = Resource[VirtualMachineSpec, VirtualMachineStatus]
+
+// VirtualMachineSpec is the seed's VM definition.
+type VirtualMachineSpec struct {
+	Hostname        string      `json:"hostname,omitempty"`
+	RequestVcpus    string      `json:"requestVcpus"`
+	LimitVcpus      string      `json:"limitVcpus"`
+	RequestMemory   string      `json:"requestMemory"`
+	LimitMemory     string      `json:"limitMemory"`
+	BlockStorageIDs []string    `json:"blockStorageIDs,omitempty"`
+	NICs            []VMNIC     `json:"nics,omitempty"`
+	ActionState     string      `json:"actionState,omitempty"`
+	LoginUsers      []LoginUser `json:"loginUsers,omitempty"`
+}
+
+// VMNIC attaches a VM to a network; the addresses go to cloud-init.
+type VMNIC struct {
+	NetworkID      string   `json:"networkID"`
+	IPv4Address    string   `json:"ipv4Address,omitempty"`
+	Nameservers    []string `json:"nameservers,omitempty"`
+	DefaultGateway string   `json:"defaultGateway,omitempty"`
+}
+
+// LoginUser is a guest account created by cloud-init.
+type LoginUser struct {
+	Username          string   `json:"username"`
+	SSHAuthorizedKeys []string `json:"sshAuthorizedKeys,omitempty"`
+}
+
+// VirtualMachineStatus is the VM's observed state.
+type VirtualMachineStatus struct {
+	State   string `json:"state,omitempty"`
+	Message string `json:"message,omitempty"`
+}
+
+// System kinds.
+var (
+	NetworkKind = register[NetworkSpec, NetworkStatus](Kind{
+		APIType: "systemv0/network", Name: "network", Plural: "networks", Aliases: []string{"net"},
+		Scope: ScopeNamespace, Rank: 4,
+		Columns: []Column{
+			{"TYPE", annotation(AnnotationNetworkType)},
+			{"ID", func(o Object) string { return o.(*Network).Spec.ID }},
+			{"CIDR", func(o Object) string { return o.(*Network).Spec.IPv4CIDR }},
+			{"BRIDGE", annotation(AnnotationBridgeName)},
+			{"NODES", func(o Object) string { return nodeStates(o.(*Network).Status.Nodes) }},
+		},
+	})
+	VirtualRouterKind = register[VirtualRouterSpec, StateStatus](Kind{
+		APIType: "systemv0/virtualrouter", Name: "virtualrouter", Plural: "virtualrouters",
+		Aliases: []string{"vr"}, Scope: ScopeNamespace, Rank: 6,
+		Columns: []Column{
+			{"STATE", func(o Object) string { return o.(*VirtualRouter).Status.State }},
+			{"NODE", annotation(AnnotationRouterNode)},
+			{"NAT-IP", func(o Object) string { return o.(*VirtualRouter).Spec.NATGatewayIP }},
+			{"NICS", func(o Object) string {
+				var s []string
+				for _, n := range o.(*VirtualRouter).Spec.NICs {
+					s = append(s, n.NetworkID+"="+n.IPv4Address)
+				}
+				return join(s)
+			}},
+		},
+	})
+	BlockStorageKind = register[BlockStorageSpec, BlockStorageStatus](Kind{
+		APIType: "systemv0/blockstorage", Name: "blockstorage", Plural: "blockstorages",
+		Aliases: []string{"bs"}, Scope: ScopeNamespace, Rank: 5,
+		Columns: []Column{
+			{"STATE", func(o Object) string { return o.(*BlockStorage).Status.State }},
+			{"NODE", annotation(AnnotationBlockStorageNode)},
+			{"FROM", func(o Object) string { return o.(*BlockStorage).Spec.From.Type }},
+			{"REQUEST", func(o Object) string { return o.(*BlockStorage).Spec.RequestSize }},
+			{"LIMIT", func(o Object) string { return o.(*BlockStorage).Spec.LimitSize }},
+		},
+	})
+	ImageEntityKind = register[ImageEntitySpec, ImageEntityStatus](Kind{
+		APIType: "systemv0/imageentity", Name: "imageentity", Plural: "imageentities",
+		Aliases: []string{"ie"}, Scope: ScopeGroup, Rank: 8,
+		Columns: []Column{
+			{"STATE", func(o Object) string { return o.(*ImageEntity).Status.State }},
+			{"SOURCE", func(o Object) string {
+				s := o.(*ImageEntity).Spec.Source
+				return s.Namespace + "/" + s.BlockStorageID
+			}},
+			{"NODE", func(o Object) string { return o.(*ImageEntity).Status.Node }},
+		},
+	})
+	ImageKind = register[ImageSpec, Empty](Kind{
+		APIType: "systemv0/image", Name: "image", Plural: "images", Scope: ScopeGroup, Rank: 9,
+		Columns: []Column{
+			{"TAGS", func(o Object) string { return tagList(o.(*Image).Spec.EntityMap) }},
+		},
+	})
+	VirtualMachineKind = register[VirtualMachineSpec, VirtualMachineStatus](Kind{
+		APIType: "systemv0/virtualmachine", Name: "virtualmachine", Plural: "virtualmachines",
+		Aliases: []string{"vm"}, Scope: ScopeNamespace, Rank: 7,
+		Columns: []Column{
+			{"STATE", func(o Object) string { return o.(*VirtualMachine).Status.State }},
+			{"ACTION", func(o Object) string { return o.(*VirtualMachine).Spec.ActionState }},
+			{"NODE", annotation(AnnotationVirtualMachineNode)},
+			{"VCPUS", func(o Object) string { return o.(*VirtualMachine).Spec.LimitVcpus }},
+			{"MEMORY", func(o Object) string { return o.(*VirtualMachine).Spec.LimitMemory }},
+			{"ADDRESSES", func(o Object) string {
+				var s []string
+				for _, n := range o.(*VirtualMachine).Spec.NICs {
+					s = append(s, n.IPv4Address)
+				}
+				return join(s)
+			}},
+		},
+	})
+)
