@@ -1,0 +1,27 @@
+// Package registry holds the only per-kind server code: each kind's strategy
+// (defaults, validation, update rules). The API server's handlers are
+// generic and ask the strategy of the kind at hand.
+package registry
+
+import (
+	"github.com/humstack/humstack/api"
+)
+
+// Strategy is the server-side behaviour of one kind.
+type Strategy interface {
+	// Default fills unset fields of a new or updated object. It must be
+	// idempotent and never overwrite a value the user set.
+	Default(obj api.Object)
+	// Validate checks the whole object (meta, spec and status) and names
+	// every field at fault, with paths like "spec.nics[0].ipv4Address".
+	Validate(obj api.Object) api.FieldErrors
+	// ValidateUpdate checks what may not change from old to new (both
+	// already passed Validate).
+	ValidateUpdate(old, new api.Object) api.FieldErrors
+}
+
+var strategies = map[*api.Kind]Strategy{}
+
+// For returns the strategy of kind k. Every registered kind has one (a test
+// enforces it).
+func For(k *api.Kind) Strategy { return strategies[k] }
