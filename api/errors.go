@@ -73,8 +73,8 @@ func (e *remoteError) Unwrap() error { return e.class }
 
 // FieldError is one invalid field: its JSON path and what is wrong with it.
 type FieldError struct {
-	Field  string
-	Detail string
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
 }
 
 func (e FieldError) Error() string { return e.Field + ": " + e.Detail }

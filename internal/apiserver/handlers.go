@@ -1,0 +1,234 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/storage"
+)
+
+// maxRetries bounds the re-read-and-merge loop of writes that carry no
+// resourceVersion and lose a race with another writer.
+const maxRetries = 8
+
+// handle adapts a handler that returns an error to http.HandlerFunc, so
+// every failure goes through writeError.
+func (h *resource) handle(fn func(w http.ResponseWriter, r *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := fn(w, r); err != nil {
+			writeError(r.Context(), w, h.s.log, err)
+		}
+	}
+}
+
+func (h *resource) list(w http.ResponseWriter, r *http.Request) {
+	h.handle(h.doList)(w, r)
+}
+
+func (h *resource) doList(w http.ResponseWriter, r *http.Request) error {
+	sc, err := scopeOf(r)
+	if err != nil {
+		return err
+	}
+	if q := r.URL.Query().Get("watch"); q == "true" || q == "1" {
+		return h.watch(w, r, sc)
+	}
+	kvs, rev, err := h.s.store.List(r.Context(), collectionPrefix(h.kind, sc))
+	if err != nil {
+		return err
+	}
+	items := make([][]byte, len(kvs))
+	for i, kv := range kvs {
+		if items[i], err = api.InjectResourceVersion(kv.Value, kv.ModRevision); err != nil {
+			return fmt.Errorf("stored %s: %w", kv.Key, err)
+		}
+	}
+	writeList(w, h.kind, items, rev)
+	return nil
+}
+
+func (h *resource) get(w http.ResponseWriter, r *http.Request) {
+	h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		m, err := h.target(r)
+		if err != nil {
+			return err
+		}
+		kv, err := h.s.store.Get(r.Context(), objectKey(h.kind, m))
+		if err != nil {
+			return h.writeErr(m, err)
+		}
+		return h.reply(w, http.StatusOK, kv.Value, kv.ModRevision)
+	})(w, r)
+}
+
+func (h *resource) create(w http.ResponseWriter, r *http.Request) {
+	h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		sc, err := scopeOf(r)
+		if err != nil {
+			return err
+		}
+		obj, err := h.decodeBody(r)
+		if err != nil {
+			return err
+		}
+		m := obj.GetMeta()
+		if err := h.bindScope(m, sc, ""); err != nil {
+			return err
+		}
+		if m.Deleting() {
+			return api.Invalid("meta.deleteState", "cannot create an object marked %s", m.DeleteState)
+		}
+		// Server-set fields; status belongs to agents and starts empty.
+		m.ResourceVersion, m.UID, m.CreationTimestamp, m.DeletionTimestamp = "", newUID(), now(), nil
+		obj.SetStatusFrom(h.kind.New())
+		if err := h.validate(obj, nil); err != nil {
+			return err
+		}
+		if err := h.checkParent(r.Context(), m); err != nil {
+			return err
+		}
+		data, err := api.Encode(obj)
+		if err != nil {
+			return err
+		}
+		rev, err := h.s.store.Create(r.Context(), objectKey(h.kind, m), data)
+		if err != nil {
+			return h.writeErr(m, err)
+		}
+		return h.reply(w, http.StatusCreated, data, rev)
+	})(w, r)
+}
+
+// update replaces meta and spec; status and server-set fields are kept.
+func (h *resource) update(w http.ResponseWriter, r *http.Request) {
+	h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		obj, want, err := h.decodeTarget(r)
+		if err != nil {
+			return err
+		}
+		keepFinalizers := obj.GetMeta().Finalizers == nil
+		return h.retry(r.Context(), obj.GetMeta(), want, func(cur api.Object, kv storage.KV) error {
+			mergeUpdate(obj, cur, keepFinalizers)
+			if err := h.validate(obj, cur); err != nil {
+				return err
+			}
+			return h.commit(r.Context(), w, kv, obj)
+		})
+	})(w, r)
+}
+
+// updateStatus replaces status only: what agents write.
+func (h *resource) updateStatus(w http.ResponseWriter, r *http.Request) {
+	h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		obj, want, err := h.decodeTarget(r)
+		if err != nil {
+			return err
+		}
+		return h.retry(r.Context(), obj.GetMeta(), want, func(cur api.Object, kv storage.KV) error {
+			cur.SetStatusFrom(obj)
+			if err := h.validate(cur, nil); err != nil {
+				return err
+			}
+			return h.commit(r.Context(), w, kv, cur)
+		})
+	})(w, r)
+}
+
+// delete removes an object without finalizers at once, and otherwise marks
+// it for deletion (202) and leaves the rest to the finalizers' owners.
+// ?force=true removes it regardless, for objects whose owner is gone.
+func (h *resource) delete(w http.ResponseWriter, r *http.Request) {
+	h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		m, err := h.target(r)
+		if err != nil {
+			return err
+		}
+		force := r.URL.Query().Get("force") == "true"
+		return h.retry(r.Context(), m, 0, func(cur api.Object, kv storage.KV) error {
+			cm := cur.GetMeta()
+			if force && len(cm.Finalizers) > 0 {
+				h.s.log.WarnContext(r.Context(), "force-deleting object with finalizers",
+					"request_id", requestID(r.Context()), "object", objectName(h.kind, cm), "finalizers", cm.Finalizers)
+			}
+			if force || len(cm.Finalizers) == 0 {
+				return h.remove(r.Context(), w, kv, cur)
+			}
+			if cm.Deleting() {
+				return h.reply(w, http.StatusAccepted, kv.Value, kv.ModRevision)
+			}
+			cm.DeleteState, cm.DeletionTimestamp = api.DeleteStateDelete, now()
+			cm.ResourceVersion = ""
+			data, err := api.Encode(cur)
+			if err != nil {
+				return err
+			}
+			rev, err := h.s.store.Update(r.Context(), objectKey(h.kind, cm), data, kv.ModRevision)
+			if err != nil {
+				return h.writeErr(cm, err)
+			}
+			return h.reply(w, http.StatusAccepted, data, rev)
+		})
+	})(w, r)
+}
+
+// decodeTarget decodes the body of a PUT to an object path, binds it to the
+// path and returns the resourceVersion it expects (0: none).
+func (h *resource) decodeTarget(r *http.Request) (api.Object, int64, error) {
+	m, err := h.target(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	obj, err := h.decodeBody(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := h.bindScope(obj.GetMeta(), scope{m.Group, m.Namespace}, m.ID); err != nil {
+		return nil, 0, err
+	}
+	want, err := api.ParseRevision(obj.GetMeta().ResourceVersion)
+	return obj, want, err
+}
+
+// retry runs fn against the current stored object. A write that expected a
+// specific revision fails on conflict; one that did not re-reads and merges
+// again, so it never overwrites a change it has not seen.
+func (h *resource) retry(ctx context.Context, m *api.Meta, want int64, fn func(api.Object, storage.KV) error) error {
+	for attempt := 0; ; attempt++ {
+		cur, kv, err := h.read(ctx, m)
+		if err != nil {
+			return err
+		}
+		if want != 0 && kv.ModRevision != want {
+			return fmt.Errorf("%s has resourceVersion %d, not %d; read it again: %w",
+				objectName(h.kind, m), kv.ModRevision, want, api.ErrConflict)
+		}
+		err = fn(cur, kv)
+		if want == 0 && attempt < maxRetries && errors.Is(err, api.ErrConflict) {
+			continue
+		}
+		return err
+	}
+}
+
+// mergeUpdate carries what a user update may not change from the stored
+// object cur into obj: status, server-set fields, a pending deletion, and the
+// finalizers when the update left them out.
+func mergeUpdate(obj, cur api.Object, keepFinalizers bool) {
+	m, cm := obj.GetMeta(), cur.GetMeta()
+	obj.SetStatusFrom(cur)
+	m.UID, m.CreationTimestamp, m.DeletionTimestamp = cm.UID, cm.CreationTimestamp, cm.DeletionTimestamp
+	if keepFinalizers {
+		m.Finalizers = cm.Finalizers
+	}
+	switch {
+	case cm.Deleting():
+		m.DeleteState = cm.DeleteState // a deletion cannot be taken back
+	case m.Deleting():
+		m.DeleteState, m.DeletionTimestamp = api.DeleteStateDelete, now()
+	default:
+		m.DeleteState = ""
+	}
+}

@@ -1,0 +1,93 @@
+package apiserver
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/humstack/humstack/api"
+)
+
+// Authenticator is the seam for authentication: it identifies the caller of
+// a request or fails with api.ErrUnauthorized. The default admits everyone.
+type Authenticator interface {
+	Authenticate(r *http.Request) (user string, err error)
+}
+
+// AllowAll admits every request as "anonymous".
+type AllowAll struct{}
+
+// Authenticate implements Authenticator.
+func (AllowAll) Authenticate(*http.Request) (string, error) { return "anonymous", nil }
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	userKey
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// statusRecorder remembers the status for the access log and passes
+// Flush through (watch streams need it).
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// middleware wraps every request: a request id (kept from X-Request-Id when
+// the caller sent a sane one), authentication, panic recovery and one access
+// log line.
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		id := r.Header.Get("X-Request-Id")
+		if len(id) == 0 || len(id) > 64 || !api.IsID(id) {
+			id = newRequestID()
+		}
+		w.Header().Set("X-Request-Id", id)
+		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() {
+			if p := recover(); p != nil {
+				s.log.ErrorContext(ctx, "handler panicked", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				writeError(ctx, rec, s.log, fmt.Errorf("panic: %v", p))
+			}
+			level := slog.LevelDebug
+			if r.Method != http.MethodGet || rec.status >= 400 {
+				level = slog.LevelInfo // writes and failures are worth an operator's eye
+			}
+			s.log.Log(ctx, level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+				"status", rec.status, "duration", time.Since(start))
+		}()
+		user, err := s.auth.Authenticate(r)
+		if err != nil {
+			writeError(ctx, rec, s.log, fmt.Errorf("authenticate: %w", err))
+			return
+		}
+		ctx = context.WithValue(ctx, userKey, user)
+		next.ServeHTTP(rec, r.WithContext(ctx))
+	})
+}
