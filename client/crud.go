@@ -1,0 +1,118 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/humstack/humstack/api"
+)
+
+// Get returns one object.
+func (c *Client) Get(ctx context.Context, k *api.Kind, sc Scope, id string) (api.Object, error) {
+	p, err := objectPath(k, sc, id)
+	if err != nil {
+		return nil, err
+	}
+	env, err := c.do(ctx, http.MethodGet, p, nil)
+	if err != nil {
+		return nil, err
+	}
+	return decodeOne(k, env)
+}
+
+// List returns the objects of kind k in sc and the revision to watch from.
+func (c *Client) List(ctx context.Context, k *api.Kind, sc Scope) ([]api.Object, int64, error) {
+	env, err := c.do(ctx, http.MethodGet, collectionPath(k, sc), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(env.Data[k.Plural], &raws); err != nil {
+		return nil, 0, fmt.Errorf("decode %s: %w", k.Plural, err)
+	}
+	var rv string
+	_ = json.Unmarshal(env.Data["resourceVersion"], &rv)
+	rev, err := api.ParseRevision(rv)
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]api.Object, len(raws))
+	for i, raw := range raws {
+		out[i] = k.New()
+		if err := json.Unmarshal(raw, out[i]); err != nil {
+			return nil, 0, fmt.Errorf("decode %s: %w", k.Name, err)
+		}
+	}
+	return out, rev, nil
+}
+
+// Create stores a new object in the scope its meta names.
+func (c *Client) Create(ctx context.Context, obj api.Object) (api.Object, error) {
+	k, err := api.KindOf(obj)
+	if err != nil {
+		return nil, err
+	}
+	sc := ScopeOf(obj)
+	if _, err := objectPath(k, sc, obj.GetMeta().ID); err != nil {
+		return nil, err
+	}
+	env, err := c.do(ctx, http.MethodPost, collectionPath(k, sc), obj)
+	if err != nil {
+		return nil, err
+	}
+	return decodeOne(k, env)
+}
+
+// Update replaces meta and spec. With meta.resourceVersion set, it fails with
+// api.ErrConflict if the object changed since; without, it applies on top of
+// whatever is stored. Status is never changed by Update.
+func (c *Client) Update(ctx context.Context, obj api.Object) (api.Object, error) {
+	return c.put(ctx, obj, "")
+}
+
+// UpdateStatus replaces status only.
+func (c *Client) UpdateStatus(ctx context.Context, obj api.Object) (api.Object, error) {
+	return c.put(ctx, obj, "/status")
+}
+
+func (c *Client) put(ctx context.Context, obj api.Object, suffix string) (api.Object, error) {
+	k, err := api.KindOf(obj)
+	if err != nil {
+		return nil, err
+	}
+	p, err := objectPath(k, ScopeOf(obj), obj.GetMeta().ID)
+	if err != nil {
+		return nil, err
+	}
+	env, err := c.do(ctx, http.MethodPut, p+suffix, obj)
+	if err != nil {
+		return nil, err
+	}
+	return decodeOne(k, env)
+}
+
+// DeleteOptions modify Delete.
+type DeleteOptions struct {
+	// Force removes the object even if finalizers remain: for objects whose
+	// owning agent is gone for good. What that agent made stays behind.
+	Force bool
+}
+
+// Delete removes an object, or marks it for deletion when finalizers
+// remain; the returned object says which (meta.deleteState Done or Delete).
+func (c *Client) Delete(ctx context.Context, k *api.Kind, sc Scope, id string, opts DeleteOptions) (api.Object, error) {
+	p, err := objectPath(k, sc, id)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Force {
+		p += "?force=true"
+	}
+	env, err := c.do(ctx, http.MethodDelete, p, nil)
+	if err != nil {
+		return nil, err
+	}
+	return decodeOne(k, env)
+}
