@@ -20,8 +20,32 @@ type Strategy interface {
 	ValidateUpdate(old, new api.Object) api.FieldErrors
 }
 
-var strategies = map[*api.Kind]Strategy{}
+// strategies holds one entry per kind; each strategy knows its own kind, so
+// a kind cannot be registered under another's key by mistake.
+var strategies = index(
+	groupStrategy, namespaceStrategy, externalIPPoolStrategy, externalIPStrategy, nodeStrategy,
+	networkStrategy, virtualRouterStrategy,
+	imageEntityStrategy, imageStrategy, blockStorageStrategy,
+	virtualMachineStrategy,
+)
 
 // For returns the strategy of kind k. Every registered kind has one (a test
 // enforces it).
 func For(k *api.Kind) Strategy { return strategies[k] }
+
+// kinded is a Strategy that knows which kind it serves.
+type kinded interface {
+	Strategy
+	kind() *api.Kind
+}
+
+func index(ss ...kinded) map[*api.Kind]Strategy {
+	m := make(map[*api.Kind]Strategy, len(ss))
+	for _, s := range ss {
+		if _, dup := m[s.kind()]; dup {
+			panic("registry: two strategies for " + s.kind().APIType)
+		}
+		m[s.kind()] = s
+	}
+	return m
+}

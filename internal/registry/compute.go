@@ -1,0 +1,103 @@
+package registry
+
+import (
+	"github.com/humstack/humstack/api"
+)
+
+// Compute kinds: virtual machines.
+
+var virtualMachineStrategy = &typed[api.VirtualMachineSpec, api.VirtualMachineStatus]{
+	defaults: defaultVirtualMachine,
+	validate: validateVirtualMachine,
+	// A running VM's process, disks and taps are on its node; moving it
+	// would need a migration humstack does not do.
+	frozenAnnotations: []string{api.AnnotationVirtualMachineNode},
+}
+
+// defaultVirtualMachine starts VMs unless told otherwise, as the seed does.
+func defaultVirtualMachine(vm *api.VirtualMachine) {
+	if vm.Spec.ActionState == "" {
+		vm.Spec.ActionState = api.ActionPowerOn
+	}
+}
+
+func validateVirtualMachine(vm *api.VirtualMachine, fe *api.FieldErrors) {
+	s := &vm.Spec
+	requireID(fe, annotationField(api.AnnotationVirtualMachineNode), vm.Meta.Annotations[api.AnnotationVirtualMachineNode])
+	validateVMResources(fe, s)
+	seen := noDuplicate{}
+	for i, id := range s.BlockStorageIDs {
+		f := indexField("spec.blockStorageIDs", i)
+		// A disk attached twice would be opened twice by QEMU and corrupted.
+		if requireID(fe, f, id) {
+			seen.check(fe, f, id)
+		}
+	}
+	for i := range s.NICs {
+		validateVMNIC(fe, indexField("spec.nics", i), &s.NICs[i])
+	}
+	checkOneOf(fe, "spec.actionState", s.ActionState, api.ActionPowerOn, api.ActionPowerOff)
+	if s.Hostname != "" && !isHostname(s.Hostname) {
+		fe.Add("spec.hostname", "%s is not a valid host name (RFC 1123: labels of letters, digits and '-', at most 63 characters each, 253 in all)", quote(s.Hostname))
+	}
+	validateLoginUsers(fe, s.LoginUsers)
+}
+
+// validateVMResources checks vCPUs and memory, each limit against its request.
+func validateVMResources(fe *api.FieldErrors, s *api.VirtualMachineSpec) {
+	reqCPU, ok1 := requireCPU(fe, "spec.requestVcpus", s.RequestVcpus)
+	limCPU, ok2 := requireCPU(fe, "spec.limitVcpus", s.LimitVcpus)
+	if ok1 && ok2 {
+		checkLimit(fe, "spec.limitVcpus", reqCPU, limCPU, "spec.requestVcpus")
+	}
+	reqMem, ok1 := positiveSize(fe, "spec.requestMemory", s.RequestMemory)
+	limMem, ok2 := positiveSize(fe, "spec.limitMemory", s.LimitMemory)
+	if ok1 && ok2 {
+		checkLimit(fe, "spec.limitMemory", reqMem, limMem, "spec.requestMemory")
+	}
+}
+
+// positiveSize is requireSize for sizes where 0 is meaningless.
+func positiveSize(fe *api.FieldErrors, field, v string) (int64, bool) {
+	n, ok := requireSize(fe, field, v)
+	if ok && n == 0 {
+		fe.Add(field, "must be greater than 0")
+		return 0, false
+	}
+	return n, ok
+}
+
+// validateVMNIC checks one NIC. Its address is plain: the prefix comes from
+// the network's ipv4CIDR, and all addresses go to cloud-init as they are.
+func validateVMNIC(fe *api.FieldErrors, field string, nic *api.VMNIC) {
+	requireID(fe, field+".networkID", nic.NetworkID)
+	if _, ok := api.ParseIPv4Prefix(nic.IPv4Address); ok {
+		fe.Add(field+".ipv4Address", "%s must be a plain IPv4 address; the prefix length comes from the network's ipv4CIDR", quote(nic.IPv4Address))
+	} else {
+		optionalIPv4(fe, field+".ipv4Address", nic.IPv4Address)
+	}
+	for j, ns := range nic.Nameservers {
+		requireIPv4(fe, indexField(field+".nameservers", j), ns)
+	}
+	optionalIPv4(fe, field+".defaultGateway", nic.DefaultGateway)
+}
+
+// validateLoginUsers checks the cloud-init users; a name listed twice would
+// make cloud-init merge or fail unpredictably.
+func validateLoginUsers(fe *api.FieldErrors, users []api.LoginUser) {
+	seen := noDuplicate{}
+	for i, u := range users {
+		f := indexField("spec.loginUsers", i)
+		switch {
+		case u.Username == "":
+			fe.Add(f+".username", "required")
+		case !isUsername(u.Username):
+			fe.Add(f+".username", "%s is not a valid user name: want a lowercase letter or '_', then up to 31 lowercase letters, digits, '_' or '-'", quote(u.Username))
+		default:
+			seen.check(fe, f+".username", u.Username)
+		}
+		for j, k := range u.SSHAuthorizedKeys {
+			checkSSHKey(fe, indexField(f+".sshAuthorizedKeys", j), k)
+		}
+	}
+}

@@ -1,0 +1,97 @@
+package registry
+
+import (
+	"fmt"
+	"reflect"
+
+	"github.com/humstack/humstack/api"
+)
+
+// typed adapts rules written against a kind's concrete type to Strategy, so
+// a kind's code never type-asserts and the meta rules shared by all kinds
+// run in one place. The kind is derived from S and T, never passed in, so
+// rules cannot be attached to the wrong kind.
+type typed[S, T any] struct {
+	// defaults fills unset fields; nil when the kind has none.
+	defaults func(*api.Resource[S, T])
+	// validate checks spec and status; meta is checked for every kind.
+	validate func(*api.Resource[S, T], *api.FieldErrors)
+	// frozenAnnotations may not change once the object exists, typically
+	// the node an agent has already placed the object on.
+	frozenAnnotations []string
+	// immutable lists other fields an update may not change.
+	immutable []immutable[S, T]
+}
+
+// immutable is one field that may not change on update, compared deeply.
+type immutable[S, T any] struct {
+	field string
+	get   func(*api.Resource[S, T]) any
+}
+
+func (s *typed[S, T]) kind() *api.Kind { return api.KindFor[*api.Resource[S, T]]() }
+
+// Default runs the kind's defaults; objects of another kind are left alone
+// (Validate reports them).
+func (s *typed[S, T]) Default(obj api.Object) {
+	if r, ok := obj.(*api.Resource[S, T]); ok && r != nil && s.defaults != nil {
+		s.defaults(r)
+	}
+}
+
+// Validate checks meta against the kind's scope, then the kind's own rules.
+func (s *typed[S, T]) Validate(obj api.Object) api.FieldErrors {
+	var fe api.FieldErrors
+	r := s.cast(obj, &fe)
+	if r == nil {
+		return fe
+	}
+	validateMeta(s.kind(), &r.Meta, &fe)
+	if s.validate != nil {
+		s.validate(r, &fe)
+	}
+	return fe
+}
+
+// ValidateUpdate rejects changes to identity and to the kind's frozen fields.
+func (s *typed[S, T]) ValidateUpdate(oldObj, newObj api.Object) api.FieldErrors {
+	var fe api.FieldErrors
+	o, n := s.cast(oldObj, &fe), s.cast(newObj, &fe)
+	if o == nil || n == nil {
+		return fe
+	}
+	validateMetaUpdate(&o.Meta, &n.Meta, &fe)
+	for _, key := range s.frozenAnnotations {
+		if ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]; ov != nv {
+			fe.Add(annotationField(key), "is immutable: was %s, now %s", quote(ov), quote(nv))
+		}
+	}
+	for _, f := range s.immutable {
+		if !reflect.DeepEqual(f.get(o), f.get(n)) {
+			fe.Add(f.field, "is immutable")
+		}
+	}
+	return fe
+}
+
+// cast returns obj as the kind's type, or nil after recording why not: the
+// handler of one kind may be handed a body that decoded as another.
+func (s *typed[S, T]) cast(obj api.Object, fe *api.FieldErrors) *api.Resource[S, T] {
+	r, ok := obj.(*api.Resource[S, T])
+	switch {
+	case obj == nil || (ok && r == nil):
+		fe.Add("(object)", "missing")
+	case !ok:
+		fe.Add("meta.apiType", "object %s is not a %s", describe(obj), s.kind().APIType)
+	default:
+		return r
+	}
+	return nil
+}
+
+func describe(obj api.Object) string {
+	if k, err := api.KindOf(obj); err == nil {
+		return "of kind " + k.APIType
+	}
+	return fmt.Sprintf("of type %T", obj)
+}
