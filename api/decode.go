@@ -63,11 +63,47 @@ func Decode(doc []byte) (Object, error) {
 	if err != nil {
 		return nil, Invalid("(document)", "malformed YAML/JSON: %v", cleanYAMLError(err))
 	}
-	return DecodeJSON(js)
+	obj, err := newFromJSON(js)
+	if err != nil {
+		return nil, err
+	}
+	if err := DecodeYAMLInto(doc, obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// DecodeYAMLInto strictly decodes one YAML (or JSON) document into obj. It
+// decodes against the target type, so YAML 1.1 scalars land as the field
+// wants them: "id: n" or "tag: 1.0" are strings, not false or 1.
+func DecodeYAMLInto(doc []byte, obj any) error {
+	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+		if strings.Contains(err.Error(), "json: unknown field ") {
+			js, _ := yaml.YAMLToJSON(doc)
+			return Invalid(unknownFieldPath(js, obj), "unknown field")
+		}
+		if strings.HasPrefix(err.Error(), "error converting YAML to JSON") {
+			return Invalid("(document)", "malformed YAML/JSON: %v", cleanYAMLError(err))
+		}
+		return jsonError(err)
+	}
+	return nil
 }
 
 // DecodeJSON is Decode for input already in JSON.
 func DecodeJSON(js []byte) (Object, error) {
+	obj, err := newFromJSON(js)
+	if err != nil {
+		return nil, err
+	}
+	if err := DecodeInto(js, obj); err != nil {
+		return nil, err
+	}
+	return obj, nil
+}
+
+// newFromJSON returns an empty object of the kind js's meta.apiType names.
+func newFromJSON(js []byte) (Object, error) {
 	var head struct {
 		Meta *struct {
 			APIType string `json:"apiType"`
@@ -86,11 +122,7 @@ func DecodeJSON(js []byte) (Object, error) {
 	if !ok || k.APIType != head.Meta.APIType {
 		return nil, Invalid("meta.apiType", "unknown apiType %q", head.Meta.APIType)
 	}
-	obj := k.New()
-	if err := DecodeInto(js, obj); err != nil {
-		return nil, err
-	}
-	return obj, nil
+	return k.New(), nil
 }
 
 // DecodeInto strictly decodes JSON into obj: unknown fields and trailing data

@@ -38,7 +38,7 @@ type Meta struct {
 	OwnerReferences []OwnerReference  `json:"ownerReferences,omitempty"`
 	// Finalizers name who must clean up before the object may disappear.
 	// On update, an absent (nil) list keeps the stored one.
-	Finalizers []string `json:"finalizers,omitempty"`
+	Finalizers []string `json:"finalizers,omitzero"` // omitzero: [] is sent, nil is not
 
 	UID               string     `json:"uid,omitempty"`
 	CreationTimestamp *time.Time `json:"creationTimestamp,omitempty"`

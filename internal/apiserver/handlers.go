@@ -84,6 +84,9 @@ func (h *resource) create(w http.ResponseWriter, r *http.Request) {
 		// Server-set fields; status belongs to agents and starts empty.
 		m.ResourceVersion, m.UID, m.CreationTimestamp, m.DeletionTimestamp = "", newUID(), now(), nil
 		obj.SetStatusFrom(h.kind.New())
+		if len(m.Finalizers) == 0 {
+			m.Finalizers = nil
+		}
 		if err := h.validate(obj, nil); err != nil {
 			return err
 		}

@@ -13,8 +13,6 @@ import (
 	"net/http"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/registry"
 	"github.com/humstack/humstack/internal/storage"
@@ -38,13 +36,12 @@ func (h *resource) decodeBody(r *http.Request) (api.Object, error) {
 		}
 		return nil, api.Invalid("(body)", "unreadable: %v", err)
 	}
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/yaml" || mt == "text/yaml" {
-		if body, err = yaml.YAMLToJSONStrict(body); err != nil {
-			return nil, api.Invalid("(body)", "malformed YAML: %v", err)
-		}
-	}
 	obj := h.kind.New()
-	if err := api.DecodeInto(body, obj); err != nil {
+	decode := api.DecodeInto
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/yaml" || mt == "text/yaml" {
+		decode = api.DecodeYAMLInto
+	}
+	if err := decode(body, obj); err != nil {
 		return nil, err
 	}
 	m := obj.GetMeta()
@@ -157,6 +154,9 @@ func (h *resource) commit(ctx context.Context, w http.ResponseWriter, cur storag
 		return h.remove(ctx, w, cur, next)
 	}
 	m.ResourceVersion = ""
+	if len(m.Finalizers) == 0 {
+		m.Finalizers = nil // stored canonically
+	}
 	data, err := api.Encode(next)
 	if err != nil {
 		return err
