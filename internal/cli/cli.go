@@ -1,0 +1,149 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+)
+
+// errReported means the failures were already printed, one line each; Main
+// only has to turn it into the exit code.
+var errReported = errors.New("errors reported")
+
+// app is the state of one invocation: its streams and global flags.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+
+	root   *cobra.Command
+	global globalFlags
+	// connected is the client built from flags and config on first use, so
+	// `help` works even with an unreadable config file.
+	connected *client.Client
+}
+
+// Main runs humcli with args (without the program name) and returns the
+// process exit code: 0 on success, 1 on any failure.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	a := &app{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := a.newRoot()
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	switch {
+	case err == nil:
+		return 0
+	case !errors.Is(err, errReported):
+		a.errorf("%s", message(err))
+	}
+	return 1
+}
+
+func (a *app) newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "humstack",
+		Short: "humstack cli",
+		// Runtime errors are printed by Main as one line; cobra's usage dump
+		// would bury them.
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	// The seed's usage lists no completion command.
+	root.CompletionOptions.DisableDefaultCmd = true
+	a.root = root
+	a.global.register(root)
+	root.AddCommand(
+		a.createCmd(), a.applyCmd(), a.updateCmd(),
+		a.deleteCmd(), a.getCmd(), a.watchCmd(),
+	)
+	return root
+}
+
+// errorf prints one error line on stderr.
+func (a *app) errorf(format string, args ...any) {
+	fmt.Fprintf(a.stderr, "error: "+format+"\n", args...)
+}
+
+// objectError prints the failure of one object. Server messages usually
+// name the object already; it is not named twice.
+func (a *app) objectError(name string, err error) {
+	msg := message(err)
+	if strings.Contains(msg, name) {
+		a.errorf("%s", msg)
+		return
+	}
+	a.errorf("%s: %s", name, msg)
+}
+
+// classes are the api error classes whose text the server appends to its
+// messages ("... not found: not found"); the repetition is noise on a CLI.
+var classes = []error{
+	api.ErrNotFound, api.ErrAlreadyExists, api.ErrConflict, api.ErrInvalid,
+	api.ErrGone, api.ErrUnauthorized, api.ErrForbidden, api.ErrUnavailable,
+}
+
+// message renders an error for the user: one line, without a trailing
+// class name that only repeats what the message says.
+func message(err error) string {
+	msg := oneLine(err.Error())
+	for _, c := range classes {
+		if errors.Is(err, c) {
+			if trimmed, ok := strings.CutSuffix(msg, ": "+c.Error()); ok && trimmed != "" {
+				return trimmed
+			}
+		}
+	}
+	return msg
+}
+
+// oneLine keeps an error on one line whatever a server or file put in it.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " ")), " ")
+}
+
+// lookupKind resolves a KIND argument, naming every valid kind when it fails.
+func lookupKind(name string) (*api.Kind, error) {
+	k, err := api.LookupKind(name)
+	if err == nil {
+		return k, nil
+	}
+	var names []string
+	for _, k := range api.Kinds() {
+		n := k.Name
+		if len(k.Aliases) > 0 {
+			n += " (" + strings.Join(k.Aliases, ", ") + ")"
+		}
+		names = append(names, n)
+	}
+	return nil, fmt.Errorf("unknown kind %q; valid kinds (or their plurals or apiTypes): %s",
+		name, strings.Join(names, ", "))
+}
+
+// objectName names an object the way the server does: kind and scoped id,
+// e.g. "virtualmachine group1/ns1/vm1".
+func objectName(k *api.Kind, m *api.Meta) string {
+	return k.Name + " " + scopedID(k, m)
+}
+
+func scopedID(k *api.Kind, m *api.Meta) string {
+	switch k.Scope {
+	case api.ScopeGroup:
+		return m.Group + "/" + m.ID
+	case api.ScopeNamespace:
+		return m.Group + "/" + m.Namespace + "/" + m.ID
+	}
+	return m.ID
+}
+
+// interrupted reports whether the invocation was cancelled (SIGINT), after
+// which no further object should be attempted.
+func interrupted(ctx context.Context) bool { return ctx.Err() != nil }

@@ -1,0 +1,184 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"sigs.k8s.io/yaml"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+)
+
+// globalFlags are the seed's persistent flags.
+type globalFlags struct {
+	address    string
+	port       int32
+	configPath string
+	group      string
+	namespace  string
+}
+
+// Flag names, shared by registration and the config-file override check.
+const (
+	flagAddress   = "api-server-address"
+	flagPort      = "api-server-port"
+	flagConfig    = "config"
+	flagGroup     = "g"
+	flagNamespace = "n"
+)
+
+func (g *globalFlags) register(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringVar(&g.address, flagAddress, "localhost", "apiserver address")
+	f.Int32Var(&g.port, flagPort, 8080, "apiserver Port")
+	f.StringVar(&g.configPath, flagConfig, "", "config file")
+	f.StringVar(&g.group, flagGroup, "default", "group id")
+	f.StringVar(&g.namespace, flagNamespace, "default", "namespace id")
+}
+
+// fileConfig is the --config file. Pointers tell "absent" from "zero".
+type fileConfig struct {
+	APIServerAddress *string `json:"apiServerAddress"`
+	APIServerPort    *int32  `json:"apiServerPort"`
+	Group            *string `json:"group"`
+	Namespace        *string `json:"namespace"`
+}
+
+var configKeys = []string{"apiServerAddress", "apiServerPort", "group", "namespace"}
+
+// loadConfig reads a config file strictly: a misspelt key would otherwise
+// silently send requests to the wrong server or scope.
+func loadConfig(path string) (*fileConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	js, err := yaml.YAMLToJSONStrict(data)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: malformed YAML: %v", path, err)
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(js, &keys); err != nil {
+		return nil, fmt.Errorf("config %s: want a mapping of %s", path, strings.Join(configKeys, ", "))
+	}
+	if unknown := unknownKeys(keys); len(unknown) > 0 {
+		return nil, fmt.Errorf("config %s: unknown key %s (valid keys: %s)",
+			path, strings.Join(unknown, ", "), strings.Join(configKeys, ", "))
+	}
+	var cfg fileConfig
+	if err := api.DecodeInto(js, &cfg); err != nil {
+		return nil, fmt.Errorf("config %s: %v", path, err)
+	}
+	return &cfg, nil
+}
+
+func unknownKeys(keys map[string]json.RawMessage) []string {
+	var out []string
+	for k := range keys {
+		if !contains(configKeys, k) {
+			out = append(out, strconv.Quote(k))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// resolve merges the config file under the flags: a flag given on the
+// command line wins, a config value beats a flag's default.
+func (a *app) resolve() error {
+	g := &a.global
+	if g.configPath == "" {
+		return a.checkScope()
+	}
+	cfg, err := loadConfig(g.configPath)
+	if err != nil {
+		return err
+	}
+	set := func(flag string, dst *string, v *string) {
+		if v != nil && !a.root.PersistentFlags().Changed(flag) {
+			*dst = *v
+		}
+	}
+	set(flagAddress, &g.address, cfg.APIServerAddress)
+	set(flagGroup, &g.group, cfg.Group)
+	set(flagNamespace, &g.namespace, cfg.Namespace)
+	if cfg.APIServerPort != nil && !a.root.PersistentFlags().Changed(flagPort) {
+		g.port = *cfg.APIServerPort
+	}
+	return a.checkScope()
+}
+
+// checkScope rejects a bad --g/--n before it becomes part of a URL.
+func (a *app) checkScope() error {
+	if !api.IsID(a.global.group) {
+		return fmt.Errorf("--g %q: want a group id (lowercase letters, digits, '-')", a.global.group)
+	}
+	if !api.IsID(a.global.namespace) {
+		return fmt.Errorf("--n %q: want a namespace id (lowercase letters, digits, '-')", a.global.namespace)
+	}
+	if a.global.port <= 0 || a.global.port > 65535 {
+		return fmt.Errorf("api server port %d: want 1-65535", a.global.port)
+	}
+	return nil
+}
+
+// client returns the API client, resolving flags and config on first use.
+func (a *app) client() (*client.Client, error) {
+	if a.connected != nil {
+		return a.connected, nil
+	}
+	if err := a.resolve(); err != nil {
+		return nil, err
+	}
+	port := strconv.Itoa(int(a.global.port))
+	base := net.JoinHostPort(a.global.address, port)
+	if strings.Contains(a.global.address, "://") {
+		// A full URL (https://host) keeps its scheme; the port still applies.
+		base = strings.TrimRight(a.global.address, "/") + ":" + port
+	}
+	c, err := client.New(base)
+	if err != nil {
+		return nil, err
+	}
+	a.connected = c
+	return c, nil
+}
+
+// scope is the --g/--n scope for kind k, or everything with allScopes.
+func (a *app) scope(k *api.Kind, allScopes bool) client.Scope {
+	if allScopes {
+		return client.Scope{}
+	}
+	var sc client.Scope
+	if k.Scope >= api.ScopeGroup {
+		sc.Group = a.global.group
+	}
+	if k.Scope == api.ScopeNamespace {
+		sc.Namespace = a.global.namespace
+	}
+	return sc
+}
+
+// unreachable reports whether err means the server cannot be reached at
+// all, so the remaining objects of a command are not worth trying.
+func unreachable(ctx context.Context, err error) bool {
+	return interrupted(ctx) || errors.Is(err, api.ErrUnavailable)
+}

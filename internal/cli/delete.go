@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+)
+
+// deleteFlags modify delete.
+type deleteFlags struct {
+	files          fileFlags
+	force          bool
+	ignoreNotFound bool
+}
+
+const deleteLong = `Delete the objects a file declares (delete -f FILE), or objects of one kind by id
+in the --g/--n scope (delete KIND ID [ID...]). Objects from files are deleted in
+reverse dependency order: virtual machines before their disks and networks,
+namespaces before their group.
+
+An object that an agent still has to clean up (its finalizers) is marked for
+deletion and disappears once the agent has torn down what it made; the output
+then says "marked for deletion" instead of "deleted".
+
+--force removes an object at once even if finalizers remain. Use it only for
+objects whose node is gone for good: what the agent made on that node (disks,
+bridges, processes) stays behind.`
+
+func (a *app) deleteCmd() *cobra.Command {
+	var f deleteFlags
+	cmd := &cobra.Command{
+		Use:   "delete (-f FILE | KIND ID [ID...])",
+		Short: "Delete objects declared in files, or by kind and id",
+		Long:  deleteLong,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.client()
+			if err != nil {
+				return err
+			}
+			ms, err := a.deleteTargets(f.files, args)
+			if err != nil {
+				return err
+			}
+			sortByRank(ms, true)
+			ctx := cmd.Context()
+			return a.each(ctx, ms, func(m manifest) (string, error) { return remove(ctx, c, m, f) })
+		},
+	}
+	f.files.register(cmd, "delete")
+	cmd.Flags().BoolVar(&f.force, "force", false,
+		"remove objects even if finalizers remain (for objects whose node is gone for good; what its agent made stays behind)")
+	cmd.Flags().BoolVar(&f.ignoreNotFound, "ignore-not-found", false, "treat a missing object as deleted")
+	return cmd
+}
+
+// deleteTargets turns -f or KIND ID... into the objects to delete.
+func (a *app) deleteTargets(f fileFlags, args []string) ([]manifest, error) {
+	switch {
+	case len(f.files) > 0 && len(args) > 0:
+		return nil, errors.New("give either -f FILE or KIND ID, not both")
+	case len(f.files) > 0:
+		return a.loadManifests(f, false)
+	case len(args) < 2:
+		return nil, errors.New("nothing to delete: want -f FILE or KIND ID [ID...]")
+	}
+	k, err := lookupKind(args[0])
+	if err != nil {
+		return nil, err
+	}
+	sc := a.scope(k, false)
+	var ms []manifest
+	for _, id := range args[1:] {
+		obj := k.New()
+		m := obj.GetMeta()
+		m.ID, m.Group, m.Namespace = id, sc.Group, sc.Namespace
+		if err := checkIdentity(k, m); err != nil {
+			return nil, fmt.Errorf("%s: %v", objectName(k, m), err)
+		}
+		ms = append(ms, manifest{obj: obj, kind: k, origin: "command line"})
+	}
+	return ms, nil
+}
+
+func remove(ctx context.Context, c *client.Client, m manifest, f deleteFlags) (string, error) {
+	out, err := c.Delete(ctx, m.kind, client.ScopeOf(m.obj), m.obj.GetMeta().ID, client.DeleteOptions{Force: f.force})
+	if errors.Is(err, api.ErrNotFound) && f.ignoreNotFound {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if out.GetMeta().DeleteState == api.DeleteStateDelete {
+		return "marked for deletion", nil
+	}
+	return "deleted", nil
+}
