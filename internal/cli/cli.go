@@ -128,6 +128,28 @@ func lookupKind(name string) (*api.Kind, error) {
 		name, strings.Join(names, ", "))
 }
 
+// kindArgs checks a command's KIND [ID...] arguments with a message that
+// says what is missing, unlike cobra's "accepts 1 arg(s)".
+func kindArgs(maxIDs int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) == 0:
+			return fmt.Errorf("%s needs a KIND, e.g. %s vm (see %s --help)", cmd.Name(), cmd.Name(), cmd.CommandPath())
+		case maxIDs >= 0 && len(args) > 1+maxIDs:
+			return fmt.Errorf("%s takes only a KIND, got extra arguments %q", cmd.Name(), args[1:])
+		}
+		return nil
+	}
+}
+
+// noArgs rejects stray arguments of commands that read only -f.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("%s takes objects from -f only, got arguments %q", cmd.Name(), args)
+	}
+	return nil
+}
+
 // objectName names an object the way the server does: kind and scoped id,
 // e.g. "virtualmachine group1/ns1/vm1".
 func objectName(k *api.Kind, m *api.Meta) string {

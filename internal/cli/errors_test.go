@@ -35,6 +35,9 @@ func TestErrors(t *testing.T) {
 		{"empty stdin", "", []string{"apply", "-f", "-"}, "", []string{"error: no objects found in -"}},
 		{"unknown flag", "", []string{"get", "vm", "--colour"}, "", []string{"error: unknown flag: --colour"}},
 		{"unknown command", "", []string{"frobnicate"}, "", []string{`error: unknown command "frobnicate" for "humstack"`}},
+		{"get without kind", "", []string{"get"}, "", []string{"error: get needs a KIND, e.g. get vm"}},
+		{"watch with an id", "", []string{"watch", "vm", "vm1"}, "", []string{`error: watch takes only a KIND, got extra arguments ["vm1"]`}},
+		{"create with arguments", "", []string{"create", "vm", "-f", "-"}, "", []string{`error: create takes objects from -f only`}},
 		{"bad --g", "", []string{"get", "vm", "--g", "Group_1"}, "", []string{`error: --g "Group_1": want a group id`}},
 	}
 	for _, tc := range tests {
@@ -57,6 +60,23 @@ func TestErrors(t *testing.T) {
 			}
 			if strings.Contains(r.stderr, "Usage:") || strings.Contains(r.stderr, "goroutine") {
 				t.Errorf("usage or stack printed: %s", r.stderr)
+			}
+		})
+	}
+}
+
+// TestServerValidationError: what only the server can check (a frozen
+// field of a stored object) comes back as one line naming object and field.
+func TestServerValidationError(t *testing.T) {
+	e := newEnv(t)
+	e.mustRun("create", "-f", "examples/seed/01-group.yaml", "-f", "examples/seed/02-namespace.yaml", "-f", "examples/seed/05-network.yaml")
+	changed := strings.Replace(readFile(t, "examples/seed/05-network.yaml"), `id: "100"`, `id: "200"`, 1)
+	for _, verb := range []string{"apply", "update"} {
+		t.Run(verb, func(t *testing.T) {
+			r := e.runStdin(changed, verb, "-f", "-")
+			want := "error: network group1/ns1/net1: spec.id: is immutable\n"
+			if r.code != 1 || r.stdout != "" || r.stderr != want {
+				t.Errorf("got %v\nwant stderr %q", r, want)
 			}
 		})
 	}

@@ -43,7 +43,7 @@ func (a *app) getCmd() *cobra.Command {
 			"(virtualmachines), alias (vm) or apiType (systemv0/virtualmachine).\n\n" +
 			"-o yaml prints YAML documents separated by ---; -o json prints one object, or a\n" +
 			"JSON array for a list. Both can be fed back to apply -f.",
-		Args: cobra.MinimumNArgs(1),
+		Args: kindArgs(-1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(v.output, formatTable, formatYAML, formatJSON); err != nil {
 				return err

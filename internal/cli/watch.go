@@ -21,7 +21,7 @@ func (a *app) watchCmd() *cobra.Command {
 		Long: "Print one line per change (ADDED, MODIFIED, DELETED) of objects of KIND in the\n" +
 			"--g/--n scope (or everywhere with -A) until interrupted. With -o json, each\n" +
 			"change is one JSON object per line: {\"type\", \"resourceVersion\", \"object\"}.",
-		Args: cobra.ExactArgs(1),
+		Args: kindArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(v.output, formatTable, formatJSON); err != nil {
 				return err

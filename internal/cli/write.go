@@ -47,7 +47,7 @@ func (a *app) writeCmd(verb, short, long string, fn writeFunc) *cobra.Command {
 		Use:   verb + " -f FILE",
 		Short: short,
 		Long:  long,
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
 			if err != nil {
