@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"sigs.k8s.io/yaml"
 )
@@ -164,10 +165,39 @@ func cleanYAMLError(err error) string {
 
 // Encode renders an object as JSON. The error is impossible for registered
 // kinds (plain structs) and is returned only to keep callers honest.
+// The JSON is also valid YAML (see yamlSafe), so what `get -o json` prints
+// can be applied again.
 func Encode(o Object) ([]byte, error) {
 	b, err := json.Marshal(o)
 	if err != nil {
 		return nil, fmt.Errorf("encode %T: %w", o, err)
 	}
-	return b, nil
+	return yamlSafe(b), nil
+}
+
+// yamlSafe escapes the characters JSON allows raw in strings but a YAML
+// parser rejects (DEL, C1 controls, BOM, U+FFFE, U+FFFF) or reads as a line
+// break (NEL). Without it an object whose status message held such a
+// character could not be decoded from its own encoding, nor shown as YAML.
+// encoding/json output is valid UTF-8 and these runes can only occur inside
+// strings, so a rune-wise rewrite is safe.
+func yamlSafe(b []byte) []byte {
+	if !bytes.ContainsFunc(b, yamlUnsafe) {
+		return b
+	}
+	out := make([]byte, 0, len(b)+32)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if yamlUnsafe(r) {
+			out = fmt.Appendf(out, `\u%04x`, r)
+		} else {
+			out = append(out, b[:n]...)
+		}
+		b = b[n:]
+	}
+	return out
+}
+
+func yamlUnsafe(r rune) bool {
+	return r == 0x7f || (r >= 0x80 && r <= 0x9f) || r == 0xfeff || r == 0xfffe || r == 0xffff
 }

@@ -25,8 +25,9 @@ func ParseSize(s string) (int64, error) {
 			break
 		}
 	}
+	// No sign at all: ParseInt would take "+1" and "-0" (which n < 0 misses).
 	n, err := strconv.ParseInt(num, 10, 64)
-	if err != nil || n < 0 || num == "" || num[0] == '+' {
+	if err != nil || n < 0 || num == "" || num[0] == '+' || num[0] == '-' {
 		return 0, fmt.Errorf("invalid size %q (want a whole number with an optional unit K, M, G, T)", s)
 	}
 	if n > math.MaxInt64/mult {
