@@ -272,6 +272,7 @@ func TestValidateBlockStorage(t *testing.T) {
 		{"requestSize/missing", "blockstorage", edit(func(o *b) { o.Spec.RequestSize = "" }), "spec.requestSize"},
 		{"requestSize/bad unit", "blockstorage", edit(func(o *b) { o.Spec.RequestSize = "1X" }), "spec.requestSize"},
 		{"requestSize/negative", "blockstorage", edit(func(o *b) { o.Spec.RequestSize = "-1G" }), "spec.requestSize"},
+		{"requestSize/minus zero", "blockstorage", edit(func(o *b) { o.Spec.RequestSize = "-0" }), "spec.requestSize"},
 		{"requestSize/Gi", "blockstorage", edit(func(o *b) { o.Spec.RequestSize = "1Gi" }), ""},
 		{"limitSize/missing", "blockstorage", edit(func(o *b) { o.Spec.LimitSize = "" }), "spec.limitSize"},
 		{"limitSize/bad unit", "blockstorage", edit(func(o *b) { o.Spec.LimitSize = "10GB" }), "spec.limitSize"},
