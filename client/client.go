@@ -95,6 +95,19 @@ type envelope struct {
 // do sends a request and decodes the envelope, turning failures into api
 // error classes.
 func (c *Client) do(ctx context.Context, method, path string, body any) (*envelope, error) {
+	raw, err := c.doRaw(ctx, method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	var env envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return nil, fmt.Errorf("%s %s: unreadable response: %v", method, path, err)
+	}
+	return &env, nil
+}
+
+// doRaw sends a request and returns the body of a successful response.
+func (c *Client) doRaw(ctx context.Context, method, path string, body any) ([]byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -115,18 +128,19 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (*envelo
 		return nil, fmt.Errorf("%s %s: %v: %w", method, path, unwrapURLError(err), api.ErrUnavailable)
 	}
 	defer resp.Body.Close()
-	var env envelope
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
-		return nil, fmt.Errorf("%s %s: HTTP %d with an unreadable body: %v", method, path, resp.StatusCode, err)
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: read response: %v: %w", method, path, err, api.ErrUnavailable)
 	}
 	if resp.StatusCode >= 300 {
+		var env envelope
 		msg := http.StatusText(resp.StatusCode)
-		if env.Error != nil {
+		if json.Unmarshal(raw, &env) == nil && env.Error != nil {
 			msg = *env.Error
 		}
 		return nil, api.ErrorFromHTTP(resp.StatusCode, env.Reason, msg)
 	}
-	return &env, nil
+	return raw, nil
 }
 
 func unwrapURLError(err error) error {

@@ -2,9 +2,12 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
+	"reflect"
+	"sync"
+
+	gojson "github.com/goccy/go-json"
 
 	"github.com/humstack/humstack/api"
 )
@@ -24,28 +27,46 @@ func (c *Client) Get(ctx context.Context, k *api.Kind, sc Scope, id string) (api
 
 // List returns the objects of kind k in sc and the revision to watch from.
 func (c *Client) List(ctx context.Context, k *api.Kind, sc Scope) ([]api.Object, int64, error) {
-	env, err := c.do(ctx, http.MethodGet, collectionPath(k, sc), nil)
+	body, err := c.doRaw(ctx, http.MethodGet, collectionPath(k, sc), nil)
 	if err != nil {
 		return nil, 0, err
 	}
-	var raws []json.RawMessage
-	if err := json.Unmarshal(env.Data[k.Plural], &raws); err != nil {
+	// Decode in one pass into {"data": {"<plural>": []*T, "resourceVersion": ""}}:
+	// a list of thousands is dominated by JSON scanning, so scan it once.
+	lt := listType(k)
+	v := reflect.New(lt)
+	if err := gojson.Unmarshal(body, v.Interface()); err != nil {
 		return nil, 0, fmt.Errorf("decode %s: %w", k.Plural, err)
 	}
-	var rv string
-	_ = json.Unmarshal(env.Data["resourceVersion"], &rv)
-	rev, err := api.ParseRevision(rv)
+	data := v.Elem().Field(0)
+	rev, err := api.ParseRevision(data.Field(1).String())
 	if err != nil {
 		return nil, 0, err
 	}
-	out := make([]api.Object, len(raws))
-	for i, raw := range raws {
-		out[i] = k.New()
-		if err := json.Unmarshal(raw, out[i]); err != nil {
-			return nil, 0, fmt.Errorf("decode %s: %w", k.Name, err)
-		}
+	items := data.Field(0)
+	out := make([]api.Object, items.Len())
+	for i := range out {
+		out[i] = items.Index(i).Interface().(api.Object)
+		out[i].GetMeta().APIType = k.APIType
 	}
 	return out, rev, nil
+}
+
+var listTypes sync.Map // *api.Kind -> reflect.Type
+
+// listType builds (once per kind) the struct type of a list response.
+func listType(k *api.Kind) reflect.Type {
+	if t, ok := listTypes.Load(k); ok {
+		return t.(reflect.Type)
+	}
+	elem := reflect.TypeOf(k.New())
+	data := reflect.StructOf([]reflect.StructField{
+		{Name: "Items", Type: reflect.SliceOf(elem), Tag: reflect.StructTag(`json:"` + k.Plural + `"`)},
+		{Name: "ResourceVersion", Type: reflect.TypeFor[string](), Tag: `json:"resourceVersion"`},
+	})
+	t := reflect.StructOf([]reflect.StructField{{Name: "Data", Type: data, Tag: `json:"data"`}})
+	listTypes.Store(k, t)
+	return t
 }
 
 // Create stores a new object in the scope its meta names.

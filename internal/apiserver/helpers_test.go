@@ -32,7 +32,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.DiscardHandler)
 	srv := httptest.NewServer(apiserver.New(st, apiserver.Options{Log: log, Heartbeat: time.Second}).Handler())
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
