@@ -8,7 +8,7 @@ import (
 
 func TestConfigFile(t *testing.T) {
 	e := newEnv(t)
-	e.mustRun("create", "-f", "examples/seed/")
+	e.mustRun("create", "-f", "../../examples/seed/")
 	good := writeFile(t, "humcli.yaml", "apiServerAddress: "+e.host+"\napiServerPort: "+e.port+
 		"\ngroup: group1\nnamespace: ns1\n")
 	tests := []struct {

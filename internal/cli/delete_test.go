@@ -7,8 +7,8 @@ import (
 
 func TestDeleteFromFiles(t *testing.T) {
 	e := newEnv(t)
-	e.mustRun("create", "-f", "examples/seed/")
-	r := e.mustRun("delete", "-f", "examples/seed/")
+	e.mustRun("create", "-f", "../../examples/seed/")
+	r := e.mustRun("delete", "-f", "../../examples/seed/")
 	got := lines(r.stdout)
 	if len(got) != len(seedObjects(t)) {
 		t.Fatalf("want one line per object:\n%s", r.stdout)
@@ -30,7 +30,7 @@ func TestDeleteFromFiles(t *testing.T) {
 
 func TestDeleteByID(t *testing.T) {
 	e := newEnv(t)
-	e.mustRun("create", "-f", "examples/seed/")
+	e.mustRun("create", "-f", "../../examples/seed/")
 	s := []string{"--g", "group1", "--n", "ns1"}
 	tests := []struct {
 		name   string

@@ -12,9 +12,9 @@ import (
 // code 1, no usage dump, and a multi-object command goes on past it.
 func TestErrors(t *testing.T) {
 	e := newEnv(t)
-	e.mustRun("create", "-f", "examples/seed/01-group.yaml")
+	e.mustRun("create", "-f", "../../examples/seed/01-group.yaml")
 	vmInMissingNS := mixedOrder[:strings.Index(mixedOrder, "---")]
-	netInMissingNS := writeFile(t, "net.yaml", strings.Replace(readFile(t, "examples/seed/05-network.yaml"), "namespace: ns1", "namespace: nope", 1))
+	netInMissingNS := writeFile(t, "net.yaml", strings.Replace(readFile(t, "../../examples/seed/05-network.yaml"), "namespace: ns1", "namespace: nope", 1))
 	tests := []struct {
 		name   string
 		stdin  string
@@ -22,12 +22,12 @@ func TestErrors(t *testing.T) {
 		stdout string
 		stderr []string // substrings, one per expected line
 	}{
-		{"already exists", "", []string{"create", "-f", "examples/seed/01-group.yaml"}, "",
+		{"already exists", "", []string{"create", "-f", "../../examples/seed/01-group.yaml"}, "",
 			[]string{"error: group group1 already exists"}},
 		{"missing namespace", vmInMissingNS, []string{"create", "-f", "-", "--g=group1", "--n=nope"}, "",
 			[]string{"error: virtualmachine group1/nope/vm1: namespace group1/nope not found"}},
-		{"continues past a failing object", "", []string{"apply", "-f", "examples/seed/09-blockstorage.yaml", "-f", netInMissingNS,
-			"-f", "examples/seed/02-namespace.yaml", "-f", "examples/seed/01-group.yaml"},
+		{"continues past a failing object", "", []string{"apply", "-f", "../../examples/seed/09-blockstorage.yaml", "-f", netInMissingNS,
+			"-f", "../../examples/seed/02-namespace.yaml", "-f", "../../examples/seed/01-group.yaml"},
 			"group group1 unchanged\nnamespace group1/ns1 created\nblockstorage group1/ns1/bs1 created\n",
 			[]string{"error: network group1/nope/net1: namespace group1/nope not found"}},
 		{"missing file", "", []string{"create", "-f", "nope.yaml"}, "", []string{"error: stat nope.yaml: no such file or directory"}},
@@ -69,8 +69,8 @@ func TestErrors(t *testing.T) {
 // field of a stored object) comes back as one line naming object and field.
 func TestServerValidationError(t *testing.T) {
 	e := newEnv(t)
-	e.mustRun("create", "-f", "examples/seed/01-group.yaml", "-f", "examples/seed/02-namespace.yaml", "-f", "examples/seed/05-network.yaml")
-	changed := strings.Replace(readFile(t, "examples/seed/05-network.yaml"), `id: "100"`, `id: "200"`, 1)
+	e.mustRun("create", "-f", "../../examples/seed/01-group.yaml", "-f", "../../examples/seed/02-namespace.yaml", "-f", "../../examples/seed/05-network.yaml")
+	changed := strings.Replace(readFile(t, "../../examples/seed/05-network.yaml"), `id: "100"`, `id: "200"`, 1)
 	for _, verb := range []string{"apply", "update"} {
 		t.Run(verb, func(t *testing.T) {
 			r := e.runStdin(changed, verb, "-f", "-")
@@ -96,7 +96,7 @@ func TestUnreachable(t *testing.T) {
 		want []string
 	}{
 		{[]string{"get", "vm"}, []string{"error: list virtualmachines: GET /api/v0/groups/default/namespaces/default/virtualmachines: dial tcp"}},
-		{[]string{"create", "-f", "examples/seed/"}, []string{"error: group group1: POST /api/v0/groups: dial tcp", "error: 10 more object(s) not attempted"}},
+		{[]string{"create", "-f", "../../examples/seed/"}, []string{"error: group group1: POST /api/v0/groups: dial tcp", "error: 10 more object(s) not attempted"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.args[0], func(t *testing.T) {

@@ -33,7 +33,7 @@ func TestUnknownKind(t *testing.T) {
 // the same objects, and applying it changes nothing.
 func TestGetOutputRoundTrips(t *testing.T) {
 	e := newEnv(t)
-	e.mustRun("create", "-f", "examples/seed/")
+	e.mustRun("create", "-f", "../../examples/seed/")
 	tests := []struct {
 		name string
 		args []string
@@ -104,7 +104,7 @@ func joinDocs(raws []json.RawMessage) []byte {
 
 func TestGetTable(t *testing.T) {
 	e := newEnv(t)
-	e.mustRun("create", "-f", "examples/seed/")
+	e.mustRun("create", "-f", "../../examples/seed/")
 	tests := []struct {
 		name    string
 		args    []string

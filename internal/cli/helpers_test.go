@@ -98,7 +98,7 @@ func writeFile(t *testing.T, name, content string) string {
 // seedObjects decodes every example of the seed README.
 func seedObjects(t *testing.T) []api.Object {
 	t.Helper()
-	files, err := filepath.Glob("examples/seed/*.yaml")
+	files, err := filepath.Glob("../../examples/seed/*.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no seed examples: %v", err)
 	}

@@ -54,7 +54,7 @@ func TestWatch(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			e.mustRun("create", "-f", "examples/seed/01-group.yaml", "-f", "examples/seed/02-namespace.yaml")
+			e.mustRun("create", "-f", "../../examples/seed/01-group.yaml", "-f", "../../examples/seed/02-namespace.yaml")
 			out, errout := &syncBuffer{}, &syncBuffer{}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -63,8 +63,8 @@ func TestWatch(t *testing.T) {
 				done <- Main(ctx, e.args(tc.args...), strings.NewReader(""), out, errout)
 			}()
 			waitFor(t, "watch to start", func() bool { return tc.ready(out.String(), errout.String()) })
-			e.mustRun("create", "-f", "examples/seed/11-virtualmachine.yaml")
-			vm := strings.Replace(readFile(t, "examples/seed/11-virtualmachine.yaml"), "PowerOn", "PowerOff", 1)
+			e.mustRun("create", "-f", "../../examples/seed/11-virtualmachine.yaml")
+			vm := strings.Replace(readFile(t, "../../examples/seed/11-virtualmachine.yaml"), "PowerOn", "PowerOff", 1)
 			e.mustRun("apply", "-f", writeFile(t, "vm.yaml", vm))
 			e.mustRun("delete", "vm", "vm1", "--g=group1", "--n=ns1")
 			waitFor(t, "three events:\n"+out.String(), func() bool { return tc.check(t, out.String()) })

@@ -15,7 +15,7 @@ const scoped = "--g=group1"
 // fresh server and finds each object with get.
 func TestSeedExamples(t *testing.T) {
 	e := newEnv(t)
-	r := e.mustRun("create", "-f", "examples/seed/")
+	r := e.mustRun("create", "-f", "../../examples/seed/")
 	objs := seedObjects(t)
 	if got := lines(r.stdout); len(got) != len(objs) {
 		t.Fatalf("want %d created lines, got:\n%s", len(objs), r.stdout)
@@ -63,14 +63,14 @@ func TestApplyIsIdempotent(t *testing.T) {
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
-			r := e.mustRun("apply", "-f", "examples/seed/")
+			r := e.mustRun("apply", "-f", "../../examples/seed/")
 			if c := strings.Count(r.stdout, " "+s.want+"\n"); c != n {
 				t.Errorf("want %d %q lines, got:\n%s", n, s.want, r.stdout)
 			}
 		})
 	}
 	t.Run("changed spec is configured", func(t *testing.T) {
-		data, _ := os.ReadFile("examples/seed/11-virtualmachine.yaml")
+		data, _ := os.ReadFile("../../examples/seed/11-virtualmachine.yaml")
 		changed := strings.Replace(string(data), "actionState: PowerOn", "actionState: PowerOff", 1)
 		r := e.mustRun("apply", "-f", writeFile(t, "vm.yaml", changed))
 		if r.stdout != "virtualmachine group1/ns1/vm1 configured\n" {
@@ -87,14 +87,14 @@ func TestApplyIsIdempotent(t *testing.T) {
 // re-apply of a file that does not mention it.
 func TestApplyKeepsSystemAnnotations(t *testing.T) {
 	e := newEnv(t)
-	e.mustRun("apply", "-f", "examples/seed/")
+	e.mustRun("apply", "-f", "../../examples/seed/")
 	// Play the agent: add the bridge name, as `update` from a full object.
 	y := e.mustRun("get", "network", "net1", scoped, "--n=ns1", "-o", "yaml").stdout
 	y = strings.Replace(y, "networkv0/network_type: VXLAN", "networkv0/bridge_name: hbr-net1\n    networkv0/network_type: VXLAN", 1)
 	if r := e.mustRun("update", "-f", writeFile(t, "net.yaml", y)); !strings.Contains(r.stdout, "updated") {
 		t.Fatalf("update: %v", r)
 	}
-	r := e.mustRun("apply", "-f", "examples/seed/05-network.yaml")
+	r := e.mustRun("apply", "-f", "../../examples/seed/05-network.yaml")
 	if r.stdout != "network group1/ns1/net1 unchanged\n" {
 		t.Errorf("apply: got %q", r.stdout)
 	}
@@ -111,7 +111,7 @@ func TestUpdate(t *testing.T) {
 		code       int
 		want       string
 	}{
-		{"missing object", "examples/seed/01-group.yaml", 1, "error: group group1 not found"},
+		{"missing object", "../../examples/seed/01-group.yaml", 1, "error: group group1 not found"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -121,8 +121,8 @@ func TestUpdate(t *testing.T) {
 			}
 		})
 	}
-	e.mustRun("create", "-f", "examples/seed/01-group.yaml")
-	if r := e.mustRun("update", "-f", "examples/seed/01-group.yaml"); r.stdout != "group group1 unchanged\n" {
+	e.mustRun("create", "-f", "../../examples/seed/01-group.yaml")
+	if r := e.mustRun("update", "-f", "../../examples/seed/01-group.yaml"); r.stdout != "group group1 unchanged\n" {
 		t.Errorf("update of an identical group: %q", r.stdout)
 	}
 }
