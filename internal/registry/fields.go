@@ -215,8 +215,8 @@ var sshKeyTypes = []string{
 // goes verbatim into cloud-init user-data, so it must be a single line of
 // printable text.
 func checkSSHKey(fe *api.FieldErrors, field, v string) bool {
-	if !isPrintable(v) || strings.ContainsAny(v, "\r\n") {
-		fe.Add(field, "must be a single line of printable text")
+	if !isLine(v) {
+		fe.Add(field, "must be a single line of text without control characters")
 		return false
 	}
 	parts := strings.Fields(v)
@@ -234,6 +234,16 @@ func checkSSHKey(fe *api.FieldErrors, field, v string) bool {
 func isBase64(s string) bool {
 	b, err := base64.StdEncoding.DecodeString(s)
 	return err == nil && len(b) > 0
+}
+
+// isLine reports whether s is valid UTF-8 text on one line: no control
+// characters (which include CR and LF) and no Unicode line or paragraph
+// separators. Any other character, such as an ideographic space in a
+// Japanese name, is fine.
+func isLine(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) || r == '\u2028' || r == '\u2029'
+	})
 }
 
 // isPrintable reports whether s is valid UTF-8 without control or other

@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"unicode/utf8"
+
 	"github.com/humstack/humstack/api"
 )
 
@@ -22,8 +24,8 @@ func validateMeta(k *api.Kind, m *api.Meta, fe *api.FieldErrors) {
 		fe.Add("meta.apiType", "%s does not match kind %s", quote(m.APIType), k.APIType)
 	}
 	validateScope(k, m, fe)
-	if len(m.Name) > maxNameLen || !isPrintable(m.Name) {
-		fe.Add("meta.name", "must be at most %d printable characters", maxNameLen)
+	if utf8.RuneCountInString(m.Name) > maxNameLen || !isLine(m.Name) {
+		fe.Add("meta.name", "must be at most %d characters of text without control characters", maxNameLen)
 	}
 	validateStringMap(fe, "meta.annotations", m.Annotations)
 	validateStringMap(fe, "meta.labels", m.Labels)
@@ -58,7 +60,7 @@ func validateStringMap(fe *api.FieldErrors, field string, m map[string]string) {
 		switch {
 		case key == "":
 			fe.Add(f, "key must not be empty")
-		case len(key) > maxKeyLen || !isToken(key):
+		case utf8.RuneCountInString(key) > maxKeyLen || !isToken(key):
 			fe.Add(f, "key must be at most %d printable characters without spaces", maxKeyLen)
 		case len(v) > maxValueLen:
 			fe.Add(f, "value is longer than %d bytes", maxValueLen)
@@ -72,7 +74,7 @@ func validateFinalizers(fe *api.FieldErrors, fs []string) {
 	seen := noDuplicate{}
 	for i, f := range fs {
 		field := indexField("meta.finalizers", i)
-		if f == "" || len(f) > maxFinalizerLen || !isToken(f) {
+		if f == "" || utf8.RuneCountInString(f) > maxFinalizerLen || !isToken(f) {
 			fe.Add(field, "must be 1-%d printable characters without spaces", maxFinalizerLen)
 			continue
 		}

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/humstack/humstack/api"
@@ -64,7 +65,11 @@ func TestValidateMeta(t *testing.T) {
 		{"name/empty", "group", meta(func(m *mt) { m.Name = "" }), ""},
 		{"name/unicode and spaces", "group", meta(func(m *mt) { m.Name = "グループ 1" }), ""},
 		{"name/253 chars", "group", meta(func(m *mt) { m.Name = long(253) }), ""},
+		{"name/253 non-ASCII chars", "group", meta(func(m *mt) { m.Name = strings.Repeat("名", 253) }), ""},
 		{"name/254 chars", "group", meta(func(m *mt) { m.Name = long(254) }), "meta.name"},
+		{"name/ideographic space", "group", meta(func(m *mt) { m.Name = "ネットワーク\u3000１" }), ""},
+		{"name/line separator", "group", meta(func(m *mt) { m.Name = "a\u2028b" }), "meta.name"},
+		{"name/DEL", "group", meta(func(m *mt) { m.Name = "a\x7fb" }), "meta.name"},
 		{"name/control char", "group", meta(func(m *mt) { m.Name = "a\nb" }), "meta.name"},
 		{"name/invalid utf-8", "group", meta(func(m *mt) { m.Name = "a\xffb" }), "meta.name"},
 
@@ -372,6 +377,8 @@ func TestValidateVirtualMachine(t *testing.T) {
 		{"sshKey/type only", vmSeed, key("ssh-rsa"), "spec.loginUsers[0].sshAuthorizedKeys[0]"},
 		{"sshKey/not base64", vmSeed, key("ssh-rsa AAAA!!!!"), "spec.loginUsers[0].sshAuthorizedKeys[0]"},
 		{"sshKey/options first", vmSeed, key(`from="10.0.0.0/8" ` + ed25519), "spec.loginUsers[0].sshAuthorizedKeys[0]"},
+		{"sshKey/non-ASCII comment", vmSeed, key(ed25519 + " 田中@laptop"), ""},
+		{"sshKey/tab", vmSeed, key("ssh-ed25519\tAAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"), "spec.loginUsers[0].sshAuthorizedKeys[0]"},
 		{"sshKey/two lines", vmSeed, key(ed25519 + "\n" + ed25519), "spec.loginUsers[0].sshAuthorizedKeys[0]"},
 	})
 }
