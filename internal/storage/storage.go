@@ -29,8 +29,8 @@ type EventType int
 
 // Event types.
 const (
-	EventPut EventType = iota + 1 // created or updated; KV.CreateRevision == KV.ModRevision on create
-	EventDelete                   // removed; KV holds the last value and ModRevision = the delete's revision
+	EventPut    EventType = iota + 1 // created or updated; KV.CreateRevision == KV.ModRevision on create
+	EventDelete                      // removed; KV holds the last value and ModRevision = the delete's revision
 )
 
 // Event is one change, in revision order.
@@ -69,4 +69,13 @@ type Store interface {
 	Revision(ctx context.Context) (int64, error)
 	// Close releases the store; pending watches end.
 	Close() error
+}
+
+// Compactor is implemented by stores whose change log can be trimmed on
+// demand. After Compact(ctx, rev) returns nil, Watch from any revision below
+// rev fails with api.ErrGone; Watch from rev itself or later still replays.
+// Keys and values are untouched: only the history of changes is dropped.
+// The conformance suite exercises it when a store implements it.
+type Compactor interface {
+	Compact(ctx context.Context, rev int64) error
 }
