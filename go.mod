@@ -3,12 +3,15 @@ module github.com/humstack/humstack
 go 1.24
 
 require (
-	github.com/goccy/go-json v0.10.5 // indirect
+	github.com/goccy/go-json v0.10.5
+	github.com/spf13/cobra v1.10.2
+	go.etcd.io/bbolt v1.4.3
+	sigs.k8s.io/yaml v1.6.0
+)
+
+require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
-	github.com/spf13/cobra v1.10.2 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
-	go.etcd.io/bbolt v1.4.3 // indirect
 	go.yaml.in/yaml/v2 v2.4.2 // indirect
 	golang.org/x/sys v0.29.0 // indirect
-	sigs.k8s.io/yaml v1.6.0 // indirect
 )
