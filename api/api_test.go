@@ -63,9 +63,9 @@ func TestDecodeTyped(t *testing.T) {
 }
 
 func TestSplitDocuments(t *testing.T) {
-	in := "# leading comment\n---\na: 1\n--- # doc two\nb: 2\n---\n\n# only a comment\n---\nc: |\n  ---not a separator\n"
+	in := "# leading comment\n---\na: 1\n--- # doc two\nb: 2\n---\n\n# only a comment\n---\nc: |\n  ---not a separator\n--- {d: 4}\n"
 	docs := SplitDocuments([]byte(in))
-	if len(docs) != 3 {
+	if len(docs) != 4 || string(docs[3]) != "{d: 4}\n" {
 		t.Fatalf("got %d docs: %q", len(docs), docs)
 	}
 	if !strings.Contains(string(docs[2]), "---not a separator") {

@@ -34,6 +34,11 @@ func SplitDocuments(data []byte) [][]byte {
 		line := sc.Text()
 		if line == "---" || strings.HasPrefix(line, "--- ") || strings.HasPrefix(line, "---\t") {
 			flush()
+			// "--- {meta: ...}" starts a document on the separator line.
+			if rest := strings.TrimSpace(line[3:]); rest != "" && !strings.HasPrefix(rest, "#") {
+				cur.WriteString(rest)
+				cur.WriteByte('\n')
+			}
 			continue
 		}
 		cur.WriteString(line)
@@ -78,15 +83,22 @@ func Decode(doc []byte) (Object, error) {
 // decodes against the target type, so YAML 1.1 scalars land as the field
 // wants them: "id: n" or "tag: 1.0" are strings, not false or 1.
 func DecodeYAMLInto(doc []byte, obj any) error {
-	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
-		if strings.Contains(err.Error(), "json: unknown field ") {
-			js, _ := yaml.YAMLToJSON(doc)
-			return Invalid(unknownFieldPath(js, obj), "unknown field")
-		}
-		if strings.HasPrefix(err.Error(), "error converting YAML to JSON") {
-			return Invalid("(document)", "malformed YAML/JSON: %v", cleanYAMLError(err))
-		}
+	err := yaml.UnmarshalStrict(doc, obj)
+	if err != nil && strings.HasPrefix(err.Error(), "error converting YAML to JSON") {
+		return Invalid("(document)", "malformed YAML/JSON: %v", cleanYAMLError(err))
+	}
+	if err != nil && !strings.Contains(err.Error(), "json: unknown field ") {
 		return jsonError(err)
+	}
+	js, jerr := yaml.YAMLToJSON(doc)
+	if jerr != nil {
+		return Invalid("(document)", "malformed YAML/JSON: %v", cleanYAMLError(jerr))
+	}
+	if uerr := unknownField(js, obj); uerr != nil {
+		return uerr
+	}
+	if err != nil {
+		return Invalid("(document)", "unknown field: %v", err)
 	}
 	return nil
 }
@@ -131,11 +143,15 @@ func newFromJSON(js []byte) (Object, error) {
 func DecodeInto(js []byte, obj any) error {
 	dec := json.NewDecoder(bytes.NewReader(js))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(obj); err != nil {
-		if strings.HasPrefix(err.Error(), "json: unknown field ") {
-			return Invalid(unknownFieldPath(js, obj), "unknown field")
-		}
+	err := dec.Decode(obj)
+	if err != nil && !strings.HasPrefix(err.Error(), "json: unknown field ") {
 		return jsonError(err)
+	}
+	if uerr := unknownField(js, obj); uerr != nil {
+		return uerr
+	}
+	if err != nil {
+		return Invalid("(document)", "unknown field: %v", err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return Invalid("(document)", "unexpected data after the object")

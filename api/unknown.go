@@ -8,21 +8,26 @@ import (
 	"strings"
 )
 
-// unknownFieldPath finds the dotted path of the first field in js that the
-// Go type of obj has no place for. encoding/json names only the leaf, which
-// is not enough for a user to find "name" among a dozen nested objects.
-func unknownFieldPath(js []byte, obj any) string {
+// unknownField finds the dotted path of the first field in js that the Go
+// type of obj has no place for, matching names exactly. encoding/json names
+// only the leaf, which is not enough for a user to find "name" among a dozen
+// nested objects, and it matches names case-insensitively, which would let
+// "ipv4cidr" pass silently; humstack's field names are exact.
+func unknownField(js []byte, obj any) error {
 	var raw any
 	if json.Unmarshal(js, &raw) != nil {
-		return "(document)"
+		return nil
 	}
-	if p := walkUnknown(raw, reflect.TypeOf(obj), ""); p != "" {
-		return p
+	if p, hint := walkUnknown(raw, reflect.TypeOf(obj), ""); p != "" {
+		if hint != "" {
+			return Invalid(p, "unknown field (did you mean %q?)", hint)
+		}
+		return Invalid(p, "unknown field")
 	}
-	return "(document)"
+	return nil
 }
 
-func walkUnknown(v any, t reflect.Type, path string) string {
+func walkUnknown(v any, t reflect.Type, path string) (string, string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
@@ -31,18 +36,18 @@ func walkUnknown(v any, t reflect.Type, path string) string {
 		return walkObject(val, t, path)
 	case []any:
 		if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
-			return ""
+			return "", ""
 		}
 		for i, e := range val {
-			if p := walkUnknown(e, t.Elem(), path+"["+strconv.Itoa(i)+"]"); p != "" {
-				return p
+			if p, h := walkUnknown(e, t.Elem(), path+"["+strconv.Itoa(i)+"]"); p != "" {
+				return p, h
 			}
 		}
 	}
-	return ""
+	return "", ""
 }
 
-func walkObject(m map[string]any, t reflect.Type, path string) string {
+func walkObject(m map[string]any, t reflect.Type, path string) (string, string) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -51,23 +56,23 @@ func walkObject(m map[string]any, t reflect.Type, path string) string {
 	for _, k := range keys {
 		sub := joinPath(path, k)
 		if t.Kind() == reflect.Map {
-			if p := walkUnknown(m[k], t.Elem(), sub); p != "" {
-				return p
+			if p, h := walkUnknown(m[k], t.Elem(), sub); p != "" {
+				return p, h
 			}
 			continue
 		}
 		if t.Kind() != reflect.Struct {
-			return ""
+			return "", ""
 		}
-		ft, ok := fieldByJSONName(t, k)
-		if !ok {
-			return sub
+		ft, hint := fieldByJSONName(t, k)
+		if ft == nil {
+			return sub, hint
 		}
-		if p := walkUnknown(m[k], ft, sub); p != "" {
-			return p
+		if p, h := walkUnknown(m[k], ft, sub); p != "" {
+			return p, h
 		}
 	}
-	return ""
+	return "", ""
 }
 
 func joinPath(path, k string) string {
@@ -77,9 +82,10 @@ func joinPath(path, k string) string {
 	return path + "." + k
 }
 
-// fieldByJSONName matches like encoding/json does: exact tag, then case-insensitive.
-func fieldByJSONName(t reflect.Type, name string) (reflect.Type, bool) {
-	var fold reflect.Type
+// fieldByJSONName returns the type of t's field named exactly name, or the
+// name of a field that matches but for case, as a hint.
+func fieldByJSONName(t reflect.Type, name string) (reflect.Type, string) {
+	hint := ""
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		if !f.IsExported() {
@@ -93,11 +99,11 @@ func fieldByJSONName(t reflect.Type, name string) (reflect.Type, bool) {
 			n = f.Name
 		}
 		if n == name {
-			return f.Type, true
+			return f.Type, ""
 		}
-		if fold == nil && strings.EqualFold(n, name) {
-			fold = f.Type
+		if strings.EqualFold(n, name) {
+			hint = n
 		}
 	}
-	return fold, fold != nil
+	return nil, hint
 }
