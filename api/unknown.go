@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // unknownField finds the dotted path of the first field in js that the Go
@@ -85,25 +86,39 @@ func joinPath(path, k string) string {
 // fieldByJSONName returns the type of t's field named exactly name, or the
 // name of a field that matches but for case, as a hint.
 func fieldByJSONName(t reflect.Type, name string) (reflect.Type, string) {
-	hint := ""
+	fs := fieldsOf(t)
+	if ft, ok := fs.exact[name]; ok {
+		return ft, ""
+	}
+	return nil, fs.folded[strings.ToLower(name)]
+}
+
+// jsonFields are a struct type's JSON field names, computed once per type:
+// this check runs on every write.
+type jsonFields struct {
+	exact  map[string]reflect.Type
+	folded map[string]string // lowercased name -> exact name
+}
+
+var fieldCache sync.Map // reflect.Type -> *jsonFields
+
+func fieldsOf(t reflect.Type) *jsonFields {
+	if fs, ok := fieldCache.Load(t); ok {
+		return fs.(*jsonFields)
+	}
+	fs := &jsonFields{exact: map[string]reflect.Type{}, folded: map[string]string{}}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if !f.IsExported() {
-			continue
-		}
 		n := strings.Split(f.Tag.Get("json"), ",")[0]
-		if n == "-" {
+		if !f.IsExported() || n == "-" {
 			continue
 		}
 		if n == "" {
 			n = f.Name
 		}
-		if n == name {
-			return f.Type, ""
-		}
-		if strings.EqualFold(n, name) {
-			hint = n
-		}
+		fs.exact[n] = f.Type
+		fs.folded[strings.ToLower(n)] = n
 	}
-	return nil, hint
+	fieldCache.Store(t, fs)
+	return fs
 }

@@ -89,7 +89,16 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.CompactionInterval <= 0 {
 		opts.CompactionInterval = DefaultCompactionInterval
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	// Like etcd: the freelist is rebuilt on open instead of written on every
+	// commit, which keeps each synced commit small.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:        lockTimeout,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+		// Reserve address space up front: growing the mapping blocks every
+		// reader while it happens. Only touched pages use memory.
+		InitialMmapSize: 1 << 30,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
