@@ -1,0 +1,177 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+)
+
+// Handler is told of every change the informer applies to its cache; old
+// is nil on add, new is nil on delete.
+type Handler func(old, new api.Object)
+
+// Informer keeps a cache of one kind in one scope by list + watch. A watch
+// that breaks is resumed from the last revision seen; one that cannot be
+// resumed (the revision was compacted) is replaced by a fresh list whose
+// differences are handed to the handlers, so nothing is missed either way.
+type Informer struct {
+	c      *client.Client
+	kind   *api.Kind
+	scope  client.Scope
+	filter func(api.Object) bool
+	log    *slog.Logger
+
+	mu       sync.RWMutex
+	items    map[Key]api.Object
+	handlers []Handler
+	synced   chan struct{}
+	once     sync.Once
+}
+
+// NewInformer caches the objects of kind k in sc that pass filter (nil: all).
+func NewInformer(c *client.Client, k *api.Kind, sc client.Scope, filter func(api.Object) bool, log *slog.Logger) *Informer {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Informer{
+		c: c, kind: k, scope: sc, filter: filter, log: log.With("informer", k.Plural),
+		items: map[Key]api.Object{}, synced: make(chan struct{}),
+	}
+}
+
+// Kind returns the informer's kind.
+func (inf *Informer) Kind() *api.Kind { return inf.kind }
+
+// AddHandler registers h; call before Run.
+func (inf *Informer) AddHandler(h Handler) {
+	inf.mu.Lock()
+	inf.handlers = append(inf.handlers, h)
+	inf.mu.Unlock()
+}
+
+// Get returns the cached object with key k. Callers must not modify it.
+func (inf *Informer) Get(k Key) (api.Object, bool) {
+	inf.mu.RLock()
+	defer inf.mu.RUnlock()
+	o, ok := inf.items[k]
+	return o, ok
+}
+
+// List returns every cached object. Callers must not modify them.
+func (inf *Informer) List() []api.Object {
+	inf.mu.RLock()
+	defer inf.mu.RUnlock()
+	out := make([]api.Object, 0, len(inf.items))
+	for _, o := range inf.items {
+		out = append(out, o)
+	}
+	return out
+}
+
+// WaitSynced blocks until the first list is in the cache or ctx ends.
+func (inf *Informer) WaitSynced(ctx context.Context) bool {
+	select {
+	case <-inf.synced:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// Run fills and maintains the cache until ctx ends.
+func (inf *Informer) Run(ctx context.Context) error {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		rev, err := inf.relist(ctx)
+		if err == nil {
+			attempt = 0
+			err = inf.watch(ctx, rev)
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		inf.log.Warn("list/watch interrupted; starting over", "err", err, "attempt", attempt)
+		select {
+		case <-ctx.Done():
+		case <-time.After(Backoff(attempt + 4)):
+		}
+	}
+	return nil
+}
+
+// relist replaces the cache with a fresh list and tells handlers the difference.
+func (inf *Informer) relist(ctx context.Context) (int64, error) {
+	objs, rev, err := inf.c.List(ctx, inf.kind, inf.scope)
+	if err != nil {
+		return 0, err
+	}
+	fresh := make(map[Key]api.Object, len(objs))
+	for _, o := range objs {
+		if inf.filter == nil || inf.filter(o) {
+			fresh[KeyOf(o)] = o
+		}
+	}
+	inf.mu.Lock()
+	old := inf.items
+	inf.items = fresh
+	handlers := inf.handlers
+	inf.mu.Unlock()
+	for k, o := range fresh {
+		if prev := old[k]; prev == nil || prev.GetMeta().ResourceVersion != o.GetMeta().ResourceVersion {
+			notify(handlers, prev, o)
+		}
+	}
+	for k, o := range old {
+		if _, ok := fresh[k]; !ok {
+			notify(handlers, o, nil)
+		}
+	}
+	inf.once.Do(func() { close(inf.synced) })
+	return rev, nil
+}
+
+// watch applies events until the stream ends; the client resumes broken
+// streams itself, so an end here means the revision is gone or ctx ended.
+func (inf *Informer) watch(ctx context.Context, rev int64) error {
+	events, err := inf.c.Watch(ctx, inf.kind, inf.scope, rev)
+	if err != nil {
+		return err
+	}
+	for ev := range events {
+		if ev.Err != nil {
+			return ev.Err
+		}
+		inf.apply(ev)
+	}
+	return errors.New("watch ended")
+}
+
+func (inf *Informer) apply(ev client.Event) {
+	k := KeyOf(ev.Object)
+	keep := ev.Type != client.Deleted && (inf.filter == nil || inf.filter(ev.Object))
+	inf.mu.Lock()
+	prev := inf.items[k]
+	if keep {
+		inf.items[k] = ev.Object
+	} else {
+		delete(inf.items, k)
+	}
+	handlers := inf.handlers
+	inf.mu.Unlock()
+	switch {
+	case keep:
+		notify(handlers, prev, ev.Object)
+	case prev != nil:
+		notify(handlers, prev, nil)
+	}
+}
+
+func notify(hs []Handler, old, new api.Object) {
+	for _, h := range hs {
+		h(old, new)
+	}
+}
