@@ -12,6 +12,17 @@ const (
 	DeleteStateDone   DeleteState = "Done"
 )
 
+// Finalizers. A finalizer names who must clean up before an object may
+// disappear; the API server removes a deleted object when none is left.
+const (
+	// FinalizerCascade is on every group and namespace: the Core agent
+	// deletes what they hold, children first, then removes it.
+	FinalizerCascade = "core.humstack/cascade"
+	// FinalizerNodePrefix + node name is on every object a System agent has
+	// realized on that node, until it has torn down what it made.
+	FinalizerNodePrefix = "node.humstack/"
+)
+
 // OwnerReference names an object that owns this one.
 type OwnerReference struct {
 	APIType   string `json:"apiType"`

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/registry"
 	"github.com/humstack/humstack/internal/storage"
 )
 
@@ -84,6 +85,9 @@ func (h *resource) create(w http.ResponseWriter, r *http.Request) {
 		// Server-set fields; status belongs to agents and starts empty.
 		m.ResourceVersion, m.UID, m.CreationTimestamp, m.DeletionTimestamp = "", newUID(), now(), nil
 		obj.SetStatusFrom(h.kind.New())
+		if p, ok := h.strategy().(registry.CreatePreparer); ok {
+			p.PrepareForCreate(obj)
+		}
 		if len(m.Finalizers) == 0 {
 			m.Finalizers = nil
 		}

@@ -88,11 +88,17 @@ func printTable(w io.Writer, k *api.Kind, objs []api.Object, wide bool, now time
 	return tw.Flush()
 }
 
+// deletingMark says what a deletion waits for: the finalizers left name the
+// agents (node.humstack/NODE) or controllers that still have to clean up.
 func deletingMark(o api.Object) string {
-	if o.GetMeta().DeleteState == api.DeleteStateDelete {
+	m := o.GetMeta()
+	switch {
+	case m.DeleteState != api.DeleteStateDelete:
+		return ""
+	case len(m.Finalizers) == 0:
 		return "yes"
 	}
-	return ""
+	return "waiting for " + strings.Join(m.Finalizers, ",")
 }
 
 func writeRow(w io.Writer, cells []string) {

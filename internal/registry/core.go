@@ -11,8 +11,10 @@ import (
 
 // Groups and namespaces are only meta.
 var (
-	groupStrategy     = &typed[api.Empty, api.Empty]{}
-	namespaceStrategy = &typed[api.NamespaceSpec, api.Empty]{}
+	// Groups and namespaces are emptied by the Core agent before they go:
+	// without the finalizer a deletion would orphan everything inside.
+	groupStrategy     = &typed[api.Empty, api.Empty]{finalizers: []string{api.FinalizerCascade}}
+	namespaceStrategy = &typed[api.NamespaceSpec, api.Empty]{finalizers: []string{api.FinalizerCascade}}
 )
 
 var externalIPPoolStrategy = &typed[api.ExternalIPPoolSpec, api.ExternalIPPoolStatus]{

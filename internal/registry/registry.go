@@ -22,6 +22,12 @@ type Strategy interface {
 
 // strategies holds one entry per kind; each strategy knows its own kind, so
 // a kind cannot be registered under another's key by mistake.
+// CreatePreparer is implemented by strategies that set fields on create
+// only, such as initial finalizers.
+type CreatePreparer interface {
+	PrepareForCreate(obj api.Object)
+}
+
 var strategies = index(
 	groupStrategy, namespaceStrategy, externalIPPoolStrategy, externalIPStrategy, nodeStrategy,
 	networkStrategy, virtualRouterStrategy,

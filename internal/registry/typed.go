@@ -3,6 +3,7 @@ package registry
 import (
 	"fmt"
 	"reflect"
+	"slices"
 
 	"github.com/humstack/humstack/api"
 )
@@ -14,6 +15,9 @@ import (
 type typed[S, T any] struct {
 	// defaults fills unset fields; nil when the kind has none.
 	defaults func(*api.Resource[S, T])
+	// finalizers are put on every new object: who must clean up before it
+	// may disappear. Only on create, so the owner can remove them later.
+	finalizers []string
 	// validate checks spec and status; meta is checked for every kind.
 	validate func(*api.Resource[S, T], *api.FieldErrors)
 	// frozenAnnotations may not change once the object exists, typically
@@ -36,6 +40,16 @@ func (s *typed[S, T]) kind() *api.Kind { return api.KindFor[*api.Resource[S, T]]
 func (s *typed[S, T]) Default(obj api.Object) {
 	if r, ok := obj.(*api.Resource[S, T]); ok && r != nil && s.defaults != nil {
 		s.defaults(r)
+	}
+}
+
+// PrepareForCreate adds the kind's initial finalizers.
+func (s *typed[S, T]) PrepareForCreate(obj api.Object) {
+	m := obj.GetMeta()
+	for _, f := range s.finalizers {
+		if !slices.Contains(m.Finalizers, f) {
+			m.Finalizers = append(m.Finalizers, f)
+		}
 	}
 }
 
