@@ -1,19 +1,30 @@
 // Package core holds the cluster-wide controllers a Core agent runs:
 // cascading deletion of groups and namespaces, and external IP bookkeeping.
+// They act only through the API; nothing here touches a host.
 package core
 
 import (
 	"log/slog"
 
+	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/controller"
 )
 
 // Options configure the core controllers.
 type Options struct {
 	Log *slog.Logger
+	// Workers per controller; 0 means the runtime's default.
+	Workers int
 }
 
 // Setup adds the core controllers to m.
 func Setup(m *controller.Manager, opts Options) error {
+	if opts.Log == nil {
+		opts.Log = m.Log
+	}
+	copts := controller.Options{Workers: opts.Workers, Log: opts.Log}
+	all := func(k *api.Kind) *controller.Informer { return m.Informer(k, "", nil) }
+	setupCascade(m, all, copts)
+	setupExternalIPs(m, all, copts)
 	return nil
 }

@@ -6,6 +6,7 @@ package system
 import (
 	"log/slog"
 
+	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/controller"
 )
 
@@ -13,9 +14,50 @@ import (
 type Options struct {
 	Node string
 	Log  *slog.Logger
+	// Drivers realize each kind on the host; a placed kind without one is
+	// reported as not implemented on this node.
+	Drivers map[*api.Kind]Driver
+	Workers int
 }
+
+// placements are the kinds a user places on a node, with the annotation
+// that names the node.
+var placements = []struct {
+	kind       *api.Kind
+	annotation string
+}{
+	{api.BlockStorageKind, api.AnnotationBlockStorageNode},
+	{api.VirtualRouterKind, api.AnnotationRouterNode},
+	{api.VirtualMachineKind, api.AnnotationVirtualMachineNode},
+}
+
+// PlacedOn returns a filter for objects of kind k placed on node.
+func PlacedOn(k *api.Kind, node string) func(api.Object) bool {
+	for _, p := range placements {
+		if p.kind == k {
+			return func(o api.Object) bool { return o.GetMeta().Annotations[p.annotation] == node }
+		}
+	}
+	return func(api.Object) bool { return false }
+}
+
+// Finalizer is the finalizer node puts on what it realizes.
+func Finalizer(node string) string { return api.FinalizerNodePrefix + node }
 
 // Setup adds the system controllers of node opts.Node to m.
 func Setup(m *controller.Manager, opts Options) error {
+	if opts.Log == nil {
+		opts.Log = m.Log
+	}
+	for _, p := range placements {
+		d, ok := opts.Drivers[p.kind]
+		if !ok {
+			d = NotImplemented{Kind: p.kind, Node: opts.Node}
+		}
+		inf := m.Informer(p.kind, "node="+opts.Node, PlacedOn(p.kind, opts.Node))
+		r := &reconciler{c: m.Client, kind: p.kind, inf: inf, finalizer: Finalizer(opts.Node), driver: d}
+		m.Add(controller.New(p.kind.Name, inf, r,
+			controller.Options{Workers: opts.Workers, Log: opts.Log.With("node", opts.Node)}))
+	}
 	return nil
 }

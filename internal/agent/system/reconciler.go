@@ -1,0 +1,95 @@
+package system
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/controller"
+)
+
+// reconciler is the one reconcile loop of every node-placed kind: take the
+// object's node finalizer before touching the host, let the driver converge
+// and report status, and on deletion let the driver tear down, then release
+// the finalizer.
+type reconciler struct {
+	c         *client.Client
+	kind      *api.Kind
+	inf       *controller.Informer
+	finalizer string
+	driver    Driver
+}
+
+// Reconcile implements controller.Reconciler.
+func (r *reconciler) Reconcile(ctx context.Context, key controller.Key) (controller.Result, error) {
+	obj, ok := r.inf.Get(key)
+	if !ok {
+		// Gone. It carried our finalizer from before we touched the host,
+		// so its teardown already ran, unless it was force-deleted.
+		return controller.Result{}, nil
+	}
+	if obj.GetMeta().Deleting() {
+		return controller.Result{}, r.teardown(ctx, obj)
+	}
+	if !slices.Contains(obj.GetMeta().Finalizers, r.finalizer) {
+		var err error
+		if obj, err = controller.AddFinalizer(ctx, r.c, obj, r.finalizer); err != nil {
+			return controller.Result{}, ignoreNotFound(err)
+		}
+	}
+	work, err := copyOf(r.kind, obj)
+	if err != nil {
+		return controller.Result{}, err
+	}
+	res, applyErr := r.driver.Apply(ctx, work)
+	if err := r.report(ctx, obj, work); err != nil {
+		return res, errors.Join(applyErr, err)
+	}
+	return res, applyErr
+}
+
+func (r *reconciler) teardown(ctx context.Context, obj api.Object) error {
+	if !slices.Contains(obj.GetMeta().Finalizers, r.finalizer) {
+		return nil // never realized here, or already released
+	}
+	work, err := copyOf(r.kind, obj)
+	if err != nil {
+		return err
+	}
+	if err := r.driver.Remove(ctx, work); err != nil {
+		return fmt.Errorf("tear down: %w", err)
+	}
+	controller.Logger(ctx).Info("torn down; releasing")
+	return controller.RemoveFinalizer(ctx, r.c, obj, r.finalizer)
+}
+
+// report writes the status the driver observed, if it changed.
+func (r *reconciler) report(ctx context.Context, obj, observed api.Object) error {
+	_, err := controller.UpdateStatus(ctx, r.c, obj, func(o api.Object) bool {
+		before, _ := api.Encode(o)
+		o.SetStatusFrom(observed)
+		after, _ := api.Encode(o)
+		return !bytes.Equal(before, after)
+	})
+	return ignoreNotFound(err)
+}
+
+func copyOf(k *api.Kind, o api.Object) (api.Object, error) {
+	b, err := api.Encode(o)
+	if err != nil {
+		return nil, err
+	}
+	out := k.New()
+	return out, api.DecodeInto(b, out)
+}
+
+func ignoreNotFound(err error) error {
+	if errors.Is(err, api.ErrNotFound) {
+		return nil
+	}
+	return err
+}
