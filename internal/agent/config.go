@@ -1,0 +1,201 @@
+package agent
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/humstack/humstack/api"
+)
+
+// Mode is what an agent runs: the cluster-wide controllers (Core), the
+// per-node host work (System), or both (All: a single-node install).
+type Mode string
+
+// Agent modes, spelt as in the seed's config.yaml.
+const (
+	ModeCore   Mode = "Core"
+	ModeSystem Mode = "System"
+	ModeAll    Mode = "All"
+)
+
+// RunsCore reports whether the mode includes the cluster-wide controllers.
+func (m Mode) RunsCore() bool { return m == ModeCore || m == ModeAll }
+
+// RunsSystem reports whether the mode includes the per-node controllers.
+func (m Mode) RunsSystem() bool { return m == ModeSystem || m == ModeAll }
+
+// Config is the agent's config.yaml: every key of the seed's sample, plus
+// nodeName, pollingSeconds, heartbeatSeconds, nodeGraceSeconds and accel.
+// Field names are the YAML keys, matched exactly.
+type Config struct {
+	APIServerAddress string `json:"apiServerAddress"`
+	APIServerPort    int    `json:"apiServerPort"`
+	AgentMode        Mode   `json:"agentMode"`
+	// LimitMemory and LimitVcpus are the node's capacity, as written
+	// ("8G", "8000m"); the parsed values are in MemoryBytes and VcpusMilli.
+	LimitMemory string `json:"limitMemory"`
+	LimitVcpus  string `json:"limitVcpus"`
+	NodeAddress string `json:"nodeAddress"`
+	NodeName    string `json:"nodeName"`
+	// PollingSeconds is the seed's polling interval; here it is the resync
+	// period of the controllers (changes arrive by watch).
+	PollingSeconds   int    `json:"pollingSeconds"`
+	HeartbeatSeconds int    `json:"heartbeatSeconds"`
+	NodeGraceSeconds int    `json:"nodeGraceSeconds"`
+	Accel            string `json:"accel"`
+
+	BlockStorageAgentConfig BlockStorageAgentConfig `json:"blockStorageAgentConfig"`
+	NetworkAgentConfig      NetworkAgentConfig      `json:"networkAgentConfig"`
+	ImageAgentConfig        ImageAgentConfig        `json:"imageAgentConfig"`
+
+	// Derived when loading; not keys of the file.
+	MemoryBytes int64    `json:"-"`
+	VcpusMilli  int64    `json:"-"`
+	Notices     []string `json:"-"` // what defaulting changed, for the start-up log
+}
+
+// BlockStorageAgentConfig is where disks and cached images live.
+type BlockStorageAgentConfig struct {
+	BlockStorageDirPath string `json:"blockStorageDirPath"`
+	ImageDirPath        string `json:"imageDirPath"`
+	// ParallelLimit bounds concurrent downloads and copies; 0 means 1.
+	ParallelLimit int         `json:"parallelLimit"`
+	DownloadAPI   DownloadAPI `json:"downloadAPI"`
+}
+
+// DownloadAPI is the listener other nodes fetch disks and images from.
+type DownloadAPI struct {
+	// AdvertiseAddress is what other nodes dial (bs-download-host).
+	AdvertiseAddress string `json:"advertiseAddress"`
+	ListenAddress    string `json:"listenAddress"`
+	ListenPort       int    `json:"listenPort"`
+}
+
+// NetworkAgentConfig names the underlay devices of VXLAN and VLAN networks.
+type NetworkAgentConfig struct {
+	VXLAN VXLANConfig `json:"vxlan"`
+	VLAN  VLANConfig  `json:"vlan"`
+}
+
+// VXLANConfig is the VXLAN underlay: device, and multicast group (empty:
+// unicast, with the other nodes' addresses as peers).
+type VXLANConfig struct {
+	DevName string `json:"devName"`
+	Group   string `json:"group"`
+}
+
+// VLANConfig is the device 802.1Q links are made on.
+type VLANConfig struct {
+	DevName string `json:"devName"`
+}
+
+// ImageAgentConfig is where the image agent reads disks and stores images.
+type ImageAgentConfig struct {
+	BlockStorageDirPath string `json:"blockStorageDirPath"`
+	ImageDirPath        string `json:"imageDirPath"`
+}
+
+// Defaults of keys that have a fixed default; the rest are derived from the
+// host or from other keys (see resolve).
+const (
+	DefaultAPIServerAddress = "localhost"
+	DefaultAPIServerPort    = 8080
+	DefaultAgentMode        = ModeAll
+	DefaultPollingSeconds   = 300
+	DefaultHeartbeatSeconds = 5
+	DefaultNodeGraceSeconds = 30
+	DefaultAccel            = "auto"
+	DefaultBlockStorageDir  = "./blockstorages"
+	DefaultImageDir         = "./images"
+	DefaultParallelLimit    = 1
+	DefaultListenAddress    = "0.0.0.0"
+	DefaultListenPort       = 8082
+)
+
+// defaults is the config before the file is applied: an omitted key keeps
+// its default, a key given explicitly (even as 0) is validated as given.
+func defaults() Config {
+	return Config{
+		APIServerAddress: DefaultAPIServerAddress,
+		APIServerPort:    DefaultAPIServerPort,
+		AgentMode:        DefaultAgentMode,
+		PollingSeconds:   DefaultPollingSeconds,
+		HeartbeatSeconds: DefaultHeartbeatSeconds,
+		NodeGraceSeconds: DefaultNodeGraceSeconds,
+		Accel:            DefaultAccel,
+		BlockStorageAgentConfig: BlockStorageAgentConfig{
+			BlockStorageDirPath: DefaultBlockStorageDir,
+			ImageDirPath:        DefaultImageDir,
+			ParallelLimit:       DefaultParallelLimit,
+			DownloadAPI:         DownloadAPI{ListenAddress: DefaultListenAddress, ListenPort: DefaultListenPort},
+		},
+	}
+}
+
+// LoadConfig reads, defaults and validates the config file at path. Unknown
+// keys and bad values are an error naming the key.
+func LoadConfig(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	cfg, err := parseConfig(data, realHost{})
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// parseConfig decodes data over the defaults, fills what is derived from
+// the host, and validates the result.
+func parseConfig(data []byte, h host) (Config, error) {
+	cfg := defaults()
+	if err := api.DecodeYAMLInto(data, &cfg); err != nil {
+		return Config{}, err
+	}
+	var fe api.FieldErrors
+	cfg.validate(&fe)
+	if err := fe.Err(); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.resolve(h); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// APIServer is the API server's host:port.
+func (c *Config) APIServer() string {
+	return net.JoinHostPort(c.APIServerAddress, strconv.Itoa(c.APIServerPort))
+}
+
+// Heartbeat is the interval of the node's heartbeat.
+func (c *Config) Heartbeat() time.Duration { return seconds(c.HeartbeatSeconds) }
+
+// NodeGrace is how long a node may miss heartbeats before it is NotReady.
+func (c *Config) NodeGrace() time.Duration { return seconds(c.NodeGraceSeconds) }
+
+// Resync is the controllers' periodic resync (the seed's polling interval).
+func (c *Config) Resync() time.Duration { return seconds(c.PollingSeconds) }
+
+func seconds(n int) time.Duration { return time.Duration(n) * time.Second }
+
+// absPaths makes the directory keys absolute, relative to the working
+// directory as in the seed, so they mean the same wherever they are used.
+func (c *Config) absPaths() error {
+	for _, p := range []*string{
+		&c.BlockStorageAgentConfig.BlockStorageDirPath, &c.BlockStorageAgentConfig.ImageDirPath,
+		&c.ImageAgentConfig.BlockStorageDirPath, &c.ImageAgentConfig.ImageDirPath,
+	} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return fmt.Errorf("path %s: %w", *p, err)
+		}
+		*p = abs
+	}
+	return nil
+}

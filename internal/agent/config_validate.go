@@ -1,0 +1,138 @@
+package agent
+
+import (
+	"net/netip"
+	"regexp"
+	"strings"
+
+	"github.com/humstack/humstack/api"
+)
+
+// Bounds of the interval keys: beyond them a Duration would overflow or the
+// value is surely a mistake.
+const (
+	maxPollingSeconds   = 86400
+	maxHeartbeatSeconds = 3600
+	maxGraceSeconds     = 86400
+	maxParallelLimit    = 1024
+)
+
+var hostnameRe = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$`)
+
+// validate checks every key as the file gave it (or its fixed default);
+// keys derived from the host are checked only when given.
+func (c *Config) validate(fe *api.FieldErrors) {
+	if !isHost(c.APIServerAddress) {
+		fe.Add("apiServerAddress", "%q is not a host name or IP address", c.APIServerAddress)
+	}
+	checkPort(fe, "apiServerPort", c.APIServerPort)
+	checkMode(fe, c.AgentMode)
+	if c.LimitMemory != "" {
+		if n, err := api.ParseSize(c.LimitMemory); err != nil {
+			fe.Add("limitMemory", "%v", err)
+		} else if n == 0 {
+			fe.Add("limitMemory", "must be more than 0")
+		}
+	}
+	if c.LimitVcpus != "" {
+		if _, err := api.ParseCPU(c.LimitVcpus); err != nil {
+			fe.Add("limitVcpus", "%v", err)
+		}
+	}
+	checkIP(fe, "nodeAddress", c.NodeAddress, true)
+	if c.NodeName != "" && !api.IsID(c.NodeName) {
+		fe.Add("nodeName", "%q is not a DNS label (lowercase letters, digits and '-', 1-63 characters)", c.NodeName)
+	}
+	checkRange(fe, "pollingSeconds", c.PollingSeconds, 1, maxPollingSeconds)
+	checkRange(fe, "heartbeatSeconds", c.HeartbeatSeconds, 1, maxHeartbeatSeconds)
+	checkRange(fe, "nodeGraceSeconds", c.NodeGraceSeconds, 1, maxGraceSeconds)
+	if c.NodeGraceSeconds >= 1 && c.NodeGraceSeconds <= c.HeartbeatSeconds {
+		fe.Add("nodeGraceSeconds", "%d must be more than heartbeatSeconds (%d)", c.NodeGraceSeconds, c.HeartbeatSeconds)
+	}
+	checkOneOf(fe, "accel", c.Accel, "auto", "kvm", "tcg")
+	c.BlockStorageAgentConfig.validate(fe, "blockStorageAgentConfig")
+	c.NetworkAgentConfig.validate(fe, "networkAgentConfig")
+}
+
+func (b *BlockStorageAgentConfig) validate(fe *api.FieldErrors, p string) {
+	checkPath(fe, p+".blockStorageDirPath", b.BlockStorageDirPath)
+	checkPath(fe, p+".imageDirPath", b.ImageDirPath)
+	checkRange(fe, p+".parallelLimit", b.ParallelLimit, 0, maxParallelLimit)
+	d := b.DownloadAPI
+	checkIP(fe, p+".downloadAPI.advertiseAddress", d.AdvertiseAddress, true)
+	checkIP(fe, p+".downloadAPI.listenAddress", d.ListenAddress, false)
+	checkPort(fe, p+".downloadAPI.listenPort", d.ListenPort)
+}
+
+func (n *NetworkAgentConfig) validate(fe *api.FieldErrors, p string) {
+	checkIfName(fe, p+".vxlan.devName", n.VXLAN.DevName)
+	if g := n.VXLAN.Group; g != "" {
+		if a, err := netip.ParseAddr(g); err != nil || !a.IsMulticast() || a.Zone() != "" {
+			fe.Add(p+".vxlan.group", "%q is not a multicast IP address (e.g. 239.0.0.1; leave it out for unicast VXLAN)", g)
+		}
+	}
+	checkIfName(fe, p+".vlan.devName", n.VLAN.DevName)
+}
+
+func isHost(s string) bool {
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil {
+		return a.Zone() == ""
+	}
+	return len(s) <= 253 && hostnameRe.MatchString(s)
+}
+
+func checkPort(fe *api.FieldErrors, field string, p int) {
+	checkRange(fe, field, p, 1, 65535)
+}
+
+func checkRange(fe *api.FieldErrors, field string, v, lo, hi int) {
+	if v < lo || v > hi {
+		fe.Add(field, "%d is out of range %d-%d", v, lo, hi)
+	}
+}
+
+func checkMode(fe *api.FieldErrors, m Mode) {
+	checkOneOf(fe, "agentMode", string(m), string(ModeCore), string(ModeSystem), string(ModeAll))
+}
+
+func checkOneOf(fe *api.FieldErrors, field, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(v, a) {
+			fe.Add(field, "%q is not one of %s (did you mean %q?)", v, strings.Join(allowed, ", "), a)
+			return
+		}
+	}
+	fe.Add(field, "%q is not one of %s", v, strings.Join(allowed, ", "))
+}
+
+// checkIP checks an IP address key; optional ones may be empty.
+func checkIP(fe *api.FieldErrors, field, v string, optional bool) {
+	if v == "" && optional {
+		return
+	}
+	if a, err := netip.ParseAddr(v); err != nil || a.Zone() != "" {
+		fe.Add(field, "%q is not an IPv4 or IPv6 address", v)
+	}
+}
+
+func checkPath(fe *api.FieldErrors, field, v string) {
+	if v == "" {
+		fe.Add(field, "must not be empty")
+	}
+}
+
+// checkIfName checks a Linux interface name as the kernel does
+// (dev_valid_name); an empty one is derived later.
+func checkIfName(fe *api.FieldErrors, field, v string) {
+	if v == "" {
+		return
+	}
+	if len(v) > 15 || v == "." || v == ".." || strings.ContainsAny(v, "/: \t\n\r\v\f") {
+		fe.Add(field, "%q is not a network interface name (at most 15 characters, no '/', ':' or spaces)", v)
+	}
+}
