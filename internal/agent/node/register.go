@@ -1,0 +1,169 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/controller"
+)
+
+// Version is the agent's version, shown on its node. Set at build time:
+// -ldflags "-X github.com/humstack/humstack/internal/agent/node.Version=v1.2.3".
+var Version = "dev"
+
+// DefaultHeartbeat is the heartbeat interval when Options leave it out.
+const DefaultHeartbeat = 5 * time.Second
+
+// Options describe this node as the agent's config gives it.
+type Options struct {
+	Name        string // node id: a DNS label
+	Address     string
+	LimitMemory string // capacity as written, e.g. "8G"
+	LimitVcpus  string // e.g. "8000m"
+	AgentMode   string
+	Accelerator string
+	Heartbeat   time.Duration // default DefaultHeartbeat
+	Log         *slog.Logger  // default the manager's
+}
+
+// Agent is this node's registration and heartbeat; it is a
+// controller.Runnable (the heartbeat loop).
+type Agent struct {
+	c      *client.Client
+	opts   Options
+	spec   api.NodeSpec
+	vms    *controller.Informer
+	synced atomic.Bool   // the VM cache has its first list
+	kick   chan struct{} // the VMs on this node changed
+	log    *slog.Logger
+	now    func() time.Time
+
+	// Owned by Register, then by the heartbeat loop.
+	node      *api.Node
+	lastAlloc allocation
+}
+
+// New returns the agent of node opts.Name. It asks m for an informer of the
+// VMs placed on the node, so call it before m.Start.
+func New(m *controller.Manager, opts Options) *Agent {
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = DefaultHeartbeat
+	}
+	if opts.Log == nil {
+		opts.Log = m.Log
+	}
+	a := &Agent{
+		c:    m.Client,
+		opts: opts,
+		spec: api.NodeSpec{
+			Address: opts.Address, LimitMemory: opts.LimitMemory, LimitVcpus: opts.LimitVcpus,
+			AgentMode: opts.AgentMode, Accelerator: opts.Accelerator, AgentVersion: Version,
+		},
+		kick: make(chan struct{}, 1),
+		log:  opts.Log.With("node", opts.Name),
+		now:  time.Now,
+	}
+	a.vms = m.Informer(api.VirtualMachineKind, VMsOnNode(opts.Name), OnNode(opts.Name))
+	a.vms.AddHandler(func(_, _ api.Object) { a.poke() })
+	return a
+}
+
+// VMsOnNode is the name of the shared informer filter OnNode(node) for VMs:
+// controllers of the same node asking for it share one cache.
+func VMsOnNode(node string) string { return "node=" + node }
+
+// OnNode keeps the VMs whose virtualmachinev0/node_name is node.
+func OnNode(node string) func(api.Object) bool {
+	return func(o api.Object) bool {
+		return o.GetMeta().Annotations[api.AnnotationVirtualMachineNode] == node
+	}
+}
+
+func (a *Agent) poke() {
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Register creates this node or brings its spec up to date, and marks it
+// Ready with a first heartbeat. While the API server cannot be reached it
+// retries until ctx ends; an object the server rejects is an error.
+func (a *Agent) Register(ctx context.Context) error {
+	for attempt := 0; ; attempt++ {
+		n, err := a.register(ctx)
+		if err == nil {
+			a.node = n
+			a.log.Info("node registered", "address", n.Spec.Address, "limitMemory", n.Spec.LimitMemory,
+				"limitVcpus", n.Spec.LimitVcpus, "mode", n.Spec.AgentMode, "version", n.Spec.AgentVersion)
+			return nil
+		}
+		if errors.Is(err, api.ErrInvalid) || errors.Is(err, api.ErrForbidden) || errors.Is(err, api.ErrUnauthorized) {
+			return fmt.Errorf("register node %s: %w", a.opts.Name, err)
+		}
+		d := retryDelay(attempt)
+		a.log.Warn("node registration failed; retrying", "err", err, "attempt", attempt+1, "retry_in", d)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("register node %s: %w", a.opts.Name, ctx.Err())
+		case <-time.After(d):
+		}
+	}
+}
+
+// register is one create-or-update of spec, then of status.
+func (a *Agent) register(ctx context.Context) (*api.Node, error) {
+	nodes := client.For[*api.Node](a.c)
+	cur, err := nodes.Get(ctx, client.Scope{}, a.opts.Name)
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		n := api.NodeKind.New().(*api.Node)
+		n.Meta.ID, n.Spec = a.opts.Name, a.spec
+		if cur, err = nodes.Create(ctx, n); err != nil {
+			return nil, fmt.Errorf("create node: %w", err)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("get node: %w", err)
+	default:
+		cur, err = controller.Update(ctx, a.c, cur, func(n *api.Node) bool {
+			if n.Spec == a.spec {
+				return false
+			}
+			n.Spec = a.spec
+			return true
+		})
+		if err != nil {
+			return nil, fmt.Errorf("update node spec: %w", err)
+		}
+	}
+	// The allocation stays as it was until the VM cache is filled.
+	return a.writeStatus(ctx, cur, allocation{}, false)
+}
+
+// writeStatus records a heartbeat: Ready, now, and the allocation if known.
+func (a *Agent) writeStatus(ctx context.Context, n *api.Node, alloc allocation, withAlloc bool) (*api.Node, error) {
+	out, err := controller.UpdateStatus(ctx, a.c, n, func(n *api.Node) bool {
+		s := &n.Status
+		s.State, s.Message = api.NodeReady, ""
+		s.LastHeartbeatTime = a.now().UTC().Format(time.RFC3339Nano)
+		if withAlloc {
+			s.AllocatedMemory, s.AllocatedVcpus = FormatSize(alloc.memory), FormatMilliCPU(alloc.milliCPU)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update node status: %w", err)
+	}
+	return out, nil
+}
+
+// retryDelay doubles from 250 ms to 8 s.
+func retryDelay(attempt int) time.Duration {
+	return min(250*time.Millisecond<<min(attempt, 5), 8*time.Second)
+}
