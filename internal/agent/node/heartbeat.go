@@ -33,7 +33,7 @@ func (a *Agent) Start(ctx context.Context) error {
 		case <-t.C:
 			a.beat(ctx)
 		case <-a.kick:
-			if alloc, ok := a.allocation(); ok && alloc != a.lastAlloc {
+			if alloc, ok := a.allocation(); ok && (a.lastAlloc == nil || alloc != *a.lastAlloc) {
 				a.beat(ctx)
 			}
 		}
@@ -64,7 +64,7 @@ func (a *Agent) beat(ctx context.Context) {
 	}
 	a.node = n
 	if known {
-		a.lastAlloc = alloc
+		a.lastAlloc = &alloc
 	}
 	a.log.Debug("heartbeat written", "allocatedMemory", n.Status.AllocatedMemory, "allocatedVcpus", n.Status.AllocatedVcpus)
 }

@@ -169,3 +169,22 @@ func TestSumRequests(t *testing.T) {
 		t.Errorf("sum %+v, want %+v", got, want)
 	}
 }
+
+// TestAllocationEmpty: a node without VMs shows 0 allocated as soon as the
+// VM cache is filled, not only at the next beat.
+func TestAllocationEmpty(t *testing.T) {
+	c := newAPI(t)
+	m := controller.NewManager(c, quiet)
+	opts := testOptions("worker1")
+	opts.Heartbeat = time.Hour
+	a := New(m, opts)
+	if err := a.Register(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	m.Add(a)
+	start(t, m)
+	eventually(t, 5*time.Second, "allocation 0/0m", func() bool {
+		s := getNode(t, c, "worker1").Status
+		return s.AllocatedMemory == "0" && s.AllocatedVcpus == "0m"
+	})
+}

@@ -46,7 +46,7 @@ type Agent struct {
 
 	// Owned by Register, then by the heartbeat loop.
 	node      *api.Node
-	lastAlloc allocation
+	lastAlloc *allocation // last allocation written; nil before the first
 }
 
 // New returns the agent of node opts.Name. It asks m for an informer of the
