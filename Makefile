@@ -4,12 +4,17 @@ BIN     := bin
 FUZZTIME ?= 20s
 PORT    ?= 8080
 
-.PHONY: all apiserver humcli test unit fuzz bench run deps clean
+.PHONY: all apiserver agent humcli test unit fuzz bench run deps clean
 
-all: apiserver humcli
+all: apiserver agent humcli
 
 apiserver:
 	$(GO) build -o $(BIN)/apiserver ./cmd/apiserver
+
+# agent shows VERSION on its node (spec.agentVersion).
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+agent:
+	$(GO) build -ldflags "-X github.com/humstack/humstack/internal/agent/node.Version=$(VERSION)" -o $(BIN)/agent ./cmd/agent
 
 humcli:
 	$(GO) build -o $(BIN)/humcli ./cmd/humcli

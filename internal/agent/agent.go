@@ -1,0 +1,82 @@
+// Package agent is humstack's node agent: it loads config.yaml, registers
+// the node and heartbeats it, and runs the controllers of its mode — the
+// cluster-wide ones (Core: node liveness, cascading deletion, external IPs),
+// the per-node ones (System: what is placed on this node), or both (All).
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/agent/core"
+	"github.com/humstack/humstack/internal/agent/node"
+	"github.com/humstack/humstack/internal/agent/system"
+	"github.com/humstack/humstack/internal/controller"
+)
+
+// Run runs the agent until ctx ends (a clean stop returns nil) or a part
+// of it fails for good.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if log == nil {
+		log = slog.Default()
+	}
+	for _, n := range cfg.Notices {
+		log.Warn("config notice", "notice", n)
+	}
+	log.Info("agent starting", "node", cfg.NodeName, "mode", cfg.AgentMode, "apiServer", cfg.APIServer(),
+		"nodeAddress", cfg.NodeAddress, "limitMemory", cfg.LimitMemory, "limitVcpus", cfg.LimitVcpus,
+		"accel", cfg.Accel, "version", node.Version,
+		"heartbeat", cfg.Heartbeat(), "nodeGrace", cfg.NodeGrace(), "resync", cfg.Resync())
+	log.Debug("agent config", "config", fmt.Sprintf("%+v", cfg))
+	if cfg.PollingSeconds != DefaultPollingSeconds {
+		// core.Options and system.Options have no resync period yet; the
+		// runtime's default (5 minutes) applies to their controllers.
+		log.Warn("pollingSeconds is not applied to the core and system controllers yet", "pollingSeconds", cfg.PollingSeconds)
+	}
+
+	c, err := client.New(cfg.APIServer())
+	if err != nil {
+		return err
+	}
+	m := controller.NewManager(c, log)
+	self := node.New(m, node.Options{
+		Name: cfg.NodeName, Address: cfg.NodeAddress,
+		LimitMemory: cfg.LimitMemory, LimitVcpus: cfg.LimitVcpus,
+		AgentMode: string(cfg.AgentMode), Accelerator: cfg.Accel,
+		Heartbeat: cfg.Heartbeat(), Log: log,
+	})
+	if err := setupMode(m, cfg, log); err != nil {
+		return err
+	}
+	if err := self.Register(ctx); err != nil {
+		if ctx.Err() != nil {
+			log.Info("agent stopped before the node was registered")
+			return nil
+		}
+		return err
+	}
+	m.Add(self)
+	err = m.Start(ctx)
+	log.Info("agent stopped", "node", cfg.NodeName)
+	return err
+}
+
+// setupMode adds the controllers of cfg's mode to m.
+func setupMode(m *controller.Manager, cfg Config, log *slog.Logger) error {
+	if cfg.AgentMode.RunsCore() {
+		if err := node.SetupLiveness(m, cfg.NodeGrace()); err != nil {
+			return fmt.Errorf("set up node liveness: %w", err)
+		}
+		if err := core.Setup(m, core.Options{Log: log}); err != nil {
+			return fmt.Errorf("set up core controllers: %w", err)
+		}
+	}
+	if cfg.AgentMode.RunsSystem() {
+		if err := system.Setup(m, system.Options{Node: cfg.NodeName, Log: log}); err != nil {
+			return fmt.Errorf("set up system controllers: %w", err)
+		}
+	}
+	return nil
+}
