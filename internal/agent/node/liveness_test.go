@@ -72,7 +72,7 @@ func TestLiveness(t *testing.T) {
 
 	// Long-dead nodes (old heartbeat) are marked at once.
 	createNode(t, c, "ancient", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano))
-	eventually(t, time.Second, "ancient node NotReady", notReady(t, c, "ancient"))
+	eventually(t, 3*time.Second, "ancient node NotReady", notReady(t, c, "ancient"))
 
 	if s := getNode(t, c, "alive").Status; s.State != api.NodeReady {
 		t.Errorf("a beating node was flipped: %+v", s)
