@@ -79,6 +79,8 @@ type NodeStatus struct {
 	LastHeartbeatTime string `json:"lastHeartbeatTime,omitempty"`
 	AllocatedMemory   string `json:"allocatedMemory,omitempty"`
 	AllocatedVcpus    string `json:"allocatedVcpus,omitempty"`
+	// AllocatedStorage sums the requestSize of the disks stored on the node.
+	AllocatedStorage string `json:"allocatedStorage,omitempty"`
 }
 
 // Core kinds.
@@ -128,6 +130,7 @@ var (
 				n := o.(*Node)
 				return n.Status.AllocatedMemory + "/" + n.Spec.LimitMemory
 			}},
+			{"DISKS", func(o Object) string { return o.(*Node).Status.AllocatedStorage }},
 			{"ACCEL", func(o Object) string { return o.(*Node).Spec.Accelerator }},
 		},
 	})

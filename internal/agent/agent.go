@@ -30,11 +30,6 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		"accel", cfg.Accel, "version", node.Version,
 		"heartbeat", cfg.Heartbeat(), "nodeGrace", cfg.NodeGrace(), "resync", cfg.Resync())
 	log.Debug("agent config", "config", fmt.Sprintf("%+v", cfg))
-	if cfg.PollingSeconds != DefaultPollingSeconds {
-		// core.Options and system.Options have no resync period yet; the
-		// runtime's default (5 minutes) applies to their controllers.
-		log.Warn("pollingSeconds is not applied to the core and system controllers yet", "pollingSeconds", cfg.PollingSeconds)
-	}
 
 	c, err := client.New(cfg.APIServer())
 	if err != nil {
@@ -69,12 +64,12 @@ func setupMode(m *controller.Manager, cfg Config, log *slog.Logger) error {
 		if err := node.SetupLiveness(m, cfg.NodeGrace()); err != nil {
 			return fmt.Errorf("set up node liveness: %w", err)
 		}
-		if err := core.Setup(m, core.Options{Log: log}); err != nil {
+		if err := core.Setup(m, core.Options{Log: log, Resync: cfg.Resync()}); err != nil {
 			return fmt.Errorf("set up core controllers: %w", err)
 		}
 	}
 	if cfg.AgentMode.RunsSystem() {
-		if err := system.Setup(m, system.Options{Node: cfg.NodeName, Log: log}); err != nil {
+		if err := system.Setup(m, system.Options{Node: cfg.NodeName, Log: log, Resync: cfg.Resync()}); err != nil {
 			return fmt.Errorf("set up system controllers: %w", err)
 		}
 	}

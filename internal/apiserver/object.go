@@ -219,6 +219,6 @@ func newUID() string {
 }
 
 func now() *time.Time {
-	t := time.Now().UTC().Truncate(time.Millisecond)
+	t := time.Now().UTC() // full precision: it orders creations (first claim of an address wins)
 	return &t
 }

@@ -11,6 +11,10 @@ import (
 	"github.com/humstack/humstack/client"
 )
 
+// emptyStorePoll is how often an informer lists a store that has no
+// revision yet, instead of watching it (see Run).
+const emptyStorePoll = 100 * time.Millisecond
+
 // Handler is told of every change the informer applies to its cache; old
 // is nil on add, new is nil on delete.
 type Handler func(old, new api.Object)
@@ -87,6 +91,20 @@ func (inf *Informer) WaitSynced(ctx context.Context) bool {
 func (inf *Informer) Run(ctx context.Context) error {
 	for attempt := 0; ctx.Err() == nil; attempt++ {
 		rev, err := inf.relist(ctx)
+		if err == nil && rev == 0 {
+			// The store has no revision yet (a brand-new cluster). A watch
+			// from revision 0 means "from now", and the client resumes a
+			// broken stream from the last revision it delivered, still 0:
+			// a change made between the list and the watch, or while the
+			// stream reconnects after an API server restart, would be lost
+			// for good. There is nothing to watch yet; list again shortly.
+			attempt = -1
+			select {
+			case <-ctx.Done():
+			case <-time.After(emptyStorePoll):
+			}
+			continue
+		}
 		if err == nil {
 			attempt = 0
 			err = inf.watch(ctx, rev)

@@ -5,6 +5,7 @@ package core
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/controller"
@@ -15,6 +16,9 @@ type Options struct {
 	Log *slog.Logger
 	// Workers per controller; 0 means the runtime's default.
 	Workers int
+	// Resync is how often every object is reconciled without a change
+	// (the seed's pollingSeconds); 0 means the runtime's default.
+	Resync time.Duration
 }
 
 // Setup adds the core controllers to m.
@@ -22,7 +26,7 @@ func Setup(m *controller.Manager, opts Options) error {
 	if opts.Log == nil {
 		opts.Log = m.Log
 	}
-	copts := controller.Options{Workers: opts.Workers, Log: opts.Log}
+	copts := controller.Options{Workers: opts.Workers, Log: opts.Log, Resync: opts.Resync}
 	all := func(k *api.Kind) *controller.Informer { return m.Informer(k, "", nil) }
 	setupCascade(m, all, copts)
 	setupExternalIPs(m, all, copts)

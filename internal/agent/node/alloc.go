@@ -2,10 +2,11 @@ package node
 
 import "github.com/humstack/humstack/api"
 
-// allocation is what the VMs placed on a node request.
+// allocation is what the VMs and disks placed on a node request.
 type allocation struct {
 	memory   int64 // bytes
 	milliCPU int64
+	storage  int64 // bytes
 }
 
 // allocation sums the requests of the VMs on this node that are not being
@@ -14,7 +15,15 @@ func (a *Agent) allocation() (alloc allocation, ok bool) {
 	if !a.synced.Load() {
 		return allocation{}, false
 	}
-	return sumRequests(a.vms.List(), a.opts.Name), true
+	alloc = sumRequests(a.vms.List(), a.opts.Name)
+	for _, o := range a.disks.List() {
+		if bs, ok := o.(*api.BlockStorage); ok && !bs.Meta.Deleting() {
+			if b, err := api.ParseSize(bs.Spec.RequestSize); err == nil {
+				alloc.storage += b
+			}
+		}
+	}
+	return alloc, true
 }
 
 // sumRequests adds up spec.requestMemory and spec.requestVcpus of the VMs

@@ -18,7 +18,7 @@ const minBeatTimeout = 2 * time.Second
 // beat; it never stops the agent. Call Register first.
 func (a *Agent) Start(ctx context.Context) error {
 	go func() {
-		if a.vms.WaitSynced(ctx) {
+		if a.vms.WaitSynced(ctx) && a.disks.WaitSynced(ctx) {
 			a.synced.Store(true)
 			a.poke()
 		}

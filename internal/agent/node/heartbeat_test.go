@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -149,6 +150,21 @@ func TestAllocation(t *testing.T) {
 	deleteVM(t, c, "vm2")
 	deleteVM(t, c, "vm3")
 	eventually(t, 5*time.Second, "allocation 0/0m when empty", alloc("0", "0m"))
+
+	// Disks stored here count as allocated storage; others do not.
+	for i, node := range []string{"worker1", "worker1", "worker2"} {
+		disk := fmt.Sprintf("meta: {apiType: systemv0/blockstorage, id: bs%d, group: g, namespace: ns, annotations: {blockstoragev0/node_name: %s}}\nspec: {requestSize: 3G, limitSize: 10G, from: {type: Empty}}", i, node)
+		obj, err := api.Decode([]byte(disk))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Create(testCtx(t), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 5*time.Second, "allocated storage 6G", func() bool {
+		return getNode(t, c, "worker1").Status.AllocatedStorage == "6G"
+	})
 }
 
 func TestSumRequests(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/controller"
 )
 
@@ -39,7 +40,8 @@ type Agent struct {
 	opts   Options
 	spec   api.NodeSpec
 	vms    *controller.Informer
-	synced atomic.Bool   // the VM cache has its first list
+	disks  *controller.Informer
+	synced atomic.Bool   // the VM and disk caches have their first list
 	kick   chan struct{} // the VMs on this node changed
 	log    *slog.Logger
 	now    func() time.Time
@@ -69,20 +71,11 @@ func New(m *controller.Manager, opts Options) *Agent {
 		log:  opts.Log.With("node", opts.Name),
 		now:  time.Now,
 	}
-	a.vms = m.Informer(api.VirtualMachineKind, VMsOnNode(opts.Name), OnNode(opts.Name))
+	a.vms = m.Informer(api.VirtualMachineKind, system.FilterName(opts.Name), system.PlacedOn(api.VirtualMachineKind, opts.Name))
 	a.vms.AddHandler(func(_, _ api.Object) { a.poke() })
+	a.disks = m.Informer(api.BlockStorageKind, system.FilterName(opts.Name), system.PlacedOn(api.BlockStorageKind, opts.Name))
+	a.disks.AddHandler(func(_, _ api.Object) { a.poke() })
 	return a
-}
-
-// VMsOnNode is the name of the shared informer filter OnNode(node) for VMs:
-// controllers of the same node asking for it share one cache.
-func VMsOnNode(node string) string { return "node=" + node }
-
-// OnNode keeps the VMs whose virtualmachinev0/node_name is node.
-func OnNode(node string) func(api.Object) bool {
-	return func(o api.Object) bool {
-		return o.GetMeta().Annotations[api.AnnotationVirtualMachineNode] == node
-	}
 }
 
 func (a *Agent) poke() {
@@ -154,6 +147,7 @@ func (a *Agent) writeStatus(ctx context.Context, n *api.Node, alloc allocation, 
 		s.LastHeartbeatTime = a.now().UTC().Format(time.RFC3339Nano)
 		if withAlloc {
 			s.AllocatedMemory, s.AllocatedVcpus = FormatSize(alloc.memory), FormatMilliCPU(alloc.milliCPU)
+			s.AllocatedStorage = FormatSize(alloc.storage)
 		}
 		return true
 	})

@@ -5,6 +5,7 @@ package system
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/controller"
@@ -18,6 +19,9 @@ type Options struct {
 	// reported as not implemented on this node.
 	Drivers map[*api.Kind]Driver
 	Workers int
+	// Resync is how often every object is reconciled without a change
+	// (the seed's pollingSeconds): how soon drift on the host is repaired.
+	Resync time.Duration
 }
 
 // placements are the kinds a user places on a node, with the annotation
@@ -41,6 +45,10 @@ func PlacedOn(k *api.Kind, node string) func(api.Object) bool {
 	return func(api.Object) bool { return false }
 }
 
+// FilterName names the shared informer cache of what is placed on node, so
+// every controller of that node shares one cache per kind.
+func FilterName(node string) string { return "node=" + node }
+
 // Finalizer is the finalizer node puts on what it realizes.
 func Finalizer(node string) string { return api.FinalizerNodePrefix + node }
 
@@ -54,10 +62,10 @@ func Setup(m *controller.Manager, opts Options) error {
 		if !ok {
 			d = NotImplemented{Kind: p.kind, Node: opts.Node}
 		}
-		inf := m.Informer(p.kind, "node="+opts.Node, PlacedOn(p.kind, opts.Node))
+		inf := m.Informer(p.kind, FilterName(opts.Node), PlacedOn(p.kind, opts.Node))
 		r := &reconciler{c: m.Client, kind: p.kind, inf: inf, finalizer: Finalizer(opts.Node), driver: d}
 		m.Add(controller.New(p.kind.Name, inf, r,
-			controller.Options{Workers: opts.Workers, Log: opts.Log.With("node", opts.Node)}))
+			controller.Options{Workers: opts.Workers, Resync: opts.Resync, Log: opts.Log.With("node", opts.Node)}))
 	}
 	return nil
 }
