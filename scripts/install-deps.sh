@@ -19,7 +19,7 @@ if ! command -v go >/dev/null; then
   if [ -x /usr/local/go/bin/go ]; then
     echo "install-deps: go is at /usr/local/go/bin; add it to PATH" >&2
   else
-    echo "install-deps: Go >= 1.24 is required (https://go.dev/doc/install)" >&2
+    echo "install-deps: Go >= 1.26 is required (https://go.dev/doc/install)" >&2
   fi
   exit 1
 fi
