@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
@@ -35,6 +37,19 @@ func write(ctx context.Context, c *client.Client, obj api.Object, mutate func(ap
 		out, err := put(ctx, next)
 		if !errors.Is(err, api.ErrConflict) || i >= maxConflicts {
 			return out, err
+		}
+		// The first conflict is usually a stale cached copy: re-read at
+		// once. Later ones mean another writer is active. Retrying at once
+		// races it on even odds every round, so two writers in a loop made
+		// one of them lose maxConflicts+1 rounds in a row and give up with
+		// ErrConflict (TestConcurrentWritersLoseNothing failed in about one
+		// `go test -race -count=5` run in three). Waiting a random part of a
+		// doubling delay lets the other writer's burst finish and breaks the
+		// lockstep.
+		if i > 0 {
+			if err := sleepCtx(ctx, rand.N(Backoff(min(i-1, 6)))); err != nil {
+				return nil, err
+			}
 		}
 		if cur, err = c.Get(ctx, k, client.ScopeOf(obj), obj.GetMeta().ID); err != nil {
 			return nil, err
@@ -86,6 +101,18 @@ func RemoveFinalizer[T api.Object](ctx context.Context, c *client.Client, obj T,
 		return nil // already gone
 	}
 	return err
+}
+
+// sleepCtx waits d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
 
 func cast[T api.Object](o api.Object, err error) (T, error) {
