@@ -309,7 +309,7 @@ func TestResync(t *testing.T) {
 	for _, id := range ids {
 		calls := h.rec.history(netKey(id))
 		for i := 2; i < len(calls); i++ {
-			if gap := calls[i].at.Sub(calls[i-1].at); gap < resync/2 {
+			if gap := calls[i].at.Sub(calls[i-1].at); gap < resync/4 {
 				t.Errorf("%s: resync %d only %v after the previous one", id, i, gap)
 			}
 		}
