@@ -6,6 +6,8 @@ package client
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/hex"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -123,6 +125,12 @@ func (c *Client) doRaw(ctx context.Context, method, path string, body any) ([]by
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if method == http.MethodPost {
+		// Lets the transport resend a create that met a pooled connection
+		// the server had closed (after an API server restart). Creates are
+		// safe to resend: a duplicate is refused with AlreadyExists.
+		req.Header.Set("Idempotency-Key", newKey())
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %v: %w", method, path, unwrapURLError(err), api.ErrUnavailable)
@@ -166,4 +174,10 @@ func decodeOne(k *api.Kind, env *envelope) (api.Object, error) {
 func retryDelay(attempt int) time.Duration {
 	d := 100 * time.Millisecond << min(attempt, 6)
 	return min(d, 5*time.Second)
+}
+
+func newKey() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
