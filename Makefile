@@ -48,6 +48,7 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x -timeout 30m ./internal/apiserver
 	$(GO) test -run '^$$' -bench . -timeout 30m ./internal/storage/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/controller
 
 clean:
 	rm -rf $(BIN)
