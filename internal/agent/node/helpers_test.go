@@ -4,39 +4,19 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
-	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/controller"
-	"github.com/humstack/humstack/internal/storage/bolt"
+	"github.com/humstack/humstack/internal/testenv"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
 
 // newAPI serves an in-process API server over a bolt store in t.TempDir().
-func newAPI(t *testing.T) *client.Client {
-	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(apiserver.New(st, apiserver.Options{Log: quiet, Heartbeat: time.Second}).Handler())
-	t.Cleanup(func() {
-		srv.CloseClientConnections()
-		srv.Close()
-		st.Close()
-	})
-	c, err := client.New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func newAPI(t *testing.T) *client.Client { return testenv.Start(t).Client }
 
 func testCtx(t *testing.T) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
