@@ -1,0 +1,73 @@
+package lab
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/humstack/humstack/internal/agent"
+)
+
+// TestAgentConfigLoads renders each node's config and loads it with the
+// agent's own loader: every key is known and valid, nothing is derived
+// from the machine the lab runs on.
+func TestAgentConfigLoads(t *testing.T) {
+	cfg, err := Config{BinDir: "/bin", HeartbeatSeconds: 1, NodeGraceSeconds: 3, Accel: "tcg",
+		LimitMemory: "4G", LimitVcpus: "4000m"}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := newLab(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range l.Nodes() {
+		home := filepath.Join(t.TempDir(), "my dir")
+		path := filepath.Join(t.TempDir(), "agent.yaml")
+		if err := os.WriteFile(path, []byte(agentConfig(&cfg, "172.31.0.1", 8080, n, home)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ac, err := agent.LoadConfig(path)
+		if err != nil {
+			t.Fatalf("%s: %v", n.Name, err)
+		}
+		if string(ac.AgentMode) != n.Mode || ac.NodeName != n.Name || ac.NodeAddress != n.Address ||
+			ac.NetworkAgentConfig.VXLAN.DevName != "eth0" || ac.NetworkAgentConfig.VXLAN.Group != DefaultGroup ||
+			ac.HeartbeatSeconds != 1 || ac.NodeGraceSeconds != 3 || ac.Accel != "tcg" ||
+			ac.BlockStorageAgentConfig.BlockStorageDirPath != filepath.Join(home, "blockstorages") ||
+			ac.ImageAgentConfig.ImageDirPath != filepath.Join(home, "images") || len(ac.Notices) != 0 {
+			t.Errorf("%s: loaded %+v", n.Name, ac)
+		}
+	}
+}
+
+// TestConfigDefaults checks the default lab: three nodes, Core first.
+func TestConfigDefaults(t *testing.T) {
+	cfg, err := Config{BinDir: "bin", VXLANUnicast: true}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := newLab(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, n := range l.Nodes() {
+		got = append(got, n.Name+" "+n.Mode+" "+n.Address+" "+n.NS)
+	}
+	p := Prefix(cfg.ID)
+	want := []string{"node-a Core 172.31.0.1 " + p + "node-a", "node-b System 172.31.0.2 " + p + "node-b",
+		"node-c System 172.31.0.3 " + p + "node-c"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("nodes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if cfg.VXLANGroup != "" || l.APIAddress() != "172.31.0.1:8080" || !filepath.IsAbs(cfg.Binaries.Agent) {
+		t.Errorf("defaults: group %q api %s agent %s", cfg.VXLANGroup, l.APIAddress(), cfg.Binaries.Agent)
+	}
+	for _, bad := range []Config{{BinDir: "b", ID: "a-b"}, {BinDir: "b", Nodes: 27}, {BinDir: "b", Modes: []string{"Edge"}}, {}} {
+		if _, err := bad.withDefaults(); err == nil {
+			t.Errorf("%+v: want an error", bad)
+		}
+	}
+}

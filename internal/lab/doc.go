@@ -1,0 +1,53 @@
+// Package lab runs a multi-node humstack cluster on one machine, each node a
+// network namespace, for tests (see labtest) and for humans (cmd/humlab,
+// `make lab-up` / `make lab-down`).
+//
+// # Names
+//
+// Everything a lab makes is named after its ID (lowercase letters and
+// digits, no '-', so one lab's prefix is never the start of another's):
+// network namespaces "hs-<id>-hub", "hs-<id>-outside" and "hs-<id>-node-a",
+// "hs-<id>-node-b", ...; the work directory "<BaseDir>/humstack-lab-<id>" holding the
+// state file, the API server's store, every agent's config, data
+// directories and log. Leftovers of a crashed run are thereby recognizable:
+// Up refuses to start over them unless Config.CleanStale is set, and Clean
+// removes them.
+//
+// # Topology
+//
+//	hs-<id>-hub        bridge ulbr 172.31.0.254/24 (multicast snooping off,
+//	                   no VLAN filtering: VXLAN multicast and 802.1Q trunks pass)
+//	  veth node-a <-> eth0 172.31.0.1/24 in hs-<id>-node-a   (apiserver :8080, Core agent)
+//	  veth node-b <-> eth0 172.31.0.2/24 in hs-<id>-node-b   (System agent)
+//	  veth node-c <-> eth0 172.31.0.3/24 in hs-<id>-node-c   (System agent)
+//	hs-<id>-outside    bridge exBr 192.168.10.254/24 (the routers' default gateway),
+//	                   203.0.113.1/32 on lo (a host standing for the internet)
+//	  veth node-a <-> eth1 in hs-<id>-node-a, a port of that node's own bridge exBr
+//	  ...
+//
+// The underlay is the nodes' eth0, the agents' VXLAN and VLAN device; MTU
+// 1500 everywhere. Every node has a bridge named exBr, the bridgeName of
+// the seed's external IP pool, because a router attaches to that bridge on
+// the node it runs on; the node's exBr has no address (the node is not on
+// the external network, its routers are) and is joined by eth1 to the
+// outside namespace's exBr, so all of them form one L2 segment
+// 192.168.10.0/24 whose gateway is the outside namespace. In every
+// namespace loopback is up, ARP retransmits after 100 ms, and bridged
+// frames skip br_netfilter as on a plain host; nodes and outside forward
+// IPv4.
+//
+// # Reaching the lab from the test process
+//
+// The test process stays in the host's network namespace. Lab.Client is an
+// ordinary client whose HTTP transport dials through DialContext, which
+// makes each socket inside node-a's namespace (on a thread that enters the
+// namespace only for socket creation and connect); no port is forwarded and
+// nothing is exposed on the host. SSH and Listen use the same mechanism.
+// Commands run in a namespace with `ip netns exec` (Exec, Humcli), which
+// also mounts that namespace's /sys, as the agents need.
+//
+// Named namespaces are made and removed with `ip netns add/del` rather
+// than in Go: iproute2 also sets /run/netns up as a shared mount, which
+// `ip netns exec` (used to start every lab process) relies on, and the
+// result is what a human inspects with `ip netns`.
+package lab
