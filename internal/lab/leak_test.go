@@ -1,0 +1,244 @@
+package lab_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/humstack/humstack/internal/lab"
+	"github.com/humstack/humstack/internal/lab/labtest"
+)
+
+// snapshot is what a lab could leave behind on the host.
+type snapshot struct {
+	netns  []string // `ip netns list`, less other labs' (see ours)
+	links  []string // `ip -o link` in the host's namespace: "index: name"
+	mounts []string // mount points below /run/netns/ or the base dir
+	procs  []string // children of this process, and processes naming the base dir
+	files  []string // entries of the base dir
+}
+
+// takeSnapshot reads the host's state. Namespaces of other labs (hs-*
+// not starting with hs-leak) are left out: other packages' tests may run
+// labs at the same time.
+func takeSnapshot(t *testing.T, base string) snapshot {
+	t.Helper()
+	var s snapshot
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && ours(f[0]) {
+			s.netns = append(s.netns, f[0])
+		}
+	}
+	out, err = exec.Command("ip", "-o", "link").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if f := strings.Fields(line); len(f) > 1 {
+			s.links = append(s.links, f[0]+" "+f[1])
+		}
+	}
+	mps, err := lab.MountPoints()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mp := range mps {
+		if (strings.HasPrefix(mp, "/run/netns/") && ours(filepath.Base(mp))) || strings.HasPrefix(mp, base) {
+			s.mounts = append(s.mounts, mp)
+		}
+	}
+	s.procs = relatedProcs(base)
+	ents, _ := os.ReadDir(base)
+	for _, e := range ents {
+		s.files = append(s.files, e.Name())
+	}
+	return s
+}
+
+// ours tells this test's namespaces (and non-lab ones) from other labs'.
+func ours(ns string) bool { return !strings.HasPrefix(ns, "hs-") || strings.HasPrefix(ns, "hs-leak") }
+
+// relatedProcs lists this process's children and every process whose
+// command line names base (every lab process has its work dir in argv).
+func relatedProcs(base string) []string {
+	var ps []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		stat, _ := os.ReadFile("/proc/" + e.Name() + "/stat")
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+		child := len(f) > 1 && f[1] == strconv.Itoa(os.Getpid())
+		if child || strings.Contains(string(cmdline), base) {
+			ps = append(ps, e.Name()+" "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return ps
+}
+
+// compare fails the test if after differs from before.
+func compare(t *testing.T, what string, before, after snapshot) {
+	t.Helper()
+	for _, c := range []struct {
+		name string
+		b, a []string
+	}{
+		{"network namespaces", before.netns, after.netns},
+		{"host links", before.links, after.links},
+		{"mounts", before.mounts, after.mounts},
+		{"processes", before.procs, after.procs},
+		{"files", before.files, after.files},
+	} {
+		if !slices.Equal(c.b, c.a) {
+			t.Errorf("%s: %s differ:\nbefore: %q\nafter:  %q", what, c.name, c.b, c.a)
+		}
+	}
+}
+
+// labNS returns the identities (device, inode) of the namespaces with
+// prefix, to check later that no process is left in them.
+func labNS(t *testing.T, prefix string) map[[2]uint64]string {
+	ids := map[[2]uint64]string{}
+	ents, _ := os.ReadDir("/run/netns")
+	for _, e := range ents {
+		var st syscall.Stat_t
+		if strings.HasPrefix(e.Name(), prefix) && syscall.Stat("/run/netns/"+e.Name(), &st) == nil {
+			ids[[2]uint64{st.Dev, st.Ino}] = e.Name()
+		}
+	}
+	if len(ids) == 0 {
+		t.Fatalf("no namespaces with prefix %s", prefix)
+	}
+	return ids
+}
+
+// procsIn lists processes whose network namespace is one of ids.
+func procsIn(ids map[[2]uint64]string) []string {
+	var ps []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		var st syscall.Stat_t
+		if syscall.Stat("/proc/"+e.Name()+"/ns/net", &st) == nil {
+			if ns, ok := ids[[2]uint64{st.Dev, st.Ino}]; ok {
+				ps = append(ps, e.Name()+" in "+ns)
+			}
+		}
+	}
+	return ps
+}
+
+// TestLeakCheck: the host's namespaces, links, mounts, processes and files
+// are the same before Up and after Down: after a clean run, a failed Up
+// (no agent binary), an aborted Up (context ends while agents start) and
+// a run over a crashed lab's leftovers.
+func TestLeakCheck(t *testing.T) {
+	labtest.Require(t)
+	bin := labtest.BinDir(t)
+	base := t.TempDir()
+	cfg := func(id string) lab.Config {
+		return lab.Config{ID: id, BaseDir: base, BinDir: bin}
+	}
+	before := takeSnapshot(t, base)
+	t.Run("clean run", func(t *testing.T) {
+		l, err := lab.Up(ctxFor(t, 30*time.Second), cfg("leak1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := labNS(t, lab.Prefix("leak1"))
+		during := takeSnapshot(t, base)
+		if len(during.netns) != len(before.netns)+5 || len(during.mounts) != len(before.mounts)+5 ||
+			len(during.procs) < len(before.procs)+4 || len(during.files) != len(before.files)+1 {
+			t.Errorf("the snapshot does not see the running lab:\nbefore %+v\nduring %+v", before, during)
+		}
+		timedDown(t, l)
+		compare(t, "after Down", before, takeSnapshot(t, base))
+		if ps := procsIn(ids); len(ps) > 0 {
+			t.Errorf("processes left in the lab's namespaces: %v", ps)
+		}
+	})
+	t.Run("failed up", func(t *testing.T) {
+		c := cfg("leak2")
+		c.Binaries = lab.Binaries{Agent: "/nonexistent/agent"}
+		l, err := lab.Up(ctxFor(t, 30*time.Second), c)
+		if err == nil || !strings.Contains(err.Error(), "agent node-a exited during start-up") {
+			t.Fatalf("want the agent's failure, got %v", err)
+		}
+		t.Logf("Up failed as it should: %v", err)
+		timedDown(t, l) // a nil Lab: nothing to do
+		compare(t, "after a failed Up", before, takeSnapshot(t, base))
+	})
+	t.Run("aborted up", func(t *testing.T) { testAbortedUp(t, cfg("leak3"), before, base) })
+	t.Run("crashed run", func(t *testing.T) { testCrashedRun(t, cfg("leak4"), before, base) })
+}
+
+// testAbortedUp runs agents that never register, and ends Up's context
+// while it waits for them: Up must remove everything, the running agents
+// (and their children) included.
+func testAbortedUp(t *testing.T, c lab.Config, before snapshot, base string) {
+	fake := filepath.Join(t.TempDir(), "agent")
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\nwhile :; do sleep 1; done\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c.Binaries = lab.Binaries{Agent: fake}
+	l, err := lab.Up(ctxFor(t, 2*time.Second), c)
+	if err == nil || !strings.Contains(err.Error(), context.DeadlineExceeded.Error()) {
+		t.Fatalf("want Up aborted by its context, got %v", err)
+	}
+	timedDown(t, l)
+	compare(t, "after an aborted Up", before, takeSnapshot(t, base))
+}
+
+// testCrashedRun leaves a running lab behind as a crashed test would, and
+// checks that Up refuses to start over it, then with CleanStale removes
+// it (processes found from the state file and the namespaces) and starts.
+func testCrashedRun(t *testing.T, c lab.Config, before snapshot, base string) {
+	crashed, err := lab.Up(ctxFor(t, 30*time.Second), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := labNS(t, lab.Prefix(c.ID))
+	_, err = lab.Up(ctxFor(t, 30*time.Second), c)
+	if err == nil || !strings.Contains(err.Error(), "leftovers of an earlier run") {
+		t.Fatalf("want a refusal, got %v", err)
+	}
+	if _, err := crashed.Humcli(ctxFor(t, 5*time.Second), "get", "node"); err != nil {
+		t.Fatalf("the refused Up broke the running lab: %v", err)
+	}
+	c.CleanStale = true
+	l, err := lab.Up(ctxFor(t, 30*time.Second), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps := procsIn(ids); len(ps) > 0 {
+		t.Errorf("processes of the crashed lab survived CleanStale: %v", ps)
+	}
+	timedDown(t, l)
+	if err := crashed.Down(context.Background()); err != nil {
+		t.Errorf("Down of the cleaned-up lab: %v", err)
+	}
+	compare(t, "after CleanStale and Down", before, takeSnapshot(t, base))
+}
+
+// timedDown downs l, failing the test on error, and logs how long it took.
+func timedDown(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	start := time.Now()
+	if err := l.Down(context.Background()); err != nil {
+		t.Errorf("Down: %v", err)
+	}
+	t.Logf("Down took %v", time.Since(start).Round(time.Millisecond))
+}
