@@ -50,5 +50,17 @@ bench:
 	$(GO) test -run '^$$' -bench . -timeout 30m ./internal/storage/...
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./internal/controller
 
+# lab-up starts a 3-node humstack lab in network namespaces on this machine
+# (as root) and prints how to use humcli against it; lab-down removes it and
+# everything it made. See internal/lab.
+.PHONY: lab-up lab-down
+lab-up: all
+	$(GO) build -o $(BIN)/humlab ./cmd/humlab
+	./$(BIN)/humlab up --bin $(BIN)
+
+lab-down:
+	$(GO) build -o $(BIN)/humlab ./cmd/humlab
+	./$(BIN)/humlab down
+
 clean:
 	rm -rf $(BIN)
