@@ -6,12 +6,16 @@
 //
 // Everything a lab makes is named after its ID (lowercase letters and
 // digits, no '-', so one lab's prefix is never the start of another's):
-// network namespaces "hs-<id>-hub", "hs-<id>-outside" and "hs-<id>-node-a",
-// "hs-<id>-node-b", ...; the work directory "<BaseDir>/humstack-lab-<id>" holding the
-// state file, the API server's store, every agent's config, data
-// directories and log. Leftovers of a crashed run are thereby recognizable:
+// network namespaces "hs-<id>-hub", "hs-<id>-outside" and
+// "hs-<id>-node-a", "hs-<id>-node-b", ...; the work directory
+// "<BaseDir>/humstack-lab-<id>" holding the state file, the API server's
+// store, every agent's config, data directories and log. Leftovers of a crashed run are thereby recognizable:
 // Up refuses to start over them unless Config.CleanStale is set, and Clean
-// removes them.
+// removes them. A lab started by a test records the test process as its
+// owner and its processes die with it (a parent-death signal), so a test
+// binary killed by its timeout leaves only namespaces and files, which
+// CleanOrphans (run by labtest.Main) removes. Detached labs (humlab) live
+// until `humlab down`.
 //
 // # Topology
 //
@@ -26,7 +30,12 @@
 //	  ...
 //
 // The underlay is the nodes' eth0, the agents' VXLAN and VLAN device; MTU
-// 1500 everywhere. Every node has a bridge named exBr, the bridgeName of
+// 1500 everywhere. The hub's own address is where a test serves files to
+// the agents (Listen in the Hub namespace), as a user's image URL would.
+// The kernel of the machines this was built on has no 802.1Q links
+// (CONFIG_VLAN_8021Q unset) nor bridge VLAN filtering: the underlay does
+// carry tagged frames (a test proves it with raw frames), but VLAN links
+// cannot be made there. Every node has a bridge named exBr, the bridgeName of
 // the seed's external IP pool, because a router attaches to that bridge on
 // the node it runs on; the node's exBr has no address (the node is not on
 // the external network, its routers are) and is joined by eth1 to the
@@ -50,4 +59,14 @@
 // than in Go: iproute2 also sets /run/netns up as a shared mount, which
 // `ip netns exec` (used to start every lab process) relies on, and the
 // result is what a human inspects with `ip netns`.
+//
+// # Use
+//
+// In tests: labtest.Up(t, lab.Config{...}) returns a Ready lab and downs it
+// at cleanup. Lab.Client (Go client), Lab.Humcli (the real CLI in node-a),
+// Lab.Exec (a command in a node, Hub or Outside), Lab.StopAgent and
+// Lab.StartAgent (kill -9 and restart), Lab.LogTail, and Lab.WaitState
+// (an object's status.state, with its status and its agents' logs on
+// failure). For any namespace: Exec, Ping, SSH, DialContext, Listen,
+// InNetns and WithNetlink; for guests' serial logs: WaitForLog.
 package lab

@@ -56,6 +56,9 @@ func newLab(cfg Config) (*Lab, error) {
 		APIAddress: net.JoinHostPort(nodeAddress(0), strconv.Itoa(cfg.APIPort)),
 		Binaries:   cfg.Binaries, Detached: cfg.Detach,
 	}
+	if !cfg.Detach {
+		st.Owner = self()
+	}
 	for i := range cfg.Nodes {
 		n := nodeName(i)
 		st.Nodes = append(st.Nodes, Node{Name: n, Mode: cfg.mode(i), NS: p + n, Address: nodeAddress(i)})

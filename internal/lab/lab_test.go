@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +11,13 @@ import (
 	"github.com/humstack/humstack/internal/lab/labtest"
 )
 
-func TestMain(m *testing.M) { labtest.Main(m) }
+func TestMain(m *testing.M) {
+	if base := os.Getenv(orphanEnv); base != "" {
+		orphanChild(base)
+		return
+	}
+	labtest.Main(m)
+}
 
 func ctxFor(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)

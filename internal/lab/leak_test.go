@@ -2,6 +2,7 @@ package lab_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,6 +184,46 @@ func TestLeakCheck(t *testing.T) {
 	})
 	t.Run("aborted up", func(t *testing.T) { testAbortedUp(t, cfg("leak3"), before, base) })
 	t.Run("crashed run", func(t *testing.T) { testCrashedRun(t, cfg("leak4"), before, base) })
+	t.Run("dead owner", func(t *testing.T) { testDeadOwner(t, bin, before, base) })
+}
+
+// orphanEnv makes the test binary a child that brings a lab up and exits
+// without Down, as a test binary killed by its timeout would.
+const orphanEnv = "HUMSTACK_LAB_ORPHAN_BASE"
+
+// orphanChild is that child: the lab's ID and binaries are in the
+// environment too.
+func orphanChild(base string) {
+	_, err := lab.Up(context.Background(), lab.Config{ID: os.Getenv("HUMSTACK_LAB_ORPHAN_ID"),
+		BaseDir: base, BinDir: os.Getenv("HUMSTACK_LAB_ORPHAN_BIN")})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// testDeadOwner runs a lab in a child process that exits without Down:
+// the kernel kills the lab's processes with their owner, and CleanOrphans
+// removes the rest.
+func testDeadOwner(t *testing.T, bin string, before snapshot, base string) {
+	cmd := exec.Command(os.Args[0], "-test.run", "^$")
+	cmd.Env = append(os.Environ(), orphanEnv+"="+base, "HUMSTACK_LAB_ORPHAN_ID=leak5", "HUMSTACK_LAB_ORPHAN_BIN="+bin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	ids := labNS(t, lab.Prefix("leak5"))
+	deadline := time.Now().Add(5 * time.Second)
+	for len(procsIn(ids)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ps := procsIn(ids); len(ps) > 0 {
+		t.Errorf("the lab's processes outlived their owner: %v", ps)
+	}
+	if err := lab.CleanOrphans(context.Background(), base, nil); err != nil {
+		t.Fatal(err)
+	}
+	compare(t, "after CleanOrphans", before, takeSnapshot(t, base))
 }
 
 // testAbortedUp runs agents that never register, and ends Up's context

@@ -17,6 +17,7 @@ import (
 // multicast and 802.1Q frames across it, the outside reached from a
 // node's exBr, and the namespaces' settings (the host's untouched).
 func TestNetwork(t *testing.T) {
+	labtest.Require(t)
 	hostForward := readHostSysctl(t, "ipv4/ip_forward")
 	l := labtest.Up(t, lab.Config{})
 	t.Run("underlay", func(t *testing.T) {

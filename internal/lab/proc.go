@@ -39,7 +39,11 @@ func (p *proc) start(detach bool) error {
 	cmd := exec.Command("ip", append([]string{"netns", "exec", p.NS}, p.Argv...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: detach}
-	if err := cmd.Start(); err != nil {
+	start := startTied
+	if detach {
+		start = (*exec.Cmd).Start // humlab: the lab outlives the command that made it
+	}
+	if err := start(cmd); err != nil {
 		logf.Close()
 		return fmt.Errorf("start %s: %w", p.Name, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -41,6 +42,33 @@ func Clean(ctx context.Context, base, id string) error {
 		}
 	}
 	errs = append(errs, sweep(ctx, Prefix(id), dir))
+	return errors.Join(errs...)
+}
+
+// CleanOrphans removes every lab under base whose owner (the process
+// that ran Up, e.g. a test binary) has ended without Down: its processes
+// died with the owner, its namespaces and work dir are removed here. Labs
+// of running processes and detached labs (humlab) are left alone.
+func CleanOrphans(ctx context.Context, base string, log *slog.Logger) error {
+	ents, err := os.ReadDir(base)
+	if err != nil {
+		return fmt.Errorf("orphaned labs: %w", err)
+	}
+	var errs []error
+	for _, e := range ents {
+		id, ok := strings.CutPrefix(e.Name(), "humstack-lab-")
+		if !ok || !idRE.MatchString(id) {
+			continue
+		}
+		st, err := loadState(filepath.Join(base, e.Name()))
+		if err != nil || st.Owner == nil || st.Owner.alive() {
+			continue
+		}
+		if log != nil {
+			log.Info("removing an orphaned lab", "id", id, "owner", st.Owner.PID)
+		}
+		errs = append(errs, Clean(ctx, base, id))
+	}
 	return errors.Join(errs...)
 }
 

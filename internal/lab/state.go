@@ -27,9 +27,30 @@ type state struct {
 	APIAddress string   `json:"apiAddress"`
 	Binaries   Binaries `json:"binaries"`
 	Detached   bool     `json:"detached"`
+	// Owner is the process that ran Up, for labs that must not outlive it
+	// (not Detached): CleanOrphans removes the lab once it is gone.
+	Owner      *owner   `json:"owner,omitempty"`
 	Namespaces []string `json:"namespaces"`
 	Nodes      []Node   `json:"nodes"`
 	Procs      []*proc  `json:"procs"`
+}
+
+// owner identifies a process by PID and start time.
+type owner struct {
+	PID   int    `json:"pid"`
+	Start uint64 `json:"start"`
+}
+
+// self returns the identity of this process.
+func self() *owner {
+	st, _ := startTime(os.Getpid())
+	return &owner{PID: os.Getpid(), Start: st}
+}
+
+// alive reports whether the process still runs.
+func (o *owner) alive() bool {
+	st, err := startTime(o.PID)
+	return err == nil && st == o.Start
 }
 
 // save writes the state file atomically.

@@ -26,7 +26,13 @@ var (
 )
 
 // Main runs the tests of a package that uses labs; call it from TestMain.
+// First it removes labs left by test processes that died without Down.
 func Main(m *testing.M) {
+	if os.Geteuid() == 0 {
+		if err := lab.CleanOrphans(context.Background(), os.TempDir(), nil); err != nil {
+			fmt.Fprintln(os.Stderr, "labtest: removing orphaned labs:", err)
+		}
+	}
 	dir, err := os.MkdirTemp("", "humstack-lab-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "labtest:", err)
