@@ -3,6 +3,7 @@ package lab_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,8 +28,8 @@ type snapshot struct {
 }
 
 // takeSnapshot reads the host's state. Namespaces of other labs (hs-*
-// not starting with hs-leak) are left out: other packages' tests may run
-// labs at the same time.
+// not of this run's leak IDs) are left out: other packages' tests, or
+// another run of these, may run labs at the same time.
 func takeSnapshot(t *testing.T, base string) snapshot {
 	t.Helper()
 	var s snapshot
@@ -68,7 +69,15 @@ func takeSnapshot(t *testing.T, base string) snapshot {
 }
 
 // ours tells this test's namespaces (and non-lab ones) from other labs'.
-func ours(ns string) bool { return !strings.HasPrefix(ns, "hs-") || strings.HasPrefix(ns, "hs-leak") }
+func ours(ns string) bool {
+	return !strings.HasPrefix(ns, "hs-") || strings.HasPrefix(ns, "hs-"+leakTag)
+}
+
+// leakTag starts the IDs of this run's leak-check labs: "lk" and 4 random
+// hex digits, then a digit per case.
+var leakTag = fmt.Sprintf("lk%04x", rand.IntN(1<<16))
+
+func leakID(n int) string { return fmt.Sprintf("%s%d", leakTag, n) }
 
 // relatedProcs lists this process's children and every process whose
 // command line names base (every lab process has its work dir in argv).
@@ -127,7 +136,9 @@ func labNS(t *testing.T, prefix string) map[[2]uint64]string {
 	return ids
 }
 
-// procsIn lists processes whose network namespace is one of ids.
+// procsIn lists processes whose network namespace is one of ids, as
+// "pid start-time in namespace". Only meaningful while the namespaces
+// exist: the kernel reuses a destroyed namespace's inode number.
 func procsIn(ids map[[2]uint64]string) []string {
 	var ps []string
 	ents, _ := os.ReadDir("/proc")
@@ -135,11 +146,34 @@ func procsIn(ids map[[2]uint64]string) []string {
 		var st syscall.Stat_t
 		if syscall.Stat("/proc/"+e.Name()+"/ns/net", &st) == nil {
 			if ns, ok := ids[[2]uint64{st.Dev, st.Ino}]; ok {
-				ps = append(ps, e.Name()+" in "+ns)
+				ps = append(ps, e.Name()+" "+procStart(e.Name())+" in "+ns)
 			}
 		}
 	}
 	return ps
+}
+
+// procStart is field 22 of /proc/<pid>/stat: with the PID, it names one
+// process, not a later one that got the same PID.
+func procStart(pid string) string {
+	b, _ := os.ReadFile("/proc/" + pid + "/stat")
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 20 {
+		return "gone"
+	}
+	return f[19]
+}
+
+// survivors returns the processes of ps (from procsIn) that still run.
+func survivors(ps []string) []string {
+	var left []string
+	for _, p := range ps {
+		f := strings.Fields(p)
+		if procStart(f[0]) == f[1] {
+			left = append(left, p)
+		}
+	}
+	return left
 }
 
 // TestLeakCheck: the host's namespaces, links, mounts, processes and files
@@ -155,11 +189,14 @@ func TestLeakCheck(t *testing.T) {
 	}
 	before := takeSnapshot(t, base)
 	t.Run("clean run", func(t *testing.T) {
-		l, err := lab.Up(ctxFor(t, 30*time.Second), cfg("leak1"))
+		l, err := lab.Up(ctxFor(t, 30*time.Second), cfg(leakID(1)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids := labNS(t, lab.Prefix("leak1"))
+		running := procsIn(labNS(t, lab.Prefix(leakID(1))))
+		if len(running) != 4 {
+			t.Errorf("want the API server and 3 agents in the lab's namespaces, found %v", running)
+		}
 		during := takeSnapshot(t, base)
 		if len(during.netns) != len(before.netns)+5 || len(during.mounts) != len(before.mounts)+5 ||
 			len(during.procs) < len(before.procs)+4 || len(during.files) != len(before.files)+1 {
@@ -167,12 +204,12 @@ func TestLeakCheck(t *testing.T) {
 		}
 		timedDown(t, l)
 		compare(t, "after Down", before, takeSnapshot(t, base))
-		if ps := procsIn(ids); len(ps) > 0 {
-			t.Errorf("processes left in the lab's namespaces: %v", ps)
+		if ps := survivors(running); len(ps) > 0 {
+			t.Errorf("processes of the lab survived Down: %v", ps)
 		}
 	})
 	t.Run("failed up", func(t *testing.T) {
-		c := cfg("leak2")
+		c := cfg(leakID(2))
 		c.Binaries = lab.Binaries{Agent: "/nonexistent/agent"}
 		l, err := lab.Up(ctxFor(t, 30*time.Second), c)
 		if err == nil || !strings.Contains(err.Error(), "agent node-a exited during start-up") {
@@ -182,8 +219,8 @@ func TestLeakCheck(t *testing.T) {
 		timedDown(t, l) // a nil Lab: nothing to do
 		compare(t, "after a failed Up", before, takeSnapshot(t, base))
 	})
-	t.Run("aborted up", func(t *testing.T) { testAbortedUp(t, cfg("leak3"), before, base) })
-	t.Run("crashed run", func(t *testing.T) { testCrashedRun(t, cfg("leak4"), before, base) })
+	t.Run("aborted up", func(t *testing.T) { testAbortedUp(t, cfg(leakID(3)), before, base) })
+	t.Run("crashed run", func(t *testing.T) { testCrashedRun(t, cfg(leakID(4)), before, base) })
 	t.Run("dead owner", func(t *testing.T) { testDeadOwner(t, bin, before, base) })
 }
 
@@ -208,11 +245,11 @@ func orphanChild(base string) {
 // removes the rest.
 func testDeadOwner(t *testing.T, bin string, before snapshot, base string) {
 	cmd := exec.Command(os.Args[0], "-test.run", "^$")
-	cmd.Env = append(os.Environ(), orphanEnv+"="+base, "HUMSTACK_LAB_ORPHAN_ID=leak5", "HUMSTACK_LAB_ORPHAN_BIN="+bin)
+	cmd.Env = append(os.Environ(), orphanEnv+"="+base, "HUMSTACK_LAB_ORPHAN_ID="+leakID(5), "HUMSTACK_LAB_ORPHAN_BIN="+bin)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
-	ids := labNS(t, lab.Prefix("leak5"))
+	ids := labNS(t, lab.Prefix(leakID(5)))
 	deadline := time.Now().Add(5 * time.Second)
 	for len(procsIn(ids)) > 0 && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
@@ -251,7 +288,7 @@ func testCrashedRun(t *testing.T, c lab.Config, before snapshot, base string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := labNS(t, lab.Prefix(c.ID))
+	running := procsIn(labNS(t, lab.Prefix(c.ID)))
 	_, err = lab.Up(ctxFor(t, 30*time.Second), c)
 	if err == nil || !strings.Contains(err.Error(), "leftovers of an earlier run") {
 		t.Fatalf("want a refusal, got %v", err)
@@ -264,7 +301,7 @@ func testCrashedRun(t *testing.T, c lab.Config, before snapshot, base string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ps := procsIn(ids); len(ps) > 0 {
+	if ps := survivors(running); len(ps) > 0 {
 		t.Errorf("processes of the crashed lab survived CleanStale: %v", ps)
 	}
 	timedDown(t, l)
