@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# Installs what building and testing humstack needs on Debian 12, as root.
-# The control plane needs only Go (>= 1.24) and make; host packages for the
-# agent (QEMU, qemu-img, nftables, iproute2) are added here with its issue.
+# Installs what building, running and testing humstack needs on Debian 12,
+# as root. Safe to run again: it installs only what is missing.
+#
+#   build:  make, git, gcc (the race detector needs cgo), Go >= 1.26
+#   agent:  qemu-system-x86, qemu-utils, iproute2
+#   tests:  the lab's guest images are built from Debian packages at test
+#           time (mmdebstrap, syslinux, mtools, dosfstools, fdisk, grub-pc-bin,
+#           cpio, xz-utils, zstd, e2fsprogs), and tests ping and ssh guests.
 set -euo pipefail
-need=()
-command -v make >/dev/null || need+=(make)
-command -v git >/dev/null || need+=(git)
-command -v gcc >/dev/null || need+=(gcc) # the race detector needs cgo
-if [ ${#need[@]} -gt 0 ]; then
+packages=(
+  make git gcc ca-certificates
+  qemu-system-x86 qemu-utils iproute2
+  mmdebstrap syslinux syslinux-common mtools dosfstools fdisk grub-pc-bin
+  cpio xz-utils zstd e2fsprogs iputils-ping openssh-client
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
-    echo "install-deps: missing ${need[*]}; run as root or install them" >&2
+    echo "install-deps: missing ${missing[*]}; run as root or install them" >&2
     exit 1
   fi
   apt-get update
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 if ! command -v go >/dev/null; then
   if [ -x /usr/local/go/bin/go ]; then
