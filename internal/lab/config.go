@@ -95,31 +95,16 @@ func (cfg Config) withDefaults() (Config, error) {
 		_, _ = rand.Read(b)
 		cfg.ID = hex.EncodeToString(b)
 	}
-	if !idRE.MatchString(cfg.ID) {
-		return cfg, fmt.Errorf("lab ID %q: want 1-12 lowercase letters or digits", cfg.ID)
-	}
 	if cfg.BaseDir == "" {
 		cfg.BaseDir = os.TempDir()
 	}
 	if cfg.Nodes == 0 {
 		cfg.Nodes = 3
 	}
-	if cfg.Nodes < 1 || cfg.Nodes > 26 {
-		return cfg, fmt.Errorf("lab nodes %d: want 1-26", cfg.Nodes)
-	}
-	if len(cfg.Modes) > cfg.Nodes {
-		return cfg, fmt.Errorf("lab modes: %d given for %d nodes", len(cfg.Modes), cfg.Nodes)
-	}
-	for _, m := range cfg.Modes {
-		if m != ModeCore && m != ModeSystem && m != ModeAll {
-			return cfg, fmt.Errorf("lab mode %q: want Core, System or All", m)
-		}
-	}
-	if cfg.VXLANGroup == "" && !cfg.VXLANUnicast {
-		cfg.VXLANGroup = DefaultGroup
-	}
 	if cfg.VXLANUnicast {
 		cfg.VXLANGroup = ""
+	} else if cfg.VXLANGroup == "" {
+		cfg.VXLANGroup = DefaultGroup
 	}
 	if cfg.APIPort == 0 {
 		cfg.APIPort = DefaultAPIPort
@@ -130,7 +115,29 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if err := cfg.validate(); err != nil {
+		return cfg, err
+	}
 	return cfg, cfg.fillBinaries()
+}
+
+// validate checks what defaults cannot repair.
+func (cfg *Config) validate() error {
+	if !idRE.MatchString(cfg.ID) {
+		return fmt.Errorf("lab ID %q: want 1-12 lowercase letters or digits", cfg.ID)
+	}
+	if cfg.Nodes < 1 || cfg.Nodes > 26 {
+		return fmt.Errorf("lab nodes %d: want 1-26", cfg.Nodes)
+	}
+	if len(cfg.Modes) > cfg.Nodes {
+		return fmt.Errorf("lab modes: %d given for %d nodes", len(cfg.Modes), cfg.Nodes)
+	}
+	for _, m := range cfg.Modes {
+		if m != ModeCore && m != ModeSystem && m != ModeAll {
+			return fmt.Errorf("lab mode %q: want Core, System or All", m)
+		}
+	}
+	return nil
 }
 
 // fillBinaries makes every binary path absolute, defaulting to BinDir.

@@ -22,8 +22,8 @@ func Exec(ctx context.Context, ns string, argv ...string) (string, error) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("%s in %s: %w: %s%s", strings.Join(argv, " "), ns, err,
-			strings.TrimSpace(errb.String()), strings.TrimSpace(out.String()))
+		return out.String(), fmt.Errorf("%s in %s: %w: %s", strings.Join(argv, " "), ns, err,
+			strings.TrimSpace(errb.String()+"\n"+out.String()))
 	}
 	return out.String(), nil
 }
@@ -46,7 +46,7 @@ func (l *Lab) Humcli(ctx context.Context, args ...string) (string, error) {
 func (l *Lab) HumcliCommand() string {
 	host, port, _ := net.SplitHostPort(l.st.APIAddress)
 	p := fmt.Sprintf("sudo ip netns exec %s %s --api-server-address %s", l.st.Nodes[0].NS, l.st.Binaries.Humcli, host)
-	if port != "80" && port != "8080" {
+	if port != "8080" { // humcli's default
 		p += " --api-server-port " + port
 	}
 	return p

@@ -188,26 +188,7 @@ func TestLeakCheck(t *testing.T) {
 		return lab.Config{ID: id, BaseDir: base, BinDir: bin}
 	}
 	before := takeSnapshot(t, base)
-	t.Run("clean run", func(t *testing.T) {
-		l, err := lab.Up(ctxFor(t, 30*time.Second), cfg(leakID(1)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		running := procsIn(labNS(t, lab.Prefix(leakID(1))))
-		if len(running) != 4 {
-			t.Errorf("want the API server and 3 agents in the lab's namespaces, found %v", running)
-		}
-		during := takeSnapshot(t, base)
-		if len(during.netns) != len(before.netns)+5 || len(during.mounts) != len(before.mounts)+5 ||
-			len(during.procs) < len(before.procs)+4 || len(during.files) != len(before.files)+1 {
-			t.Errorf("the snapshot does not see the running lab:\nbefore %+v\nduring %+v", before, during)
-		}
-		timedDown(t, l)
-		compare(t, "after Down", before, takeSnapshot(t, base))
-		if ps := survivors(running); len(ps) > 0 {
-			t.Errorf("processes of the lab survived Down: %v", ps)
-		}
-	})
+	t.Run("clean run", func(t *testing.T) { testCleanRun(t, cfg(leakID(1)), before, base) })
 	t.Run("failed up", func(t *testing.T) {
 		c := cfg(leakID(2))
 		c.Binaries = lab.Binaries{Agent: "/nonexistent/agent"}
@@ -261,6 +242,29 @@ func testDeadOwner(t *testing.T, bin string, before snapshot, base string) {
 		t.Fatal(err)
 	}
 	compare(t, "after CleanOrphans", before, takeSnapshot(t, base))
+}
+
+// testCleanRun: Up, a look at the running lab (the snapshot must see it),
+// Down.
+func testCleanRun(t *testing.T, c lab.Config, before snapshot, base string) {
+	l, err := lab.Up(ctxFor(t, 30*time.Second), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running := procsIn(labNS(t, lab.Prefix(c.ID)))
+	if len(running) != 4 {
+		t.Errorf("want the API server and 3 agents in the lab's namespaces, found %v", running)
+	}
+	during := takeSnapshot(t, base)
+	if len(during.netns) != len(before.netns)+5 || len(during.mounts) != len(before.mounts)+5 ||
+		len(during.procs) < len(before.procs)+4 || len(during.files) != len(before.files)+1 {
+		t.Errorf("the snapshot does not see the running lab:\nbefore %+v\nduring %+v", before, during)
+	}
+	timedDown(t, l)
+	compare(t, "after Down", before, takeSnapshot(t, base))
+	if ps := survivors(running); len(ps) > 0 {
+		t.Errorf("processes of the lab survived Down: %v", ps)
+	}
 }
 
 // testAbortedUp runs agents that never register, and ends Up's context

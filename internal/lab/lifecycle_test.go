@@ -16,6 +16,9 @@ import (
 func TestStopStartAgent(t *testing.T) {
 	l := labtest.Up(t, lab.Config{HeartbeatSeconds: 1, NodeGraceSeconds: 2})
 	ctx := ctxFor(t, 30*time.Second)
+	if err := l.StartAgent("node-b"); err == nil || !strings.Contains(err.Error(), "StopAgent first") {
+		t.Errorf("StartAgent of a running agent: want a refusal, got %v", err)
+	}
 	if err := l.StopAgent("node-b"); err != nil {
 		t.Fatal(err)
 	}

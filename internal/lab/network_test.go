@@ -28,6 +28,10 @@ func TestNetwork(t *testing.T) {
 				}
 			}
 		}
+		err := lab.Ping(ctxFor(t, 1500*time.Millisecond), l.NS("node-a"), "172.31.0.99")
+		if err == nil || !strings.Contains(err.Error(), "no answer") {
+			t.Errorf("ping to a missing address: want no answer, got %v", err)
+		}
 	})
 	t.Run("vxlan multicast", func(t *testing.T) {
 		b, c := l.Nodes()[1], l.Nodes()[2]
@@ -50,31 +54,35 @@ func TestNetwork(t *testing.T) {
 		}
 	})
 	t.Run("outside from exBr", func(t *testing.T) { testOutside(t, l) })
-	t.Run("settings", func(t *testing.T) {
-		node := l.NS("node-b")
-		for key, want := range map[string]string{
-			"ipv4/ip_forward":                 "1",
-			"ipv4/neigh/eth0/retrans_time_ms": "100",
-			"ipv4/neigh/exBr/retrans_time_ms": "100",
-			"bridge/bridge-nf-call-iptables":  "0",
-			"ipv4/conf/eth0/forwarding":       "1",
-		} {
-			out, err := l.Exec(ctxFor(t, 5*time.Second), "node-b", "cat", "/proc/sys/net/"+key)
-			if err != nil && strings.HasPrefix(key, "bridge/") {
-				continue // no br_netfilter on this host
-			}
-			if err != nil || strings.TrimSpace(out) != want {
-				t.Errorf("%s in %s = %q (%v), want %s", key, node, out, err, want)
-			}
+	t.Run("settings", func(t *testing.T) { testSettings(t, l, hostForward) })
+}
+
+// testSettings checks the sysctls and MTU inside a node, through the
+// namespace's own /proc and /sys, and that the host's are untouched.
+func testSettings(t *testing.T, l *lab.Lab, hostForward string) {
+	node := l.NS("node-b")
+	for key, want := range map[string]string{
+		"ipv4/ip_forward":                 "1",
+		"ipv4/neigh/eth0/retrans_time_ms": "100",
+		"ipv4/neigh/exBr/retrans_time_ms": "100",
+		"bridge/bridge-nf-call-iptables":  "0",
+		"ipv4/conf/eth0/forwarding":       "1",
+	} {
+		out, err := l.Exec(ctxFor(t, 5*time.Second), "node-b", "cat", "/proc/sys/net/"+key)
+		if err != nil && strings.HasPrefix(key, "bridge/") {
+			continue // no br_netfilter on this host
 		}
-		if got := readHostSysctl(t, "ipv4/ip_forward"); got != hostForward {
-			t.Errorf("host ip_forward changed from %s to %s", hostForward, got)
+		if err != nil || strings.TrimSpace(out) != want {
+			t.Errorf("%s in %s = %q (%v), want %s", key, node, out, err, want)
 		}
-		mtu, err := l.Exec(ctxFor(t, 5*time.Second), "node-b", "cat", "/sys/class/net/eth0/mtu")
-		if err != nil || strings.TrimSpace(mtu) != "1500" {
-			t.Errorf("node-b eth0 mtu %q (%v), want 1500 (is /sys the namespace's?)", mtu, err)
-		}
-	})
+	}
+	if got := readHostSysctl(t, "ipv4/ip_forward"); got != hostForward {
+		t.Errorf("host ip_forward changed from %s to %s", hostForward, got)
+	}
+	mtu, err := l.Exec(ctxFor(t, 5*time.Second), "node-b", "cat", "/sys/class/net/eth0/mtu")
+	if err != nil || strings.TrimSpace(mtu) != "1500" {
+		t.Errorf("node-b eth0 mtu %q (%v), want 1500 (is /sys the namespace's?)", mtu, err)
+	}
 }
 
 // testOutside gives node-b's exBr an address for a moment and pings the

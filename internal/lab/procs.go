@@ -91,6 +91,9 @@ func (l *Lab) StartAgent(node string) error {
 	if !ok {
 		return fmt.Errorf("lab %s: no node %q", l.st.ID, node)
 	}
+	if p := l.procOf(node); p != nil && !p.exited() {
+		return fmt.Errorf("lab %s: the agent of %s runs (pid %d); StopAgent first", l.st.ID, node, p.PID)
+	}
 	home := filepath.Join(l.st.Dir, n.Name)
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return fmt.Errorf("agent dir: %w", err)
