@@ -1,0 +1,139 @@
+package tiny
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// initPackage is the guest's init, compiled at build time.
+const initPackage = "github.com/humstack/humstack/internal/lab/guest/tiny/init"
+
+// build makes the entry base/key: it works in a temporary directory next
+// to it and renames it into place only when complete. The caller holds the
+// lock.
+func build(ctx context.Context, base, key string, pkgs []pkg) error {
+	start := time.Now()
+	removeStale(base)
+	tmp, err := os.MkdirTemp(base, ".tmp-"+key+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	work := filepath.Join(tmp, "work")
+	root := filepath.Join(work, "root")
+	if err := fetch(ctx, filepath.Join(base, "debs"), root, pkgs); err != nil {
+		return err
+	}
+	initBin := filepath.Join(work, "init")
+	if err := buildInit(ctx, initBin); err != nil {
+		return err
+	}
+	kernel := filepath.Join(tmp, kernelName)
+	initrd := filepath.Join(tmp, initrdName)
+	if err := makeInitramfs(ctx, root, initBin, kernel, initrd); err != nil {
+		return err
+	}
+	if err := makeDisk(ctx, work, kernel, initrd, filepath.Join(tmp, diskName)); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(work); err != nil {
+		return err
+	}
+	return finish(tmp, filepath.Join(base, key), manifest{
+		Key: key, Packages: pkgMap(pkgs), Built: time.Now().UTC(), Took: time.Since(start).Round(time.Millisecond).String(),
+	})
+}
+
+// fetch downloads the packages into the debs cache and extracts them all
+// into root with dpkg-deb -x: files only, no maintainer scripts, no root.
+func fetch(ctx context.Context, debs, root string, pkgs []pkg) error {
+	for _, d := range []string{debs, root} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := download(ctx, debs, pkgs); err != nil {
+		return err
+	}
+	for _, p := range pkgs {
+		if _, err := run(ctx, "", "dpkg-deb", "-x", debPath(debs, p), root); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// finish writes the manifest last and renames the entry into place.
+func finish(tmp, final string, m manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(tmp, manifestName), b, 0o644); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil { // MkdirTemp made it 0700; QEMU or a file server may run as another user
+		return err
+	}
+	os.RemoveAll(final) // an incomplete entry (no manifest) from an older layout
+	return os.Rename(tmp, final)
+}
+
+func pkgMap(pkgs []pkg) map[string]string {
+	m := make(map[string]string, len(pkgs))
+	for _, p := range pkgs {
+		m[p.Name] = p.Version
+	}
+	return m
+}
+
+// buildInit compiles the init as a static binary: CGO off, stripped.
+func buildInit(ctx context.Context, out string) error {
+	cmd := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w", "-o", out, initPackage}
+	c := exec.CommandContext(ctx, "go", cmd...)
+	c.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	if b, err := c.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build init: %w: %s", err, b)
+	}
+	return nil
+}
+
+// removeStale deletes build directories of interrupted builds; the caller
+// holds the lock, so none is in use.
+func removeStale(base string) {
+	m, _ := filepath.Glob(filepath.Join(base, ".tmp-*"))
+	for _, d := range m {
+		os.RemoveAll(d)
+	}
+}
+
+// lockDir takes an exclusive flock on base/.lock, polling so ctx can
+// cancel the wait; the kernel drops the lock if the process dies.
+func lockDir(ctx context.Context, base string) (unlock func(), err error) {
+	f, err := os.OpenFile(filepath.Join(base, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock cache: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if err != syscall.EWOULDBLOCK {
+			f.Close()
+			return nil, fmt.Errorf("lock cache: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock cache: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
