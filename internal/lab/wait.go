@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -91,7 +92,7 @@ func (l *Lab) waitFailure(k *api.Kind, sc client.Scope, id, want string, timeout
 	for _, n := range l.responsible(last) {
 		fmt.Fprintf(&b, "\n--- %s: last lines of %s ---\n%s", n, l.LogPath(n), l.LogTail(n, 20))
 	}
-	return fmt.Errorf("%s", b.String())
+	return errors.New(b.String())
 }
 
 // responsible names the agents whose logs explain an object: the node its
