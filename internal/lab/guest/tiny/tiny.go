@@ -10,7 +10,13 @@
 // `dpkg-deb -x`. Images are cached under <cacheDir>/tiny/<key>, the key
 // hashing the exact package versions, the host tools' versions, this
 // package's and the init's sources and the Go toolchain, so a second Build
-// only asks apt-cache for the candidate versions.
+// only asks apt-cache for the candidate versions (and skips even that
+// while the apt lists are unchanged).
+//
+// Build compiles ./init with the go command, so it runs inside this
+// module's checkout: from tests, or from the lab's command started there.
+// It needs no root. The apt package lists must be current (apt-get update):
+// a candidate the mirror no longer has cannot be downloaded.
 //
 // Cache layout:
 //
