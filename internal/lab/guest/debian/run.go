@@ -44,13 +44,17 @@ func run(ctx context.Context, stdin []byte, name string, args ...string) ([]byte
 		cmd.Stdin = bytes.NewReader(stdin)
 	}
 	var out bytes.Buffer
-	tail := &tailBuffer{max: 4096}
+	tail := &tailBuffer{max: 2048}
 	cmd.Stdout = &out
 	cmd.Stderr = tail
 	err := cmd.Run()
 	if cmd.Process != nil {
 		// Reap stragglers of the group; ESRCH (none left) is the usual case.
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	if ctx.Err() != nil {
+		// The exit status of a killed command says nothing; the cause does.
+		return out.Bytes(), fmt.Errorf("%s: %w", name, ctx.Err())
 	}
 	if err != nil {
 		return out.Bytes(), fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, tail)
