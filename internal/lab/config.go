@@ -40,8 +40,8 @@ const (
 // Config describes a lab. The zero value (with BinDir) is three nodes:
 // node-a Core, node-b and node-c System.
 type Config struct {
-	// ID names everything the lab makes (see the package doc); lowercase
-	// letters and digits. Default: random.
+	// ID names everything the lab makes (see the package doc); 3-12
+	// lowercase letters and digits. Default: random (6 hex digits).
 	ID string
 	// BaseDir holds the work directory humstack-lab-<ID>. Default: os.TempDir().
 	BaseDir string
@@ -85,7 +85,9 @@ type Binaries struct {
 	APIServer, Agent, Humcli string
 }
 
-var idRE = regexp.MustCompile(`^[a-z0-9]{1,12}$`)
+// idRE: at least 3 characters, so a lab's prefix is not a one-letter
+// "hs-x-" that other tools' namespaces might also use.
+var idRE = regexp.MustCompile(`^[a-z0-9]{3,12}$`)
 
 // withDefaults returns cfg with every default filled in, or an error
 // naming what is wrong.
@@ -124,7 +126,7 @@ func (cfg Config) withDefaults() (Config, error) {
 // validate checks what defaults cannot repair.
 func (cfg *Config) validate() error {
 	if !idRE.MatchString(cfg.ID) {
-		return fmt.Errorf("lab ID %q: want 1-12 lowercase letters or digits", cfg.ID)
+		return fmt.Errorf("lab ID %q: want 3-12 lowercase letters or digits", cfg.ID)
 	}
 	if cfg.Nodes < 1 || cfg.Nodes > 26 {
 		return fmt.Errorf("lab nodes %d: want 1-26", cfg.Nodes)

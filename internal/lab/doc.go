@@ -4,7 +4,7 @@
 //
 // # Names
 //
-// Everything a lab makes is named after its ID (lowercase letters and
+// Everything a lab makes is named after its ID (3-12 lowercase letters and
 // digits, no '-', so one lab's prefix is never the start of another's):
 // network namespaces "hs-<id>-hub", "hs-<id>-outside" and
 // "hs-<id>-node-a", "hs-<id>-node-b", ...; the work directory
@@ -29,21 +29,28 @@
 //	  veth node-a <-> eth1 in hs-<id>-node-a, a port of that node's own bridge exBr
 //	  ...
 //
-// The underlay is the nodes' eth0, the agents' VXLAN and VLAN device; MTU
-// 1500 everywhere. The hub's own address is where a test serves files to
-// the agents (Listen in the Hub namespace), as a user's image URL would.
+// Nodes share the host's UTS namespace (hostname); the agents' nodeName
+// names them. The underlay is the nodes' eth0, the agents' VXLAN and VLAN
+// device; MTU 1500 everywhere. The hub's own address is where a test
+// serves files to the agents (Listen in the Hub namespace), as a user's
+// image URL would.
+//
+// Every node has a bridge named exBr, the bridgeName of the seed's external
+// IP pool, because a router attaches to that bridge on the node it runs
+// on; the node's exBr has no address (the node is not on the external
+// network, its routers are) and is joined by eth1 to the outside
+// namespace's exBr, so all of them form one L2 segment 192.168.10.0/24
+// whose gateway is the outside namespace.
+//
+// In every namespace loopback is up and bridged frames skip br_netfilter
+// as on a plain host; nodes and outside forward IPv4; the lab's own links
+// retransmit ARP after 100 ms (links made later keep the kernel's 1 s:
+// only the host's namespace has neigh/default).
+//
 // The kernel of the machines this was built on has no 802.1Q links
 // (CONFIG_VLAN_8021Q unset) nor bridge VLAN filtering: the underlay does
 // carry tagged frames (a test proves it with raw frames), but VLAN links
-// cannot be made there. Every node has a bridge named exBr, the bridgeName of
-// the seed's external IP pool, because a router attaches to that bridge on
-// the node it runs on; the node's exBr has no address (the node is not on
-// the external network, its routers are) and is joined by eth1 to the
-// outside namespace's exBr, so all of them form one L2 segment
-// 192.168.10.0/24 whose gateway is the outside namespace. In every
-// namespace loopback is up, ARP retransmits after 100 ms, and bridged
-// frames skip br_netfilter as on a plain host; nodes and outside forward
-// IPv4.
+// cannot be made there.
 //
 // # Reaching the lab from the test process
 //
