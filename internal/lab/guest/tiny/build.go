@@ -20,6 +20,7 @@ const initPackage = "github.com/humstack/humstack/internal/lab/guest/tiny/init"
 func build(ctx context.Context, base, key string, pkgs []pkg) error {
 	start := time.Now()
 	removeStale(base)
+	pruneUnused(base, key)
 	tmp, err := os.MkdirTemp(base, ".tmp-"+key+"-")
 	if err != nil {
 		return err
@@ -102,6 +103,24 @@ func buildInit(ctx context.Context, out string) error {
 		return fmt.Errorf("go build init: %w: %s", err, b)
 	}
 	return nil
+}
+
+// unusedFor is how long an entry may go unused before a build removes it.
+// Entries are not removed sooner: another checkout's tests may be using
+// one as the backing file of a running VM's overlay.
+const unusedFor = 7 * 24 * time.Hour
+
+// pruneUnused removes entries other than keep whose manifest (touched by
+// every lookup) is older than unusedFor. The caller holds the lock.
+func pruneUnused(base, keep string) {
+	m, _ := filepath.Glob(filepath.Join(base, "*", manifestName))
+	for _, f := range m {
+		dir := filepath.Dir(f)
+		fi, err := os.Stat(f)
+		if err == nil && filepath.Base(dir) != keep && time.Since(fi.ModTime()) > unusedFor {
+			os.RemoveAll(dir)
+		}
+	}
 }
 
 // removeStale deletes build directories of interrupted builds; the caller

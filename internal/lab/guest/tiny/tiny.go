@@ -125,6 +125,9 @@ func lookup(base, key string) (Image, bool) {
 	if json.Unmarshal(b, &m) != nil || m.Key != key {
 		return Image{}, false
 	}
+	// The manifest's mtime records the last use, for pruneUnused.
+	now := time.Now()
+	os.Chtimes(filepath.Join(dir, manifestName), now, now)
 	return Image{
 		Dir: dir, Disk: filepath.Join(dir, diskName), Kernel: filepath.Join(dir, kernelName),
 		Initrd: filepath.Join(dir, initrdName), Key: key, Packages: m.Packages,
