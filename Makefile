@@ -1,7 +1,7 @@
 # humstack build, test and benchmark entry points. See README.md.
 GO      ?= go
 BIN     := bin
-FUZZTIME ?= 20s
+FUZZTIME ?= 15s
 PORT    ?= 8080
 
 .PHONY: all apiserver agent humcli test unit fuzz bench run deps clean
@@ -41,6 +41,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeValidate$$' -fuzztime $(FUZZTIME) ./internal/registry
 	$(GO) test -run '^$$' -fuzz '^FuzzInjectResourceVersion$$' -fuzztime $(FUZZTIME) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzQuantities$$' -fuzztime $(FUZZTIME) ./api
+	$(GO) test -run '^$$' -fuzz '^FuzzUserData$$' -fuzztime $(FUZZTIME) ./internal/host/cloudinit
+	$(GO) test -run '^$$' -fuzz '^FuzzMetaData$$' -fuzztime $(FUZZTIME) ./internal/host/cloudinit
 
 # bench prints API throughput and latency (p50/p99) at concurrency 1, 8 and
 # 64, a 10,000-object list, watch delivery latency to 100 watchers, and the
