@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -31,9 +32,27 @@ func build(ctx context.Context, log *slog.Logger, base string, in keyInputs) (Im
 	}()
 	key := in.key()
 	log.Info("debian image: building", "key", key, "sources", in.Sources)
-	m := manifest{Key: key, Inputs: in, Seconds: map[string]string{}}
-	rootfs := filepath.Join(work, "rootfs")
 	start := time.Now()
+	m, err := makeImage(ctx, log, work, in)
+	if err != nil {
+		return Image{}, err
+	}
+	m.Seconds["total"] = fmt.Sprintf("%.1f", time.Since(start).Seconds())
+	warnDrift(log, in.Versions, m.Installed)
+	if err := finish(work, filepath.Join(base, key), m); err != nil {
+		return Image{}, err
+	}
+	prune(log, base, keepEntries)
+	path := filepath.Join(base, key, imageName)
+	log.Info("debian image: built", "path", path, "kernel", m.Kernel, "took", time.Since(start).Round(time.Millisecond))
+	return Image{Path: path, Key: key, Kernel: m.Kernel}, nil
+}
+
+// makeImage runs the build's steps in work, timing each, and returns the
+// manifest of the image it left in work/disk.qcow2.
+func makeImage(ctx context.Context, log *slog.Logger, work string, in keyInputs) (manifest, error) {
+	m := manifest{Key: in.key(), Inputs: in, Seconds: map[string]string{}}
+	rootfs := filepath.Join(work, "rootfs")
 	steps := []struct {
 		name string
 		do   func() error
@@ -48,24 +67,18 @@ func build(ctx context.Context, log *slog.Logger, base string, in keyInputs) (Im
 			return err
 		}},
 		{"disk", func() error { return makeDisk(ctx, rootfs, work, m.Kernel, filepath.Join(work, imageName)) }},
+		// The tree is in the image now; the cache keeps only the image.
 		{"cleanup", func() error { return removeTree(rootfs) }},
 	}
 	for _, s := range steps {
 		t := time.Now()
 		if err := s.do(); err != nil {
-			return Image{}, err
+			return manifest{}, err
 		}
 		m.Seconds[s.name] = fmt.Sprintf("%.1f", time.Since(t).Seconds())
 		log.Info("debian image: step done", "step", s.name, "took", time.Since(t).Round(time.Millisecond))
 	}
-	m.Seconds["total"] = fmt.Sprintf("%.1f", time.Since(start).Seconds())
-	warnDrift(log, in.Versions, m.Installed)
-	if err := finish(work, filepath.Join(base, key), m); err != nil {
-		return Image{}, err
-	}
-	path := filepath.Join(base, key, imageName)
-	log.Info("debian image: built", "path", path, "kernel", m.Kernel, "took", time.Since(start).Round(time.Millisecond))
-	return Image{Path: path, Key: key, Kernel: m.Kernel}, nil
+	return m, nil
 }
 
 // finish writes the manifest and publishes the entry by renaming.
@@ -100,6 +113,39 @@ func warnDrift(log *slog.Logger, want, got map[string]string) {
 	}
 	if len(drift) > 0 {
 		log.Warn("debian image: host package lists differ from the mirror; run apt-get update", "packages", strings.Join(drift, ", "))
+	}
+}
+
+// keepEntries is how many images the cache keeps: the new one and its
+// predecessor, which a test run of another checkout may still be using.
+const keepEntries = 2
+
+// prune deletes all but the keep newest cache entries; each key change
+// (a Debian update, an edit here) would otherwise leave ~180 MB behind.
+// The caller holds the lock.
+func prune(log *slog.Logger, base string, keep int) {
+	ents, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	type entry struct {
+		dir string
+		mod time.Time
+	}
+	var all []entry
+	for _, e := range ents {
+		fi, err := os.Stat(filepath.Join(base, e.Name(), manifestName))
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && err == nil {
+			all = append(all, entry{filepath.Join(base, e.Name()), fi.ModTime()})
+		}
+	}
+	slices.SortFunc(all, func(a, b entry) int { return b.mod.Compare(a.mod) })
+	for _, e := range all[min(keep, len(all)):] {
+		if err := removeTree(e.dir); err != nil {
+			log.Warn("debian image: cannot remove old image", "dir", e.dir, "err", err)
+		} else {
+			log.Info("debian image: removed old image", "dir", e.dir)
+		}
 	}
 }
 

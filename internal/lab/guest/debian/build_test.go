@@ -3,8 +3,10 @@ package debian
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -54,4 +56,32 @@ func procsUnder(dir string) []string {
 		}
 	}
 	return found
+}
+
+func TestPrune(t *testing.T) {
+	base := t.TempDir()
+	now := time.Now()
+	for i, name := range []string{"old", "newest", "middle", ".tmp-1"} {
+		dir := filepath.Join(base, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		m := filepath.Join(dir, manifestName)
+		if err := os.WriteFile(m, []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		age := map[int]time.Duration{0: 3 * time.Hour, 1: 0, 2: time.Hour, 3: 5 * time.Hour}[i]
+		if err := os.Chtimes(m, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prune(slog.New(slog.DiscardHandler), base, 2)
+	var left []string
+	ents, _ := os.ReadDir(base)
+	for _, e := range ents {
+		left = append(left, e.Name())
+	}
+	if want := []string{".tmp-1", "middle", "newest"}; !slices.Equal(left, want) {
+		t.Errorf("left %v, want %v", left, want)
+	}
 }

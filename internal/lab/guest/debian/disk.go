@@ -90,16 +90,22 @@ func installGRUB(ctx context.Context, raw, work, kernel string) error {
 		"-c", cfg, "-p", "(hd0,msdos1)/boot/grub", "biosdisk", "part_msdos", "ext2", "linux"); err != nil {
 		return fmt.Errorf("install grub: %w", err)
 	}
-	boot, err := os.ReadFile(filepath.Join(grubDir, "boot.img"))
+	return writeBootCode(raw, filepath.Join(grubDir, "boot.img"), core)
+}
+
+// writeBootCode writes the boot sector's code (not its partition table) and
+// the core image into the raw disk.
+func writeBootCode(raw, bootImg, coreImg string) error {
+	boot, err := os.ReadFile(bootImg)
 	if err != nil {
 		return fmt.Errorf("install grub: %w", err)
 	}
-	coreImg, err := os.ReadFile(core)
+	core, err := os.ReadFile(coreImg)
 	if err != nil {
 		return fmt.Errorf("install grub: %w", err)
 	}
-	if len(boot) < 440 || 512+len(coreImg) > partStart {
-		return fmt.Errorf("install grub: boot.img of %d bytes or core.img of %d bytes does not fit", len(boot), len(coreImg))
+	if len(boot) < 440 || 512+len(core) > partStart {
+		return fmt.Errorf("install grub: boot.img of %d bytes or core.img of %d bytes does not fit", len(boot), len(core))
 	}
 	f, err := os.OpenFile(raw, os.O_WRONLY, 0)
 	if err != nil {
@@ -107,7 +113,7 @@ func installGRUB(ctx context.Context, raw, work, kernel string) error {
 	}
 	_, err = f.WriteAt(boot[:440], 0)
 	if err == nil {
-		_, err = f.WriteAt(coreImg, 512)
+		_, err = f.WriteAt(core, 512)
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
