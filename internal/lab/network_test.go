@@ -42,17 +42,9 @@ func TestNetwork(t *testing.T) {
 		}
 	})
 	t.Run("vlan trunk", func(t *testing.T) { testTrunk(t, l) })
-	t.Run("vlan links", func(t *testing.T) {
-		b, c := l.Nodes()[1], l.Nodes()[2]
-		if !vlanLinks(t, b.NS) {
-			t.Skip("this kernel has no 802.1Q links (CONFIG_VLAN_8021Q); the trunk test covers the underlay")
-		}
-		addLink(t, b.NS, vlan(t, b.NS), "10.98.0.2/24")
-		addLink(t, c.NS, vlan(t, c.NS), "10.98.0.3/24")
-		if err := lab.Ping(ctxFor(t, 5*time.Second), b.NS, "10.98.0.3"); err != nil {
-			t.Fatal(err)
-		}
-	})
+	// No "vlan links" subtest: these machines' kernel has no 802.1Q
+	// support (see DEVELOPERS.md), and a test that skips under CI would
+	// hide that; the trunk test proves the underlay carries tagged frames.
 	t.Run("outside from exBr", func(t *testing.T) { testOutside(t, l) })
 	t.Run("settings", func(t *testing.T) { testSettings(t, l, hostForward) })
 }
@@ -114,26 +106,6 @@ func vxlan(t *testing.T, ns string) netlink.Link {
 	la.Name, la.MTU = "vxt42", 1450
 	return &netlink.Vxlan{LinkAttrs: la, VxlanId: 42, Group: net.ParseIP(lab.DefaultGroup),
 		VtepDevIndex: linkIndex(t, ns, lab.UnderlayDev), Port: 4789, Learning: true}
-}
-
-// vlan is 802.1Q VLAN 100 on the node's underlay.
-func vlan(t *testing.T, ns string) netlink.Link {
-	la := netlink.NewLinkAttrs()
-	la.Name, la.ParentIndex = "eth0.100", linkIndex(t, ns, lab.UnderlayDev)
-	return &netlink.Vlan{LinkAttrs: la, VlanId: 100}
-}
-
-// vlanLinks reports whether the kernel can make 802.1Q links.
-func vlanLinks(t *testing.T, ns string) bool {
-	err := lab.WithNetlink(ns, func(h *netlink.Handle) error {
-		l := vlan(t, ns)
-		l.Attrs().Name = "probe.100"
-		if err := h.LinkAdd(l); err != nil {
-			return err
-		}
-		return h.LinkDel(l)
-	})
-	return err == nil
 }
 
 func linkIndex(t *testing.T, ns, name string) int {

@@ -2,6 +2,7 @@ package tiny
 
 import (
 	"bytes"
+	"github.com/humstack/humstack/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,9 +11,7 @@ import (
 
 // TestCPIOReadsBack unpacks the archive with cpio(1), an independent reader.
 func TestCPIOReadsBack(t *testing.T) {
-	if _, err := exec.LookPath("cpio"); err != nil {
-		t.Skip("needs cpio")
-	}
+	testenv.RequireCommands(t, "cpio")
 	var buf bytes.Buffer
 	c := newCPIO(&buf)
 	c.File("/usr/bin/tool", 0o755, []byte("hello"))
