@@ -1,6 +1,7 @@
 package lab_test
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
@@ -20,6 +21,7 @@ import (
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/host/cloudinit"
 	"github.com/humstack/humstack/internal/lab"
+	"github.com/humstack/humstack/internal/lab/guest/debian"
 	"github.com/humstack/humstack/internal/lab/guest/tiny"
 	"github.com/humstack/humstack/internal/lab/labtest"
 	"github.com/humstack/humstack/internal/testenv"
@@ -31,17 +33,45 @@ import (
 // bridge of that node; the test pings it and logs in over SSH.
 func TestTinyGuestInALabNode(t *testing.T) {
 	testenv.RequireCommands(t, append([]string{"qemu-system-x86_64"}, tiny.RequiredCommands...)...)
-	l := labtest.Up(t, lab.Config{Nodes: 1})
-	ctx := ctxFor(t, 3*time.Minute)
-	start := time.Now()
-	img, err := tiny.Build(ctx, cacheDir(t))
-	if err != nil {
-		t.Fatalf("build tiny image: %v", err)
-	}
-	t.Logf("tiny image ready in %v", time.Since(start).Round(time.Millisecond))
+	bootInLab(t, guest{name: "tiny", user: "tester", memory: "128", smp: "1", timeout: 2 * time.Minute,
+		build: func(ctx context.Context) (string, error) {
+			img, err := tiny.Build(ctx, cacheDir(t))
+			return img.Disk, err
+		}})
+}
 
-	url := serveFromHub(t, l, img.Disk)
-	disk := fetchInNode(t, l, "node-a", url, img.Disk)
+// TestDebianGuestInALabNode does the same with the Debian cloud image and
+// Debian's own cloud-init, and checks that cloud-init finished.
+func TestDebianGuestInALabNode(t *testing.T) {
+	testenv.RequireCommands(t, "qemu-system-x86_64", "qemu-img", "mmdebstrap", "grub-mkimage", "mkfs.ext4", "sfdisk")
+	bootInLab(t, guest{name: "debian", user: "debian", memory: "512", smp: "2", timeout: 6 * time.Minute,
+		build: func(ctx context.Context) (string, error) {
+			img, err := debian.Build(ctx, cacheDir(t))
+			return img.Path, err
+		},
+		check: "cloud-init status --wait | grep -q 'status: done' && echo cloud-init-done"})
+}
+
+// guest is one image under test.
+type guest struct {
+	name, user, memory, smp string
+	timeout                 time.Duration
+	build                   func(context.Context) (string, error)
+	check                   string // a shell command whose output must contain "-done"
+}
+
+func bootInLab(t *testing.T, g guest) {
+	l := labtest.Up(t, lab.Config{Nodes: 1})
+	ctx := ctxFor(t, g.timeout)
+	start := time.Now()
+	image, err := g.build(ctx)
+	if err != nil {
+		t.Fatalf("build %s image: %v", g.name, err)
+	}
+	t.Logf("%s image ready in %v", g.name, time.Since(start).Round(time.Millisecond))
+
+	url := serveFromHub(t, l, image)
+	disk := fetchInNode(t, l, "node-a", url, image)
 	ns := l.NS("node-a")
 	for _, cmd := range [][]string{
 		{"ip", "link", "add", "gbr0", "type", "bridge"},
@@ -57,16 +87,16 @@ func TestTinyGuestInALabNode(t *testing.T) {
 	signer, pub := newKey(t)
 	mac, _ := net.ParseMAC("52:54:00:97:00:10")
 	seed := filepath.Join(t.TempDir(), "seed.iso")
-	writeSeed(t, seed, mac, string(ssh.MarshalAuthorizedKey(pub)))
+	writeSeed(t, seed, mac, g.user, string(ssh.MarshalAuthorizedKey(pub)))
 
 	serial := filepath.Join(t.TempDir(), "serial.log")
 	boot := time.Now()
-	bootQEMU(t, ns, disk, seed, serial, mac.String())
+	bootQEMU(t, ns, disk, seed, serial, mac.String(), g.memory, g.smp)
 	if err := lab.Ping(ctx, ns, "10.97.0.10"); err != nil {
 		t.Fatalf("ping guest: %v\nserial:\n%s", err, lab.LastLines(serial, 30))
 	}
 	t.Logf("boot to ping: %v", time.Since(boot).Round(time.Millisecond))
-	out, err := lab.SSH(ctx, ns, "10.97.0.10:22", "tester", signer, "hostname")
+	out, err := lab.SSH(ctx, ns, "10.97.0.10:22", g.user, signer, "hostname")
 	if err != nil {
 		t.Fatalf("ssh: %v\nserial:\n%s", err, lab.LastLines(serial, 30))
 	}
@@ -74,6 +104,13 @@ func TestTinyGuestInALabNode(t *testing.T) {
 		t.Fatalf("hostname %q, want labvm", out)
 	}
 	t.Logf("boot to SSH: %v", time.Since(boot).Round(time.Millisecond))
+	if g.check != "" {
+		out, err := lab.SSH(ctx, ns, "10.97.0.10:22", g.user, signer, g.check)
+		if err != nil || !strings.Contains(out, "-done") {
+			t.Fatalf("%s: %q %v", g.check, out, err)
+		}
+		t.Logf("boot to %s: %v", strings.TrimSpace(out), time.Since(boot).Round(time.Millisecond))
+	}
 }
 
 func cacheDir(t *testing.T) string {
@@ -141,12 +178,12 @@ func newKey(t *testing.T) (ssh.Signer, ssh.PublicKey) {
 	return signer, signer.PublicKey()
 }
 
-func writeSeed(t *testing.T, path string, mac net.HardwareAddr, key string) {
+func writeSeed(t *testing.T, path string, mac net.HardwareAddr, user, key string) {
 	md, err := cloudinit.MetaData("labvm-1", "labvm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ud, err := cloudinit.UserData([]api.LoginUser{{Username: "tester", SSHAuthorizedKeys: []string{strings.TrimSpace(key)}}})
+	ud, err := cloudinit.UserData([]api.LoginUser{{Username: user, SSHAuthorizedKeys: []string{strings.TrimSpace(key)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,13 +201,13 @@ func writeSeed(t *testing.T, path string, mac net.HardwareAddr, key string) {
 
 // bootQEMU starts the guest inside ns from disk (through an overlay) and
 // kills it by PID when the test ends.
-func bootQEMU(t *testing.T, ns, disk, seed, serial, mac string) {
+func bootQEMU(t *testing.T, ns, disk, seed, serial, mac, memory, smp string) {
 	overlay := filepath.Join(t.TempDir(), "overlay.qcow2")
 	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", disk, overlay).CombinedOutput(); err != nil {
 		t.Fatalf("overlay: %v: %s", err, out)
 	}
 	cmd := exec.Command("ip", "netns", "exec", ns, "qemu-system-x86_64",
-		"-accel", "tcg,tb-size=256", "-m", "128", "-smp", "1",
+		"-accel", "tcg,tb-size=256", "-m", memory, "-smp", smp,
 		"-nodefaults", "-no-user-config", "-display", "none", "-serial", "file:"+serial,
 		"-drive", "file="+overlay+",if=virtio,format=qcow2",
 		"-drive", "file="+seed+",media=cdrom,if=ide,format=raw,readonly=on",
