@@ -1,0 +1,192 @@
+package firewall
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"net/netip"
+	"os/exec"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+
+	"github.com/humstack/humstack/internal/host/link"
+	"github.com/humstack/humstack/internal/lab"
+	"github.com/humstack/humstack/internal/testenv"
+)
+
+// newNS makes a fresh namespace hs-n-<random>, deleted at the end of the
+// test, with loopback up, a netlink handle and an nftables connection in it.
+func newNS(t *testing.T) (string, *netlink.Handle, *nftables.Conn) {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireCommands(t, "ip", "ping")
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "hs-n-" + hex.EncodeToString(b)
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
+	ns, err := netns.GetFromName(name)
+	must(t, err)
+	t.Cleanup(func() { ns.Close() })
+	h, err := netlink.NewHandleAt(ns)
+	must(t, err)
+	t.Cleanup(h.Close)
+	lo, err := h.LinkByName("lo")
+	must(t, err)
+	must(t, h.LinkSetUp(lo))
+	c, err := nftables.New(nftables.WithNetNSFd(int(ns)))
+	must(t, err)
+	return name, h, c
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rules(t *testing.T, c *nftables.Conn) []string {
+	t.Helper()
+	_, have, err := installed(c)
+	must(t, err)
+	return have
+}
+
+// otherTable installs `table ip other { chain post { type nat hook
+// postrouting priority 0; counter } }`, which humstack must not touch.
+func otherTable(t *testing.T, c *nftables.Conn) {
+	t.Helper()
+	tb := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: "other"})
+	ch := c.AddChain(&nftables.Chain{Name: "post", Table: tb, Type: nftables.ChainTypeNAT,
+		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
+	c.AddRule(&nftables.Rule{Table: tb, Chain: ch, Exprs: []expr.Any{&expr.Counter{}}})
+	must(t, c.Flush())
+}
+
+func assertOther(t *testing.T, c *nftables.Conn) {
+	t.Helper()
+	tb := &nftables.Table{Family: nftables.TableFamilyIPv4, Name: "other"}
+	rs, err := c.GetRules(tb, &nftables.Chain{Name: "post", Table: tb})
+	if err != nil || len(rs) != 1 {
+		t.Fatalf("table ip other was touched: %d rules, %v", len(rs), err)
+	}
+}
+
+func TestSetAndRemove(t *testing.T) {
+	_, _, c := newNS(t)
+	otherTable(t, c)
+	a := Masquerade{CIDR: netip.MustParsePrefix("10.1.0.0/24"), Bridge: "hsaaa"}
+	b := Masquerade{CIDR: netip.MustParsePrefix("10.2.0.0/24"), Bridge: "hsbbb"}
+	for i, step := range []struct {
+		ms      []Masquerade
+		changed bool
+		want    []string
+	}{
+		{[]Masquerade{b, a}, true, []string{a.rule(), b.rule()}},
+		{[]Masquerade{a, b}, false, []string{a.rule(), b.rule()}},
+		{[]Masquerade{a}, true, []string{a.rule()}},
+		{nil, true, nil},
+		{nil, false, nil},
+	} {
+		changed, err := Set(c, step.ms)
+		if err != nil || changed != step.changed {
+			t.Fatalf("step %d: Set = %v, %v; want changed %v", i, changed, err, step.changed)
+		}
+		if got := rules(t, c); !slices.Equal(got, step.want) {
+			t.Fatalf("step %d: rules %q, want %q", i, got, step.want)
+		}
+		assertOther(t, c)
+	}
+	if changed, err := Remove(c); err != nil || !changed {
+		t.Fatalf("Remove = %v, %v", changed, err)
+	}
+	if changed, err := Remove(c); err != nil || changed {
+		t.Fatalf("second Remove = %v, %v", changed, err)
+	}
+	if tb, err := findTable(c); err != nil || tb != nil {
+		t.Fatalf("table left: %v, %v", tb, err)
+	}
+	assertOther(t, c)
+}
+
+// TestMasqueradeReachesOutside: an endpoint behind the gateway's bridge
+// pings an outside host that has no route back to the network's CIDR; the
+// replies arrive only through the masquerade.
+func TestMasqueradeReachesOutside(t *testing.T) {
+	gw, hg, c := newNS(t)
+	out, ho, _ := newNS(t)
+	ep, he, _ := newNS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := lab.Exec(ctx, gw, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
+	must(t, err)
+	br := link.BridgeName("g", "ns", "masq")
+	gwp := netip.MustParsePrefix("10.77.0.1/24")
+	_, err = link.Apply(hg, link.Network{Bridge: br, Kind: link.Bridge, Gateway: &gwp})
+	must(t, err)
+	t.Cleanup(func() { _, _ = link.Remove(hg, br) })
+	veth(t, hg, "o0", "198.51.100.1/24", out, ho, "eth0", "198.51.100.2/24")
+	veth(t, hg, "p0", "", ep, he, "eth0", "10.77.0.2/24")
+	p0, err := hg.LinkByName("p0")
+	must(t, err)
+	bl, err := hg.LinkByName(br)
+	must(t, err)
+	must(t, hg.LinkSetMasterByIndex(p0, bl.Attrs().Index))
+	e0, err := he.LinkByName("eth0")
+	must(t, err)
+	must(t, he.RouteAdd(&netlink.Route{LinkIndex: e0.Attrs().Index, Gw: net.ParseIP("10.77.0.1")}))
+
+	ping := func() error {
+		_, err := lab.Exec(ctx, ep, "ping", "-c", "2", "-i", "0.2", "-W", "1", "198.51.100.2")
+		return err
+	}
+	if ping() == nil {
+		t.Fatal("the outside answered without the masquerade: the test proves nothing")
+	}
+	_, err = Set(c, []Masquerade{{CIDR: netip.MustParsePrefix("10.77.0.0/24"), Bridge: br}})
+	must(t, err)
+	if err := ping(); err != nil {
+		t.Fatalf("no reply through the masquerade: %v", err)
+	}
+	_, err = Remove(c)
+	must(t, err)
+	time.Sleep(100 * time.Millisecond)
+	if ping() == nil {
+		t.Fatal("the outside still answers after Remove")
+	}
+}
+
+// veth joins the namespace of ha to namespace b with a veth pair na/nb,
+// up, with the given addresses (CIDR, may be empty).
+func veth(t *testing.T, ha *netlink.Handle, na, addrA, b string, hb *netlink.Handle, nb, addrB string) {
+	t.Helper()
+	nsb, err := netns.GetFromName(b)
+	must(t, err)
+	defer nsb.Close()
+	attrs := netlink.NewLinkAttrs()
+	attrs.Name = na
+	must(t, ha.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: nb, PeerNamespace: netlink.NsFd(nsb)}))
+	for _, e := range []struct {
+		h          *netlink.Handle
+		name, addr string
+	}{{ha, na, addrA}, {hb, nb, addrB}} {
+		l, err := e.h.LinkByName(e.name)
+		must(t, err)
+		if e.addr != "" {
+			ad, err := netlink.ParseAddr(e.addr)
+			must(t, err)
+			must(t, e.h.AddrAdd(l, ad))
+		}
+		must(t, e.h.LinkSetUp(l))
+	}
+}
