@@ -18,7 +18,9 @@ type Options struct {
 	// Drivers realize each kind on the host; a placed kind without one is
 	// reported as not implemented on this node.
 	Drivers map[*api.Kind]Driver
-	Workers int
+	// NetworkDriver realizes networks; nil reports them as not implemented.
+	NetworkDriver NetworkDriver
+	Workers       int
 	// Resync is how often every object is reconciled without a change
 	// (the seed's pollingSeconds): how soon drift on the host is repaired.
 	Resync time.Duration
@@ -57,6 +59,8 @@ func Setup(m *controller.Manager, opts Options) error {
 	if opts.Log == nil {
 		opts.Log = m.Log
 	}
+	copts := controller.Options{Workers: opts.Workers, Resync: opts.Resync, Log: opts.Log.With("node", opts.Node)}
+	setupNetworks(m, opts, copts)
 	for _, p := range placements {
 		d, ok := opts.Drivers[p.kind]
 		if !ok {
@@ -64,8 +68,7 @@ func Setup(m *controller.Manager, opts Options) error {
 		}
 		inf := m.Informer(p.kind, FilterName(opts.Node), PlacedOn(p.kind, opts.Node))
 		r := &reconciler{c: m.Client, kind: p.kind, inf: inf, finalizer: Finalizer(opts.Node), driver: d}
-		m.Add(controller.New(p.kind.Name, inf, r,
-			controller.Options{Workers: opts.Workers, Resync: opts.Resync, Log: opts.Log.With("node", opts.Node)}))
+		m.Add(controller.New(p.kind.Name, inf, r, copts))
 	}
 	return nil
 }

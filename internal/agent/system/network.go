@@ -1,0 +1,216 @@
+package system
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/controller"
+)
+
+// Network states on a node (status.nodes[node].state).
+const (
+	NetworkAvailable = "Available"
+	NetworkError     = "Error"
+)
+
+// NetworkDriver realizes networks on this node's host: the bridge, and the
+// VXLAN or VLAN link that carries it between nodes.
+type NetworkDriver interface {
+	// Apply makes the host match n (idempotent: a network that is already
+	// right is left alone, no link re-created). peers are the underlay
+	// addresses of the other Ready nodes, for unicast VXLAN.
+	Apply(ctx context.Context, n *api.Network, peers []string) error
+	// Remove deletes what Apply made for n; what is gone is not an error.
+	Remove(ctx context.Context, n *api.Network) error
+}
+
+// networks realizes a network on this node exactly while something placed
+// here (a VM or a router) uses it, and reports per-node status. Unlike the
+// placed kinds, a network lives on every node that needs it, so each node
+// holds its own finalizer on it and writes only its own status entry.
+type networks struct {
+	c       *client.Client
+	node    string
+	nets    *controller.Informer
+	users   []*controller.Informer // VMs and routers placed here
+	nodes   *controller.Informer
+	driver  NetworkDriver
+	finaliz string
+}
+
+func setupNetworks(m *controller.Manager, opts Options, copts controller.Options) {
+	r := &networks{
+		c: m.Client, node: opts.Node, finaliz: Finalizer(opts.Node), driver: opts.NetworkDriver,
+		nets:  m.Informer(api.NetworkKind, "", nil),
+		nodes: m.Informer(api.NodeKind, "", nil),
+		users: []*controller.Informer{
+			m.Informer(api.VirtualMachineKind, FilterName(opts.Node), PlacedOn(api.VirtualMachineKind, opts.Node)),
+			m.Informer(api.VirtualRouterKind, FilterName(opts.Node), PlacedOn(api.VirtualRouterKind, opts.Node)),
+		},
+	}
+	if r.driver == nil {
+		r.driver = notImplementedNetworks{}
+	}
+	ctl := controller.New("network", r.nets, r, copts)
+	for _, inf := range r.users {
+		ctl.Watch(inf, networksOf)
+	}
+	// Nodes coming and going change the unicast VXLAN peers of every network.
+	ctl.Watch(r.nodes, func(api.Object) []controller.Key {
+		var keys []controller.Key
+		for _, n := range r.nets.List() {
+			keys = append(keys, controller.KeyOf(n))
+		}
+		return keys
+	})
+	m.Add(ctl)
+}
+
+// networksOf maps a VM or router to the keys of the networks it attaches to.
+func networksOf(o api.Object) []controller.Key {
+	m := o.GetMeta()
+	var ids []string
+	switch x := o.(type) {
+	case *api.VirtualMachine:
+		for _, n := range x.Spec.NICs {
+			ids = append(ids, n.NetworkID)
+		}
+	case *api.VirtualRouter:
+		for _, n := range x.Spec.NICs {
+			ids = append(ids, n.NetworkID)
+		}
+	}
+	keys := make([]controller.Key, len(ids))
+	for i, id := range ids {
+		keys[i] = controller.Key{Group: m.Group, Namespace: m.Namespace, ID: id}
+	}
+	return keys
+}
+
+// Reconcile implements controller.Reconciler.
+func (r *networks) Reconcile(ctx context.Context, key controller.Key) (controller.Result, error) {
+	o, ok := r.nets.Get(key)
+	if !ok {
+		return controller.Result{}, nil
+	}
+	n := o.(*api.Network)
+	users := r.usersOf(key)
+	held := slices.Contains(n.Meta.Finalizers, r.finaliz)
+	switch {
+	case len(users) == 0 && held:
+		return controller.Result{}, r.release(ctx, n)
+	case len(users) == 0:
+		return controller.Result{}, nil
+	case n.Meta.Deleting():
+		// Not from under a VM: the network goes once its users here have.
+		msg := "deletion waits: in use on this node by " + strings.Join(users, ", ")
+		return controller.Result{}, r.report(ctx, n, NetworkAvailable, msg)
+	}
+	var err error
+	if n, err = r.prepare(ctx, n); err != nil {
+		return controller.Result{}, ignoreNotFound(err)
+	}
+	if err := r.driver.Apply(ctx, n, r.peers()); err != nil {
+		return controller.Result{}, errors.Join(err, r.report(ctx, n, NetworkError, err.Error()))
+	}
+	return controller.Result{}, r.report(ctx, n, NetworkAvailable, "")
+}
+
+// usersOf names the VMs and routers on this node, not being deleted, that
+// attach to the network key.
+func (r *networks) usersOf(key controller.Key) []string {
+	var out []string
+	for _, inf := range r.users {
+		for _, o := range inf.List() {
+			if o.GetMeta().Deleting() || !slices.Contains(networksOf(o), key) {
+				continue
+			}
+			k, _ := api.KindOf(o)
+			out = append(out, k.Name+" "+o.GetMeta().ID)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// prepare takes this node's finalizer (before anything is made on the
+// host) and records the bridge name, the same on every node.
+func (r *networks) prepare(ctx context.Context, n *api.Network) (*api.Network, error) {
+	bridge := BridgeName(n.Meta.Group, n.Meta.Namespace, n.Meta.ID)
+	return controller.Update(ctx, r.c, n, func(x *api.Network) bool {
+		changed := false
+		if !slices.Contains(x.Meta.Finalizers, r.finaliz) {
+			x.Meta.Finalizers = append(x.Meta.Finalizers, r.finaliz)
+			changed = true
+		}
+		if x.Meta.Annotations[api.AnnotationBridgeName] != bridge {
+			if x.Meta.Annotations == nil {
+				x.Meta.Annotations = map[string]string{}
+			}
+			x.Meta.Annotations[api.AnnotationBridgeName] = bridge
+			changed = true
+		}
+		return changed
+	})
+}
+
+// release removes the network from this host, its status entry and this
+// node's finalizer.
+func (r *networks) release(ctx context.Context, n *api.Network) error {
+	if err := r.driver.Remove(ctx, n); err != nil {
+		return fmt.Errorf("remove network: %w", err)
+	}
+	_, err := controller.UpdateStatus(ctx, r.c, n, func(x *api.Network) bool {
+		_, ok := x.Status.Nodes[r.node]
+		delete(x.Status.Nodes, r.node)
+		return ok
+	})
+	if err = ignoreNotFound(err); err != nil {
+		return err
+	}
+	return controller.RemoveFinalizer(ctx, r.c, n, r.finaliz)
+}
+
+// report writes this node's entry of status.nodes, if it changed.
+func (r *networks) report(ctx context.Context, n *api.Network, state, msg string) error {
+	_, err := controller.UpdateStatus(ctx, r.c, n, func(x *api.Network) bool {
+		want := api.StateStatus{State: state, Message: msg}
+		if x.Status.Nodes[r.node] == want {
+			return false
+		}
+		if x.Status.Nodes == nil {
+			x.Status.Nodes = map[string]api.StateStatus{}
+		}
+		x.Status.Nodes[r.node] = want
+		return true
+	})
+	return ignoreNotFound(err)
+}
+
+// peers are the addresses of the other Ready nodes.
+func (r *networks) peers() []string {
+	var out []string
+	for _, o := range r.nodes.List() {
+		n := o.(*api.Node)
+		if n.Meta.ID != r.node && n.Status.State == api.NodeReady && n.Spec.Address != "" {
+			out = append(out, n.Spec.Address)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// notImplementedNetworks says so instead of pretending.
+type notImplementedNetworks struct{}
+
+func (notImplementedNetworks) Apply(context.Context, *api.Network, []string) error {
+	return controller.Terminal(errors.New("this agent cannot realize networks yet: not implemented"))
+}
+
+func (notImplementedNetworks) Remove(context.Context, *api.Network) error { return nil }
