@@ -8,9 +8,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/core"
+	"github.com/humstack/humstack/internal/agent/network"
 	"github.com/humstack/humstack/internal/agent/node"
 	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/controller"
@@ -69,7 +71,12 @@ func setupMode(m *controller.Manager, cfg Config, log *slog.Logger) error {
 		}
 	}
 	if cfg.AgentMode.RunsSystem() {
-		if err := system.Setup(m, system.Options{Node: cfg.NodeName, Log: log, Resync: cfg.Resync()}); err != nil {
+		if err := system.Setup(m, system.Options{Node: cfg.NodeName, Log: log, Resync: cfg.Resync(),
+			NetworkDriver: network.New(network.Config{
+				VXLANDev:   cfg.NetworkAgentConfig.VXLAN.DevName,
+				VXLANGroup: net.ParseIP(cfg.NetworkAgentConfig.VXLAN.Group), // validated at load; "" is nil: unicast
+				VLANDev:    cfg.NetworkAgentConfig.VLAN.DevName,
+			})}); err != nil {
 			return fmt.Errorf("set up system controllers: %w", err)
 		}
 	}

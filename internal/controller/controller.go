@@ -65,6 +65,7 @@ type Controller struct {
 	opts    Options
 	queue   *Queue[Key]
 	primary *Informer
+	watched []*Informer
 	log     *slog.Logger
 }
 
@@ -94,6 +95,7 @@ func New(name string, primary *Informer, r Reconciler, opts Options) *Controller
 // Watch also reconciles the keys mapFn returns for each change in inf:
 // e.g. the VMs that use a disk when the disk changes.
 func (c *Controller) Watch(inf *Informer, mapFn func(api.Object) []Key) {
+	c.watched = append(c.watched, inf)
 	inf.AddHandler(func(old, new api.Object) {
 		for _, o := range []api.Object{old, new} {
 			if o != nil {
@@ -109,10 +111,14 @@ func (c *Controller) Watch(inf *Informer, mapFn func(api.Object) []Key) {
 func (c *Controller) Enqueue(k Key) { c.queue.Add(k) }
 
 // Start runs the workers until ctx ends. The informers must be running; keys
-// are processed once the primary informer has synced.
+// are processed once the primary and every watched informer have synced: a
+// reconciler that reads a cache still empty after a restart would conclude
+// that nothing uses a network, or that a namespace is empty, and act on it.
 func (c *Controller) Start(ctx context.Context) error {
-	if !c.primary.WaitSynced(ctx) {
-		return nil
+	for _, inf := range append([]*Informer{c.primary}, c.watched...) {
+		if !inf.WaitSynced(ctx) {
+			return nil
+		}
 	}
 	var wg sync.WaitGroup
 	for i := 0; i < c.opts.Workers; i++ {

@@ -1,18 +1,7 @@
 package system
 
-import (
-	"crypto/sha256"
-	"encoding/base32"
-	"strings"
-)
+import "github.com/humstack/humstack/internal/host/link"
 
-// BridgeName is the Linux bridge of a network: the same on every node,
-// derived from the network's scope and id only, at most 15 characters (the
-// kernel's limit). 60 bits of hash make collisions negligible at any
-// realistic number of networks. Lowercase base32 keeps it a valid
-// interface name.
-func BridgeName(group, namespace, id string) string {
-	sum := sha256.Sum256([]byte(group + "/" + namespace + "/" + id))
-	enc := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(sum[:])
-	return "hs" + strings.ToLower(enc[:12])
-}
+// BridgeName is the Linux bridge of a network, the same on every node
+// (see link.BridgeName).
+func BridgeName(group, namespace, id string) string { return link.BridgeName(group, namespace, id) }

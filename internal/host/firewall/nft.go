@@ -3,6 +3,7 @@ package firewall
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"slices"
 
 	"github.com/google/nftables"
@@ -125,4 +126,27 @@ func findTable(c *nftables.Conn) (*nftables.Table, error) {
 		}
 	}
 	return nil, nil
+}
+
+// Installed returns the masquerades humstack's table holds now, so that a
+// restarted agent can carry them over instead of dropping the rules of
+// networks it has not reconciled yet. Rules it did not write are ignored.
+func Installed(c *nftables.Conn) ([]Masquerade, error) {
+	_, have, err := installed(c)
+	if err != nil {
+		return nil, err
+	}
+	var out []Masquerade
+	for _, text := range have {
+		var cidr, bridge string
+		if _, err := fmt.Sscanf(text, "ip saddr %s oifname != %q masquerade", &cidr, &bridge); err != nil {
+			continue
+		}
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			continue
+		}
+		out = append(out, Masquerade{CIDR: p, Bridge: bridge})
+	}
+	return out, nil
 }

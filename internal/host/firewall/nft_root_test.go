@@ -105,6 +105,18 @@ func TestSetAndRemove(t *testing.T) {
 		if got := rules(t, c); !slices.Equal(got, step.want) {
 			t.Fatalf("step %d: rules %q, want %q", i, got, step.want)
 		}
+		// Installed reads back exactly what Set wrote.
+		back, err := Installed(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var texts []string
+		for _, m := range back {
+			texts = append(texts, m.rule())
+		}
+		if !slices.Equal(texts, step.want) {
+			t.Fatalf("step %d: Installed %q, want %q", i, texts, step.want)
+		}
 		assertOther(t, c)
 	}
 	if changed, err := Remove(c); err != nil || !changed {

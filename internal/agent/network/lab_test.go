@@ -1,0 +1,168 @@
+package network_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/host/link"
+	"github.com/humstack/humstack/internal/lab"
+	"github.com/humstack/humstack/internal/lab/labtest"
+	"github.com/humstack/humstack/internal/testenv"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+var sc = client.Scope{Group: "g", Namespace: "ns"}
+
+// TestVXLANAcrossNodes: real agents in a 3-node lab realize a VXLAN network
+// on the two nodes whose VMs use it; endpoints on the two bridges ping each
+// other through the underlay, in multicast and in unicast mode; restarting
+// an agent re-creates nothing; the bridges go when the VMs go.
+func TestVXLANAcrossNodes(t *testing.T) {
+	for _, unicast := range []bool{false, true} {
+		t.Run(map[bool]string{false: "multicast", true: "unicast"}[unicast], func(t *testing.T) {
+			l := labtest.Up(t, lab.Config{VXLANUnicast: unicast, HeartbeatSeconds: 1, NodeGraceSeconds: 5})
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			apply(t, l, `meta: {apiType: corev0/group, id: g}
+---
+meta: {apiType: corev0/namespace, id: ns, group: g}
+---
+meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns, annotations: {networkv0/network_type: VXLAN}}
+spec: {id: "100", ipv4CIDR: 10.0.0.0/24}
+---
+`+vm("vmb", "node-b")+"\n---\n"+vm("vmc", "node-c"))
+			bridge := link.BridgeName("g", "ns", "net1")
+			waitAvailable(t, l, "node-b", "node-c")
+			epB := endpoint(t, l, "node-b", bridge, "10.0.0.2/24")
+			endpoint(t, l, "node-c", bridge, "10.0.0.3/24")
+			if err := lab.Ping(ctx, epB, "10.0.0.3"); err != nil {
+				t.Fatalf("endpoints on two nodes cannot talk over the VXLAN network: %v\nnode-b agent:\n%s", err, l.LogTail("node-b", 20))
+			}
+			if tx := vxlanTX(t, l, "node-b", bridge); tx == 0 {
+				t.Fatal("no packets left node-b through the VXLAN link")
+			}
+			if hasLink(t, l, "node-a", bridge) {
+				t.Fatal("node-a, where nothing uses the network, realized it")
+			}
+
+			before := ifindex(t, l, "node-b", bridge)
+			if err := l.StopAgent("node-b"); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.StartAgent("node-b"); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(3 * time.Second) // the restarted agent has reconciled everything by now
+			if after := ifindex(t, l, "node-b", bridge); after != before {
+				t.Fatalf("agent restart re-created the bridge (ifindex %d -> %d)", before, after)
+			}
+
+			vms := client.For[*api.VirtualMachine](l.Client())
+			for _, id := range []string{"vmb", "vmc"} {
+				if _, err := vms.Delete(ctx, sc, id, client.DeleteOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+				b, c := hasLink(t, l, "node-b", bridge), hasLink(t, l, "node-c", bridge)
+				return !b && !c, fmt.Sprintf("bridge still on node-b %v node-c %v", b, c)
+			})
+		})
+	}
+}
+
+func vm(id, node string) string {
+	return fmt.Sprintf(`meta: {apiType: systemv0/virtualmachine, id: %s, group: g, namespace: ns, annotations: {virtualmachinev0/node_name: %s}}
+spec: {requestVcpus: 1, limitVcpus: 1, requestMemory: 128M, limitMemory: 128M, nics: [{networkID: net1, ipv4Address: 10.0.0.9}]}`, id, node)
+}
+
+// apply runs the real humcli inside the lab.
+func apply(t *testing.T, l *lab.Lab, yaml string) {
+	f := filepath.Join(t.TempDir(), "objects.yaml")
+	if err := os.WriteFile(f, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := l.Humcli(context.Background(), "apply", "-f", f); err != nil {
+		t.Fatalf("humcli apply: %v\n%s", err, out)
+	}
+}
+
+func waitAvailable(t *testing.T, l *lab.Lab, nodes ...string) {
+	nets := client.For[*api.Network](l.Client())
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		n, err := nets.Get(context.Background(), sc, "net1")
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, node := range nodes {
+			if n.Status.Nodes[node].State != "Available" {
+				return false, fmt.Sprintf("net1 status %+v", n.Status.Nodes)
+			}
+		}
+		return true, ""
+	})
+}
+
+// endpoint makes a namespace with a veth into the node's bridge, standing
+// for a guest, and returns its name.
+func endpoint(t *testing.T, l *lab.Lab, node, bridge, cidr string) string {
+	ns := l.NS("ep" + node[len(node)-1:])
+	run := func(args ...string) {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	run("netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	nodeNS := l.NS(node)
+	run("-n", nodeNS, "link", "add", "ep0", "mtu", "1450", "type", "veth", "peer", "name", "eth0", "netns", ns)
+	run("-n", nodeNS, "link", "set", "ep0", "master", bridge, "up")
+	run("-n", ns, "addr", "add", cidr, "dev", "eth0")
+	run("-n", ns, "link", "set", "eth0", "up")
+	run("-n", ns, "link", "set", "lo", "up")
+	return ns
+}
+
+func hasLink(t *testing.T, l *lab.Lab, node, name string) bool {
+	return ifindex(t, l, node, name) != 0
+}
+
+func ifindex(t *testing.T, l *lab.Lab, node, name string) int {
+	idx := 0
+	err := lab.WithNetlink(l.NS(node), func(h *netlink.Handle) error {
+		if lk, err := h.LinkByName(name); err == nil {
+			idx = lk.Attrs().Index
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+func vxlanTX(t *testing.T, l *lab.Lab, node, bridge string) uint64 {
+	var tx uint64
+	err := lab.WithNetlink(l.NS(node), func(h *netlink.Handle) error {
+		lk, err := h.LinkByName(link.MemberName(bridge, link.VXLAN))
+		if err != nil {
+			return err
+		}
+		tx = lk.Attrs().Statistics.TxPackets
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
