@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,4 +166,67 @@ func vxlanTX(t *testing.T, l *lab.Lab, node, bridge string) uint64 {
 		t.Fatal(err)
 	}
 	return tx
+}
+
+// TestGatewayNAPT: a Bridge network with networkv0/default_gateway puts the
+// gateway on the bridge of the node that uses it and masquerades the
+// network there, so an endpoint reaches the outside, which has no route
+// back to the network; deleting the network removes bridge and rule.
+func TestGatewayNAPT(t *testing.T) {
+	l := labtest.Up(t, lab.Config{Nodes: 2})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// node-b's uplink: an address on its external bridge and a default route
+	// to the outside gateway, as an operator's node would have.
+	nodeNS := l.NS("node-b")
+	for _, args := range [][]string{
+		{"-n", nodeNS, "addr", "add", "192.168.10.2/24", "dev", lab.ExternalBridge},
+		{"-n", nodeNS, "link", "set", lab.ExternalBridge, "up"},
+		{"-n", nodeNS, "route", "add", "default", "via", lab.OutsideAddress},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	apply(t, l, `meta: {apiType: corev0/group, id: g}
+---
+meta: {apiType: corev0/namespace, id: ns, group: g}
+---
+meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns, annotations: {networkv0/network_type: Bridge, networkv0/default_gateway: 10.1.0.1/24}}
+spec: {ipv4CIDR: 10.1.0.0/24}
+---
+`+strings.Replace(vm("vmb", "node-b"), "10.0.0.9", "10.1.0.9", 1))
+	waitAvailable(t, l, "node-b")
+	bridge := link.BridgeName("g", "ns", "net1")
+	ep := endpoint(t, l, "node-b", bridge, "10.1.0.2/24")
+	if out, err := exec.Command("ip", "-n", ep, "route", "add", "default", "via", "10.1.0.1").CombinedOutput(); err != nil {
+		t.Fatalf("route: %v: %s", err, out)
+	}
+	if err := lab.Ping(ctx, ep, lab.OutsideAddress); err != nil {
+		t.Fatalf("endpoint cannot reach the outside through the node's NAPT: %v\n%s", err, l.LogTail("node-b", 20))
+	}
+	if rules := nft(t, nodeNS); !strings.Contains(rules, "10.1.0.0/24") || !strings.Contains(rules, "masquerade") {
+		t.Fatalf("no masquerade rule for the network:\n%s", rules)
+	}
+
+	if _, err := client.For[*api.VirtualMachine](l.Client()).Delete(ctx, sc, "vmb", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.For[*api.Network](l.Client()).Delete(ctx, sc, "net1", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		rules := nft(t, nodeNS)
+		return !hasLink(t, l, "node-b", bridge) && !strings.Contains(rules, "10.1.0.0/24"),
+			fmt.Sprintf("left on node-b: bridge %v, rules:\n%s", hasLink(t, l, "node-b", bridge), rules)
+	})
+}
+
+// nft lists humstack's table in a node ("" when there is none).
+func nft(t *testing.T, ns string) string {
+	out, err := exec.Command("ip", "netns", "exec", ns, "nft", "list", "table", "ip", "humstack").CombinedOutput()
+	if err != nil {
+		return ""
+	}
+	return string(out)
 }
