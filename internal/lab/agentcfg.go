@@ -38,6 +38,9 @@ func agentConfig(cfg *Config, apiAddr string, apiPort int, n Node, home string) 
 	if cfg.Accel != "" {
 		line("accel: %s", cfg.Accel)
 	}
+	if cfg.PollingSeconds > 0 {
+		line("pollingSeconds: %d", cfg.PollingSeconds)
+	}
 	line("blockStorageAgentConfig:")
 	line("  blockStorageDirPath: %q", filepath.Join(home, "blockstorages"))
 	line("  imageDirPath: %q", filepath.Join(home, "images"))

@@ -62,6 +62,9 @@ type Config struct {
 	VXLANUnicast bool
 	// Accel is the agents' accel key; empty leaves the default.
 	Accel string
+	// PollingSeconds is the agents' resync period (drift repair); 0 leaves
+	// the agent's default.
+	PollingSeconds int
 	// LimitMemory and LimitVcpus are every node's capacity; empty: the host's.
 	LimitMemory, LimitVcpus string
 	// APIPort is the API server's port on node-a. Default 8080.

@@ -31,7 +31,7 @@ var sc = client.Scope{Group: "g", Namespace: "ns"}
 func TestVXLANAcrossNodes(t *testing.T) {
 	for _, unicast := range []bool{false, true} {
 		t.Run(map[bool]string{false: "multicast", true: "unicast"}[unicast], func(t *testing.T) {
-			l := labtest.Up(t, lab.Config{VXLANUnicast: unicast, HeartbeatSeconds: 1, NodeGraceSeconds: 5})
+			l := labtest.Up(t, lab.Config{VXLANUnicast: unicast, HeartbeatSeconds: 1, NodeGraceSeconds: 5, PollingSeconds: 2})
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			apply(t, l, `meta: {apiType: corev0/group, id: g}
@@ -67,6 +67,14 @@ spec: {id: "100", ipv4CIDR: 10.0.0.0/24}
 			if after := ifindex(t, l, "node-b", bridge); after != before {
 				t.Fatalf("agent restart re-created the bridge (ifindex %d -> %d)", before, after)
 			}
+
+			// Drift: a bridge deleted by hand is back within the resync period.
+			if _, err := l.Exec(ctx, "node-c", "ip", "link", "del", bridge); err != nil {
+				t.Fatal(err)
+			}
+			testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+				return hasLink(t, l, "node-c", bridge), "bridge deleted by hand not repaired within 10 s (resync 2 s)"
+			})
 
 			vms := client.For[*api.VirtualMachine](l.Client())
 			for _, id := range []string{"vmb", "vmc"} {
