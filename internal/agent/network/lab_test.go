@@ -86,6 +86,15 @@ spec: {id: "100", ipv4CIDR: 10.0.0.0/24}
 				b, c := hasLink(t, l, "node-b", bridge), hasLink(t, l, "node-c", bridge)
 				return !b && !c, fmt.Sprintf("bridge still on node-b %v node-c %v", b, c)
 			})
+			// Nothing of humstack's is left on any node: links, addresses, rules.
+			for _, n := range l.Nodes() {
+				if left := humstackLinks(t, l, n.Name); len(left) > 0 {
+					t.Errorf("%s still has %v", n.Name, left)
+				}
+				if rules := nft(t, n.NS); strings.Contains(rules, "masquerade") {
+					t.Errorf("%s still has rules:\n%s", n.Name, rules)
+				}
+			}
 		})
 	}
 }
@@ -237,4 +246,32 @@ func nft(t *testing.T, ns string) string {
 		return ""
 	}
 	return string(out)
+}
+
+// humstackLinks lists the links of a node named like humstack's (hs...),
+// and addresses of the network's CIDR on any link.
+func humstackLinks(t *testing.T, l *lab.Lab, node string) []string {
+	var left []string
+	err := lab.WithNetlink(l.NS(node), func(h *netlink.Handle) error {
+		links, err := h.LinkList()
+		if err != nil {
+			return err
+		}
+		for _, lk := range links {
+			if strings.HasPrefix(lk.Attrs().Name, "hs") {
+				left = append(left, "link "+lk.Attrs().Name)
+			}
+			addrs, _ := h.AddrList(lk, netlink.FAMILY_V4)
+			for _, a := range addrs {
+				if strings.HasPrefix(a.IPNet.String(), "10.0.0.") {
+					left = append(left, "address "+a.IPNet.String()+" on "+lk.Attrs().Name)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return left
 }
