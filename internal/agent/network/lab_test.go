@@ -275,3 +275,34 @@ func humstackLinks(t *testing.T, l *lab.Lab, node string) []string {
 	}
 	return left
 }
+
+// TestSharedGatewayDoesNotFlap: a VXLAN network with a default gateway on
+// two nodes; endpoints on both ping the gateway and get exactly one answer
+// each, always from the same MAC, so no guest's ARP entry can flap.
+func TestSharedGatewayDoesNotFlap(t *testing.T) {
+	l := labtest.Up(t, lab.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	apply(t, l, `meta: {apiType: corev0/group, id: g}
+---
+meta: {apiType: corev0/namespace, id: ns, group: g}
+---
+meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns, annotations: {networkv0/network_type: VXLAN, networkv0/default_gateway: 10.0.0.1/24}}
+spec: {id: "100", ipv4CIDR: 10.0.0.0/24}
+---
+`+vm("vmb", "node-b")+"\n---\n"+vm("vmc", "node-c"))
+	waitAvailable(t, l, "node-b", "node-c")
+	bridge := link.BridgeName("g", "ns", "net1")
+	eps := []string{endpoint(t, l, "node-b", bridge, "10.0.0.2/24"), endpoint(t, l, "node-c", bridge, "10.0.0.3/24")}
+	want := link.BridgeMAC(bridge).String()
+	for _, ep := range eps {
+		out, err := exec.CommandContext(ctx, "ip", "netns", "exec", ep, "ping", "-c", "5", "-i", "0.2", "-W", "2", "10.0.0.1").CombinedOutput()
+		if err != nil || strings.Contains(string(out), "DUP!") {
+			t.Fatalf("ping gateway from %s: %v\n%s", ep, err, out)
+		}
+		neigh, _ := exec.Command("ip", "-n", ep, "neigh", "show", "10.0.0.1").CombinedOutput()
+		if !strings.Contains(string(neigh), want) {
+			t.Fatalf("%s: gateway's MAC %q, want %s on every node", ep, neigh, want)
+		}
+	}
+}
