@@ -22,6 +22,7 @@ import (
 	"github.com/humstack/humstack/internal/host/cloudinit"
 	"github.com/humstack/humstack/internal/lab"
 	"github.com/humstack/humstack/internal/lab/guest/debian"
+	"github.com/humstack/humstack/internal/lab/guest/guestcache"
 	"github.com/humstack/humstack/internal/lab/guest/tiny"
 	"github.com/humstack/humstack/internal/lab/labtest"
 	"github.com/humstack/humstack/internal/testenv"
@@ -114,14 +115,11 @@ func bootInLab(t *testing.T, g guest) {
 }
 
 func cacheDir(t *testing.T) string {
-	if d := os.Getenv("HUMSTACK_TEST_CACHE"); d != "" {
-		return d
-	}
-	d, err := os.UserCacheDir()
+	d, err := guestcache.TestDir()
 	if err != nil {
-		t.Fatalf("no cache directory (set HUMSTACK_TEST_CACHE): %v", err)
+		t.Fatal(err)
 	}
-	return filepath.Join(d, "humstack-test")
+	return d
 }
 
 // serveFromHub serves one file over HTTP from the hub namespace and

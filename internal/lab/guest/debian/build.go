@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -156,31 +155,6 @@ func removeStale(log *slog.Logger, base string) {
 	for _, dir := range m {
 		if err := removeTree(dir); err != nil {
 			log.Warn("debian image: cannot remove stale build directory", "dir", dir, "err", err)
-		}
-	}
-}
-
-// lockDir takes an exclusive flock on base/.lock, polling so that ctx can
-// cancel the wait. The kernel drops the lock if the process dies.
-func lockDir(ctx context.Context, base string) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(base, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock cache: %w", err)
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if err != syscall.EWOULDBLOCK {
-			f.Close()
-			return nil, fmt.Errorf("lock cache: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock cache: %w", ctx.Err())
-		case <-time.After(500 * time.Millisecond):
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/humstack/humstack/internal/lab/guest/guestcache"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -94,7 +95,7 @@ func BuildWith(ctx context.Context, o Options) (Image, error) {
 		log.Info("debian image cached", "path", img.Path, "kernel", img.Kernel)
 		return img, nil
 	}
-	unlock, err := lockDir(ctx, base)
+	unlock, err := guestcache.Lock(ctx, base)
 	if err != nil {
 		return Image{}, fmt.Errorf("debian image: %w", err)
 	}

@@ -4,10 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/humstack/humstack/internal/lab/guest/guestcache"
 	"log/slog"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -24,17 +23,13 @@ func requireBuild(t *testing.T) {
 		"qemu-img", "apt-cache", "dpkg-query")
 }
 
-// testCacheDir is $HUMSTACK_TEST_CACHE, else the user's cache directory,
-// so the image survives between test runs.
+// testCacheDir is where the image is cached between runs (guestcache.TestDir).
 func testCacheDir(t *testing.T) string {
-	if d := os.Getenv("HUMSTACK_TEST_CACHE"); d != "" {
-		return d
-	}
-	d, err := os.UserCacheDir()
+	d, err := guestcache.TestDir()
 	if err != nil {
-		t.Fatalf("no cache directory (set HUMSTACK_TEST_CACHE): %v", err)
+		t.Fatal(err)
 	}
-	return filepath.Join(d, "humstack-test")
+	return d
 }
 
 var (

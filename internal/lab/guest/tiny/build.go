@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"syscall"
 	"time"
 )
 
@@ -129,30 +128,5 @@ func removeStale(base string) {
 	m, _ := filepath.Glob(filepath.Join(base, ".tmp-*"))
 	for _, d := range m {
 		os.RemoveAll(d)
-	}
-}
-
-// lockDir takes an exclusive flock on base/.lock, polling so ctx can
-// cancel the wait; the kernel drops the lock if the process dies.
-func lockDir(ctx context.Context, base string) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(base, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("lock cache: %w", err)
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if err != syscall.EWOULDBLOCK {
-			f.Close()
-			return nil, fmt.Errorf("lock cache: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock cache: %w", ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
 	}
 }

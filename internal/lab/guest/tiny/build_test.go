@@ -2,8 +2,8 @@ package tiny
 
 import (
 	"context"
+	"github.com/humstack/humstack/internal/lab/guest/guestcache"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -11,17 +11,13 @@ import (
 	"github.com/humstack/humstack/internal/testenv"
 )
 
-// testCacheDir is $HUMSTACK_TEST_CACHE, else the user's cache directory,
-// so the image survives between test runs (and CI reruns).
+// testCacheDir is where the image is cached between runs (guestcache.TestDir).
 func testCacheDir(t *testing.T) string {
-	if d := os.Getenv("HUMSTACK_TEST_CACHE"); d != "" {
-		return d
-	}
-	d, err := os.UserCacheDir()
+	d, err := guestcache.TestDir()
 	if err != nil {
-		t.Fatalf("no cache directory (set HUMSTACK_TEST_CACHE): %v", err)
+		t.Fatal(err)
 	}
-	return filepath.Join(d, "humstack-test")
+	return d
 }
 
 var (

@@ -30,6 +30,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/humstack/humstack/internal/lab/guest/guestcache"
 	"os"
 	"path/filepath"
 	"time"
@@ -95,7 +96,7 @@ func Build(ctx context.Context, cacheDir string) (Image, error) {
 	if img, ok := lookup(base, key); ok {
 		return img, nil
 	}
-	unlock, err := lockDir(ctx, base)
+	unlock, err := guestcache.Lock(ctx, base)
 	if err != nil {
 		return Image{}, fmt.Errorf("tiny image: %w", err)
 	}
