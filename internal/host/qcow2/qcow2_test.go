@@ -1,0 +1,171 @@
+package qcow2
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/humstack/humstack/internal/testenv"
+)
+
+const mib = 1 << 20
+
+func setup(t *testing.T) (context.Context, string) {
+	t.Helper()
+	testenv.RequireCommands(t, Binary)
+	return context.Background(), t.TempDir()
+}
+
+// onlyFiles asserts dir holds exactly names (no temporary leftovers).
+func onlyFiles(t *testing.T, dir string, names ...string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range ents {
+		got = append(got, e.Name())
+	}
+	if len(got) != len(names) {
+		t.Fatalf("dir holds %v, want %v", got, names)
+	}
+	for i := range names {
+		if got[i] != names[i] {
+			t.Fatalf("dir holds %v, want %v", got, names)
+		}
+	}
+}
+
+func TestCreateInfo(t *testing.T) {
+	ctx, dir := setup(t)
+	p := filepath.Join(dir, "a.qcow2")
+	if err := Create(ctx, p, 64*mib, ""); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Info(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Format != FormatQCOW2 || img.VirtualSize != 64*mib || img.BackingFile != "" {
+		t.Fatalf("info = %+v", img)
+	}
+	onlyFiles(t, dir, "a.qcow2")
+}
+
+func TestCreateOverlay(t *testing.T) {
+	ctx, dir := setup(t)
+	base := filepath.Join(dir, "base.raw")
+	if err := os.WriteFile(base, bytes.Repeat([]byte{7}, 4*mib), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "over.qcow2")
+	if err := Create(ctx, p, 0, base); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Info(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.BackingFile != base || img.BackingFormat != FormatRaw || img.VirtualSize != 4*mib {
+		t.Fatalf("info = %+v", img)
+	}
+	big := filepath.Join(dir, "big.qcow2")
+	if err := Create(ctx, big, 16*mib, base); err != nil {
+		t.Fatal(err)
+	}
+	if img, _ := Info(ctx, big); img.VirtualSize != 16*mib {
+		t.Fatalf("overlay size = %d", img.VirtualSize)
+	}
+}
+
+func TestCreateFailsLeavesNothing(t *testing.T) {
+	ctx, dir := setup(t)
+	p := filepath.Join(dir, "a.qcow2")
+	if err := Create(ctx, p, 1*mib, filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("created an overlay of a missing file")
+	}
+	if err := Create(ctx, p, -1, ""); err == nil {
+		t.Fatal("created a disk of a negative size")
+	}
+	onlyFiles(t, dir)
+}
+
+func TestConvertRawToQCOW2(t *testing.T) {
+	ctx, dir := setup(t)
+	raw := filepath.Join(dir, "a.raw")
+	data := bytes.Repeat([]byte("humstack"), mib/8)
+	if err := os.WriteFile(raw, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if img, err := Info(ctx, raw); err != nil || img.Format != FormatRaw {
+		t.Fatalf("raw info = %+v, %v", img, err)
+	}
+	q := filepath.Join(dir, "a.qcow2")
+	if err := Convert(ctx, raw, q, FormatQCOW2); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Info(ctx, q)
+	if err != nil || img.Format != FormatQCOW2 || img.VirtualSize != mib {
+		t.Fatalf("converted info = %+v, %v", img, err)
+	}
+	// Back to raw: the content survived.
+	back := filepath.Join(dir, "b.raw")
+	if err := Convert(ctx, q, back, FormatRaw); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(back)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("round trip changed the content (err %v)", err)
+	}
+	onlyFiles(t, dir, "a.qcow2", "a.raw", "b.raw")
+}
+
+func TestConvertMissingLeavesNothing(t *testing.T) {
+	ctx, dir := setup(t)
+	if err := Convert(ctx, filepath.Join(dir, "nope"), filepath.Join(dir, "a.qcow2"), FormatQCOW2); err == nil {
+		t.Fatal("converted a missing file")
+	}
+	onlyFiles(t, dir)
+}
+
+func TestResize(t *testing.T) {
+	ctx, dir := setup(t)
+	p := filepath.Join(dir, "a.qcow2")
+	if err := Create(ctx, p, 8*mib, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := Resize(ctx, p, 32*mib); err != nil {
+		t.Fatal(err)
+	}
+	if err := Resize(ctx, p, 32*mib); err != nil {
+		t.Fatalf("same size: %v", err)
+	}
+	if err := Resize(ctx, p, 16*mib); !errors.Is(err, ErrShrink) {
+		t.Fatalf("shrink: %v, want ErrShrink", err)
+	}
+	if img, _ := Info(ctx, p); img.VirtualSize != 32*mib {
+		t.Fatalf("size = %d", img.VirtualSize)
+	}
+}
+
+func TestInfoNotAnImage(t *testing.T) {
+	ctx, dir := setup(t)
+	if _, err := Info(ctx, filepath.Join(dir, "missing")); err == nil {
+		t.Fatal("info of a missing file")
+	}
+}
+
+func TestIsTemp(t *testing.T) {
+	_, dir := setup(t)
+	tmp, err := TempName(filepath.Join(dir, "x.qcow2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsTemp(filepath.Base(tmp)) || IsTemp("x.qcow2") {
+		t.Fatalf("IsTemp(%q) wrong", tmp)
+	}
+}
