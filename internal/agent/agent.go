@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"net"
 
+	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/core"
 	"github.com/humstack/humstack/internal/agent/network"
 	"github.com/humstack/humstack/internal/agent/node"
+	"github.com/humstack/humstack/internal/agent/storage"
 	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/controller"
 )
@@ -72,6 +74,12 @@ func setupMode(m *controller.Manager, cfg Config, log *slog.Logger) error {
 	}
 	if cfg.AgentMode.RunsSystem() {
 		if err := system.Setup(m, system.Options{Node: cfg.NodeName, Log: log, Resync: cfg.Resync(),
+			Drivers: map[*api.Kind]system.Driver{
+				api.BlockStorageKind: storage.New(storage.Config{
+					Dir:           cfg.BlockStorageAgentConfig.BlockStorageDirPath,
+					ParallelLimit: cfg.BlockStorageAgentConfig.ParallelLimit,
+				}),
+			},
 			NetworkDriver: network.New(network.Config{
 				VXLANDev:   cfg.NetworkAgentConfig.VXLAN.DevName,
 				VXLANGroup: net.ParseIP(cfg.NetworkAgentConfig.VXLAN.Group), // validated at load; "" is nil: unicast

@@ -1,0 +1,202 @@
+// Package storage is the block storage driver of a System agent: it
+// realizes systemv0/blockstorage objects placed on this node as qcow2
+// files under <dir>/<group>/<namespace>/<id>.qcow2, made from nothing
+// (Empty) or from a URL (HTTP, downloaded in the background with progress
+// in status). BaseImage disks are not implemented yet and say so.
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/agent/system"
+	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/host/qcow2"
+)
+
+// Block storage states (SPEC §2).
+const (
+	StatePending     = "Pending"
+	StateQueued      = "Queued"
+	StateDownloading = "Downloading"
+	StateCopying     = "Copying"
+	StateActive      = "Active"
+	StateError       = "Error"
+)
+
+// Defaults of Config.
+const (
+	DefaultParallelLimit = 1
+	// PollInterval is how often a running download's progress is reported.
+	PollInterval = time.Second
+	// RetryAfter is how long a failed download waits before it is tried
+	// again.
+	RetryAfter = 30 * time.Second
+)
+
+// Config configures the driver.
+type Config struct {
+	// Dir is blockStorageDirPath.
+	Dir string
+	// ParallelLimit bounds concurrent downloads; 0 means
+	// DefaultParallelLimit.
+	ParallelLimit int
+	// RetryAfter overrides the package's RetryAfter (tests); 0 keeps it.
+	RetryAfter time.Duration
+}
+
+// Driver realizes block storages on this node. It implements
+// system.Driver.
+type Driver struct {
+	dir   string
+	retry time.Duration
+	sem   chan struct{}
+
+	mu   sync.Mutex
+	jobs map[string]*job // by object key (group/namespace/id)
+}
+
+var _ system.Driver = (*Driver)(nil)
+
+// New returns a driver storing disks under cfg.Dir.
+func New(cfg Config) *Driver {
+	n := cfg.ParallelLimit
+	if n <= 0 {
+		n = DefaultParallelLimit
+	}
+	r := cfg.RetryAfter
+	if r <= 0 {
+		r = RetryAfter
+	}
+	return &Driver{dir: cfg.Dir, retry: r, sem: make(chan struct{}, n), jobs: map[string]*job{}}
+}
+
+// Path is where the disk of the block storage group/namespace/id lives.
+// The parts are validated DNS labels, so the path stays under dir.
+func (d *Driver) Path(group, namespace, id string) string {
+	return filepath.Join(d.dir, group, namespace, id+".qcow2")
+}
+
+func key(m *api.Meta) string { return m.Group + "/" + m.Namespace + "/" + m.ID }
+
+// Apply implements system.Driver.
+func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, error) {
+	bs, ok := obj.(*api.BlockStorage)
+	if !ok {
+		return controller.Result{}, controller.Terminal(fmt.Errorf("storage driver got %T", obj))
+	}
+	limit, err := api.ParseSize(bs.Spec.LimitSize)
+	if err != nil || limit <= 0 {
+		setState(bs, StateError, fmt.Sprintf("spec.limitSize %q is not a size", bs.Spec.LimitSize))
+		return controller.Result{}, nil
+	}
+	m := bs.GetMeta()
+	path := d.Path(m.Group, m.Namespace, m.ID)
+	if done, err := d.existing(ctx, bs, path, limit); done || err != nil {
+		return controller.Result{}, err
+	}
+	switch bs.Spec.From.Type {
+	case api.BlockStorageFromEmpty:
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return controller.Result{}, err
+		}
+		if err := qcow2.Create(ctx, path, limit, ""); err != nil {
+			setState(bs, StateError, "create: "+err.Error())
+			return controller.Result{}, err
+		}
+		setState(bs, StateActive, "")
+		return controller.Result{}, nil
+	case api.BlockStorageFromHTTP:
+		if bs.Spec.From.HTTP == nil || bs.Spec.From.HTTP.URL == "" {
+			setState(bs, StateError, "spec.from.http.url is required")
+			return controller.Result{}, nil
+		}
+		return d.download(bs, path, limit), nil
+	case api.BlockStorageFromBaseImage:
+		setState(bs, StatePending, "BaseImage is not implemented yet")
+		return controller.Result{}, nil
+	default:
+		setState(bs, StateError, fmt.Sprintf("spec.from.type %q is not supported", bs.Spec.From.Type))
+		return controller.Result{}, nil
+	}
+}
+
+// existing handles a disk whose file is already complete: it is Active
+// when it is a qcow2 of limit bytes (grown if smaller; a shrink is
+// refused). done is false when there is no file yet.
+func (d *Driver) existing(ctx context.Context, bs *api.BlockStorage, path string, limit int64) (done bool, err error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return true, err
+	}
+	img, err := qcow2.Info(ctx, path)
+	if err != nil {
+		setState(bs, StateError, "inspect disk: "+err.Error())
+		return true, err
+	}
+	switch {
+	case img.Format != qcow2.FormatQCOW2:
+		setState(bs, StateError, fmt.Sprintf("disk %s is %s, not qcow2", path, img.Format))
+	case img.VirtualSize > limit:
+		setState(bs, StateError, fmt.Sprintf("disk is %d bytes, larger than spec.limitSize %s: shrinking is refused", img.VirtualSize, bs.Spec.LimitSize))
+	case img.VirtualSize < limit:
+		if err := qcow2.Resize(ctx, path, limit); err != nil {
+			setState(bs, StateError, "grow disk: "+err.Error())
+			return true, err
+		}
+		fallthrough
+	default:
+		setState(bs, StateActive, "")
+		d.forget(key(bs.GetMeta()))
+	}
+	return true, nil
+}
+
+// Remove implements system.Driver: it cancels a running download (which
+// removes its temporary files) and deletes the disk.
+func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
+	m := obj.GetMeta()
+	d.mu.Lock()
+	j := d.jobs[key(m)]
+	delete(d.jobs, key(m))
+	d.mu.Unlock()
+	if j != nil {
+		j.cancel()
+		select {
+		case <-j.done:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	path := d.Path(m.Group, m.Namespace, m.ID)
+	removeTemps(path)
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// removeTemps deletes temporary files left beside path (by a crash).
+func removeTemps(path string) {
+	tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".*.tmp"))
+	for _, t := range tmps {
+		os.Remove(t)
+	}
+}
+
+// setState sets the state and message and clears a finished transfer's
+// progress when the disk is not transferring.
+func setState(bs *api.BlockStorage, state, msg string) {
+	system.SetState(bs, state, msg)
+	if state != StateDownloading && state != StateCopying && state != StateQueued {
+		bs.Status.Downloaded, bs.Status.Total = 0, 0
+	}
+}
