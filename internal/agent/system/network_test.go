@@ -48,6 +48,12 @@ func (f *fakeNets) has(id string) bool {
 	return f.up[id]
 }
 
+func (f *fakeNets) peersOf(id string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.peers[id]...)
+}
+
 func newFakeNets() *fakeNets { return &fakeNets{up: map[string]bool{}, peers: map[string][]string{}} }
 
 func runNode(t *testing.T, e *testenv.Env, node string, nets *fakeNets) {
@@ -97,8 +103,8 @@ func TestNetworksFollowTheirUsers(t *testing.T) {
 			n.Meta.Annotations[api.AnnotationBridgeName] == system.BridgeName("g", "ns", "net1") && f1.has("net1") && f2.has("net1")
 		return ok, fmt.Sprintf("net1: %+v %+v", n.Meta, n.Status)
 	})
-	if f1.peers["net1"][0] != "172.31.0.2" || f2.peers["net1"][0] != "172.31.0.1" {
-		t.Fatalf("peers %v / %v", f1.peers, f2.peers)
+	if p1, p2 := f1.peersOf("net1"), f2.peersOf("net1"); fmt.Sprint(p1) != "[172.31.0.2]" || fmt.Sprint(p2) != "[172.31.0.1]" {
+		t.Fatalf("peers %v / %v", p1, p2)
 	}
 	if u, _ := getNet(t, e, "unused"); len(u.Meta.Finalizers) != 0 || len(u.Status.Nodes) != 0 || f1.has("unused") {
 		t.Fatalf("a network nothing uses was realized: %+v", u)
