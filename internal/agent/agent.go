@@ -73,20 +73,27 @@ func setupMode(m *controller.Manager, cfg Config, log *slog.Logger) error {
 		}
 	}
 	if cfg.AgentMode.RunsSystem() {
-		if err := system.Setup(m, system.Options{Node: cfg.NodeName, Log: log, Resync: cfg.Resync(),
-			Drivers: map[*api.Kind]system.Driver{
-				api.BlockStorageKind: storage.New(storage.Config{
-					Dir:           cfg.BlockStorageAgentConfig.BlockStorageDirPath,
-					ParallelLimit: cfg.BlockStorageAgentConfig.ParallelLimit,
-				}),
-			},
-			NetworkDriver: network.New(network.Config{
-				VXLANDev:   cfg.NetworkAgentConfig.VXLAN.DevName,
-				VXLANGroup: net.ParseIP(cfg.NetworkAgentConfig.VXLAN.Group), // validated at load; "" is nil: unicast
-				VLANDev:    cfg.NetworkAgentConfig.VLAN.DevName,
-			})}); err != nil {
+		if err := system.Setup(m, systemOptions(cfg, log)); err != nil {
 			return fmt.Errorf("set up system controllers: %w", err)
 		}
 	}
 	return nil
+}
+
+// systemOptions are the node's controllers with the host drivers this agent
+// has; kinds without one are reported as not implemented.
+func systemOptions(cfg Config, log *slog.Logger) system.Options {
+	bs := cfg.BlockStorageAgentConfig
+	vx := cfg.NetworkAgentConfig.VXLAN
+	return system.Options{
+		Node: cfg.NodeName, Log: log, Resync: cfg.Resync(),
+		Drivers: map[*api.Kind]system.Driver{
+			api.BlockStorageKind: storage.New(storage.Config{Dir: bs.BlockStorageDirPath, ParallelLimit: bs.ParallelLimit}),
+		},
+		NetworkDriver: network.New(network.Config{
+			VXLANDev:   vx.DevName,
+			VXLANGroup: net.ParseIP(vx.Group), // validated at load; "" is nil: unicast
+			VLANDev:    cfg.NetworkAgentConfig.VLAN.DevName,
+		}),
+	}
 }
