@@ -28,20 +28,23 @@ var metaOpen = []byte(`{"meta":{`)
 // set to rev. Objects are stored without their revision (the store assigns it
 // at commit), and lists of thousands must not pay for a decode and re-encode
 // each, so the field is spliced in: Meta's first field is resourceVersion and
-// stored JSON always starts with {"meta":{ followed by a field other than
-// resourceVersion. Anything else takes the slow, general path.
+// stored JSON always starts with {"meta":{ followed directly by a field
+// other than resourceVersion (or by the closing brace). Anything else
+// (whitespace, other layouts) takes the slow, general path.
 func InjectResourceVersion(stored []byte, rev int64) ([]byte, error) {
 	rv := FormatRevision(rev)
-	if bytes.HasPrefix(stored, metaOpen) && !bytes.HasPrefix(stored[len(metaOpen):], []byte(`"resourceVersion"`)) {
+	rest := stored[min(len(stored), len(metaOpen)):]
+	if fast := bytes.HasPrefix(stored, metaOpen) && len(rest) > 0 && (rest[0] == '"' || rest[0] == '}'); fast &&
+		!bytes.HasPrefix(rest, []byte(`"resourceVersion"`)) {
 		out := make([]byte, 0, len(stored)+len(rv)+22)
 		out = append(out, metaOpen...)
 		out = append(out, `"resourceVersion":"`...)
 		out = append(out, rv...)
 		out = append(out, '"')
-		if len(stored) > len(metaOpen) && stored[len(metaOpen)] != '}' {
+		if rest[0] == '"' { // another field follows
 			out = append(out, ',')
 		}
-		return append(out, stored[len(metaOpen):]...), nil
+		return append(out, rest...), nil
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(stored, &m); err != nil {
