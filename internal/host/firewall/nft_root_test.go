@@ -2,11 +2,8 @@ package firewall
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net"
 	"net/netip"
-	"os/exec"
 	"slices"
 	"testing"
 	"time"
@@ -14,35 +11,16 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	"github.com/humstack/humstack/internal/host/link"
 	"github.com/humstack/humstack/internal/lab"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
-// newNS makes a fresh namespace hs-n-<random>, deleted at the end of the
-// test, with loopback up, a netlink handle and an nftables connection in it.
+// newNS makes a fresh namespace (testenv.NewNetns) with a netlink handle
+// and an nftables connection in it.
 func newNS(t *testing.T) (string, *netlink.Handle, *nftables.Conn) {
-	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireCommands(t, "ip", "ping")
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	name := "hs-n-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
-	ns, err := netns.GetFromName(name)
-	must(t, err)
-	t.Cleanup(func() { ns.Close() })
-	h, err := netlink.NewHandleAt(ns)
-	must(t, err)
-	t.Cleanup(h.Close)
-	lo, err := h.LinkByName("lo")
-	must(t, err)
-	must(t, h.LinkSetUp(lo))
+	name, h, ns := testenv.NewNetns(t)
 	c, err := nftables.New(nftables.WithNetNSFd(int(ns)))
 	must(t, err)
 	return name, h, c
@@ -147,8 +125,8 @@ func TestMasqueradeReachesOutside(t *testing.T) {
 	_, err = link.Apply(hg, link.Network{Bridge: br, Kind: link.Bridge, Gateway: &gwp})
 	must(t, err)
 	t.Cleanup(func() { _, _ = link.Remove(hg, br) })
-	veth(t, hg, "o0", "198.51.100.1/24", out, ho, "eth0", "198.51.100.2/24")
-	veth(t, hg, "p0", "", ep, he, "eth0", "10.77.0.2/24")
+	testenv.Veth(t, hg, "o0", "198.51.100.1/24", out, ho, "eth0", "198.51.100.2/24")
+	testenv.Veth(t, hg, "p0", "", ep, he, "eth0", "10.77.0.2/24")
 	p0, err := hg.LinkByName("p0")
 	must(t, err)
 	bl, err := hg.LinkByName(br)
@@ -175,30 +153,5 @@ func TestMasqueradeReachesOutside(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if ping() == nil {
 		t.Fatal("the outside still answers after Remove")
-	}
-}
-
-// veth joins the namespace of ha to namespace b with a veth pair na/nb,
-// up, with the given addresses (CIDR, may be empty).
-func veth(t *testing.T, ha *netlink.Handle, na, addrA, b string, hb *netlink.Handle, nb, addrB string) {
-	t.Helper()
-	nsb, err := netns.GetFromName(b)
-	must(t, err)
-	defer nsb.Close()
-	attrs := netlink.NewLinkAttrs()
-	attrs.Name = na
-	must(t, ha.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: nb, PeerNamespace: netlink.NsFd(nsb)}))
-	for _, e := range []struct {
-		h          *netlink.Handle
-		name, addr string
-	}{{ha, na, addrA}, {hb, nb, addrB}} {
-		l, err := e.h.LinkByName(e.name)
-		must(t, err)
-		if e.addr != "" {
-			ad, err := netlink.ParseAddr(e.addr)
-			must(t, err)
-			must(t, e.h.AddrAdd(l, ad))
-		}
-		must(t, e.h.LinkSetUp(l))
 	}
 }

@@ -2,52 +2,19 @@ package link
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
 
 	"github.com/humstack/humstack/internal/lab"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
-// newNS makes a fresh network namespace hs-n-<random> with loopback up,
-// deleted at the end of the test, and a netlink handle acting in it.
+// newNS makes a fresh namespace with loopback up (testenv.NewNetns).
 func newNS(t *testing.T) (string, *netlink.Handle) {
-	t.Helper()
-	testenv.RequireRoot(t)
-	testenv.RequireCommands(t, "ip", "ping")
-	b := make([]byte, 4)
-	_, _ = rand.Read(b)
-	name := "hs-n-" + hex.EncodeToString(b)
-	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add %s: %v: %s", name, err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
-			t.Errorf("ip netns del %s: %v: %s", name, err, out)
-		}
-	})
-	ns, err := netns.GetFromName(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(h.Close)
-	lo, err := h.LinkByName("lo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	must(t, h.LinkSetUp(lo))
+	name, h, _ := testenv.NewNetns(t)
 	return name, h
 }
 
@@ -58,29 +25,9 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// veth joins namespaces a and b with a veth pair named na (in a) and nb
-// (in b), up, with the given addresses (CIDR, may be empty).
-func veth(t *testing.T, a string, ha *netlink.Handle, na, addrA, b string, hb *netlink.Handle, nb, addrB string) {
-	t.Helper()
-	nsb, err := netns.GetFromName(b)
-	must(t, err)
-	defer nsb.Close()
-	attrs := netlink.NewLinkAttrs()
-	attrs.Name = na
-	must(t, ha.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: nb, PeerNamespace: netlink.NsFd(nsb)}))
-	for _, e := range []struct {
-		h          *netlink.Handle
-		name, addr string
-	}{{ha, na, addrA}, {hb, nb, addrB}} {
-		l, err := e.h.LinkByName(e.name)
-		must(t, err)
-		if e.addr != "" {
-			ad, err := netlink.ParseAddr(e.addr)
-			must(t, err)
-			must(t, e.h.AddrAdd(l, ad))
-		}
-		must(t, e.h.LinkSetUp(l))
-	}
+// veth joins namespaces a and b with a veth pair (testenv.Veth).
+func veth(t *testing.T, _ string, ha *netlink.Handle, na, addrA, b string, hb *netlink.Handle, nb, addrB string) {
+	testenv.Veth(t, ha, na, addrA, b, hb, nb, addrB)
 }
 
 // endpoint makes a namespace with a veth on bridge br of namespace node,
