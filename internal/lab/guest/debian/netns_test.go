@@ -1,15 +1,12 @@
 package debian
 
 import (
-	"fmt"
+	"context"
+	"github.com/humstack/humstack/internal/lab"
 	"net"
-	"os"
 	"os/exec"
-	"runtime"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // testNet is a network namespace holding a bridge with the host side's
@@ -48,43 +45,9 @@ func (n testNet) ping(addr string) bool {
 	return exec.Command("ip", "netns", "exec", n.NS, "ping", "-c1", "-W1", "-q", addr).Run() == nil
 }
 
-// dial opens a TCP connection from inside the namespace: the socket is
-// created on a thread switched into it and stays there.
+// dial opens a TCP connection from inside the namespace (lab.DialContext).
 func (n testNet) dial(addr string, timeout time.Duration) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		c, err := n.dialLocked(addr, timeout)
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
-}
-
-// dialLocked runs on a locked thread. It unlocks the thread only once the
-// thread is back in its own namespace; otherwise the thread dies with the
-// goroutine, as the runtime does for locked threads that exit.
-func (n testNet) dialLocked(addr string, timeout time.Duration) (net.Conn, error) {
-	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		return nil, err
-	}
-	defer self.Close()
-	target, err := os.Open("/run/netns/" + n.NS)
-	if err != nil {
-		return nil, err
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		return nil, fmt.Errorf("enter netns %s: %w", n.NS, err)
-	}
-	c, err := net.DialTimeout("tcp", addr, timeout)
-	if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
-		runtime.UnlockOSThread()
-	}
-	return c, err
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return lab.DialContext(n.NS)(ctx, "tcp", addr)
 }

@@ -1,9 +1,11 @@
 package tiny
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/humstack/humstack/internal/lab"
 	"net"
 	"os"
 	"os/exec"
@@ -125,41 +127,11 @@ func inNewNetns(name string, f func() error) (created bool, err error) {
 	return r.created, r.err
 }
 
-// dial opens a TCP connection from inside the namespace; the socket stays
-// in the namespace after the thread switches back.
+// dial opens a TCP connection from inside the namespace (lab.DialContext).
 func (n testNet) dial(addr string, timeout time.Duration) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	done := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- result{nil, err}
-			return
-		}
-		defer orig.Close()
-		ns, err := netns.GetFromName(n.name)
-		if err != nil {
-			runtime.UnlockOSThread()
-			done <- result{nil, err}
-			return
-		}
-		defer ns.Close()
-		var r result
-		if r.err = netns.Set(ns); r.err == nil {
-			r.c, r.err = net.DialTimeout("tcp", addr, timeout)
-		}
-		if netns.Set(orig) == nil {
-			runtime.UnlockOSThread()
-		}
-		done <- r
-	}()
-	r := <-done
-	return r.c, r.err
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return lab.DialContext(n.name)(ctx, "tcp", addr)
 }
 
 // ping sends one echo request from the namespace and reports a reply.
