@@ -66,6 +66,9 @@ type ImageEntityStatus struct {
 	Node    string `json:"node,omitempty"`
 	SHA256  string `json:"sha256,omitempty"`
 	Size    int64  `json:"size,omitempty"`
+	// DownloadHost is the download API (host:port) of Node, where other
+	// nodes fetch the entity's file.
+	DownloadHost string `json:"downloadHost,omitempty"`
 }
 
 // Image maps tags to image entities.
@@ -118,6 +121,10 @@ type BlockStorageStatus struct {
 	Downloaded int64  `json:"downloadedBytes,omitempty"`
 	Total      int64  `json:"totalBytes,omitempty"`
 	UsedBy     string `json:"usedBy,omitempty"`
+	// ImageEntity is the entity a BaseImage disk is an overlay of: its
+	// file is the disk's backing file, so the entity stays while the disk
+	// does.
+	ImageEntity string `json:"imageEntity,omitempty"`
 }
 
 // VM power actions (spec.actionState).

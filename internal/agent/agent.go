@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/core"
+	"github.com/humstack/humstack/internal/agent/downloadapi"
 	"github.com/humstack/humstack/internal/agent/network"
 	"github.com/humstack/humstack/internal/agent/node"
 	"github.com/humstack/humstack/internal/agent/storage"
@@ -73,22 +75,44 @@ func setupMode(m *controller.Manager, cfg Config, log *slog.Logger) error {
 		}
 	}
 	if cfg.AgentMode.RunsSystem() {
-		if err := system.Setup(m, systemOptions(cfg, log)); err != nil {
+		disks := storage.New(storageConfig(cfg, m.Client))
+		opts := systemOptions(cfg, log, disks)
+		if err := system.Setup(m, opts); err != nil {
 			return fmt.Errorf("set up system controllers: %w", err)
+		}
+		storage.SetupImageEntities(m, disks, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
+		if d := cfg.BlockStorageAgentConfig.DownloadAPI; d.Secret != "" {
+			addr := net.JoinHostPort(d.ListenAddress, strconv.Itoa(d.ListenPort))
+			h := downloadapi.Handler(d.Secret, disks, log)
+			m.Add(controller.RunnableFunc(func(ctx context.Context) error { return downloadapi.Serve(ctx, addr, h, log) }))
+		} else {
+			log.Warn("download API off: blockStorageAgentConfig.downloadAPI has no secret; disks from images held on other nodes cannot be fetched, and other nodes cannot fetch from this one")
 		}
 	}
 	return nil
 }
 
+// storageConfig is the disk and image driver's part of cfg.
+func storageConfig(cfg Config, c *client.Client) storage.Config {
+	b := cfg.BlockStorageAgentConfig
+	host := ""
+	if b.DownloadAPI.Secret != "" {
+		host = net.JoinHostPort(b.DownloadAPI.AdvertiseAddress, strconv.Itoa(b.DownloadAPI.ListenPort))
+	}
+	return storage.Config{
+		Node: cfg.NodeName, Dir: b.BlockStorageDirPath, ImageDir: b.ImageDirPath,
+		ParallelLimit: b.ParallelLimit, Client: c, Secret: b.DownloadAPI.Secret, DownloadHost: host,
+	}
+}
+
 // systemOptions are the node's controllers with the host drivers this agent
 // has; kinds without one are reported as not implemented.
-func systemOptions(cfg Config, log *slog.Logger) system.Options {
-	bs := cfg.BlockStorageAgentConfig
+func systemOptions(cfg Config, log *slog.Logger, disks *storage.Driver) system.Options {
 	vx := cfg.NetworkAgentConfig.VXLAN
 	return system.Options{
 		Node: cfg.NodeName, Log: log, Resync: cfg.Resync(),
 		Drivers: map[*api.Kind]system.Driver{
-			api.BlockStorageKind: storage.New(storage.Config{Dir: bs.BlockStorageDirPath, ParallelLimit: bs.ParallelLimit}),
+			api.BlockStorageKind: disks,
 		},
 		NetworkDriver: network.New(network.Config{
 			VXLANDev:   vx.DevName,

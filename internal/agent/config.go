@@ -73,6 +73,12 @@ type DownloadAPI struct {
 	AdvertiseAddress string `json:"advertiseAddress"`
 	ListenAddress    string `json:"listenAddress"`
 	ListenPort       int    `json:"listenPort"`
+	// Secret is the cluster's shared secret: other nodes present it, and
+	// this node presents it to theirs. SecretFile names a file holding it
+	// instead (loaded at start). Without either the API is not served and
+	// disks from images held on other nodes cannot be fetched.
+	Secret     string `json:"secret"`
+	SecretFile string `json:"secretFile"`
 }
 
 // NetworkAgentConfig names the underlay devices of VXLAN and VLAN networks.

@@ -236,3 +236,37 @@ func TestLoadConfigErrors(t *testing.T) {
 		t.Errorf("bad file: %v", err)
 	}
 }
+
+func TestDownloadAPISecret(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good")
+	short := filepath.Join(dir, "short")
+	os.WriteFile(good, []byte("0123456789abcdef0123\n"), 0o600)
+	os.WriteFile(short, []byte("abc\n"), 0o600)
+	base := "nodeName: n1\nnodeAddress: 10.0.0.5\nblockStorageAgentConfig:\n  downloadAPI:\n"
+	for _, tc := range []struct{ yaml, wantErr, wantSecret string }{
+		{"    secret: 0123456789abcdef\n", "", "0123456789abcdef"},
+		{"    secret: short\n", "blockStorageAgentConfig.downloadAPI.secret", ""},
+		{"    secretFile: " + good + "\n", "", "0123456789abcdef0123"},
+		{"    secretFile: " + short + "\n", "blockStorageAgentConfig.downloadAPI.secretFile", ""},
+		{"    secretFile: " + filepath.Join(dir, "missing") + "\n", "blockStorageAgentConfig.downloadAPI.secretFile", ""},
+		{"    secret: 0123456789abcdef\n    secretFile: " + good + "\n", "blockStorageAgentConfig.downloadAPI.secret", ""},
+	} {
+		cfg, err := parseConfig([]byte(base+tc.yaml), testHost)
+		switch {
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%q: err %v, want one naming %s", tc.yaml, err, tc.wantErr)
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%q: %v", tc.yaml, err)
+		case tc.wantErr == "" && cfg.BlockStorageAgentConfig.DownloadAPI.Secret != tc.wantSecret:
+			t.Errorf("%q: secret %q, want %q", tc.yaml, cfg.BlockStorageAgentConfig.DownloadAPI.Secret, tc.wantSecret)
+		}
+	}
+}
+
+func TestImageAgentPathsMustAgree(t *testing.T) {
+	_, err := parseConfig([]byte("nodeName: n1\nnodeAddress: 10.0.0.5\nimageAgentConfig:\n  imageDirPath: /elsewhere\n"), testHost)
+	if err == nil || !strings.Contains(err.Error(), "imageAgentConfig.imageDirPath") {
+		t.Fatalf("err %v, want one naming imageAgentConfig.imageDirPath", err)
+	}
+}

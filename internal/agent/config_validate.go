@@ -62,7 +62,16 @@ func (b *BlockStorageAgentConfig) validate(fe *api.FieldErrors, p string) {
 	checkIP(fe, p+".downloadAPI.advertiseAddress", d.AdvertiseAddress, true)
 	checkIP(fe, p+".downloadAPI.listenAddress", d.ListenAddress, false)
 	checkPort(fe, p+".downloadAPI.listenPort", d.ListenPort)
+	switch {
+	case d.Secret != "" && d.SecretFile != "":
+		fe.Add(p+".downloadAPI.secret", "give secret or secretFile, not both")
+	case d.Secret != "" && len(d.Secret) < minSecretLen:
+		fe.Add(p+".downloadAPI.secret", "must be at least %d characters", minSecretLen)
+	}
 }
+
+// minSecretLen is the shortest download API secret accepted.
+const minSecretLen = 16
 
 func (n *NetworkAgentConfig) validate(fe *api.FieldErrors, p string) {
 	checkIfName(fe, p+".vxlan.devName", n.VXLAN.DevName)

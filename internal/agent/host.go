@@ -49,6 +49,9 @@ func (c *Config) resolve(h host) error {
 	if b.DownloadAPI.AdvertiseAddress == "" {
 		b.DownloadAPI.AdvertiseAddress = c.NodeAddress
 	}
+	if err := b.DownloadAPI.loadSecret(); err != nil {
+		return err
+	}
 	if c.ImageAgentConfig.BlockStorageDirPath == "" {
 		c.ImageAgentConfig.BlockStorageDirPath = b.BlockStorageDirPath
 	}
@@ -56,7 +59,24 @@ func (c *Config) resolve(h host) error {
 		c.ImageAgentConfig.ImageDirPath = b.ImageDirPath
 	}
 	c.resolveDevices(h)
-	return c.absPaths()
+	if err := c.absPaths(); err != nil {
+		return err
+	}
+	return c.sameImagePaths()
+}
+
+// sameImagePaths checks that the seed's two copies of the disk and image
+// directories agree: one storage driver makes disks and image entities, so
+// it cannot honour two different image directories.
+func (c *Config) sameImagePaths() error {
+	b, ia := c.BlockStorageAgentConfig, c.ImageAgentConfig
+	if ia.BlockStorageDirPath != b.BlockStorageDirPath {
+		return api.Invalid("imageAgentConfig.blockStorageDirPath", "%s differs from blockStorageAgentConfig.blockStorageDirPath %s; they must name the same directory", ia.BlockStorageDirPath, b.BlockStorageDirPath)
+	}
+	if ia.ImageDirPath != b.ImageDirPath {
+		return api.Invalid("imageAgentConfig.imageDirPath", "%s differs from blockStorageAgentConfig.imageDirPath %s; they must name the same directory", ia.ImageDirPath, b.ImageDirPath)
+	}
+	return nil
 }
 
 // resolveNodeName defaults nodeName to the hostname, lowercased if that
@@ -192,4 +212,20 @@ func (realHost) InterfaceOf(ip string) (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// loadSecret reads SecretFile into Secret.
+func (d *DownloadAPI) loadSecret() error {
+	if d.SecretFile == "" {
+		return nil
+	}
+	b, err := os.ReadFile(d.SecretFile)
+	if err != nil {
+		return api.Invalid("blockStorageAgentConfig.downloadAPI.secretFile", "%v", err)
+	}
+	d.Secret = strings.TrimSpace(string(b))
+	if len(d.Secret) < minSecretLen {
+		return api.Invalid("blockStorageAgentConfig.downloadAPI.secretFile", "%s holds fewer than %d characters", d.SecretFile, minSecretLen)
+	}
+	return nil
 }

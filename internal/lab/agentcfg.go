@@ -48,6 +48,9 @@ func agentConfig(cfg *Config, apiAddr string, apiPort int, n Node, home string) 
 	line("    advertiseAddress: %s", n.Address)
 	line("    listenAddress: %s", n.Address)
 	line("    listenPort: %d", agentDownloadPort)
+	if cfg.DownloadSecret != "" {
+		line("    secret: %s", cfg.DownloadSecret)
+	}
 	line("networkAgentConfig:")
 	line("  vxlan:")
 	line("    devName: %s", UnderlayDev)

@@ -79,6 +79,9 @@ type Config struct {
 	// ReadyTimeout bounds the wait for the API server and every node to be
 	// Ready. Default 30 s.
 	ReadyTimeout time.Duration
+	// DownloadSecret is every agent's download API secret. Default:
+	// random, per lab.
+	DownloadSecret string
 	// Log receives progress; default: discarded.
 	Log *slog.Logger
 }
@@ -102,6 +105,11 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.BaseDir == "" {
 		cfg.BaseDir = os.TempDir()
+	}
+	if cfg.DownloadSecret == "" {
+		b := make([]byte, 16)
+		_, _ = rand.Read(b)
+		cfg.DownloadSecret = hex.EncodeToString(b)
 	}
 	if cfg.Nodes == 0 {
 		cfg.Nodes = 3

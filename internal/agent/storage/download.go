@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"hash"
 	"io"
 	"net/http"
 	"os"
@@ -15,9 +16,9 @@ import (
 	"github.com/humstack/humstack/internal/host/qcow2"
 )
 
-// job is one disk's background download.
+// job is one background transfer: a download, an image fetch or a copy.
 type job struct {
-	url    string
+	source string // what it makes the file from; a change restarts it
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the goroutine has cleaned up
 
@@ -26,20 +27,29 @@ type job struct {
 	total      atomic.Int64
 	// Set before done is closed.
 	err      error
+	sum      string // the result's sha256, when the work computes it
 	finished time.Time
 }
 
-// download reports (and if needed starts) the background download of bs
-// into path: Queued or Downloading with progress while it runs, Error with
-// the reason when it failed (retried after d.retry), and nothing to say
-// when it succeeded (the next Apply finds the file).
-func (d *Driver) download(bs *api.BlockStorage, path string, limit int64) controller.Result {
-	k := key(bs.GetMeta())
-	url := bs.Spec.From.HTTP.URL
+// jobView is what one reconcile reports of a job.
+type jobView struct {
+	// State is Queued, Downloading or Copying while the job runs, Error
+	// after a failure (until the retry), and "" once it succeeded.
+	State       string
+	Err         error
+	Done, Total int64
+	Sum         string
+	Requeue     time.Duration
+}
+
+// runJob reports, and if needed starts, the background job k that makes a
+// file from source. A finished job is reported once and forgotten; a failed
+// one is reported as Error until d.retry has passed, then started again.
+func (d *Driver) runJob(k, source string, work func(context.Context, *job) error) jobView {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	j := d.jobs[k]
-	if j != nil && j.url != url { // the source changed: start over
+	if j != nil && j.source != source { // the source changed: start over
 		j.cancel()
 		j = nil
 	}
@@ -47,64 +57,84 @@ func (d *Driver) download(bs *api.BlockStorage, path string, limit int64) contro
 		select {
 		case <-j.done:
 			if j.err == nil {
-				// Finished between existing() and here: report on the next pass.
 				delete(d.jobs, k)
-				setState(bs, StateCopying, "download complete")
-				return controller.Result{RequeueAfter: PollInterval}
+				return jobView{Sum: j.sum}
 			}
 			if wait := d.retry - time.Since(j.finished); wait > 0 {
-				setState(bs, StateError, j.err.Error())
-				return controller.Result{RequeueAfter: wait}
+				return jobView{State: StateError, Err: j.err, Requeue: wait}
 			}
 			j = nil // retry
 		default:
 		}
 	}
 	if j == nil {
-		j = d.start(k, url, path, limit)
+		j = d.start(source, work)
 		d.jobs[k] = j
 	}
-	state := j.state.Load().(string)
+	return jobView{State: j.state.Load().(string), Done: j.downloaded.Load(), Total: j.total.Load(), Requeue: PollInterval}
+}
+
+// download reports (and if needed starts) the background download of bs
+// into path: Queued or Downloading with progress while it runs, Error with
+// the reason when it failed (retried after d.retry), and Copying for the
+// moment between the end of the job and the next Apply finding the file.
+func (d *Driver) download(bs *api.BlockStorage, path string, limit int64) controller.Result {
+	url := bs.Spec.From.HTTP.URL
+	v := d.runJob(key(bs.GetMeta()), url, func(ctx context.Context, j *job) error {
+		return d.fetch(ctx, j, url, path, limit)
+	})
+	report(bs, v, "downloading "+url)
+	return controller.Result{RequeueAfter: v.Requeue}
+}
+
+// report writes a job's view into bs's status; running is the message of
+// the Downloading state.
+func report(bs *api.BlockStorage, v jobView, running string) {
 	msg := ""
-	switch state {
+	switch v.State {
+	case "":
+		setState(bs, StateCopying, "transfer complete")
+		return
+	case StateError:
+		setState(bs, StateError, v.Err.Error())
+		return
 	case StateQueued:
-		msg = "waiting for a download slot (parallelLimit)"
+		msg = "waiting for a transfer slot (parallelLimit)"
 	case StateDownloading:
-		msg = "downloading " + url
+		msg = running
 	case StateCopying:
 		msg = "converting and growing the downloaded image"
 	}
-	setState(bs, state, msg)
-	bs.Status.Downloaded, bs.Status.Total = j.downloaded.Load(), j.total.Load()
-	return controller.Result{RequeueAfter: PollInterval}
+	setState(bs, v.State, msg)
+	bs.Status.Downloaded, bs.Status.Total = v.Done, v.Total
 }
 
-// start runs a download of url to path in the background. Its context is
-// not the reconcile's: the download outlives one Apply, and Remove (or a
-// changed source) cancels it.
-func (d *Driver) start(k, url, path string, limit int64) *job {
+// start runs work in the background once a transfer slot is free. Its
+// context is not the reconcile's: the job outlives one Apply, and Remove
+// (or a changed source) cancels it.
+func (d *Driver) start(source string, work func(context.Context, *job) error) *job {
 	ctx, cancel := context.WithCancel(context.Background())
-	j := &job{url: url, cancel: cancel, done: make(chan struct{})}
+	j := &job{source: source, cancel: cancel, done: make(chan struct{})}
 	j.state.Store(StateQueued)
 	go func() {
 		defer close(j.done)
 		defer cancel()
-		j.err = d.fetch(ctx, j, url, path, limit)
+		select {
+		case d.sem <- struct{}{}:
+			j.err = work(ctx, j)
+			<-d.sem
+		case <-ctx.Done():
+			j.err = ctx.Err()
+		}
 		j.finished = time.Now()
 	}()
 	return j
 }
 
-// fetch waits for a slot, downloads url beside path, checks the image,
-// converts it to qcow2, grows it to limit and renames it to path. On any
-// failure nothing is left on disk.
+// fetch downloads url beside path, checks the image, converts it to
+// qcow2, grows it to limit and renames it to path. On any failure nothing
+// is left on disk.
 func (d *Driver) fetch(ctx context.Context, j *job, url, path string, limit int64) error {
-	select {
-	case d.sem <- struct{}{}:
-		defer func() { <-d.sem }()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 	j.state.Store(StateDownloading)
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
@@ -115,7 +145,11 @@ func (d *Driver) fetch(ctx context.Context, j *job, url, path string, limit int6
 		return err
 	}
 	defer os.Remove(tmp) // after the rename this is a no-op
-	if err := d.get(ctx, j, url, tmp); err != nil {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("bad url %q: %w", url, err)
+	}
+	if err := get(ctx, j, req, tmp, nil); err != nil {
 		return err
 	}
 	j.state.Store(StateCopying)
@@ -154,12 +188,10 @@ func (d *Driver) fetch(ctx context.Context, j *job, url, path string, limit int6
 	return os.Rename(disk, path)
 }
 
-// get streams url into file tmp, counting progress in j.
-func (d *Driver) get(ctx context.Context, j *job, url, tmp string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return fmt.Errorf("bad url %q: %w", url, err)
-	}
+// get streams the response to req into file tmp, counting progress in j
+// and, when h is set, hashing what it writes.
+func get(ctx context.Context, j *job, req *http.Request, tmp string, h hash.Hash) error {
+	url := req.URL.Redacted()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("download: %w", err)
@@ -175,7 +207,11 @@ func (d *Driver) get(ctx context.Context, j *job, url, tmp string) error {
 	if err != nil {
 		return err
 	}
-	n, err := io.Copy(f, &progressReader{r: resp.Body, n: &j.downloaded})
+	var w io.Writer = f
+	if h != nil {
+		w = io.MultiWriter(f, h)
+	}
+	n, err := io.Copy(w, &progressReader{r: resp.Body, n: &j.downloaded})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

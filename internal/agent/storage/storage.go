@@ -1,8 +1,27 @@
-// Package storage is the block storage driver of a System agent: it
-// realizes systemv0/blockstorage objects placed on this node as qcow2
-// files under <dir>/<group>/<namespace>/<id>.qcow2, made from nothing
-// (Empty) or from a URL (HTTP, downloaded in the background with progress
-// in status). BaseImage disks are not implemented yet and say so.
+// Package storage is the block storage and image driver of a System agent.
+//
+// Disks (systemv0/blockstorage placed on this node) are qcow2 files under
+// <dir>/<group>/<namespace>/<id>.qcow2, made from nothing (Empty), from a
+// URL (HTTP, downloaded in the background with progress in status) or from
+// an image tag (BaseImage): a qcow2 overlay whose backing file is the image
+// entity's file, so making a disk from an image copies nothing.
+//
+// Image entities (systemv0/imageentity) are flattened qcow2 copies of a
+// disk, made by the node that holds the disk, at
+// <imageDir>/<group>/<id>.qcow2, with their sha256 in status. Another node
+// fetches an entity once, through the holder's download API (package
+// downloadapi), into its cache <imageDir>/.cache/<group>/<id>-<sha>.qcow2,
+// checks the sha256, and uses the cached file as the backing file of its
+// disks; the cached file goes when the last disk on it does.
+//
+// An entity cannot be deleted while a disk is an overlay of it: the
+// deletion waits, naming the disks, until they are gone. (Flattening them
+// instead would silently turn an O(1) disk into a full copy.)
+//
+// Every path is built from validated IDs (DNS labels), so it stays under
+// its directory; every file is written under a temporary name and renamed
+// when complete, so a crash leaves no half-made disk, entity or cache file
+// under a real name.
 package storage
 
 import (
@@ -16,6 +35,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/controller"
 	"github.com/humstack/humstack/internal/host/qcow2"
@@ -43,8 +63,18 @@ const (
 
 // Config configures the driver.
 type Config struct {
-	// Dir is blockStorageDirPath.
-	Dir string
+	// Node is this node's name.
+	Node string
+	// Dir is blockStorageDirPath, ImageDir imageDirPath.
+	Dir, ImageDir string
+	// Client reads images and image entities for BaseImage disks.
+	Client *client.Client
+	// Secret is the download API's shared secret, presented to other nodes.
+	Secret string
+	// DownloadHost is this node's download API (advertiseAddress:port),
+	// written to the bs-download-host annotation and to the entities this
+	// node holds; empty when the API is off.
+	DownloadHost string
 	// ParallelLimit bounds concurrent downloads; 0 means
 	// DefaultParallelLimit.
 	ParallelLimit int
@@ -55,9 +85,15 @@ type Config struct {
 // Driver realizes block storages on this node. It implements
 // system.Driver.
 type Driver struct {
-	dir   string
-	retry time.Duration
-	sem   chan struct{}
+	node, dir, imageDir string
+	client              *client.Client
+	secret, host        string
+	retry               time.Duration
+	sem                 chan struct{}
+
+	// cacheMu orders making overlays on cached images against removing a
+	// cached image no disk uses any more.
+	cacheMu sync.Mutex
 
 	mu   sync.Mutex
 	jobs map[string]*job // by object key (group/namespace/id)
@@ -75,7 +111,11 @@ func New(cfg Config) *Driver {
 	if r <= 0 {
 		r = RetryAfter
 	}
-	return &Driver{dir: cfg.Dir, retry: r, sem: make(chan struct{}, n), jobs: map[string]*job{}}
+	return &Driver{
+		node: cfg.Node, dir: cfg.Dir, imageDir: cfg.ImageDir, client: cfg.Client,
+		secret: cfg.Secret, host: cfg.DownloadHost,
+		retry: r, sem: make(chan struct{}, n), jobs: map[string]*job{},
+	}
 }
 
 // Path is where the disk of the block storage group/namespace/id lives.
@@ -120,8 +160,7 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 		}
 		return d.download(bs, path, limit), nil
 	case api.BlockStorageFromBaseImage:
-		setState(bs, StatePending, "BaseImage is not implemented yet")
-		return controller.Result{}, nil
+		return d.fromImage(ctx, bs, path, limit)
 	default:
 		setState(bs, StateError, fmt.Sprintf("spec.from.type %q is not supported", bs.Spec.From.Type))
 		return controller.Result{}, nil
@@ -155,7 +194,16 @@ func (d *Driver) existing(ctx context.Context, bs *api.BlockStorage, path string
 		fallthrough
 	default:
 		setState(bs, StateActive, "")
+		// Read from the file, not remembered: a status written from a
+		// stale copy must not lose which entity backs the disk.
+		bs.Status.ImageEntity = d.entityOf(img.BackingFile)
 		d.forget(key(bs.GetMeta()))
+		if d.host != "" {
+			if bs.Meta.Annotations == nil {
+				bs.Meta.Annotations = map[string]string{}
+			}
+			bs.Meta.Annotations[api.AnnotationBSDownloadHost] = d.host
+		}
 	}
 	return true, nil
 }
@@ -164,24 +212,42 @@ func (d *Driver) existing(ctx context.Context, bs *api.BlockStorage, path string
 // removes its temporary files) and deletes the disk.
 func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 	m := obj.GetMeta()
-	d.mu.Lock()
-	j := d.jobs[key(m)]
-	delete(d.jobs, key(m))
-	d.mu.Unlock()
-	if j != nil {
-		j.cancel()
-		select {
-		case <-j.done:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	if err := d.cancelJob(ctx, key(m)); err != nil {
+		return err
 	}
 	path := d.Path(m.Group, m.Namespace, m.ID)
 	removeTemps(path)
+	backing := ""
+	if img, err := qcow2.Info(ctx, path); err == nil {
+		backing = img.BackingFile
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return nil
+	return d.releaseCached(ctx, backing)
+}
+
+// BlockStorageFile implements downloadapi.Files.
+func (d *Driver) BlockStorageFile(group, namespace, id string) string {
+	return d.Path(group, namespace, id)
+}
+
+// cancelJob stops job k, if any, and waits until it has cleaned up.
+func (d *Driver) cancelJob(ctx context.Context, k string) error {
+	d.mu.Lock()
+	j := d.jobs[k]
+	delete(d.jobs, k)
+	d.mu.Unlock()
+	if j == nil {
+		return nil
+	}
+	j.cancel()
+	select {
+	case <-j.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // removeTemps deletes temporary files left beside path (by a crash).

@@ -113,18 +113,6 @@ func TestEmpty(t *testing.T) {
 	}
 }
 
-func TestBaseImageNotImplemented(t *testing.T) {
-	d, dir := newDriver(t, 1)
-	bs := disk("d1", api.BlockStorageFromBaseImage, "", "1G")
-	until(t, d, bs, StatePending, nil)
-	if !strings.Contains(bs.Status.Message, "not implemented") {
-		t.Fatalf("message %q", bs.Status.Message)
-	}
-	if f := files(t, dir); len(f) != 0 {
-		t.Fatalf("left %v", f)
-	}
-}
-
 func pattern(n int) []byte { return bytes.Repeat([]byte("humstack"), n/8) }
 
 func TestHTTPRawConvertedAndGrown(t *testing.T) {

@@ -49,3 +49,17 @@ func SetState(obj api.Object, state, msg string) {
 		f.SetString(msg)
 	}
 }
+
+// Dependency makes a driver's objects reconcile when an object of another
+// kind changes: Keys picks, from what is placed on this node, the objects
+// that wait for changed (e.g. the disks made from an image, when the image
+// or its entity changes).
+type Dependency struct {
+	Kind *api.Kind
+	Keys func(changed api.Object, placed []api.Object) []controller.Key
+}
+
+// Dependent is implemented by drivers whose objects wait for other kinds.
+type Dependent interface {
+	Dependencies() []Dependency
+}

@@ -46,6 +46,9 @@ func (r *reconciler) Reconcile(ctx context.Context, key controller.Key) (control
 		return controller.Result{}, err
 	}
 	res, applyErr := r.driver.Apply(ctx, work)
+	if obj, err = r.annotate(ctx, obj, work); err != nil {
+		return res, errors.Join(applyErr, err)
+	}
 	if err := r.report(ctx, obj, work); err != nil {
 		return res, errors.Join(applyErr, err)
 	}
@@ -65,6 +68,39 @@ func (r *reconciler) teardown(ctx context.Context, obj api.Object) error {
 	}
 	controller.Logger(ctx).Info("torn down; releasing")
 	return controller.RemoveFinalizer(ctx, r.c, obj, r.finalizer)
+}
+
+// annotate writes the system annotations the driver set (such as
+// bs-download-host), if they changed. Drivers only add or change
+// annotations; a user's are never removed here.
+func (r *reconciler) annotate(ctx context.Context, obj, observed api.Object) (api.Object, error) {
+	want := observed.GetMeta().Annotations
+	changed := false
+	for k, v := range want {
+		if obj.GetMeta().Annotations[k] != v {
+			changed = true
+		}
+	}
+	if !changed {
+		return obj, nil
+	}
+	out, err := controller.Update(ctx, r.c, obj, func(o api.Object) bool {
+		m := o.GetMeta()
+		if m.Annotations == nil {
+			m.Annotations = map[string]string{}
+		}
+		diff := false
+		for k, v := range want {
+			if m.Annotations[k] != v {
+				m.Annotations[k], diff = v, true
+			}
+		}
+		return diff
+	})
+	if err != nil {
+		return obj, ignoreNotFound(err)
+	}
+	return out, nil
 }
 
 // report writes the status the driver observed, if it changed.

@@ -68,7 +68,13 @@ func Setup(m *controller.Manager, opts Options) error {
 		}
 		inf := m.Informer(p.kind, FilterName(opts.Node), PlacedOn(p.kind, opts.Node))
 		r := &reconciler{c: m.Client, kind: p.kind, inf: inf, finalizer: Finalizer(opts.Node), driver: d}
-		m.Add(controller.New(p.kind.Name, inf, r, copts))
+		ctrl := controller.New(p.kind.Name, inf, r, copts)
+		if dep, ok := d.(Dependent); ok {
+			for _, dd := range dep.Dependencies() {
+				ctrl.Watch(m.Informer(dd.Kind, "", nil), func(o api.Object) []controller.Key { return dd.Keys(o, inf.List()) })
+			}
+		}
+		m.Add(ctrl)
 	}
 	return nil
 }
