@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,4 +40,25 @@ func tagList(m map[string]string) string {
 	}
 	sort.Strings(s)
 	return join(s)
+}
+
+// progress shows a running transfer as "done/total MiB (pct%)", or the bytes
+// done when the total is unknown.
+func progress(st BlockStorageStatus) string {
+	const mib = 1 << 20
+	switch {
+	case st.Total > 0:
+		return fmt.Sprintf("%.1f/%.1f MiB (%d%%)", float64(st.Downloaded)/mib, float64(st.Total)/mib, st.Downloaded*100/st.Total)
+	case st.Downloaded > 0:
+		return fmt.Sprintf("%.1f MiB", float64(st.Downloaded)/mib)
+	}
+	return ""
+}
+
+// short cuts s to n characters (a hash's prefix identifies it).
+func short(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }

@@ -207,6 +207,7 @@ var (
 			{"FROM", func(o Object) string { return o.(*BlockStorage).Spec.From.Type }},
 			{"REQUEST", func(o Object) string { return o.(*BlockStorage).Spec.RequestSize }},
 			{"LIMIT", func(o Object) string { return o.(*BlockStorage).Spec.LimitSize }},
+			{"PROGRESS", func(o Object) string { return progress(o.(*BlockStorage).Status) }},
 		},
 	})
 	ImageEntityKind = register[ImageEntitySpec, ImageEntityStatus](Kind{
@@ -219,6 +220,7 @@ var (
 				return s.Namespace + "/" + s.BlockStorageID
 			}},
 			{"NODE", func(o Object) string { return o.(*ImageEntity).Status.Node }},
+			{"SHA256", func(o Object) string { return short(o.(*ImageEntity).Status.SHA256, 12) }},
 		},
 	})
 	ImageKind = register[ImageSpec, Empty](Kind{

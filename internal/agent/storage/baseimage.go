@@ -183,6 +183,7 @@ func (d *Driver) fetchEntity(ctx context.Context, j *job, url, sum, path string)
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
+	removeTemps(path) // an interrupted earlier fetch's leftovers
 	tmp, err := qcow2.TempName(path)
 	if err != nil {
 		return err
