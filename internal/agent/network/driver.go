@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/host/firewall"
@@ -52,7 +53,7 @@ func (d *Driver) Apply(_ context.Context, n *api.Network, peers []string) error 
 	if err != nil {
 		return err
 	}
-	h, err := netlink.NewHandle()
+	h, err := newHandle()
 	if err != nil {
 		return fmt.Errorf("netlink: %w", err)
 	}
@@ -73,7 +74,7 @@ func (d *Driver) Apply(_ context.Context, n *api.Network, peers []string) error 
 // Remove implements system.NetworkDriver.
 func (d *Driver) Remove(_ context.Context, n *api.Network) error {
 	bridge := link.BridgeName(n.Meta.Group, n.Meta.Namespace, n.Meta.ID)
-	h, err := netlink.NewHandle()
+	h, err := newHandle()
 	if err != nil {
 		return fmt.Errorf("netlink: %w", err)
 	}
@@ -83,6 +84,13 @@ func (d *Driver) Remove(_ context.Context, n *api.Network) error {
 	}
 	return d.setMasquerade(bridge, nil)
 }
+
+// newHandle opens the netlink handle Apply and Remove act through: links,
+// addresses and FDB entries are all NETLINK_ROUTE. netlink.NewHandle()
+// without a family also opens XFRM and netfilter sockets, which makes the
+// kernel load xfrm_user on every node, and fails with "protocol not
+// supported" where that module cannot be loaded on demand.
+func newHandle() (*netlink.Handle, error) { return netlink.NewHandle(unix.NETLINK_ROUTE) }
 
 // desired maps the API object to the link adapter's desired state.
 func (d *Driver) desired(n *api.Network, peers []string) (link.Network, error) {

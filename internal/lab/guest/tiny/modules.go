@@ -18,7 +18,14 @@ import (
 // ata_piix and sr_mod for a seed on an IDE CD-ROM (QEMU's media=cdrom);
 // isofs to read it; button and evdev so the init sees the ACPI power
 // button that QMP system_powerdown presses.
-var moduleRoots = []string{"virtio_pci", "virtio_blk", "virtio_net", "isofs", "ata_piix", "sr_mod", "button", "evdev"}
+//
+// The rest let the guest stand for a humstack node running a real agent
+// (the lab's VLAN test: the lab's own kernel may lack 802.1Q): bridge and
+// 8021q for the links of a VLAN network, veth for a test's endpoints, and
+// nf_tables, which the network driver queries on every apply. The guest
+// has no modprobe the kernel could call, so nothing is loaded on demand.
+var moduleRoots = []string{"virtio_pci", "virtio_blk", "virtio_net", "isofs", "ata_piix", "sr_mod", "button", "evdev",
+	"bridge", "8021q", "veth", "nf_tables"}
 
 type module struct {
 	name string
