@@ -30,7 +30,7 @@ type node struct {
 	dir, imageDir string
 }
 
-func newNode(t *testing.T, env *testenv.Env, name, secret, host string) node {
+func newNode(t testing.TB, env *testenv.Env, name, secret, host string) node {
 	t.Helper()
 	testenv.RequireCommands(t, qcow2.Binary)
 	dir, img := t.TempDir(), t.TempDir()
@@ -45,7 +45,7 @@ func imageDisk(id, tag, limit string) *api.BlockStorage {
 }
 
 // recordEntity records e1 as made on node holder with the sha256 of file.
-func recordEntity(t *testing.T, env *testenv.Env, holder, host, sum string) {
+func recordEntity(t testing.TB, env *testenv.Env, holder, host, sum string) {
 	t.Helper()
 	ents := client.For[*api.ImageEntity](env.Client)
 	e, err := ents.Get(context.Background(), client.Scope{Group: "g"}, "e1")
@@ -58,7 +58,7 @@ func recordEntity(t *testing.T, env *testenv.Env, holder, host, sum string) {
 	}
 }
 
-func seedObjects(t *testing.T, env *testenv.Env) {
+func seedObjects(t testing.TB, env *testenv.Env) {
 	env.Create(t, "meta: {apiType: corev0/group, id: g}")
 	env.Create(t, "meta: {apiType: corev0/namespace, id: ns, group: g}")
 }
