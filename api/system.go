@@ -167,6 +167,27 @@ type LoginUser struct {
 type VirtualMachineStatus struct {
 	State   string `json:"state,omitempty"`
 	Message string `json:"message,omitempty"`
+	// PID is the QEMU process on the node while it runs.
+	PID int `json:"pid,omitempty"`
+	// Accelerator is what the VM runs with: kvm or tcg.
+	Accelerator string `json:"accelerator,omitempty"`
+	// Restarts counts restarts after the VM died while PowerOn.
+	Restarts int `json:"restarts,omitempty"`
+	// StartedAt is when QEMU was last started (RFC 3339).
+	StartedAt string `json:"startedAt,omitempty"`
+	// NICs are the NICs as realized: MAC and tap.
+	NICs []VMNICStatus `json:"nics,omitempty"`
+	// RestartRequired lists the spec changes that take effect only when
+	// the VM is powered off and on again.
+	RestartRequired []string `json:"restartRequired,omitempty"`
+}
+
+// VMNICStatus is one realized NIC.
+type VMNICStatus struct {
+	NetworkID   string `json:"networkID"`
+	MAC         string `json:"mac"`
+	Tap         string `json:"tap,omitempty"`
+	IPv4Address string `json:"ipv4Address,omitempty"`
 }
 
 // System kinds.

@@ -43,6 +43,9 @@ func validateVirtualMachine(vm *api.VirtualMachine, fe *api.FieldErrors) {
 	validateLoginUsers(fe, s.LoginUsers)
 }
 
+// minVMMemory is the least memory QEMU and a guest kernel can start with.
+const minVMMemory = 16 << 20
+
 // validateVMResources checks vCPUs and memory, each limit against its request.
 func validateVMResources(fe *api.FieldErrors, s *api.VirtualMachineSpec) {
 	reqCPU, ok1 := requireCPU(fe, "spec.requestVcpus", s.RequestVcpus)
@@ -50,10 +53,17 @@ func validateVMResources(fe *api.FieldErrors, s *api.VirtualMachineSpec) {
 	if ok1 && ok2 {
 		checkLimit(fe, "spec.limitVcpus", reqCPU, limCPU, "spec.requestVcpus")
 	}
+	if ok2 && limCPU%1000 != 0 {
+		// QEMU runs whole vCPUs; rounding would silently give more or less.
+		fe.Add("spec.limitVcpus", "%s is not a whole number of vCPUs: use a multiple of 1000m (e.g. 1000m, 2000m)", quote(s.LimitVcpus))
+	}
 	reqMem, ok1 := positiveSize(fe, "spec.requestMemory", s.RequestMemory)
 	limMem, ok2 := positiveSize(fe, "spec.limitMemory", s.LimitMemory)
 	if ok1 && ok2 {
 		checkLimit(fe, "spec.limitMemory", reqMem, limMem, "spec.requestMemory")
+	}
+	if ok2 && limMem < minVMMemory {
+		fe.Add("spec.limitMemory", "%s is below the least a VM can boot with (16M)", quote(s.LimitMemory))
 	}
 }
 

@@ -329,6 +329,8 @@ func TestValidateVirtualMachine(t *testing.T) {
 		{"node_name/invalid", vmSeed, edit(func(o *v) { setAnnotation(&o.Meta, api.AnnotationVirtualMachineNode, "$(reboot)") }), nodeField},
 
 		{"vcpus/whole numbers", vmSeed, spec(func(s *s) { s.RequestVcpus, s.LimitVcpus = "1", "2" }), ""},
+		{"vcpus/limit 1500m", vmSeed, spec(func(s *s) { s.RequestVcpus, s.LimitVcpus = "1000m", "1500m" }), "spec.limitVcpus"},
+		{"memory/limit below 16M", vmSeed, spec(func(s *s) { s.RequestMemory, s.LimitMemory = "1M", "8M" }), "spec.limitMemory"},
 		{"vcpus/request 0m", vmSeed, spec(func(s *s) { s.RequestVcpus = "0m" }), "spec.requestVcpus"},
 		{"vcpus/request missing", vmSeed, spec(func(s *s) { s.RequestVcpus = "" }), "spec.requestVcpus"},
 		{"vcpus/request rounds to 0", vmSeed, spec(func(s *s) { s.RequestVcpus = "0.0001" }), "spec.requestVcpus"},

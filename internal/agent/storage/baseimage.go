@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/humstack/humstack/api"
@@ -254,7 +255,22 @@ func (d *Driver) Dependencies() []system.Dependency {
 		}
 		return keys
 	}
-	return []system.Dependency{{Kind: api.ImageKind, Keys: waiting}, {Kind: api.ImageEntityKind, Keys: waiting}}
+	// A VM starting or stopping makes its disks Used or Active.
+	attached := func(changed api.Object, placed []api.Object) []controller.Key {
+		vm := changed.(*api.VirtualMachine)
+		var keys []controller.Key
+		for _, o := range placed {
+			m := o.GetMeta()
+			if m.Group == vm.Meta.Group && m.Namespace == vm.Meta.Namespace && slices.Contains(vm.Spec.BlockStorageIDs, m.ID) {
+				keys = append(keys, controller.KeyOf(o))
+			}
+		}
+		return keys
+	}
+	return []system.Dependency{
+		{Kind: api.ImageKind, Keys: waiting}, {Kind: api.ImageEntityKind, Keys: waiting},
+		{Kind: api.VirtualMachineKind, Keys: attached},
+	}
 }
 
 func orNone(s string) string {

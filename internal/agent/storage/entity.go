@@ -29,9 +29,6 @@ const (
 	EntityDeleting  = "Deleting"
 )
 
-// StateUsed is a disk attached to a running VM.
-const StateUsed = "Used"
-
 // inUseRecheck is how often a deletion blocked by disks still on the
 // entity looks again (the disks may live on any node, so there is no
 // local watch to wait on).

@@ -48,6 +48,7 @@ const (
 	StateDownloading = "Downloading"
 	StateCopying     = "Copying"
 	StateActive      = "Active"
+	StateUsed        = "Used" // attached to a running VM
 	StateError       = "Error"
 )
 
@@ -71,6 +72,9 @@ type Config struct {
 	Client *client.Client
 	// Secret is the download API's shared secret, presented to other nodes.
 	Secret string
+	// InUse returns the running VM that has the disk group/namespace/id
+	// attached, or "" (nil: no VMs on this node).
+	InUse func(group, namespace, id string) string
 	// DownloadHost is this node's download API (advertiseAddress:port),
 	// written to the bs-download-host annotation and to the entities this
 	// node holds; empty when the API is off.
@@ -87,6 +91,7 @@ type Config struct {
 type Driver struct {
 	node, dir, imageDir string
 	client              *client.Client
+	inUse               func(group, namespace, id string) string
 	secret, host        string
 	retry               time.Duration
 	sem                 chan struct{}
@@ -112,7 +117,7 @@ func New(cfg Config) *Driver {
 		r = RetryAfter
 	}
 	return &Driver{
-		node: cfg.Node, dir: cfg.Dir, imageDir: cfg.ImageDir, client: cfg.Client,
+		node: cfg.Node, dir: cfg.Dir, imageDir: cfg.ImageDir, client: cfg.Client, inUse: cfg.InUse,
 		secret: cfg.Secret, host: cfg.DownloadHost,
 		retry: r, sem: make(chan struct{}, n), jobs: map[string]*job{},
 	}
@@ -181,7 +186,16 @@ func (d *Driver) existing(ctx context.Context, bs *api.BlockStorage, path string
 		setState(bs, StateError, "inspect disk: "+err.Error())
 		return true, err
 	}
+	m := bs.GetMeta()
+	user := d.user(m.Group, m.Namespace, m.ID)
 	switch {
+	case user != "" && img.Format == qcow2.FormatQCOW2:
+		// A running VM holds the disk: it is Used, and growing it is the
+		// VM driver's (online, through QMP).
+		setState(bs, StateUsed, "attached to running VM "+user)
+		bs.Status.UsedBy = user
+		bs.Status.ImageEntity = d.entityOf(img.BackingFile)
+		return true, nil
 	case img.Format != qcow2.FormatQCOW2:
 		setState(bs, StateError, fmt.Sprintf("disk %s is %s, not qcow2", path, img.Format))
 	case img.VirtualSize > limit:
@@ -194,6 +208,7 @@ func (d *Driver) existing(ctx context.Context, bs *api.BlockStorage, path string
 		fallthrough
 	default:
 		setState(bs, StateActive, "")
+		bs.Status.UsedBy = ""
 		// Read from the file, not remembered: a status written from a
 		// stale copy must not lose which entity backs the disk.
 		bs.Status.ImageEntity = d.entityOf(img.BackingFile)
@@ -212,6 +227,9 @@ func (d *Driver) existing(ctx context.Context, bs *api.BlockStorage, path string
 // removes its temporary files) and deletes the disk.
 func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 	m := obj.GetMeta()
+	if user := d.user(m.Group, m.Namespace, m.ID); user != "" {
+		return fmt.Errorf("disk is attached to running VM %s: stop or delete the VM first", user)
+	}
 	if err := d.cancelJob(ctx, key(m)); err != nil {
 		return err
 	}
@@ -230,6 +248,13 @@ func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 // BlockStorageFile implements downloadapi.Files.
 func (d *Driver) BlockStorageFile(group, namespace, id string) string {
 	return d.Path(group, namespace, id)
+}
+
+func (d *Driver) user(group, namespace, id string) string {
+	if d.inUse == nil {
+		return ""
+	}
+	return d.inUse(group, namespace, id)
 }
 
 // cancelJob stops job k, if any, and waits until it has cleaned up.

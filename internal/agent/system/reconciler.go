@@ -64,7 +64,10 @@ func (r *reconciler) teardown(ctx context.Context, obj api.Object) error {
 		return err
 	}
 	if err := r.driver.Remove(ctx, work); err != nil {
-		return fmt.Errorf("tear down: %w", err)
+		// Say in status why the object stays (e.g. a disk still attached
+		// to a running VM); the teardown is retried with backoff.
+		SetState(work, "Deleting", "waiting: "+err.Error())
+		return errors.Join(fmt.Errorf("tear down: %w", err), r.report(ctx, obj, work))
 	}
 	controller.Logger(ctx).Info("torn down; releasing")
 	return controller.RemoveFinalizer(ctx, r.c, obj, r.finalizer)

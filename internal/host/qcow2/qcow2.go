@@ -56,9 +56,12 @@ func run(ctx context.Context, args ...string) ([]byte, error) {
 }
 
 // Info inspects path with qemu-img info. Without a backing file nothing
-// else (such as a backing chain) is opened.
+// else (such as a backing chain) is opened. It reads with -U (force-share)
+// so that a disk a running QEMU holds locked can still be inspected; the
+// header fields it reports do not change under a running guest except by
+// an online resize.
 func Info(ctx context.Context, path string) (Image, error) {
-	out, err := run(ctx, "info", "--output=json", "--", path)
+	out, err := run(ctx, "info", "-U", "--output=json", "--", path)
 	if err != nil {
 		return Image{}, err
 	}
