@@ -51,6 +51,9 @@ type Config struct {
 	BlockStorageAgentConfig BlockStorageAgentConfig `json:"blockStorageAgentConfig"`
 	NetworkAgentConfig      NetworkAgentConfig      `json:"networkAgentConfig"`
 	ImageAgentConfig        ImageAgentConfig        `json:"imageAgentConfig"`
+	// VirtualMachineAgentConfig is beyond the seed: where VMs live and
+	// how long a power-off waits for the guest.
+	VirtualMachineAgentConfig VirtualMachineAgentConfig `json:"virtualMachineAgentConfig"`
 
 	// Derived when loading; not keys of the file.
 	MemoryBytes int64    `json:"-"`
@@ -105,6 +108,16 @@ type ImageAgentConfig struct {
 	ImageDirPath        string `json:"imageDirPath"`
 }
 
+// VirtualMachineAgentConfig configures the VM driver.
+type VirtualMachineAgentConfig struct {
+	// VirtualMachineDirPath holds one directory per VM: QEMU's sockets,
+	// pidfile and log, the cloud-init seed, the serial console log.
+	VirtualMachineDirPath string `json:"virtualMachineDirPath"`
+	// PowerOffTimeoutSeconds is how long PowerOff (and deletion) waits for
+	// the guest to shut down before QEMU is stopped hard.
+	PowerOffTimeoutSeconds int `json:"powerOffTimeoutSeconds"`
+}
+
 // Defaults of keys that have a fixed default; the rest are derived from the
 // host or from other keys (see resolve).
 const (
@@ -120,6 +133,8 @@ const (
 	DefaultParallelLimit    = 1
 	DefaultListenAddress    = "0.0.0.0"
 	DefaultListenPort       = 8082
+	DefaultVMDir            = "./virtualmachines"
+	DefaultPowerOffTimeout  = 60
 )
 
 // defaults is the config before the file is applied: an omitted key keeps
@@ -138,6 +153,9 @@ func defaults() Config {
 			ImageDirPath:        DefaultImageDir,
 			ParallelLimit:       DefaultParallelLimit,
 			DownloadAPI:         DownloadAPI{ListenAddress: DefaultListenAddress, ListenPort: DefaultListenPort},
+		},
+		VirtualMachineAgentConfig: VirtualMachineAgentConfig{
+			VirtualMachineDirPath: DefaultVMDir, PowerOffTimeoutSeconds: DefaultPowerOffTimeout,
 		},
 	}
 }
@@ -196,6 +214,7 @@ func (c *Config) absPaths() error {
 	for _, p := range []*string{
 		&c.BlockStorageAgentConfig.BlockStorageDirPath, &c.BlockStorageAgentConfig.ImageDirPath,
 		&c.ImageAgentConfig.BlockStorageDirPath, &c.ImageAgentConfig.ImageDirPath,
+		&c.VirtualMachineAgentConfig.VirtualMachineDirPath,
 	} {
 		abs, err := filepath.Abs(*p)
 		if err != nil {

@@ -52,6 +52,9 @@ func (c *Config) validate(fe *api.FieldErrors) {
 	checkOneOf(fe, "accel", c.Accel, "auto", "kvm", "tcg")
 	c.BlockStorageAgentConfig.validate(fe, "blockStorageAgentConfig")
 	c.NetworkAgentConfig.validate(fe, "networkAgentConfig")
+	v := c.VirtualMachineAgentConfig
+	checkPath(fe, "virtualMachineAgentConfig.virtualMachineDirPath", v.VirtualMachineDirPath)
+	checkRange(fe, "virtualMachineAgentConfig.powerOffTimeoutSeconds", v.PowerOffTimeoutSeconds, 1, 3600)
 }
 
 func (b *BlockStorageAgentConfig) validate(fe *api.FieldErrors, p string) {

@@ -51,6 +51,8 @@ func agentConfig(cfg *Config, apiAddr string, apiPort int, n Node, home string) 
 	if cfg.DownloadSecret != "" {
 		line("    secret: %s", cfg.DownloadSecret)
 	}
+	line("virtualMachineAgentConfig:")
+	line("  virtualMachineDirPath: %q", filepath.Join(home, "vms"))
 	line("networkAgentConfig:")
 	line("  vxlan:")
 	line("    devName: %s", UnderlayDev)
