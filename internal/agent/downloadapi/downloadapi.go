@@ -43,8 +43,20 @@ type Files interface {
 }
 
 // Handler serves files to callers that present secret. An empty secret
-// refuses every request: the API is never served without one.
+// refuses every request: the API is never served without one. It is
+// RequireSecret around Routes; an agent that serves more on the same
+// listener (the VM consoles) builds that combination itself.
 func Handler(secret string, files Files, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
+	return RequireSecret(secret, Routes(files, log), log)
+}
+
+// Routes serves the files without any authorization: wrap it in
+// RequireSecret. The mux is returned so that other routes of the node
+// listener can be added beside the file routes.
+func Routes(files Files, log *slog.Logger) *http.ServeMux {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -65,16 +77,22 @@ func Handler(secret string, files Files, log *slog.Logger) http.Handler {
 		}
 		serveFile(w, r, files.ImageEntityFile(g, id), log)
 	})
-	return authorize(secret, mux, log)
+	return mux
 }
 
-// authorize lets through only requests whose bearer token is secret.
-func authorize(secret string, next http.Handler, log *slog.Logger) http.Handler {
+// RequireSecret lets through only requests whose bearer token is secret
+// (compared in constant time); an empty secret lets nothing through. It
+// guards everything on the node listener: files and consoles alike. (The
+// name Authorize is taken by the client side: it sets the token.)
+func RequireSecret(secret string, next http.Handler, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.Default()
+	}
 	want := []byte("Bearer " + secret)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got := []byte(r.Header.Get("Authorization"))
 		if secret == "" || subtle.ConstantTimeCompare(got, want) != 1 {
-			log.Warn("download API request refused", "remote", r.RemoteAddr, "path", r.URL.Path, "reason", "missing or wrong secret")
+			log.Warn("node API request refused", "remote", r.RemoteAddr, "path", r.URL.Path, "reason", "missing or wrong secret")
 			w.Header().Set("WWW-Authenticate", `Bearer realm="humstack-download"`)
 			http.Error(w, "a valid download API secret is required", http.StatusUnauthorized)
 			return

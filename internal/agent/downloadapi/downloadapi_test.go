@@ -111,3 +111,26 @@ func TestPathsAreOnlyValidIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestRoutesCombineUnderOneSecret is how the agent serves more than files
+// on the node listener: extra routes beside Routes, all behind
+// RequireSecret.
+func TestRoutesCombineUnderOneSecret(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "img", "g"), 0o755)
+	os.WriteFile(filepath.Join(dir, "img", "g", "e1.qcow2"), []byte("entity"), 0o600)
+	mux := Routes(dirFiles(dir), nil)
+	mux.Handle("/v0/consoles/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "console")
+	}))
+	srv := httptest.NewServer(RequireSecret("s3cret-s3cret-s3cret", mux, nil))
+	defer srv.Close()
+	for path, want := range map[string]string{ImageEntityPath("g", "e1"): "entity", "/v0/consoles/g/ns/vm/log": "console"} {
+		if code, body := get(t, srv.URL+path, "s3cret-s3cret-s3cret"); code != 200 || body != want {
+			t.Errorf("%s: %d %q, want %q", path, code, body, want)
+		}
+		if code, body := get(t, srv.URL+path, "wrong"); code != http.StatusUnauthorized || body == want {
+			t.Errorf("%s with a wrong secret: %d %q", path, code, body)
+		}
+	}
+}
