@@ -70,6 +70,10 @@ type NodeSpec struct {
 	AgentMode    string `json:"agentMode,omitempty"`
 	Accelerator  string `json:"accelerator,omitempty"`
 	AgentVersion string `json:"agentVersion,omitempty"`
+	// DownloadHost is host:port of the agent's node listener (its download
+	// API, which also serves the VMs' consoles to the API server), empty
+	// when the agent runs without the cluster secret.
+	DownloadHost string `json:"downloadHost,omitempty"`
 }
 
 // NodeStatus is liveness and allocation.

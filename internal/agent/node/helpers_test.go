@@ -73,12 +73,13 @@ func mustCreate(t *testing.T, c *client.Client, doc string) api.Object {
 }
 
 // vm creates VM id in g/ns on node with the given requests; finalizers keep
-// it around once deleted.
+// it around once deleted. The vCPU limit is a whole 8 for every VM: limits
+// must be whole vCPUs, requests (what the node sums) need not be.
 func vm(t *testing.T, c *client.Client, id, node, cpu, mem string, finalizers ...string) {
 	t.Helper()
 	obj, _ := api.Decode([]byte("meta: {apiType: systemv0/virtualmachine, id: " + id + ", group: g, namespace: ns, " +
 		"annotations: {virtualmachinev0/node_name: " + node + "}}\n" +
-		"spec: {requestVcpus: " + cpu + ", limitVcpus: " + cpu + ", requestMemory: " + mem + ", limitMemory: " + mem + "}\n"))
+		"spec: {requestVcpus: " + cpu + ", limitVcpus: 8, requestMemory: " + mem + ", limitMemory: " + mem + "}\n"))
 	obj.GetMeta().Finalizers = finalizers
 	if _, err := c.Create(testCtx(t), obj); err != nil {
 		t.Fatalf("create vm %s: %v", id, err)

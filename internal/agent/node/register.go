@@ -29,8 +29,11 @@ type Options struct {
 	LimitVcpus  string // e.g. "8000m"
 	AgentMode   string
 	Accelerator string
-	Heartbeat   time.Duration // default DefaultHeartbeat
-	Log         *slog.Logger  // default the manager's
+	// DownloadHost is host:port of this node's listener for other nodes
+	// and the API server (download API, consoles); empty without a secret.
+	DownloadHost string
+	Heartbeat    time.Duration // default DefaultHeartbeat
+	Log          *slog.Logger  // default the manager's
 }
 
 // Agent is this node's registration and heartbeat; it is a
@@ -66,6 +69,7 @@ func New(m *controller.Manager, opts Options) *Agent {
 		spec: api.NodeSpec{
 			Address: opts.Address, LimitMemory: opts.LimitMemory, LimitVcpus: opts.LimitVcpus,
 			AgentMode: opts.AgentMode, Accelerator: opts.Accelerator, AgentVersion: Version,
+			DownloadHost: opts.DownloadHost,
 		},
 		kick: make(chan struct{}, 1),
 		log:  opts.Log.With("node", opts.Name),
