@@ -20,6 +20,7 @@ func main() {
 	flag.IntVar(&cfg.ListenPort, "listen-port", 8080, "port to listen on")
 	flag.StringVar(&cfg.Store, "store", "bolt", "storage backend: bolt (embedded)")
 	flag.StringVar(&cfg.DataDir, "data-dir", "./database", "directory of the embedded store")
+	flag.StringVar(&cfg.NodeSecretFile, "node-secret-file", "", "file holding the cluster's shared secret (the agents' downloadAPI secret), to reach VM consoles; without it consoles are off")
 	flag.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	flag.Parse()
 	if flag.NArg() > 0 {

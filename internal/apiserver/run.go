@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/humstack/humstack/internal/storage"
 	"github.com/humstack/humstack/internal/storage/bolt"
@@ -21,13 +22,24 @@ type Config struct {
 	// Store selects the backend: "bolt" (embedded, the default).
 	Store   string
 	DataDir string
-	Log     *slog.Logger
+	// NodeSecretFile names a file holding the cluster's shared secret, the
+	// agents' downloadAPI secret: the console proxy presents it to the
+	// agents. Empty leaves the consoles off.
+	NodeSecretFile string
+	Log            *slog.Logger
 }
 
 // Run opens the store, serves the API until ctx ends, and closes the store.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.ListenPort < 0 || cfg.ListenPort > 65535 {
 		return fmt.Errorf("--listen-port %d: want 0-65535", cfg.ListenPort)
+	}
+	secret, err := readNodeSecret(cfg.NodeSecretFile)
+	if err != nil {
+		return err
+	}
+	if secret == "" {
+		cfg.Log.Warn("consoles off: no --node-secret-file, so the apiserver cannot reach the agents' consoles")
 	}
 	store, err := openStore(cfg)
 	if err != nil {
@@ -38,7 +50,24 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return New(store, Options{Log: cfg.Log}).Serve(ctx, ln)
+	return New(store, Options{Log: cfg.Log, NodeSecret: secret}).Serve(ctx, ln)
+}
+
+// readNodeSecret reads the secret file, if any: its content without
+// surrounding white space, which must not be empty.
+func readNodeSecret(path string) (string, error) {
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("--node-secret-file: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if secret == "" {
+		return "", fmt.Errorf("--node-secret-file %s: the file is empty", path)
+	}
+	return secret, nil
 }
 
 func openStore(cfg Config) (storage.Store, error) {

@@ -19,6 +19,10 @@ type Options struct {
 	Auth Authenticator // nil admits everyone
 	// Heartbeat is the interval of keep-alive comments on watch streams.
 	Heartbeat time.Duration
+	// NodeSecret is the cluster's shared secret of the agents' node
+	// listeners (downloadAPI.secret); the console proxy presents it.
+	// Empty turns the consoles off (503).
+	NodeSecret string
 }
 
 // Server is the humstack API server over one store.
@@ -32,6 +36,7 @@ type Server struct {
 	stopping context.Context
 	stop     context.CancelFunc
 	mux      *http.ServeMux
+	consoles consoleProxy
 }
 
 // New builds a server; call Handler or Serve.
@@ -47,6 +52,7 @@ func New(store storage.Store, opts Options) *Server {
 		s.heartbeat = 10 * time.Second
 	}
 	s.stopping, s.stop = context.WithCancel(context.Background())
+	s.consoles = newConsoleProxy(opts.NodeSecret)
 	s.mux = http.NewServeMux()
 	s.routes()
 	return s
@@ -110,6 +116,7 @@ func (s *Server) routes() {
 		s.mux.HandleFunc("DELETE "+coll+"/{id}", h.delete)
 		s.mux.HandleFunc("PUT "+coll+"/{id}/status", h.updateStatus)
 	}
+	s.consoleRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
