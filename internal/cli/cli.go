@@ -64,6 +64,7 @@ func (a *app) newRoot() *cobra.Command {
 	root.AddCommand(
 		a.createCmd(), a.applyCmd(), a.updateCmd(),
 		a.deleteCmd(), a.getCmd(), a.watchCmd(),
+		a.consoleCmd(),
 	)
 	return root
 }
