@@ -109,23 +109,25 @@ func closeAll(files []*os.File) {
 }
 
 // readTail returns up to n bytes of the end of the logs in dir, for a
-// relay that starts on a VM with history (the agent restarted).
+// relay that starts on a VM with history (the agent restarted). It reads
+// only the end of each file.
 func readTail(dir string, n int) []byte {
-	rc, err := openLogs(dir)
-	if err != nil {
-		return nil
-	}
-	defer rc.Close()
-	var t tail
-	t.max = n
-	buf := make([]byte, 32<<10)
-	for {
-		k, err := rc.Read(buf)
-		t.Write(buf[:k])
+	t := tail{max: n}
+	for _, name := range []string{OldLogFile, LogFile} {
+		f, err := os.Open(filepath.Join(dir, name))
 		if err != nil {
-			return t.Bytes()
+			continue
 		}
+		if st, err := f.Stat(); err == nil {
+			off := max(st.Size()-int64(n), 0)
+			b := make([]byte, st.Size()-off)
+			k, _ := f.ReadAt(b, off)
+			t.Write(b[:k])
+			t.cut = t.cut || off > 0
+		}
+		f.Close()
 	}
+	return t.Bytes()
 }
 
 // tail keeps the last max bytes written to it.

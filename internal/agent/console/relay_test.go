@@ -94,3 +94,20 @@ func TestTail(t *testing.T) {
 		})
 	}
 }
+
+// TestReadTail: the history a new relay starts with spans the rotated log
+// and the current one, from a line start.
+func TestReadTail(t *testing.T) {
+	dir := t.TempDir()
+	if got := readTail(dir, 5); len(got) != 0 {
+		t.Fatalf("no logs: %q", got)
+	}
+	os.WriteFile(filepath.Join(dir, OldLogFile), []byte("a\nb\nc\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, LogFile), []byte("d\ne"), 0o600)
+	if got := string(readTail(dir, 5)); got != "d\ne" {
+		t.Fatalf("got %q", got)
+	}
+	if got := string(readTail(dir, 100)); got != "a\nb\nc\nd\ne" {
+		t.Fatalf("got %q", got)
+	}
+}
