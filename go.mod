@@ -11,6 +11,8 @@ require (
 	sigs.k8s.io/yaml v1.6.0
 )
 
+require github.com/creack/pty v1.1.24 // indirect
+
 require (
 	github.com/google/go-cmp v0.6.0 // indirect
 	github.com/google/nftables v0.3.0

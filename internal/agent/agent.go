@@ -13,13 +13,16 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/agent/console"
 	"github.com/humstack/humstack/internal/agent/core"
 	"github.com/humstack/humstack/internal/agent/downloadapi"
 	"github.com/humstack/humstack/internal/agent/network"
 	"github.com/humstack/humstack/internal/agent/node"
 	"github.com/humstack/humstack/internal/agent/storage"
 	"github.com/humstack/humstack/internal/agent/system"
+	"github.com/humstack/humstack/internal/agent/vm"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/host/qemu"
 )
 
 // Run runs the agent until ctx ends (a clean stop returns nil) or a part
@@ -42,13 +45,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	m := controller.NewManager(c, log)
+	accel := cfg.Accel
+	if cfg.AgentMode.RunsSystem() {
+		var why string
+		accel, why = qemu.DetectAccel(ctx, cfg.Accel)
+		log.Info("accelerator chosen", "mode", cfg.Accel, "accel", accel, "reason", why)
+	}
 	self := node.New(m, node.Options{
 		Name: cfg.NodeName, Address: cfg.NodeAddress,
 		LimitMemory: cfg.LimitMemory, LimitVcpus: cfg.LimitVcpus,
-		AgentMode: string(cfg.AgentMode), Accelerator: cfg.Accel,
-		Heartbeat: cfg.Heartbeat(), Log: log,
+		AgentMode: string(cfg.AgentMode), Accelerator: accel,
+		Heartbeat: cfg.Heartbeat(), Log: log, DownloadHost: downloadHost(cfg),
 	})
-	if err := setupMode(m, cfg, log); err != nil {
+	if err := setupMode(m, cfg, accel, log); err != nil {
 		return err
 	}
 	if err := self.Register(ctx); err != nil {
@@ -65,7 +74,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 // setupMode adds the controllers of cfg's mode to m.
-func setupMode(m *controller.Manager, cfg Config, log *slog.Logger) error {
+func setupMode(m *controller.Manager, cfg Config, accel string, log *slog.Logger) error {
 	if cfg.AgentMode.RunsCore() {
 		if err := node.SetupLiveness(m, cfg.NodeGrace()); err != nil {
 			return fmt.Errorf("set up node liveness: %w", err)
@@ -75,44 +84,81 @@ func setupMode(m *controller.Manager, cfg Config, log *slog.Logger) error {
 		}
 	}
 	if cfg.AgentMode.RunsSystem() {
-		disks := storage.New(storageConfig(cfg, m.Client))
-		opts := systemOptions(cfg, log, disks)
-		if err := system.Setup(m, opts); err != nil {
-			return fmt.Errorf("set up system controllers: %w", err)
-		}
-		storage.SetupImageEntities(m, disks, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
-		if d := cfg.BlockStorageAgentConfig.DownloadAPI; d.Secret != "" {
-			addr := net.JoinHostPort(d.ListenAddress, strconv.Itoa(d.ListenPort))
-			h := downloadapi.Handler(d.Secret, disks, log)
-			m.Add(controller.RunnableFunc(func(ctx context.Context) error { return downloadapi.Serve(ctx, addr, h, log) }))
-		} else {
-			log.Warn("download API off: blockStorageAgentConfig.downloadAPI has no secret; disks from images held on other nodes cannot be fetched, and other nodes cannot fetch from this one")
-		}
+		return setupSystem(m, cfg, accel, log)
 	}
 	return nil
 }
 
-// storageConfig is the disk and image driver's part of cfg.
-func storageConfig(cfg Config, c *client.Client) storage.Config {
-	b := cfg.BlockStorageAgentConfig
-	host := ""
-	if b.DownloadAPI.Secret != "" {
-		host = net.JoinHostPort(b.DownloadAPI.AdvertiseAddress, strconv.Itoa(b.DownloadAPI.ListenPort))
+// setupSystem adds the per-node controllers and the node listener (the
+// download API and the console routes, behind the cluster's secret).
+func setupSystem(m *controller.Manager, cfg Config, accel string, log *slog.Logger) error {
+	var vms *vm.Driver
+	disks := storage.New(storageConfig(cfg, m.Client, func(g, ns, id string) string { return vms.DiskUser(g, ns, id) }))
+	consoles := console.NewManager(func(k console.Key) string { return vms.Dir(k.Group, k.Namespace, k.ID) }, log)
+	vc := cfg.VirtualMachineAgentConfig
+	vms = vm.New(vm.Config{
+		Node: cfg.NodeName, Dir: vc.VirtualMachineDirPath, DiskPath: disks.Path, Client: m.Client,
+		Accel: accel, PowerOffTimeout: seconds(vc.PowerOffTimeoutSeconds), Consoles: consoleAdapter{consoles},
+	})
+	opts := systemOptions(cfg, log, disks, vms)
+	if err := system.Setup(m, opts); err != nil {
+		return fmt.Errorf("set up system controllers: %w", err)
 	}
+	storage.SetupImageEntities(m, disks, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
+	m.Add(controller.RunnableFunc(func(ctx context.Context) error {
+		<-ctx.Done()
+		consoles.Close()
+		return nil
+	}))
+	d := cfg.BlockStorageAgentConfig.DownloadAPI
+	if d.Secret == "" {
+		log.Warn("node listener off: blockStorageAgentConfig.downloadAPI has no secret; disks from images held on other nodes cannot be fetched, other nodes cannot fetch from this one, and consoles cannot be reached")
+		return nil
+	}
+	mux := downloadapi.Routes(disks, log)
+	mux.Handle("/v0/consoles/", consoles.Routes())
+	h := downloadapi.RequireSecret(d.Secret, mux, log)
+	addr := net.JoinHostPort(d.ListenAddress, strconv.Itoa(d.ListenPort))
+	m.Add(controller.RunnableFunc(func(ctx context.Context) error { return downloadapi.Serve(ctx, addr, h, log) }))
+	return nil
+}
+
+// consoleAdapter lets the VM driver start and stop console relays without
+// knowing package console.
+type consoleAdapter struct{ m *console.Manager }
+
+func (a consoleAdapter) Start(g, ns, id string) { a.m.Start(console.Key{Group: g, Namespace: ns, ID: id}) }
+func (a consoleAdapter) Stop(g, ns, id string)  { a.m.Stop(console.Key{Group: g, Namespace: ns, ID: id}) }
+
+// downloadHost is the node listener's advertised host:port, or "" when it
+// is off (no secret).
+func downloadHost(cfg Config) string {
+	d := cfg.BlockStorageAgentConfig.DownloadAPI
+	if d.Secret == "" {
+		return ""
+	}
+	return net.JoinHostPort(d.AdvertiseAddress, strconv.Itoa(d.ListenPort))
+}
+
+// storageConfig is the disk and image driver's part of cfg.
+func storageConfig(cfg Config, c *client.Client, inUse func(g, ns, id string) string) storage.Config {
+	b := cfg.BlockStorageAgentConfig
+	host := downloadHost(cfg)
 	return storage.Config{
 		Node: cfg.NodeName, Dir: b.BlockStorageDirPath, ImageDir: b.ImageDirPath,
-		ParallelLimit: b.ParallelLimit, Client: c, Secret: b.DownloadAPI.Secret, DownloadHost: host,
+		ParallelLimit: b.ParallelLimit, Client: c, Secret: b.DownloadAPI.Secret, DownloadHost: host, InUse: inUse,
 	}
 }
 
 // systemOptions are the node's controllers with the host drivers this agent
 // has; kinds without one are reported as not implemented.
-func systemOptions(cfg Config, log *slog.Logger, disks *storage.Driver) system.Options {
+func systemOptions(cfg Config, log *slog.Logger, disks *storage.Driver, vms *vm.Driver) system.Options {
 	vx := cfg.NetworkAgentConfig.VXLAN
 	return system.Options{
 		Node: cfg.NodeName, Log: log, Resync: cfg.Resync(),
 		Drivers: map[*api.Kind]system.Driver{
-			api.BlockStorageKind: disks,
+			api.BlockStorageKind:   disks,
+			api.VirtualMachineKind: vms,
 		},
 		NetworkDriver: network.New(network.Config{
 			VXLANDev:   vx.DevName,

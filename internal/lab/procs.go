@@ -26,10 +26,16 @@ func (l *Lab) startAPIServer(ctx context.Context) error {
 		return fmt.Errorf("apiserver dir: %w", err)
 	}
 	n := l.st.Nodes[0]
+	// The API server holds the agents' secret to reach their consoles.
+	secret := filepath.Join(home, "node-secret")
+	if err := os.WriteFile(secret, []byte(l.cfg.DownloadSecret+"\n"), 0o600); err != nil {
+		return fmt.Errorf("apiserver secret: %w", err)
+	}
 	p := &proc{
 		Name: apiserverName, NS: n.NS, Log: filepath.Join(home, "apiserver.log"),
 		Argv: []string{l.cfg.Binaries.APIServer, "--listen-address", n.Address,
-			"--listen-port", strconv.Itoa(l.cfg.APIPort), "--data-dir", filepath.Join(home, "db")},
+			"--listen-port", strconv.Itoa(l.cfg.APIPort), "--data-dir", filepath.Join(home, "db"),
+			"--node-secret-file", secret},
 	}
 	if err := l.run(p); err != nil {
 		return err
