@@ -127,8 +127,12 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, log *slog.Logg
 // knowing package console.
 type consoleAdapter struct{ m *console.Manager }
 
-func (a consoleAdapter) Start(g, ns, id string) { a.m.Start(console.Key{Group: g, Namespace: ns, ID: id}) }
-func (a consoleAdapter) Stop(g, ns, id string)  { a.m.Stop(console.Key{Group: g, Namespace: ns, ID: id}) }
+func (a consoleAdapter) Start(g, ns, id string) {
+	a.m.Start(console.Key{Group: g, Namespace: ns, ID: id})
+}
+func (a consoleAdapter) Stop(g, ns, id string) {
+	a.m.Stop(console.Key{Group: g, Namespace: ns, ID: id})
+}
 
 // downloadHost is the node listener's advertised host:port, or "" when it
 // is off (no secret).

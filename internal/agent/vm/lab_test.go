@@ -405,7 +405,6 @@ func (v *vmLab) consoleReachesLogin(t *testing.T) {
 	}
 }
 
-
 // serialLog reads the VM's console log on node-b (the relay's file).
 func (v *vmLab) serialLog(t *testing.T) string {
 	t.Helper()
