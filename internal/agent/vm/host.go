@@ -62,6 +62,7 @@ func (d *Driver) launch(ctx context.Context, vm *api.VirtualMachine, dir string,
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return 0, err
 	}
+	os.Remove(filepath.Join(dir, stopReason))
 	var made []string
 	defer func() {
 		if err != nil {

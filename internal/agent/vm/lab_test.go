@@ -20,6 +20,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/host/qcow2"
 	"github.com/humstack/humstack/internal/lab"
 	"github.com/humstack/humstack/internal/lab/guest/debian"
 	"github.com/humstack/humstack/internal/lab/guest/guestcache"
@@ -247,6 +248,7 @@ func TestLabTinyVM(t *testing.T) {
 		t.Fatal(err)
 	}
 	mac, pid := vm.Status.NICs[0].MAC, vm.Status.PID
+	v.checkWhileRunning(t)
 	// The console log through the API server shows the boot.
 	if out, err := v.Humcli(context.Background(), "console", "--log", "vm1", "--g", "g", "--n", "ns"); err != nil || !strings.Contains(out, tiny.ReadyMarker) {
 		t.Fatalf("humcli console --log: %v\n%s", err, tailLines(out, 20))
@@ -403,6 +405,75 @@ func (v *vmLab) consoleReachesLogin(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("humcli console did not leave on Ctrl-]")
 	}
+}
+
+// checkWhileRunning: the node shows the accelerator chosen; a VM whose
+// disk does not exist waits, saying so; the VNC console answers through
+// the API server; a grown disk grows online; a memory change is reported
+// as needing a restart.
+func (v *vmLab) checkWhileRunning(t *testing.T) {
+	ctx := context.Background()
+	n, err := client.For[*api.Node](v.Client()).Get(ctx, client.Scope{}, "node-b")
+	if err != nil || n.Spec.Accelerator != "tcg" {
+		t.Fatalf("node-b accelerator %q (%v), want tcg (this machine's /dev/kvm is not usable)", n.Spec.Accelerator, err)
+	}
+
+	v.apply(t, `meta: {apiType: systemv0/virtualmachine, id: waiter, group: g, namespace: ns, annotations: {virtualmachinev0/node_name: node-b}}
+spec: {requestVcpus: 1, limitVcpus: 1, requestMemory: 64M, limitMemory: 64M, blockStorageIDs: [nope], actionState: PowerOn}`)
+	if err := v.WaitState(ctx, "virtualmachine", sc, "waiter", "Pending", 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	vms := client.For[*api.VirtualMachine](v.Client())
+	if w, _ := vms.Get(ctx, sc, "waiter"); !strings.Contains(w.Status.Message, "waiting for disk nope") {
+		t.Fatalf("waiting VM message %q", w.Status.Message)
+	}
+	if _, err := vms.Delete(ctx, sc, "waiter", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	ws, err := v.Client().DialVNC(ctx, sc, "vm1")
+	if err != nil {
+		t.Fatalf("VNC through the API server: %v", err)
+	}
+	_, greeting, err := ws.Read(ctx)
+	ws.CloseNow()
+	if err != nil || !strings.HasPrefix(string(greeting), "RFB 003.008") {
+		t.Fatalf("VNC greeting %q, %v", greeting, err)
+	}
+
+	// Online growth: limitSize 2G -> 3G while the VM runs.
+	disks := client.For[*api.BlockStorage](v.Client())
+	for {
+		bs, err := disks.Get(ctx, sc, "bs1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bs.Spec.LimitSize = "3G"
+		if _, err := disks.Update(ctx, bs); err == nil {
+			break
+		} else if !strings.Contains(err.Error(), "conflict") {
+			t.Fatal(err)
+		}
+	}
+	file := filepath.Join(v.Dir(), "node-b", "blockstorages", "g", "ns", "bs1.qcow2")
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		info, err := qcow2.Info(ctx, file)
+		return err == nil && info.VirtualSize == 3<<30, fmt.Sprintf("disk %+v %v, want 3 GiB", info, err)
+	})
+	out, err := lab.SSH(ctx, v.NS("node-b"), guestAddr+":22", "tester", v.signer, "cat /sys/block/vda/size")
+	if err != nil || strings.TrimSpace(out) != strconv.Itoa(3<<30/512) {
+		t.Fatalf("the guest sees %q sectors (%v), want %d", out, err, 3<<30/512)
+	}
+
+	vm := v.vm(t)
+	vm.Spec.LimitMemory, vm.Spec.RequestMemory = "320M", "320M"
+	if _, err := vms.Update(ctx, vm); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		vm = v.vm(t)
+		return strings.Contains(strings.Join(vm.Status.RestartRequired, ";"), "memory 256MiB -> 320MiB"), fmt.Sprintf("status %+v", vm.Status)
+	})
 }
 
 // serialLog reads the VM's console log on node-b (the relay's file).

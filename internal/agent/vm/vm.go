@@ -42,6 +42,9 @@ const (
 	StateError    = "Error"
 )
 
+// stopReason is the file in a VM directory saying how the VM last stopped.
+const stopReason = "stopped"
+
 // Defaults of Config.
 const (
 	DefaultPowerOffTimeout = 60 * time.Second
@@ -235,8 +238,13 @@ func (d *Driver) powerOff(ctx context.Context, vm *api.VirtualMachine, dir strin
 			msg = fmt.Sprintf("the guest did not shut down within %s: stopped hard", d.timeout)
 		}
 		controller.Logger(ctx).Info("vm stopped", "clean", clean)
-	} else if vm.Status.State == StateStopped {
-		msg = vm.Status.Message
+		// Kept on the host, not only in status: a later reconcile may start
+		// from a cached copy that predates this stop.
+		if err := os.WriteFile(filepath.Join(dir, stopReason), []byte(msg), 0o600); err != nil {
+			return controller.Result{}, err
+		}
+	} else if b, err := os.ReadFile(filepath.Join(dir, stopReason)); err == nil {
+		msg = string(b)
 	}
 	d.forgetDied(key(&vm.Meta))
 	if err := d.cleanup(ctx, vm, dir, false); err != nil {
