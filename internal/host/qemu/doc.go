@@ -14,8 +14,10 @@
 //	                   QEMUs can never share a directory
 //	<dir>/qemu.log     QEMU's stdout and stderr until it daemonizes (appended)
 //	<dir>/qmp.sock     QMP, one client at a time: keep connections short
-//	<dir>/serial.sock  the guest's serial console (ttyS0); output nobody reads
-//	                   is dropped
+//	<dir>/serial.sock  the guest's serial console (ttyS0), one client at a
+//	                   time; output is dropped while none is connected, but
+//	                   a connected client must keep reading, or the guest's
+//	                   console writes stall
 //	<dir>/vnc.sock     VNC of the guest's VGA display; never TCP
 //	<dir>/start.lock   flock held by Start, so concurrent Starts of one
 //	                   directory cannot both decide that none runs
@@ -29,6 +31,9 @@
 // Stop presses the ACPI power button (system_powerdown), waits, then asks
 // QEMU to quit and finally sends SIGKILL, through a pidfd so that a reused
 // PID is never signalled.
+//
+// DetectAccel decides between KVM and TCG once per agent start, with a
+// canary guest (canary.go) where the host's signs say KVM should work.
 package qemu
 
 // Binary is the QEMU system emulator that Start and DetectAccel run; tests

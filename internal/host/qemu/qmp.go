@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -156,10 +157,15 @@ func (q *QMP) Run(ctx context.Context, command string, args, out any) error {
 	}
 }
 
-// ctxErr prefers ctx's error over the deadline error it caused.
+// ctxErr prefers ctx's error over the I/O deadline error it caused. The
+// connection's deadline is ctx's, and may pass before ctx's own timer
+// fires.
 func ctxErr(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
+	}
+	if dl, ok := ctx.Deadline(); ok && errors.Is(err, os.ErrDeadlineExceeded) && !time.Now().Before(dl) {
+		return context.DeadlineExceeded
 	}
 	return err
 }
