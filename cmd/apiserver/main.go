@@ -1,4 +1,12 @@
 // Command apiserver serves humstack's REST and watch API.
+//
+//	apiserver [flags]                 serve
+//	apiserver export [flags] > dump   write every stored object as JSON lines
+//	apiserver import [flags] < dump   load a dump into an empty store
+//
+// export and import take the store flags (--store, --data-dir, --etcd-*):
+// `apiserver export --data-dir ./database | apiserver import --store etcd
+// --etcd-endpoints ...` moves a single-node installation onto etcd.
 package main
 
 import (
@@ -8,30 +16,56 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/humstack/humstack/internal/apiserver"
 )
 
 func main() {
+	cmd, args := "serve", os.Args[1:]
+	if len(args) > 0 && (args[0] == "export" || args[0] == "import") {
+		cmd, args = args[0], args[1:]
+	}
 	var cfg apiserver.Config
 	var level slog.Level
-	flag.StringVar(&cfg.ListenAddress, "listen-address", "0.0.0.0", "address to listen on")
-	flag.IntVar(&cfg.ListenPort, "listen-port", 8080, "port to listen on")
-	flag.StringVar(&cfg.Store, "store", "bolt", "storage backend: bolt (embedded)")
-	flag.StringVar(&cfg.DataDir, "data-dir", "./database", "directory of the embedded store")
-	flag.StringVar(&cfg.NodeSecretFile, "node-secret-file", "", "file holding the cluster's shared secret (the agents' downloadAPI secret), to reach VM consoles; without it consoles are off")
-	flag.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "apiserver: unexpected arguments %q\n", flag.Args())
+	var endpoints string
+	fs := flag.NewFlagSet("apiserver "+cmd, flag.ExitOnError)
+	fs.StringVar(&cfg.ListenAddress, "listen-address", "0.0.0.0", "address to listen on")
+	fs.IntVar(&cfg.ListenPort, "listen-port", 8080, "port to listen on")
+	fs.StringVar(&cfg.Store, "store", "bolt", "storage backend: bolt (embedded) or etcd")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./database", "directory of the embedded store")
+	fs.StringVar(&endpoints, "etcd-endpoints", "", "etcd members for --store etcd, comma-separated host:port")
+	fs.StringVar(&cfg.Etcd.CAFile, "etcd-cafile", "", "CA bundle verifying the etcd members (TLS)")
+	fs.StringVar(&cfg.Etcd.CertFile, "etcd-certfile", "", "client certificate for etcd (TLS)")
+	fs.StringVar(&cfg.Etcd.KeyFile, "etcd-keyfile", "", "client key for etcd (TLS)")
+	fs.StringVar(&cfg.Etcd.Prefix, "etcd-prefix", "/humstack/", "etcd key prefix of this installation")
+	fs.StringVar(&cfg.NodeSecretFile, "node-secret-file", "", "file holding the cluster's shared secret (the agents' downloadAPI secret), to reach VM consoles; without it consoles are off")
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
+	_ = fs.Parse(args)
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "apiserver: unexpected arguments %q\n", fs.Args())
 		os.Exit(2)
+	}
+	for _, e := range strings.Split(endpoints, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			cfg.Etcd.Endpoints = append(cfg.Etcd.Endpoints, e)
+		}
 	}
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := apiserver.Run(ctx, cfg); err != nil {
-		cfg.Log.Error("apiserver failed", "err", err)
+	var err error
+	switch cmd {
+	case "export":
+		err = apiserver.Export(ctx, cfg, os.Stdout)
+	case "import":
+		err = apiserver.Import(ctx, cfg, os.Stdin)
+	default:
+		err = apiserver.Run(ctx, cfg)
+	}
+	if err != nil {
+		cfg.Log.Error("apiserver "+cmd+" failed", "err", err)
 		os.Exit(1)
 	}
 }

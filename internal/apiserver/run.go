@@ -2,26 +2,23 @@ package apiserver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
-
-	"github.com/humstack/humstack/internal/storage"
-	"github.com/humstack/humstack/internal/storage/bolt"
 )
 
 // Config is the apiserver's command-line configuration.
 type Config struct {
 	ListenAddress string
 	ListenPort    int
-	// Store selects the backend: "bolt" (embedded, the default).
+	// Store selects the backend: "bolt" (embedded, the default) or
+	// "etcd" (an etcd cluster that several apiservers may share).
 	Store   string
 	DataDir string
+	Etcd    EtcdConfig
 	// NodeSecretFile names a file holding the cluster's shared secret, the
 	// agents' downloadAPI secret: the console proxy presents it to the
 	// agents. Empty leaves the consoles off.
@@ -41,7 +38,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if secret == "" {
 		cfg.Log.Warn("consoles off: no --node-secret-file, so the apiserver cannot reach the agents' consoles")
 	}
-	store, err := openStore(cfg)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -68,23 +65,4 @@ func readNodeSecret(path string) (string, error) {
 		return "", fmt.Errorf("--node-secret-file %s: the file is empty", path)
 	}
 	return secret, nil
-}
-
-func openStore(cfg Config) (storage.Store, error) {
-	switch cfg.Store {
-	case "", "bolt":
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-			return nil, fmt.Errorf("--data-dir: %w", err)
-		}
-		path := filepath.Join(cfg.DataDir, "humstack.db")
-		st, err := bolt.Open(path, bolt.Options{Logger: cfg.Log})
-		if err != nil {
-			return nil, fmt.Errorf("open store %s: %w", path, err)
-		}
-		cfg.Log.Info("store opened", "backend", "bolt", "path", path)
-		return st, nil
-	case "etcd":
-		return nil, errors.New("--store etcd: the etcd backend is not built yet; use --store bolt")
-	}
-	return nil, fmt.Errorf("--store %q: want bolt", cfg.Store)
 }
