@@ -121,4 +121,3 @@ func readDump(r io.Reader) ([]dumpLine, error) {
 	}
 	return lines, nil
 }
-

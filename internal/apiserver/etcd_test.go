@@ -223,4 +223,3 @@ func BenchmarkWatch100Etcd(b *testing.B) {
 	report(b, result{lat, wall})
 	b.ReportMetric(float64(len(lat)), "deliveries")
 }
-
