@@ -5,7 +5,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -15,15 +14,18 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/humstack/humstack/api"
 )
 
-// Client talks to one API server.
+// Client talks to one API server, or to the first answering of several
+// (see failover.go).
 type Client struct {
-	base string
-	hc   *http.Client
+	bases []string     // normalized server URLs, in the caller's order
+	cur   atomic.Int32 // index in bases of the server in use
+	hc    *http.Client
 }
 
 // Option configures a Client.
@@ -33,20 +35,43 @@ type Option func(*Client)
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
 
 // New returns a client for the API server at base, e.g. "http://localhost:8080"
-// or "localhost:8080".
+// or "localhost:8080". A comma-separated list ("a:8080,b:8080") names
+// several servers of one cluster: see NewMulti.
 func New(base string, opts ...Option) (*Client, error) {
+	return NewMulti(strings.Split(base, ","), opts...)
+}
+
+// NewMulti returns a client for several API servers serving the same
+// store (an etcd cluster). It uses one at a time and moves to the next when
+// the one in use cannot be reached; API errors never cause a move.
+func NewMulti(bases []string, opts ...Option) (*Client, error) {
+	c := &Client{hc: &http.Client{Transport: defaultTransport()}}
+	for _, b := range bases {
+		norm, err := normalize(strings.TrimSpace(b))
+		if err != nil {
+			return nil, err
+		}
+		c.bases = append(c.bases, norm)
+	}
+	if len(c.bases) == 0 {
+		return nil, fmt.Errorf("no api server address")
+	}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
+}
+
+func normalize(base string) (string, error) {
+	raw := base
 	if !strings.Contains(base, "://") {
 		base = "http://" + base
 	}
 	u, err := url.Parse(base)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-		return nil, fmt.Errorf("api server address %q: want host:port or http(s)://host:port", base)
+		return "", fmt.Errorf("api server address %q: want host:port or http(s)://host:port", raw)
 	}
-	c := &Client{base: strings.TrimRight(u.String(), "/"), hc: &http.Client{}}
-	for _, o := range opts {
-		o(c)
-	}
-	return c, nil
+	return strings.TrimRight(u.String(), "/"), nil
 }
 
 // Scope selects where objects live: a group and a namespace. Leaving either
@@ -110,28 +135,29 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (*envelo
 
 // doRaw sends a request and returns the body of a successful response.
 func (c *Client) doRaw(ctx context.Context, method, path string, body any) ([]byte, error) {
-	var rd io.Reader
+	var payload []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, fmt.Errorf("encode request: %w", err)
 		}
-		rd = bytes.NewReader(b)
+		payload = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, err
-	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	key := ""
 	if method == http.MethodPost {
 		// Lets the transport resend a create that met a pooled connection
 		// the server had closed (after an API server restart). Creates are
 		// safe to resend: a duplicate is refused with AlreadyExists.
-		req.Header.Set("Idempotency-Key", newKey())
+		key = newKey()
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.send(ctx, method, path, func(req *http.Request) {
+		if payload != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if key != "" {
+			req.Header.Set("Idempotency-Key", key)
+		}
+	}, payload)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %v: %w", method, path, unwrapURLError(err), api.ErrUnavailable)
 	}

@@ -20,7 +20,7 @@ func TestNewAddress(t *testing.T) {
 		"https://api.example:443": "https://api.example:443",
 	} {
 		c, err := New(in)
-		if err != nil || c.base != want {
+		if err != nil || c.bases[0] != want {
 			t.Errorf("New(%q) = %v, %v; want %s", in, c, err, want)
 		}
 	}

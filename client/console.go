@@ -39,11 +39,7 @@ func (c *Client) ConsoleLog(ctx context.Context, sc Scope, id string) (io.ReadCl
 		return nil, err
 	}
 	p += "/serial/log"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+p, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.send(ctx, http.MethodGet, p, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %v: %w", p, unwrapURLError(err), api.ErrUnavailable)
 	}
@@ -61,7 +57,7 @@ func (c *Client) dialVM(ctx context.Context, sc Scope, id, suffix string) (*webs
 		return nil, err
 	}
 	p += suffix
-	conn, resp, err := websocket.Dial(ctx, c.base+p, &websocket.DialOptions{
+	conn, resp, err := websocket.Dial(ctx, c.base()+p, &websocket.DialOptions{
 		HTTPClient: c.hc, Subprotocols: []string{"binary"},
 	})
 	if err != nil {

@@ -96,12 +96,9 @@ func send(ctx context.Context, ch chan<- Event, ev Event) bool {
 
 func (c *Client) openWatch(ctx context.Context, k *api.Kind, sc Scope, rev int64) (*http.Response, error) {
 	p := collectionPath(k, sc) + "?watch=true&resourceVersion=" + strconv.FormatInt(rev, 10)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+p, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := c.hc.Do(req)
+	resp, err := c.send(ctx, http.MethodGet, p, func(req *http.Request) {
+		req.Header.Set("Accept", "text/event-stream")
+	}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("watch %s: %v: %w", k.Plural, unwrapURLError(err), api.ErrUnavailable)
 	}
