@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -25,6 +26,9 @@ type globalFlags struct {
 	configPath string
 	group      string
 	namespace  string
+	// servers is the config file's apiServers list, used when no
+	// --api-server-* flag is given.
+	servers []string
 }
 
 // Flag names, shared by registration and the config-file override check.
@@ -47,13 +51,16 @@ func (g *globalFlags) register(root *cobra.Command) {
 
 // fileConfig is the --config file. Pointers tell "absent" from "zero".
 type fileConfig struct {
-	APIServerAddress *string `json:"apiServerAddress"`
-	APIServerPort    *int32  `json:"apiServerPort"`
-	Group            *string `json:"group"`
-	Namespace        *string `json:"namespace"`
+	// APIServers lists several servers of one cluster (host:port or URL);
+	// humcli uses the first that answers.
+	APIServers       []string `json:"apiServers"`
+	APIServerAddress *string  `json:"apiServerAddress"`
+	APIServerPort    *int32   `json:"apiServerPort"`
+	Group            *string  `json:"group"`
+	Namespace        *string  `json:"namespace"`
 }
 
-var configKeys = []string{"apiServerAddress", "apiServerPort", "group", "namespace"}
+var configKeys = []string{"apiServerAddress", "apiServerPort", "apiServers", "group", "namespace"}
 
 // loadConfig reads a config file strictly: a misspelt key would otherwise
 // silently send requests to the wrong server or scope.
@@ -123,6 +130,10 @@ func (a *app) resolve() error {
 	if cfg.APIServerPort != nil && !a.root.PersistentFlags().Changed(flagPort) {
 		g.port = *cfg.APIServerPort
 	}
+	if len(cfg.APIServers) > 0 && !a.root.PersistentFlags().Changed(flagAddress) &&
+		!a.root.PersistentFlags().Changed(flagPort) {
+		g.servers = cfg.APIServers
+	}
 	return a.checkScope()
 }
 
@@ -148,18 +159,36 @@ func (a *app) client() (*client.Client, error) {
 	if err := a.resolve(); err != nil {
 		return nil, err
 	}
-	port := strconv.Itoa(int(a.global.port))
-	base := net.JoinHostPort(a.global.address, port)
-	if strings.Contains(a.global.address, "://") {
-		// A full URL (https://host) keeps its scheme; the port still applies.
-		base = strings.TrimRight(a.global.address, "/") + ":" + port
+	servers := a.global.servers
+	if len(servers) == 0 {
+		port := strconv.Itoa(int(a.global.port))
+		for _, addr := range strings.Split(a.global.address, ",") {
+			servers = append(servers, withPort(strings.TrimSpace(addr), port))
+		}
 	}
-	c, err := client.New(base)
+	c, err := client.NewMulti(servers)
 	if err != nil {
 		return nil, err
 	}
 	a.connected = c
 	return c, nil
+}
+
+// withPort is addr (one entry of --api-server-address) with port added
+// unless it names its own: "10.0.0.1" and "10.0.0.1:8080" both work, so
+// "a,b:9090" mixes the default port with a specific one. A full URL
+// (https://host) keeps its scheme.
+func withPort(addr, port string) string {
+	if strings.Contains(addr, "://") {
+		if u, err := url.Parse(addr); err == nil && u.Port() == "" {
+			return strings.TrimRight(addr, "/") + ":" + port
+		}
+		return addr
+	}
+	if _, _, err := net.SplitHostPort(addr); err == nil {
+		return addr
+	}
+	return net.JoinHostPort(addr, port)
 }
 
 // scope is the --g/--n scope for kind k, or everything with allScopes.
