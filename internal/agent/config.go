@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/humstack/humstack/api"
@@ -34,7 +35,11 @@ func (m Mode) RunsSystem() bool { return m == ModeSystem || m == ModeAll }
 type Config struct {
 	APIServerAddress string `json:"apiServerAddress"`
 	APIServerPort    int    `json:"apiServerPort"`
-	AgentMode        Mode   `json:"agentMode"`
+	// APIServers, beyond the seed, lists several API servers of one
+	// cluster as host:port; when set it replaces apiServerAddress and
+	// apiServerPort, and the agent fails over between them.
+	APIServers []string `json:"apiServers"`
+	AgentMode  Mode     `json:"agentMode"`
 	// LimitMemory and LimitVcpus are the node's capacity, as written
 	// ("8G", "8000m"); the parsed values are in MemoryBytes and VcpusMilli.
 	LimitMemory string `json:"limitMemory"`
@@ -192,8 +197,12 @@ func parseConfig(data []byte, h host) (Config, error) {
 	return cfg, nil
 }
 
-// APIServer is the API server's host:port.
+// APIServer is the API server's host:port, or several, comma-separated,
+// from apiServers (the form client.New takes).
 func (c *Config) APIServer() string {
+	if len(c.APIServers) > 0 {
+		return strings.Join(c.APIServers, ",")
+	}
 	return net.JoinHostPort(c.APIServerAddress, strconv.Itoa(c.APIServerPort))
 }
 

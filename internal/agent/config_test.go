@@ -162,6 +162,17 @@ func TestNoInterfaceForDevices(t *testing.T) {
 	}
 }
 
+// TestAPIServers: the list form replaces apiServerAddress/apiServerPort.
+func TestAPIServers(t *testing.T) {
+	cfg, err := parseConfig([]byte("apiServers: [10.0.0.1:8080, 'api-2:8080', '[fd00::1]:8080']\n"), testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.APIServer(); got != "10.0.0.1:8080,api-2:8080,[fd00::1]:8080" {
+		t.Errorf("APIServer() = %q", got)
+	}
+}
+
 // TestBadConfigs: each bad file is one error naming the key at fault.
 func TestBadConfigs(t *testing.T) {
 	for _, c := range []struct{ name, yaml, key string }{
@@ -180,6 +191,9 @@ func TestBadConfigs(t *testing.T) {
 		{"port string", "apiServerPort: http\n", "apiServerPort"},
 		{"listen port", "blockStorageAgentConfig: {downloadAPI: {listenPort: -1}}\n", "blockStorageAgentConfig.downloadAPI.listenPort"},
 		{"api address", "apiServerAddress: http://x:8080\n", "apiServerAddress"},
+		{"api servers no port", "apiServers: [a:8080, b]\n", "apiServers[1]"},
+		{"api servers bad port", "apiServers: ['a:99999']\n", "apiServers[0]"},
+		{"api servers url", "apiServers: ['http://a:8080']\n", "apiServers[0]"},
 		{"node address", "nodeAddress: 192.168.10\n", "nodeAddress"},
 		{"advertise address", "blockStorageAgentConfig: {downloadAPI: {advertiseAddress: me}}\n", "blockStorageAgentConfig.downloadAPI.advertiseAddress"},
 		{"listen address", "blockStorageAgentConfig: {downloadAPI: {listenAddress: ''}}\n", "blockStorageAgentConfig.downloadAPI.listenAddress"},

@@ -1,7 +1,10 @@
 package agent
 
 import (
+	"fmt"
+	"net"
 	"net/netip"
+	"strconv"
 	"regexp"
 	"strings"
 
@@ -26,6 +29,9 @@ func (c *Config) validate(fe *api.FieldErrors) {
 		fe.Add("apiServerAddress", "%q is not a host name or IP address", c.APIServerAddress)
 	}
 	checkPort(fe, "apiServerPort", c.APIServerPort)
+	for i, hp := range c.APIServers {
+		checkHostPort(fe, fmt.Sprintf("apiServers[%d]", i), hp)
+	}
 	checkMode(fe, c.AgentMode)
 	if c.LimitMemory != "" {
 		if n, err := api.ParseSize(c.LimitMemory); err != nil {
@@ -91,6 +97,19 @@ func isHost(s string) bool {
 		return a.Zone() == ""
 	}
 	return len(s) <= 253 && hostnameRe.MatchString(s)
+}
+
+// checkHostPort checks one host:port entry.
+func checkHostPort(fe *api.FieldErrors, field, hp string) {
+	host, port, err := net.SplitHostPort(hp)
+	if err != nil || !isHost(host) {
+		fe.Add(field, "%q is not host:port", hp)
+		return
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		fe.Add(field, "%q: port out of range 1-65535", hp)
+	}
 }
 
 func checkPort(fe *api.FieldErrors, field string, p int) {
