@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"strconv"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/humstack/humstack/api"
