@@ -87,6 +87,27 @@ type NodeStatus struct {
 	AllocatedStorage string `json:"allocatedStorage,omitempty"`
 }
 
+// Lease is a lock that one agent holds for a while and renews: the Core
+// agents elect the one that runs the cluster-wide controllers with the
+// lease "core-controllers". Taking and renewing it are updates conditional
+// on meta.resourceVersion, so two agents can never both win.
+type Lease = Resource[LeaseSpec, Empty]
+
+// LeaseSpec says who holds a lease. Times are RFC 3339, for people: the
+// agents judge expiry by their own clock, from when they last saw the
+// lease change, never by comparing another machine's clock with theirs.
+type LeaseSpec struct {
+	// HolderIdentity is the holding agent's node name; empty: released.
+	HolderIdentity string `json:"holderIdentity,omitempty"`
+	// LeaseDurationSeconds is how long others wait, after the last change
+	// they saw, before they take the lease over.
+	LeaseDurationSeconds int    `json:"leaseDurationSeconds,omitempty"`
+	AcquireTime          string `json:"acquireTime,omitempty"`
+	RenewTime            string `json:"renewTime,omitempty"`
+	// LeaseTransitions counts changes of holder.
+	LeaseTransitions int `json:"leaseTransitions,omitempty"`
+}
+
 // Core kinds.
 var (
 	GroupKind = register[Empty, Empty](Kind{
@@ -118,6 +139,14 @@ var (
 				return withPrefix(s.IPv4Address, s.IPv4Prefix)
 			}},
 			{"STATE", func(o Object) string { return o.(*ExternalIP).Status.State }},
+		},
+	})
+	LeaseKind = register[LeaseSpec, Empty](Kind{
+		APIType: "corev0/lease", Name: "lease", Plural: "leases", Scope: ScopeCluster, Rank: 0,
+		Columns: []Column{
+			{"HOLDER", func(o Object) string { return o.(*Lease).Spec.HolderIdentity }},
+			{"RENEWED", func(o Object) string { return o.(*Lease).Spec.RenewTime }},
+			{"TRANSITIONS", func(o Object) string { return itoa(o.(*Lease).Spec.LeaseTransitions) }},
 		},
 	})
 	NodeKind = register[NodeSpec, NodeStatus](Kind{

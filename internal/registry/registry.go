@@ -29,7 +29,7 @@ type CreatePreparer interface {
 }
 
 var strategies = index(
-	groupStrategy, namespaceStrategy, externalIPPoolStrategy, externalIPStrategy, nodeStrategy,
+	groupStrategy, namespaceStrategy, externalIPPoolStrategy, externalIPStrategy, nodeStrategy, leaseStrategy,
 	networkStrategy, virtualRouterStrategy,
 	imageEntityStrategy, imageStrategy, blockStorageStrategy,
 	virtualMachineStrategy,
