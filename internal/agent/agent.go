@@ -18,6 +18,7 @@ import (
 	"github.com/humstack/humstack/internal/agent/downloadapi"
 	"github.com/humstack/humstack/internal/agent/network"
 	"github.com/humstack/humstack/internal/agent/node"
+	"github.com/humstack/humstack/internal/agent/router"
 	"github.com/humstack/humstack/internal/agent/storage"
 	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/agent/vm"
@@ -101,6 +102,7 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, log *slog.Logg
 		Accel: accel, PowerOffTimeout: seconds(vc.PowerOffTimeoutSeconds), Consoles: consoleAdapter{consoles},
 	})
 	opts := systemOptions(cfg, log, disks, vms)
+	opts.Drivers[api.VirtualRouterKind] = router.New(router.Config{Node: cfg.NodeName, Client: m.Client, Log: log})
 	if err := system.Setup(m, opts); err != nil {
 		return fmt.Errorf("set up system controllers: %w", err)
 	}
