@@ -102,6 +102,7 @@ func validateVirtualRouter(r *api.VirtualRouter, fe *api.FieldErrors) {
 		}
 		requireIPv4Prefix(fe, f+".ipv4Address", nic.IPv4Address)
 	}
+	validateRouterAddresses(r, fe)
 }
 
 // setDefaultAnnotation sets an annotation that is absent or empty (YAML
