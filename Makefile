@@ -4,7 +4,7 @@ BIN     := bin
 FUZZTIME ?= 15s
 PORT    ?= 8080
 
-.PHONY: all apiserver agent humcli test unit fuzz bench run deps clean
+.PHONY: all apiserver agent humcli test unit fuzz bench run demo deps clean
 
 all: apiserver agent humcli
 
@@ -23,10 +23,17 @@ humcli:
 deps:
 	./scripts/install-deps.sh
 
-# run installs dependencies, builds, and starts the apiserver with its
-# embedded store in ./database (Ctrl-C stops it).
+# run installs dependencies, builds, and starts a single-node humstack (as
+# root): the apiserver with its embedded store and an agent in All mode,
+# state under ./run (Ctrl-C stops both). See scripts/single-node.sh.
 run: deps all
-	./$(BIN)/apiserver --listen-address 0.0.0.0 --listen-port $(PORT)
+	PORT=$(PORT) BIN=./$(BIN) ./scripts/single-node.sh
+
+# demo (in a second terminal, while `make run` runs) boots a first VM on it
+# from the small test image and checks that it answers ping.
+demo: all
+	$(GO) build -o $(BIN)/humlab ./cmd/humlab
+	PORT=$(PORT) BIN=./$(BIN) ./scripts/demo.sh
 
 # test is what CI runs: static checks, every test (race detector on), and a
 # short fuzz run of each fuzz target.

@@ -2,6 +2,8 @@
 // multi-node cluster in network namespaces on this machine (as root) and
 // prints how to use it, `humlab status` shows it, `humlab down` removes
 // it. `make lab-up` and `make lab-down` run it; see package internal/lab.
+// `humlab image tiny|debian [-serve addr]` builds a test guest image from
+// Debian packages (cached) and prints its path or serves it over HTTP.
 package main
 
 import (
@@ -19,7 +21,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: humlab up|down|status [flags]  (humlab up -h for flags)")
+		fmt.Fprintln(os.Stderr, "usage: humlab up|down|status [flags]  (humlab up -h for flags)\n       humlab image tiny|debian [-serve addr]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet("humlab "+os.Args[1], flag.ExitOnError)
@@ -31,12 +33,24 @@ func main() {
 	fs.IntVar(&cfg.HeartbeatSeconds, "heartbeat", 0, "agents' heartbeatSeconds (0: their default)")
 	fs.BoolVar(&cfg.VXLANUnicast, "unicast", false, "unicast VXLAN instead of the multicast group")
 	fs.BoolVar(&cfg.CleanStale, "clean", false, "remove leftovers of an earlier lab with this ID first")
-	_ = fs.Parse(os.Args[2:])
+	serve := fs.String("serve", "", "image: serve the image over HTTP on this address instead of printing its path")
+	args := os.Args[2:]
+	kind := ""
+	if os.Args[1] == "image" && len(args) > 0 {
+		kind, args = args[0], args[1:]
+	}
+	_ = fs.Parse(args)
 	cfg.ID, cfg.BaseDir = *id, *dir
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1], cfg); err != nil {
+	var err error
+	if os.Args[1] == "image" {
+		err = image(ctx, kind, *serve)
+	} else {
+		err = run(ctx, os.Args[1], cfg)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "humlab:", err)
 		os.Exit(1)
 	}

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs a single-node humstack on this machine, as root: the apiserver
+# (embedded store) and one agent in All mode (Core and System), sharing a
+# generated cluster secret. State lives under $HUMSTACK_HOME (default
+# ./run): database/, agent.yaml, secret, blockstorages/, images/,
+# virtualmachines/, apiserver.log. Ctrl-C stops both; VMs keep running
+# (QEMU is not a child of the agent) and are adopted on the next start.
+#
+# The agent needs net.ipv4.ip_forward=1 for networks with a default
+# gateway (NAPT); this script turns it on and says so.
+set -euo pipefail
+home=${HUMSTACK_HOME:-./run}
+port=${PORT:-8080}
+bin=${BIN:-./bin}
+mkdir -p "$home"
+home=$(cd "$home" && pwd)
+if [ "$(id -u)" -ne 0 ]; then
+  echo "single-node: run as root (the agent makes bridges, taps and QEMU processes)" >&2
+  exit 1
+fi
+if [ ! -s "$home/secret" ]; then
+  (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$home/secret")
+fi
+if [ ! -f "$home/agent.yaml" ]; then
+  cat > "$home/agent.yaml" <<YAML
+apiServerAddress: 127.0.0.1
+apiServerPort: $port
+agentMode: All
+nodeName: $(hostname | tr 'A-Z' 'a-z' | tr -c 'a-z0-9-\n' '-')
+blockStorageAgentConfig:
+  blockStorageDirPath: $home/blockstorages
+  imageDirPath: $home/images
+  downloadAPI:
+    listenAddress: 127.0.0.1
+    secretFile: $home/secret
+imageAgentConfig:
+  blockStorageDirPath: $home/blockstorages
+  imageDirPath: $home/images
+virtualMachineAgentConfig:
+  virtualMachineDirPath: $home/virtualmachines
+YAML
+  echo "single-node: wrote $home/agent.yaml (edit it to change the node; see docs/agent.md)"
+fi
+if [ "$(cat /proc/sys/net/ipv4/ip_forward)" != 1 ]; then
+  echo "single-node: enabling net.ipv4.ip_forward (networks with a default gateway are NAPT'ed)"
+  sysctl -qw net.ipv4.ip_forward=1
+fi
+"$bin/apiserver" --listen-address 127.0.0.1 --listen-port "$port" --data-dir "$home/database" \
+  --node-secret-file "$home/secret" >>"$home/apiserver.log" 2>&1 &
+api=$!
+trap 'kill $api 2>/dev/null; wait $api 2>/dev/null' EXIT
+for _ in $(seq 100); do
+  if (exec 3<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then break; fi
+  kill -0 $api 2>/dev/null || { echo "single-node: apiserver exited; see $home/apiserver.log" >&2; exit 1; }
+  sleep 0.1
+done
+echo "single-node: apiserver on 127.0.0.1:$port (log $home/apiserver.log); starting the agent (Ctrl-C stops both)"
+"$bin/agent" --config "$home/agent.yaml"
