@@ -127,6 +127,10 @@ type BlockStorageStatus struct {
 	ImageEntity string `json:"imageEntity,omitempty"`
 }
 
+// VMStateUnknown is the state of a VM whose node is NotReady: the Core
+// agent sets it; the node's agent reports the real state when it is back.
+const VMStateUnknown = "Unknown"
+
 // VM power actions (spec.actionState).
 const (
 	ActionPowerOn  = "PowerOn"

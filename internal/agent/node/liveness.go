@@ -27,7 +27,17 @@ func SetupLiveness(m *controller.Manager, grace time.Duration) error {
 	}
 	inf := m.Informer(api.NodeKind, "", nil)
 	l := newLiveness(m.Client, inf, grace, time.Now)
-	m.Add(controller.New("node-liveness", inf, l, controller.Options{Log: m.Log}))
+	l.vms = m.Informer(api.VirtualMachineKind, "", nil)
+	ctrl := controller.New("node-liveness", inf, l, controller.Options{Log: m.Log})
+	// A VM reported as running on a node that is NotReady is looked at
+	// again: its state there is unknown.
+	ctrl.Watch(l.vms, func(o api.Object) []controller.Key {
+		if n := o.GetMeta().Annotations[api.AnnotationVirtualMachineNode]; n != "" {
+			return []controller.Key{{ID: n}}
+		}
+		return nil
+	})
+	m.Add(ctrl)
 	return nil
 }
 
@@ -35,6 +45,7 @@ func SetupLiveness(m *controller.Manager, grace time.Duration) error {
 type liveness struct {
 	c     *client.Client
 	nodes *controller.Informer
+	vms   *controller.Informer // nil in tests that do not look at VMs
 	grace time.Duration
 	now   func() time.Time
 
@@ -65,7 +76,7 @@ func (l *liveness) Reconcile(ctx context.Context, key controller.Key) (controlle
 		return controller.Result{RequeueAfter: left + livenessSlack}, nil
 	}
 	if n.Status.State == api.NodeNotReady {
-		return controller.Result{}, nil // its next heartbeat is an event
+		return controller.Result{}, l.markVMsUnknown(ctx, n) // its next heartbeat is an event
 	}
 	marked := false
 	out, err := controller.UpdateStatus(ctx, l.c, n, func(n *api.Node) bool {
@@ -86,6 +97,9 @@ func (l *liveness) Reconcile(ctx context.Context, key controller.Key) (controlle
 		return controller.Result{}, fmt.Errorf("mark node NotReady: %w", err)
 	case marked:
 		controller.Logger(ctx).Warn("node is NotReady", "node", key.ID, "message", out.Status.Message)
+	}
+	if out.Status.State == api.NodeNotReady {
+		return controller.Result{}, l.markVMsUnknown(ctx, out)
 	}
 	if left := l.remaining(out); left > 0 {
 		return controller.Result{RequeueAfter: left + livenessSlack}, nil
@@ -133,4 +147,37 @@ func (l *liveness) forget(id string) {
 	l.mu.Lock()
 	delete(l.seen, id)
 	l.mu.Unlock()
+}
+
+// markVMsUnknown sets the VMs placed on the NotReady node n that claim to
+// be running (or starting, or stopping) to Unknown: nobody can tell what
+// they do now. The node's agent reports the real state when it is back.
+func (l *liveness) markVMsUnknown(ctx context.Context, n *api.Node) error {
+	if l.vms == nil {
+		return nil
+	}
+	msg := fmt.Sprintf("node %s is NotReady (%s): the VM's state is unknown", n.Meta.ID, n.Status.Message)
+	var errs []error
+	for _, o := range l.vms.List() {
+		vm := o.(*api.VirtualMachine)
+		if vm.Meta.Annotations[api.AnnotationVirtualMachineNode] != n.Meta.ID || !claimsActivity(vm.Status.State) {
+			continue
+		}
+		_, err := controller.UpdateStatus(ctx, l.c, vm, func(vm *api.VirtualMachine) bool {
+			if !claimsActivity(vm.Status.State) {
+				return false
+			}
+			vm.Status.State, vm.Status.Message = api.VMStateUnknown, msg
+			return true
+		})
+		if err != nil && !errors.Is(err, api.ErrNotFound) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// claimsActivity: states that say something is happening on the node.
+func claimsActivity(state string) bool {
+	return state == "Running" || state == "Starting" || state == "Stopping"
 }

@@ -139,3 +139,43 @@ func TestLivenessClock(t *testing.T) {
 	clk.add(grace)
 	reconcile(api.NodeNotReady)
 }
+
+// TestVMsOnNotReadyNodeAreUnknown: a VM reported Running on a node that
+// goes NotReady becomes Unknown with a message naming the node; a stopped
+// VM and a VM on a live node keep their states.
+func TestVMsOnNotReadyNodeAreUnknown(t *testing.T) {
+	c := newAPI(t)
+	tenancy(t, c)
+	m := controller.NewManager(c, quiet)
+	if err := SetupLiveness(m, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	start(t, m)
+	createNode(t, c, "gone", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339Nano))
+	vms := client.For[*api.VirtualMachine](c)
+	for id, state := range map[string]string{"running": "Running", "stopped": "Stopped"} {
+		vm(t, c, id, "gone", "1", "64M")
+		o, err := vms.Get(testCtx(t), client.Scope{Group: "g", Namespace: "ns"}, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.Status.State = state
+		if _, err := vms.UpdateStatus(testCtx(t), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(id string) api.VirtualMachineStatus {
+		o, err := vms.Get(testCtx(t), client.Scope{Group: "g", Namespace: "ns"}, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return o.Status
+	}
+	eventually(t, 5*time.Second, "running VM Unknown", func() bool { return get("running").State == api.VMStateUnknown })
+	if msg := get("running").Message; !strings.Contains(msg, "node gone is NotReady") {
+		t.Errorf("message %q", msg)
+	}
+	if s := get("stopped").State; s != "Stopped" {
+		t.Errorf("stopped VM is %s", s)
+	}
+}
