@@ -55,3 +55,24 @@ func TestWaitStateExplains(t *testing.T) {
 	}
 	t.Logf("example failure:\n%v", err)
 }
+
+// TestRestartAPIServer kills the API server and starts it again on its
+// data: what was written before is there, and the agents stay Ready.
+func TestRestartAPIServer(t *testing.T) {
+	l := labtest.Up(t, lab.Config{Nodes: 2, HeartbeatSeconds: 1})
+	ctx := ctxFor(t, 30*time.Second)
+	g := api.GroupKind.New()
+	g.GetMeta().ID = "kept"
+	if _, err := l.Client().Create(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RestartAPIServer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Client().Get(ctx, api.GroupKind, client.Scope{}, "kept"); err != nil {
+		t.Fatalf("group written before the restart: %v", err)
+	}
+	if err := l.WaitState(ctx, "node", client.Scope{}, "node-b", api.NodeReady, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
