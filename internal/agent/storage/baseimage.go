@@ -238,6 +238,7 @@ func (d *Driver) releaseCached(ctx context.Context, backing string) error {
 	if err := os.Remove(backing); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	pruneDirs(d.imageDir, filepath.Dir(backing))
 	controller.Logger(ctx).Info("cached image released", "path", backing)
 	return nil
 }

@@ -212,6 +212,7 @@ func (r *entityReconciler) teardown(ctx context.Context, ent *api.ImageEntity) (
 	if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 		return controller.Result{}, err
 	}
+	pruneDirs(r.d.imageDir, filepath.Dir(path))
 	controller.Logger(ctx).Info("image entity removed; releasing")
 	return controller.Result{}, ignoreNotFound(controller.RemoveFinalizer(ctx, r.c, ent, r.finalizer))
 }

@@ -31,6 +31,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -242,7 +243,20 @@ func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
+	pruneDirs(d.dir, filepath.Dir(path))
 	return d.releaseCached(ctx, backing)
+}
+
+// pruneDirs removes dir and its parents up to (not including) root while
+// they are empty, so deleting a group's last disk leaves no directory of
+// it behind. A directory that is not empty stays (os.Remove refuses it).
+func pruneDirs(root, dir string) {
+	for dir != root && strings.HasPrefix(dir, root+string(filepath.Separator)) {
+		if os.Remove(dir) != nil {
+			return
+		}
+		dir = filepath.Dir(dir)
+	}
 }
 
 // BlockStorageFile implements downloadapi.Files.

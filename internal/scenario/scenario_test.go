@@ -1,0 +1,484 @@
+package scenario_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/lab"
+	"github.com/humstack/humstack/internal/lab/guest/guestcache"
+	"github.com/humstack/humstack/internal/lab/guest/tiny"
+	"github.com/humstack/humstack/internal/lab/labtest"
+	"github.com/humstack/humstack/internal/testenv"
+)
+
+func TestMain(m *testing.M) { labtest.Main(m) }
+
+// examples is where the scenario's YAML files live, relative to this
+// package.
+const examples = "../../examples/scenario"
+
+var (
+	ns1 = client.Scope{Group: "group1", Namespace: "ns1"}
+	g1  = client.Scope{Group: "group1"}
+)
+
+// Addresses of the scenario (examples/scenario).
+const (
+	vm1Addr    = "10.0.0.1"
+	vm2Addr    = "10.0.0.2"
+	externalIP = "192.168.10.100"
+	natGateway = "192.168.10.200"
+	// mgmtAddr is the test's own endpoint on net1 (a veth into node-b's
+	// bridge), from which it logs in to the VMs.
+	mgmtAddr = "10.0.0.250"
+)
+
+// run is one scenario run: the lab, the image URL, the guests' key, a
+// step timer.
+type run struct {
+	t      *testing.T
+	l      *lab.Lab
+	url    string
+	signer ssh.Signer
+	key    string
+	last   time.Time
+}
+
+// TestReferenceScenario is SPEC §6 in the lab, driven through humcli and
+// the YAML files of examples/scenario, five times over: the first run also
+// restarts the API server and every agent, and stops node-c's agent until
+// its node is NotReady; every run ends by deleting the namespace and the
+// group, and checks that no API object, link, namespace, rule, file or
+// process of humstack's is left.
+func TestReferenceScenario(t *testing.T) {
+	testenv.RequireCommands(t, append([]string{"qemu-system-x86_64", "ssh-keygen"}, tiny.RequiredCommands...)...)
+	cache, err := guestcache.TestDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := tiny.Build(context.Background(), cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := labtest.Up(t, lab.Config{HeartbeatSeconds: 1, NodeGraceSeconds: 5, PollingSeconds: 2})
+	r := &run{t: t, l: l, url: serve(t, l, img.Disk), last: time.Now()}
+	r.newKey()
+	before := r.snapshot()
+	for i := 1; i <= 5; i++ {
+		start := time.Now()
+		r.step(fmt.Sprintf("run %d: begin", i))
+		r.scenario(i == 1)
+		r.teardown()
+		if after := r.snapshot(); after != before {
+			t.Fatalf("run %d left things behind:\nbefore:\n%s\nafter:\n%s", i, before, after)
+		}
+		t.Logf("run %d: whole scenario and teardown in %v, nothing left", i, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// scenario creates everything and checks what SPEC §6 asks for; with
+// resilience it also restarts the control plane and the agents mid-way.
+func (r *run) scenario(resilience bool) {
+	r.apply("01-tenancy.yaml", "02-external.yaml", "03-network.yaml", "04-disk.yaml", "05-image.yaml")
+	r.wait("blockstorage", ns1, "bs1", "Active", 2*time.Minute)
+	r.wait("imageentity", g1, "ientity1", "Available", 2*time.Minute)
+	r.step("disk downloaded, image entity made")
+	if resilience {
+		if err := r.l.RestartAPIServer(context.Background()); err != nil {
+			r.t.Fatal(err)
+		}
+		r.step("apiserver restarted (kill -9)")
+	}
+	r.apply("06-disk-from-image.yaml", "07-virtualmachines.yaml", "08-virtualrouter.yaml")
+	r.wait("blockstorage", ns1, "bs2", "Active", 2*time.Minute)
+	r.step("disk from the image on node-c (through node-b's download API)")
+	r.wait("virtualmachine", ns1, "vm1", "Running", 2*time.Minute)
+	r.wait("virtualmachine", ns1, "vm2", "Running", 2*time.Minute)
+	r.wait("virtualrouter", ns1, "vrouter1", "Running", time.Minute)
+	r.step("VMs and router running")
+	mgmt, removeEndpoint := r.endpoint()
+	defer removeEndpoint()
+	r.checkTraffic(mgmt)
+	r.powerCycle("vm2")
+	if resilience {
+		r.restartAgents()
+		r.nodeDown()
+		r.checkTraffic(mgmt)
+	}
+}
+
+// checkTraffic: the two VMs ping each other over VXLAN; vm2 reaches the
+// outside through the router's SNAT (seen from natGatewayIP); the outside
+// reaches vm1 at its external IP (ping and TCP).
+func (r *run) checkTraffic(mgmt string) {
+	r.login(mgmt, vm1Addr, "ping -c 3 -W 2 "+vm2Addr)
+	r.step("vm1 (node-b) pings vm2 (node-c) over VXLAN")
+	seen := r.outsideListener()
+	r.login(mgmt, vm2Addr, fmt.Sprintf("echo hello | nc -w 5 %s %d", lab.OutsideAddress, seen.port))
+	if from := seen.from(r.t); from != natGateway {
+		r.t.Fatalf("the outside host saw vm2's connection from %s, want the NAT gateway %s", from, natGateway)
+	}
+	r.step("vm2 reaches the outside through SNAT (seen from " + natGateway + ")")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	outside := r.l.NS(lab.Outside)
+	if err := lab.Ping(ctx, outside, externalIP); err != nil {
+		r.t.Fatalf("the outside cannot ping vm1's external IP: %v", err)
+	}
+	out, err := lab.SSH(ctx, outside, externalIP+":22", "root", r.signer, "hostname; echo $SSH_CONNECTION")
+	if err != nil || !strings.Contains(out, "virtualmachine1") { // meta.name is a host name
+		r.t.Fatalf("ssh to the external IP from outside: %q %v", out, err)
+	}
+	r.step("the outside reaches vm1 at " + externalIP + " (ping, TCP)")
+}
+
+// powerCycle powers a VM off and on again: same MAC, back to Running, and
+// it answers again.
+func (r *run) powerCycle(id string) {
+	vm := r.vm(id)
+	mac := vm.Status.NICs[0].MAC
+	r.humcli(r.patchFile(id, "PowerOff")...)
+	r.wait("virtualmachine", ns1, id, "Stopped", 90*time.Second)
+	r.step(id + " powered off")
+	r.humcli(r.patchFile(id, "PowerOn")...)
+	r.wait("virtualmachine", ns1, id, "Running", time.Minute)
+	if got := r.vm(id).Status.NICs[0].MAC; got != mac {
+		r.t.Fatalf("%s's MAC changed across power off/on: %s -> %s", id, mac, got)
+	}
+	r.step(id + " powered on, same MAC")
+}
+
+// restartAgents kills and restarts every agent: the VMs keep their QEMU.
+func (r *run) restartAgents() {
+	pids := map[string]int{"vm1": r.vm("vm1").Status.PID, "vm2": r.vm("vm2").Status.PID}
+	for _, n := range r.l.Nodes() {
+		if err := r.l.StopAgent(n.Name); err != nil {
+			r.t.Fatal(err)
+		}
+		if err := r.l.StartAgent(n.Name); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	for _, n := range r.l.Nodes() {
+		r.wait("node", client.Scope{}, n.Name, "Ready", 30*time.Second)
+	}
+	time.Sleep(3 * time.Second) // the restarted agents have reconciled (resync 2 s)
+	for id, pid := range pids {
+		if vm := r.vm(id); vm.Status.State != "Running" || vm.Status.PID != pid {
+			r.t.Fatalf("%s after the agents' restart: %s pid %d, want Running pid %d", id, vm.Status.State, vm.Status.PID, pid)
+		}
+	}
+	r.step("every agent restarted (kill -9): VMs kept their QEMU")
+}
+
+// nodeDown stops node-c's agent until the node is NotReady and vm2 shows
+// Unknown, then brings it back: vm2 is Running again.
+func (r *run) nodeDown() {
+	if err := r.l.StopAgent("node-c"); err != nil {
+		r.t.Fatal(err)
+	}
+	r.wait("node", client.Scope{}, "node-c", "NotReady", 30*time.Second)
+	r.wait("virtualmachine", ns1, "vm2", api.VMStateUnknown, 30*time.Second)
+	r.step("node-c's agent stopped: node NotReady, vm2 Unknown")
+	if err := r.l.StartAgent("node-c"); err != nil {
+		r.t.Fatal(err)
+	}
+	r.wait("node", client.Scope{}, "node-c", "Ready", 30*time.Second)
+	r.wait("virtualmachine", ns1, "vm2", "Running", 30*time.Second)
+	r.step("node-c back: Ready, vm2 Running")
+}
+
+// teardown deletes the namespace, the group and the pool, and waits until
+// every object is gone.
+func (r *run) teardown() {
+	r.humcli("delete", "namespace", "ns1", "--g", "group1")
+	r.humcli("delete", "group", "group1")
+	r.humcli("delete", "externalippool", "eippool")
+	testenv.Eventually(r.t, 3*time.Minute, func() (bool, string) {
+		left := r.objects()
+		return len(left) == 0, fmt.Sprintf("objects left: %v", left)
+	})
+	r.step("namespace, group and pool deleted")
+}
+
+// objects lists every API object but the nodes.
+func (r *run) objects() []string {
+	var out []string
+	for _, k := range api.Kinds() {
+		if k == api.NodeKind {
+			continue
+		}
+		objs, _, err := r.l.Client().List(context.Background(), k, client.Scope{})
+		if err != nil {
+			out = append(out, k.Name+": "+err.Error())
+		}
+		for _, o := range objs {
+			out = append(out, k.Name+" "+o.GetMeta().ID)
+		}
+	}
+	return out
+}
+
+func (r *run) step(what string) {
+	r.t.Logf("%-70s %8v", what, time.Since(r.last).Round(time.Millisecond))
+	r.last = time.Now()
+}
+
+func (r *run) apply(files ...string) {
+	for _, f := range files {
+		b, err := os.ReadFile(filepath.Join(examples, f))
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		s := strings.NewReplacer("IMAGE_URL", r.url, "SSH_KEY", r.key).Replace(string(b))
+		p := filepath.Join(r.t.TempDir(), f)
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			r.t.Fatal(err)
+		}
+		r.humcli("apply", "-f", p)
+	}
+}
+
+// patchFile writes vm id's example with actionState set and returns the
+// humcli arguments that apply it.
+func (r *run) patchFile(id, action string) []string {
+	b, err := os.ReadFile(filepath.Join(examples, "07-virtualmachines.yaml"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	for _, doc := range strings.Split(string(b), "---\n") {
+		if strings.Contains(doc, "id: "+id+"\n") {
+			doc = strings.Replace(doc, "actionState: PowerOn", "actionState: "+action, 1)
+			doc = strings.ReplaceAll(doc, "SSH_KEY", r.key)
+			p := filepath.Join(r.t.TempDir(), id+".yaml")
+			if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+				r.t.Fatal(err)
+			}
+			return []string{"apply", "-f", p}
+		}
+	}
+	r.t.Fatalf("no %s in 07-virtualmachines.yaml", id)
+	return nil
+}
+
+func (r *run) humcli(args ...string) {
+	r.t.Helper()
+	if out, err := r.l.Humcli(context.Background(), args...); err != nil {
+		r.t.Fatalf("humcli %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+func (r *run) wait(kind string, sc client.Scope, id, state string, timeout time.Duration) {
+	r.t.Helper()
+	if err := r.l.WaitState(context.Background(), kind, sc, id, state, timeout); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *run) vm(id string) *api.VirtualMachine {
+	vm, err := client.For[*api.VirtualMachine](r.l.Client()).Get(context.Background(), ns1, id)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return vm
+}
+
+func (r *run) newKey() {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if r.signer, err = ssh.NewSignerFromKey(priv); err != nil {
+		r.t.Fatal(err)
+	}
+	r.key = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(r.signer.PublicKey())))
+}
+
+// endpoint makes the test's management endpoint: a namespace with a veth
+// into node-b's bridge of net1 at mgmtAddr. It is removed at the end of
+// the run (before the leak check), since it is the test's, not humstack's.
+func (r *run) endpoint() (string, func()) {
+	n, err := client.For[*api.Network](r.l.Client()).Get(context.Background(), ns1, "net1")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	bridge := n.Meta.Annotations[api.AnnotationBridgeName]
+	ns := r.l.NS("mgmt")
+	nodeNS := r.l.NS("node-b")
+	for _, args := range [][]string{
+		{"netns", "add", ns},
+		{"-n", nodeNS, "link", "add", "mgmt0", "mtu", "1450", "type", "veth", "peer", "name", "eth0", "netns", ns},
+		{"-n", nodeNS, "link", "set", "mgmt0", "master", bridge, "up"},
+		{"-n", ns, "addr", "add", mgmtAddr + "/24", "dev", "eth0"},
+		{"-n", ns, "link", "set", "eth0", "up"},
+		{"-n", ns, "link", "set", "lo", "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			r.t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	remove := func() {
+		exec.Command("ip", "netns", "del", ns).Run()
+		exec.Command("ip", "-n", nodeNS, "link", "del", "mgmt0").Run()
+	}
+	r.t.Cleanup(remove)
+	return ns, remove
+}
+
+// login runs cmd as root in the guest at addr, from the management
+// endpoint, retrying while the guest boots.
+func (r *run) login(mgmt, addr, cmd string) string {
+	r.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := lab.SSH(ctx, mgmt, addr+":22", "root", r.signer, cmd)
+	if err != nil {
+		r.t.Fatalf("ssh root@%s %q: %v\n%s", addr, cmd, err, out)
+	}
+	return out
+}
+
+// listener is a TCP listener in the outside namespace recording who
+// connected.
+type listener struct {
+	port  int
+	conns chan string
+}
+
+func (r *run) outsideListener() *listener {
+	ln, err := lab.Listen(r.l.NS(lab.Outside), "tcp", lab.OutsideAddress+":0")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { ln.Close() })
+	s := &listener{port: ln.Addr().(*net.TCPAddr).Port, conns: make(chan string, 4)}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			s.conns <- host
+			c.Close()
+		}
+	}()
+	return s
+}
+
+func (s *listener) from(t *testing.T) string {
+	select {
+	case h := <-s.conns:
+		return h
+	case <-time.After(30 * time.Second):
+		t.Fatal("no connection reached the outside host")
+		return ""
+	}
+}
+
+// serve serves the guest image from the hub, as a user's image server.
+func serve(t *testing.T, l *lab.Lab, path string) string {
+	ln, err := lab.Listen(l.NS(lab.Hub), "tcp", lab.HubAddress+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, path) })}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String() + "/tiny.qcow2"
+}
+
+// snapshot is what humstack may leave on the lab's nodes: links, addresses
+// and rules in every node, the lab's namespaces, QEMU processes, and files
+// under the agents' directories. Equal snapshots before and after a run
+// mean nothing leaked.
+func (r *run) snapshot() string {
+	var b strings.Builder
+	ctx := context.Background()
+	for _, n := range r.l.Nodes() {
+		links, _ := r.l.Exec(ctx, n.Name, "ip", "-o", "link", "show")
+		addrs, _ := r.l.Exec(ctx, n.Name, "ip", "-o", "addr", "show")
+		rules, _ := r.l.Exec(ctx, n.Name, "nft", "list", "ruleset")
+		fmt.Fprintf(&b, "%s links:\n%s\n%s addrs:\n%s\n%s rules:\n%s\n", n.Name, names(links), n.Name, addrList(addrs), n.Name, ruleLines(rules))
+		for _, d := range []string{"blockstorages", "images", "vms"} {
+			files, _ := filepath.Glob(filepath.Join(r.l.Dir(), n.Name, d, "*"))
+			fmt.Fprintf(&b, "%s %s: %v\n", n.Name, d, files)
+		}
+	}
+	nss, _ := exec.Command("ip", "netns", "list").Output()
+	var mine []string
+	for _, l := range strings.Split(string(nss), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && strings.HasPrefix(f[0], r.l.NS("")) {
+			mine = append(mine, f[0])
+		}
+	}
+	fmt.Fprintf(&b, "namespaces: %v\nqemu: %d\n", mine, qemuCount(r.l.Dir()))
+	return b.String()
+}
+
+// names keeps the link names of `ip -o link` (ifindexes and counters
+// change; names are what leaks).
+func names(out string) string {
+	var s []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 1 {
+			s = append(s, strings.TrimSuffix(f[1], ":"))
+		}
+	}
+	return strings.Join(s, " ")
+}
+
+// addrList keeps the addresses of `ip -o addr`, but not IPv6 link-local
+// ones: the kernel adds those by itself, some time after a link is up.
+func addrList(out string) string {
+	var s []string
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 3 && !strings.HasPrefix(f[3], "fe80:") {
+			s = append(s, f[1]+" "+f[3])
+		}
+	}
+	return strings.Join(s, " ")
+}
+
+// ruleLines keeps the rules, not the (empty) tables and chains humstack
+// may keep.
+func ruleLines(out string) string {
+	var s []string
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		if strings.Contains(l, "masquerade") || strings.Contains(l, "snat") || strings.Contains(l, "dnat") {
+			s = append(s, l)
+		}
+	}
+	return strings.Join(s, "\n")
+}
+
+func qemuCount(dir string) int {
+	n := 0
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmd), "qemu-system") && strings.Contains(string(cmd), dir) {
+			n++
+		}
+	}
+	return n
+}
