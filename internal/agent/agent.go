@@ -16,6 +16,7 @@ import (
 	"github.com/humstack/humstack/internal/agent/console"
 	"github.com/humstack/humstack/internal/agent/core"
 	"github.com/humstack/humstack/internal/agent/downloadapi"
+	"github.com/humstack/humstack/internal/agent/leader"
 	"github.com/humstack/humstack/internal/agent/network"
 	"github.com/humstack/humstack/internal/agent/node"
 	"github.com/humstack/humstack/internal/agent/router"
@@ -77,12 +78,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 // setupMode adds the controllers of cfg's mode to m.
 func setupMode(m *controller.Manager, cfg Config, accel string, log *slog.Logger) error {
 	if cfg.AgentMode.RunsCore() {
-		if err := node.SetupLiveness(m, cfg.NodeGrace()); err != nil {
-			return fmt.Errorf("set up node liveness: %w", err)
-		}
-		if err := core.Setup(m, core.Options{Log: log, Resync: cfg.Resync()}); err != nil {
-			return fmt.Errorf("set up core controllers: %w", err)
-		}
+		// Several Core agents may run: only the holder of the lease runs
+		// the cluster-wide controllers, each term in a fresh manager.
+		m.Add(leader.New(leader.Config{Client: m.Client, Identity: cfg.NodeName, Log: log}, func(ctx context.Context) error {
+			lm := controller.NewManager(m.Client, log)
+			if err := node.SetupLiveness(lm, cfg.NodeGrace()); err != nil {
+				return fmt.Errorf("set up node liveness: %w", err)
+			}
+			if err := core.Setup(lm, core.Options{Log: log, Resync: cfg.Resync()}); err != nil {
+				return fmt.Errorf("set up core controllers: %w", err)
+			}
+			return lm.Start(ctx)
+		}))
 	}
 	if cfg.AgentMode.RunsSystem() {
 		return setupSystem(m, cfg, accel, log)
