@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,12 +34,14 @@ func stateOf(obj api.Object) objState {
 
 // reached reports whether the object is in state want: status.state, or
 // for kinds with per-node status (networks), every listed node's state.
+// want may name alternatives, "Active|Used".
 func (s objState) reached(want string) bool {
+	alts := strings.Split(want, "|")
 	if len(s.Status.Nodes) == 0 {
-		return s.Status.State == want
+		return slices.Contains(alts, s.Status.State)
 	}
 	for _, ns := range s.Status.Nodes {
-		if ns.State != want {
+		if !slices.Contains(alts, ns.State) {
 			return false
 		}
 	}
@@ -46,7 +49,7 @@ func (s objState) reached(want string) bool {
 }
 
 // WaitState polls the object kind (any name humcli accepts) sc/id until
-// its state is want. On timeout the error shows the object's status and
+// its state is want (or one of "A|B"). On timeout the error shows the object's status and
 // the last log lines of the agents responsible for it.
 func (l *Lab) WaitState(ctx context.Context, kind string, sc client.Scope, id, want string, timeout time.Duration) error {
 	k, err := api.LookupKind(kind)

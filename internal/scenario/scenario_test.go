@@ -105,7 +105,7 @@ func (r *run) scenario(resilience bool) {
 		r.step("apiserver restarted (kill -9)")
 	}
 	r.apply("06-disk-from-image.yaml", "07-virtualmachines.yaml", "08-virtualrouter.yaml")
-	r.wait("blockstorage", ns1, "bs2", "Active", 2*time.Minute)
+	r.wait("blockstorage", ns1, "bs2", "Active|Used", 2*time.Minute) // vm2 may have it already
 	r.step("disk from the image on node-c (through node-b's download API)")
 	r.wait("virtualmachine", ns1, "vm1", "Running", 2*time.Minute)
 	r.wait("virtualmachine", ns1, "vm2", "Running", 2*time.Minute)
