@@ -23,6 +23,15 @@
 //	Compact(rev) Compact(rev+1): etcd keeps revision rev+1 onwards, which is
 //	             exactly what a watch from rev needs
 //
+// # Watches
+//
+// One etcd watch of the whole prefix (the tail, tail.go) is shared by every
+// watcher that starts at or after the revision it has reached: each change
+// crosses the network once per apiserver, not once per watcher, and is
+// fanned out in process. A watcher whose buffer fills is closed and
+// resumes, as with bolt. A watcher from an older revision gets its own etcd
+// watch, which replays the history from etcd.
+//
 // A failed precondition writes nothing, so the revision moves only on
 // success, as the conformance suite requires. etcd's errors come back as the
 // api classes: a compacted revision is api.ErrGone; no leader or no

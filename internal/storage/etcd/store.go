@@ -58,6 +58,7 @@ type Store struct {
 	closed    atomic.Bool
 	done      chan struct{}  // closed by Close: ends watches
 	watchers  sync.WaitGroup // one per watch goroutine
+	tail      tail           // the shared watch
 }
 
 var (

@@ -12,7 +12,8 @@ import (
 	"github.com/humstack/humstack/internal/storage"
 )
 
-// Watch implements storage.Store on an etcd watch from rev+1.
+// Watch implements storage.Store: on the shared tail (tail.go) when rev is
+// not behind it, otherwise on an etcd watch of its own from rev+1.
 //
 // "From now" (rev 0) is pinned to the current revision before the watch is
 // made: etcd registers a watch asynchronously, and a write landing before
@@ -31,6 +32,9 @@ func (s *Store) Watch(ctx context.Context, prefix string, rev int64) (<-chan sto
 		rev = cur
 	} else if err := s.checkCompacted(ctx, rev); err != nil {
 		return nil, fmt.Errorf("watch %q from revision %d: %w", prefix, rev, classify(err))
+	}
+	if ch, ok := s.attach(ctx, prefix, rev); ok {
+		return ch, nil
 	}
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	wch := s.cli.Watch(wctx, s.prefix+prefix, clientv3.WithPrefix(), clientv3.WithRev(rev+1), clientv3.WithPrevKV())
