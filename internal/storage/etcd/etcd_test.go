@@ -93,3 +93,44 @@ func TestListPages(t *testing.T) {
 		t.Fatalf("List revision %d, store revision %d", rev, cur)
 	}
 }
+
+// TestSlowWatcherClosed: on the shared watch, a watcher that stops reading
+// is closed once its buffer fills, and the others still get every event.
+func TestSlowWatcherClosed(t *testing.T) {
+	c := etcdtest.Start(t, etcdtest.Options{NoFsync: true})
+	s := open(t, c.Endpoints(), "/slow/")
+	slow, err := s.Watch(t.Context(), "/k/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := s.Watch(t.Context(), "/k/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1100 // beyond the buffer of 1024
+	got := make(chan int)
+	go func() {
+		count := 0
+		for range fast {
+			if count++; count == n {
+				break
+			}
+		}
+		got <- count
+	}()
+	for i := range n {
+		if _, err := s.Create(t.Context(), fmt.Sprintf("/k/%d", i), []byte("v")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if count := <-got; count != n {
+		t.Fatalf("the reading watcher got %d events, want %d", count, n)
+	}
+	seen := 0
+	for range slow {
+		seen++
+	}
+	if seen >= n {
+		t.Fatalf("the stalled watcher was not closed (%d events)", seen)
+	}
+}
