@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/storage"
 )
 
 // A dump is JSON lines: a header, then one line per stored key in key
@@ -35,7 +36,7 @@ type dumpLine struct {
 // The bolt store must not be in use by a running apiserver (its file is
 // locked).
 func Export(ctx context.Context, cfg Config, w io.Writer) error {
-	st, err := openStore(ctx, cfg)
+	st, err := openDumpStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func Import(ctx context.Context, cfg Config, r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(ctx, cfg)
+	st, err := openDumpStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -90,6 +91,16 @@ func Import(ctx context.Context, cfg Config, r io.Reader) error {
 	rev, _ := st.Revision(ctx)
 	cfg.Log.Info("imported", "keys", len(lines), "revision", rev)
 	return nil
+}
+
+// openDumpStore is openStore with a hint for the common mistake: bbolt's
+// file is locked by the apiserver still running on it.
+func openDumpStore(ctx context.Context, cfg Config) (storage.Store, error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil && (cfg.Store == "" || cfg.Store == "bolt") {
+		return nil, fmt.Errorf("%w (stop the apiserver using --data-dir %s first)", err, cfg.DataDir)
+	}
+	return st, err
 }
 
 func readDump(r io.Reader) ([]dumpLine, error) {
