@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
 )
@@ -25,6 +26,9 @@ type Options struct {
 	// NoFsync trades durability for speed (conformance tests); benchmarks
 	// leave it off to compare like with like.
 	NoFsync bool
+	// ClientTLS, when its CertFile is set, serves clients over TLS only
+	// (set ClientCertAuth to require client certificates).
+	ClientTLS transport.TLSInfo
 }
 
 // Cluster is a running embedded etcd cluster.
@@ -52,6 +56,10 @@ func Start(t testing.TB, opts Options) *Cluster {
 		cfg.Name = fmt.Sprintf("m%d", i)
 		cfg.Dir = filepath.Join(dir, cfg.Name)
 		cu, pu := freeURL(t), freeURL(t)
+		if opts.ClientTLS.CertFile != "" {
+			cu.Scheme = "https"
+			cfg.ClientTLSInfo = opts.ClientTLS
+		}
 		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{cu}, []url.URL{cu}
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{pu}, []url.URL{pu}
 		cfg.UnsafeNoFsync = opts.NoFsync
