@@ -1,9 +1,13 @@
 package etcd_test
 
 import (
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/humstack/humstack/api"
 
 	"github.com/humstack/humstack/internal/storage"
 	"github.com/humstack/humstack/internal/storage/etcd"
@@ -132,5 +136,56 @@ func TestSlowWatcherClosed(t *testing.T) {
 	}
 	if seen >= n {
 		t.Fatalf("the stalled watcher was not closed (%d events)", seen)
+	}
+}
+
+// TestMemberDies: with one of three members stopped, the store keeps
+// writing (a write caught by the failure may fail once, as unavailable)
+// and the shared watch carries on, each event once and in order.
+func TestMemberDies(t *testing.T) {
+	c := etcdtest.Start(t, etcdtest.Options{Members: 3, NoFsync: true})
+	s := open(t, c.Endpoints(), "")
+	ch, err := s.Watch(t.Context(), "/m/", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []int64
+	create := func(i int) {
+		t.Helper()
+		for attempt := 0; ; attempt++ {
+			rev, err := s.Create(t.Context(), fmt.Sprintf("/m/%03d", i), []byte("v"))
+			if err == nil {
+				want = append(want, rev)
+				return
+			}
+			if !errors.Is(err, api.ErrUnavailable) || attempt == 20 {
+				t.Fatalf("create %d: %v", i, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	for i := range 10 {
+		create(i)
+	}
+	start := time.Now()
+	c.StopMember(0)
+	t.Logf("member stopped in %v", time.Since(start))
+	for i := 10; i < 30; i++ {
+		create(i)
+	}
+	t.Logf("writes done %v after the stop", time.Since(start))
+	defer func() { t.Logf("watch caught up %v after the stop", time.Since(start)) }()
+	for i, rev := range want {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatalf("watch closed after %d events", i)
+			}
+			if ev.KV.ModRevision != rev {
+				t.Fatalf("event %d at revision %d, want %d", i, ev.KV.ModRevision, rev)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no event %d within 10 s", i)
+		}
 	}
 }
