@@ -216,11 +216,11 @@ func (r *run) teardown() {
 	r.step("namespace, group and pool deleted")
 }
 
-// objects lists every API object but the nodes.
+// objects lists every API object but the nodes and the Core leader lease.
 func (r *run) objects() []string {
 	var out []string
 	for _, k := range api.Kinds() {
-		if k == api.NodeKind {
+		if k == api.NodeKind || k == api.LeaseKind { // the cluster's own, not the scenario's
 			continue
 		}
 		objs, _, err := r.l.Client().List(context.Background(), k, client.Scope{})
