@@ -4,7 +4,7 @@ BIN     := bin
 FUZZTIME ?= 15s
 PORT    ?= 8080
 
-.PHONY: all apiserver agent humcli test unit fuzz bench run demo deps clean
+.PHONY: all apiserver agent humcli test unit scenario fuzz bench run demo deps clean
 
 all: apiserver agent humcli
 
@@ -37,12 +37,17 @@ demo: all
 
 # test is what CI runs: static checks, every test (race detector on), and a
 # short fuzz run of each fuzz target.
-test: unit fuzz
+test: unit scenario fuzz
 
 unit:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
 	$(GO) vet ./...
-	$(GO) test -race -count=1 -timeout 30m ./...
+	$(GO) test -race -count=1 -timeout 30m -skip '^TestReferenceScenario$$' ./...
+
+# scenario is SPEC §6 end to end (internal/scenario), run verbosely so the
+# log shows each step and its duration.
+scenario:
+	$(GO) test -race -count=1 -timeout 20m -v -run '^TestReferenceScenario$$' ./internal/scenario
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeValidate$$' -fuzztime $(FUZZTIME) ./internal/registry
