@@ -427,7 +427,7 @@ func (r *run) snapshot() string {
 			mine = append(mine, f[0])
 		}
 	}
-	fmt.Fprintf(&b, "namespaces: %v\nqemu: %d\n", mine, qemuCount(r.l.Dir()))
+	fmt.Fprintf(&b, "namespaces: %v\nqemu: %d\nmounts: %v\n", mine, qemuCount(r.l.Dir()), r.mounts())
 	return b.String()
 }
 
@@ -466,6 +466,19 @@ func ruleLines(out string) string {
 		}
 	}
 	return strings.Join(s, "\n")
+}
+
+// mounts lists this process's mounts of the lab's (namespace files, the
+// lab's directory).
+func (r *run) mounts() []string {
+	b, _ := os.ReadFile("/proc/self/mountinfo")
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && (strings.Contains(f[4], r.l.NS("")) || strings.HasPrefix(f[4], r.l.Dir())) {
+			out = append(out, f[4])
+		}
+	}
+	return out
 }
 
 func qemuCount(dir string) int {
