@@ -10,6 +10,12 @@ port=${PORT:-8080}
 bin=${BIN:-./bin}
 image=${IMAGE:-tiny}
 humcli() { "$bin/humcli" --api-server-address 127.0.0.1 --api-server-port "$port" "$@"; }
+# Wait for `make run`: its agent's config, and its node Ready in the API.
+for _ in $(seq 120); do
+  [ -f "$home/agent.yaml" ] && humcli get node 2>/dev/null | grep -q ' Ready ' && break
+  sleep 0.5
+done
+[ -f "$home/agent.yaml" ] || { echo "demo: no $home/agent.yaml: is \`make run\` running?" >&2; exit 1; }
 node=$(sed -n 's/^nodeName: //p' "$home/agent.yaml")
 [ -f "$home/demo_key" ] || ssh-keygen -q -t ed25519 -N '' -f "$home/demo_key"
 "$bin/humlab" image "$image" -serve 127.0.0.1:8099 &
