@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -18,7 +19,7 @@ import (
 type proc struct {
 	Name string   `json:"name"` // "apiserver" or a node name
 	NS   string   `json:"ns"`
-	Argv []string `json:"argv"` // run as `ip netns exec NS Argv...`
+	Argv []string `json:"argv"` // run as `nsenter --net=/run/netns/NS -- Argv...`
 	Log  string   `json:"log"`
 	PID  int      `json:"pid,omitempty"`
 	// Start is the process's start time (/proc/<pid>/stat field 22): it
@@ -29,14 +30,18 @@ type proc struct {
 	done chan struct{} // closed when cmd has been waited for
 }
 
-// start runs the process, appending its output to its log. `ip netns
-// exec` execs the program, so the PID is the program's own.
+// start runs the process, appending its output to its log. nsenter execs
+// the program, so the PID is the program's own. It enters the network
+// namespace only: unlike `ip netns exec`, which gives the process a mount
+// namespace of its own, the process shares the host's mounts, as an agent
+// under systemd does, so the namespaces it makes (routers) are visible to
+// the host and outlive the agent, and a restarted agent adopts them.
 func (p *proc) start(detach bool) error {
 	logf, err := os.OpenFile(p.Log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("%s log: %w", p.Name, err)
 	}
-	cmd := exec.Command("ip", append([]string{"netns", "exec", p.NS}, p.Argv...)...)
+	cmd := exec.Command("nsenter", append([]string{"--net=" + filepath.Join(netnsDir, p.NS), "--"}, p.Argv...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: detach}
 	start := startTied

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/agent/router"
 	"github.com/humstack/humstack/internal/lab"
 	"github.com/humstack/humstack/internal/lab/guest/guestcache"
 	"github.com/humstack/humstack/internal/lab/guest/tiny"
@@ -166,6 +168,7 @@ func (r *run) powerCycle(id string) {
 // restartAgents kills and restarts every agent: the VMs keep their QEMU.
 func (r *run) restartAgents() {
 	pids := map[string]int{"vm1": r.vm("vm1").Status.PID, "vm2": r.vm("vm2").Status.PID}
+	routerNS := r.routerNetnsInode()
 	for _, n := range r.l.Nodes() {
 		if err := r.l.StopAgent(n.Name); err != nil {
 			r.t.Fatal(err)
@@ -183,7 +186,25 @@ func (r *run) restartAgents() {
 			r.t.Fatalf("%s after the agents' restart: %s pid %d, want Running pid %d", id, vm.Status.State, vm.Status.PID, pid)
 		}
 	}
-	r.step("every agent restarted (kill -9): VMs kept their QEMU")
+	if after := r.routerNetnsInode(); after != routerNS {
+		r.t.Fatalf("the agents' restart re-made the router's namespace (inode %d -> %d)", routerNS, after)
+	}
+	r.step("every agent restarted (kill -9): VMs kept their QEMU, the router its namespace")
+}
+
+// routerNetnsInode is the inode of vrouter1's network namespace, through
+// the name its agent reports.
+func (r *run) routerNetnsInode() uint64 {
+	vr, err := client.For[*api.VirtualRouter](r.l.Client()).Get(context.Background(), ns1, "vrouter1")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	name := vr.Meta.Annotations[router.AnnotationNetns]
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join("/run/netns", name), &st); err != nil || name == "" {
+		r.t.Fatalf("router namespace %q: %v", name, err)
+	}
+	return st.Ino
 }
 
 // nodeDown stops node-c's agent until the node is NotReady and vm2 shows

@@ -310,10 +310,8 @@ func (v *routerLab) agentPID() int {
 }
 
 // routerNetns returns the inode of the router's namespace as the agent
-// sees it. The agent runs under `ip netns exec`, whose mount namespace
-// does not propagate mounts back to the host: the router's namespace is
-// mounted in the agent's view of /run/netns (the host sees only the file
-// there, which lab teardown removes by the lab's prefix).
+// sees it (through its root; the lab's agents share the host's mounts, so
+// this is the host's view too).
 func (v *routerLab) routerNetns(pid int, name string) (uint64, bool) {
 	var st syscall.Stat_t
 	var fs syscall.Statfs_t
@@ -328,7 +326,7 @@ func (v *routerLab) routerNetns(pid int, name string) (uint64, bool) {
 }
 
 // inRouter runs argv inside the router's namespace, entering the agent's
-// mount namespace to find it, for diagnostics.
+// mount namespace (the host's) to find it, for diagnostics.
 func (v *routerLab) inRouter(pid int, name string, argv ...string) string {
 	args := append([]string{"-t", strconv.Itoa(pid), "-m", "ip", "netns", "exec", name}, argv...)
 	out, err := exec.Command("nsenter", args...).CombinedOutput()
