@@ -2,8 +2,6 @@ package lab_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
 	"io"
 	"net"
@@ -15,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/host/cloudinit"
@@ -71,7 +67,7 @@ func bootInLab(t *testing.T, g guest) {
 	}
 	t.Logf("%s image ready in %v", g.name, time.Since(start).Round(time.Millisecond))
 
-	url := serveFromHub(t, l, image)
+	url := labtest.ServeFromHub(t, l, image)
 	disk := fetchInNode(t, l, "node-a", url, image)
 	ns := l.NS("node-a")
 	for _, cmd := range [][]string{
@@ -85,10 +81,10 @@ func bootInLab(t *testing.T, g guest) {
 			t.Fatal(err)
 		}
 	}
-	signer, pub := newKey(t)
+	signer, pub := labtest.NewKey(t)
 	mac, _ := net.ParseMAC("52:54:00:97:00:10")
 	seed := filepath.Join(t.TempDir(), "seed.iso")
-	writeSeed(t, seed, mac, g.user, string(ssh.MarshalAuthorizedKey(pub)))
+	writeSeed(t, seed, mac, g.user, pub)
 
 	serial := filepath.Join(t.TempDir(), "serial.log")
 	boot := time.Now()
@@ -122,21 +118,6 @@ func cacheDir(t *testing.T) string {
 	return d
 }
 
-// serveFromHub serves one file over HTTP from the hub namespace and
-// returns its URL, as a user's image server would be.
-func serveFromHub(t *testing.T, l *lab.Lab, path string) string {
-	ln, err := lab.Listen(l.NS(lab.Hub), "tcp", lab.HubAddress+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, path)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String() + "/tiny.qcow2"
-}
-
 // fetchInNode downloads url from inside a node's namespace into the test's
 // temp dir and checks it arrived whole.
 func fetchInNode(t *testing.T, l *lab.Lab, node, url, orig string) string {
@@ -162,18 +143,6 @@ func fetchInNode(t *testing.T, l *lab.Lab, node, url, orig string) string {
 		t.Fatal("downloaded image differs from the served one")
 	}
 	return dst
-}
-
-func newKey(t *testing.T) (ssh.Signer, ssh.PublicKey) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signer, signer.PublicKey()
 }
 
 func writeSeed(t *testing.T, path string, mac net.HardwareAddr, user, key string) {

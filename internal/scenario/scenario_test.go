@@ -2,11 +2,8 @@ package scenario_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -78,8 +75,8 @@ func TestReferenceScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := labtest.Up(t, lab.Config{HeartbeatSeconds: 1, NodeGraceSeconds: 5, PollingSeconds: 2})
-	r := &run{t: t, l: l, url: serve(t, l, img.Disk), last: time.Now()}
-	r.newKey()
+	r := &run{t: t, l: l, url: labtest.ServeFromHub(t, l, img.Disk), last: time.Now()}
+	r.signer, r.key = labtest.NewKey(t)
 	before := r.snapshot()
 	for i := 1; i <= 5; i++ {
 		start := time.Now()
@@ -319,17 +316,6 @@ func (r *run) vm(id string) *api.VirtualMachine {
 	return vm
 }
 
-func (r *run) newKey() {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	if r.signer, err = ssh.NewSignerFromKey(priv); err != nil {
-		r.t.Fatal(err)
-	}
-	r.key = strings.TrimSpace(string(ssh.MarshalAuthorizedKey(r.signer.PublicKey())))
-}
-
 // endpoint makes the test's management endpoint: a namespace with a veth
 // into node-b's bridge of net1 at mgmtAddr. It is removed at the end of
 // the run (before the leak check), since it is the test's, not humstack's.
@@ -410,18 +396,6 @@ func (s *listener) from(t *testing.T) string {
 		t.Fatal("no connection reached the outside host")
 		return ""
 	}
-}
-
-// serve serves the guest image from the hub, as a user's image server.
-func serve(t *testing.T, l *lab.Lab, path string) string {
-	ln, err := lab.Listen(l.NS(lab.Hub), "tcp", lab.HubAddress+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, path) })}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String() + "/tiny.qcow2"
 }
 
 // snapshot is what humstack may leave on the lab's nodes: links, addresses

@@ -2,13 +2,10 @@ package network_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/netip"
 	"os/exec"
 	"path/filepath"
@@ -58,10 +55,10 @@ func TestVLANAcrossNodes(t *testing.T) {
 		t.Fatalf("tiny image: %v", err)
 	}
 	l := labtest.Up(t, lab.Config{Nodes: 1})
-	agentURL := serveFile(t, l, filepath.Join(labtest.BinDir(t), "agent"))
+	agentURL := labtest.ServeFromHub(t, l, filepath.Join(labtest.BinDir(t), "agent"))
 	t.Logf("image and lab ready: %v", time.Since(start).Round(time.Millisecond))
 
-	signer := newSigner(t)
+	signer, _ := labtest.NewKey(t)
 	nodes := []*guestNode{
 		{name: "guest-b", addr: "172.31.0.21", mac: "52:54:00:31:00:21", signer: signer},
 		{name: "guest-c", addr: "172.31.0.22", mac: "52:54:00:31:00:22", signer: signer},
@@ -363,33 +360,6 @@ func untaggedHost(t *testing.T, l *lab.Lab, cidr string) string {
 	run("-n", ns, "addr", "add", cidr, "dev", "eth0")
 	run("-n", ns, "link", "set", "eth0", "up")
 	return ns
-}
-
-// serveFile serves one file over HTTP from the hub namespace, on the
-// trunk, and returns its URL.
-func serveFile(t *testing.T, l *lab.Lab, path string) string {
-	ln, err := lab.Listen(l.NS(lab.Hub), "tcp", lab.HubAddress+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.ServeFile(w, r, path)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return "http://" + ln.Addr().String() + "/" + filepath.Base(path)
-}
-
-func newSigner(t *testing.T) ssh.Signer {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
 }
 
 // frame is an IPv4 packet seen on the trunk.

@@ -3,12 +3,9 @@ package router_test
 import (
 	"bufio"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,23 +57,8 @@ func upRouterLab(t *testing.T) *routerLab {
 	testenv.RequireCommands(t, append([]string{"qemu-system-x86_64"}, tiny.RequiredCommands...)...)
 	img := tinyImage(t)
 	l := labtest.Up(t, lab.Config{Nodes: 2, HeartbeatSeconds: 1, PollingSeconds: 2})
-	ln, err := lab.Listen(l.NS(lab.Hub), "tcp", lab.HubAddress+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, img) })}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &routerLab{Lab: l, t: t, url: "http://" + ln.Addr().String() + "/disk.qcow2", signer: signer,
-		pubKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))}
+	signer, pub := labtest.NewKey(t)
+	return &routerLab{Lab: l, t: t, url: labtest.ServeFromHub(t, l, img), signer: signer, pubKey: pub}
 }
 
 func tinyImage(t *testing.T) string {

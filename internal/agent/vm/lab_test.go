@@ -2,11 +2,8 @@ package vm_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,23 +47,8 @@ func upVMLab(t *testing.T, image string) *vmLab { return upVMLabTB(t, image) }
 
 func upVMLabTB(t testing.TB, image string) *vmLab {
 	l := labtest.Up(t, lab.Config{Nodes: 2, HeartbeatSeconds: 1, PollingSeconds: 2})
-	ln, err := lab.Listen(l.NS(lab.Hub), "tcp", lab.HubAddress+":0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, image) })}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &vmLab{Lab: l, url: "http://" + ln.Addr().String() + "/disk.qcow2", signer: signer,
-		pubKey: strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))}
+	signer, pub := labtest.NewKey(t)
+	return &vmLab{Lab: l, url: labtest.ServeFromHub(t, l, image), signer: signer, pubKey: pub}
 }
 
 // seedYAML is the seed README's VM example, adapted to the lab: a Bridge
