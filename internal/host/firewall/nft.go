@@ -51,17 +51,7 @@ func Set(c *nftables.Conn, ms []Masquerade) (changed bool, err error) {
 }
 
 // Remove deletes humstack's table, if there is one.
-func Remove(c *nftables.Conn) (changed bool, err error) {
-	t, err := findTable(c)
-	if err != nil || t == nil {
-		return false, err
-	}
-	c.DelTable(t)
-	if err := c.Flush(); err != nil {
-		return false, fmt.Errorf("delete table ip %s: %w", Table, err)
-	}
-	return true, nil
-}
+func Remove(c *nftables.Conn) (changed bool, err error) { return RemoveTable(c, Table) }
 
 // installed reports whether humstack's table exists and the user data of
 // its chain's rules (nil when the chain is missing).
@@ -115,17 +105,34 @@ func masqExprs(m Masquerade) []expr.Any {
 }
 
 // findTable returns humstack's table, or nil when there is none.
-func findTable(c *nftables.Conn) (*nftables.Table, error) {
+func findTable(c *nftables.Conn) (*nftables.Table, error) { return FindTable(c, Table) }
+
+// FindTable returns the IPv4 table name, or nil when there is none.
+// routerfw shares it (its table lives in a router's namespace).
+func FindTable(c *nftables.Conn, name string) (*nftables.Table, error) {
 	ts, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
 	if err != nil {
 		return nil, fmt.Errorf("list tables: %w", err)
 	}
 	for _, t := range ts {
-		if t.Name == Table {
+		if t.Name == name {
 			return t, nil
 		}
 	}
 	return nil, nil
+}
+
+// RemoveTable deletes the IPv4 table name, if there is one.
+func RemoveTable(c *nftables.Conn, name string) (changed bool, err error) {
+	t, err := FindTable(c, name)
+	if err != nil || t == nil {
+		return false, err
+	}
+	c.DelTable(t)
+	if err := c.Flush(); err != nil {
+		return false, fmt.Errorf("delete table ip %s: %w", name, err)
+	}
+	return true, nil
 }
 
 // Installed returns the masquerades humstack's table holds now, so that a

@@ -9,6 +9,8 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
+
+	"github.com/humstack/humstack/internal/host/firewall"
 )
 
 // Set makes the router's table hold exactly r, replacing it in one
@@ -50,17 +52,7 @@ func Set(c *nftables.Conn, r Rules) (changed bool, err error) {
 }
 
 // Remove deletes the router's table, if there is one.
-func Remove(c *nftables.Conn) (changed bool, err error) {
-	t, err := findTable(c)
-	if err != nil || t == nil {
-		return false, err
-	}
-	c.DelTable(t)
-	if err := c.Flush(); err != nil {
-		return false, fmt.Errorf("delete table ip %s: %w", Table, err)
-	}
-	return true, nil
-}
+func Remove(c *nftables.Conn) (changed bool, err error) { return firewall.RemoveTable(c, Table) }
 
 // Installed returns the rules the table holds now, read back from the
 // rules' user data; rules Set did not write are ignored.
@@ -259,15 +251,4 @@ func nat(t expr.NATType, a netip.Addr) []expr.Any {
 }
 
 // findTable returns the router's table, or nil when there is none.
-func findTable(c *nftables.Conn) (*nftables.Table, error) {
-	ts, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
-	if err != nil {
-		return nil, fmt.Errorf("list tables: %w", err)
-	}
-	for _, t := range ts {
-		if t.Name == Table {
-			return t, nil
-		}
-	}
-	return nil, nil
-}
+func findTable(c *nftables.Conn) (*nftables.Table, error) { return firewall.FindTable(c, Table) }
