@@ -142,8 +142,9 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 // ready; a VM that died is restarted after a backoff.
 func (d *Driver) powerOn(ctx context.Context, vm *api.VirtualMachine, dir string) (controller.Result, error) {
 	k := key(&vm.Meta)
-	if vm.Status.State == StateRunning {
-		// It ran and is gone, and nobody asked for that.
+	if vm.Status.State == StateRunning || (vm.Status.State == api.VMStateUnknown && vm.Status.PID != 0) {
+		// It ran and is gone, and nobody asked for that (also while its
+		// node was NotReady: Unknown keeps the pid it last ran with).
 		vm.Status.Restarts++
 		d.markDied(k)
 		delay := restartDelay(vm.Status.Restarts)
