@@ -2,7 +2,6 @@ package iso9660
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -11,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/humstack/humstack/api"
 )
 
 // SectorSize is the logical block size of every image written here.
@@ -66,8 +67,9 @@ type Volume struct {
 var (
 	nameRE  = regexp.MustCompile(`^[a-z0-9_-][a-z0-9_-]*(\.[a-z0-9_-]*)?$`)
 	labelRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,16}$`)
-	// ErrInvalid wraps every error about a Volume Write cannot represent.
-	ErrInvalid = errors.New("iso9660: invalid volume")
+	// ErrInvalid wraps every error about a Volume Write cannot represent;
+	// it is an api.ErrInvalid.
+	ErrInvalid = fmt.Errorf("iso9660: volume: %w", api.ErrInvalid)
 )
 
 // isoName is a file's primary identifier: uppercase, with the separator

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/humstack/humstack/api"
 )
 
 var testTime = time.Date(2024, 5, 6, 7, 8, 9, 120_000_000, time.UTC)
@@ -136,7 +138,7 @@ func TestWriteRejects(t *testing.T) {
 		"time before1970": {Label: "x", Time: time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC)},
 		"too many files":  {Label: "x", Time: testTime, Files: manyFiles(40)},
 	} {
-		if err := Write(&bytes.Buffer{}, v); !errors.Is(err, ErrInvalid) {
+		if err := Write(&bytes.Buffer{}, v); !errors.Is(err, ErrInvalid) || !errors.Is(err, api.ErrInvalid) {
 			t.Errorf("%s: Write = %v, want ErrInvalid", name, err)
 		}
 	}
