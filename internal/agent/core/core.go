@@ -28,7 +28,9 @@ func Setup(m *controller.Manager, opts Options) error {
 	}
 	copts := controller.Options{Workers: opts.Workers, Log: opts.Log, Resync: opts.Resync}
 	all := func(k *api.Kind) *controller.Informer { return m.Informer(k, "", nil) }
-	setupCascade(m, all, copts)
+	if err := setupCascade(m, all, copts); err != nil {
+		return err
+	}
 	setupExternalIPs(m, all, copts)
 	return nil
 }
