@@ -85,6 +85,7 @@ func TestGroupDeletionLab(t *testing.T) {
 	r.step("scenario up: VMs running on bs1 and on bs2 (from the image, node-c), bs3 from the image on node-b")
 
 	r.applyDoc("ientity2.yaml", copyOfOverlay)
+	r.untilCopying("ientity2", 10*time.Second)
 	start := time.Now()
 	r.humcli("delete", "group", "group1")
 	r.logEntity("ientity2")
@@ -121,20 +122,38 @@ func (r *run) watchGroup(start time.Time) []string {
 	for time.Since(start) < groupDeleteBound {
 		out, err := r.l.Humcli(context.Background(), "get", "group", "group1")
 		if err != nil {
-			if strings.Contains(out, "not found") {
+			if strings.Contains(out+err.Error(), "not found") {
 				return seen
 			}
 			r.t.Fatalf("humcli get group group1: %v\n%s", err, out)
 		}
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if m := lines[len(lines)-1]; !slices.Contains(seen, m) {
-			seen = append(seen, m)
+		msg := lines[len(lines)-1] // the group's row; its MESSAGE column:
+		if i := strings.Index(msg, "waiting for "); i >= 0 {
+			msg = msg[i:]
+		}
+		if i := strings.Index(msg, "   "); i > 0 { // the next column
+			msg = msg[:i]
+		}
+		if !slices.Contains(seen, msg) {
+			seen = append(seen, msg)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	r.t.Fatalf("group group1 still there after %v; humcli get group showed:\n%s\nobjects left: %v",
 		groupDeleteBound, strings.Join(seen, "\n"), r.objects())
 	return nil
+}
+
+// untilCopying waits (briefly) until entity id is copying, so the group
+// goes while it does; a copy too quick to catch is logged, not failed.
+func (r *run) untilCopying(id string, timeout time.Duration) {
+	c := client.For[*api.ImageEntity](r.l.Client())
+	for end := time.Now().Add(timeout); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if e, err := c.Get(context.Background(), g1, id); err == nil && e.Status.State != "Pending" && e.Status.State != "" {
+			return
+		}
+	}
 }
 
 // logEntity logs the state entity id had when the group's deletion began.

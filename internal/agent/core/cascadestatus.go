@@ -29,7 +29,7 @@ func waitMessage(asked []api.Object) string {
 		fmt.Fprintf(&b, " (%s)", state)
 	}
 	if msg == "" {
-		msg = "its owner has not removed it yet"
+		msg = "being torn down"
 	}
 	fmt.Fprintf(&b, ": %s", msg)
 	if n := len(asked) - 1; n > 0 {
