@@ -3,6 +3,7 @@ package scenario_test
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -72,7 +73,7 @@ func TestGroupDeletionLab(t *testing.T) {
 	l := labtest.Up(t, lab.Config{HeartbeatSeconds: 1, NodeGraceSeconds: 5, PollingSeconds: 2})
 	r := &run{t: t, l: l, url: labtest.ServeFromHub(t, l, img.Disk), last: time.Now()}
 	r.signer, r.key = labtest.NewKey(t)
-	before := r.snapshot()
+	before, beforeFiles := r.snapshot(), r.agentFiles()
 
 	r.apply("01-tenancy.yaml", "02-external.yaml", "03-network.yaml", "04-disk.yaml", "05-image.yaml")
 	r.wait("imageentity", g1, "ientity1", "Available", 2*time.Minute)
@@ -110,7 +111,28 @@ func TestGroupDeletionLab(t *testing.T) {
 		after := r.snapshot()
 		return after == before, fmt.Sprintf("left behind:\nbefore:\n%s\nafter:\n%s", before, after)
 	})
+	if after := r.agentFiles(); !slices.Equal(after, beforeFiles) {
+		t.Fatalf("files left under the agents' directories (image caches included):\nbefore %v\nafter  %v", beforeFiles, after)
+	}
 	r.step("pool deleted; nothing left on any node")
+}
+
+// agentFiles lists every file and directory, hidden ones (the image
+// cache) included, under each node's disk, image and VM directories.
+func (r *run) agentFiles() []string {
+	var out []string
+	for _, n := range r.l.Nodes() {
+		for _, d := range []string{"blockstorages", "images", "vms"} {
+			root := filepath.Join(r.l.Dir(), n.Name, d)
+			filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
+				if err == nil && p != root {
+					out = append(out, p)
+				}
+				return nil
+			})
+		}
+	}
+	return out
 }
 
 // watchGroup polls `humcli get group group1` until the group is gone
