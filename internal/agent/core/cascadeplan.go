@@ -34,53 +34,70 @@ type plan struct {
 // one that lives outside the parent (never deleted by its cascade), a name
 // that is no kind.
 func planFor(childScope api.Scope, kinds []*api.Kind, containers map[api.Scope]*api.Kind) (plan, error) {
-	byName := map[string]*api.Kind{}
+	g := graph{scope: childScope, containers: containers, byName: map[string]*api.Kind{}}
 	for _, k := range kinds {
-		byName[k.Name] = k
-	}
-	rep := func(k *api.Kind) *api.Kind {
-		switch {
-		case k.Scope == childScope:
-			return k
-		case k.Scope > childScope:
-			return containers[k.Scope]
-		}
-		return nil
+		g.byName[k.Name] = k
 	}
 	p := plan{after: map[*api.Kind][]*api.Kind{}}
 	var errs []error
 	for _, k := range kinds {
-		c := rep(k)
-		if c == nil {
-			if k.Scope > childScope {
-				errs = append(errs, fmt.Errorf("%w: no child kind stands for the %s-scoped kind %s", errPlan, k.Scope, k.Name))
-			}
-			continue // not inside this parent: its cascade does not delete it
-		}
-		for _, name := range k.DeleteWaitsFor {
-			d, ok := byName[name]
-			switch {
-			case !ok:
-				errs = append(errs, fmt.Errorf("%w: %s waits for %q, which is no kind", errPlan, k.Name, name))
-				continue
-			case d == k:
-				errs = append(errs, fmt.Errorf("%w: %s waits for its own kind: a cycle", errPlan, k.Name))
-				continue
-			}
-			rd := rep(d)
-			switch {
-			case rd == nil:
-				errs = append(errs, fmt.Errorf("%w: %s waits for %s, which lives outside (%s scope) and is never deleted by the cascade of a %s-scoped parent's children",
-					errPlan, k.Name, d.Name, d.Scope, childScope))
-			case rd != c && !slices.Contains(p.after[c], rd):
-				p.after[c] = append(p.after[c], rd)
-			}
-		}
+		errs = append(errs, g.edges(k, p.after)...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return plan{}, err
 	}
 	return p, p.sort(childScope, kinds)
+}
+
+// graph is the view of the kinds from one kind of parent.
+type graph struct {
+	scope      api.Scope // of the parent's children
+	containers map[api.Scope]*api.Kind
+	byName     map[string]*api.Kind
+}
+
+// rep is the child kind that stands for k in the parent, nil when k's
+// objects are not inside the parent.
+func (g graph) rep(k *api.Kind) *api.Kind {
+	switch {
+	case k.Scope == g.scope:
+		return k
+	case k.Scope > g.scope:
+		return g.containers[k.Scope]
+	}
+	return nil
+}
+
+// edges adds to after what k's DeleteWaitsFor means for the parent's
+// children, and returns the dependencies that could make it wait forever.
+func (g graph) edges(k *api.Kind, after map[*api.Kind][]*api.Kind) []error {
+	c := g.rep(k)
+	if c == nil {
+		if k.Scope > g.scope {
+			return []error{fmt.Errorf("%w: no child kind stands for the %s-scoped kind %s", errPlan, k.Scope, k.Name)}
+		}
+		return nil // not inside this parent: its cascade does not delete it
+	}
+	var errs []error
+	for _, name := range k.DeleteWaitsFor {
+		d, ok := g.byName[name]
+		var rd *api.Kind
+		if ok {
+			rd = g.rep(d)
+		}
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("%w: %s waits for %q, which is no kind", errPlan, k.Name, name))
+		case d == k:
+			errs = append(errs, fmt.Errorf("%w: %s waits for its own kind: a cycle", errPlan, k.Name))
+		case rd == nil:
+			errs = append(errs, fmt.Errorf("%w: %s waits for %s, which lives outside (%s scope) and is never deleted by the cascade of a %s-scoped parent's children",
+				errPlan, k.Name, d.Name, d.Scope, g.scope))
+		case rd != c && !slices.Contains(after[c], rd):
+			after[c] = append(after[c], rd)
+		}
+	}
+	return errs
 }
 
 // sort orders the child kinds so each comes after what it waits for (Kahn;

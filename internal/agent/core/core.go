@@ -1,5 +1,7 @@
 // Package core holds the cluster-wide controllers a Core agent runs:
-// cascading deletion of groups and namespaces, and external IP bookkeeping.
+// cascading deletion of groups and namespaces (in the order the kinds'
+// DeleteWaitsFor declarations give, saying in their status what a deletion
+// waits for), and external IP bookkeeping.
 // They act only through the API; nothing here touches a host.
 package core
 
