@@ -39,8 +39,11 @@ demo: all
 # short fuzz run of each fuzz target.
 test: unit scenario fuzz
 
+# unit fails when gofmt or `go mod tidy` would change anything (tidy -diff
+# prints the change and exits non-zero), then vets and tests.
 unit:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo 'gofmt needed'; exit 1; }
+	@$(GO) mod tidy -diff || { echo 'go mod tidy needed'; exit 1; }
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m -skip '^TestReferenceScenario$$' ./...
 

@@ -172,9 +172,9 @@ var (
 			}},
 			{"MEMORY", func(o Object) string {
 				n := o.(*Node)
-				return n.Status.AllocatedMemory + "/" + n.Spec.LimitMemory
+				return humanQuantity(n.Status.AllocatedMemory) + "/" + humanQuantity(n.Spec.LimitMemory)
 			}},
-			{"DISKS", func(o Object) string { return o.(*Node).Status.AllocatedStorage }},
+			{"DISKS", func(o Object) string { return humanQuantity(o.(*Node).Status.AllocatedStorage) }},
 			{"ACCEL", func(o Object) string { return o.(*Node).Spec.Accelerator }},
 		},
 	})

@@ -103,6 +103,28 @@ func DecodeYAMLInto(doc []byte, obj any) error {
 	return nil
 }
 
+// DecodeYAMLReport decodes doc into obj like DecodeYAMLInto, except that
+// unknown fields do not stop it: it returns every one of them (with "did
+// you mean" hints) and decodes the rest, so that a caller validating the
+// values too (the agent's config) can name every bad key at once.
+// Malformed input, duplicate keys and wrongly typed values are still an
+// error.
+func DecodeYAMLReport(doc []byte, obj any) (unknown FieldErrors, err error) {
+	if len(doc) > MaxObjectSize {
+		return nil, Invalid("(document)", "larger than %d bytes", MaxObjectSize)
+	}
+	js, err := yaml.YAMLToJSONStrict(doc) // duplicate keys
+	if err != nil {
+		return nil, Invalid("(document)", "malformed YAML/JSON: %v", cleanYAMLError(err))
+	}
+	unknown = UnknownFields(js, obj)
+	// Against the target type, as DecodeYAMLInto: "id: n" stays a string.
+	if err := yaml.Unmarshal(doc, obj); err != nil {
+		return unknown, jsonError(err)
+	}
+	return unknown, nil
+}
+
 // DecodeJSON is Decode for input already in JSON.
 func DecodeJSON(js []byte) (Object, error) {
 	obj, err := newFromJSON(js)

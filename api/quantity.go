@@ -65,3 +65,40 @@ func ParseCPU(s string) (int64, error) {
 
 // VCPUs converts millicores to whole vCPUs, rounding up.
 func VCPUs(milli int64) int64 { return (milli + 999) / 1000 }
+
+// humanUnits are the units HumanSize writes, smallest first.
+var humanUnits = []string{"K", "M", "G", "T"}
+
+// HumanSize renders bytes as sizes are written in YAML, for people: the
+// largest binary unit K, M, G or T the size reaches, with at most one
+// decimal, rounded half away from zero and without a trailing ".0":
+// 5<<30 is "5G", 24683584<<10 is "23.5G", 1536 is "1.5K". Sizes under 1K
+// are plain bytes. A size that rounds up to 1024 of a unit moves to the
+// next one ("1G", not "1024M"). It is for display: ParseSize takes whole
+// numbers only.
+func HumanSize(bytes int64) string {
+	if bytes < 1<<10 {
+		return strconv.FormatInt(bytes, 10)
+	}
+	v := float64(bytes)
+	u := -1
+	for u+1 < len(humanUnits) && (u < 0 || v >= 1<<10) {
+		v /= 1 << 10
+		u++
+	}
+	r := math.Round(v*10) / 10
+	if r >= 1<<10 && u+1 < len(humanUnits) {
+		r, u = math.Round(r/(1<<10)*10)/10, u+1
+	}
+	return strings.TrimSuffix(strconv.FormatFloat(r, 'f', 1, 64), ".0") + humanUnits[u]
+}
+
+// humanQuantity is HumanSize of a size as written ("24683584K"); what
+// does not parse is shown as it is.
+func humanQuantity(s string) string {
+	n, err := ParseSize(s)
+	if err != nil {
+		return s
+	}
+	return HumanSize(n)
+}

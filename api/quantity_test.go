@@ -46,3 +46,52 @@ func FuzzQuantities(f *testing.F) {
 		}
 	})
 }
+
+func TestHumanSize(t *testing.T) {
+	for _, c := range []struct {
+		in   int64
+		want string
+	}{
+		{0, "0"},
+		{1023, "1023"},
+		{1 << 10, "1K"},
+		{1536, "1.5K"},
+		{1587, "1.5K"},            // 1.4990 rounds down
+		{1588, "1.6K"},            // 1.5508 rounds up
+		{5 << 30, "5G"},           // whole: no ".0"
+		{24683584 << 10, "23.5G"}, // the node's detected memory, 23.539 G
+		{1536 << 20, "1.5G"},
+		{100 << 20, "100M"},
+		{(1 << 30) - 1, "1G"},       // 1023.9999M rounds to 1024M: the next unit
+		{(1 << 20) - 52, "1023.9K"}, // 1023.949K stays below
+		{(1 << 20) - 51, "1M"},      // 1023.950K rounds up to 1024K
+		{3 << 40, "3T"},
+		{2560 << 40, "2560T"}, // no unit above T
+		{(1 << 40) + (1 << 39), "1.5T"},
+	} {
+		if got := HumanSize(c.in); got != c.want {
+			t.Errorf("HumanSize(%d) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestNodeColumns: `humcli get node` shows capacity as it is written in
+// YAML, not the raw stored quantities.
+func TestNodeColumns(t *testing.T) {
+	n := &Node{Spec: NodeSpec{LimitMemory: "24683584K", LimitVcpus: "8000m"},
+		Status: NodeStatus{AllocatedMemory: "5G", AllocatedVcpus: "2000m", AllocatedStorage: "10737418240"}}
+	cols := func() map[string]string {
+		got := map[string]string{}
+		for _, c := range NodeKind.Columns {
+			got[c.Header] = c.Value(n)
+		}
+		return got
+	}
+	if got := cols(); got["MEMORY"] != "5G/23.5G" || got["DISKS"] != "10G" || got["VCPUS"] != "2000m/8000m" {
+		t.Errorf("MEMORY %q, DISKS %q, VCPUS %q; want 5G/23.5G, 10G, 2000m/8000m", got["MEMORY"], got["DISKS"], got["VCPUS"])
+	}
+	n.Spec.LimitMemory, n.Status.AllocatedMemory = "bogus", ""
+	if got := cols()["MEMORY"]; got != "/bogus" {
+		t.Errorf("unparsable quantities: MEMORY %q, want them as they are", got)
+	}
+}

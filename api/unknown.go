@@ -9,46 +9,47 @@ import (
 	"sync"
 )
 
-// unknownField finds the dotted path of the first field in js that the Go
-// type of obj has no place for, matching names exactly. encoding/json names
-// only the leaf, which is not enough for a user to find "name" among a dozen
-// nested objects, and it matches names case-insensitively, which would let
-// "ipv4cidr" pass silently; humstack's field names are exact.
-func unknownField(js []byte, obj any) error {
+// unknownField reports every field in js that the Go type of obj has no
+// place for, by dotted path, matching names exactly. encoding/json names
+// only the leaf (and only the first), which is not enough for a user to
+// find "name" among a dozen nested objects, and it matches names
+// case-insensitively, which would let "ipv4cidr" pass silently; humstack's
+// field names are exact.
+func unknownField(js []byte, obj any) error { return UnknownFields(js, obj).Err() }
+
+// UnknownFields lists every field of the JSON document js that the Go type
+// of obj has no place for, in key order, each with a "did you mean" hint
+// when a known field is a likely misspelling of it. Callers that validate
+// more than the shape (the agent's config) report them next to their own
+// errors. Input that is not JSON yields none.
+func UnknownFields(js []byte, obj any) FieldErrors {
 	var raw any
 	if json.Unmarshal(js, &raw) != nil {
 		return nil
 	}
-	if p, hint := walkUnknown(raw, reflect.TypeOf(obj), ""); p != "" {
-		if hint != "" {
-			return Invalid(p, "unknown field (did you mean %q?)", hint)
-		}
-		return Invalid(p, "unknown field")
-	}
-	return nil
+	var fe FieldErrors
+	walkUnknown(&fe, raw, reflect.TypeOf(obj), "")
+	return fe
 }
 
-func walkUnknown(v any, t reflect.Type, path string) (string, string) {
+func walkUnknown(fe *FieldErrors, v any, t reflect.Type, path string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	switch val := v.(type) {
 	case map[string]any:
-		return walkObject(val, t, path)
+		walkObject(fe, val, t, path)
 	case []any:
 		if t.Kind() != reflect.Slice && t.Kind() != reflect.Array {
-			return "", ""
+			return
 		}
 		for i, e := range val {
-			if p, h := walkUnknown(e, t.Elem(), path+"["+strconv.Itoa(i)+"]"); p != "" {
-				return p, h
-			}
+			walkUnknown(fe, e, t.Elem(), path+"["+strconv.Itoa(i)+"]")
 		}
 	}
-	return "", ""
 }
 
-func walkObject(m map[string]any, t reflect.Type, path string) (string, string) {
+func walkObject(fe *FieldErrors, m map[string]any, t reflect.Type, path string) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -57,23 +58,22 @@ func walkObject(m map[string]any, t reflect.Type, path string) (string, string) 
 	for _, k := range keys {
 		sub := joinPath(path, k)
 		if t.Kind() == reflect.Map {
-			if p, h := walkUnknown(m[k], t.Elem(), sub); p != "" {
-				return p, h
-			}
+			walkUnknown(fe, m[k], t.Elem(), sub)
 			continue
 		}
 		if t.Kind() != reflect.Struct {
-			return "", ""
+			return
 		}
 		ft, hint := fieldByJSONName(t, k)
-		if ft == nil {
-			return sub, hint
-		}
-		if p, h := walkUnknown(m[k], ft, sub); p != "" {
-			return p, h
+		switch {
+		case ft != nil:
+			walkUnknown(fe, m[k], ft, sub)
+		case hint != "":
+			fe.Add(sub, "unknown field (did you mean %q?)", hint)
+		default:
+			fe.Add(sub, "unknown field")
 		}
 	}
-	return "", ""
 }
 
 func joinPath(path, k string) string {
@@ -83,14 +83,18 @@ func joinPath(path, k string) string {
 	return path + "." + k
 }
 
-// fieldByJSONName returns the type of t's field named exactly name, or the
-// name of a field that matches but for case, as a hint.
+// fieldByJSONName returns the type of t's field named exactly name, or, as
+// a hint, the name of a field that matches but for case or else is its
+// one closest misspelling (see closest).
 func fieldByJSONName(t reflect.Type, name string) (reflect.Type, string) {
 	fs := fieldsOf(t)
 	if ft, ok := fs.exact[name]; ok {
 		return ft, ""
 	}
-	return nil, fs.folded[strings.ToLower(name)]
+	if h, ok := fs.folded[strings.ToLower(name)]; ok {
+		return nil, h
+	}
+	return nil, closest(name, fs.exact)
 }
 
 // jsonFields are a struct type's JSON field names, computed once per type:

@@ -166,7 +166,7 @@ func defaults() Config {
 }
 
 // LoadConfig reads, defaults and validates the config file at path. Unknown
-// keys and bad values are an error naming the key.
+// keys and bad values are one error naming every such key.
 func LoadConfig(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -183,10 +183,12 @@ func LoadConfig(path string) (Config, error) {
 // the host, and validates the result.
 func parseConfig(data []byte, h host) (Config, error) {
 	cfg := defaults()
-	if err := api.DecodeYAMLInto(data, &cfg); err != nil {
+	// Every bad key at once: unknown keys (with "did you mean") and bad
+	// values, so a config needs one round of fixes, not one per key.
+	fe, err := api.DecodeYAMLReport(data, &cfg)
+	if err != nil {
 		return Config{}, err
 	}
-	var fe api.FieldErrors
 	cfg.validate(&fe)
 	if err := fe.Err(); err != nil {
 		return Config{}, err

@@ -25,6 +25,7 @@ type snapshot struct {
 	mounts []string // mount points below /run/netns/ or the base dir
 	procs  []string // children of this process, and processes naming the base dir
 	files  []string // entries of the base dir
+	nft    []string // the host's `nft list ruleset` (lab.Ruleset)
 }
 
 // takeSnapshot reads the host's state. Namespaces of other labs (hs-*
@@ -65,6 +66,11 @@ func takeSnapshot(t *testing.T, base string) snapshot {
 	for _, e := range ents {
 		s.files = append(s.files, e.Name())
 	}
+	rules, err := lab.Ruleset(context.Background(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.nft = strings.Split(rules, "\n")
 	return s
 }
 
@@ -112,6 +118,7 @@ func compare(t *testing.T, what string, before, after snapshot) {
 		{"mounts", before.mounts, after.mounts},
 		{"processes", before.procs, after.procs},
 		{"files", before.files, after.files},
+		{"host nftables rulesets", before.nft, after.nft},
 	} {
 		if !slices.Equal(c.b, c.a) {
 			t.Errorf("%s: %s differ:\nbefore: %q\nafter:  %q", what, c.name, c.b, c.a)
@@ -176,8 +183,8 @@ func survivors(ps []string) []string {
 	return left
 }
 
-// TestLeakCheck: the host's namespaces, links, mounts, processes and files
-// are the same before Up and after Down: after a clean run, a failed Up
+// TestLeakCheck: the host's namespaces, links, mounts, processes, files and
+// nftables ruleset are the same before Up and after Down: after a clean run, a failed Up
 // (no agent binary), an aborted Up (context ends while agents start) and
 // a run over a crashed lab's leftovers.
 func TestLeakCheck(t *testing.T) {

@@ -399,8 +399,9 @@ func (s *listener) from(t *testing.T) string {
 }
 
 // snapshot is what humstack may leave on the lab's nodes: links, addresses
-// and rules in every node, the lab's namespaces, QEMU processes, and files
-// under the agents' directories. Equal snapshots before and after a run
+// and the whole nftables ruleset (empty tables too) in every node, the
+// lab's namespaces, QEMU processes, and files under the agents'
+// directories. Equal snapshots before and after a run
 // mean nothing leaked.
 func (r *run) snapshot() string {
 	var b strings.Builder
@@ -408,8 +409,11 @@ func (r *run) snapshot() string {
 	for _, n := range r.l.Nodes() {
 		links, _ := r.l.Exec(ctx, n.Name, "ip", "-o", "link", "show")
 		addrs, _ := r.l.Exec(ctx, n.Name, "ip", "-o", "addr", "show")
-		rules, _ := r.l.Exec(ctx, n.Name, "nft", "list", "ruleset")
-		fmt.Fprintf(&b, "%s links:\n%s\n%s addrs:\n%s\n%s rules:\n%s\n", n.Name, names(links), n.Name, addrList(addrs), n.Name, ruleLines(rules))
+		rules, err := lab.Ruleset(ctx, n.NS)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s links:\n%s\n%s addrs:\n%s\n%s ruleset:\n%s\n", n.Name, names(links), n.Name, addrList(addrs), n.Name, rules)
 		for _, d := range []string{"blockstorages", "images", "vms"} {
 			files, _ := filepath.Glob(filepath.Join(r.l.Dir(), n.Name, d, "*"))
 			fmt.Fprintf(&b, "%s %s: %v\n", n.Name, d, files)
@@ -448,19 +452,6 @@ func addrList(out string) string {
 		}
 	}
 	return strings.Join(s, " ")
-}
-
-// ruleLines keeps the rules, not the (empty) tables and chains humstack
-// may keep.
-func ruleLines(out string) string {
-	var s []string
-	for _, l := range strings.Split(out, "\n") {
-		l = strings.TrimSpace(l)
-		if strings.Contains(l, "masquerade") || strings.Contains(l, "snat") || strings.Contains(l, "dnat") {
-			s = append(s, l)
-		}
-	}
-	return strings.Join(s, "\n")
 }
 
 // mounts lists this process's mounts of the lab's (namespace files, the

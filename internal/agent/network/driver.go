@@ -135,8 +135,14 @@ func (d *Driver) desired(n *api.Network, peers []string) (link.Network, error) {
 }
 
 // setMasquerade records bridge's rule (nil: none) and installs the node's
-// whole set. The first call carries over what the table already holds, so
-// a restarted agent does not drop rules of networks it has not reached yet.
+// whole set; with none left, firewall.Set removes the table. The first
+// call carries over what the table already holds, so a restarted agent
+// does not drop rules of networks it has not reached yet, and always
+// writes, so an empty table left by an older agent goes too.
+//
+// Stopping the agent leaves the table as it is, on purpose: VMs keep
+// running without their agent, and their NAPT with them; the rules are
+// those of networks that still exist, and the next agent carries them over.
 func (d *Driver) setMasquerade(bridge string, m *firewall.Masquerade) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -144,7 +150,8 @@ func (d *Driver) setMasquerade(bridge string, m *firewall.Masquerade) error {
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	if !d.seeded {
+	first := !d.seeded
+	if first {
 		have, err := firewall.Installed(c)
 		if err != nil {
 			return err
@@ -155,7 +162,7 @@ func (d *Driver) setMasquerade(bridge string, m *firewall.Masquerade) error {
 		d.seeded = true
 	}
 	_, had := d.masq[bridge]
-	if m == nil && !had {
+	if m == nil && !had && !first {
 		return nil
 	}
 	if m != nil {

@@ -3,6 +3,7 @@ package network_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,7 @@ func TestVXLANAcrossNodes(t *testing.T) {
 			l := labtest.Up(t, lab.Config{VXLANUnicast: unicast, HeartbeatSeconds: 1, NodeGraceSeconds: 5, PollingSeconds: 2})
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
+			rulesBefore := rulesets(t, l)
 			apply(t, l, `meta: {apiType: corev0/group, id: g}
 ---
 meta: {apiType: corev0/namespace, id: ns, group: g}
@@ -91,10 +93,8 @@ spec: {id: "100", ipv4CIDR: 10.0.0.0/24}
 				if left := humstackLinks(t, l, n.Name); len(left) > 0 {
 					t.Errorf("%s still has %v", n.Name, left)
 				}
-				if rules := nft(t, n.NS); strings.Contains(rules, "masquerade") {
-					t.Errorf("%s still has rules:\n%s", n.Name, rules)
-				}
 			}
+			sameRulesets(t, rulesBefore, rulesets(t, l))
 		})
 	}
 }
@@ -191,11 +191,14 @@ func vxlanTX(t *testing.T, l *lab.Lab, node, bridge string) uint64 {
 // TestGatewayNAPT: a Bridge network with networkv0/default_gateway puts the
 // gateway on the bridge of the node that uses it and masquerades the
 // network there, so an endpoint reaches the outside, which has no route
-// back to the network; deleting the network removes bridge and rule.
+// back to the network; the NAPT outlives a stop of the agent (guests keep
+// running without it); deleting the network removes bridge, rule and
+// table: every node's nftables ruleset is what it was before.
 func TestGatewayNAPT(t *testing.T) {
 	l := labtest.Up(t, lab.Config{Nodes: 2})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	rulesBefore := rulesets(t, l)
 	// node-b's uplink: an address on its external bridge and a default route
 	// to the outside gateway, as an operator's node would have.
 	nodeNS := l.NS("node-b")
@@ -228,6 +231,15 @@ spec: {ipv4CIDR: 10.1.0.0/24}
 	if rules := nft(t, nodeNS); !strings.Contains(rules, "10.1.0.0/24") || !strings.Contains(rules, "masquerade") {
 		t.Fatalf("no masquerade rule for the network:\n%s", rules)
 	}
+	if err := l.StopAgent("node-b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lab.Ping(ctx, ep, lab.OutsideAddress); err != nil {
+		t.Fatalf("the NAPT stopped with the agent: %v\nrules:\n%s", err, nft(t, nodeNS))
+	}
+	if err := l.StartAgent("node-b"); err != nil {
+		t.Fatal(err)
+	}
 
 	if _, err := client.For[*api.VirtualMachine](l.Client()).Delete(ctx, sc, "vmb", client.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -240,6 +252,31 @@ spec: {ipv4CIDR: 10.1.0.0/24}
 		return !hasLink(t, l, "node-b", bridge) && !strings.Contains(rules, "10.1.0.0/24"),
 			fmt.Sprintf("left on node-b: bridge %v, rules:\n%s", hasLink(t, l, "node-b", bridge), rules)
 	})
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		after := rulesets(t, l)
+		return maps.Equal(after, rulesBefore), fmt.Sprintf("rulesets before %q, after %q", rulesBefore, after)
+	})
+}
+
+// rulesets is every node's whole nftables ruleset (lab.Ruleset).
+func rulesets(t *testing.T, l *lab.Lab) map[string]string {
+	t.Helper()
+	r, err := l.Rulesets(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// sameRulesets fails the test when a node's ruleset changed: an empty
+// table or chain left behind counts.
+func sameRulesets(t *testing.T, before, after map[string]string) {
+	t.Helper()
+	for node, b := range before {
+		if a := after[node]; a != b {
+			t.Errorf("%s: nftables ruleset differs:\nbefore:\n%s\nafter:\n%s", node, b, a)
+		}
+	}
 }
 
 // nft lists humstack's table in a node ("" when there is none).

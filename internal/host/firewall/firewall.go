@@ -6,8 +6,9 @@
 // flushes or changes any other. Set replaces that table's content with
 // the desired rules in one atomic netlink transaction, and only when they
 // differ from what is installed (each rule carries its rendered text as
-// user data, which is what is compared). Remove deletes the table. Both
-// are idempotent. They take an *nftables.Conn, which may be bound to a
+// user data, which is what is compared). With no masquerades the table has
+// no purpose, so Set deletes it rather than leave an empty chain hooked
+// into every packet's path. Remove deletes the table. Both are idempotent. They take an *nftables.Conn, which may be bound to a
 // namespace with nftables.WithNetNSFd (the fd must stay open while the
 // connection is used).
 package firewall
@@ -64,10 +65,11 @@ func normalize(ms []Masquerade) ([]Masquerade, error) {
 }
 
 // Render returns the ruleset that Set installs for ms, in nft syntax (as
-// `nft list table ip humstack` prints it, rule user data aside).
+// `nft list table ip humstack` prints it, rule user data aside): "" for no
+// masquerades, since Set then removes the table.
 func Render(ms []Masquerade) (string, error) {
 	ms, err := normalize(ms)
-	if err != nil {
+	if err != nil || len(ms) == 0 {
 		return "", err
 	}
 	var b strings.Builder

@@ -12,11 +12,15 @@ import (
 
 // Set makes humstack's table hold exactly the masquerades ms, replacing
 // the table atomically when its rules differ, and reports whether it
-// wrote. Other tables are never touched.
+// wrote. No masquerades: the table is removed. Other tables are never
+// touched.
 func Set(c *nftables.Conn, ms []Masquerade) (changed bool, err error) {
 	ms, err = normalize(ms)
 	if err != nil {
 		return false, err
+	}
+	if len(ms) == 0 {
+		return Remove(c)
 	}
 	want := make([]string, len(ms))
 	for i, m := range ms {

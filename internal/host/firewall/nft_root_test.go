@@ -83,6 +83,10 @@ func TestSetAndRemove(t *testing.T) {
 		if got := rules(t, c); !slices.Equal(got, step.want) {
 			t.Fatalf("step %d: rules %q, want %q", i, got, step.want)
 		}
+		// No masquerade, no table: nothing empty is left hooked in.
+		if tb, err := findTable(c); err != nil || (tb == nil) != (len(step.want) == 0) {
+			t.Fatalf("step %d: table %v (err %v) with %d rules", i, tb, err, len(step.want))
+		}
 		// Installed reads back exactly what Set wrote.
 		back, err := Installed(c)
 		if err != nil {
@@ -96,6 +100,9 @@ func TestSetAndRemove(t *testing.T) {
 			t.Fatalf("step %d: Installed %q, want %q", i, texts, step.want)
 		}
 		assertOther(t, c)
+	}
+	if _, err := Set(c, []Masquerade{a}); err != nil {
+		t.Fatal(err)
 	}
 	if changed, err := Remove(c); err != nil || !changed {
 		t.Fatalf("Remove = %v, %v", changed, err)
