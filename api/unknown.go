@@ -28,9 +28,16 @@ func unknownField(js []byte, obj any) error {
 	return nil
 }
 
+// unmarshalerType marks types that decode themselves (the legacy fields):
+// what is inside them is theirs to judge.
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
 func walkUnknown(v any, t reflect.Type, path string) (string, string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return "", ""
 	}
 	switch val := v.(type) {
 	case map[string]any:
@@ -83,14 +90,58 @@ func joinPath(path, k string) string {
 	return path + "." + k
 }
 
-// fieldByJSONName returns the type of t's field named exactly name, or the
-// name of a field that matches but for case, as a hint.
+// fieldByJSONName returns the type of t's field named exactly name, or, as
+// a hint, the name of a field that matches but for case or is the one
+// closest to it within two edits (a typo).
 func fieldByJSONName(t reflect.Type, name string) (reflect.Type, string) {
 	fs := fieldsOf(t)
 	if ft, ok := fs.exact[name]; ok {
 		return ft, ""
 	}
-	return nil, fs.folded[strings.ToLower(name)]
+	if h, ok := fs.folded[strings.ToLower(name)]; ok {
+		return nil, h
+	}
+	return nil, closest(name, fs.exact)
+}
+
+// closest returns the key of fields nearest to name by edit distance, if it
+// is at most 2 edits away and less than half of name; ties go to the first
+// in sorted order, so the hint is stable.
+func closest(name string, fields map[string]reflect.Type) string {
+	best, bestD := "", 3
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(k)); d < bestD && 2*d < len(name) {
+			best, bestD = k, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b in bytes (field
+// names are ASCII).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // jsonFields are a struct type's JSON field names, computed once per type:
