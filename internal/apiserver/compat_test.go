@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/humstack/humstack/api"
 )
 
 // traceEntry is one request of the original humcli's recording and what
@@ -124,4 +126,68 @@ func TestReplayOriginalHumcliTrace(t *testing.T) {
 	if !strings.Contains(string(g.Data), `"deleteState":"Delete"`) {
 		t.Errorf("group1 after a PUT with deleteState Delete: %s", g.Data)
 	}
+}
+
+// TestLegacyFieldsComeFromTheTrace: every legacy field humstack declares
+// (api.LegacyFields) is one the original client really sends, so the list
+// holds nothing invented; that every field it sends is accepted is what the
+// replay shows.
+func TestLegacyFieldsComeFromTheTrace(t *testing.T) {
+	sent := map[string]bool{} // "apiType path" and "* path"
+	for _, te := range readTrace(t) {
+		if te.Body == "" {
+			continue
+		}
+		var v struct {
+			Meta struct {
+				APIType string `json:"apiType"`
+			} `json:"meta"`
+		}
+		if err := json.Unmarshal([]byte(te.Body), &v); err != nil {
+			t.Fatal(err)
+		}
+		var body any
+		_ = json.Unmarshal([]byte(te.Body), &body)
+		for _, p := range jsonPaths(body, "") {
+			sent[v.Meta.APIType+" "+p], sent["* "+p] = true, true
+		}
+	}
+	fields := api.LegacyFields()
+	if len(fields) == 0 {
+		t.Fatal("no legacy fields")
+	}
+	for _, f := range fields {
+		if !sent[f.APIType+" "+f.Path] {
+			t.Errorf("legacy field %s %s is not in the trace", f.APIType, f.Path)
+		}
+		if f.Reason == "" {
+			t.Errorf("legacy field %s %s has no legacy tag", f.APIType, f.Path)
+		}
+	}
+	for _, honoured := range []string{"systemv0/virtualmachine spec.uuid", "systemv0/virtualmachine spec.nics[].macAddress"} {
+		if !sent[honoured] {
+			t.Errorf("%s is not in the trace", honoured)
+		}
+	}
+}
+
+// jsonPaths lists the paths of every value in v, lists as "[]".
+func jsonPaths(v any, path string) []string {
+	var out []string
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			p := k
+			if path != "" {
+				p = path + "." + k
+			}
+			out = append(out, p)
+			out = append(out, jsonPaths(e, p)...)
+		}
+	case []any:
+		for _, e := range x {
+			out = append(out, jsonPaths(e, path+"[]")...)
+		}
+	}
+	return out
 }
