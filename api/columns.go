@@ -9,6 +9,16 @@ import (
 
 func name(o Object) string { return o.GetMeta().Name }
 
+func state(o Object) string {
+	s, _ := StatusOf(o)
+	return s
+}
+
+func message(o Object) string {
+	_, m := StatusOf(o)
+	return m
+}
+
 func itoa(n int) string { return strconv.Itoa(n) }
 
 func withPrefix(addr string, prefix int) string {

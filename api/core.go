@@ -13,10 +13,17 @@ const (
 )
 
 // Group is an organisation; it owns namespaces, images and image entities.
-type Group = Resource[Empty, Empty]
+// Its status is empty until it is deleted; then the Core agent says there
+// what the deletion waits for (ParentDeleting).
+type Group = Resource[Empty, StateStatus]
 
-// Namespace separates resources inside a group.
-type Namespace = Resource[NamespaceSpec, Empty]
+// Namespace separates resources inside a group. Its status is like a
+// group's.
+type Namespace = Resource[NamespaceSpec, StateStatus]
+
+// ParentDeleting is the status.state of a group or namespace whose
+// contents are being deleted; status.message names what it waits for.
+const ParentDeleting = "Deleting"
 
 // NamespaceSpec is empty; it exists so Namespace is a distinct Go type from Group.
 type NamespaceSpec struct{}
@@ -118,18 +125,20 @@ type LeaseSpec struct {
 
 // Core kinds.
 var (
-	GroupKind = register[Empty, Empty](Kind{
+	GroupKind = register[Empty, StateStatus](Kind{
 		APIType: "corev0/group", Name: "group", Plural: "groups", Scope: ScopeCluster, Rank: 0,
-		Columns: []Column{{"NAME", name}},
+		Columns: []Column{{"NAME", name}, {"STATE", state}, {"MESSAGE", message}},
 	})
-	NamespaceKind = register[NamespaceSpec, Empty](Kind{
+	NamespaceKind = register[NamespaceSpec, StateStatus](Kind{
 		APIType: "corev0/namespace", Name: "namespace", Plural: "namespaces", Aliases: []string{"ns"},
 		Scope: ScopeGroup, Rank: 1,
-		Columns: []Column{{"NAME", name}},
+		Columns: []Column{{"NAME", name}, {"STATE", state}, {"MESSAGE", message}},
 	})
 	ExternalIPPoolKind = register[ExternalIPPoolSpec, ExternalIPPoolStatus](Kind{
 		APIType: "corev0/externalippool", Name: "externalippool", Plural: "externalippools",
 		Aliases: []string{"eippool"}, Scope: ScopeCluster, Rank: 2,
+		// Its addresses are held by external IPs and routers' natGatewayIP.
+		DeleteWaitsFor: []string{"externalip", "virtualrouter"},
 		Columns: []Column{
 			{"CIDR", func(o Object) string { return o.(*ExternalIPPool).Spec.IPv4CIDR }},
 			{"BRIDGE", func(o Object) string { return o.(*ExternalIPPool).Spec.BridgeName }},
@@ -140,6 +149,8 @@ var (
 	ExternalIPKind = register[ExternalIPSpec, StateStatus](Kind{
 		APIType: "corev0/externalip", Name: "externalip", Plural: "externalips", Aliases: []string{"eip"},
 		Scope: ScopeNamespace, Rank: 3,
+		// A router binding it would lose its 1:1 NAT under it.
+		DeleteWaitsFor: []string{"virtualrouter"},
 		Columns: []Column{
 			{"POOL", func(o Object) string { return o.(*ExternalIP).Spec.PoolID }},
 			{"ADDRESS", func(o Object) string {

@@ -35,10 +35,20 @@ type Kind struct {
 	Plural  string   // URL segment and envelope key for lists
 	Aliases []string // short CLI names
 	Scope   Scope
-	// Rank orders kinds for create (ascending) and delete (descending), so a
-	// file holding a group, its namespace and a VM applies in any order.
-	Rank    int
-	Columns []Column
+	// Rank orders kinds for create (ascending) and for `humcli delete -f`
+	// (descending), so a file holding a group, its namespace and a VM
+	// applies in any order. It does not order cascading deletion:
+	// DeleteWaitsFor does.
+	Rank int
+	// DeleteWaitsFor names (by Kind.Name) the kinds whose objects can hold
+	// up the deletion of an object of this kind, or would be disturbed by
+	// it: a disk attached to a running VM is not removed, an image entity
+	// stays while a disk is an overlay of it. This is the one declaration
+	// of the kinds' deletion dependencies; the cascading deletion of a
+	// group or namespace derives its order from it (those kinds go first),
+	// and a test checks that the graph lets every such deletion finish.
+	DeleteWaitsFor []string
+	Columns        []Column
 
 	typ reflect.Type
 	new func() Object

@@ -214,6 +214,8 @@ var (
 	NetworkKind = register[NetworkSpec, NetworkStatus](Kind{
 		APIType: "systemv0/network", Name: "network", Plural: "networks", Aliases: []string{"net"},
 		Scope: ScopeNamespace, Rank: 4,
+		// A node keeps the bridge while a VM or router there attaches to it.
+		DeleteWaitsFor: []string{"virtualmachine", "virtualrouter"},
 		Columns: []Column{
 			{"TYPE", annotation(AnnotationNetworkType)},
 			{"ID", func(o Object) string { return o.(*Network).Spec.ID }},
@@ -241,6 +243,10 @@ var (
 	BlockStorageKind = register[BlockStorageSpec, BlockStorageStatus](Kind{
 		APIType: "systemv0/blockstorage", Name: "blockstorage", Plural: "blockstorages",
 		Aliases: []string{"bs"}, Scope: ScopeNamespace, Rank: 5,
+		// Not removed from under a running VM. (An image entity still
+		// copying from the disk does not hold it: removing the disk cancels
+		// the copy, so the entity, which needs the disk, never holds it up.)
+		DeleteWaitsFor: []string{"virtualmachine"},
 		Columns: []Column{
 			{"STATE", func(o Object) string { return o.(*BlockStorage).Status.State }},
 			{"NODE", annotation(AnnotationBlockStorageNode)},
@@ -253,6 +259,9 @@ var (
 	ImageEntityKind = register[ImageEntitySpec, ImageEntityStatus](Kind{
 		APIType: "systemv0/imageentity", Name: "imageentity", Plural: "imageentities",
 		Aliases: []string{"ie"}, Scope: ScopeGroup, Rank: 8,
+		// Its file is the backing file of the disks made from it (on any
+		// node), and images map tags to it.
+		DeleteWaitsFor: []string{"blockstorage", "image"},
 		Columns: []Column{
 			{"STATE", func(o Object) string { return o.(*ImageEntity).Status.State }},
 			{"SOURCE", func(o Object) string {
@@ -265,6 +274,8 @@ var (
 	})
 	ImageKind = register[ImageSpec, Empty](Kind{
 		APIType: "systemv0/image", Name: "image", Plural: "images", Scope: ScopeGroup, Rank: 9,
+		// Disks from a tag resolve it through the image until they exist.
+		DeleteWaitsFor: []string{"blockstorage"},
 		Columns: []Column{
 			{"TAGS", func(o Object) string { return tagList(o.(*Image).Spec.EntityMap) }},
 		},

@@ -6,13 +6,16 @@
 #   agent:  qemu-system-x86, qemu-utils, iproute2, nftables (nft, for inspection)
 #   tests:  the lab's guest images are built from Debian packages at test
 #           time (mmdebstrap, syslinux, mtools, dosfstools, fdisk, grub-pc-bin,
-#           cpio, xz-utils, zstd, e2fsprogs), and tests ping and ssh guests.
+#           cpio, xz-utils, zstd, e2fsprogs), and tests ping and ssh guests;
+#           the seed ISO is checked with blkid (util-linux), isoinfo
+#           (genisoimage), xorriso and busybox findfs (busybox-static).
 set -euo pipefail
 packages=(
   make git gcc ca-certificates
   qemu-system-x86 qemu-utils iproute2 nftables
   mmdebstrap syslinux syslinux-common mtools dosfstools fdisk grub-pc-bin
   cpio xz-utils zstd e2fsprogs iputils-ping openssh-client
+  util-linux genisoimage xorriso busybox-static
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -119,7 +119,7 @@ func TestGetTable(t *testing.T) {
 		{"group kind, all scopes", []string{"get", "images", "--all-namespaces"}, []string{"ID", "GROUP", "TAGS"}, 1, "NAMESPACE", "", false},
 		{"cluster kind ignores -A", []string{"get", "eippool", "-A"}, []string{"ID", "CIDR"}, 1, "GROUP", "", false},
 		{"empty scope", []string{"get", "vm", "--g=group1", "--n=other"}, nil, 0, "", "No virtualmachines found in namespace group1/other.", false},
-		{"one by id", []string{"get", "ns", "ns1", "--g=group1"}, []string{"ID", "NAME", "AGE"}, 1, "", "", false},
+		{"one by id", []string{"get", "ns", "ns1", "--g=group1"}, []string{"ID", "NAME", "STATE", "MESSAGE", "AGE"}, 1, "", "", false},
 		{"missing id", []string{"get", "ns", "ns1", "nope", "--g=group1"}, []string{"ID"}, 1, "", "error: namespace group1/nope not found", true},
 		{"bad format", []string{"get", "vm", "-o", "xml"}, nil, 0, "", `error: -o "xml": want one of table, yaml, json`, true},
 	}

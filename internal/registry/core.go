@@ -13,8 +13,8 @@ import (
 var (
 	// Groups and namespaces are emptied by the Core agent before they go:
 	// without the finalizer a deletion would orphan everything inside.
-	groupStrategy     = &typed[api.Empty, api.Empty]{finalizers: []string{api.FinalizerCascade}}
-	namespaceStrategy = &typed[api.NamespaceSpec, api.Empty]{finalizers: []string{api.FinalizerCascade}}
+	groupStrategy     = &typed[api.Empty, api.StateStatus]{finalizers: []string{api.FinalizerCascade}}
+	namespaceStrategy = &typed[api.NamespaceSpec, api.StateStatus]{finalizers: []string{api.FinalizerCascade}}
 )
 
 var externalIPPoolStrategy = &typed[api.ExternalIPPoolSpec, api.ExternalIPPoolStatus]{

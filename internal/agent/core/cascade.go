@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/humstack/humstack/api"
@@ -17,63 +18,65 @@ import (
 const cascadeRecheck = 30 * time.Second
 
 // cascade empties a group or namespace that is being deleted, then removes
-// its cascade finalizer so the API server lets it go. Children are deleted
-// one rank at a time, highest first (VMs before the disks and networks they
-// use), each rank only once the one above it is gone.
+// its cascade finalizer so the API server lets it go. The order comes from
+// the kinds' DeleteWaitsFor (see planFor): a child kind is asked to go once
+// every kind it waits for has nothing left in the parent (VMs before the
+// disks they use, a group's namespaces, with their disks, before the image
+// entities those disks are overlays of). While it waits, the parent's
+// status says for what.
 type cascade struct {
 	c      *client.Client
 	parent *controller.Informer
-	tiers  [][]*controller.Informer // child informers grouped by rank, highest first
+	plan   plan
+	// children holds one informer per kind of plan.kinds.
+	children map[*api.Kind]*controller.Informer
 	// inside reports whether child lives in parent.
 	inside func(parent, child *api.Meta) bool
 	// parentKey maps a child to its parent's key.
 	parentKey func(child *api.Meta) controller.Key
 }
 
-func setupCascade(m *controller.Manager, inf func(*api.Kind) *controller.Informer, opts controller.Options) {
+// groupPlan and namespacePlan are the deletion orders of the registered
+// kinds; a test checks they exist, so a failure here is a bad registry.
+func groupPlan() (plan, error) {
+	return planFor(api.ScopeGroup, api.Kinds(), map[api.Scope]*api.Kind{api.ScopeNamespace: api.NamespaceKind})
+}
+
+func namespacePlan() (plan, error) { return planFor(api.ScopeNamespace, api.Kinds(), nil) }
+
+func setupCascade(m *controller.Manager, inf func(*api.Kind) *controller.Informer, opts controller.Options) error {
+	gp, err := groupPlan()
+	if err != nil {
+		return err
+	}
+	np, err := namespacePlan()
+	if err != nil {
+		return err
+	}
 	groups := &cascade{
-		c: m.Client, parent: inf(api.GroupKind),
+		c: m.Client, parent: inf(api.GroupKind), plan: gp,
 		inside:    func(p, c *api.Meta) bool { return c.Group == p.ID },
 		parentKey: func(c *api.Meta) controller.Key { return controller.Key{ID: c.Group} },
 	}
 	namespaces := &cascade{
-		c: m.Client, parent: inf(api.NamespaceKind),
+		c: m.Client, parent: inf(api.NamespaceKind), plan: np,
 		inside:    func(p, c *api.Meta) bool { return c.Group == p.Group && c.Namespace == p.ID },
 		parentKey: func(c *api.Meta) controller.Key { return controller.Key{Group: c.Group, ID: c.Namespace} },
 	}
-	for _, k := range api.Kinds() {
-		switch {
-		case k.Scope == api.ScopeGroup:
-			groups.add(inf(k))
-		case k.Scope == api.ScopeNamespace:
-			namespaces.add(inf(k))
-		}
-	}
 	for name, r := range map[string]*cascade{"group-cascade": groups, "namespace-cascade": namespaces} {
+		opts.Log.Info("deletion order", "controller", name, "order", r.plan.String())
 		ctl := controller.New(name, r.parent, r, opts)
-		for _, tier := range r.tiers {
-			for _, child := range tier {
-				ctl.Watch(child, func(o api.Object) []controller.Key {
-					return []controller.Key{r.parentKey(o.GetMeta())}
-				})
-			}
+		r.children = map[*api.Kind]*controller.Informer{}
+		for _, k := range r.plan.kinds {
+			child := inf(k)
+			r.children[k] = child
+			ctl.Watch(child, func(o api.Object) []controller.Key {
+				return []controller.Key{r.parentKey(o.GetMeta())}
+			})
 		}
 		m.Add(ctl)
 	}
-}
-
-// add files a child informer into its rank's tier.
-func (r *cascade) add(child *controller.Informer) {
-	rank := child.Kind().Rank
-	i := slices.IndexFunc(r.tiers, func(t []*controller.Informer) bool { return t[0].Kind().Rank <= rank })
-	switch {
-	case i < 0:
-		r.tiers = append(r.tiers, []*controller.Informer{child})
-	case r.tiers[i][0].Kind().Rank == rank:
-		r.tiers[i] = append(r.tiers[i], child)
-	default:
-		r.tiers = slices.Insert(r.tiers, i, []*controller.Informer{child})
-	}
+	return nil
 }
 
 // Reconcile implements controller.Reconciler.
@@ -86,30 +89,55 @@ func (r *cascade) Reconcile(ctx context.Context, key controller.Key) (controller
 	if !m.Deleting() || !slices.Contains(m.Finalizers, api.FinalizerCascade) {
 		return controller.Result{}, nil
 	}
-	for _, tier := range r.tiers {
-		left := r.children(tier, m)
-		if len(left) == 0 {
+	left := map[*api.Kind][]api.Object{}
+	total := 0
+	for _, k := range r.plan.kinds {
+		left[k] = r.list(k, m)
+		total += len(left[k])
+	}
+	if total == 0 {
+		controller.Logger(ctx).Info("emptied; releasing")
+		return controller.Result{}, controller.RemoveFinalizer(ctx, r.c, obj, api.FinalizerCascade)
+	}
+	var asked []api.Object
+	var errs []error
+	for _, k := range r.plan.kinds {
+		if len(left[k]) == 0 || !r.ready(k, left) {
 			continue
 		}
-		if err := r.deleteAll(ctx, left); err != nil {
-			return controller.Result{}, err
-		}
-		controller.Logger(ctx).Info("waiting for children to go", "kind", left[0].GetMeta().APIType, "left", len(left))
-		return controller.Result{RequeueAfter: cascadeRecheck}, nil
+		errs = append(errs, r.deleteAll(ctx, left[k]))
+		asked = append(asked, left[k]...)
 	}
-	controller.Logger(ctx).Info("emptied; releasing")
-	return controller.Result{}, controller.RemoveFinalizer(ctx, r.c, obj, api.FinalizerCascade)
+	msg := waitMessage(asked)
+	controller.Logger(ctx).Info("waiting for children to go", "left", total, "for", msg)
+	errs = append(errs, r.report(ctx, obj, msg))
+	if err := errors.Join(errs...); err != nil {
+		return controller.Result{}, err
+	}
+	return controller.Result{RequeueAfter: cascadeRecheck}, nil
 }
 
-func (r *cascade) children(tier []*controller.Informer, parent *api.Meta) []api.Object {
-	var out []api.Object
-	for _, inf := range tier {
-		for _, o := range inf.List() {
-			if r.inside(parent, o.GetMeta()) {
-				out = append(out, o)
-			}
+// ready reports whether every kind k waits for is gone from the parent.
+func (r *cascade) ready(k *api.Kind, left map[*api.Kind][]api.Object) bool {
+	for _, d := range r.plan.after[k] {
+		if len(left[d]) > 0 {
+			return false
 		}
 	}
+	return true
+}
+
+// list returns the parent's children of kind k, in key order.
+func (r *cascade) list(k *api.Kind, parent *api.Meta) []api.Object {
+	var out []api.Object
+	for _, o := range r.children[k].List() {
+		if r.inside(parent, o.GetMeta()) {
+			out = append(out, o)
+		}
+	}
+	slices.SortFunc(out, func(a, b api.Object) int {
+		return strings.Compare(controller.KeyOf(a).String(), controller.KeyOf(b).String())
+	})
 	return out
 }
 

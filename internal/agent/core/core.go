@@ -1,5 +1,7 @@
 // Package core holds the cluster-wide controllers a Core agent runs:
-// cascading deletion of groups and namespaces, and external IP bookkeeping.
+// cascading deletion of groups and namespaces (in the order the kinds'
+// DeleteWaitsFor declarations give, saying in their status what a deletion
+// waits for), and external IP bookkeeping.
 // They act only through the API; nothing here touches a host.
 package core
 
@@ -28,7 +30,9 @@ func Setup(m *controller.Manager, opts Options) error {
 	}
 	copts := controller.Options{Workers: opts.Workers, Log: opts.Log, Resync: opts.Resync}
 	all := func(k *api.Kind) *controller.Informer { return m.Informer(k, "", nil) }
-	setupCascade(m, all, copts)
+	if err := setupCascade(m, all, copts); err != nil {
+		return err
+	}
 	setupExternalIPs(m, all, copts)
 	return nil
 }

@@ -152,9 +152,10 @@ func TestGroupDeletionCascadesChildrenFirst(t *testing.T) {
 	checkOrder(t, deleted())
 }
 
-// checkOrder: each namespace after everything in it, the group last, and
-// within a namespace VMs before routers before disks before networks
-// before external IPs.
+// checkOrder: each namespace after everything in it, the group last;
+// within a namespace VMs before the disks and networks they use, routers
+// before networks and external IPs; the group's namespaces (holding the
+// disks made from its images) before its images, images before entities.
 func checkOrder(t *testing.T, ds []deletion) {
 	at := map[string]int64{}
 	for _, d := range ds {
@@ -170,14 +171,22 @@ func checkOrder(t *testing.T, ds []deletion) {
 	}
 	for _, ns := range []string{"a", "b"} {
 		p := "g/" + ns + "/"
-		chain := []string{"virtualmachine " + p + "vm", "virtualrouter " + p + "vr", "blockstorage " + p + "bs",
-			"network " + p + "net", "externalip " + p + "eip", "namespace g/" + ns, "group g"}
-		for i := 0; i+1 < len(chain); i++ {
-			before(chain[i], chain[i+1])
+		for _, pair := range [][2]string{
+			{"virtualmachine " + p + "vm", "blockstorage " + p + "bs"},
+			{"virtualmachine " + p + "vm", "network " + p + "net"},
+			{"virtualrouter " + p + "vr", "network " + p + "net"},
+			{"virtualrouter " + p + "vr", "externalip " + p + "eip"},
+		} {
+			before(pair[0], pair[1])
 		}
+		for _, child := range []string{"virtualmachine vm", "virtualrouter vr", "blockstorage bs", "network net", "externalip eip"} {
+			kind, id, _ := strings.Cut(child, " ")
+			before(kind+" "+p+id, "namespace g/"+ns)
+		}
+		before("namespace g/"+ns, "image g/img")
 	}
-	before("image g/img", "namespace g/a")
-	before("imageentity g/ie", "namespace g/a")
+	before("image g/img", "imageentity g/ie")
+	before("imageentity g/ie", "group g")
 	for _, d := range ds {
 		if strings.HasPrefix(d.key, "g1") {
 			t.Errorf("g1 object deleted: %v", d)

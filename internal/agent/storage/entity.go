@@ -100,7 +100,9 @@ func (r *entityReconciler) Reconcile(ctx context.Context, key controller.Key) (c
 
 // source returns the entity's source disk, if this node holds it, and
 // whether the entity is this node's: made here already, or to be made here
-// because its source disk is here.
+// because its source disk is here, or begun here (it carries this node's
+// finalizer: its copy may have stopped because the disk went, and the
+// entity must still be torn down here).
 func (r *entityReconciler) source(ent *api.ImageEntity) (*api.BlockStorage, bool) {
 	s := ent.Spec.Source
 	o, ok := r.disks.Get(controller.Key{Group: ent.Meta.Group, Namespace: s.Namespace, ID: s.BlockStorageID})
@@ -112,7 +114,7 @@ func (r *entityReconciler) source(ent *api.ImageEntity) (*api.BlockStorage, bool
 	case r.d.node:
 		return bs, true
 	case "":
-		return bs, ok
+		return bs, ok || slices.Contains(ent.Meta.Finalizers, r.finalizer)
 	}
 	return nil, false
 }

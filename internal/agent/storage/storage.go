@@ -235,6 +235,13 @@ func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 		return err
 	}
 	path := d.Path(m.Group, m.Namespace, m.ID)
+	// An image entity still copying the disk does not hold it up: its copy
+	// is cancelled and the entity says its source went. (Waiting for it
+	// instead would make the disk wait for an entity that, in a group's
+	// deletion, waits for the group's disks.)
+	if err := d.cancelJobsFrom(ctx, path); err != nil {
+		return err
+	}
 	removeTemps(path)
 	backing := ""
 	if img, err := qcow2.Info(ctx, path); err == nil {
@@ -287,6 +294,26 @@ func (d *Driver) cancelJob(ctx context.Context, k string) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// cancelJobsFrom cancels every job that makes a file from source (the
+// copies of an image entity from a disk) and waits until they have cleaned
+// up.
+func (d *Driver) cancelJobsFrom(ctx context.Context, source string) error {
+	d.mu.Lock()
+	var keys []string
+	for k, j := range d.jobs {
+		if j.source == source {
+			keys = append(keys, k)
+		}
+	}
+	d.mu.Unlock()
+	for _, k := range keys {
+		if err := d.cancelJob(ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // removeTemps deletes temporary files left beside path (by a crash).

@@ -1,14 +1,16 @@
 package cloudinit
 
 import (
-	"bytes"
-	"errors"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
-	"github.com/kdomanski/iso9660"
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/host/cloudinit/iso9660"
 )
 
 // Seed is the content of a NoCloud seed. NetworkConfig may be nil: the
@@ -19,39 +21,49 @@ type Seed struct {
 	NetworkConfig []byte
 }
 
-// WriteISO writes the seed as an ISO 9660 image labelled "cidata".
-//
-// The image has plain ISO 9660 names only: kdomanski/iso9660 writes neither
-// Joliet nor Rock Ridge. That is enough because the three names are
-// lowercase d1-characters ("meta-data" keeps its hyphen) and Linux shows
-// them without the ";1" version suffix, which is all cloud-init needs.
-func WriteISO(w io.Writer, s Seed) (err error) {
+// WriteISO writes the seed as the ISO 9660 image labelled "cidata" that
+// cloud-localds would write: Rock Ridge and Joliet names, padding (see
+// iso9660.PadSectors for why busybox needs it). The image is a function of
+// the seed alone: its dates come from seedTime, not from the clock.
+func WriteISO(w io.Writer, s Seed) error {
 	if len(s.MetaData) == 0 || len(s.UserData) == 0 {
-		return errors.New("write seed iso: meta-data and user-data are required")
+		return fmt.Errorf("write seed iso: meta-data and user-data are required: %w", api.ErrInvalid)
 	}
-	iw, err := iso9660.NewWriter()
-	if err != nil {
-		return fmt.Errorf("write seed iso: %w", err)
+	files := []iso9660.File{{Name: MetaDataFile, Data: s.MetaData}, {Name: UserDataFile, Data: s.UserData}}
+	if s.NetworkConfig != nil {
+		files = append(files, iso9660.File{Name: NetworkConfigFile, Data: s.NetworkConfig})
 	}
-	// The library stages files in a temporary directory; remove it even
-	// when writing fails.
-	defer func() { err = errors.Join(err, iw.Cleanup()) }()
-	files := []struct {
-		name string
-		data []byte
-	}{{MetaDataFile, s.MetaData}, {UserDataFile, s.UserData}, {NetworkConfigFile, s.NetworkConfig}}
-	for _, f := range files {
-		if f.data == nil {
-			continue
-		}
-		if err := iw.AddFile(bytes.NewReader(f.data), f.name); err != nil {
-			return fmt.Errorf("write seed iso: add %s: %w", f.name, err)
-		}
-	}
-	if err := iw.WriteTo(w, VolumeLabel); err != nil {
+	if err := iso9660.Write(w, iso9660.Volume{Label: VolumeLabel, Time: seedTime(s), Files: files}); err != nil {
 		return fmt.Errorf("write seed iso: %w", err)
 	}
 	return nil
+}
+
+// seedEpoch and seedSpan bound the seed's dates: within ten years from
+// 2020, so they look like dates to a human reading isoinfo.
+var (
+	seedEpoch = time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	seedSpan  = uint64(10 * 365 * 24 * time.Hour / (10 * time.Millisecond))
+)
+
+// seedTime is the date recorded in the seed's ISO: derived from a hash of
+// the three files, to the hundredth of a second the volume descriptor
+// holds. A date from the inputs keeps the image reproducible, and since
+// blkid and udev make the ISO's UUID from this date, different seeds get
+// different UUIDs, as they do with cloud-localds.
+func seedTime(s Seed) time.Time {
+	h := sha256.New()
+	for _, b := range [][]byte{s.MetaData, s.UserData, s.NetworkConfig} {
+		var n [9]byte // length-prefixed, so moving bytes between files changes the hash
+		binary.BigEndian.PutUint64(n[:8], uint64(len(b)))
+		if b == nil {
+			n[8] = 1
+		}
+		h.Write(n[:])
+		h.Write(b)
+	}
+	v := binary.BigEndian.Uint64(h.Sum(nil)) % seedSpan
+	return seedEpoch.Add(time.Duration(v) * 10 * time.Millisecond)
 }
 
 // WriteISOFile writes the seed ISO to path atomically: a guest started
