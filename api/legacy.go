@@ -59,10 +59,6 @@ func (Unsupported) IsZero() bool { return true }
 // field it is ("" for the field itself).
 func (u Unsupported) Set() (string, bool) { return u.sub, u.set }
 
-// UnsupportedValue returns an Unsupported holding a value at sub below the
-// field, as if a client had sent one (for tests of the refusal).
-func UnsupportedValue(sub string) Unsupported { return Unsupported{set: true, sub: sub} }
-
 func firstSet(v any, path string) (string, bool) {
 	switch x := v.(type) {
 	case nil:
