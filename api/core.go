@@ -36,12 +36,17 @@ type ExternalIPPoolSpec struct {
 	IPv4CIDR       string `json:"ipv4CIDR"`
 	BridgeName     string `json:"bridgeName"`
 	DefaultGateway string `json:"defaultGateway,omitempty"`
+
+	IPv6CIDR Unsupported `json:"ipv6CIDR,omitzero" legacy:"IPv6 pools; external networks are IPv4 only"`
 }
 
 // ExternalIPPoolStatus lists which addresses are in use and by whom.
 type ExternalIPPoolStatus struct {
 	// Used maps an address to the external IP holding it ("group/namespace/id").
 	Used map[string]string `json:"used,omitempty"`
+
+	UsedIPv4Address Ignored `json:"usedIPv4Address,omitzero" legacy:"the original's bookkeeping of used addresses, kept by the server; humstack keeps status.used"`
+	UsedIPv6Address Ignored `json:"usedIPv6Address,omitzero" legacy:"the original's bookkeeping of used IPv6 addresses, kept by the server"`
 }
 
 // ExternalIP is one address taken from a pool.
@@ -52,6 +57,9 @@ type ExternalIPSpec struct {
 	PoolID      string `json:"poolID"`
 	IPv4Address string `json:"ipv4Address"`
 	IPv4Prefix  int    `json:"ipv4Prefix,omitempty"`
+
+	IPv6Address Unsupported `json:"ipv6Address,omitzero" legacy:"IPv6 external addresses; external IPs are IPv4 only"`
+	IPv6Prefix  Unsupported `json:"ipv6Prefix,omitzero" legacy:"IPv6 external addresses; external IPs are IPv4 only"`
 }
 
 // StateStatus is the status of kinds that have only a state and a message.

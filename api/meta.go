@@ -47,6 +47,9 @@ type Meta struct {
 	Labels          map[string]string `json:"labels,omitempty"`
 	DeleteState     DeleteState       `json:"deleteState,omitempty"`
 	OwnerReferences []OwnerReference  `json:"ownerReferences,omitempty"`
+	// ResourceHash is the original's server-computed hash of the object;
+	// its clients send it back (see legacy.go).
+	ResourceHash Ignored `json:"resourceHash,omitzero" legacy:"a hash the original server computed; humstack orders writes by meta.resourceVersion"`
 	// Finalizers name who must clean up before the object may disappear.
 	// On update, an absent (nil) list keeps the stored one.
 	Finalizers []string `json:"finalizers,omitzero"` // omitzero: [] is sent, nil is not

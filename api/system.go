@@ -31,6 +31,9 @@ type VirtualRouterSpec struct {
 	ExternalIPs     []VirtualRouterExternalIP `json:"externalIPs,omitempty"`
 	NATGatewayIP    string                    `json:"natGatewayIP,omitempty"`
 	NICs            []VirtualRouterNIC        `json:"nics,omitempty"`
+
+	NATRules  Unsupported `json:"natRules,omitzero" legacy:"port-level NAT rules; a router does source NAT through natGatewayIP and 1:1 NAT through externalIPs"`
+	DNATRules Unsupported `json:"dnatRules,omitzero" legacy:"port forwarding rules; bind a whole external IP with spec.externalIPs"`
 }
 
 // VirtualRouterExternalIP binds an external IP 1:1 to an internal address.
@@ -51,6 +54,8 @@ type ImageEntity = Resource[ImageEntitySpec, ImageEntityStatus]
 // ImageEntitySpec names the disk to copy.
 type ImageEntitySpec struct {
 	Source ImageEntitySource `json:"source"`
+
+	Hash Unsupported `json:"hash,omitzero" legacy:"an expected checksum; the agent computes status.sha256 of the copy and checks no given one"`
 }
 
 // ImageEntitySource is a block storage in one of the group's namespaces.
@@ -101,6 +106,8 @@ type BlockStorageFrom struct {
 	Type      string                 `json:"type"`
 	HTTP      *BlockStorageHTTP      `json:"http,omitempty"`
 	BaseImage *BlockStorageBaseImage `json:"baseImage,omitempty"`
+
+	BlockStorage Unsupported `json:"blockStorage,omitzero" legacy:"a disk cloned from another disk; make an image entity of that disk and a BaseImage disk from its image"`
 }
 
 // BlockStorageHTTP downloads the disk from a URL.
@@ -142,6 +149,9 @@ type VirtualMachine = Resource[VirtualMachineSpec, VirtualMachineStatus]
 
 // VirtualMachineSpec is the seed's VM definition.
 type VirtualMachineSpec struct {
+	// UUID is the guest's SMBIOS system UUID (QEMU -uuid), e.g. for
+	// licences or inventories bound to it; empty: QEMU's default.
+	UUID            string      `json:"uuid,omitempty"`
 	Hostname        string      `json:"hostname,omitempty"`
 	RequestVcpus    string      `json:"requestVcpus"`
 	LimitVcpus      string      `json:"limitVcpus"`
@@ -155,10 +165,15 @@ type VirtualMachineSpec struct {
 
 // VMNIC attaches a VM to a network; the addresses go to cloud-init.
 type VMNIC struct {
-	NetworkID      string   `json:"networkID"`
+	NetworkID string `json:"networkID"`
+	// MACAddress fixes the NIC's MAC; empty: a stable one derived from the
+	// VM and the NIC's index.
+	MACAddress     string   `json:"macAddress,omitempty"`
 	IPv4Address    string   `json:"ipv4Address,omitempty"`
 	Nameservers    []string `json:"nameservers,omitempty"`
 	DefaultGateway string   `json:"defaultGateway,omitempty"`
+
+	IPv6Address Unsupported `json:"ipv6Address,omitzero" legacy:"IPv6 guest addresses; networks are IPv4 only"`
 }
 
 // LoginUser is a guest account created by cloud-init.

@@ -32,9 +32,16 @@ func UnknownFields(js []byte, obj any) FieldErrors {
 	return fe
 }
 
+// unmarshalerType marks types that decode themselves (the legacy fields):
+// what is inside them is theirs to judge.
+var unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+
 func walkUnknown(fe *FieldErrors, v any, t reflect.Type, path string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return
 	}
 	switch val := v.(type) {
 	case map[string]any:

@@ -75,38 +75,43 @@ func (h *resource) create(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return err
 		}
-		m := obj.GetMeta()
-		if err := h.bindScope(m, sc, ""); err != nil {
-			return err
-		}
-		if m.Deleting() {
-			return api.Invalid("meta.deleteState", "cannot create an object marked %s", m.DeleteState)
-		}
-		// Server-set fields; status belongs to agents and starts empty.
-		m.ResourceVersion, m.UID, m.CreationTimestamp, m.DeletionTimestamp = "", newUID(), now(), nil
-		obj.SetStatusFrom(h.kind.New())
-		if p, ok := h.strategy().(registry.CreatePreparer); ok {
-			p.PrepareForCreate(obj)
-		}
-		if len(m.Finalizers) == 0 {
-			m.Finalizers = nil
-		}
-		if err := h.validate(obj, nil); err != nil {
-			return err
-		}
-		if err := h.checkParent(r.Context(), m); err != nil {
-			return err
-		}
-		data, err := api.Encode(obj)
-		if err != nil {
-			return err
-		}
-		rev, err := h.s.store.Create(r.Context(), objectKey(h.kind, m), data)
-		if err != nil {
-			return h.writeErr(m, err)
-		}
-		return h.reply(w, http.StatusCreated, data, rev)
+		return h.createIn(w, r, sc, obj)
 	})(w, r)
+}
+
+// createIn creates obj, decoded from r's body, in scope sc.
+func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, obj api.Object) error {
+	m := obj.GetMeta()
+	if err := h.bindScope(m, sc, ""); err != nil {
+		return err
+	}
+	if m.Deleting() {
+		return api.Invalid("meta.deleteState", "cannot create an object marked %s", m.DeleteState)
+	}
+	// Server-set fields; status belongs to agents and starts empty.
+	m.ResourceVersion, m.UID, m.CreationTimestamp, m.DeletionTimestamp = "", newUID(), now(), nil
+	obj.SetStatusFrom(h.kind.New())
+	if p, ok := h.strategy().(registry.CreatePreparer); ok {
+		p.PrepareForCreate(obj)
+	}
+	if len(m.Finalizers) == 0 {
+		m.Finalizers = nil
+	}
+	if err := h.validate(obj, nil); err != nil {
+		return err
+	}
+	if err := h.checkParent(r.Context(), m); err != nil {
+		return err
+	}
+	data, err := api.Encode(obj)
+	if err != nil {
+		return err
+	}
+	rev, err := h.s.store.Create(r.Context(), objectKey(h.kind, m), data)
+	if err != nil {
+		return h.writeErr(m, err)
+	}
+	return h.reply(w, http.StatusCreated, data, rev)
 }
 
 // update replaces meta and spec; status and server-set fields are kept.

@@ -59,7 +59,7 @@ func New(store storage.Store, opts Options) *Server {
 }
 
 // Handler returns the HTTP handler serving the whole API.
-func (s *Server) Handler() http.Handler { return s.middleware(s.mux) }
+func (s *Server) Handler() http.Handler { return s.middleware(http.HandlerFunc(s.route)) }
 
 // Serve answers on ln until ctx ends, then shuts down gracefully: watch
 // streams are closed, in-flight requests get up to 10 s to finish.
@@ -116,6 +116,7 @@ func (s *Server) routes() {
 		s.mux.HandleFunc("DELETE "+coll+"/{id}", h.delete)
 		s.mux.HandleFunc("PUT "+coll+"/{id}/status", h.updateStatus)
 	}
+	s.byIDRoutes()
 	s.consoleRoutes()
 }
 

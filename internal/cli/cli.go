@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -143,12 +144,25 @@ func kindArgs(maxIDs int) cobra.PositionalArgs {
 	}
 }
 
-// noArgs rejects stray arguments of commands that read only -f.
-func noArgs(cmd *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return fmt.Errorf("%s takes objects from -f only, got arguments %q", cmd.Name(), args)
+// fileArgs accepts files as arguments (the original humcli's spelling,
+// next to -f), but refuses a kind where a file was meant: "create vm" is a
+// mistake for which "stat vm: no such file" would be a poor answer.
+func fileArgs(cmd *cobra.Command, args []string) error {
+	for _, a := range args {
+		if isKindNotPath(a) {
+			return fmt.Errorf("%s takes files (FILE... or -f FILE), not a kind: %q is a kind and no file is named so", cmd.Name(), a)
+		}
 	}
 	return nil
+}
+
+// isKindNotPath reports whether arg names a kind and no file or directory.
+func isKindNotPath(arg string) bool {
+	if _, err := api.LookupKind(arg); err != nil {
+		return false
+	}
+	_, err := os.Stat(arg)
+	return err != nil
 }
 
 // objectName names an object the way the server does: kind and scoped id,

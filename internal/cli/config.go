@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"sigs.k8s.io/yaml"
 
 	"github.com/humstack/humstack/api"
@@ -45,8 +46,23 @@ func (g *globalFlags) register(root *cobra.Command) {
 	f.StringVar(&g.address, flagAddress, "localhost", "apiserver address")
 	f.Int32Var(&g.port, flagPort, 8080, "apiserver Port")
 	f.StringVar(&g.configPath, flagConfig, "", "config file")
-	f.StringVar(&g.group, flagGroup, "default", "group id")
-	f.StringVar(&g.namespace, flagNamespace, "default", "namespace id")
+	// The seed's spellings are --g and --n; the original humcli also took
+	// -g/--group and -n/--namespace, and scripts use both.
+	f.StringVarP(&g.group, flagGroup, "g", "default", "group id (also --group)")
+	f.StringVarP(&g.namespace, flagNamespace, "n", "default", "namespace id (also --namespace)")
+	root.SetGlobalNormalizationFunc(longScopeNames)
+}
+
+// longScopeNames makes --group and --namespace the same flags as --g and
+// --n, so a scope cannot be given twice under two names with two values.
+func longScopeNames(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+	switch name {
+	case "group":
+		return flagGroup
+	case "namespace":
+		return flagNamespace
+	}
+	return pflag.NormalizedName(name)
 }
 
 // fileConfig is the --config file. Pointers tell "absent" from "zero".

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -18,10 +20,12 @@ type deleteFlags struct {
 	ignoreNotFound bool
 }
 
-const deleteLong = `Delete the objects a file declares (delete -f FILE), or objects of one kind by id
-in the --g/--n scope (delete KIND ID [ID...]). Objects from files are deleted in
-reverse dependency order: virtual machines before their disks and networks,
-namespaces before their group.
+const deleteLong = `Delete the objects files declare (delete -f FILE, or delete FILE... as the
+original humcli took them), or objects of one kind by id in the --g/--n scope
+(delete KIND ID [ID...]). A first argument that names a kind is a kind: give a
+file named like one as -f vm or ./vm. Objects from files are deleted in reverse
+dependency order: virtual machines before their disks and networks, namespaces
+before their group.
 
 An object that an agent still has to clean up (its finalizers) is marked for
 deletion and disappears once the agent has torn down what it made; the output
@@ -34,7 +38,7 @@ bridges, processes) stays behind.`
 func (a *app) deleteCmd() *cobra.Command {
 	var f deleteFlags
 	cmd := &cobra.Command{
-		Use:   "delete (-f FILE | KIND ID [ID...])",
+		Use:   "delete (-f FILE | FILE... | KIND ID [ID...])",
 		Short: "Delete objects declared in files, or by kind and id",
 		Long:  deleteLong,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -58,15 +62,20 @@ func (a *app) deleteCmd() *cobra.Command {
 	return cmd
 }
 
-// deleteTargets turns -f or KIND ID... into the objects to delete.
+// deleteTargets turns -f, FILE... or KIND ID... into the objects to
+// delete. Arguments are KIND ID... when the first names a kind (a file
+// named like a kind is given with -f or as ./vm), else files, as the
+// original humcli took them.
 func (a *app) deleteTargets(f fileFlags, args []string) ([]manifest, error) {
+	byKind := len(args) > 0 && !isFileArg(args[0])
 	switch {
-	case len(f.files) > 0 && len(args) > 0:
+	case byKind && len(f.files) > 0:
 		return nil, errors.New("give either -f FILE or KIND ID, not both")
-	case len(f.files) > 0:
+	case !byKind && len(f.files)+len(args) > 0:
+		f.files = append(f.files, args...)
 		return a.loadManifests(f, false)
 	case len(args) < 2:
-		return nil, errors.New("nothing to delete: want -f FILE or KIND ID [ID...]")
+		return nil, errors.New("nothing to delete: want -f FILE, FILE... or KIND ID [ID...]")
 	}
 	k, err := lookupKind(args[0])
 	if err != nil {
@@ -84,6 +93,20 @@ func (a *app) deleteTargets(f fileFlags, args []string) ([]manifest, error) {
 		ms = append(ms, manifest{obj: obj, kind: k, origin: "command line"})
 	}
 	return ms, nil
+}
+
+// isFileArg reports whether a first argument of delete is a file: not a
+// kind, and either an existing path or shaped like one ('.' or '/', which
+// kinds and ids never hold, or "-" for stdin). Anything else is taken as a
+// kind, so a misspelt kind is reported as one.
+func isFileArg(arg string) bool {
+	if _, err := api.LookupKind(arg); err == nil {
+		return false
+	}
+	if _, err := os.Stat(arg); err == nil {
+		return true
+	}
+	return arg == "-" || strings.ContainsAny(arg, "./")
 }
 
 func remove(ctx context.Context, c *client.Client, m manifest, f deleteFlags) (string, error) {

@@ -51,8 +51,8 @@ func TestDeleteByID(t *testing.T) {
 		{"continues past a failure", []string{"delete", "vm", "nope", "vm1"}, 1,
 			"virtualmachine group1/ns1/vm1 deleted\n", "error: virtualmachine group1/ns1/nope not found\n"},
 		{"bad id", []string{"delete", "vm", "VM1"}, 1, "", "error: virtualmachine group1/ns1/VM1: meta.id: invalid id \"VM1\" (want a DNS label)\n"},
-		{"no target", []string{"delete"}, 1, "", "error: nothing to delete: want -f FILE or KIND ID [ID...]\n"},
-		{"kind without id", []string{"delete", "vm"}, 1, "", "error: nothing to delete: want -f FILE or KIND ID [ID...]\n"},
+		{"no target", []string{"delete"}, 1, "", "error: nothing to delete: want -f FILE, FILE... or KIND ID [ID...]\n"},
+		{"kind without id", []string{"delete", "vm"}, 1, "", "error: nothing to delete: want -f FILE, FILE... or KIND ID [ID...]\n"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

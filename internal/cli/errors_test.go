@@ -37,7 +37,7 @@ func TestErrors(t *testing.T) {
 		{"unknown command", "", []string{"frobnicate"}, "", []string{`error: unknown command "frobnicate" for "humstack"`}},
 		{"get without kind", "", []string{"get"}, "", []string{"error: get needs a KIND, e.g. get vm"}},
 		{"watch with an id", "", []string{"watch", "vm", "vm1"}, "", []string{`error: watch takes only a KIND, got extra arguments ["vm1"]`}},
-		{"create with arguments", "", []string{"create", "vm", "-f", "-"}, "", []string{`error: create takes objects from -f only`}},
+		{"create with arguments", "", []string{"create", "vm", "-f", "-"}, "", []string{`error: create takes files (FILE... or -f FILE), not a kind: "vm" is a kind`}},
 		{"bad --g", "", []string{"get", "vm", "--g", "Group_1"}, "", []string{`error: --g "Group_1": want a group id`}},
 	}
 	for _, tc := range tests {
@@ -122,8 +122,8 @@ func TestHelp(t *testing.T) {
 		`--api-server-address string   apiserver address (default "localhost")`,
 		"--api-server-port int32       apiserver Port (default 8080)",
 		"--config string               config file",
-		`--g string                    group id (default "default")`,
-		`--n string                    namespace id (default "default")`,
+		`-g, --g string                    group id (also --group) (default "default")`,
+		`-n, --n string                    namespace id (also --namespace) (default "default")`,
 	} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("help lacks %q:\n%s", want, r.stdout)

@@ -250,7 +250,7 @@ func sortByRank(ms []manifest, reverse bool) {
 // as a whole if any document is bad, so nothing half-applies.
 func (a *app) loadManifests(f fileFlags, validate bool) ([]manifest, error) {
 	if len(f.files) == 0 {
-		return nil, fmt.Errorf("no objects given: use -f FILE (a file, a directory, or - for stdin)")
+		return nil, fmt.Errorf("no objects given: use -f FILE or FILE... (a file, a directory, or - for stdin)")
 	}
 	srcs, err := readSources(f, a.stdin)
 	if err != nil {

@@ -44,15 +44,16 @@ func (a *app) updateCmd() *cobra.Command {
 func (a *app) writeCmd(verb, short, long string, fn writeFunc) *cobra.Command {
 	var f fileFlags
 	cmd := &cobra.Command{
-		Use:   verb + " -f FILE",
+		Use:   verb + " (-f FILE | FILE...)",
 		Short: short,
-		Long:  long,
-		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Long:  long + "\n\nFiles are given with -f or, as the original humcli took them, as arguments.",
+		Args:  fileArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := a.client()
 			if err != nil {
 				return err
 			}
+			f.files = append(f.files, args...)
 			ms, err := a.loadManifests(f, true)
 			if err != nil {
 				return err

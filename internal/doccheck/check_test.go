@@ -24,7 +24,7 @@ Available Commands:
   help        Help about any command
 
 Flags:
-      --g string   group id (default "default")
+      --g string   group id (also --group) (default "default")
   -h, --help       help for tool
 `
 
@@ -48,7 +48,7 @@ func synthetic(t *testing.T) []*Program {
 		t.Fatalf("ParseGoFlagHelp = %v, want %v", server.Flags, want)
 	}
 	global, _, subs := ParseCobraHelp(cobraRoot)
-	if !slices.Equal(subs, []string{"get", "help"}) || !slices.Equal(global, []Flag{{Long: "g"}, {Long: "help", Short: "h"}}) {
+	if !slices.Equal(subs, []string{"get", "help"}) || !slices.Equal(global, []Flag{{Long: "g", Also: "group"}, {Long: "help", Short: "h"}}) {
 		t.Fatalf("ParseCobraHelp(root) = %v, %v", global, subs)
 	}
 	own, inherited, _ := ParseCobraHelp(cobraGet)
@@ -64,7 +64,7 @@ const goodDoc = "# Title\n\n## server\n\n" +
 	"| `--data-dir` | `./db` | where it lives |\n" +
 	"| `-listen-port` | `8080` | port |\n\n" +
 	"Run it:\n\n```sh\nsudo PORT=1 ./bin/server -v \\\n  --data-dir=/x | tee log   # comment --nope\n```\n\n" +
-	"Then `tool --g g1 get vm -A -o yaml`, or `--output json` alone.\n" +
+	"Then `tool --g g1 get vm -A -o yaml`, or `--output json` alone, or `tool --group g1 get vm`.\n" +
 	"Other programs keep their flags: `qemu-system-x86_64 -accel tcg`, `ip -n ns link`.\n\n" +
 	"```yaml\n- --ignored-in-yaml\n```\n"
 
@@ -83,7 +83,7 @@ func TestCheckAgrees(t *testing.T) {
 		got = append(got, m.Program+" "+m.Sub+" "+m.Flag)
 	}
 	want := []string{"server  --data-dir", "server  -listen-port", "server  -v", "server  --data-dir",
-		"tool get --g", "tool get -A", "tool get -o", "  --output"}
+		"tool get --g", "tool get -A", "tool get -o", "  --output", "tool get --group"}
 	if !slices.Equal(got, want) {
 		t.Errorf("mentions\n%q\nwant\n%q", got, want)
 	}
@@ -112,6 +112,8 @@ func TestCheckFails(t *testing.T) {
 			"good.md:13: -d: server has no such flag"},
 		{"lone flag nobody has", strings.Replace(goodDoc, "`--output json`", "`--outptu json`", 1),
 			"good.md:17: --outptu: none of our programs has this flag"},
+		{"alias the help does not print", strings.Replace(goodDoc, "`tool --group g1 get vm`", "`tool --grp g1 get vm`", 1),
+			"good.md:17: --grp: tool get has no such flag"},
 		{"slash-joined flags", strings.Replace(goodDoc, "`--output json`", "`--output/--colour`", 1),
 			"good.md:17: --colour: none of our programs has this flag"},
 	} {

@@ -2,13 +2,17 @@ package doccheck
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
 // Flag is one flag of a program: its long name (without dashes) and, for
-// cobra programs, its one-letter shorthand ("" when none).
+// cobra programs, its one-letter shorthand ("" when none) and the other
+// long spellings its usage names as "(also --x)" (humcli's --group for
+// --g: pflag shows one long name a flag, so the alias is in the text).
 type Flag struct {
 	Long, Short string
+	Also        string // aliases, comma-separated, without dashes (comparable)
 }
 
 // Program is one of our programs as its --help describes it.
@@ -26,6 +30,7 @@ var (
 	goFlagLine    = regexp.MustCompile(`^\s+-([A-Za-z0-9][A-Za-z0-9_.-]*)(\s|$)`)
 	cobraFlagLine = regexp.MustCompile(`^\s+(?:-([A-Za-z0-9]), )?--([A-Za-z0-9][A-Za-z0-9_.-]*)(\s|$)`)
 	cobraCmdLine  = regexp.MustCompile(`^\s+([a-z][a-z0-9-]*)\s`)
+	cobraAlsoRE   = regexp.MustCompile(`\(also ((?:--[A-Za-z0-9][A-Za-z0-9_.-]*(?:, )?)+)\)`)
 )
 
 // ParseGoFlagHelp reads the flags of a standard flag package usage text
@@ -56,10 +61,11 @@ func ParseCobraHelp(text string) (own, global []Flag, subs []string) {
 			if m == nil {
 				continue
 			}
+			f := Flag{Long: m[2], Short: m[1], Also: aliases(l)}
 			if section == "Flags:" {
-				own = append(own, Flag{Long: m[2], Short: m[1]})
+				own = append(own, f)
 			} else {
-				global = append(global, Flag{Long: m[2], Short: m[1]})
+				global = append(global, f)
 			}
 		case "Available Commands:":
 			if m := cobraCmdLine.FindStringSubmatch(l); m != nil {
@@ -68,6 +74,19 @@ func ParseCobraHelp(text string) (own, global []Flag, subs []string) {
 		}
 	}
 	return own, global, subs
+}
+
+// aliases reads the "(also --x, --y)" of a cobra flag line.
+func aliases(line string) string {
+	m := cobraAlsoRE.FindStringSubmatch(line)
+	if m == nil {
+		return ""
+	}
+	var out []string
+	for _, a := range strings.Split(m[1], ", ") {
+		out = append(out, strings.TrimPrefix(a, "--"))
+	}
+	return strings.Join(out, ",")
 }
 
 // match finds the flag a token as written ("--store", "-f", "-config")
@@ -82,7 +101,7 @@ func (p *Program) match(fs []Flag, tok string) (Flag, bool) {
 		}
 	}
 	for _, f := range fs {
-		if (long != "" && f.Long == long) || (short != "" && len(short) == 1 && f.Short == short) {
+		if (long != "" && (f.Long == long || (f.Also != "" && slices.Contains(strings.Split(f.Also, ","), long)))) || (short != "" && len(short) == 1 && f.Short == short) {
 			return f, true
 		}
 	}

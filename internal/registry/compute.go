@@ -1,8 +1,35 @@
 package registry
 
 import (
+	"net"
+	"regexp"
+
 	"github.com/humstack/humstack/api"
 )
+
+// uuidRe is the form QEMU's -uuid takes (and SMBIOS shows).
+var uuidRe = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// checkMAC checks an optional fixed MAC: six octets (any spelling
+// net.ParseMAC reads, e.g. 52:54:00:12:34:56), unicast (a group address
+// cannot be a NIC's source) and not all zeros. It returns nil for "".
+func checkMAC(fe *api.FieldErrors, field, v string) (net.HardwareAddr, bool) {
+	if v == "" {
+		return nil, true
+	}
+	hw, err := net.ParseMAC(v)
+	switch {
+	case err != nil || len(hw) != 6:
+		fe.Add(field, "%s is not a MAC address: want six hexadecimal octets, e.g. 52:54:00:12:34:56", quote(v))
+	case hw[0]&1 != 0:
+		fe.Add(field, "%s is a multicast address: a NIC needs a unicast MAC (the first octet's lowest bit clear)", quote(v))
+	case string(hw) == string(make([]byte, 6)):
+		fe.Add(field, "%s is the all-zero MAC, which no NIC may use", quote(v))
+	default:
+		return hw, true
+	}
+	return nil, false
+}
 
 // Compute kinds: virtual machines.
 
@@ -33,8 +60,17 @@ func validateVirtualMachine(vm *api.VirtualMachine, fe *api.FieldErrors) {
 			seen.check(fe, f, id)
 		}
 	}
+	macs := noDuplicate{}
 	for i := range s.NICs {
-		validateVMNIC(fe, indexField("spec.nics", i), &s.NICs[i])
+		f := indexField("spec.nics", i)
+		validateVMNIC(fe, f, &s.NICs[i])
+		// Two NICs with one MAC would confuse the guest and the bridge.
+		if hw, ok := checkMAC(fe, f+".macAddress", s.NICs[i].MACAddress); ok && hw != nil {
+			macs.check(fe, f+".macAddress", hw.String())
+		}
+	}
+	if s.UUID != "" && !uuidRe.MatchString(s.UUID) {
+		fe.Add("spec.uuid", "%s is not a UUID: want 8-4-4-4-12 hexadecimal digits (e.g. 5f0c1a2e-8b4d-4c6e-9f3a-1b2c3d4e5f60)", quote(s.UUID))
 	}
 	checkOneOf(fe, "spec.actionState", s.ActionState, api.ActionPowerOn, api.ActionPowerOff)
 	if s.Hostname != "" && !isHostname(s.Hostname) {

@@ -26,6 +26,20 @@ func defaultBlockStorage(b *api.BlockStorage) {
 	if b.Spec.From.Type == "" {
 		b.Spec.From.Type = api.BlockStorageFromEmpty
 	}
+	dropEmptySections(&b.Spec.From)
+}
+
+// dropEmptySections removes the empty sections of the sources the disk is
+// not made from: the original's clients send all of them
+// (`baseImage: {imageName: "", tag: ""}` beside `type: HTTP`). A section
+// with any value set is kept, and refused by validation.
+func dropEmptySections(from *api.BlockStorageFrom) {
+	if from.Type != api.BlockStorageFromHTTP && from.HTTP != nil && *from.HTTP == (api.BlockStorageHTTP{}) {
+		from.HTTP = nil
+	}
+	if from.Type != api.BlockStorageFromBaseImage && from.BaseImage != nil && *from.BaseImage == (api.BlockStorageBaseImage{}) {
+		from.BaseImage = nil
+	}
 }
 
 func validateBlockStorage(b *api.BlockStorage, fe *api.FieldErrors) {

@@ -61,6 +61,9 @@ func (s *typed[S, T]) Validate(obj api.Object) api.FieldErrors {
 		return fe
 	}
 	validateMeta(s.kind(), &r.Meta, &fe)
+	// Legacy fields of the original's wire format that ask for something
+	// humstack does not do (api/legacy.go).
+	fe = append(fe, api.UnsupportedErrors(r)...)
 	if s.validate != nil {
 		s.validate(r, &fe)
 	}

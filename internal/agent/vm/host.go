@@ -96,6 +96,7 @@ func (d *Driver) launch(ctx context.Context, vm *api.VirtualMachine, dir string,
 func machine(vm *api.VirtualMachine, dir, accel string, p plan, seedPath string) qemu.Machine {
 	m := qemu.Machine{
 		Name: key(&vm.Meta), Dir: dir, Accel: accel, VCPUs: p.VCPUs, MemoryMiB: p.MemoryMiB, Seed: seedPath,
+		UUID: p.UUID,
 	}
 	for i, disk := range p.Disks {
 		m.Disks = append(m.Disks, qemu.Disk{ID: diskID(i), Path: disk.Path})

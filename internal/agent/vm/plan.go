@@ -20,6 +20,7 @@ import (
 type plan struct {
 	VCPUs     int
 	MemoryMiB int64
+	UUID      string // spec.uuid: the SMBIOS UUID, or "" for QEMU's default
 	Disks     []plannedDisk
 	NICs      []plannedNIC
 }
@@ -71,12 +72,21 @@ func resources(s *api.VirtualMachineSpec) (int, int64, error) {
 	return int(milli / 1000), mem >> 20, nil
 }
 
+// basePlan is the part of vm's plan that needs nothing from the API: its
+// vCPUs, memory and SMBIOS UUID.
+func basePlan(vm *api.VirtualMachine) (plan, error) {
+	var p plan
+	var err error
+	p.VCPUs, p.MemoryMiB, err = resources(&vm.Spec)
+	p.UUID = vm.Spec.UUID
+	return p, err
+}
+
 // resolve builds the plan of vm on node, reading its disks and networks.
 // A dependency that is not ready is a waitError.
 func (d *Driver) resolve(ctx context.Context, vm *api.VirtualMachine) (plan, error) {
-	var p plan
-	var err error
-	if p.VCPUs, p.MemoryMiB, err = resources(&vm.Spec); err != nil {
+	p, err := basePlan(vm)
+	if err != nil {
 		return p, err
 	}
 	m := vm.Meta
@@ -126,15 +136,25 @@ func (d *Driver) resolve(ctx context.Context, vm *api.VirtualMachine) (plan, err
 	return p, nil
 }
 
-// planNIC fills one NIC: a MAC and tap name derived from the VM and the
-// NIC's index (stable across restarts and agents), the address with the
-// network's prefix, and the gateway (the NIC's own, else the network's
+// planNIC fills one NIC: the MAC the spec fixes (macAddress), else one
+// derived from the VM and the NIC's index (stable across restarts and
+// agents); a tap name derived the same way; the address with the network's
+// prefix, and the gateway (the NIC's own, else the network's
 // default_gateway).
 func planNIC(vm *api.VirtualMachine, i int, n *api.Network, bridge string) (plannedNIC, error) {
 	nic := vm.Spec.NICs[i]
 	field := fmt.Sprintf("spec.nics[%d]", i)
 	k := key(&vm.Meta)
 	pn := plannedNIC{NetworkID: nic.NetworkID, Bridge: bridge, MAC: MAC(k, i), Tap: link.TapName(k, i)}
+	if nic.MACAddress != "" {
+		// The server validated it; checked again since QEMU would refuse
+		// the whole machine.
+		hw, err := net.ParseMAC(nic.MACAddress)
+		if err != nil || len(hw) != 6 || hw[0]&1 != 0 {
+			return pn, invalid("%s.macAddress %q is not a unicast MAC address", field, nic.MACAddress)
+		}
+		pn.MAC = hw
+	}
 	cidr, ok := api.ParseIPv4Network(n.Spec.IPv4CIDR)
 	if !ok {
 		return pn, invalid("network %s has no valid ipv4CIDR %q", n.Meta.ID, n.Spec.IPv4CIDR)
@@ -187,6 +207,9 @@ func restartRequired(launched record, p plan) []string {
 	if launched.MemoryMiB != p.MemoryMiB {
 		out = append(out, fmt.Sprintf("memory %dMiB -> %dMiB", launched.MemoryMiB, p.MemoryMiB))
 	}
+	if launched.UUID != p.UUID {
+		out = append(out, fmt.Sprintf("uuid %s -> %s", orDefault(launched.UUID), orDefault(p.UUID)))
+	}
 	var disks []string
 	for _, d := range p.Disks {
 		disks = append(disks, d.ID)
@@ -204,7 +227,19 @@ func restartRequired(launched record, p plan) []string {
 	if !slices.Equal(was, nics) {
 		out = append(out, fmt.Sprintf("nics [%s] -> [%s]", strings.Join(was, " "), strings.Join(nics, " ")))
 	}
+	for i := range min(len(launched.NICs), len(p.NICs)) {
+		if was, now := launched.NICs[i].MAC, p.NICs[i].MAC.String(); was != now {
+			out = append(out, fmt.Sprintf("nics[%d] mac %s -> %s", i, was, now))
+		}
+	}
 	return out
+}
+
+func orDefault(uuid string) string {
+	if uuid == "" {
+		return "(default)"
+	}
+	return uuid
 }
 
 func orNone(s string) string {

@@ -23,6 +23,7 @@ type record struct {
 	VCPUs     int            `json:"vcpus"`
 	MemoryMiB int64          `json:"memoryMiB"`
 	Accel     string         `json:"accel"`
+	UUID      string         `json:"uuid,omitempty"`
 	Disks     []recordedDisk `json:"disks"`
 	NICs      []recordedNIC  `json:"nics"`
 	StartedAt string         `json:"startedAt"`
@@ -58,7 +59,7 @@ func (r record) nicStatus() []api.VMNICStatus {
 }
 
 func newRecord(k, accel, started string, p plan) record {
-	r := record{Key: k, VCPUs: p.VCPUs, MemoryMiB: p.MemoryMiB, Accel: accel, StartedAt: started}
+	r := record{Key: k, VCPUs: p.VCPUs, MemoryMiB: p.MemoryMiB, Accel: accel, UUID: p.UUID, StartedAt: started}
 	for _, d := range p.Disks {
 		r.Disks = append(r.Disks, recordedDisk{Namespace: d.Namespace, ID: d.ID, Size: d.Size})
 	}

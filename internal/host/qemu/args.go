@@ -37,6 +37,9 @@ func Args(m Machine) ([]string, error) {
 		"-smp", strconv.Itoa(m.VCPUs),
 		"-m", strconv.FormatInt(m.MemoryMiB, 10)+"M",
 	)
+	if m.UUID != "" {
+		a = append(a, "-uuid", m.UUID)
+	}
 	for i, d := range m.Disks {
 		a = append(a, diskArgs(i, d)...)
 	}

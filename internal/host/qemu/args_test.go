@@ -61,8 +61,9 @@ func full() Machine {
 	return Machine{
 		Name: "g/ns/vm1", Dir: "/var/lib/humstack/vms/vm-abc", Accel: "kvm", VCPUs: 2, MemoryMiB: 1024,
 		Disks: []Disk{{ID: "disk0", Path: "/var/lib/humstack/disks/root.qcow2"}, {ID: "data-1", Path: "/srv/d/data.qcow2"}},
-		NICs:  []NIC{{Tap: "htabcdefghij0", MAC: mac("52:54:00:12:34:56")}, {Tap: "htabcdefghij1", MAC: mac("0a:00:00:00:00:01")}},
+		NICs:  []NIC{{Tap: "htabcdefghij0", MAC: mac("52:54:00:12:34:56")}, {Tap: "htabcdefghij1", MAC: mac("00:16:3e:0a:0b:0c")}},
 		Seed:  "/var/lib/humstack/vms/vm-abc/seed.iso",
+		UUID:  "5f0c1a2e-8b4d-4c6e-9f3a-1b2c3d4e5f60",
 	}
 }
 
@@ -113,6 +114,8 @@ func TestArgsKeyOptions(t *testing.T) {
 		{tcg, "-cpu max"},
 		{kvm, "-smp 2"},
 		{kvm, "-m 1024M"},
+		{kvm, "-uuid 5f0c1a2e-8b4d-4c6e-9f3a-1b2c3d4e5f60"},
+		{kvm, "-device virtio-net-pci,netdev=hs_net1,mac=00:16:3e:0a:0b:0c,id=hs_net1_nic"},
 		{kvm, "-blockdev driver=qcow2,node-name=disk0,discard=unmap,file.driver=file,file.filename=/var/lib/humstack/disks/root.qcow2,file.discard=unmap"},
 		{kvm, "-device virtio-blk-pci,drive=disk0,id=disk0_blk,serial=disk0,bootindex=0"},
 		{kvm, "-device virtio-blk-pci,drive=data-1,id=data-1_blk,serial=data-1"},
@@ -132,8 +135,8 @@ func TestArgsKeyOptions(t *testing.T) {
 			t.Errorf("argv lacks %q", tc.line)
 		}
 	}
-	if r := render(tcg); strings.Contains(r, "hs_seed") || strings.Contains(r, "-netdev") {
-		t.Errorf("minimal machine has a seed or NICs:\n%s", r)
+	if r := render(tcg); strings.Contains(r, "hs_seed") || strings.Contains(r, "-netdev") || strings.Contains(r, "-uuid") {
+		t.Errorf("minimal machine has a seed, NICs or a UUID:\n%s", r)
 	}
 	if r := render(kvm); strings.Contains(r, "tcp") || strings.Contains(r, "vnc :") {
 		t.Errorf("something listens on TCP:\n%s", r)
@@ -194,7 +197,9 @@ func TestArgsRejects(t *testing.T) {
 		{"duplicate disk id", func(m *Machine) { m.Disks = append(m.Disks, m.Disks[0]) }, "used twice"},
 		{"bad mac", func(m *Machine) { m.NICs = []NIC{{Tap: "t0", MAC: net.HardwareAddr{1, 2, 3}}} }, "48 bits"},
 		{"multicast mac", func(m *Machine) { m.NICs = []NIC{{Tap: "t0", MAC: mac("53:54:00:00:00:01")}} }, "unicast"},
-		{"global mac", func(m *Machine) { m.NICs = []NIC{{Tap: "t0", MAC: mac("00:16:3e:00:00:01")}} }, "locally administered"},
+		{"zero mac", func(m *Machine) { m.NICs = []NIC{{Tap: "t0", MAC: mac("00:00:00:00:00:00")}} }, "not all zeros"},
+		{"malformed uuid", func(m *Machine) { m.UUID = "5f0c1a2e-8b4d-4c6e-9f3a" }, "uuid"},
+		{"uuid with an option", func(m *Machine) { m.UUID = "5f0c1a2e-8b4d-4c6e-9f3a-1b2c3d4e5f60,x=y" }, "uuid"},
 		{"tap with comma", func(m *Machine) { m.NICs = []NIC{{Tap: "t0,script=/x", MAC: mac("52:54:00:00:00:01")}} }, "tap"},
 		{"tap too long", func(m *Machine) { m.NICs = []NIC{{Tap: "t234567890123456", MAC: mac("52:54:00:00:00:01")}} }, "tap"},
 		{"duplicate tap", func(m *Machine) {

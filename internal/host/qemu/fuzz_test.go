@@ -8,20 +8,20 @@ import (
 	"testing"
 )
 
-// FuzzArgs feeds Args arbitrary names, paths, ids, taps and MACs. It must
+// FuzzArgs feeds Args arbitrary names, paths, ids, taps, MACs and UUIDs. It must
 // not panic, and whatever it accepts must have the same option structure
 // as a machine of the same shape with plain values: the same argv length,
 // the same flags, and in every option value the same keys in the same
 // order. A user string that added an option (",if=none", "=on") would
 // show up as an extra or different key.
 func FuzzArgs(f *testing.F) {
-	f.Add("g/ns/vm1", "/var/lib/vm", "disk0", "/d/disk.qcow2", "/d/seed.iso", "tap0", []byte{0x52, 0x54, 0, 1, 2, 3}, 2, int64(512), true)
-	f.Add("a,b", "/d", "x", "/d/x,if=none", "", "t", []byte{2, 0, 0, 0, 0, 1}, 1, int64(16), false)
-	f.Add("vm", "/d/to=on", "disk0", "/d/a,,b", "/s,format=qcow2", "t,script=/x", []byte{2, 0, 0, 0, 0, 1}, 1, int64(16), true)
-	f.Add("vm", "/d", "d", "/d/\n-daemonize", "", "", []byte{}, 0, int64(0), false)
-	f.Fuzz(func(t *testing.T, name, dir, id, path, seed, tap string, macb []byte, vcpus int, mem int64, kvm bool) {
+	f.Add("g/ns/vm1", "/var/lib/vm", "disk0", "/d/disk.qcow2", "/d/seed.iso", "tap0", []byte{0x52, 0x54, 0, 1, 2, 3}, 2, int64(512), true, "5f0c1a2e-8b4d-4c6e-9f3a-1b2c3d4e5f60")
+	f.Add("a,b", "/d", "x", "/d/x,if=none", "", "t", []byte{2, 0, 0, 0, 0, 1}, 1, int64(16), false, "5f0c1a2e-8b4d-4c6e-9f3a-1b2c3d4e5f60,x=y")
+	f.Add("vm", "/d/to=on", "disk0", "/d/a,,b", "/s,format=qcow2", "t,script=/x", []byte{2, 0, 0, 0, 0, 1}, 1, int64(16), true, "")
+	f.Add("vm", "/d", "d", "/d/\n-daemonize", "", "", []byte{}, 0, int64(0), false, "\n-daemonize")
+	f.Fuzz(func(t *testing.T, name, dir, id, path, seed, tap string, macb []byte, vcpus int, mem int64, kvm bool, uuid string) {
 		m := Machine{Name: name, Dir: dir, Accel: "tcg", VCPUs: vcpus, MemoryMiB: mem,
-			Disks: []Disk{{ID: id, Path: path}}, Seed: seed}
+			Disks: []Disk{{ID: id, Path: path}}, Seed: seed, UUID: uuid}
 		if kvm {
 			m.Accel = "kvm"
 		}
@@ -37,6 +37,9 @@ func FuzzArgs(f *testing.F) {
 		plain.Disks = []Disk{{ID: "disk", Path: "/d/disk.qcow2"}}
 		if seed != "" {
 			plain.Seed = "/d/seed.iso"
+		}
+		if uuid != "" {
+			plain.UUID = "00000000-0000-0000-0000-000000000000"
 		}
 		if tap != "" {
 			plain.NICs = []NIC{{Tap: "tap", MAC: net.HardwareAddr{2, 0, 0, 0, 0, 1}}}

@@ -24,6 +24,9 @@ type Machine struct {
 	// Seed is the cloud-init NoCloud ISO, or "": attached read-only as an
 	// IDE CD-ROM, which is what the guests' kernels find without modules.
 	Seed string
+	// UUID is the SMBIOS system UUID (-uuid), 8-4-4-4-12 hexadecimal
+	// digits, or "" for QEMU's default.
+	UUID string
 }
 
 // Disk is one virtio-blk disk.
@@ -38,8 +41,10 @@ type Disk struct {
 
 // NIC is one virtio-net-pci NIC on an existing tap device.
 type NIC struct {
-	Tap string           // tap device name
-	MAC net.HardwareAddr // unicast, locally administered
+	Tap string // tap device name
+	// MAC is unicast and not all zeros. Derived MACs are locally
+	// administered; a MAC the user fixed may be any unicast one.
+	MAC net.HardwareAddr
 }
 
 // Limits of a Machine.
@@ -63,6 +68,7 @@ var (
 	nameRE   = regexp.MustCompile(`^[a-z0-9./-]{1,200}$`)
 	diskIDRE = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
 	tapRE    = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
+	uuidRE   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
 
 // Validate reports every reason why Args would refuse m.
@@ -85,6 +91,9 @@ func (m Machine) Validate() error {
 	}
 	if m.MemoryMiB < MinMemoryMiB || m.MemoryMiB > MaxMemoryMiB {
 		add("memory %d MiB: want %d-%d", m.MemoryMiB, MinMemoryMiB, MaxMemoryMiB)
+	}
+	if m.UUID != "" && !uuidRE.MatchString(m.UUID) {
+		add("uuid %q: want 8-4-4-4-12 hexadecimal digits", m.UUID)
 	}
 	errs = append(errs, m.validateDevices()...)
 	if m.Seed != "" {
@@ -130,8 +139,10 @@ func (m Machine) validateDevices() []error {
 		switch {
 		case len(n.MAC) != 6:
 			errs = append(errs, fmt.Errorf("nics[%d]: mac %q: want 48 bits", i, n.MAC))
-		case n.MAC[0]&1 != 0 || n.MAC[0]&2 == 0:
-			errs = append(errs, fmt.Errorf("nics[%d]: mac %s: want unicast and locally administered", i, n.MAC))
+		case n.MAC[0]&1 != 0:
+			errs = append(errs, fmt.Errorf("nics[%d]: mac %s: want unicast", i, n.MAC))
+		case string(n.MAC) == string(make([]byte, 6)):
+			errs = append(errs, fmt.Errorf("nics[%d]: mac %s: want not all zeros", i, n.MAC))
 		case macs[n.MAC.String()]:
 			errs = append(errs, fmt.Errorf("nics[%d]: mac %s used twice", i, n.MAC))
 		}
