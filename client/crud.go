@@ -31,19 +31,18 @@ func (c *Client) List(ctx context.Context, k *api.Kind, sc Scope) ([]api.Object,
 	if err != nil {
 		return nil, 0, err
 	}
-	// Decode in one pass into {"data": {"<plural>": []*T, "resourceVersion": ""}}:
+	// Decode in one pass into {"data": {"<plural>": []*T}, "resourceVersion": ""}:
 	// a list of thousands is dominated by JSON scanning, so scan it once.
 	lt := listType(k)
 	v := reflect.New(lt)
 	if err := gojson.Unmarshal(body, v.Interface()); err != nil {
 		return nil, 0, fmt.Errorf("decode %s: %w", k.Plural, err)
 	}
-	data := v.Elem().Field(0)
-	rev, err := api.ParseRevision(data.Field(1).String())
+	rev, err := api.ParseRevision(v.Elem().Field(1).String())
 	if err != nil {
 		return nil, 0, err
 	}
-	items := data.Field(0)
+	items := v.Elem().Field(0).Field(0)
 	out := make([]api.Object, items.Len())
 	for i := range out {
 		out[i] = items.Index(i).Interface().(api.Object)
@@ -62,9 +61,11 @@ func listType(k *api.Kind) reflect.Type {
 	elem := reflect.TypeOf(k.New())
 	data := reflect.StructOf([]reflect.StructField{
 		{Name: "Items", Type: reflect.SliceOf(elem), Tag: reflect.StructTag(`json:"` + k.Plural + `"`)},
+	})
+	t := reflect.StructOf([]reflect.StructField{
+		{Name: "Data", Type: data, Tag: `json:"data"`},
 		{Name: "ResourceVersion", Type: reflect.TypeFor[string](), Tag: `json:"resourceVersion"`},
 	})
-	t := reflect.StructOf([]reflect.StructField{{Name: "Data", Type: data, Tag: `json:"data"`}})
 	listTypes.Store(k, t)
 	return t
 }

@@ -25,8 +25,10 @@ func writeObject(w http.ResponseWriter, status int, k *api.Kind, obj []byte) {
 	writeRaw(w, status, buf)
 }
 
-// writeList answers with {"code":200,"error":null,"data":{"<plural>":[...],"resourceVersion":"N"}}.
-// Items are already JSON; they are joined without re-encoding.
+// writeList answers with {"code":200,"error":null,"data":{"<plural>":[...]},"resourceVersion":"N"}.
+// Items are already JSON; they are joined without re-encoding. The list's
+// revision stands beside data, not in it: data holds exactly the kind's
+// key, as the original humstack's clients expect.
 func writeList(w http.ResponseWriter, k *api.Kind, items [][]byte, rev int64) {
 	size := 96
 	for _, it := range items {
@@ -42,9 +44,9 @@ func writeList(w http.ResponseWriter, k *api.Kind, items [][]byte, rev int64) {
 		}
 		buf = append(buf, it...)
 	}
-	buf = append(buf, `],"resourceVersion":"`...)
+	buf = append(buf, `]},"resourceVersion":"`...)
 	buf = strconv.AppendInt(buf, rev, 10)
-	buf = append(buf, "\"}}\n"...)
+	buf = append(buf, "\"}\n"...)
 	writeRaw(w, http.StatusOK, buf)
 }
 
