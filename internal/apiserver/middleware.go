@@ -88,6 +88,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			return
 		}
 		ctx = context.WithValue(ctx, userKey, user)
+		if ctx, err = s.identifyX509(ctx, r); err != nil {
+			writeError(ctx, rec, s.log, fmt.Errorf("authenticate: %w", err))
+			return
+		}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
 }

@@ -2,6 +2,8 @@ package apiserver
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
 	"fmt"
 	"log/slog"
 	"net"
@@ -23,7 +25,12 @@ type Config struct {
 	// agents' downloadAPI secret: the console proxy presents it to the
 	// agents. Empty leaves the consoles off.
 	NodeSecretFile string
-	Log            *slog.Logger
+	// TLS selects plain HTTP or HTTPS (tls.go).
+	TLS TLSConfig
+	// Out receives what is printed for the operator (the CA fingerprint);
+	// nil prints nothing.
+	Out io.Writer
+	Log *slog.Logger
 }
 
 // Run opens the store, serves the API until ctx ends, and closes the store.
@@ -43,11 +50,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer store.Close()
+	tc, topts, err := setupTLS(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.ListenAddress, strconv.Itoa(cfg.ListenPort)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return New(store, Options{Log: cfg.Log, NodeSecret: secret}).Serve(ctx, ln)
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	return New(store, Options{Log: cfg.Log, NodeSecret: secret, TLS: topts}).Serve(ctx, ln)
 }
 
 // readNodeSecret reads the secret file, if any: its content without

@@ -23,6 +23,9 @@ type Options struct {
 	// listeners (downloadAPI.secret); the console proxy presents it.
 	// Empty turns the consoles off (503).
 	NodeSecret string
+	// TLS, when set (HTTPS), enables node join and the x509 node
+	// authenticator.
+	TLS *TLSOptions
 }
 
 // Server is the humstack API server over one store.
@@ -37,11 +40,12 @@ type Server struct {
 	stop     context.CancelFunc
 	mux      *http.ServeMux
 	consoles consoleProxy
+	tls      *TLSOptions
 }
 
 // New builds a server; call Handler or Serve.
 func New(store storage.Store, opts Options) *Server {
-	s := &Server{store: store, log: opts.Log, auth: opts.Auth, heartbeat: opts.Heartbeat}
+	s := &Server{store: store, log: opts.Log, auth: opts.Auth, heartbeat: opts.Heartbeat, tls: opts.TLS}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -72,7 +76,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("apiserver listening", "address", ln.Addr().String())
+	s.log.Info("apiserver listening", "address", ln.Addr().String(), "https", s.tls != nil)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -118,6 +122,7 @@ func (s *Server) routes() {
 	}
 	s.byIDRoutes()
 	s.consoleRoutes()
+	s.joinRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

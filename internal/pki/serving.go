@@ -49,7 +49,15 @@ func (s *Serving) load() (*tls.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &c, nil
+	return s.withCA(c), nil
+}
+
+// withCA appends the CA to the chain the server presents, so a client that
+// knows only the CA's fingerprint (an agent's first contact) can find the
+// CA in the handshake, pin it, and verify the leaf against it.
+func (s *Serving) withCA(c tls.Certificate) *tls.Certificate {
+	c.Certificate = append(c.Certificate, s.ca.Cert.Raw)
+	return &c
 }
 
 // good reports whether c may go on serving at now.
@@ -80,7 +88,7 @@ func (s *Serving) issue(now time.Time) error {
 		return err
 	}
 	s.mu.Lock()
-	s.cert = &c
+	s.cert = s.withCA(c)
 	s.mu.Unlock()
 	s.log.Info("serving certificate issued", "hosts", s.hosts, "notAfter", c.Leaf.NotAfter,
 		"path", filepath.Join(s.dir, ServingCertFile))
