@@ -59,15 +59,21 @@ func freePort(t *testing.T) int {
 // answers.
 func startTLS(t *testing.T, dataDir string) *tlsServer {
 	t.Helper()
+	return startTLSWith(t, apiserver.Config{DataDir: dataDir})
+}
+
+// startTLSWith is startTLS with more of the configuration (the store).
+func startTLSWith(t *testing.T, cfg apiserver.Config) *tlsServer {
+	t.Helper()
+	dataDir := cfg.DataDir
 	port := freePort(t)
 	s := &tlsServer{url: "https://127.0.0.1:" + strconv.Itoa(port), dataDir: dataDir, out: &syncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- apiserver.Run(ctx, apiserver.Config{
-			ListenAddress: "127.0.0.1", ListenPort: port, DataDir: dataDir, Out: s.out,
-			TLS: apiserver.TLSConfig{Mode: apiserver.TLSAuto}, Log: slog.New(slog.DiscardHandler),
-		})
+		cfg.ListenAddress, cfg.ListenPort, cfg.Out = "127.0.0.1", port, s.out
+		cfg.TLS.Mode, cfg.Log = apiserver.TLSAuto, slog.New(slog.DiscardHandler)
+		done <- apiserver.Run(ctx, cfg)
 	}()
 	var once sync.Once
 	s.stop = func() {
@@ -80,7 +86,7 @@ func startTLS(t *testing.T, dataDir string) *tlsServer {
 	}
 	t.Cleanup(s.stop)
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil && s.out.String() != "" {
 			c.Close()
 			return s
 		}
