@@ -26,6 +26,7 @@ type Client struct {
 	bases []string     // normalized server URLs, in the caller's order
 	cur   atomic.Int32 // index in bases of the server in use
 	hc    *http.Client
+	token string // bearer token, see WithBearerToken
 }
 
 // Option configures a Client.

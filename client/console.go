@@ -57,8 +57,10 @@ func (c *Client) dialVM(ctx context.Context, sc Scope, id, suffix string) (*webs
 		return nil, err
 	}
 	p += suffix
+	hdr := http.Header{}
+	c.authorize(hdr)
 	conn, resp, err := websocket.Dial(ctx, c.base()+p, &websocket.DialOptions{
-		HTTPClient: c.hc, Subprotocols: []string{"binary"},
+		HTTPClient: c.hc, Subprotocols: []string{"binary"}, HTTPHeader: hdr,
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {

@@ -68,6 +68,7 @@ func (c *Client) send(ctx context.Context, method, path string, set func(*http.R
 		if err != nil {
 			return nil, err
 		}
+		c.authorize(req.Header)
 		if set != nil {
 			set(req)
 		}
