@@ -3,8 +3,8 @@ package apiserver
 import (
 	"context"
 	"crypto/tls"
-	"io"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"

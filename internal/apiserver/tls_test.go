@@ -198,4 +198,3 @@ func TestTLSFlagsChecked(t *testing.T) {
 		}
 	}
 }
-

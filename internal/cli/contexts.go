@@ -30,7 +30,7 @@ import (
 const contextsEnv = "HUMSTACK_CONFIG"
 
 type contextsFile struct {
-	CurrentContext string        `json:"currentContext,omitempty"`
+	CurrentContext string       `json:"currentContext,omitempty"`
 	Contexts       []clusterCtx `json:"contexts"`
 }
 

@@ -128,4 +128,3 @@ func (s *Serving) Run(ctx context.Context, every time.Duration) {
 		}
 	}
 }
-
