@@ -76,25 +76,48 @@ func verifyPinned(cs tls.ConnectionState, want string) error {
 		}
 		roots := x509.NewCertPool()
 		roots.AddCert(c)
-		_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: cs.ServerName, Roots: roots})
-		return err
+		if _, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{DNSName: cs.ServerName, Roots: roots}); err != nil {
+			return certError("the server's certificate does not verify against the pinned CA: %v", err)
+		}
+		return nil
 	}
-	return fmt.Errorf("x509: the server's chain holds no CA with fingerprint sha256:%s", want)
+	return certError("the server's chain holds no CA with fingerprint sha256:%s (check apiServerCAFingerprint)", want)
 }
 
+// ErrCertificate marks a failure to verify the server's certificate: a
+// retry will not help, unlike the api.ErrUnavailable it also wraps.
+var ErrCertificate = errors.New("server certificate not trusted")
+
 // tlsHint adds what to check to a failed certificate verification, which
-// Go reports in its own terms.
+// Go reports in its own terms, and marks it with ErrCertificate.
 func tlsHint(err error) error {
 	var ua x509.UnknownAuthorityError
 	var ve *tls.CertificateVerificationError
 	var he x509.HostnameError
 	switch {
-	case errors.As(err, &ua) || (errors.As(err, &ve) && errors.As(ve.Err, &ua)):
-		return fmt.Errorf("the server's certificate does not chain to the configured CA (check --ca-file or the context's CA): %v", err)
+	case errors.As(err, &ua):
+		return certError("the server's certificate does not chain to the configured CA (check --ca-file or the context's CA): %v", err)
 	case errors.As(err, &he):
-		return fmt.Errorf("the server's certificate does not name this address (add it with apiserver --tls-san): %v", err)
+		return certError("the server's certificate does not name this address (add it with apiserver --tls-san): %v", err)
+	case errors.Is(err, ErrCertificate):
+		return err
+	case errors.As(err, &ve):
+		return certError("the server's certificate cannot be verified: %v", err)
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return fmt.Errorf("the server speaks plain HTTP, not HTTPS (use an http:// address): %v", err)
 	}
 	return err
 }
+
+// certError is a message marked with ErrCertificate without showing it.
+func certError(format string, args ...any) error {
+	return &markedError{msg: fmt.Sprintf(format, args...), mark: ErrCertificate}
+}
+
+type markedError struct {
+	msg  string
+	mark error
+}
+
+func (e *markedError) Error() string { return e.msg }
+func (e *markedError) Unwrap() error { return e.mark }

@@ -42,11 +42,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		"heartbeat", cfg.Heartbeat(), "nodeGrace", cfg.NodeGrace(), "resync", cfg.Resync())
 	log.Debug("agent config", "config", fmt.Sprintf("%+v", cfg))
 
-	c, err := client.New(cfg.APIServer())
+	cred, opts, err := credential(ctx, cfg, log)
+	if err != nil || cred == nil && ctx.Err() != nil {
+		return err
+	}
+	c, err := client.New(cfg.APIServerURLs(), opts...)
 	if err != nil {
 		return err
 	}
 	m := controller.NewManager(c, log)
+	if cred != nil {
+		m.Add(controller.RunnableFunc(cred.Run))
+	}
 	accel := cfg.Accel
 	if cfg.AgentMode.RunsSystem() {
 		var why string
