@@ -3,6 +3,7 @@ GO      ?= go
 BIN     := bin
 FUZZTIME ?= 15s
 PORT    ?= 8080
+TLS     ?= 0
 
 .PHONY: all apiserver agent humcli test unit scenario fuzz bench run demo deps clean
 
@@ -27,7 +28,7 @@ deps:
 # root): the apiserver with its embedded store and an agent in All mode,
 # state under ./run (Ctrl-C stops both). See scripts/single-node.sh.
 run: deps all
-	PORT=$(PORT) BIN=./$(BIN) ./scripts/single-node.sh
+	PORT=$(PORT) BIN=./$(BIN) TLS=$(TLS) ./scripts/single-node.sh
 
 # demo (in a second terminal, while `make run` runs) boots a first VM on it
 # from the small test image and checks that it answers ping.
