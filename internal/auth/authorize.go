@@ -70,6 +70,10 @@ func (a Attributes) collection() bool {
 	return a.ID == "" && (a.Verb == VerbList || a.Verb == VerbWatch)
 }
 
+// ErrAuthenticationRequired is the answer to a request without credentials
+// where authorization is on.
+var ErrAuthenticationRequired = unauthorized("authentication required: send Authorization: Bearer <token>")
+
 // Authorize decides whether id may do a, under policy p. It returns nil,
 // or an error wrapping api.ErrUnauthorized (no identity),
 // api.ErrForbidden, or api.ErrNotFound when the object lies in a scope id
@@ -77,7 +81,7 @@ func (a Attributes) collection() bool {
 // line for the user ("user alice may not delete virtualmachine g1/ns1/vm1").
 func Authorize(id *Identity, a Attributes, p *Policy) error {
 	if id == nil || id.Kind == KindAnonymous {
-		return unauthorized("authentication required: send Authorization: Bearer <token>")
+		return ErrAuthenticationRequired
 	}
 	if id.Limit != nil {
 		return authorizeLimited(id, a)
