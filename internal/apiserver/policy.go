@@ -18,11 +18,11 @@ import (
 // authorize re-reads once on a refusal, so a grant works at once and a
 // revocation within the watch's delay (milliseconds).
 type policyCache struct {
-	store storage.Store
+	store  storage.Store
 	stale  atomic.Bool
 	broken atomic.Bool // the watch ended for good: read every time
-	mu    sync.Mutex
-	cur   atomic.Pointer[policySnapshot]
+	mu     sync.Mutex
+	cur    atomic.Pointer[policySnapshot]
 }
 
 type policySnapshot struct {

@@ -93,7 +93,10 @@ func Authorize(id *Identity, a Attributes, p *Policy) error {
 			continue
 		}
 		visible = true
-		if !a.collection() && !g.scope.covers(target) {
+		// A collection, or a group whose inside one may read, is allowed
+		// to a grant on a part of it (lists are then filtered).
+		partial := a.collection() || (a.Kind == "group" && target.Group != "")
+		if !partial && !g.scope.covers(target) {
 			continue
 		}
 		ok, err := g.role.allows(id, a)
