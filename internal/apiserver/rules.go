@@ -91,3 +91,12 @@ func subresource(tmpl string) string {
 	_, tail, _ := strings.Cut(tmpl, "{id}/")
 	return tail
 }
+
+// RuleTemplates lists the rule table's templates, for the tests.
+func RuleTemplates() []string {
+	out := make([]string, 0, len(ruleTable))
+	for t := range ruleTable {
+		out = append(out, t)
+	}
+	return out
+}
