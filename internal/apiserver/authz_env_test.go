@@ -1,6 +1,7 @@
 package apiserver_test
 
 import (
+	"errors"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -174,3 +175,5 @@ func seedFixture(t testing.TB, name string) api.Object {
 	}
 	return obj
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }

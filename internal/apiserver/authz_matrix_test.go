@@ -32,6 +32,7 @@ type allow struct{ kinds, verbs, classes string }
 
 var (
 	tenant    = "namespace network virtualrouter blockstorage virtualmachine externalip image imageentity"
+	nsTenant  = "namespace network virtualrouter blockstorage virtualmachine externalip"
 	everyRead = "get list watch"
 	anywhere  = "ns-obj ns-coll g1-obj g1-coll ns-self g1-self cl-obj cl-coll"
 )
@@ -44,14 +45,16 @@ var matrix = []struct {
 }{
 	{who: "", fixed: http.StatusUnauthorized},
 	{who: "expired", fixed: http.StatusUnauthorized},
-	{who: "viewer", allow: []allow{{"group " + tenant, everyRead, "ns-obj ns-coll g1-coll cl-coll ns-self g1-self"}}},
+	// Bound in a namespace: group-scoped kinds (images) are out of reach.
+	{who: "viewer", allow: []allow{{"group " + nsTenant, everyRead, "ns-obj ns-coll g1-coll cl-coll ns-self g1-self"}}},
 	{who: "editor", allow: []allow{
-		{tenant, "get list watch create update delete power console", "ns-obj"},
-		{"group " + tenant, "list watch", "ns-coll g1-coll cl-coll"},
+		{nsTenant, "get list watch create update delete power console", "ns-obj"},
+		{"group " + nsTenant, "list watch", "ns-coll g1-coll cl-coll"},
 		{"namespace", "get", "ns-self"}, {"group", "get", "g1-self"},
 	}},
 	{who: "operator", allow: []allow{{"virtualmachine", "get list watch power console", "ns-obj ns-coll g1-coll cl-coll"}}},
-	{who: "g2admin", allow: []allow{{"*", "list watch", "cl-coll"}},
+	// Cluster-wide lists of what can be inside a group answer, filtered.
+	{who: "g2admin", allow: []allow{{"group rolebinding " + tenant, "list watch", "cl-coll"}},
 		hidden: "ns-obj ns-coll g1-obj g1-coll ns-self g1-self"},
 	{who: "node:node-b", allow: []allow{
 		{"node", everyRead, "cl-obj cl-coll"},

@@ -38,6 +38,32 @@ func (s Scope) covers(t Scope) bool {
 
 func (s Scope) overlaps(t Scope) bool { return s.covers(t) || t.covers(s) }
 
+// depth is 0 for the cluster, 1 for a group, 2 for a namespace.
+func (s Scope) depth() int {
+	switch {
+	case s.Group == "":
+		return 0
+	case s.Namespace == "":
+		return 1
+	}
+	return 2
+}
+
+// itemDepth is the deepest grant that can reach an object of kind: a
+// namespace object is read inside itself, and a group object by whoever
+// may read anything inside it, down to one of its namespaces.
+func itemDepth(kind string) int {
+	switch kind {
+	case "group", "namespace":
+		return 2
+	}
+	k, err := api.LookupKind(kind)
+	if err != nil {
+		return 0
+	}
+	return int(k.Scope)
+}
+
 func (s Scope) String() string {
 	switch {
 	case s.Group == "":
@@ -98,6 +124,9 @@ func Authorize(id *Identity, a Attributes, p *Policy) error {
 		partial := a.collection() || (a.Kind == "group" && target.Group != "")
 		if !partial && !g.scope.covers(target) {
 			continue
+		}
+		if partial && g.scope.depth() > itemDepth(a.Kind) {
+			continue // no item of this kind can be inside the grant
 		}
 		ok, err := g.role.allows(id, a)
 		if err != nil {
