@@ -1,9 +1,9 @@
 package apiserver_test
 
 import (
-	"errors"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"

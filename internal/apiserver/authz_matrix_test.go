@@ -39,7 +39,7 @@ var (
 
 var matrix = []struct {
 	who    string
-	fixed  int    // the answer to every route but /healthz, when not 0
+	fixed  int // the answer to every route but /healthz, when not 0
 	allow  []allow
 	hidden string // classes where a refusal is 404, not 403
 }{
