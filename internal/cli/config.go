@@ -35,13 +35,13 @@ type globalFlags struct {
 
 // Flag names, shared by registration and the config-file override check.
 const (
-	flagAddress   = "api-server-address"
-	flagPort      = "api-server-port"
-	flagConfig    = "config"
-	flagToken     = "token"
+	flagAddress = "api-server-address"
+	flagPort    = "api-server-port"
+	flagConfig  = "config"
+	flagToken   = "token"
 	// envToken is read when neither --token nor the config file's token
 	// key gives one.
-	envToken = "HUMSTACK_TOKEN"
+	envToken      = "HUMSTACK_TOKEN"
 	flagGroup     = "g"
 	flagNamespace = "n"
 )
