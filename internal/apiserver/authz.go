@@ -64,8 +64,9 @@ func isWatch(r *http.Request) bool {
 }
 
 // objectOf sets how the rules that depend on the object get it: the body of
-// a create, the stored object otherwise. A create on a path without the
-// kind's scope (POST /api/v0/externalips) takes its scope from the body.
+// a create, the stored object otherwise, read only when a rule asks. A
+// create on a path without the kind's scope (POST /api/v0/externalips)
+// takes its scope from the body at once.
 func (s *Server) objectOf(r *http.Request, k *api.Kind, a *auth.Attributes) error {
 	if a.Verb != auth.VerbCreate {
 		if a.ID != "" {
@@ -73,22 +74,27 @@ func (s *Server) objectOf(r *http.Request, k *api.Kind, a *auth.Attributes) erro
 		}
 		return nil
 	}
+	a.Object = func() (api.Object, error) { return s.peekBody(r, k) }
+	if k.Scope == api.ScopeNamespace && a.Namespace == "" {
+		obj, err := a.Object()
+		if err != nil {
+			return err
+		}
+		a.Group, a.Namespace = obj.GetMeta().Group, obj.GetMeta().Namespace
+	}
+	return nil
+}
+
+// peekBody decodes r's body and puts it back for the handler.
+func (s *Server) peekBody(r *http.Request, k *api.Kind) (api.Object, error) {
 	body, err := io.ReadAll(io.LimitReader(r.Body, api.MaxObjectSize+1))
 	if err != nil {
-		return api.Invalid("(body)", "unreadable: %v", err)
+		return nil, api.Invalid("(body)", "unreadable: %v", err)
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	peek := r.Clone(r.Context())
 	peek.Body = io.NopCloser(bytes.NewReader(body))
-	obj, derr := (&resource{s: s, kind: k}).decodeBody(peek)
-	if k.Scope == api.ScopeNamespace && a.Namespace == "" {
-		if derr != nil {
-			return derr
-		}
-		a.Group, a.Namespace = obj.GetMeta().Group, obj.GetMeta().Namespace
-	}
-	a.Object = func() (api.Object, error) { return obj, derr }
-	return nil
+	return (&resource{s: s, kind: k}).decodeBody(peek)
 }
 
 // stored reads the object a names; a missing one is nil (no rule holds).

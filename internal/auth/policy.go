@@ -28,14 +28,21 @@ func ClusterRoleBindingOf(crb *api.ClusterRoleBinding) Binding {
 // roles and the implicit grants (nodes: role node; group system:masters:
 // cluster-admin) are always in it. Immutable once built.
 type Policy struct {
-	roles    map[string]*role
-	bindings []Binding
+	roles map[string]*role
+	// bySubject indexes the bindings by subject ("user:alice").
+	bySubject map[string][]Binding
 }
 
 // NewPolicy builds a policy. Roles named like built-ins are ignored (the
 // registry refuses them anyway); bindings of unknown roles grant nothing.
 func NewPolicy(roles []*api.Role, bindings []Binding) *Policy {
-	p := &Policy{roles: make(map[string]*role, len(builtinRoles)+len(roles)), bindings: bindings}
+	p := &Policy{roles: make(map[string]*role, len(builtinRoles)+len(roles)), bySubject: map[string][]Binding{}}
+	for _, b := range bindings {
+		for _, s := range b.Subjects {
+			k := s.Kind + ":" + s.Name
+			p.bySubject[k] = append(p.bySubject[k], b)
+		}
+	}
 	for _, r := range roles {
 		p.roles[r.Meta.ID] = customRole(r)
 	}
@@ -63,26 +70,24 @@ func (p *Policy) grants(id *Identity) []grant {
 	if p == nil {
 		return out
 	}
-	for _, b := range p.bindings {
-		r, ok := p.roles[b.Role]
-		if !ok || !slices.ContainsFunc(b.Subjects, func(s api.Subject) bool { return subjectIs(s, id) }) {
-			continue
+	var keys []string
+	switch id.Kind {
+	case KindUser:
+		keys = append(keys, api.SubjectUser+":"+id.Name)
+	case KindServiceAccount:
+		keys = append(keys, api.SubjectServiceAccount+":"+id.Name)
+	case KindNode:
+		keys = append(keys, api.SubjectNode+":"+id.Node)
+	}
+	for _, g := range id.Groups {
+		keys = append(keys, api.SubjectGroup+":"+g)
+	}
+	for _, k := range keys {
+		for _, b := range p.bySubject[k] {
+			if r, ok := p.roles[b.Role]; ok {
+				out = append(out, grant{role: r, scope: b.Scope})
+			}
 		}
-		out = append(out, grant{role: r, scope: b.Scope})
 	}
 	return out
-}
-
-func subjectIs(s api.Subject, id *Identity) bool {
-	switch s.Kind {
-	case api.SubjectUser:
-		return id.Kind == KindUser && id.Name == s.Name
-	case api.SubjectServiceAccount:
-		return id.Kind == KindServiceAccount && id.Name == s.Name
-	case api.SubjectGroup:
-		return slices.Contains(id.Groups, s.Name)
-	case api.SubjectNode:
-		return id.Kind == KindNode && id.Node == s.Name
-	}
-	return false
 }
