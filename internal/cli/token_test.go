@@ -106,6 +106,19 @@ func TestToken(t *testing.T) {
 			}
 		})
 	}
+	// A token made with humcli shows its secret once, and it works.
+	tf := writeFile(t, "tok.yaml", "meta: {apiType: corev0/token, id: bob-1}\nspec: {owner: bob}\n")
+	r = e.run("create", "-f", tf, "--token", toks["admin"])
+	secret, ok := strings.CutPrefix(strings.TrimSpace(r.stdout), "token bob-1 created; bearer token (shown only now): ")
+	if r.code != 0 || !ok {
+		t.Fatalf("create token: %v", r)
+	}
+	if r := e.run("get", "token", "bob-1", "-o", "yaml", "--token", toks["admin"]); r.code != 0 || strings.Contains(r.stdout, secret) {
+		t.Errorf("get token shows the secret or fails: %v", r)
+	}
+	if r := e.run("get", "vm", "--g", "group1", "--n", "ns1", "--token", secret); r.stderr != "error: list virtualmachines: namespace group1/ns1 not found\n" {
+		t.Errorf("bob without bindings: %v", r)
+	}
 	if r := e.run("get", "vm", "--config", writeFile(t, "bad.yaml", "tokn: x\n")); !strings.Contains(r.stderr, "token") {
 		t.Errorf("config keys listed without token: %v", r)
 	}
