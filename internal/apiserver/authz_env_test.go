@@ -112,12 +112,7 @@ func (e *rbacEnv) call(who, method, path, body string) (int, string) {
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	switch {
-	case strings.HasPrefix(who, "node:"):
-		req.Header.Set("X-Test-Node", strings.TrimPrefix(who, "node:"))
-	case who != "":
-		req.Header.Set("Authorization", "Bearer "+e.tokens[who])
-	}
+	e.as(req, who)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -177,3 +172,14 @@ func seedFixture(t testing.TB, name string) api.Object {
 }
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
+
+// as makes req come from who: "" anonymous, "node:x" node x, else the
+// bearer token of who.
+func (e *rbacEnv) as(req *http.Request, who string) {
+	switch {
+	case strings.HasPrefix(who, "node:"):
+		req.Header.Set("X-Test-Node", strings.TrimPrefix(who, "node:"))
+	case who != "":
+		req.Header.Set("Authorization", "Bearer "+e.tokens[who])
+	}
+}

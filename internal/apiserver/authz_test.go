@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -131,7 +132,7 @@ func (e *rbacEnv) watchIDs(t *testing.T, who, path string) <-chan string {
 	c, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	req, _ := http.NewRequestWithContext(c, "GET", e.srv.URL+path, nil)
-	req.Header.Set("Authorization", "Bearer "+e.tokens[who])
+	e.as(req, who)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("watch %s: %v %v", path, resp, err)
@@ -316,5 +317,45 @@ func TestBootstrapAdminToken(t *testing.T) {
 	bad.Authorization = "yes"
 	if err := apiserver.Run(context.Background(), bad); err == nil || !strings.Contains(err.Error(), "--authorization") {
 		t.Errorf("bad --authorization: %v", err)
+	}
+}
+
+// A node's credential reaches what is placed on it and nothing placed on
+// another node: in lists, watches, reads and status writes.
+func TestNodeSeesItsOwn(t *testing.T) {
+	e := newRBACEnv(t)
+	admin, err := client.New(e.srv.URL, client.WithToken(e.tokens["admin"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.c = admin
+	e.tenancy("g", "ns")
+	for id, node := range map[string]string{"on-a": "node-a", "on-b": "node-b"} {
+		vm := teamVM(t, "g", "ns", id)
+		vm.Meta.Annotations[api.AnnotationVirtualMachineNode] = node
+		if _, err := admin.Create(ctx(t), vm); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events := e.watchIDs(t, "node:node-a", "/api/v0/virtualmachines?watch=true")
+	if code, got := e.listIDs("node:node-a", "/api/v0/virtualmachines"); code != 200 || !slices.Equal(got, []string{"g/ns/on-a"}) {
+		t.Errorf("node-a lists %d %v, want g/ns/on-a only", code, got)
+	}
+	vmPath := "/api/v0/groups/g/namespaces/ns/virtualmachines/"
+	status := `{"status":{"state":"Running"}}`
+	if code, msg := e.call("node:node-a", "PUT", vmPath+"on-a/status", status); code != 200 {
+		t.Errorf("node-a writes its VM's status: %d %s", code, msg)
+	}
+	if code, msg := e.call("node:node-a", "PUT", vmPath+"on-b/status", status); code != 403 || msg == "" {
+		t.Errorf("node-a writes node-b's VM's status: %d, want 403", code)
+	}
+	if code, _ := e.call("node:node-a", "GET", vmPath+"on-b", ""); code != 403 {
+		t.Errorf("node-a reads node-b's VM: %d, want 403", code)
+	}
+	if code, _ := e.call("node:node-a", "DELETE", vmPath+"on-a", ""); code != 403 {
+		t.Errorf("node-a deletes its VM: %d, want 403 (deleting is the owner's)", code)
+	}
+	if got := <-events; got != "on-a" {
+		t.Errorf("node-a's watch saw %s first, want on-a (its status write)", got)
 	}
 }
