@@ -41,6 +41,7 @@ func main() {
 	fs.StringVar(&cfg.Etcd.KeyFile, "etcd-keyfile", "", "client key for etcd (TLS)")
 	fs.StringVar(&cfg.Etcd.Prefix, "etcd-prefix", "/humstack/", "etcd key prefix of this installation")
 	fs.StringVar(&cfg.NodeSecretFile, "node-secret-file", "", "file holding the cluster's shared secret (the agents' downloadAPI secret), to reach VM consoles; without it consoles are off")
+	fs.StringVar(&cfg.Authorization, "authorization", "off", "off (everyone may do everything) or rbac (tokens, roles and bindings; see docs/security.md)")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {

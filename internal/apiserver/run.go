@@ -8,6 +8,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/humstack/humstack/internal/auth"
+	"github.com/humstack/humstack/internal/storage"
 )
 
 // Config is the apiserver's command-line configuration.
@@ -23,7 +26,9 @@ type Config struct {
 	// agents' downloadAPI secret: the console proxy presents it to the
 	// agents. Empty leaves the consoles off.
 	NodeSecretFile string
-	Log            *slog.Logger
+	// Authorization is "off" (everyone may do everything) or "rbac".
+	Authorization string
+	Log           *slog.Logger
 }
 
 // Run opens the store, serves the API until ctx ends, and closes the store.
@@ -43,11 +48,31 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer store.Close()
+	opts := Options{Log: cfg.Log, NodeSecret: secret}
+	if opts.Authorization, opts.Authenticator, err = authOptions(ctx, cfg, store); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.ListenAddress, strconv.Itoa(cfg.ListenPort)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return New(store, Options{Log: cfg.Log, NodeSecret: secret}).Serve(ctx, ln)
+	return New(store, opts).Serve(ctx, ln)
+}
+
+// authOptions checks --authorization and, with rbac, bootstraps the admin
+// token and builds the authenticator chain.
+func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, auth.Authenticator, error) {
+	switch cfg.Authorization {
+	case "", AuthorizationOff:
+		return AuthorizationOff, nil, nil
+	case AuthorizationRBAC:
+	default:
+		return "", nil, fmt.Errorf("--authorization %q: want %s or %s", cfg.Authorization, AuthorizationOff, AuthorizationRBAC)
+	}
+	if err := bootstrapAdmin(ctx, store, cfg.DataDir, cfg.Log); err != nil {
+		return "", nil, err
+	}
+	return AuthorizationRBAC, auth.Chain{&auth.TokenAuthenticator{Lookup: TokenLookup(store)}}, nil
 }
 
 // readNodeSecret reads the secret file, if any: its content without
