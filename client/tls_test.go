@@ -21,7 +21,7 @@ func TestBearerTokenAndTLS(t *testing.T) {
 	}))
 	defer srv.Close()
 	pool := srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
-	c, err := New(srv.URL, WithTLS(&tls.Config{RootCAs: pool}), WithBearerToken("s3cret"))
+	c, err := New(srv.URL, WithTLS(&tls.Config{RootCAs: pool}), WithToken("s3cret"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -41,6 +41,7 @@ func main() {
 	fs.StringVar(&cfg.Etcd.KeyFile, "etcd-keyfile", "", "client key for etcd (TLS)")
 	fs.StringVar(&cfg.Etcd.Prefix, "etcd-prefix", "/humstack/", "etcd key prefix of this installation")
 	fs.StringVar(&cfg.NodeSecretFile, "node-secret-file", "", "file holding the cluster's shared secret (the agents' downloadAPI secret), to reach VM consoles; without it consoles are off")
+	fs.StringVar(&cfg.Authorization, "authorization", "off", "off (everyone may do everything) or rbac (tokens, roles and bindings; see docs/security.md)")
 	fs.StringVar(&cfg.TLS.Mode, "tls", apiserver.TLSOff, "HTTPS: auto (cluster CA and serving certificate made at first start) or off (plain HTTP; the default for now, it becomes auto)")
 	fs.StringVar(&cfg.TLS.CertFile, "tls-cert-file", "", "serving certificate (PEM) instead of one from the cluster CA; needs --tls auto")
 	fs.StringVar(&cfg.TLS.KeyFile, "tls-key-file", "", "key of --tls-cert-file (PEM)")

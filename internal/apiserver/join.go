@@ -1,10 +1,10 @@
 package apiserver
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/humstack/humstack/api"
@@ -24,27 +24,23 @@ type TLSOptions struct {
 // maxJoinBody bounds a join or join-token request: a CSR is ~0.5 KiB.
 const maxJoinBody = 64 << 10
 
-// joinRoutes registers node join and join-token creation.
+// joinRoutes registers node join and join-token creation. Making join
+// tokens is "create jointoken" in the cluster (cluster-admin); a join is
+// public to authorization, since its credential is the token or the
+// node's own certificate, which doJoin checks.
 func (s *Server) joinRoutes() {
-	s.mux.HandleFunc("POST /api/v0/jointokens", s.createJoinToken)
-	s.mux.HandleFunc("POST /api/v0/nodes/{id}/join", s.join)
+	s.handle(nil, "POST /api/v0/jointokens", s.createJoinToken)
+	s.handle(nil, joinRoute, s.join)
 }
 
-// identifyX509 puts a node certificate's identity into ctx. It is the
-// x509 link of the authenticator chain; the chain itself (tokens, console
-// links, anonymous) is assembled in the authentication middleware.
-func (s *Server) identifyX509(ctx context.Context, r *http.Request) (context.Context, error) {
-	if s.tls == nil {
-		return ctx, nil
-	}
-	id, ok, err := auth.X509{}.Authenticate(r)
-	if err != nil {
-		return ctx, err
-	}
-	if ok {
-		ctx = auth.WithIdentity(ctx, id)
-	}
-	return ctx, nil
+// joinRoute is the join's route; anonymous callers may reach it (authenticate).
+const joinRoute = "POST /api/v0/nodes/{id}/join"
+
+// isJoin reports whether r asks for a join, the one API path besides the
+// health check that a caller without credentials may use.
+func isJoin(r *http.Request) bool {
+	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v0/nodes/")
+	return ok && r.Method == http.MethodPost && strings.HasSuffix(rest, "/join") && strings.Count(rest, "/") == 1
 }
 
 func (s *Server) tlsOff() error {

@@ -4,12 +4,15 @@ import (
 	"crypto/ecdsa"
 	"crypto/tls"
 	"errors"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/pki"
 )
 
@@ -127,5 +130,47 @@ func TestJoinNeedsTLS(t *testing.T) {
 	}
 	if _, err := e.c.CreateJoinToken(ctx(t), api.JoinTokenRequest{TTL: "1h"}); !errors.Is(err, api.ErrUnavailable) {
 		t.Errorf("join token over plain HTTP: err = %v, want 503", err)
+	}
+}
+
+// TestNodeIdentityUnderRBAC: with --authorization rbac and --tls auto, a
+// joined node's certificate makes it Identity{Kind: node} to the
+// authorizer: it may read nodes (the node role) and may not create a
+// group ("node node-a may not ..."); the join itself needs no bearer
+// token; making join tokens needs cluster-admin.
+func TestNodeIdentityUnderRBAC(t *testing.T) {
+	dir := t.TempDir()
+	s := startTLSWith(t, apiserver.Config{DataDir: dir, Authorization: apiserver.AuthorizationRBAC})
+	admToken, err := os.ReadFile(filepath.Join(dir, apiserver.BootstrapTokenFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc, _ := client.TrustCAFile(s.caFile())
+	admin, _ := client.New(s.url, client.WithTLS(tc), client.WithToken(strings.TrimSpace(string(admToken))))
+	anon := trusting(t, s.url, s.caFile(), nil)
+	if _, err := anon.CreateJoinToken(ctx(t), api.JoinTokenRequest{TTL: "1h"}); !errors.Is(err, api.ErrUnauthorized) {
+		t.Errorf("anonymous join token: err = %v, want 401", err)
+	}
+	tok, err := admin.CreateJoinToken(ctx(t), api.JoinTokenRequest{TTL: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr, key, _ := pki.NewNodeCSR("node-a")
+	cred, err := anon.Join(ctx(t), "node-a", tok.Token, csr)
+	if err != nil {
+		t.Fatalf("join without a bearer token: %v", err)
+	}
+	node := trusting(t, s.url, s.caFile(), nodeKeyPair(t, cred.Certificate, key))
+	if _, _, err := node.List(ctx(t), api.NodeKind, client.Scope{}); err != nil {
+		t.Errorf("node lists nodes: %v", err)
+	}
+	g := &api.Group{}
+	g.Meta.ID = "from-node"
+	_, err = node.Create(ctx(t), g)
+	if !errors.Is(err, api.ErrForbidden) || !strings.Contains(err.Error(), "node node-a may not create") {
+		t.Errorf("node creating a group: err = %v, want 403 naming node node-a", err)
+	}
+	if _, err := node.CreateJoinToken(ctx(t), api.JoinTokenRequest{TTL: "1h"}); !errors.Is(err, api.ErrForbidden) {
+		t.Errorf("node making a join token: err = %v, want 403", err)
 	}
 }

@@ -11,26 +11,12 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/auth"
 )
-
-// Authenticator is the seam for authentication: it identifies the caller of
-// a request or fails with api.ErrUnauthorized. The default admits everyone.
-type Authenticator interface {
-	Authenticate(r *http.Request) (user string, err error)
-}
-
-// AllowAll admits every request as "anonymous".
-type AllowAll struct{}
-
-// Authenticate implements Authenticator.
-func (AllowAll) Authenticate(*http.Request) (string, error) { return "anonymous", nil }
 
 type ctxKey int
 
-const (
-	requestIDKey ctxKey = iota
-	userKey
-)
+const requestIDKey ctxKey = iota
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
@@ -58,8 +44,9 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // middleware wraps every request: a request id (kept from X-Request-Id when
-// the caller sent a sane one), authentication, panic recovery and one access
-// log line.
+// the caller sent a sane one), authentication (the identity goes in the
+// context; authorization is per route, see authz.go), panic recovery and
+// one access log line.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -82,16 +69,28 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.log.Log(ctx, level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "duration", time.Since(start))
 		}()
-		user, err := s.auth.Authenticate(r)
+		who, err := s.authenticate(r)
 		if err != nil {
-			writeError(ctx, rec, s.log, fmt.Errorf("authenticate: %w", err))
+			writeError(ctx, rec, s.log, err)
 			return
 		}
-		ctx = context.WithValue(ctx, userKey, user)
-		if ctx, err = s.identifyX509(ctx, r); err != nil {
-			writeError(ctx, rec, s.log, fmt.Errorf("authenticate: %w", err))
-			return
-		}
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		next.ServeHTTP(rec, r.WithContext(auth.WithIdentity(ctx, who)))
 	})
+}
+
+// authenticate runs the authenticator chain once per request. With
+// authorization on, a request without credentials is refused here, before
+// any route, except the health check.
+func (s *Server) authenticate(r *http.Request) (*auth.Identity, error) {
+	id, ok, err := s.authn.Authenticate(r)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || id == nil {
+		id = auth.Anonymous
+	}
+	if s.policy != nil && id.Kind == auth.KindAnonymous && r.URL.Path != "/healthz" && !isJoin(r) {
+		return nil, auth.ErrAuthenticationRequired
+	}
+	return id, nil
 }

@@ -10,6 +10,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/humstack/humstack/internal/auth"
+	"github.com/humstack/humstack/internal/storage"
 )
 
 // Config is the apiserver's command-line configuration.
@@ -25,6 +28,8 @@ type Config struct {
 	// agents' downloadAPI secret: the console proxy presents it to the
 	// agents. Empty leaves the consoles off.
 	NodeSecretFile string
+	// Authorization is "off" (everyone may do everything) or "rbac".
+	Authorization string
 	// TLS selects plain HTTP or HTTPS (tls.go).
 	TLS TLSConfig
 	// Out receives what is printed for the operator (the CA fingerprint);
@@ -50,6 +55,10 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer store.Close()
+	opts := Options{Log: cfg.Log, NodeSecret: secret}
+	if opts.Authorization, opts.Authenticator, err = authOptions(ctx, cfg, store); err != nil {
+		return err
+	}
 	tc, topts, err := setupTLS(ctx, cfg, store)
 	if err != nil {
 		return err
@@ -61,7 +70,24 @@ func Run(ctx context.Context, cfg Config) error {
 	if tc != nil {
 		ln = tls.NewListener(ln, tc)
 	}
-	return New(store, Options{Log: cfg.Log, NodeSecret: secret, TLS: topts}).Serve(ctx, ln)
+	opts.TLS = topts
+	return New(store, opts).Serve(ctx, ln)
+}
+
+// authOptions checks --authorization and, with rbac, bootstraps the admin
+// token and builds the authenticator chain.
+func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, auth.Authenticator, error) {
+	switch cfg.Authorization {
+	case "", AuthorizationOff:
+		return AuthorizationOff, nil, nil
+	case AuthorizationRBAC:
+	default:
+		return "", nil, fmt.Errorf("--authorization %q: want %s or %s", cfg.Authorization, AuthorizationOff, AuthorizationRBAC)
+	}
+	if err := bootstrapAdmin(ctx, store, cfg.DataDir, cfg.Log); err != nil {
+		return "", nil, err
+	}
+	return AuthorizationRBAC, auth.Chain{&auth.TokenAuthenticator{Lookup: TokenLookup(store)}}, nil
 }
 
 // readNodeSecret reads the secret file, if any: its content without

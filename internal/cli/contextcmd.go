@@ -190,7 +190,7 @@ func checkLogin(ctx context.Context, c clusterCtx) error {
 		opts = append(opts, client.WithTLS(tc))
 	}
 	if c.Token != "" {
-		opts = append(opts, client.WithBearerToken(c.Token))
+		opts = append(opts, client.WithToken(c.Token))
 	}
 	cl, err := client.NewMulti(c.Servers, opts...)
 	if err != nil {

@@ -30,9 +30,9 @@ func (a *app) contextServers() (servers []string, caFile, token string, err erro
 	return append([]string(nil), c.Servers...), c.CAFile, c.Token, nil
 }
 
-// trustOptions are the client options of --ca-file (which wins over the
-// context's CA) and of the context's token.
-func (a *app) trustOptions(ctxCA, token string) ([]client.Option, error) {
+// trustOptions are the client options of --ca-file, which wins over the
+// context's CA.
+func (a *app) trustOptions(ctxCA string) ([]client.Option, error) {
 	var opts []client.Option
 	caFile := a.global.caFile
 	if caFile == "" {
@@ -44,9 +44,6 @@ func (a *app) trustOptions(ctxCA, token string) ([]client.Option, error) {
 			return nil, fmt.Errorf("--ca-file: %w", err)
 		}
 		opts = append(opts, client.WithTLS(tc))
-	}
-	if token != "" {
-		opts = append(opts, client.WithBearerToken(token))
 	}
 	return opts, nil
 }
