@@ -16,7 +16,9 @@ type JoinTokenRequest struct {
 	TTL string `json:"ttl"`
 	// MaxUses is how many nodes may join with it; 0 means any number
 	// until it expires.
-	MaxUses     int    `json:"maxUses"`
+	MaxUses int `json:"maxUses"`
+	// Node, when set, is the only node name the token admits.
+	Node        string `json:"node,omitempty"`
 	Description string `json:"description,omitempty"`
 }
 
@@ -26,6 +28,7 @@ type JoinTokenInfo struct {
 	ID      string    `json:"id"`
 	Expires time.Time `json:"expires"`
 	MaxUses int       `json:"maxUses"`
+	Node    string    `json:"node,omitempty"`
 	// CAFingerprint is the cluster CA's fingerprint, for the agent's
 	// apiServerCAFingerprint key.
 	CAFingerprint string `json:"caFingerprint"`

@@ -65,14 +65,15 @@ func (s *Server) doCreateJoinToken(w http.ResponseWriter, r *http.Request) error
 	if err != nil || ttl <= 0 {
 		return api.Invalid("ttl", "%q: want a positive duration such as 1h", req.TTL)
 	}
-	tok, rec, err := pki.CreateJoinToken(r.Context(), s.store, ttl, req.MaxUses, req.Description, time.Now())
+	tok, rec, err := pki.CreateJoinToken(r.Context(), s.store, pki.TokenOptions{
+		TTL: ttl, MaxUses: req.MaxUses, Node: req.Node, Description: req.Description}, time.Now())
 	if err != nil {
 		return err
 	}
 	s.log.InfoContext(r.Context(), "join token created", "request_id", requestID(r.Context()), "id", rec.ID,
-		"expires", rec.Expires, "maxUses", rec.MaxUses, "by", auth.FromContext(r.Context()).Name)
+		"expires", rec.Expires, "maxUses", rec.MaxUses, "node", rec.Node, "by", auth.FromContext(r.Context()).Name)
 	return writeData(w, http.StatusCreated, "joinToken", api.JoinTokenInfo{
-		Token: tok, ID: rec.ID, Expires: rec.Expires, MaxUses: rec.MaxUses, CAFingerprint: s.tls.CA.Fingerprint(),
+		Token: tok, ID: rec.ID, Expires: rec.Expires, MaxUses: rec.MaxUses, Node: rec.Node, CAFingerprint: s.tls.CA.Fingerprint(),
 	})
 }
 

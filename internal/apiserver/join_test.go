@@ -104,6 +104,17 @@ func TestNodeJoin(t *testing.T) {
 	if _, err := first.Join(ctx(t), "node-c", multi.Token[:len(multi.Token)-1]+"0", csr); !errors.Is(err, api.ErrUnauthorized) {
 		t.Errorf("wrong secret: err = %v, want 401", err)
 	}
+	bound, err := admin.CreateJoinToken(ctx(t), api.JoinTokenRequest{TTL: "1h", Node: "node-z"})
+	if err != nil || bound.Node != "node-z" {
+		t.Fatalf("bound token: %+v, %v", bound, err)
+	}
+	if _, err := first.Join(ctx(t), "node-c", bound.Token, csr); !errors.Is(err, api.ErrUnauthorized) {
+		t.Errorf("token bound to node-z used by node-c: err = %v, want 401", err)
+	}
+	csrZ, _, _ := pki.NewNodeCSR("node-z")
+	if _, err := first.Join(ctx(t), "node-z", bound.Token, csrZ); err != nil {
+		t.Errorf("token bound to node-z used by node-z: %v", err)
+	}
 	if _, err := admin.CreateJoinToken(ctx(t), api.JoinTokenRequest{TTL: "soon"}); !errors.Is(err, api.ErrInvalid) {
 		t.Errorf("bad ttl: err = %v, want 400", err)
 	}

@@ -22,7 +22,7 @@ func (a *app) nodeCmd() *cobra.Command {
 func (a *app) joinTokenCmd() *cobra.Command {
 	var ttl time.Duration
 	var uses int
-	var desc string
+	var desc, node string
 	cmd := &cobra.Command{
 		Use:   "join-token [--ttl 1h] [--uses N]",
 		Short: "make a join token for agents (printed once, with the CA fingerprint, as agent config keys)",
@@ -32,13 +32,16 @@ func (a *app) joinTokenCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			tok, err := c.CreateJoinToken(cmd.Context(), api.JoinTokenRequest{TTL: ttl.String(), MaxUses: uses, Description: desc})
+			tok, err := c.CreateJoinToken(cmd.Context(), api.JoinTokenRequest{TTL: ttl.String(), MaxUses: uses, Node: node, Description: desc})
 			if err != nil {
 				return err
 			}
 			usesText := "any number of nodes"
 			if tok.MaxUses > 0 {
 				usesText = fmt.Sprintf("%d node(s)", tok.MaxUses)
+			}
+			if tok.Node != "" {
+				usesText += " named " + tok.Node
 			}
 			fmt.Fprintf(a.stdout, "# join token %s: valid until %s for %s; put these keys into the agent's config.yaml\n",
 				tok.ID, tok.Expires.Format(time.RFC3339), usesText)
@@ -49,5 +52,6 @@ func (a *app) joinTokenCmd() *cobra.Command {
 	cmd.Flags().DurationVar(&ttl, "ttl", time.Hour, "how long the token is valid")
 	cmd.Flags().IntVar(&uses, "uses", 1, "how many nodes may join with it (0: any number until it expires)")
 	cmd.Flags().StringVar(&desc, "description", "", "what the token is for (kept with it)")
+	cmd.Flags().StringVar(&node, "node", "", "admit only the node of this name (default: any name)")
 	return cmd
 }

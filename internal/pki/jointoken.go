@@ -38,7 +38,17 @@ type JoinToken struct {
 	MaxUses     int       `json:"maxUses"` // 0: any number until it expires
 	Uses        int       `json:"uses"`
 	Description string    `json:"description,omitempty"`
-	UsedBy      []string  `json:"usedBy,omitempty"`
+	// Node, when set, is the only node name the token admits.
+	Node   string   `json:"node,omitempty"`
+	UsedBy []string `json:"usedBy,omitempty"`
+}
+
+// TokenOptions are what a new join token allows.
+type TokenOptions struct {
+	TTL         time.Duration
+	MaxUses     int    // 0: any number until it expires
+	Node        string // "": any node name
+	Description string
 }
 
 // TokenStore is the part of a store join tokens need.
@@ -49,18 +59,21 @@ type TokenStore interface {
 	Delete(ctx context.Context, key string, expected int64) (int64, error)
 }
 
-// CreateJoinToken stores a new join token valid for ttl and usable maxUses
-// times (0: any number), and returns the token, shown only this once.
-func CreateJoinToken(ctx context.Context, st TokenStore, ttl time.Duration, maxUses int, desc string, now time.Time) (string, JoinToken, error) {
-	if ttl <= 0 {
+// CreateJoinToken stores a new join token as o says, and returns the
+// token, shown only this once.
+func CreateJoinToken(ctx context.Context, st TokenStore, o TokenOptions, now time.Time) (string, JoinToken, error) {
+	if o.TTL <= 0 {
 		return "", JoinToken{}, api.Invalid("ttl", "must be more than 0")
 	}
-	if maxUses < 0 {
+	if o.MaxUses < 0 {
 		return "", JoinToken{}, api.Invalid("maxUses", "must not be negative")
+	}
+	if o.Node != "" && !api.IsID(o.Node) {
+		return "", JoinToken{}, api.Invalid("node", "%q is not a node name", o.Node)
 	}
 	id, secret, salt := randHex(tokenIDBytes), randHex(tokenSecretBytes), randHex(16)
 	t := JoinToken{ID: id, Salt: salt, Hash: hashSecret(salt, secret), Created: now.UTC(),
-		Expires: now.Add(ttl).UTC(), MaxUses: maxUses, Description: desc}
+		Expires: now.Add(o.TTL).UTC(), MaxUses: o.MaxUses, Node: o.Node, Description: o.Description}
 	val, err := json.Marshal(t)
 	if err != nil {
 		return "", JoinToken{}, err
@@ -112,6 +125,9 @@ func useOnce(ctx context.Context, st TokenStore, id, secret, node string, now ti
 	}
 	if subtle.ConstantTimeCompare([]byte(hashSecret(t.Salt, secret)), []byte(t.Hash)) != 1 {
 		return fmt.Errorf("join token %s: wrong secret: %w", id, api.ErrUnauthorized)
+	}
+	if t.Node != "" && t.Node != node {
+		return fmt.Errorf("join token %s is for node %s, not %s: %w", id, t.Node, node, api.ErrUnauthorized)
 	}
 	if !now.Before(t.Expires) {
 		_, _ = st.Delete(ctx, kv.Key, kv.ModRevision)

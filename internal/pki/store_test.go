@@ -130,15 +130,19 @@ func TestServingReuseAndReissue(t *testing.T) {
 func TestJoinTokens(t *testing.T) {
 	ctx := context.Background()
 	st := openBolt(t)
-	once, _, err := CreateJoinToken(ctx, st, time.Hour, 1, "one node", t0)
+	once, _, err := CreateJoinToken(ctx, st, TokenOptions{TTL: time.Hour, MaxUses: 1, Description: "one node"}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	multi, _, err := CreateJoinToken(ctx, st, time.Hour, 0, "", t0)
+	multi, _, err := CreateJoinToken(ctx, st, TokenOptions{TTL: time.Hour, MaxUses: 0, Description: ""}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	short, _, err := CreateJoinToken(ctx, st, time.Minute, 0, "", t0)
+	short, _, err := CreateJoinToken(ctx, st, TokenOptions{TTL: time.Minute, MaxUses: 0, Description: ""}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forB, _, err := CreateJoinToken(ctx, st, TokenOptions{TTL: time.Hour, Node: "node-b"}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +162,7 @@ func TestJoinTokens(t *testing.T) {
 		{"wrong secret", id + ".00000000000000000000000000000000", t0, false},
 		{"garbage", "hello", t0, false},
 		{"multi-use after expiry", multi, t0.Add(2 * time.Hour), false},
+		{"bound to another node", forB, t0, false},
 	}
 	for _, s := range steps {
 		err := UseJoinToken(ctx, st, s.token, "node-a", s.at)
@@ -168,7 +173,7 @@ func TestJoinTokens(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrUnauthorized", s.name, err)
 		}
 	}
-	if _, _, err := CreateJoinToken(ctx, st, 0, 1, "", t0); !errors.Is(err, api.ErrInvalid) {
+	if _, _, err := CreateJoinToken(ctx, st, TokenOptions{TTL: 0, MaxUses: 1, Description: ""}, t0); !errors.Is(err, api.ErrInvalid) {
 		t.Errorf("ttl 0: err = %v, want ErrInvalid", err)
 	}
 }
@@ -178,7 +183,7 @@ func TestJoinTokens(t *testing.T) {
 func TestJoinTokenRace(t *testing.T) {
 	ctx := context.Background()
 	st := openBolt(t)
-	tok, _, err := CreateJoinToken(ctx, st, time.Hour, 1, "", t0)
+	tok, _, err := CreateJoinToken(ctx, st, TokenOptions{TTL: time.Hour, MaxUses: 1, Description: ""}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func newCluster(t *testing.T) *cluster {
 
 func (c *cluster) token(t *testing.T, uses int) string {
 	t.Helper()
-	tok, _, err := pki.CreateJoinToken(context.Background(), c.store, time.Hour, uses, "", time.Now())
+	tok, _, err := pki.CreateJoinToken(context.Background(), c.store, pki.TokenOptions{TTL: time.Hour, MaxUses: uses}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
