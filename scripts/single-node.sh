@@ -12,7 +12,9 @@
 # TLS=1 (opt-in until HTTPS is the default) serves HTTPS with the cluster
 # CA (apiserver --tls auto), writes and selects the humcli context "local"
 # (so `humcli get vm` works at once), and joins the agent with a join token
-# (agent-tls.yaml: joinTokenFile, apiServerCAFile, pkiDirPath).
+# (agent-tls.yaml: joinTokenFile, apiServerCAFile, pkiDirPath). No shared
+# secret then: the node listener and the console proxy use the node's and
+# the apiserver's certificates.
 set -euo pipefail
 home=${HUMSTACK_HOME:-./run}
 port=${PORT:-8080}
@@ -40,7 +42,7 @@ blockStorageAgentConfig:
   imageDirPath: $home/images
   downloadAPI:
     listenAddress: 127.0.0.1
-    secretFile: $home/secret
+$([ "$tls" = 1 ] || echo "    secretFile: $home/secret")
 imageAgentConfig:
   blockStorageDirPath: $home/blockstorages
   imageDirPath: $home/images
@@ -60,10 +62,10 @@ if [ "$(cat /proc/sys/net/ipv4/ip_forward)" != 1 ]; then
   echo "single-node: enabling net.ipv4.ip_forward (networks with a default gateway are NAPT'ed)"
   sysctl -qw net.ipv4.ip_forward=1
 fi
-tlsflags=(--tls off)
+tlsflags=(--tls off --node-secret-file "$home/secret")
 [ "$tls" = 1 ] && tlsflags=(--tls auto)
 "$bin/apiserver" --listen-address 127.0.0.1 --listen-port "$port" --data-dir "$home/database" \
-  --node-secret-file "$home/secret" "${tlsflags[@]}" >>"$home/apiserver.log" 2>&1 &
+  "${tlsflags[@]}" >>"$home/apiserver.log" 2>&1 &
 api=$!
 trap 'kill $api 2>/dev/null; wait $api 2>/dev/null' EXIT
 for _ in $(seq 100); do

@@ -1,6 +1,7 @@
 package apiserver
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -19,6 +20,10 @@ type TLSOptions struct {
 	// NodeCertValidity is how long a node certificate is valid; 0 means
 	// pki.NodeValidity.
 	NodeCertValidity time.Duration
+	// NodeClient is the API server's client certificate for the agents'
+	// node listeners (consoles over mutual TLS); nil: the consoles use the
+	// shared secret.
+	NodeClient *tls.Certificate
 }
 
 // maxJoinBody bounds a join or join-token request: a CSR is ~0.5 KiB.

@@ -47,8 +47,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if secret == "" {
-		cfg.Log.Warn("consoles off: no --node-secret-file, so the apiserver cannot reach the agents' consoles")
+	if secret == "" && cfg.TLS.Mode != TLSAuto {
+		cfg.Log.Warn("consoles off: no --node-secret-file and no --tls auto, so the apiserver cannot reach the agents' consoles")
 	}
 	store, err := openStore(ctx, cfg)
 	if err != nil {

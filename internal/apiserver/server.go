@@ -78,6 +78,7 @@ func New(store storage.Store, opts Options) *Server {
 		panic(fmt.Sprintf("apiserver: unknown authorization mode %q", opts.Authorization))
 	}
 	s.consoles = newConsoleProxy(opts.NodeSecret)
+	s.consoles.peer = newConsolePeer(opts.TLS)
 	s.mux = http.NewServeMux()
 	s.routes()
 	return s

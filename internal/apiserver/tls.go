@@ -93,7 +93,12 @@ func setupTLS(ctx context.Context, cfg Config, st storage.Store) (*tls.Config, *
 		tc.GetCertificate = sv.GetCertificate
 		go sv.Run(ctx, renewCheck)
 	}
-	return tc, &TLSOptions{CA: ca}, nil
+	host, _ := os.Hostname()
+	client, err := ca.IssueAPIServerClient(host, time.Now(), pki.ServingValidity)
+	if err != nil {
+		return nil, nil, err
+	}
+	return tc, &TLSOptions{CA: ca, NodeClient: client}, nil
 }
 
 func checkTLSFlags(t TLSConfig) error {

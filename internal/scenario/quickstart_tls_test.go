@@ -17,7 +17,8 @@ import (
 // TestQuickStartTLS runs `make run`'s script with TLS=1 in a fresh network
 // namespace: the apiserver serves HTTPS with its auto CA, the script writes
 // the humcli context (so a bare `humcli get node` works), and the agent
-// joins with a join token only and registers its node over HTTPS.
+// joins with a join token only and registers its node over HTTPS; no
+// shared secret is configured anywhere.
 func TestQuickStartTLS(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireCommands(t, "ip", "nft")
@@ -71,7 +72,13 @@ func TestQuickStartTLS(t *testing.T) {
 		t.Errorf("the script did not show the CA fingerprint:\n%s", runLog.String())
 	}
 	cfg, _ := os.ReadFile(filepath.Join(home, "agent-tls.yaml"))
-	if strings.Contains(string(cfg), "joinToken:") || !strings.Contains(string(cfg), "joinTokenFile:") {
-		t.Errorf("agent config:\n%s", cfg)
+	if strings.Contains(string(cfg), "joinToken:") || !strings.Contains(string(cfg), "joinTokenFile:") ||
+		strings.Contains(string(cfg), "secret") {
+		t.Errorf("agent config (want a join token file and no shared secret):\n%s", cfg)
+	}
+	// Without a secret the node listener is on (mutual TLS): the node
+	// advertises it.
+	if out, err := humcli("get", "node", "-o", "yaml"); err != nil || !strings.Contains(out, "downloadHost: 127.0.0.1:8082") {
+		t.Errorf("node without a downloadHost:\n%s %v", out, err)
 	}
 }

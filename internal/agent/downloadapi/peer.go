@@ -145,4 +145,3 @@ func ServeMTLS(ctx context.Context, addr string, h http.Handler, cfg *tls.Config
 	}
 	return serveOn(ctx, newSniffListener(ln, cfg), h, log)
 }
-

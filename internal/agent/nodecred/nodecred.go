@@ -14,6 +14,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -228,4 +230,31 @@ func (c *Credential) request(ctx context.Context, cl *client.Client, token strin
 	}
 	c.cert = &kp
 	return nil
+}
+
+// Joined reports whether the node has its certificate.
+func (c *Credential) Joined() bool { return c != nil && c.Certificate() != nil }
+
+// ListenerTLS is the node listener's TLS configuration: the node
+// certificate as the server's, and client certificates verified against
+// the cluster CA (node and API server certificates are admitted by
+// downloadapi.RequirePeer).
+func (c *Credential) ListenerTLS() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return c.Certificate(), nil
+		},
+		ClientAuth: tls.VerifyClientCertIfGiven,
+		ClientCAs:  c.roots,
+	}
+}
+
+// PeerClient returns an HTTP client for node's listener over mutual TLS.
+func (c *Credential) PeerClient(node string) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		TLSClientConfig: pki.PeerClientConfig(c.roots, c.Certificate, node),
+		// Nodes are on the cluster network: no proxy from the environment.
+		DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
+	}}
 }
