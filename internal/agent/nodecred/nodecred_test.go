@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/agent/downloadapi"
 	"github.com/humstack/humstack/internal/agent/nodecred"
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/pki"
@@ -136,5 +140,51 @@ func TestJoinRefused(t *testing.T) {
 		Token: c.token(t, 1), CAFingerprint: other.Fingerprint(), Log: log})
 	if err == nil {
 		t.Fatal("joined a server whose CA does not match the pin")
+	}
+}
+
+// TestPeerListener: two joined nodes reach each other's node listener over
+// mutual TLS with their credentials alone.
+func TestPeerListener(t *testing.T) {
+	c := newCluster(t)
+	log := slog.New(slog.DiscardHandler)
+	join := func(node string) *nodecred.Credential {
+		cred, err := nodecred.Setup(context.Background(), nodecred.Config{Dir: t.TempDir(), Node: node, Servers: c.url,
+			Token: c.token(t, 1), CAFingerprint: c.ca.Fingerprint(), Log: log})
+		if err != nil || !cred.Joined() {
+			t.Fatalf("join %s: %v", node, err)
+		}
+		return cred
+	}
+	a, b := join("node-a"), join("node-b")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	h := downloadapi.RequirePeer("", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello from node-a")
+	}), log)
+	go func() { done <- downloadapi.ServeMTLS(ctx, addr, h, a.ListenerTLS(), log) }()
+	t.Cleanup(func() { cancel(); <-done })
+	var resp *http.Response
+	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err = b.PeerClient("node-a").Get("https://" + addr + "/x"); err == nil || time.Since(start) > 5*time.Second {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "hello from node-a" {
+		t.Fatalf("%d %q", resp.StatusCode, body)
+	}
+	if _, err := b.PeerClient("node-c").Get("https://" + addr + "/x"); err == nil {
+		t.Fatal("node-a's listener was taken for node-c's")
 	}
 }
