@@ -32,7 +32,7 @@ var strategies = index(
 	groupStrategy, namespaceStrategy, externalIPPoolStrategy, externalIPStrategy, nodeStrategy, leaseStrategy,
 	networkStrategy, virtualRouterStrategy,
 	imageEntityStrategy, imageStrategy, blockStorageStrategy,
-	virtualMachineStrategy,
+	virtualMachineStrategy, consoleLinkStrategy,
 )
 
 // For returns the strategy of kind k. Every registered kind has one (a test
