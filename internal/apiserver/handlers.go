@@ -103,6 +103,13 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	if err := h.checkParent(r.Context(), m); err != nil {
 		return err
 	}
+	var linkKey []byte // a console link's answer carries its token
+	if h.kind == api.ConsoleLinkKind {
+		var err error
+		if linkKey, err = h.s.links.Source.ConsoleLinkKey(r.Context()); err != nil {
+			return err
+		}
+	}
 	data, err := api.Encode(obj)
 	if err != nil {
 		return err
@@ -110,6 +117,11 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	rev, err := h.s.store.Create(r.Context(), objectKey(h.kind, m), data)
 	if err != nil {
 		return h.writeErr(m, err)
+	}
+	if linkKey != nil {
+		if data, err = withLinkToken(linkKey, obj); err != nil {
+			return err
+		}
 	}
 	return h.reply(w, http.StatusCreated, data, rev)
 }

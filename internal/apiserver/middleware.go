@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/auth"
 )
 
 // Authenticator is the seam for authentication: it identifies the caller of
@@ -27,10 +28,7 @@ func (AllowAll) Authenticate(*http.Request) (string, error) { return "anonymous"
 
 type ctxKey int
 
-const (
-	requestIDKey ctxKey = iota
-	userKey
-)
+const requestIDKey ctxKey = 0
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
@@ -58,8 +56,10 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // middleware wraps every request: a request id (kept from X-Request-Id when
-// the caller sent a sane one), authentication, panic recovery and one access
-// log line.
+// the caller sent a sane one), its audit record, authentication, the
+// identity's limit, panic recovery and one access log line. The audit
+// record is opened before authentication so that refused requests are
+// audited; it learns the identity once authentication has decided.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -69,12 +69,14 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx, aud := s.audit.Begin(ctx, r, id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.ErrorContext(ctx, "handler panicked", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				writeError(ctx, rec, s.log, fmt.Errorf("panic: %v", p))
 			}
+			aud.End(rec.status)
 			level := slog.LevelDebug
 			if r.Method != http.MethodGet || rec.status >= 400 {
 				level = slog.LevelInfo // writes and failures are worth an operator's eye
@@ -82,12 +84,33 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.log.Log(ctx, level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "duration", time.Since(start))
 		}()
-		user, err := s.auth.Authenticate(r)
+		ident, err := s.authenticate(r.WithContext(ctx))
+		if err == nil {
+			aud.SetIdentity(ident)
+			err = authorizeLimit(ident, r)
+		}
 		if err != nil {
-			writeError(ctx, rec, s.log, fmt.Errorf("authenticate: %w", err))
+			aud.Deny(err.Error())
+			writeError(ctx, rec, s.log, err)
 			return
 		}
-		ctx = context.WithValue(ctx, userKey, user)
+		ctx = auth.WithIdentity(ctx, ident)
 		next.ServeHTTP(rec, r.WithContext(ctx))
 	})
+}
+
+// authenticate runs the authenticators: a console link, then the
+// configured one.
+func (s *Server) authenticate(r *http.Request) (*auth.Identity, error) {
+	if id, ok, err := s.links.Authenticate(r); ok {
+		return id, err
+	}
+	user, err := s.auth.Authenticate(r)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if user == "anonymous" {
+		return auth.Anonymous, nil
+	}
+	return &auth.Identity{Name: user, Kind: auth.KindUser, Via: "token"}, nil
 }

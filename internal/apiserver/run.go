@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/humstack/humstack/internal/audit"
 )
 
 // Config is the apiserver's command-line configuration.
@@ -23,7 +25,9 @@ type Config struct {
 	// agents' downloadAPI secret: the console proxy presents it to the
 	// agents. Empty leaves the consoles off.
 	NodeSecretFile string
-	Log            *slog.Logger
+	// Audit says where the audit log goes; an empty Path turns it off.
+	Audit audit.SinkConfig
+	Log   *slog.Logger
 }
 
 // Run opens the store, serves the API until ctx ends, and closes the store.
@@ -38,6 +42,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if secret == "" {
 		cfg.Log.Warn("consoles off: no --node-secret-file, so the apiserver cannot reach the agents' consoles")
 	}
+	al, err := openAudit(cfg)
+	if err != nil {
+		return err
+	}
+	defer al.Close()
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
@@ -47,7 +56,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return New(store, Options{Log: cfg.Log, NodeSecret: secret}).Serve(ctx, ln)
+	return New(store, Options{Log: cfg.Log, NodeSecret: secret, Audit: al}).Serve(ctx, ln)
+}
+
+// openAudit starts the audit log, or returns nil (off) without --audit-log.
+func openAudit(cfg Config) (*audit.Logger, error) {
+	sink, err := audit.OpenSink(cfg.Audit)
+	if err != nil || sink == nil {
+		return nil, err
+	}
+	cfg.Log.Info("audit log on", "path", cfg.Audit.Path, "max_size_mb", cfg.Audit.MaxSizeMB, "max_backups", cfg.Audit.MaxBackups)
+	return audit.New(sink, audit.Options{Log: cfg.Log}), nil
 }
 
 // readNodeSecret reads the secret file, if any: its content without

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/audit"
+	"github.com/humstack/humstack/internal/auth"
 	"github.com/humstack/humstack/internal/storage"
 )
 
@@ -23,6 +25,10 @@ type Options struct {
 	// listeners (downloadAPI.secret); the console proxy presents it.
 	// Empty turns the consoles off (503).
 	NodeSecret string
+	// Audit receives the audit log's lines; nil: no audit log.
+	Audit *audit.Logger
+	// Now is the clock console links expire by; nil: time.Now.
+	Now func() time.Time
 }
 
 // Server is the humstack API server over one store.
@@ -37,11 +43,14 @@ type Server struct {
 	stop     context.CancelFunc
 	mux      *http.ServeMux
 	consoles consoleProxy
+	audit    *audit.Logger
+	links    *auth.ConsoleLinkAuthenticator
 }
 
 // New builds a server; call Handler or Serve.
 func New(store storage.Store, opts Options) *Server {
-	s := &Server{store: store, log: opts.Log, auth: opts.Auth, heartbeat: opts.Heartbeat}
+	s := &Server{store: store, log: opts.Log, auth: opts.Auth, heartbeat: opts.Heartbeat, audit: opts.Audit}
+	s.links = &auth.ConsoleLinkAuthenticator{Source: &linkKeys{s: s}, Now: opts.Now}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
