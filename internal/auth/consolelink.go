@@ -69,6 +69,10 @@ func ParseConsoleLinkToken(s string) (ConsoleLinkToken, error) {
 			return bad("bad id")
 		}
 	}
+	// The decoder skips \r and \n; a token has exactly one spelling.
+	if len(parts[3]) != base64.RawURLEncoding.EncodedLen(macLen) || strings.ContainsAny(parts[3], "\r\n") {
+		return bad("bad signature encoding")
+	}
 	mac, err := base64.RawURLEncoding.Strict().DecodeString(parts[3])
 	if err != nil || len(mac) != macLen {
 		return bad("bad signature encoding")
