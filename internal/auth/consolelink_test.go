@@ -39,7 +39,6 @@ func link(id, vm string, exp time.Time) *api.ConsoleLink {
 	return l
 }
 
-
 func TestConsoleLinkAuthenticator(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	l1 := link("l1", "vm1", t0.Add(2*time.Hour))
