@@ -157,6 +157,7 @@ func (s *Server) proxyConsole(path func(console.Key) string) http.HandlerFunc {
 		s.log.InfoContext(r.Context(), "console attached", "request_id", requestID(r.Context()), "vm", t.vm.String(),
 			"node", t.node, "path", r.URL.Path)
 		session := audit.StartConsole(r.Context(), http.StatusSwitchingProtocols)
+		defer s.guardLink(r, down)()
 		session.End(s.pipeWS(down, up))
 	}
 }

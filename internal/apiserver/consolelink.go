@@ -8,7 +8,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
+	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/auth"
@@ -106,4 +110,43 @@ func authorizeLimit(id *auth.Identity, r *http.Request) error {
 		}
 	}
 	return fmt.Errorf("%s may open only the console of virtualmachine %s/%s/%s: %w", id.Name, l.Group, l.Namespace, l.ID, api.ErrForbidden)
+}
+
+// guardLink ends a console session opened with a console link once the
+// link expires or is revoked: it checks the link again every
+// linkRecheck and closes the user's side with 1008 (policy violation) and
+// the reason. A store that cannot answer does not end the session; the
+// next check decides. The returned func stops the guard.
+func (s *Server) guardLink(r *http.Request, down *websocket.Conn) (stop func()) {
+	if auth.FromContext(r.Context()).Via != auth.ConsoleLinkVia {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		t := time.NewTicker(s.linkRecheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			_, _, err := s.links.Authenticate(r.WithContext(ctx))
+			if errors.Is(err, api.ErrUnauthorized) {
+				s.log.InfoContext(r.Context(), "console link session ended", "request_id", requestID(r.Context()), "reason", err.Error())
+				down.Close(websocket.StatusPolicyViolation, closeReason(err))
+				return
+			}
+		}
+	}()
+	return cancel
+}
+
+// closeReason is err's message within a websocket close frame's limit.
+func closeReason(err error) string {
+	msg, _ := strings.CutSuffix(err.Error(), ": "+api.ErrUnauthorized.Error())
+	if len(msg) > 120 {
+		msg = msg[:120]
+	}
+	return msg
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/registry"
 	"github.com/humstack/humstack/internal/storage"
 )
@@ -85,6 +86,7 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	if err := h.bindScope(m, sc, ""); err != nil {
 		return err
 	}
+	audit.SetObject(r.Context(), m.Group, m.Namespace, m.ID)
 	if m.Deleting() {
 		return api.Invalid("meta.deleteState", "cannot create an object marked %s", m.DeleteState)
 	}

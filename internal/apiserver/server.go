@@ -29,6 +29,9 @@ type Options struct {
 	Audit *audit.Logger
 	// Now is the clock console links expire by; nil: time.Now.
 	Now func() time.Time
+	// ConsoleLinkRecheck is how often a console session opened with a
+	// console link checks that the link still holds; 0: 10 s.
+	ConsoleLinkRecheck time.Duration
 }
 
 // Server is the humstack API server over one store.
@@ -45,6 +48,8 @@ type Server struct {
 	consoles consoleProxy
 	audit    *audit.Logger
 	links    *auth.ConsoleLinkAuthenticator
+	// linkRecheck spaces the checks of a console link during a session.
+	linkRecheck time.Duration
 }
 
 // New builds a server; call Handler or Serve.
@@ -56,6 +61,9 @@ func New(store storage.Store, opts Options) *Server {
 	}
 	if s.auth == nil {
 		s.auth = AllowAll{}
+	}
+	if s.linkRecheck = opts.ConsoleLinkRecheck; s.linkRecheck <= 0 {
+		s.linkRecheck = 10 * time.Second
 	}
 	if s.heartbeat <= 0 {
 		s.heartbeat = 10 * time.Second

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/auth"
 )
 
@@ -79,6 +80,27 @@ func (a *Request) Deny(reason string) {
 // Deny marks the request ctx belongs to as denied (see Request.Deny); a
 // no-op when the audit log is off. This is the hook for the authorizer.
 func Deny(ctx context.Context, reason string) { FromContext(ctx).Deny(reason) }
+
+// SetObject fills what the path did not say about the object: a create
+// names its id (and, on the id-only routes, its scope) in the body. Safe
+// when the log is off. Values that are not ids are left out.
+func SetObject(ctx context.Context, group, namespace, id string) {
+	a := FromContext(ctx)
+	if a == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	o := &a.base.Object
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&o.Group, group}, {&o.Namespace, namespace}, {&o.ID, id}} {
+		if *f.dst == "" && api.IsID(f.v) { // what the body says is the client's: only ids get in
+			*f.dst = f.v
+		}
+	}
+}
 
 // End writes the request's line if it is audited: a write, a denial (401,
 // 403, or a request marked with Deny), or a console request that did not
