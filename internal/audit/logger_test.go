@@ -43,7 +43,7 @@ func (m *memSink) events(t *testing.T) []Event {
 func quiet() *slog.Logger { return slog.New(slog.DiscardHandler) }
 
 func event(i int) Event {
-	return Event{Time: time.Now(), Event: EventRequest, RequestID: "r" + strings.Repeat("x", i%7), Verb: "create",
+	return Event{Time: time.Now().UTC(), Event: EventRequest, RequestID: "r" + strings.Repeat("x", i%7), Verb: "create",
 		Identity: Identity{Name: "alice", Kind: "user", Via: "token"}, Method: "POST", Path: "/api/v0/groups",
 		Code: 201, SourceAddress: "127.0.0.1:1"}
 }
