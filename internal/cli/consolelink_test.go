@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"regexp"
@@ -81,4 +82,36 @@ func seedVM(t *testing.T) *api.Meta {
 	}
 	t.Fatal("the seed has no virtual machine")
 	return nil
+}
+
+// TestConsoleThroughALink: what a team does with the URL it was given:
+// console --link URL attaches (input from a pipe), --log prints the log,
+// and after revocation it fails with one line saying so.
+func TestConsoleThroughALink(t *testing.T) {
+	e, serial := newConsoleEnv(t)
+	r := e.mustRun("console-link", "vm1", "--ttl", "10m", "--g", "g1", "--n", "ns1")
+	m := regexp.MustCompile(`(?m)^consolelink (\S+) .*\nserial: (\S+)\nvnc: +(\S+)\nlog: +(\S+)$`).FindStringSubmatch(r.stdout)
+	if m == nil {
+		t.Fatalf("output:\n%s", r.stdout)
+	}
+	id, serialURL, vncURL, logURL := m[1], m[2], m[3], m[4]
+	// No server flags: the URL is all a team has.
+	r = runRaw(context.Background(), "team1\n", "console", "--link", serialURL)
+	if r.code != 0 || !strings.Contains(r.stdout, "tiny login: team1\n") || serial.Received() != "team1\n" {
+		t.Fatalf("console --link: %v (the VM got %q)", r, serial.Received())
+	}
+	for _, u := range []string{logURL, vncURL, serialURL} { // any of the three URLs
+		if r = runRaw(context.Background(), "", "console", "--log", "--link", u); r.code != 0 || r.stdout != "tiny login: team1\n" {
+			t.Fatalf("console --log --link %s: %v", u, r)
+		}
+	}
+	e.mustRun("console-link", "--revoke", id, "--g", "g1", "--n", "ns1")
+	r = runRaw(context.Background(), "x\n", "console", "--link", serialURL)
+	if r.code != 1 || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "console link revoked") {
+		t.Fatalf("revoked: %v", r)
+	}
+	r = runRaw(context.Background(), "", "console", "--link", "http://localhost:1/api/v0/groups")
+	if r.code != 1 || !strings.Contains(r.stderr, "is not a console link URL") {
+		t.Fatalf("not a link: %v", r)
+	}
 }
