@@ -44,6 +44,7 @@ func main() {
 	fs.StringVar(&cfg.Audit.Path, "audit-log", "", "write the audit log (JSON lines: writes, console sessions, denied requests) to this file, or - for standard output; empty: no audit log")
 	fs.IntVar(&cfg.Audit.MaxSizeMB, "audit-log-max-size", 100, "rotate the audit log file when it reaches this many megabytes")
 	fs.IntVar(&cfg.Audit.MaxBackups, "audit-log-max-backups", 10, "rotated audit log files to keep (0: keep all)")
+	fs.StringVar(&cfg.TrustedProxies, "trusted-proxy", "", "reverse proxies (comma-separated addresses or CIDRs) whose X-Forwarded-For gives the audit log's source address")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {

@@ -27,7 +27,10 @@ type Config struct {
 	NodeSecretFile string
 	// Audit says where the audit log goes; an empty Path turns it off.
 	Audit audit.SinkConfig
-	Log   *slog.Logger
+	// TrustedProxies (--trusted-proxy) lists the reverse proxies whose
+	// X-Forwarded-For gives the audit log's source address.
+	TrustedProxies string
+	Log            *slog.Logger
 }
 
 // Run opens the store, serves the API until ctx ends, and closes the store.
@@ -61,12 +64,16 @@ func Run(ctx context.Context, cfg Config) error {
 
 // openAudit starts the audit log, or returns nil (off) without --audit-log.
 func openAudit(cfg Config) (*audit.Logger, error) {
+	trusted, err := audit.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	sink, err := audit.OpenSink(cfg.Audit)
 	if err != nil || sink == nil {
 		return nil, err
 	}
 	cfg.Log.Info("audit log on", "path", cfg.Audit.Path, "max_size_mb", cfg.Audit.MaxSizeMB, "max_backups", cfg.Audit.MaxBackups)
-	return audit.New(sink, audit.Options{Log: cfg.Log}), nil
+	return audit.New(sink, audit.Options{Log: cfg.Log, TrustedProxies: trusted}), nil
 }
 
 // readNodeSecret reads the secret file, if any: its content without

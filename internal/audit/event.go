@@ -34,10 +34,15 @@ type Event struct {
 	Code int `json:"code,omitempty"`
 	// Reason says why a request was denied, when the server said why.
 	Reason string `json:"reason,omitempty"`
-	// SourceAddress is the TCP peer (host:port) of the request.
+	// SourceAddress is the TCP peer (host:port) of the request, or, when
+	// that peer is a trusted proxy (--trusted-proxy), the client address
+	// the proxies' X-Forwarded-For names (no port).
 	SourceAddress string `json:"sourceAddress,omitempty"`
-	// ForwardedFor is the request's X-Forwarded-For header as the client
-	// sent it, unverified (see docs/audit.md), cut to 256 bytes.
+	// Proxy is the TCP peer when SourceAddress was read from
+	// X-Forwarded-For.
+	Proxy string `json:"proxy,omitempty"`
+	// ForwardedFor is the request's X-Forwarded-For header as received,
+	// cut to 256 bytes: unverified unless Proxy is set.
 	ForwardedFor string `json:"forwardedFor,omitempty"`
 	UserAgent    string `json:"userAgent,omitempty"`
 	// DurationMs is how long the request (console.end: the session) took.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,15 +23,19 @@ type Options struct {
 	Log *slog.Logger // the server's own log, for losses; nil: slog.Default()
 	// Buffer bounds the lines waiting for the writer; 0: DefaultBuffer.
 	Buffer int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For gives
+	// the source address (ParseTrustedProxies); none: the TCP peer always.
+	TrustedProxies []netip.Prefix
 }
 
 // Logger writes audit events as JSON lines to one sink, from one goroutine.
 // A nil *Logger is valid and audits nothing (the audit log is off).
 type Logger struct {
-	sink io.Writer
-	log  *slog.Logger
-	ch   chan []byte
-	done chan struct{}
+	sink    io.Writer
+	log     *slog.Logger
+	trusted []netip.Prefix
+	ch      chan []byte
+	done    chan struct{}
 
 	mu     sync.RWMutex // guards closed against a send on a closed channel
 	closed bool
@@ -56,7 +61,7 @@ func New(sink io.Writer, opts Options) *Logger {
 	if opts.Buffer <= 0 {
 		opts.Buffer = DefaultBuffer
 	}
-	l := &Logger{sink: sink, log: opts.Log, ch: make(chan []byte, opts.Buffer), done: make(chan struct{})}
+	l := &Logger{sink: sink, log: opts.Log, trusted: opts.TrustedProxies, ch: make(chan []byte, opts.Buffer), done: make(chan struct{})}
 	go l.run()
 	return l
 }

@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,14 +37,16 @@ func (l *Logger) Begin(ctx context.Context, r *http.Request, requestID string) (
 		return ctx, nil
 	}
 	verb, obj := Describe(r)
-	xff := r.Header.Get("X-Forwarded-For")
+	full := strings.Join(r.Header.Values("X-Forwarded-For"), ",") // several header lines are one list
+	src, proxy := source(r.RemoteAddr, full, l.trusted)
+	xff := full
 	if len(xff) > maxForwardedFor {
 		xff = xff[:maxForwardedFor]
 	}
 	now := time.Now()
 	a := &Request{l: l, start: now, base: Event{
 		Time: now, Event: EventRequest, RequestID: requestID, Verb: verb, Object: obj,
-		Method: r.Method, Path: r.URL.Path, SourceAddress: r.RemoteAddr, ForwardedFor: xff,
+		Method: r.Method, Path: r.URL.Path, SourceAddress: src, Proxy: proxy, ForwardedFor: xff,
 		UserAgent: r.UserAgent(),
 	}}
 	return context.WithValue(ctx, ctxKey{}, a), a
