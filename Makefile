@@ -59,6 +59,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzUserData$$' -fuzztime $(FUZZTIME) ./internal/host/cloudinit
 	$(GO) test -run '^$$' -fuzz '^FuzzMetaData$$' -fuzztime $(FUZZTIME) ./internal/host/cloudinit
 	$(GO) test -run '^$$' -fuzz '^FuzzWrite$$' -fuzztime $(FUZZTIME) ./internal/host/cloudinit/iso9660
+	$(GO) test -run '^$$' -fuzz '^FuzzArgs$$' -fuzztime $(FUZZTIME) ./internal/host/qemu
+	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./internal/agent
 	$(GO) test -run '^$$' -fuzz '^FuzzConsoleLinkToken$$' -fuzztime $(FUZZTIME) ./internal/auth
 
 # bench prints API throughput and latency (p50/p99) at concurrency 1, 8 and

@@ -14,10 +14,6 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
-	"github.com/humstack/humstack/internal/lab"
-	"github.com/humstack/humstack/internal/lab/guest/guestcache"
-	"github.com/humstack/humstack/internal/lab/guest/tiny"
-	"github.com/humstack/humstack/internal/lab/labtest"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
@@ -61,18 +57,7 @@ var waitLine = regexp.MustCompile(`waiting for [a-z]+ [a-z0-9-]+/[a-z0-9-]+( \([
 // get group` says meanwhile what the deletion waits for, and no link,
 // namespace, rule, file or process is left on any node.
 func TestGroupDeletionLab(t *testing.T) {
-	testenv.RequireCommands(t, append([]string{"qemu-system-x86_64", "ssh-keygen"}, tiny.RequiredCommands...)...)
-	cache, err := guestcache.TestDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := tiny.Build(context.Background(), cache)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := labtest.Up(t, lab.Config{HeartbeatSeconds: 1, NodeGraceSeconds: 5, PollingSeconds: 2})
-	r := &run{t: t, l: l, url: labtest.ServeFromHub(t, l, img.Disk), last: time.Now()}
-	r.signer, r.key = labtest.NewKey(t)
+	r := newRun(t)
 	before, beforeFiles := r.snapshot(), r.agentFiles()
 
 	r.apply("01-tenancy.yaml", "02-external.yaml", "03-network.yaml", "04-disk.yaml", "05-image.yaml")

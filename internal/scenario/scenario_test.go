@@ -58,13 +58,10 @@ type run struct {
 	last   time.Time
 }
 
-// TestReferenceScenario is SPEC §6 in the lab, driven through humcli and
-// the YAML files of examples/scenario, five times over: the first run also
-// restarts the API server and every agent, and stops node-c's agent until
-// its node is NotReady; every run ends by deleting the namespace and the
-// group, and checks that no API object, link, namespace, rule, file or
-// process of humstack's is left.
-func TestReferenceScenario(t *testing.T) {
+// newRun brings up the three-node lab the scenarios run in (1 s
+// heartbeats, 5 s node grace) with the tiny guest's disk served from the
+// hub and a fresh SSH key.
+func newRun(t *testing.T) *run {
 	testenv.RequireCommands(t, append([]string{"qemu-system-x86_64", "ssh-keygen"}, tiny.RequiredCommands...)...)
 	cache, err := guestcache.TestDir()
 	if err != nil {
@@ -77,6 +74,17 @@ func TestReferenceScenario(t *testing.T) {
 	l := labtest.Up(t, lab.Config{HeartbeatSeconds: 1, NodeGraceSeconds: 5, PollingSeconds: 2})
 	r := &run{t: t, l: l, url: labtest.ServeFromHub(t, l, img.Disk), last: time.Now()}
 	r.signer, r.key = labtest.NewKey(t)
+	return r
+}
+
+// TestReferenceScenario is SPEC §6 in the lab, driven through humcli and
+// the YAML files of examples/scenario, five times over: the first run also
+// restarts the API server and every agent, and stops node-c's agent until
+// its node is NotReady; every run ends by deleting the namespace and the
+// group, and checks that no API object, link, namespace, rule, file or
+// process of humstack's is left.
+func TestReferenceScenario(t *testing.T) {
+	r := newRun(t)
 	before := r.snapshot()
 	for i := 1; i <= 5; i++ {
 		start := time.Now()

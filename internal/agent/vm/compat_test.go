@@ -1,20 +1,16 @@
 package vm
 
 import (
-	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/humstack/humstack/internal/testenv/golden"
 
 	"sigs.k8s.io/yaml"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/host/qemu"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 // fixedVM is a VM of the original's wire format that fixes its first NIC's
 // MAC (a universally administered one, as licences often want) and its
@@ -82,7 +78,7 @@ func TestFixedMACAndUUIDReachQEMUAndCloudInit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "network-config-fixed-mac", s.NetworkConfig)
+	golden.Assert(t, "network-config-fixed-mac.golden", s.NetworkConfig)
 	// What a YAML reader (cloud-init's) sees: the MACs as strings.
 	var nc struct {
 		Config []struct {
@@ -126,25 +122,5 @@ func TestPlanNICRefusesABadFixedMAC(t *testing.T) {
 	vm.Spec.NICs[0].MACAddress = "01:00:5e:00:00:01" // multicast; the server refuses it first
 	if _, err := planNIC(vm, 0, n, "hsbr"); err == nil || !strings.Contains(err.Error(), "spec.nics[0].macAddress") {
 		t.Fatalf("multicast MAC: %v", err)
-	}
-}
-
-// golden compares got with testdata/<name>.golden, or rewrites it under
-// -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from %s:\n--- got\n%s--- want\n%s", name, path, got, want)
 	}
 }

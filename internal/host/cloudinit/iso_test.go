@@ -12,6 +12,8 @@ import (
 	"testing"
 	"unicode/utf16"
 
+	"github.com/humstack/humstack/internal/testenv/golden"
+
 	"github.com/humstack/humstack/api"
 )
 
@@ -45,7 +47,7 @@ func TestISODescriptors(t *testing.T) {
 			break
 		}
 	}
-	golden(t, "seed-iso-descriptors", []byte(out.String()))
+	golden.Assert(t, "seed-iso-descriptors.golden", []byte(out.String()))
 }
 
 // describeVD decodes the fields of a volume descriptor that readers use.

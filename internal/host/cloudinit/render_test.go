@@ -1,38 +1,15 @@
 package cloudinit
 
 import (
-	"bytes"
 	"errors"
-	"flag"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"testing"
+
+	"github.com/humstack/humstack/internal/testenv/golden"
 
 	"github.com/humstack/humstack/api"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// golden compares got with testdata/<name>.golden, or rewrites it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from %s:\n--- got\n%s--- want\n%s", name, path, got, want)
-	}
-}
 
 func mac(s string) net.HardwareAddr {
 	m, err := net.ParseMAC(s)
@@ -52,7 +29,7 @@ func TestMetaDataGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "meta-data", got)
+	golden.Assert(t, "meta-data.golden", got)
 }
 
 func TestUserDataGolden(t *testing.T) {
@@ -71,7 +48,7 @@ func TestUserDataGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name, got)
+			golden.Assert(t, tc.name+".golden", got)
 		})
 	}
 }
@@ -97,7 +74,7 @@ func TestNetworkConfigGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, tc.name, got)
+			golden.Assert(t, tc.name+".golden", got)
 		})
 	}
 }

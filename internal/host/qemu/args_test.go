@@ -1,37 +1,13 @@
 package qemu
 
 import (
-	"bytes"
 	"errors"
-	"flag"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/humstack/humstack/internal/testenv/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
-
-// golden compares got with testdata/<name>.golden, or rewrites it under
-// -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from %s:\n--- got\n%s--- want\n%s", name, path, got, want)
-	}
-}
 
 func mac(s string) net.HardwareAddr {
 	m, err := net.ParseMAC(s)
@@ -83,7 +59,7 @@ func TestArgsGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "args-"+tc.name, []byte(render(argv)))
+			golden.Assert(t, "args-"+tc.name+".golden", []byte(render(argv)))
 		})
 	}
 }

@@ -50,7 +50,8 @@ func TestBoot(t *testing.T) {
 func testBoot(t *testing.T, img Image, mode bootMode) {
 	signer, authorized := newKey(t)
 	mac := fmt.Sprintf("52:54:00:%s:%s:%s", randomHex(t, 1), randomHex(t, 1), randomHex(t, 1))
-	seed := writeSeed(t, mac, authorized)
+	seed := writeSeed(t, mac, cloudinit.Hostname(guestHost, "vm-1", "id-1"),
+		[]api.LoginUser{{Username: guestUser, SSHAuthorizedKeys: []string{authorized}}})
 	n := newTestNet(t, "10.99.0.1/24")
 	vm := startVM(t, n, img, mode, seed, mac)
 
@@ -94,19 +95,20 @@ func newKey(t *testing.T) (ssh.Signer, string) {
 	return signer, strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey()))) + " test@humstack"
 }
 
-// writeSeed renders the NoCloud ISO with the product's renderers.
-func writeSeed(t *testing.T, mac, key string) string {
+// writeSeed renders the NoCloud ISO with the product's renderers: one NIC
+// with guestAddr/24, gateway and nameserver the bridge; users may be nil.
+func writeSeed(t *testing.T, mac, hostname string, users []api.LoginUser) string {
 	t.Helper()
 	hw, err := net.ParseMAC(mac)
 	if err != nil {
 		t.Fatal(err)
 	}
 	gw := netip.MustParseAddr("10.99.0.1")
-	md, err := cloudinit.MetaData("tiny-"+randomHex(t, 4), cloudinit.Hostname(guestHost, "vm-1", "id-1"))
+	md, err := cloudinit.MetaData("tiny-"+randomHex(t, 4), hostname)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ud, err := cloudinit.UserData([]api.LoginUser{{Username: guestUser, SSHAuthorizedKeys: []string{key}}})
+	ud, err := cloudinit.UserData(users)
 	if err != nil {
 		t.Fatal(err)
 	}

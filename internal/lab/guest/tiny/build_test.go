@@ -2,11 +2,12 @@ package tiny
 
 import (
 	"context"
-	"github.com/humstack/humstack/internal/lab/guest/guestcache"
 	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/humstack/humstack/internal/lab/guest/guestcache"
 
 	"github.com/humstack/humstack/internal/testenv"
 )

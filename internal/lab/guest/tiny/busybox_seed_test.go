@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
-	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/humstack/humstack/internal/host/cloudinit"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
@@ -78,7 +75,7 @@ func TestBusyboxFindsSeed(t *testing.T) {
 	img := testImage(t)
 	img.Initrd = withInit(t, img.Initrd, busyboxInit)
 	mac := fmt.Sprintf("52:54:00:%s:%s:%s", randomHex(t, 1), randomHex(t, 1), randomHex(t, 1))
-	seed := writeNetworkSeed(t, mac)
+	seed := writeSeed(t, mac, "bbvm", nil)
 	n := newTestNet(t, "10.99.0.1/24")
 	vm := startVM(t, n, img, bootMode{direct: true, seedIf: "ide"}, seed, mac)
 
@@ -129,33 +126,4 @@ func withInit(t *testing.T, initrd, script string) string {
 		t.Fatal(err)
 	}
 	return out
-}
-
-// writeNetworkSeed renders a seed with the product's renderers: one NIC
-// with guestAddr/24, gateway and nameserver the bridge.
-func writeNetworkSeed(t *testing.T, mac string) string {
-	t.Helper()
-	hw, err := net.ParseMAC(mac)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw := netip.MustParseAddr("10.99.0.1")
-	md, err := cloudinit.MetaData("bb-"+randomHex(t, 4), "bbvm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ud, err := cloudinit.UserData(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nc, err := cloudinit.NetworkConfig([]cloudinit.NIC{{MAC: hw, Address: netip.MustParseAddr(guestAddr), PrefixLen: 24,
-		Gateway: gw, Nameservers: []netip.Addr{gw}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "seed.iso")
-	if err := cloudinit.WriteISOFile(path, cloudinit.Seed{MetaData: md, UserData: ud, NetworkConfig: nc}); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }

@@ -2,11 +2,12 @@ package tiny
 
 import (
 	"bytes"
-	"github.com/humstack/humstack/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/humstack/humstack/internal/testenv"
 )
 
 // TestCPIOReadsBack unpacks the archive with cpio(1), an independent reader.

@@ -5,13 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"github.com/humstack/humstack/internal/lab"
 	"net"
 	"os"
 	"os/exec"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/humstack/humstack/internal/lab"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
