@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -90,7 +91,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			err = authorizeLimit(ident, r)
 		}
 		if err != nil {
-			aud.Deny(err.Error())
+			if errors.Is(err, api.ErrUnauthorized) || errors.Is(err, api.ErrForbidden) {
+				aud.Deny(err.Error()) // not a store failure while checking a credential
+			}
 			writeError(ctx, rec, s.log, err)
 			return
 		}
