@@ -30,6 +30,9 @@ func objectOf(path string) (obj Object, coll bool) {
 	if !ok {
 		return Object{}, false
 	}
+	if len(rest) > maxPath {
+		return Object{}, false // no route serves it; the clipped path says enough
+	}
 	seg := strings.Split(strings.TrimSuffix(rest, "/"), "/")
 	// groups/{g}/namespaces/{ns}/{plural}/{id}/{sub...}, shortened from
 	// the right for wider scopes.

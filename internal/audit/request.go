@@ -11,8 +11,21 @@ import (
 	"github.com/humstack/humstack/internal/auth"
 )
 
-// maxForwardedFor bounds the unverified X-Forwarded-For kept in a line.
-const maxForwardedFor = 256
+// Bounds of what a client controls in a line, so one request cannot
+// write a megabyte of log (the server takes 1 MB of headers).
+const (
+	maxForwardedFor = 256
+	maxUserAgent    = 512
+	maxPath         = 2048
+)
+
+// clip cuts s to n bytes.
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
 
 // Request is the audit record of one HTTP request in flight. A nil
 // *Request (the log is off) accepts every call and does nothing.
@@ -39,15 +52,11 @@ func (l *Logger) Begin(ctx context.Context, r *http.Request, requestID string) (
 	verb, obj := Describe(r)
 	full := strings.Join(r.Header.Values("X-Forwarded-For"), ",") // several header lines are one list
 	src, proxy := source(r.RemoteAddr, full, l.trusted)
-	xff := full
-	if len(xff) > maxForwardedFor {
-		xff = xff[:maxForwardedFor]
-	}
 	now := time.Now()
 	a := &Request{l: l, start: now, base: Event{
 		Time: now, Event: EventRequest, RequestID: requestID, Verb: verb, Object: obj,
-		Method: r.Method, Path: r.URL.Path, SourceAddress: src, Proxy: proxy, ForwardedFor: xff,
-		UserAgent: r.UserAgent(),
+		Method: r.Method, Path: clip(r.URL.Path, maxPath), SourceAddress: src, Proxy: proxy,
+		ForwardedFor: clip(full, maxForwardedFor), UserAgent: clip(r.UserAgent(), maxUserAgent),
 	}}
 	return context.WithValue(ctx, ctxKey{}, a), a
 }

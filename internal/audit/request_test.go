@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/humstack/humstack/internal/auth"
@@ -104,5 +105,21 @@ func TestWhatIsAudited(t *testing.T) {
 	a.End(http.StatusCreated)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestClientFieldsAreBounded: a request with huge headers and path still
+// makes a line of a few KiB.
+func TestClientFieldsAreBounded(t *testing.T) {
+	sink := &memSink{}
+	l := New(sink, Options{Log: quiet()})
+	r := httptest.NewRequest("POST", "/api/v0/groups/"+strings.Repeat("g", 100000), nil)
+	r.Header.Set("User-Agent", strings.Repeat("u", 100000))
+	r.Header.Set("X-Forwarded-For", strings.Repeat("x", 100000))
+	_, a := l.Begin(context.Background(), r, "req")
+	a.End(400)
+	l.Close()
+	if n := sink.buf.Len(); n > 4096 || len(sink.events(t)) != 1 {
+		t.Fatalf("a %d-byte line", n)
 	}
 }
