@@ -103,8 +103,11 @@ func authorizeLimit(id *auth.Identity, r *http.Request) error {
 	}
 	if l.APIType == api.VirtualMachineKind.APIType && r.Method == http.MethodGet {
 		vm := "/api/v0/groups/" + l.Group + "/namespaces/" + l.Namespace + "/" + api.VirtualMachineKind.Plural + "/" + l.ID
+		// The escaped path: "vm1%2Fserial" decodes to the same Path but
+		// routes elsewhere. Ids are DNS labels, so the real path has no
+		// escapes.
 		for _, sub := range consoleSubresources {
-			if r.URL.Path == vm+sub {
+			if r.URL.EscapedPath() == vm+sub {
 				return nil
 			}
 		}

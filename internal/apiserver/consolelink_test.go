@@ -131,6 +131,7 @@ func TestConsoleLinkOpensItsConsoleOnly(t *testing.T) {
 		vmPath + "/vm1", vmPath, "/api/v0/virtualmachines", "/api/v0/nodes", "/api/v0/groups/g1", // REST
 		"/api/v0/groups/g1/namespaces/ns1/consolelinks/team1-vm1", "/healthz",
 		vmPath + "/vm1/serial/", vmPath + "/vm1/status",
+		vmPath + "/vm1%2Fserial", "/api/v0/groups/g1%2Fnamespaces%2Fns1%2Fvirtualmachines%2Fvm1/serial", // same Path, other routes
 	} {
 		if code, body := e.get(t, p+q); code != http.StatusForbidden || !strings.Contains(body, "may open only the console of virtualmachine g1/ns1/vm1") {
 			t.Errorf("GET %s: %d %s, want 403", p, code, body)
