@@ -2,6 +2,7 @@ package audit
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/humstack/humstack/api"
@@ -19,12 +20,13 @@ var consoleSubresources = map[string]bool{"ws": true, "serial": true, "serial/lo
 // plurals leave apiType empty), since denied and malformed requests are
 // audited too.
 func Describe(r *http.Request) (string, Object) {
-	obj, coll := objectOf(r.URL.Path)
+	obj, coll := objectOf(r.URL.EscapedPath())
 	return verbOf(r, obj, coll), obj
 }
 
-// objectOf splits an API path into its object; coll reports a collection
-// path (no id).
+// objectOf splits an escaped API path into its object, segment by segment
+// as the routes do (an escaped "/" stays inside its segment); coll reports
+// a collection path (no id).
 func objectOf(path string) (obj Object, coll bool) {
 	rest, ok := strings.CutPrefix(path, apiPrefix)
 	if !ok {
@@ -34,6 +36,11 @@ func objectOf(path string) (obj Object, coll bool) {
 		return Object{}, false // no route serves it; the clipped path says enough
 	}
 	seg := strings.Split(strings.TrimSuffix(rest, "/"), "/")
+	for i, sg := range seg {
+		if u, err := url.PathUnescape(sg); err == nil {
+			seg[i] = u
+		}
+	}
 	// groups/{g}/namespaces/{ns}/{plural}/{id}/{sub...}, shortened from
 	// the right for wider scopes.
 	if seg[0] == "groups" && len(seg) >= 3 {

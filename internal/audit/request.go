@@ -55,7 +55,7 @@ func (l *Logger) Begin(ctx context.Context, r *http.Request, requestID string) (
 	now := time.Now()
 	a := &Request{l: l, start: now, base: Event{
 		Time: now, Event: EventRequest, RequestID: requestID, Verb: verb, Object: obj,
-		Method: r.Method, Path: clip(r.URL.Path, maxPath), SourceAddress: src, Proxy: proxy,
+		Method: r.Method, Path: clip(r.URL.EscapedPath(), maxPath), SourceAddress: src, Proxy: proxy,
 		ForwardedFor: clip(full, maxForwardedFor), UserAgent: clip(r.UserAgent(), maxUserAgent),
 	}}
 	return context.WithValue(ctx, ctxKey{}, a), a

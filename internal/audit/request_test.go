@@ -32,6 +32,8 @@ func TestDescribe(t *testing.T) {
 		{"PATCH", "/api/v0/nodes/n1", "patch", Object{APIType: "systemv0/node", ID: "n1"}},
 		{"POST", "/api/v0/bogus", "create", Object{}},
 		{"GET", "/healthz", "get", Object{}},
+		{"GET", "/api/v0/groups/g1%2Fnamespaces%2Fns1/virtualmachines/vm1%2Fserial", "get", // as the routes see it
+			Object{APIType: "systemv0/virtualmachine", Group: "g1/namespaces/ns1", ID: "vm1/serial"}},
 	} {
 		r := httptest.NewRequest(tc.method, tc.path, nil)
 		verb, obj := Describe(r)
