@@ -18,6 +18,7 @@ import (
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/agent/console"
 	"github.com/humstack/humstack/internal/audit"
+	"github.com/humstack/humstack/internal/auth"
 )
 
 // The console proxy: a VM's consoles live on the agent of its node
@@ -155,7 +156,7 @@ func (s *Server) proxyConsole(path func(console.Key) string) http.HandlerFunc {
 			return
 		}
 		s.log.InfoContext(r.Context(), "console attached", "request_id", requestID(r.Context()), "vm", t.vm.String(),
-			"node", t.node, "path", r.URL.Path)
+			"node", t.node, "path", r.URL.Path, "identity", auth.FromContext(r.Context()).Name)
 		session := audit.StartConsole(r.Context(), http.StatusSwitchingProtocols)
 		defer s.guardLink(r, down)()
 		session.End(s.pipeWS(down, up))
