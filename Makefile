@@ -62,6 +62,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzArgs$$' -fuzztime $(FUZZTIME) ./internal/host/qemu
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./internal/agent
 	$(GO) test -run '^$$' -fuzz '^FuzzConsoleLinkToken$$' -fuzztime $(FUZZTIME) ./internal/auth
+	$(GO) test -run '^$$' -fuzz '^FuzzBearer$$' -fuzztime $(FUZZTIME) ./internal/auth
 
 # bench prints API throughput and latency (p50/p99) at concurrency 1, 8 and
 # 64, a 10,000-object list, watch delivery latency to 100 watchers, and the

@@ -26,6 +26,8 @@ type Client struct {
 	bases []string     // normalized server URLs, in the caller's order
 	cur   atomic.Int32 // index in bases of the server in use
 	hc    *http.Client
+	// token is sent as "Authorization: Bearer <token>" on every request.
+	token string
 }
 
 // Option configures a Client.
@@ -33,6 +35,9 @@ type Option func(*Client)
 
 // WithHTTPClient replaces the default HTTP client.
 func WithHTTPClient(hc *http.Client) Option { return func(c *Client) { c.hc = hc } }
+
+// WithToken authenticates every request with a bearer token.
+func WithToken(token string) Option { return func(c *Client) { c.token = token } }
 
 // New returns a client for the API server at base, e.g. "http://localhost:8080"
 // or "localhost:8080". A comma-separated list ("a:8080,b:8080") names

@@ -58,7 +58,7 @@ func (c *Client) dialVM(ctx context.Context, sc Scope, id, suffix string) (*webs
 	}
 	p += suffix
 	conn, resp, err := websocket.Dial(ctx, c.base()+p, &websocket.DialOptions{
-		HTTPClient: c.hc, Subprotocols: []string{"binary"},
+		HTTPClient: c.hc, Subprotocols: []string{"binary"}, HTTPHeader: c.authHeader(),
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
@@ -82,4 +82,12 @@ func responseError(status int, body []byte) error {
 		msg = *env.Error
 	}
 	return api.ErrorFromHTTP(status, env.Reason, msg)
+}
+
+// authHeader is the Authorization header of the client's token, if any.
+func (c *Client) authHeader() http.Header {
+	if c.token == "" {
+		return nil
+	}
+	return http.Header{"Authorization": {"Bearer " + c.token}}
 }

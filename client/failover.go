@@ -68,6 +68,9 @@ func (c *Client) send(ctx context.Context, method, path string, set func(*http.R
 		if err != nil {
 			return nil, err
 		}
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
 		if set != nil {
 			set(req)
 		}

@@ -41,6 +41,7 @@ func main() {
 	fs.StringVar(&cfg.Etcd.KeyFile, "etcd-keyfile", "", "client key for etcd (TLS)")
 	fs.StringVar(&cfg.Etcd.Prefix, "etcd-prefix", "/humstack/", "etcd key prefix of this installation")
 	fs.StringVar(&cfg.NodeSecretFile, "node-secret-file", "", "file holding the cluster's shared secret (the agents' downloadAPI secret), to reach VM consoles; without it consoles are off")
+	fs.StringVar(&cfg.Authorization, "authorization", "off", "off (everyone may do everything) or rbac (tokens, roles and bindings; see docs/security.md)")
 	fs.StringVar(&cfg.Audit.Path, "audit-log", "", "write the audit log (JSON lines: writes, console sessions, denied requests) to this file, or - for standard output; empty: no audit log")
 	fs.IntVar(&cfg.Audit.MaxSizeMB, "audit-log-max-size", 100, "rotate the audit log file when it reaches this many megabytes")
 	fs.IntVar(&cfg.Audit.MaxBackups, "audit-log-max-backups", 10, "rotated audit log files to keep (0: keep all)")

@@ -2,6 +2,7 @@ package apiserver_test
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/audit"
+	"github.com/humstack/humstack/internal/auth"
 )
 
 // auditSink collects the audit log in memory.
@@ -59,11 +61,11 @@ func (s *auditSink) since(t *testing.T, from, want int) []audit.Event {
 // denyBad is an authenticator that refuses the bearer token "bad".
 type denyBad struct{}
 
-func (denyBad) Authenticate(r *http.Request) (string, error) {
+func (denyBad) Authenticate(r *http.Request) (*auth.Identity, bool, error) {
 	if r.Header.Get("Authorization") == "Bearer bad" {
-		return "", api.ErrUnauthorized
+		return nil, true, fmt.Errorf("token bad: %w", api.ErrUnauthorized)
 	}
-	return "anonymous", nil
+	return nil, false, nil
 }
 
 func newAuditEnv(t *testing.T) (*consoleEnv, *auditSink) {
@@ -71,7 +73,7 @@ func newAuditEnv(t *testing.T) (*consoleEnv, *auditSink) {
 	sink := &auditSink{}
 	al := audit.New(sink, audit.Options{})
 	t.Cleanup(func() { al.Close() })
-	return newConsoleEnvWith(t, apiserver.Options{NodeSecret: nodeSecret, Audit: al, Auth: denyBad{}}), sink
+	return newConsoleEnvWith(t, apiserver.Options{NodeSecret: nodeSecret, Audit: al, Authenticator: denyBad{}}), sink
 }
 
 // send makes a raw request with a known request id and user agent.
@@ -119,8 +121,8 @@ func TestAuditLogLines(t *testing.T) {
 		{"get", "GET", vmPath + "/vm1", "", nil, 200, "", audit.Object{}, "", 0},
 		{"list", "GET", vmPath, "", nil, 200, "", audit.Object{}, "", 0},
 		{"missing", "GET", vmPath + "/nope", "", nil, 404, "", audit.Object{}, "", 0},
-		{"401", "GET", vmPath, "", []string{"Authorization", "Bearer bad"}, 401, "list", audit.Object{APIType: vm.APIType, Group: "g1", Namespace: "ns1"}, "authenticate: unauthorized", 1},
-		{"401 write", "DELETE", vmPath + "/vm1", "", []string{"Authorization", "Bearer bad"}, 401, "delete", vm, "authenticate: unauthorized", 1},
+		{"401", "GET", vmPath, "", []string{"Authorization", "Bearer bad"}, 401, "list", audit.Object{APIType: vm.APIType, Group: "g1", Namespace: "ns1"}, "token bad: unauthorized", 1},
+		{"401 write", "DELETE", vmPath + "/vm1", "", []string{"Authorization", "Bearer bad"}, 401, "delete", vm, "token bad: unauthorized", 1},
 		{"401 unknown link", "GET", vmPath + "/vm1?link=x.y.z.AAAAAAAAAAAAAAAAAAAAAA", "", nil, 401, "get", vm, "console link revoked or unknown: unauthorized", 1},
 		{"console failed", "GET", vmPath + "/vm1/serial", "", nil, 400, "console", withID(vm, "serial", "vm1"), "", 1},
 		{"console log", "GET", vmPath + "/vm1/serial/log", "", nil, 200, "console", withID(vm, "serial/log", "vm1"), "", 2},

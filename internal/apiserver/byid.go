@@ -26,17 +26,23 @@ import (
 
 // byIDRoutes registers the id-only routes of the kinds that had them.
 func (s *Server) byIDRoutes() {
-	h := &resource{s: s, kind: api.ExternalIPKind}
-	coll := "/api/v0/" + h.kind.Plural
-	s.mux.HandleFunc("POST "+coll, h.createByID)
-	s.mux.HandleFunc("GET "+coll+"/{id}", h.byID(h.get))
-	s.mux.HandleFunc("PUT "+coll+"/{id}", h.byID(h.update))
-	s.mux.HandleFunc("DELETE "+coll+"/{id}", h.byID(h.delete))
+	k := api.ExternalIPKind
+	h := &resource{s: s, kind: k}
+	s.handle(k, "POST /api/v0/{kind}", h.createByID)
+	for _, r := range []struct {
+		tmpl string
+		fn   http.HandlerFunc
+	}{{"GET /api/v0/{kind}/{id}", h.get}, {"PUT /api/v0/{kind}/{id}", h.update}, {"DELETE /api/v0/{kind}/{id}", h.delete}} {
+		// Authorized once the id is resolved to its namespace.
+		s.table = append(s.table, Route{Pattern: strings.Replace(r.tmpl, "{kind}", k.Plural, 1), Template: r.tmpl, Kind: k, ByID: true})
+		s.mux.HandleFunc(s.table[len(s.table)-1].Pattern, h.byID(r.tmpl, s.authorized(k, r.tmpl, r.fn)))
+	}
 }
 
 // byID resolves the path's id to its one holder and hands the request to
 // next as if it had come on the namespaced path.
-func (h *resource) byID(next http.HandlerFunc) http.HandlerFunc {
+// Holders the caller may not see are left out, as if they did not exist.
+func (h *resource) byID(tmpl string, next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		h.handle(func(w http.ResponseWriter, r *http.Request) error {
 			id, err := pathID(r)
@@ -45,6 +51,9 @@ func (h *resource) byID(next http.HandlerFunc) http.HandlerFunc {
 			}
 			holders, err := h.holders(r.Context(), id)
 			if err != nil {
+				return err
+			}
+			if holders, err = h.s.seenHolders(r, h.kind, tmpl, id, holders); err != nil {
 				return err
 			}
 			switch len(holders) {

@@ -62,10 +62,10 @@ func (p consoleProxy) header() http.Header {
 }
 
 func (s *Server) consoleRoutes() {
-	vm := "/api/v0/groups/{group}/namespaces/{namespace}/" + api.VirtualMachineKind.Plural + "/{id}"
-	s.mux.HandleFunc("GET "+vm+"/ws", s.proxyConsole(console.VNCPath))
-	s.mux.HandleFunc("GET "+vm+"/serial", s.proxyConsole(console.SerialPath))
-	s.mux.HandleFunc("GET "+vm+"/serial/log", s.proxyConsoleLog)
+	vm, k := "GET /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}", api.VirtualMachineKind
+	s.handle(k, vm+"/ws", s.proxyConsole(console.VNCPath))
+	s.handle(k, vm+"/serial", s.proxyConsole(console.SerialPath))
+	s.handle(k, vm+"/serial/log", s.proxyConsoleLog)
 }
 
 // consoleTarget is a VM's console on its node's agent.

@@ -88,33 +88,6 @@ func withLinkToken(key []byte, obj api.Object) ([]byte, error) {
 	return api.Encode(&answer)
 }
 
-// consoleSubresources are the paths below a VM that a console link opens.
-var consoleSubresources = []string{"/ws", "/serial", "/serial/log"}
-
-// authorizeLimit enforces an identity's Limit: an identity limited to one
-// VM (a console link) may open that VM's consoles and nothing else.
-//
-// It stands in for auth.Authorize (verb "console" on the Limit object),
-// which replaces it when authorization lands.
-func authorizeLimit(id *auth.Identity, r *http.Request) error {
-	l := id.Limit
-	if l == nil {
-		return nil
-	}
-	if l.APIType == api.VirtualMachineKind.APIType && r.Method == http.MethodGet {
-		vm := "/api/v0/groups/" + l.Group + "/namespaces/" + l.Namespace + "/" + api.VirtualMachineKind.Plural + "/" + l.ID
-		// The escaped path: "vm1%2Fserial" decodes to the same Path but
-		// routes elsewhere. Ids are DNS labels, so the real path has no
-		// escapes.
-		for _, sub := range consoleSubresources {
-			if r.URL.EscapedPath() == vm+sub {
-				return nil
-			}
-		}
-	}
-	return fmt.Errorf("%s may open only the console of virtualmachine %s/%s/%s: %w", id.Name, l.Group, l.Namespace, l.ID, api.ErrForbidden)
-}
-
 // guardLink ends a console session opened with a console link once the
 // link expires or is revoked: it checks the link again every
 // linkRecheck and closes the user's side with 1008 (policy violation) and

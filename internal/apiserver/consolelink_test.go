@@ -129,12 +129,22 @@ func TestConsoleLinkOpensItsConsoleOnly(t *testing.T) {
 	for _, p := range []string{
 		vmPath + "/vm2/serial", vmPath + "/vm2/ws", vmPath + "/vm2/serial/log", // another VM's consoles
 		vmPath + "/vm1", vmPath, "/api/v0/virtualmachines", "/api/v0/nodes", "/api/v0/groups/g1", // REST
-		"/api/v0/groups/g1/namespaces/ns1/consolelinks/team1-vm1", "/healthz",
-		vmPath + "/vm1/serial/", vmPath + "/vm1/status",
-		vmPath + "/vm1%2Fserial", "/api/v0/groups/g1%2Fnamespaces%2Fns1%2Fvirtualmachines%2Fvm1/serial", // same Path, other routes
+		"/api/v0/groups/g1/namespaces/ns1/consolelinks/team1-vm1",
+		vmPath + "/vm1%2Fserial", // decodes like vm1/serial, but routes to the VM object (id "vm1/serial")
 	} {
 		if code, body := e.get(t, p+q); code != http.StatusForbidden || !strings.Contains(body, "may open only the console of virtualmachine g1/ns1/vm1") {
 			t.Errorf("GET %s: %d %s, want 403", p, code, body)
+		}
+	}
+	// Paths that are no route answer as they do to anyone (404, 405),
+	// before any handler; the health check is public.
+	for p, want := range map[string]int{
+		vmPath + "/vm1/serial/": http.StatusNotFound, vmPath + "/vm1/status": http.StatusMethodNotAllowed,
+		"/api/v0/groups/g1%2Fnamespaces%2Fns1%2Fvirtualmachines%2Fvm1/serial": http.StatusNotFound,
+		"/healthz": http.StatusOK,
+	} {
+		if code, body := e.get(t, p+q); code != want {
+			t.Errorf("GET %s: %d %s, want %d", p, code, body, want)
 		}
 	}
 	if _, code, _ := e.dial(t, vmPath+"/vm2/serial"+q); code != http.StatusForbidden {

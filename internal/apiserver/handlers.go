@@ -42,11 +42,17 @@ func (h *resource) doList(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := make([][]byte, len(kvs))
-	for i, kv := range kvs {
-		if items[i], err = api.InjectResourceVersion(kv.Value, kv.ModRevision); err != nil {
+	visible := visibleFilter(r.Context())
+	items := make([][]byte, 0, len(kvs))
+	for _, kv := range kvs {
+		if visible != nil && !visible(kv) {
+			continue
+		}
+		item, err := api.InjectResourceVersion(kv.Value, kv.ModRevision)
+		if err != nil {
 			return fmt.Errorf("stored %s: %w", kv.Key, err)
 		}
+		items = append(items, item)
 	}
 	writeList(w, h.kind, items, rev)
 	return nil
@@ -81,7 +87,7 @@ func (h *resource) create(w http.ResponseWriter, r *http.Request) {
 }
 
 // createIn creates obj, decoded from r's body, in scope sc.
-func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, obj api.Object) error {
+func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, obj api.Object) (err error) {
 	m := obj.GetMeta()
 	if err := h.bindScope(m, sc, ""); err != nil {
 		return err
@@ -98,6 +104,13 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	}
 	if len(m.Finalizers) == 0 {
 		m.Finalizers = nil
+	}
+	issuer, _ := h.strategy().(registry.SecretIssuer)
+	var secret string
+	if issuer != nil {
+		if secret, err = issuer.IssueSecret(obj); err != nil {
+			return err
+		}
 	}
 	if err := h.validate(obj, nil); err != nil {
 		return err
@@ -122,6 +135,13 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	}
 	if linkKey != nil {
 		if data, err = withLinkToken(linkKey, obj); err != nil {
+			return err
+		}
+	}
+	if issuer != nil {
+		// Shown once, in this answer; the store holds only its hash.
+		issuer.RevealSecret(obj, secret)
+		if data, err = api.Encode(obj); err != nil {
 			return err
 		}
 	}

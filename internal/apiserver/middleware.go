@@ -15,21 +15,9 @@ import (
 	"github.com/humstack/humstack/internal/auth"
 )
 
-// Authenticator is the seam for authentication: it identifies the caller of
-// a request or fails with api.ErrUnauthorized. The default admits everyone.
-type Authenticator interface {
-	Authenticate(r *http.Request) (user string, err error)
-}
-
-// AllowAll admits every request as "anonymous".
-type AllowAll struct{}
-
-// Authenticate implements Authenticator.
-func (AllowAll) Authenticate(*http.Request) (string, error) { return "anonymous", nil }
-
 type ctxKey int
 
-const requestIDKey ctxKey = 0
+const requestIDKey ctxKey = iota
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
@@ -57,10 +45,11 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // middleware wraps every request: a request id (kept from X-Request-Id when
-// the caller sent a sane one), its audit record, authentication, the
-// identity's limit, panic recovery and one access log line. The audit
-// record is opened before authentication so that refused requests are
-// audited; it learns the identity once authentication has decided.
+// the caller sent a sane one), its audit record, authentication (the
+// identity goes in the context; authorization is per route, see authz.go),
+// panic recovery and one access log line. The audit record is opened before
+// authentication so that refused requests are audited; it learns the
+// identity once authentication has decided.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -85,35 +74,33 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.log.Log(ctx, level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "duration", time.Since(start))
 		}()
-		ident, err := s.authenticate(r.WithContext(ctx))
-		if err == nil {
-			aud.SetIdentity(ident)
-			err = authorizeLimit(ident, r)
-		}
+		r = r.WithContext(ctx)
+		who, err := s.authenticate(r)
 		if err != nil {
-			if errors.Is(err, api.ErrUnauthorized) || errors.Is(err, api.ErrForbidden) {
+			if errors.Is(err, api.ErrUnauthorized) {
 				aud.Deny(err.Error()) // not a store failure while checking a credential
 			}
 			writeError(ctx, rec, s.log, err)
 			return
 		}
-		ctx = auth.WithIdentity(ctx, ident)
-		next.ServeHTTP(rec, r.WithContext(ctx))
+		aud.SetIdentity(who)
+		next.ServeHTTP(rec, r.WithContext(auth.WithIdentity(ctx, who)))
 	})
 }
 
-// authenticate runs the authenticators: a console link, then the
-// configured one.
+// authenticate runs the authenticator chain once per request. With
+// authorization on, a request without credentials is refused here, before
+// any route, except the health check.
 func (s *Server) authenticate(r *http.Request) (*auth.Identity, error) {
-	if id, ok, err := s.links.Authenticate(r); ok {
-		return id, err
-	}
-	user, err := s.auth.Authenticate(r)
+	id, ok, err := s.authn.Authenticate(r)
 	if err != nil {
-		return nil, fmt.Errorf("authenticate: %w", err)
+		return nil, err
 	}
-	if user == "anonymous" {
-		return auth.Anonymous, nil
+	if !ok || id == nil {
+		id = auth.Anonymous
 	}
-	return &auth.Identity{Name: user, Kind: auth.KindUser, Via: "token"}, nil
+	if s.policy != nil && id.Kind == auth.KindAnonymous && r.URL.Path != "/healthz" {
+		return nil, auth.ErrAuthenticationRequired
+	}
+	return id, nil
 }

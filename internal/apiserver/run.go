@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/humstack/humstack/internal/audit"
+	"github.com/humstack/humstack/internal/auth"
+	"github.com/humstack/humstack/internal/storage"
 )
 
 // Config is the apiserver's command-line configuration.
@@ -25,6 +27,8 @@ type Config struct {
 	// agents' downloadAPI secret: the console proxy presents it to the
 	// agents. Empty leaves the consoles off.
 	NodeSecretFile string
+	// Authorization is "off" (everyone may do everything) or "rbac".
+	Authorization string
 	// Audit says where the audit log goes; an empty Path turns it off.
 	Audit audit.SinkConfig
 	// TrustedProxies (--trusted-proxy) lists the reverse proxies whose
@@ -55,11 +59,15 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer store.Close()
+	opts := Options{Log: cfg.Log, NodeSecret: secret, Audit: al}
+	if opts.Authorization, opts.Authenticator, err = authOptions(ctx, cfg, store); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.ListenAddress, strconv.Itoa(cfg.ListenPort)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	return New(store, Options{Log: cfg.Log, NodeSecret: secret, Audit: al}).Serve(ctx, ln)
+	return New(store, opts).Serve(ctx, ln)
 }
 
 // openAudit starts the audit log, or returns nil (off) without --audit-log.
@@ -74,6 +82,22 @@ func openAudit(cfg Config) (*audit.Logger, error) {
 	}
 	cfg.Log.Info("audit log on", "path", cfg.Audit.Path, "max_size_mb", cfg.Audit.MaxSizeMB, "max_backups", cfg.Audit.MaxBackups)
 	return audit.New(sink, audit.Options{Log: cfg.Log, TrustedProxies: trusted}), nil
+}
+
+// authOptions checks --authorization and, with rbac, bootstraps the admin
+// token and builds the authenticator chain.
+func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, auth.Authenticator, error) {
+	switch cfg.Authorization {
+	case "", AuthorizationOff:
+		return AuthorizationOff, nil, nil
+	case AuthorizationRBAC:
+	default:
+		return "", nil, fmt.Errorf("--authorization %q: want %s or %s", cfg.Authorization, AuthorizationOff, AuthorizationRBAC)
+	}
+	if err := bootstrapAdmin(ctx, store, cfg.DataDir, cfg.Log); err != nil {
+		return "", nil, err
+	}
+	return AuthorizationRBAC, auth.Chain{&auth.TokenAuthenticator{Lookup: TokenLookup(store)}}, nil
 }
 
 // readNodeSecret reads the secret file, if any: its content without

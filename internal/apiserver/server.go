@@ -17,8 +17,15 @@ import (
 
 // Options configure a Server. Zero values are sensible.
 type Options struct {
-	Log  *slog.Logger
-	Auth Authenticator // nil admits everyone
+	Log *slog.Logger
+	// Authenticator turns a request into an identity (auth.Chain of the
+	// bearer token authenticator); nil: every request without a console
+	// link is anonymous. Console links are always recognized, whatever the
+	// authorization mode: the server puts their authenticator first.
+	Authenticator auth.Authenticator
+	// Authorization is AuthorizationOff (default: everyone may do
+	// everything) or AuthorizationRBAC (roles and bindings; anonymous 401).
+	Authorization string
 	// Heartbeat is the interval of keep-alive comments on watch streams.
 	Heartbeat time.Duration
 	// NodeSecret is the cluster's shared secret of the agents' node
@@ -38,7 +45,9 @@ type Options struct {
 type Server struct {
 	store     storage.Store
 	log       *slog.Logger
-	auth      Authenticator
+	authn     auth.Authenticator
+	policy    *policyCache // nil: authorization off
+	table     []Route
 	heartbeat time.Duration
 	// stopping ends watch streams on shutdown: http.Server.Shutdown waits
 	// for idle connections, and a stream is never idle.
@@ -54,13 +63,11 @@ type Server struct {
 
 // New builds a server; call Handler or Serve.
 func New(store storage.Store, opts Options) *Server {
-	s := &Server{store: store, log: opts.Log, auth: opts.Auth, heartbeat: opts.Heartbeat, audit: opts.Audit}
+	s := &Server{store: store, log: opts.Log, heartbeat: opts.Heartbeat, audit: opts.Audit}
 	s.links = &auth.ConsoleLinkAuthenticator{Source: &linkKeys{s: s}, Now: opts.Now}
+	s.authn = authChain(s.links, opts.Authenticator)
 	if s.log == nil {
 		s.log = slog.Default()
-	}
-	if s.auth == nil {
-		s.auth = AllowAll{}
 	}
 	if s.linkRecheck = opts.ConsoleLinkRecheck; s.linkRecheck <= 0 {
 		s.linkRecheck = 10 * time.Second
@@ -69,10 +76,34 @@ func New(store storage.Store, opts Options) *Server {
 		s.heartbeat = 10 * time.Second
 	}
 	s.stopping, s.stop = context.WithCancel(context.Background())
+	switch opts.Authorization {
+	case "", AuthorizationOff:
+	case AuthorizationRBAC:
+		s.policy = newPolicyCache(s.stopping, store)
+	default:
+		// Run checks the flag; anything else is a programming error, and
+		// serving unchecked is not an option.
+		panic(fmt.Sprintf("apiserver: unknown authorization mode %q", opts.Authorization))
+	}
 	s.consoles = newConsoleProxy(opts.NodeSecret)
 	s.mux = http.NewServeMux()
 	s.routes()
 	return s
+}
+
+// Close stops the server's background work (the policy cache's watches)
+// when it was used through Handler rather than Serve.
+func (s *Server) Close() { s.stop() }
+
+// authChain is the one authenticator chain: a console link, then the
+// configured authenticators (bearer tokens), then Anonymous. Node client
+// certificates (x509) will go first, before console links.
+func authChain(links auth.Authenticator, configured auth.Authenticator) auth.Chain {
+	chain := auth.Chain{links}
+	if configured != nil {
+		chain = append(chain, configured)
+	}
+	return chain
 }
 
 // Handler returns the HTTP handler serving the whole API.
@@ -110,7 +141,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 // routes registers every kind's endpoints from the api registry.
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.handle(nil, "GET /healthz", s.healthz)
 	for _, k := range api.Kinds() {
 		h := &resource{s: s, kind: k}
 		base := "/api/v0"
@@ -120,21 +151,22 @@ func (s *Server) routes() {
 		case api.ScopeNamespace:
 			base += "/groups/{group}/namespaces/{namespace}"
 			// Wider lists and watches: one group's namespaces, then everything.
-			s.mux.HandleFunc("GET /api/v0/groups/{group}/"+k.Plural, h.list)
+			s.handle(k, "GET /api/v0/groups/{group}/{kind}", h.list)
 		}
 		if k.Scope != api.ScopeCluster {
-			s.mux.HandleFunc("GET /api/v0/"+k.Plural, h.list)
+			s.handle(k, "GET /api/v0/{kind}", h.list)
 		}
-		coll := base + "/" + k.Plural
-		s.mux.HandleFunc("GET "+coll, h.list)
-		s.mux.HandleFunc("POST "+coll, h.create)
-		s.mux.HandleFunc("GET "+coll+"/{id}", h.get)
-		s.mux.HandleFunc("PUT "+coll+"/{id}", h.update)
-		s.mux.HandleFunc("DELETE "+coll+"/{id}", h.delete)
-		s.mux.HandleFunc("PUT "+coll+"/{id}/status", h.updateStatus)
+		coll := base + "/{kind}"
+		s.handle(k, "GET "+coll, h.list)
+		s.handle(k, "POST "+coll, h.create)
+		s.handle(k, "GET "+coll+"/{id}", h.get)
+		s.handle(k, "PUT "+coll+"/{id}", h.update)
+		s.handle(k, "DELETE "+coll+"/{id}", h.delete)
+		s.handle(k, "PUT "+coll+"/{id}/status", h.updateStatus)
 	}
 	s.byIDRoutes()
 	s.consoleRoutes()
+	s.powerRoute()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

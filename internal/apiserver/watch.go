@@ -46,7 +46,7 @@ func (h *resource) watch(w http.ResponseWriter, r *http.Request, sc scope) error
 		return nil
 	}
 	_ = rc.Flush()
-	h.stream(ctx, w, rc, events)
+	h.stream(ctx, w, rc, visibleEvents(ctx, events, visibleFilter(r.Context())))
 	return nil
 }
 
@@ -109,4 +109,27 @@ func appendEvent(buf []byte, ev storage.Event) ([]byte, error) {
 	buf = append(buf, "\",\"object\":"...)
 	buf = append(buf, obj...)
 	return append(buf, "}\n\n"...), nil
+}
+
+// visibleEvents passes on the events of objects the caller may see (all
+// when visible is nil), keeping the channel's order and its closing.
+func visibleEvents(ctx context.Context, in <-chan storage.Event, visible func(storage.KV) bool) <-chan storage.Event {
+	if visible == nil {
+		return in
+	}
+	out := make(chan storage.Event, cap(in))
+	go func() {
+		defer close(out)
+		for ev := range in {
+			if !visible(ev.KV) {
+				continue
+			}
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
 }

@@ -96,6 +96,11 @@ var classes = []error{
 // message renders an error for the user: one line, without a trailing
 // class name that only repeats what the message says.
 func message(err error) string {
+	if errors.Is(err, api.ErrUnauthorized) {
+		// Whatever was being done, the answer is the same: the server's
+		// one line ("token expired").
+		err = innermost(err, api.ErrUnauthorized)
+	}
 	msg := oneLine(err.Error())
 	for _, c := range classes {
 		if errors.Is(err, c) {
@@ -184,3 +189,16 @@ func scopedID(k *api.Kind, m *api.Meta) string {
 // interrupted reports whether the invocation was cancelled (SIGINT), after
 // which no further object should be attempted.
 func interrupted(ctx context.Context) bool { return ctx.Err() != nil }
+
+// innermost is the deepest error in err's chain that still is class and
+// is not class itself: the server's own message, without what the CLI
+// wrapped around it.
+func innermost(err, class error) error {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil || next == class || !errors.Is(next, class) {
+			return err
+		}
+		err = next
+	}
+}

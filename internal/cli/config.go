@@ -25,6 +25,7 @@ type globalFlags struct {
 	address    string
 	port       int32
 	configPath string
+	token      string
 	group      string
 	namespace  string
 	// servers is the config file's apiServers list, used when no
@@ -34,9 +35,13 @@ type globalFlags struct {
 
 // Flag names, shared by registration and the config-file override check.
 const (
-	flagAddress   = "api-server-address"
-	flagPort      = "api-server-port"
-	flagConfig    = "config"
+	flagAddress = "api-server-address"
+	flagPort    = "api-server-port"
+	flagConfig  = "config"
+	flagToken   = "token"
+	// envToken is read when neither --token nor the config file's token
+	// key gives one.
+	envToken      = "HUMSTACK_TOKEN"
 	flagGroup     = "g"
 	flagNamespace = "n"
 )
@@ -46,6 +51,7 @@ func (g *globalFlags) register(root *cobra.Command) {
 	f.StringVar(&g.address, flagAddress, "localhost", "apiserver address")
 	f.Int32Var(&g.port, flagPort, 8080, "apiserver Port")
 	f.StringVar(&g.configPath, flagConfig, "", "config file")
+	f.StringVar(&g.token, flagToken, "", "bearer token for an apiserver with --authorization rbac (else the config file's token, else $"+envToken+")")
 	// The seed's spellings are --g and --n; the original humcli also took
 	// -g/--group and -n/--namespace, and scripts use both.
 	f.StringVarP(&g.group, flagGroup, "g", "default", "group id (also --group)")
@@ -74,9 +80,10 @@ type fileConfig struct {
 	APIServerPort    *int32   `json:"apiServerPort"`
 	Group            *string  `json:"group"`
 	Namespace        *string  `json:"namespace"`
+	Token            *string  `json:"token"`
 }
 
-var configKeys = []string{"apiServerAddress", "apiServerPort", "apiServers", "group", "namespace"}
+var configKeys = []string{"apiServerAddress", "apiServerPort", "apiServers", "group", "namespace", "token"}
 
 // loadConfig reads a config file strictly: a misspelt key would otherwise
 // silently send requests to the wrong server or scope.
@@ -128,6 +135,9 @@ func contains(list []string, s string) bool {
 // command line wins, a config value beats a flag's default.
 func (a *app) resolve() error {
 	g := &a.global
+	if g.token == "" {
+		g.token = os.Getenv(envToken)
+	}
 	if g.configPath == "" {
 		return a.checkScope()
 	}
@@ -143,6 +153,7 @@ func (a *app) resolve() error {
 	set(flagAddress, &g.address, cfg.APIServerAddress)
 	set(flagGroup, &g.group, cfg.Group)
 	set(flagNamespace, &g.namespace, cfg.Namespace)
+	set(flagToken, &g.token, cfg.Token)
 	if cfg.APIServerPort != nil && !a.root.PersistentFlags().Changed(flagPort) {
 		g.port = *cfg.APIServerPort
 	}
@@ -182,7 +193,11 @@ func (a *app) client() (*client.Client, error) {
 			servers = append(servers, withPort(strings.TrimSpace(addr), port))
 		}
 	}
-	c, err := client.NewMulti(servers)
+	var opts []client.Option
+	if a.global.token != "" {
+		opts = append(opts, client.WithToken(a.global.token))
+	}
+	c, err := client.NewMulti(servers, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func TestConfigFile(t *testing.T) {
 		{"flag overrides config port", []string{"get", "vm", "--config", good, "--api-server-port", "1"}, 1, "",
 			"connection refused"},
 		{"unknown key", []string{"get", "vm", "--config", writeFile(t, "bad.yaml", "apiServerAddress: x\nnamesapce: ns1\n")}, 1, "",
-			`unknown key "namesapce" (valid keys: apiServerAddress, apiServerPort, apiServers, group, namespace)`},
+			`unknown key "namesapce" (valid keys: apiServerAddress, apiServerPort, apiServers, group, namespace, token)`},
 		{"wrong type", []string{"get", "vm", "--config", writeFile(t, "bad.yaml", "apiServerPort: eighty\n")}, 1, "",
 			"apiServerPort"},
 		{"missing file", []string{"get", "vm", "--config", "/nonexistent/humcli.yaml"}, 1, "",

@@ -96,8 +96,13 @@ func (a *app) each(ctx context.Context, ms []manifest, op func(manifest) (string
 }
 
 func create(ctx context.Context, c *client.Client, m manifest) (string, error) {
-	if _, err := c.Create(ctx, m.obj); err != nil {
+	out, err := c.Create(ctx, m.obj)
+	if err != nil {
 		return "", err
+	}
+	if t, ok := out.(*api.Token); ok && t.Status.Token != "" {
+		// The server shows a token's secret in this one answer only.
+		return "created; bearer token (shown only now): " + t.Status.Token, nil
 	}
 	return "created", nil
 }

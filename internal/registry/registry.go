@@ -33,6 +33,7 @@ var strategies = index(
 	networkStrategy, virtualRouterStrategy,
 	imageEntityStrategy, imageStrategy, blockStorageStrategy,
 	virtualMachineStrategy, consoleLinkStrategy,
+	tokenStrategyV, roleStrategy, roleBindingStrategy, clusterRoleBindingStrategy,
 )
 
 // For returns the strategy of kind k. Every registered kind has one (a test

@@ -1,0 +1,349 @@
+package apiserver_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/apiserver"
+	"github.com/humstack/humstack/internal/auth"
+)
+
+// The authorization matrix: every route the server registers x every kind
+// of caller, the expected answer of each cell generated from the one table
+// below. A route without a rule in the server's rule table fails here (and
+// in TestEveryRouteHasARule), so a new route cannot ship unchecked.
+//
+// Cells are classed by where they point (all fixtures live in group g1,
+// namespace g1/ns1, or at cluster scope):
+//
+//	ns-obj   an object in g1/ns1, or a create there (by-id external IPs too)
+//	ns-coll  a list or watch of g1/ns1
+//	g1-obj   a group-scoped object of g1, a create in g1, a write to namespace ns1
+//	g1-coll  a list or watch of g1 (group kinds, and wide lists of namespaced ones)
+//	ns-self  reading namespace ns1;  g1-self: reading group g1
+//	cl-obj   a cluster-scoped object or create;  cl-coll: a cluster-wide list or watch
+type allow struct{ kinds, verbs, classes string }
+
+var (
+	tenant    = "namespace network virtualrouter blockstorage virtualmachine externalip image imageentity consolelink"
+	nsTenant  = "namespace network virtualrouter blockstorage virtualmachine externalip consolelink"
+	everyRead = "get list watch"
+	anywhere  = "ns-obj ns-coll g1-obj g1-coll ns-self g1-self cl-obj cl-coll"
+)
+
+var matrix = []struct {
+	who    string
+	fixed  int // the answer to every route but /healthz, when not 0
+	allow  []allow
+	hidden string // classes where a refusal is 404, not 403
+	byID   int    // the answer of the by-id routes, when not 0
+}{
+	{who: "", fixed: http.StatusUnauthorized},
+	{who: "expired", fixed: http.StatusUnauthorized},
+	// Bound in a namespace: group-scoped kinds (images) are out of reach.
+	{who: "viewer", allow: []allow{{"group " + nsTenant, everyRead, "ns-obj ns-coll g1-coll cl-coll ns-self g1-self"}}},
+	{who: "editor", allow: []allow{
+		{nsTenant, "get list watch create update delete power console", "ns-obj"},
+		{"group " + nsTenant, "list watch", "ns-coll g1-coll cl-coll"},
+		{"namespace", "get", "ns-self"}, {"group", "get", "g1-self"},
+	}},
+	{who: "operator", allow: []allow{
+		{"virtualmachine", "get list watch power console", "ns-obj ns-coll g1-coll cl-coll"},
+		{"consolelink", "get list watch create delete", "ns-obj ns-coll g1-coll cl-coll"},
+	}},
+	// A console link for the fixture VM: its consoles, nothing else.
+	// By id, it learns nothing: every holder is hidden (404 whether the id
+	// exists or not).
+	{who: "link:vm", allow: []allow{{"virtualmachine", "console", "ns-obj"}}, byID: http.StatusNotFound},
+	// Cluster-wide lists of what can be inside a group answer, filtered.
+	{who: "g2admin", allow: []allow{{"group rolebinding " + tenant, "list watch", "cl-coll"}},
+		hidden: "ns-obj ns-coll g1-obj g1-coll ns-self g1-self"},
+	{who: "node:node-b", allow: []allow{
+		{"node", everyRead, "cl-obj cl-coll"},
+		{"virtualmachine blockstorage virtualrouter", "list watch", "ns-coll g1-coll cl-coll"},
+		{"group namespace image externalip externalippool network imageentity", everyRead, anywhere},
+		{"network", "update status", "ns-obj"},
+	}},
+	{who: "admin", allow: []allow{{"*", "*", anywhere}}},
+}
+
+func (a allow) covers(kind, verb, class string) bool {
+	in := func(list, v string) bool { return list == "*" || slices.Contains(strings.Fields(list), v) }
+	return in(a.kinds, kind) && in(a.verbs, verb) && in(a.classes, class)
+}
+
+// cell is one request of the matrix.
+type cell struct {
+	rt     apiserver.Route
+	verb   string
+	class  string
+	method string
+	path   string
+	body   string
+}
+
+func TestAuthorizationMatrix(t *testing.T) {
+	e := newRBACEnv(t)
+	e.token("expired", "2020-01-01T00:00:00Z")
+	for _, who := range []string{"viewer", "editor", "operator", "g2admin"} {
+		e.token(who, "")
+	}
+	e.bind("viewer", auth.RoleViewer, "g1", "ns1")
+	e.bind("editor", auth.RoleEditor, "g1", "ns1")
+	e.bind("operator", auth.RoleOperator, "g1", "ns1")
+	e.bind("g2admin", auth.RoleGroupAdmin, "g2", "")
+	fx := fixtures(t)
+	e.restore(fx)
+	e.consoleLink("link:vm", fx[api.VirtualMachineKind].id)
+	cells := matrixCells(t, e.api.Routes(), fx)
+	adminCode := map[string]int{}
+	fresh := 0
+	for _, row := range matrix {
+		for _, c := range cells {
+			e.restore(fx)
+			fresh++
+			body := strings.ReplaceAll(c.body, "@fresh@", fmt.Sprintf("c%d", fresh))
+			got, msg := e.call(row.who, c.method, c.path, body)
+			want := expected(row.who, row.fixed, row.allow, row.hidden, c)
+			if row.byID != 0 && c.rt.ByID {
+				want = row.byID
+			}
+			name := fmt.Sprintf("%s %s %s", whoName(row.who), c.method, c.path)
+			console := c.verb == auth.VerbConsole
+			switch {
+			case row.who == "admin" && console:
+				adminCode[c.path] = got
+				if got != http.StatusBadRequest && got != http.StatusServiceUnavailable {
+					t.Errorf("%s: %d, want the console handler's 400 or 503: %s", name, got, msg)
+				}
+			case want == 200 && console:
+				// Allowed consoles reach the handler: no agent here, so the
+				// answer is cluster-admin's (checked in its row, run last).
+				if got == 401 || got == 403 || got == 404 {
+					t.Errorf("%s: %d, want the handler's answer: %s", name, got, msg)
+				}
+			case want == 200:
+				if got < 200 || got > 299 {
+					t.Errorf("%s (%s %s): %d, want 2xx: %s", name, c.verb, c.class, got, msg)
+				}
+			case got != want:
+				t.Errorf("%s (%s %s): %d, want %d: %s", name, c.verb, c.class, got, want, msg)
+			}
+		}
+	}
+	t.Logf("%d routes, %d cells per caller, %d callers", len(e.api.Routes()), len(cells), len(matrix))
+}
+
+func whoName(who string) string {
+	if who == "" {
+		return "anonymous"
+	}
+	return who
+}
+
+func expected(who string, fixed int, allows []allow, hidden string, c cell) int {
+	if c.rt.Kind == nil { // /healthz
+		if who == "expired" {
+			return http.StatusUnauthorized // a bad token is refused wherever it is sent
+		}
+		return http.StatusOK
+	}
+	if fixed != 0 {
+		return fixed
+	}
+	for _, a := range allows {
+		if a.covers(c.rt.Kind.Name, c.verb, c.class) {
+			return http.StatusOK
+		}
+	}
+	if slices.Contains(strings.Fields(hidden), c.class) {
+		return http.StatusNotFound
+	}
+	return http.StatusForbidden
+}
+
+// matrixCells turns every route into its requests: one per route, and a
+// watch besides each list.
+func matrixCells(t *testing.T, routes []apiserver.Route, fx map[*api.Kind]fixture) []cell {
+	var cells []cell
+	for _, rt := range routes {
+		verb, public, ok := apiserver.RuleOf(rt.Template)
+		if !ok {
+			t.Errorf("route %s (%s) has no rule in the rule table", rt.Pattern, rt.Template)
+			continue
+		}
+		method, tmpl, _ := strings.Cut(rt.Template, " ")
+		if public {
+			cells = append(cells, cell{rt: rt, method: method, path: tmpl})
+			continue
+		}
+		f := fx[rt.Kind]
+		path := strings.NewReplacer("{kind}", rt.Kind.Plural, "{group}", "g1", "{namespace}", "ns1", "{id}", f.id).Replace(tmpl)
+		c := cell{rt: rt, verb: verb, method: method, path: path, class: classOf(rt, verb)}
+		switch verb {
+		case auth.VerbCreate:
+			c.body = f.fresh
+		case auth.VerbUpdate, auth.VerbStatus:
+			c.body = f.body
+		case auth.VerbPower:
+			c.body = `{"actionState":"PowerOn"}`
+		}
+		cells = append(cells, c)
+		if verb == auth.VerbList {
+			w := c
+			w.verb, w.path, w.class = auth.VerbWatch, c.path+"?watch=true", classOf(rt, auth.VerbWatch)
+			cells = append(cells, w)
+		}
+	}
+	return cells
+}
+
+func classOf(rt apiserver.Route, verb string) string {
+	coll := verb == auth.VerbList || verb == auth.VerbWatch
+	byIDCreate := rt.Template == "POST /api/v0/{kind}" && rt.Kind.Scope == api.ScopeNamespace
+	switch {
+	case strings.Contains(rt.Template, "{namespace}") || rt.ByID || byIDCreate:
+		if coll {
+			return "ns-coll"
+		}
+		return "ns-obj"
+	case strings.Contains(rt.Template, "{group}"):
+		if coll {
+			return "g1-coll"
+		}
+		if rt.Kind == api.NamespaceKind && verb == auth.VerbGet {
+			return "ns-self"
+		}
+		return "g1-obj"
+	case coll:
+		return "cl-coll"
+	case rt.Kind == api.GroupKind && verb == auth.VerbGet:
+		return "g1-self"
+	}
+	return "cl-obj"
+}
+
+// fixture is one kind's object: its key and id, its JSON for updates, and
+// a create body with a fresh id (@fresh@).
+type fixture struct {
+	key, id, body, fresh string
+	obj                  api.Object
+}
+
+// fixtures makes one valid object of every kind, in g1/ns1 where scoped,
+// placed on node-a where placed.
+func fixtures(t *testing.T) map[*api.Kind]fixture {
+	objs := []api.Object{}
+	for _, name := range []string{"group", "namespace", "externalippool", "externalip", "network", "virtualrouter",
+		"imageentity", "image", "blockstorage", "virtualmachine"} {
+		objs = append(objs, seedFixture(t, name))
+	}
+	node := api.NodeKind.New().(*api.Node)
+	node.Meta.ID, node.Spec.Address = "node-a", "172.31.0.2"
+	lease := api.LeaseKind.New().(*api.Lease)
+	lease.Meta.ID, lease.Spec.HolderIdentity = "core-controllers", "node-a"
+	tok := api.TokenKind.New().(*api.Token)
+	tok.Meta.ID, tok.Spec.Owner = "t1", "someone"
+	_, tok.Status.Salt, tok.Status.Hash, _ = auth.IssueToken("t1")
+	role := api.RoleKind.New().(*api.Role)
+	role.Meta.ID = "r1"
+	role.Spec.Rules = []api.PolicyRule{{Kinds: []string{"virtualmachine"}, Verbs: []string{"get"}}}
+	rb := api.RoleBindingKind.New().(*api.RoleBinding)
+	rb.Meta.ID, rb.Spec.Role = "rb1", "r1"
+	rb.Spec.Subjects = []api.Subject{{Kind: api.SubjectUser, Name: "nobody"}}
+	crb := api.ClusterRoleBindingKind.New().(*api.ClusterRoleBinding)
+	crb.Meta.ID, crb.Spec.Role = "crb1", "r1"
+	crb.Spec.Subjects = rb.Spec.Subjects
+	link := api.ConsoleLinkKind.New().(*api.ConsoleLink)
+	link.Meta.ID = "l1"
+	link.Spec = api.ConsoleLinkSpec{VirtualMachineID: objs[len(objs)-1].GetMeta().ID, ExpiresAt: "2100-01-01T00:00:00Z"}
+	objs = append(objs, node, lease, tok, role, rb, crb, link)
+
+	out := map[*api.Kind]fixture{}
+	for _, o := range objs {
+		k, err := api.KindOf(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := o.GetMeta()
+		switch k {
+		case api.GroupKind:
+			m.ID = "g1"
+		case api.NamespaceKind:
+			m.ID = "ns1"
+		}
+		if k.Scope >= api.ScopeGroup {
+			m.Group = "g1"
+		}
+		if k.Scope == api.ScopeNamespace {
+			m.Namespace = "ns1"
+		}
+		for _, a := range []string{api.AnnotationVirtualMachineNode, api.AnnotationBlockStorageNode, api.AnnotationRouterNode} {
+			if _, ok := m.Annotations[a]; ok {
+				m.Annotations[a] = "node-a"
+			}
+		}
+		if ie, ok := o.(*api.ImageEntity); ok {
+			ie.Status.Node = "node-a"
+		}
+		body, err := api.Encode(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := m.ID
+		m.ID = "@fresh@"
+		fresh, _ := api.Encode(o)
+		m.ID = id
+		out[k] = fixture{key: key(k, m), id: id, body: string(body), fresh: string(fresh), obj: o}
+	}
+	for _, k := range api.Kinds() {
+		if _, ok := out[k]; !ok {
+			t.Errorf("no matrix fixture for kind %s", k.Name)
+		}
+	}
+	return out
+}
+
+func key(k *api.Kind, m *api.Meta) string {
+	switch k.Scope {
+	case api.ScopeGroup:
+		return "/" + k.Plural + "/" + m.Group + "/" + m.ID
+	case api.ScopeNamespace:
+		return "/" + k.Plural + "/" + m.Group + "/" + m.Namespace + "/" + m.ID
+	}
+	return "/" + k.Plural + "/" + m.ID
+}
+
+// restore puts back every fixture a cell deleted.
+func (e *rbacEnv) restore(fx map[*api.Kind]fixture) {
+	e.t.Helper()
+	for _, f := range fx {
+		if _, err := e.store.Get(context.Background(), f.key); errors.Is(err, api.ErrNotFound) {
+			e.put(f.key, f.obj)
+		} else if err != nil {
+			e.t.Fatal(err)
+		}
+	}
+}
+
+func TestEveryRouteHasARule(t *testing.T) {
+	e := newRBACEnv(t)
+	used := map[string]bool{}
+	for _, rt := range e.api.Routes() {
+		if _, _, ok := apiserver.RuleOf(rt.Template); !ok {
+			t.Errorf("route %s (template %s) has no rule", rt.Pattern, rt.Template)
+		}
+		used[rt.Template] = true
+	}
+	for _, tmpl := range apiserver.RuleTemplates() {
+		if !used[tmpl] {
+			t.Errorf("rule %s matches no route: remove it", tmpl)
+		}
+	}
+}

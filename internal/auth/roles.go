@@ -1,0 +1,149 @@
+package auth
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/humstack/humstack/api"
+)
+
+// Verbs: the REST verbs and the subresources that are verbs of their own.
+const (
+	VerbGet     = "get"
+	VerbList    = "list"
+	VerbWatch   = "watch"
+	VerbCreate  = "create"
+	VerbUpdate  = "update"
+	VerbDelete  = "delete"
+	VerbStatus  = "status"  // PUT .../{id}/status: what agents write
+	VerbConsole = "console" // a VM's serial and VNC consoles and serial log
+	VerbPower   = "power"   // PUT .../virtualmachines/{id}/power: actionState only
+)
+
+// Verbs lists every verb, in the order documentation gives them.
+var Verbs = []string{VerbGet, VerbList, VerbWatch, VerbCreate, VerbUpdate, VerbDelete, VerbStatus, VerbConsole, VerbPower}
+
+// Built-in role names.
+const (
+	RoleClusterAdmin = "cluster-admin"
+	RoleGroupAdmin   = "group-admin"
+	RoleEditor       = "editor"
+	RoleViewer       = "viewer"
+	RoleOperator     = "operator"
+	RoleNode         = "node"
+)
+
+// GroupMasters is the identity group bound to cluster-admin everywhere
+// without a binding object, so the bootstrap token cannot be locked out by
+// deleting a binding.
+const GroupMasters = "system:masters"
+
+// condition limits a rule to some objects: those the node identity asking
+// is concerned with. Conditions are only in built-in roles.
+type condition int
+
+const (
+	always       condition = iota
+	selfNode               // the node object whose id is the identity's node
+	placedOnSelf           // objects placed on the identity's node
+	placedOrFree           // objects placed on it, or on no node yet
+)
+
+// rule allows verbs on kinds ("*": all), when its condition holds.
+type rule struct {
+	kinds, verbs []string
+	when         condition
+}
+
+func (r rule) matches(kind, verb string) bool {
+	return (slices.Contains(r.kinds, "*") || slices.Contains(r.kinds, kind)) &&
+		(slices.Contains(r.verbs, "*") || slices.Contains(r.verbs, verb))
+}
+
+// role is a set of rules; the binding that grants it says where it applies.
+type role struct {
+	name  string
+	rules []rule
+}
+
+var (
+	readVerbs = []string{VerbGet, VerbList, VerbWatch}
+	// tenantKinds are what lives inside a group: what editors and viewers
+	// work with. Access objects (bindings) are not among them: only a
+	// group-admin manages who may do what in its group.
+	tenantKinds = []string{"namespace", "network", "virtualrouter", "blockstorage", "virtualmachine",
+		"externalip", "image", "imageentity", "consolelink"}
+	editVerbs = []string{VerbGet, VerbList, VerbWatch, VerbCreate, VerbUpdate, VerbDelete, VerbConsole, VerbPower}
+	// placedKinds carry the node they run on (api.PlacedOn).
+	placedKinds = []string{"virtualmachine", "blockstorage", "virtualrouter"}
+	// dependencyKinds are what objects placed on a node depend on and are
+	// not placed themselves; networks span nodes, each writing its own
+	// entry of the network's status and its own finalizer.
+	dependencyKinds = []string{"group", "namespace", "image", "externalip", "externalippool", "network", "imageentity"}
+)
+
+// builtinRoles exist without objects and cannot be changed. A role says
+// what; the binding's scope says where: group-admin bound in a group is
+// everything inside it, editor and viewer bound in a group or a namespace
+// are limited to it.
+var builtinRoles = map[string]*role{
+	RoleClusterAdmin: {RoleClusterAdmin, []rule{{kinds: []string{"*"}, verbs: []string{"*"}}}},
+	RoleGroupAdmin:   {RoleGroupAdmin, []rule{{kinds: []string{"*"}, verbs: []string{"*"}}}},
+	RoleEditor: {RoleEditor, []rule{
+		{kinds: tenantKinds, verbs: editVerbs},
+		{kinds: []string{"group"}, verbs: readVerbs},
+	}},
+	RoleViewer: {RoleViewer, []rule{{kinds: append([]string{"group"}, tenantKinds...), verbs: readVerbs}}},
+	RoleOperator: {RoleOperator, []rule{
+		{kinds: []string{"virtualmachine"}, verbs: []string{VerbGet, VerbList, VerbWatch, VerbPower, VerbConsole}},
+		// Whoever may open a console may share it, and revoke what it shared.
+		{kinds: []string{"consolelink"}, verbs: []string{VerbGet, VerbList, VerbWatch, VerbCreate, VerbDelete}},
+	}},
+	RoleNode: {RoleNode, []rule{
+		{kinds: []string{"node"}, verbs: readVerbs},
+		{kinds: []string{"node"}, verbs: []string{VerbCreate, VerbUpdate, VerbStatus}, when: selfNode},
+		{kinds: placedKinds, verbs: []string{VerbGet, VerbList, VerbWatch, VerbUpdate, VerbStatus}, when: placedOnSelf},
+		{kinds: dependencyKinds, verbs: readVerbs},
+		{kinds: []string{"network"}, verbs: []string{VerbUpdate, VerbStatus}},
+		{kinds: []string{"imageentity"}, verbs: []string{VerbStatus}, when: placedOrFree},
+	}},
+}
+
+// BuiltinRoles returns the names of the built-in roles.
+func BuiltinRoles() []string {
+	return []string{RoleClusterAdmin, RoleGroupAdmin, RoleEditor, RoleViewer, RoleOperator, RoleNode}
+}
+
+// IsBuiltinRole reports whether name is taken by a built-in role.
+func IsBuiltinRole(name string) bool { _, ok := builtinRoles[name]; return ok }
+
+// customRole turns a role object into rules (no conditions).
+func customRole(r *api.Role) *role {
+	out := &role{name: r.Meta.ID}
+	for _, pr := range r.Spec.Rules {
+		out.rules = append(out.rules, rule{kinds: pr.Kinds, verbs: pr.Verbs})
+	}
+	return out
+}
+
+// PlacedOn returns the nodes an object is placed or realized on: the
+// placement annotation (VMs, disks, routers), an image entity's node, and
+// the node finalizers System agents put on what they realized.
+func PlacedOn(obj api.Object) []string {
+	var nodes []string
+	m := obj.GetMeta()
+	for _, key := range []string{api.AnnotationVirtualMachineNode, api.AnnotationBlockStorageNode, api.AnnotationRouterNode} {
+		if n := m.Annotations[key]; n != "" {
+			nodes = append(nodes, n)
+		}
+	}
+	if e, ok := obj.(*api.ImageEntity); ok && e.Status.Node != "" {
+		nodes = append(nodes, e.Status.Node)
+	}
+	for _, f := range m.Finalizers {
+		if n, ok := strings.CutPrefix(f, api.FinalizerNodePrefix); ok && n != "" {
+			nodes = append(nodes, n)
+		}
+	}
+	return nodes
+}
