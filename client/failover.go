@@ -95,3 +95,8 @@ func notConnected(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && op.Op == "dial"
 }
+
+// BaseURL is the address of the API server in use, e.g.
+// "http://localhost:8080": what a path the server answered with (a console
+// link's URLs) is relative to.
+func (c *Client) BaseURL() string { return c.base() }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/auth"
 	"github.com/humstack/humstack/internal/storage"
 )
@@ -31,7 +32,7 @@ func (s *Server) authorized(k *api.Kind, tmpl string, fn http.HandlerFunc) http.
 			writeError(r.Context(), w, s.log, fmt.Errorf("route %s has no authorization rule", tmpl))
 		}
 	}
-	if s.policy == nil || rule.public {
+	if rule.public {
 		return fn
 	}
 	sub := subresource(tmpl)
@@ -41,6 +42,13 @@ func (s *Server) authorized(k *api.Kind, tmpl string, fn http.HandlerFunc) http.
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		id := auth.FromContext(ctx)
+		if s.policy == nil && id.Limit == nil {
+			// Authorization off: everyone may do everything, except a
+			// credential that carries its own limit (a console link).
+			fn(w, r)
+			return
+		}
 		a := auth.Attributes{Verb: rule.verb, Kind: kind, Subresource: sub,
 			Group: r.PathValue("group"), Namespace: r.PathValue("namespace"), ID: r.PathValue("id")}
 		if rule.verb == auth.VerbList && isWatch(r) {
@@ -52,12 +60,15 @@ func (s *Server) authorized(k *api.Kind, tmpl string, fn http.HandlerFunc) http.
 				return
 			}
 		}
-		id := auth.FromContext(ctx)
 		if err := s.authorize(ctx, id, a); err != nil {
+			if denial(err) || errors.Is(err, api.ErrUnauthorized) {
+				// A 404 that hides an object is a denial too: audit it as one.
+				audit.Deny(ctx, err.Error())
+			}
 			writeError(ctx, w, s.log, err)
 			return
 		}
-		if a.ID == "" && (a.Verb == auth.VerbList || a.Verb == auth.VerbWatch) {
+		if s.policy != nil && a.ID == "" && (a.Verb == auth.VerbList || a.Verb == auth.VerbWatch) {
 			r = r.WithContext(context.WithValue(ctx, visibleKey, s.visible(ctx, id, k, a.Verb)))
 		}
 		fn(w, r)
@@ -121,8 +132,16 @@ func (s *Server) stored(ctx context.Context, k *api.Kind, a *auth.Attributes) (a
 
 // authorize asks the policy; a refusal is asked again of a policy read
 // afresh when the store has moved on since the cached one, so a binding
-// just created works at once, before its watch event arrives.
+// just created works at once, before its watch event arrives. With
+// authorization off there is no policy: only an identity's own limit (a
+// console link's one VM) can refuse.
 func (s *Server) authorize(ctx context.Context, id *auth.Identity, a auth.Attributes) error {
+	if s.policy == nil {
+		if id.Limit == nil {
+			return nil
+		}
+		return auth.Authorize(id, a, noPolicy)
+	}
 	p, rev, err := s.policy.get(ctx)
 	if err != nil {
 		return err
@@ -139,6 +158,10 @@ func (s *Server) authorize(ctx context.Context, id *auth.Identity, a auth.Attrib
 	}
 	return auth.Authorize(id, a, p)
 }
+
+// noPolicy grants nothing: with authorization off, only limited
+// identities are asked, and their limit decides.
+var noPolicy = auth.NewPolicy(nil, nil)
 
 type visibleKeyType struct{}
 
@@ -195,20 +218,28 @@ func denial(err error) bool {
 // exists (a refusal other than 404), so a by-id path never reveals a
 // namespace the caller cannot see.
 func (s *Server) seenHolders(r *http.Request, k *api.Kind, tmpl, id string, holders []scope) ([]scope, error) {
-	if s.policy == nil {
+	who := auth.FromContext(r.Context())
+	if s.policy == nil && who.Limit == nil {
 		return holders, nil
 	}
-	who := auth.FromContext(r.Context())
 	var out []scope
+	var last error
 	for _, h := range holders {
 		a := auth.Attributes{Verb: ruleTable[tmpl].verb, Kind: k.Name, Group: h.group, Namespace: h.namespace, ID: id}
 		err := s.authorize(r.Context(), who, a)
 		if err != nil && !denial(err) {
 			return nil, err
 		}
-		if err == nil || !errors.Is(err, api.ErrNotFound) {
+		// A limited identity (a console link) learns nothing by id: every
+		// refusal hides the holder, so existing and missing ids look alike.
+		if err == nil || (!errors.Is(err, api.ErrNotFound) && who.Limit == nil) {
 			out = append(out, h)
+		} else {
+			last = err
 		}
+	}
+	if len(out) == 0 && last != nil {
+		audit.Deny(r.Context(), last.Error()) // the 404 hides what exists
 	}
 	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/apiserver"
+	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/auth"
 	"github.com/humstack/humstack/internal/storage/bolt"
 )
@@ -28,7 +29,10 @@ type rbacEnv struct {
 	tokens map[string]string // who -> bearer token
 }
 
-func newRBACEnv(t testing.TB) *rbacEnv {
+func newRBACEnv(t testing.TB) *rbacEnv { t.Helper(); return newRBACEnvAudit(t, nil) }
+
+// newRBACEnvAudit is newRBACEnv writing its audit log to al (nil: none).
+func newRBACEnvAudit(t testing.TB, al *audit.Logger) *rbacEnv {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.Options{})
 	if err != nil {
@@ -42,7 +46,7 @@ func newRBACEnv(t testing.TB) *rbacEnv {
 	})
 	s := apiserver.New(st, apiserver.Options{
 		Log: slog.New(slog.DiscardHandler), Heartbeat: time.Second, Authorization: apiserver.AuthorizationRBAC,
-		NodeSecret:    "test-secret",
+		NodeSecret: "test-secret", Audit: al,
 		Authenticator: auth.Chain{nodeAuth, &auth.TokenAuthenticator{Lookup: apiserver.TokenLookup(st)}},
 	})
 	srv := httptest.NewServer(s.Handler())
@@ -73,6 +77,27 @@ func (e *rbacEnv) token(owner, expiresAt string, groups ...string) string {
 	e.put("/tokens/"+id, t)
 	e.tokens[owner] = bearer
 	return bearer
+}
+
+// consoleLink has admin create a console link to VM vm (g1/ns1) through
+// the API, and remembers its token as who's.
+func (e *rbacEnv) consoleLink(who, vm string) {
+	e.t.Helper()
+	l := api.ConsoleLinkKind.New().(*api.ConsoleLink)
+	l.Meta.ID, l.Meta.Group, l.Meta.Namespace = "matrix-link", "g1", "ns1"
+	l.Spec = api.ConsoleLinkSpec{VirtualMachineID: vm, ExpiresAt: "2100-01-01T00:00:00Z"}
+	body, err := api.Encode(l)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	code, answer := e.call("admin", "POST", "/api/v0/groups/g1/namespaces/ns1/consolelinks", string(body))
+	var created struct {
+		Data struct{ ConsoleLink api.ConsoleLink } `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(answer), &created); code != http.StatusCreated || err != nil || created.Data.ConsoleLink.Status.Token == "" {
+		e.t.Fatalf("create the console link: %d %s %v", code, answer, err)
+	}
+	e.tokens[who] = created.Data.ConsoleLink.Status.Token
 }
 
 // put writes obj at key, bypassing the API (fixtures).
@@ -173,12 +198,16 @@ func seedFixture(t testing.TB, name string) api.Object {
 
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
-// as makes req come from who: "" anonymous, "node:x" node x, else the
-// bearer token of who.
+// as makes req come from who: "" anonymous, "node:x" node x, "link:x" the
+// console link made by consoleLink, else the bearer token of who.
 func (e *rbacEnv) as(req *http.Request, who string) {
 	switch {
 	case strings.HasPrefix(who, "node:"):
 		req.Header.Set("X-Test-Node", strings.TrimPrefix(who, "node:"))
+	case strings.HasPrefix(who, "link:"):
+		q := req.URL.Query()
+		q.Set(auth.ConsoleLinkParam, e.tokens[who])
+		req.URL.RawQuery = q.Encode()
 	case who != "":
 		req.Header.Set("Authorization", "Bearer "+e.tokens[who])
 	}

@@ -31,8 +31,8 @@ import (
 type allow struct{ kinds, verbs, classes string }
 
 var (
-	tenant    = "namespace network virtualrouter blockstorage virtualmachine externalip image imageentity"
-	nsTenant  = "namespace network virtualrouter blockstorage virtualmachine externalip"
+	tenant    = "namespace network virtualrouter blockstorage virtualmachine externalip image imageentity consolelink"
+	nsTenant  = "namespace network virtualrouter blockstorage virtualmachine externalip consolelink"
 	everyRead = "get list watch"
 	anywhere  = "ns-obj ns-coll g1-obj g1-coll ns-self g1-self cl-obj cl-coll"
 )
@@ -42,6 +42,7 @@ var matrix = []struct {
 	fixed  int // the answer to every route but /healthz, when not 0
 	allow  []allow
 	hidden string // classes where a refusal is 404, not 403
+	byID   int    // the answer of the by-id routes, when not 0
 }{
 	{who: "", fixed: http.StatusUnauthorized},
 	{who: "expired", fixed: http.StatusUnauthorized},
@@ -52,7 +53,14 @@ var matrix = []struct {
 		{"group " + nsTenant, "list watch", "ns-coll g1-coll cl-coll"},
 		{"namespace", "get", "ns-self"}, {"group", "get", "g1-self"},
 	}},
-	{who: "operator", allow: []allow{{"virtualmachine", "get list watch power console", "ns-obj ns-coll g1-coll cl-coll"}}},
+	{who: "operator", allow: []allow{
+		{"virtualmachine", "get list watch power console", "ns-obj ns-coll g1-coll cl-coll"},
+		{"consolelink", "get list watch create delete", "ns-obj ns-coll g1-coll cl-coll"},
+	}},
+	// A console link for the fixture VM: its consoles, nothing else.
+	// By id, it learns nothing: every holder is hidden (404 whether the id
+	// exists or not).
+	{who: "link:vm", allow: []allow{{"virtualmachine", "console", "ns-obj"}}, byID: http.StatusNotFound},
 	// Cluster-wide lists of what can be inside a group answer, filtered.
 	{who: "g2admin", allow: []allow{{"group rolebinding " + tenant, "list watch", "cl-coll"}},
 		hidden: "ns-obj ns-coll g1-obj g1-coll ns-self g1-self"},
@@ -93,6 +101,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	e.bind("g2admin", auth.RoleGroupAdmin, "g2", "")
 	fx := fixtures(t)
 	e.restore(fx)
+	e.consoleLink("link:vm", fx[api.VirtualMachineKind].id)
 	cells := matrixCells(t, e.api.Routes(), fx)
 	adminCode := map[string]int{}
 	fresh := 0
@@ -103,6 +112,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			body := strings.ReplaceAll(c.body, "@fresh@", fmt.Sprintf("c%d", fresh))
 			got, msg := e.call(row.who, c.method, c.path, body)
 			want := expected(row.who, row.fixed, row.allow, row.hidden, c)
+			if row.byID != 0 && c.rt.ByID {
+				want = row.byID
+			}
 			name := fmt.Sprintf("%s %s %s", whoName(row.who), c.method, c.path)
 			console := c.verb == auth.VerbConsole
 			// Join tokens need TLS, off here: an allowed call gets the
@@ -267,7 +279,10 @@ func fixtures(t *testing.T) map[*api.Kind]fixture {
 	crb := api.ClusterRoleBindingKind.New().(*api.ClusterRoleBinding)
 	crb.Meta.ID, crb.Spec.Role = "crb1", "r1"
 	crb.Spec.Subjects = rb.Spec.Subjects
-	objs = append(objs, node, lease, tok, role, rb, crb)
+	link := api.ConsoleLinkKind.New().(*api.ConsoleLink)
+	link.Meta.ID = "l1"
+	link.Spec = api.ConsoleLinkSpec{VirtualMachineID: objs[len(objs)-1].GetMeta().ID, ExpiresAt: "2100-01-01T00:00:00Z"}
+	objs = append(objs, node, lease, tok, role, rb, crb, link)
 
 	out := map[*api.Kind]fixture{}
 	for _, o := range objs {

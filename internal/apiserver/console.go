@@ -17,6 +17,8 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/agent/console"
+	"github.com/humstack/humstack/internal/audit"
+	"github.com/humstack/humstack/internal/auth"
 )
 
 // The console proxy: a VM's consoles live on the agent of its node
@@ -175,8 +177,10 @@ func (s *Server) proxyConsole(path func(console.Key) string) http.HandlerFunc {
 			return
 		}
 		s.log.InfoContext(r.Context(), "console attached", "request_id", requestID(r.Context()), "vm", t.vm.String(),
-			"node", t.node, "path", r.URL.Path)
-		s.pipeWS(down, up)
+			"node", t.node, "path", r.URL.Path, "identity", auth.FromContext(r.Context()).Name)
+		session := audit.StartConsole(r.Context(), http.StatusSwitchingProtocols)
+		defer s.guardLink(r, down)()
+		session.End(s.pipeWS(down, up))
 	}
 }
 
@@ -190,9 +194,10 @@ func isWebsocket(r *http.Request) bool {
 }
 
 // pipeWS relays messages both ways until one side closes, passes that
-// close on to the other side, and returns when both are done. Server
-// shutdown ends it.
-func (s *Server) pipeWS(down, up *websocket.Conn) {
+// close on to the other side, and returns when both are done, with the
+// bytes relayed from the user (in) and to the user (out). Server shutdown
+// ends it.
+func (s *Server) pipeWS(down, up *websocket.Conn) (in, out int64) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stop := context.AfterFunc(s.stopping, cancel)
@@ -201,16 +206,18 @@ func (s *Server) pipeWS(down, up *websocket.Conn) {
 	up.SetReadLimit(maxConsoleMessage)
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); relayMessages(ctx, cancel, up, down) }()
-	go func() { defer wg.Done(); relayMessages(ctx, cancel, down, up) }()
+	go func() { defer wg.Done(); in = relayMessages(ctx, cancel, up, down) }()
+	go func() { defer wg.Done(); out = relayMessages(ctx, cancel, down, up) }()
 	wg.Wait()
 	down.CloseNow()
 	up.CloseNow()
+	return in, out
 }
 
 // relayMessages copies src's messages to dst until src ends, then closes
-// dst the way src was closed, and cancels the other direction.
-func relayMessages(ctx context.Context, cancel context.CancelFunc, dst, src *websocket.Conn) {
+// dst the way src was closed, and cancels the other direction. It returns
+// the bytes relayed.
+func relayMessages(ctx context.Context, cancel context.CancelFunc, dst, src *websocket.Conn) (n int64) {
 	defer cancel()
 	for {
 		typ, data, err := src.Read(ctx)
@@ -219,11 +226,12 @@ func relayMessages(ctx context.Context, cancel context.CancelFunc, dst, src *web
 				code, reason := closeOf(err)
 				dst.Close(code, reason)
 			}
-			return
+			return n
 		}
 		if err := dst.Write(ctx, typ, data); err != nil {
-			return
+			return n
 		}
+		n += int64(len(data))
 	}
 }
 
@@ -272,7 +280,9 @@ func (s *Server) proxyConsoleLog(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Length", n)
 	}
 	w.WriteHeader(http.StatusOK)
-	_, _ = io.Copy(w, resp.Body)
+	session := audit.StartConsole(r.Context(), http.StatusOK)
+	n, _ := io.Copy(w, resp.Body)
+	session.End(0, n)
 }
 
 // agentFailed answers for an agent that could not be reached (resp nil)

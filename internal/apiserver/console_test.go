@@ -39,11 +39,18 @@ type consoleEnv struct {
 
 func newConsoleEnv(t *testing.T, apiSecret string) *consoleEnv {
 	t.Helper()
+	return newConsoleEnvWith(t, apiserver.Options{NodeSecret: apiSecret})
+}
+
+// newConsoleEnvWith is newConsoleEnv with the server's options.
+func newConsoleEnvWith(t *testing.T, opts apiserver.Options) *consoleEnv {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(apiserver.New(st, apiserver.Options{Log: slog.New(slog.DiscardHandler), NodeSecret: apiSecret}).Handler())
+	opts.Log = slog.New(slog.DiscardHandler)
+	srv := httptest.NewServer(apiserver.New(st, opts).Handler())
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()

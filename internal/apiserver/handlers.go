@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/registry"
 	"github.com/humstack/humstack/internal/storage"
 )
@@ -91,6 +92,7 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	if err := h.bindScope(m, sc, ""); err != nil {
 		return err
 	}
+	audit.SetObject(r.Context(), m.Group, m.Namespace, m.ID)
 	if m.Deleting() {
 		return api.Invalid("meta.deleteState", "cannot create an object marked %s", m.DeleteState)
 	}
@@ -116,6 +118,13 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	if err := h.checkParent(r.Context(), m); err != nil {
 		return err
 	}
+	var linkKey []byte // a console link's answer carries its token
+	if h.kind == api.ConsoleLinkKind {
+		var err error
+		if linkKey, err = h.s.links.Source.ConsoleLinkKey(r.Context()); err != nil {
+			return err
+		}
+	}
 	data, err := api.Encode(obj)
 	if err != nil {
 		return err
@@ -123,6 +132,11 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	rev, err := h.s.store.Create(r.Context(), objectKey(h.kind, m), data)
 	if err != nil {
 		return h.writeErr(m, err)
+	}
+	if linkKey != nil {
+		if data, err = withLinkToken(linkKey, obj); err != nil {
+			return err
+		}
 	}
 	if issuer != nil {
 		// Shown once, in this answer; the store holds only its hash.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -44,9 +45,11 @@ func (s *statusRecorder) WriteHeader(code int) {
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // middleware wraps every request: a request id (kept from X-Request-Id when
-// the caller sent a sane one), authentication (the identity goes in the
-// context; authorization is per route, see authz.go), panic recovery and
-// one access log line.
+// the caller sent a sane one), its audit record, authentication (the
+// identity goes in the context; authorization is per route, see authz.go),
+// panic recovery and one access log line. The audit record is opened before
+// authentication so that refused requests are audited; it learns the
+// identity once authentication has decided.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -56,12 +59,14 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		ctx, aud := s.audit.Begin(ctx, r, id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.ErrorContext(ctx, "handler panicked", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				writeError(ctx, rec, s.log, fmt.Errorf("panic: %v", p))
 			}
+			aud.End(rec.status)
 			level := slog.LevelDebug
 			if r.Method != http.MethodGet || rec.status >= 400 {
 				level = slog.LevelInfo // writes and failures are worth an operator's eye
@@ -69,11 +74,16 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.log.Log(ctx, level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "duration", time.Since(start))
 		}()
+		r = r.WithContext(ctx)
 		who, err := s.authenticate(r)
 		if err != nil {
+			if errors.Is(err, api.ErrUnauthorized) {
+				aud.Deny(err.Error()) // not a store failure while checking a credential
+			}
 			writeError(ctx, rec, s.log, err)
 			return
 		}
+		aud.SetIdentity(who)
 		next.ServeHTTP(rec, r.WithContext(auth.WithIdentity(ctx, who)))
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/auth"
 	"github.com/humstack/humstack/internal/storage"
 )
@@ -30,6 +31,11 @@ type Config struct {
 	NodeSecretFile string
 	// Authorization is "off" (everyone may do everything) or "rbac".
 	Authorization string
+	// Audit says where the audit log goes; an empty Path turns it off.
+	Audit audit.SinkConfig
+	// TrustedProxies (--trusted-proxy) lists the reverse proxies whose
+	// X-Forwarded-For gives the audit log's source address.
+	TrustedProxies string
 	// TLS selects plain HTTP or HTTPS (tls.go).
 	TLS TLSConfig
 	// Out receives what is printed for the operator (the CA fingerprint);
@@ -50,12 +56,17 @@ func Run(ctx context.Context, cfg Config) error {
 	if secret == "" && cfg.TLS.Mode != TLSAuto {
 		cfg.Log.Warn("consoles off: no --node-secret-file and no --tls auto, so the apiserver cannot reach the agents' consoles")
 	}
+	al, err := openAudit(cfg)
+	if err != nil {
+		return err
+	}
+	defer al.Close()
 	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	opts := Options{Log: cfg.Log, NodeSecret: secret}
+	opts := Options{Log: cfg.Log, NodeSecret: secret, Audit: al}
 	if opts.Authorization, opts.Authenticator, err = authOptions(ctx, cfg, store); err != nil {
 		return err
 	}
@@ -72,6 +83,20 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	opts.TLS = topts
 	return New(store, opts).Serve(ctx, ln)
+}
+
+// openAudit starts the audit log, or returns nil (off) without --audit-log.
+func openAudit(cfg Config) (*audit.Logger, error) {
+	trusted, err := audit.ParseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	sink, err := audit.OpenSink(cfg.Audit)
+	if err != nil || sink == nil {
+		return nil, err
+	}
+	cfg.Log.Info("audit log on", "path", cfg.Audit.Path, "max_size_mb", cfg.Audit.MaxSizeMB, "max_backups", cfg.Audit.MaxBackups)
+	return audit.New(sink, audit.Options{Log: cfg.Log, TrustedProxies: trusted}), nil
 }
 
 // authOptions checks --authorization and, with rbac, bootstraps the admin

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/auth"
 	"github.com/humstack/humstack/internal/storage"
 )
@@ -17,8 +18,10 @@ import (
 // Options configure a Server. Zero values are sensible.
 type Options struct {
 	Log *slog.Logger
-	// Authenticator turns a request into an identity (auth.Chain); nil:
-	// every request is anonymous.
+	// Authenticator turns a request into an identity (auth.Chain of the
+	// bearer token authenticator); nil: every request without a console
+	// link is anonymous. Console links are always recognized, whatever the
+	// authorization mode: the server puts their authenticator first.
 	Authenticator auth.Authenticator
 	// Authorization is AuthorizationOff (default: everyone may do
 	// everything) or AuthorizationRBAC (roles and bindings; anonymous 401).
@@ -32,6 +35,13 @@ type Options struct {
 	// TLS, when set (HTTPS), enables node join and the x509 node
 	// authenticator.
 	TLS *TLSOptions
+	// Audit receives the audit log's lines; nil: no audit log.
+	Audit *audit.Logger
+	// Now is the clock console links expire by; nil: time.Now.
+	Now func() time.Time
+	// ConsoleLinkRecheck is how often a console session opened with a
+	// console link checks that the link still holds; 0: 10 s.
+	ConsoleLinkRecheck time.Duration
 }
 
 // Server is the humstack API server over one store.
@@ -49,16 +59,22 @@ type Server struct {
 	mux      *http.ServeMux
 	consoles consoleProxy
 	tls      *TLSOptions
+	audit    *audit.Logger
+	links    *auth.ConsoleLinkAuthenticator
+	// linkRecheck spaces the checks of a console link during a session.
+	linkRecheck time.Duration
 }
 
 // New builds a server; call Handler or Serve.
 func New(store storage.Store, opts Options) *Server {
-	s := &Server{store: store, log: opts.Log, authn: opts.Authenticator, heartbeat: opts.Heartbeat, tls: opts.TLS}
+	s := &Server{store: store, log: opts.Log, heartbeat: opts.Heartbeat, audit: opts.Audit, tls: opts.TLS}
+	s.links = &auth.ConsoleLinkAuthenticator{Source: &linkKeys{s: s}, Now: opts.Now}
+	s.authn = authChain(s.links, opts.Authenticator)
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	if s.authn == nil {
-		s.authn = auth.Chain{}
+	if s.linkRecheck = opts.ConsoleLinkRecheck; s.linkRecheck <= 0 {
+		s.linkRecheck = 10 * time.Second
 	}
 	if opts.TLS != nil {
 		// A verified node certificate is the first credential asked for.
@@ -87,6 +103,17 @@ func New(store storage.Store, opts Options) *Server {
 // Close stops the server's background work (the policy cache's watches)
 // when it was used through Handler rather than Serve.
 func (s *Server) Close() { s.stop() }
+
+// authChain is the one authenticator chain: a console link, then the
+// configured authenticators (bearer tokens), then Anonymous. Node client
+// certificates (x509) will go first, before console links.
+func authChain(links auth.Authenticator, configured auth.Authenticator) auth.Chain {
+	chain := auth.Chain{links}
+	if configured != nil {
+		chain = append(chain, configured)
+	}
+	return chain
+}
 
 // Handler returns the HTTP handler serving the whole API.
 func (s *Server) Handler() http.Handler { return s.middleware(http.HandlerFunc(s.route)) }

@@ -112,6 +112,14 @@ func Authorize(id *Identity, a Attributes, p *Policy) error {
 	if id.Limit != nil {
 		return authorizeLimited(id, a)
 	}
+	if err := authorizeGrants(id, a, p); err != nil {
+		return err
+	}
+	return authorizeDelegation(id, a, p)
+}
+
+// authorizeGrants decides a by the grants of id's bindings.
+func authorizeGrants(id *Identity, a Attributes, p *Policy) error {
 	target := a.target()
 	visible := target.Group == ""
 	for _, g := range p.grants(id) {
@@ -182,6 +190,34 @@ func (ru rule) holds(id *Identity, a Attributes) (bool, error) {
 	return slices.Contains(nodes, id.Node), nil
 }
 
+// authorizeDelegation is the rule of console links: a link hands on the
+// right to open one VM's console, so creating one also needs verb console
+// on that VM. A role that may create links but not open consoles cannot
+// reach a console through a link.
+func authorizeDelegation(id *Identity, a Attributes, p *Policy) error {
+	if a.Kind != api.ConsoleLinkKind.Name || a.Verb != VerbCreate {
+		return nil
+	}
+	var obj api.Object
+	var err error
+	if a.Object != nil {
+		obj, err = a.Object()
+	}
+	if err != nil {
+		return err
+	}
+	l, ok := obj.(*api.ConsoleLink)
+	if !ok || l == nil {
+		return &classError{msg: fmt.Sprintf("%s may not create a console link without naming its virtual machine", describe(id)), class: api.ErrForbidden}
+	}
+	vm := Attributes{Verb: VerbConsole, Kind: api.VirtualMachineKind.Name, Group: a.Group, Namespace: a.Namespace, ID: l.Spec.VirtualMachineID}
+	if err := authorizeGrants(id, vm, p); err != nil {
+		return &classError{msg: fmt.Sprintf("%s may not create a console link to virtualmachine %s: it may not open that console itself (%v)",
+			describe(id), objectPath(vm), err), class: api.ErrForbidden}
+	}
+	return nil
+}
+
 // authorizeLimited lets a console-link identity open its one console.
 func authorizeLimited(id *Identity, a Attributes) error {
 	l := id.Limit
@@ -190,8 +226,12 @@ func authorizeLimited(id *Identity, a Attributes) error {
 		a.Group == l.Group && a.Namespace == l.Namespace && a.ID == l.ID {
 		return nil
 	}
-	return &classError{msg: fmt.Sprintf("%s may only open the console of %s %s",
-		describe(id), l.APIType, Scope{l.Group, l.Namespace}.String()+"/"+l.ID), class: api.ErrForbidden}
+	what := l.APIType
+	if err == nil {
+		what = k.Name
+	}
+	return &classError{msg: fmt.Sprintf("%s may open only the console of %s %s",
+		describe(id), what, Scope{l.Group, l.Namespace}.String()+"/"+l.ID), class: api.ErrForbidden}
 }
 
 // denied builds the error for a refused request.

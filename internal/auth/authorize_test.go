@@ -177,3 +177,42 @@ func TestConsoleLinkLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestConsoleLinkDelegation: creating a console link needs the right to
+// create links and verb console on the linked VM; reading and revoking
+// links are ordinary verbs on kind consolelink.
+func TestConsoleLinkDelegation(t *testing.T) {
+	sharer := &api.Role{Meta: api.Meta{ID: "link-maker"}, Spec: api.RoleSpec{Rules: []api.PolicyRule{
+		{Kinds: []string{"consolelink"}, Verbs: []string{"create", "delete"}}}}}
+	p := NewPolicy([]*api.Role{sharer}, []Binding{
+		nsBinding(RoleOperator, "g1", "ns1", u("op")),
+		nsBinding(RoleEditor, "g1", "ns1", u("editor")),
+		nsBinding(RoleViewer, "g1", "ns1", u("viewer")),
+		nsBinding("link-maker", "g1", "ns1", u("maker")),
+	})
+	linkTo := func(verb, vm string) Attributes {
+		l := api.ConsoleLinkKind.New().(*api.ConsoleLink)
+		l.Meta = api.Meta{Group: "g1", Namespace: "ns1", ID: "l1"}
+		l.Spec.VirtualMachineID = vm
+		return Attributes{Verb: verb, Kind: "consolelink", Group: "g1", Namespace: "ns1", ID: "l1",
+			Object: func() (api.Object, error) { return l, nil }}
+	}
+	for _, c := range []struct {
+		who, verb, want string
+	}{
+		{"op", VerbCreate, "ok"}, {"op", VerbDelete, "ok"}, {"op", VerbGet, "ok"}, {"op", VerbUpdate, "403"},
+		{"editor", VerbCreate, "ok"}, {"editor", VerbDelete, "ok"},
+		{"viewer", VerbGet, "ok"}, {"viewer", VerbCreate, "403"}, {"viewer", VerbDelete, "403"},
+		// May create links but may not open the console: no link either.
+		{"maker", VerbCreate, "403"}, {"maker", VerbDelete, "ok"},
+		{"stranger", VerbCreate, "404"},
+	} {
+		if got := result(Authorize(user(c.who), linkTo(c.verb, "vm1"), p)); got != c.want {
+			t.Errorf("%s %s a link to vm1: %s, want %s", c.who, c.verb, got, c.want)
+		}
+	}
+	noBody := Attributes{Verb: VerbCreate, Kind: "consolelink", Group: "g1", Namespace: "ns1"}
+	if got := result(Authorize(user("op"), noBody, p)); got != "403" {
+		t.Errorf("a create without its object: %s, want 403 (fail closed)", got)
+	}
+}

@@ -72,7 +72,7 @@ var (
 	// work with. Access objects (bindings) are not among them: only a
 	// group-admin manages who may do what in its group.
 	tenantKinds = []string{"namespace", "network", "virtualrouter", "blockstorage", "virtualmachine",
-		"externalip", "image", "imageentity"}
+		"externalip", "image", "imageentity", "consolelink"}
 	editVerbs = []string{VerbGet, VerbList, VerbWatch, VerbCreate, VerbUpdate, VerbDelete, VerbConsole, VerbPower}
 	// placedKinds carry the node they run on (api.PlacedOn).
 	placedKinds = []string{"virtualmachine", "blockstorage", "virtualrouter"}
@@ -96,6 +96,8 @@ var builtinRoles = map[string]*role{
 	RoleViewer: {RoleViewer, []rule{{kinds: append([]string{"group"}, tenantKinds...), verbs: readVerbs}}},
 	RoleOperator: {RoleOperator, []rule{
 		{kinds: []string{"virtualmachine"}, verbs: []string{VerbGet, VerbList, VerbWatch, VerbPower, VerbConsole}},
+		// Whoever may open a console may share it, and revoke what it shared.
+		{kinds: []string{"consolelink"}, verbs: []string{VerbGet, VerbList, VerbWatch, VerbCreate, VerbDelete}},
 	}},
 	RoleNode: {RoleNode, []rule{
 		{kinds: []string{"node"}, verbs: readVerbs},

@@ -27,6 +27,7 @@ const consoleLinger = time.Second
 
 func (a *app) consoleCmd() *cobra.Command {
 	var showLog bool
+	var link string
 	cmd := &cobra.Command{
 		Use:   "console VM",
 		Short: "Attach to a virtual machine's serial console, or print its log",
@@ -35,14 +36,25 @@ func (a *app) consoleCmd() *cobra.Command {
 			"prompt appears. On a terminal, keys go to the VM as typed (raw mode); Ctrl-]\n" +
 			"leaves. With input from a pipe, the input is sent and console exits once the\n" +
 			"input has ended and the VM has been quiet for a second.\n\n" +
-			"--log prints the console log the VM's node keeps (its last MiBs of output).",
+			"--log prints the console log the VM's node keeps (its last MiBs of output).\n\n" +
+			"--link URL opens the console of a console link (see console-link) instead of VM:\n" +
+			"any of the link's URLs, no other credential needed.",
 		Args: func(cmd *cobra.Command, args []string) error {
+			if link != "" {
+				if len(args) > 0 {
+					return fmt.Errorf("console --link URL takes no VM: the link names it")
+				}
+				return nil
+			}
 			if len(args) != 1 {
 				return fmt.Errorf("console needs exactly one VM id, e.g. console vm1 (got %d arguments)", len(args))
 			}
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if link != "" {
+				return a.linkConsole(cmd.Context(), link, showLog)
+			}
 			c, err := a.client()
 			if err != nil {
 				return err
@@ -56,6 +68,7 @@ func (a *app) consoleCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVar(&showLog, "log", false, "print the console log instead of attaching")
+	cmd.Flags().StringVar(&link, "link", "", "open the console of this console link URL instead of a VM's")
 	return cmd
 }
 
@@ -94,6 +107,33 @@ func (a *app) attachConsole(ctx context.Context, c *client.Client, sc client.Sco
 	if err != nil {
 		return naming(name, "console of ", err)
 	}
+	return a.consoleSession(ctx, conn, name)
+}
+
+// linkConsole attaches to (or with showLog prints the log of) the console
+// a console link opens.
+func (a *app) linkConsole(ctx context.Context, link string, showLog bool) error {
+	if showLog {
+		rc, err := client.ConsoleLinkLog(ctx, link)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		if _, err := io.Copy(a.stdout, rc); err != nil {
+			return fmt.Errorf("console log of the link: %w", err)
+		}
+		return nil
+	}
+	conn, err := client.DialConsoleLink(ctx, link)
+	if err != nil {
+		return err
+	}
+	return a.consoleSession(ctx, conn, "the link's VM")
+}
+
+// consoleSession runs an attached console until the user leaves, the input
+// ends or the server closes it.
+func (a *app) consoleSession(ctx context.Context, conn *websocket.Conn, name string) error {
 	defer conn.CloseNow()
 	fmt.Fprintln(a.stderr, "Connected to VM; escape with Ctrl-]")
 	if restore := a.rawTerminal(); restore != nil {
@@ -154,6 +194,11 @@ func closedError(name string, err error) error {
 		return nil
 	case websocket.StatusGoingAway:
 		return fmt.Errorf("console of %s closed: the VM's console stopped (deleted or moved?)", name)
+	case websocket.StatusPolicyViolation: // a console link expired or was revoked
+		var ce websocket.CloseError
+		if errors.As(err, &ce) {
+			return fmt.Errorf("console of %s closed: %s", name, ce.Reason)
+		}
 	}
 	if errors.Is(err, context.Canceled) {
 		return nil

@@ -32,7 +32,7 @@ var strategies = index(
 	groupStrategy, namespaceStrategy, externalIPPoolStrategy, externalIPStrategy, nodeStrategy, leaseStrategy,
 	networkStrategy, virtualRouterStrategy,
 	imageEntityStrategy, imageStrategy, blockStorageStrategy,
-	virtualMachineStrategy,
+	virtualMachineStrategy, consoleLinkStrategy,
 	tokenStrategyV, roleStrategy, roleBindingStrategy, clusterRoleBindingStrategy,
 )
 

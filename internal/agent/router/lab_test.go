@@ -265,7 +265,9 @@ func (v *routerLab) sourceOf(addr, listener string, got <-chan seen) string {
 }
 
 // agentPID finds node-b's agent: the process in node-b's namespace
-// running the lab's agent binary.
+// running the lab's agent binary. It looks for a few seconds (a loaded
+// machine may be between two reads of /proc) and, failing, says what it saw
+// and what the agent logged, so a crash is told from a slow /proc.
 func (v *routerLab) agentPID() int {
 	v.t.Helper()
 	var want syscall.Stat_t
@@ -273,21 +275,27 @@ func (v *routerLab) agentPID() int {
 		v.t.Fatal(err)
 	}
 	agent := filepath.Join(labtest.BinDir(v.t), "agent")
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		var st syscall.Stat_t
-		if syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) != nil || st.Ino != want.Ino || st.Dev != want.Dev {
-			continue
-		}
-		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && exe == agent {
-			return pid
+	var seen []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		seen = seen[:0]
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			var st syscall.Stat_t
+			if syscall.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st) != nil || st.Ino != want.Ino || st.Dev != want.Dev {
+				continue
+			}
+			exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+			if err == nil && exe == agent {
+				return pid
+			}
+			seen = append(seen, fmt.Sprintf("%d:%s(%v)", pid, exe, err))
 		}
 	}
-	v.t.Fatal("node-b's agent not found")
+	v.t.Fatalf("node-b's agent (%s) not found among node-b's processes %v\nnode-b agent:\n%s", agent, seen, v.LogTail("node-b", 30))
 	return 0
 }
 

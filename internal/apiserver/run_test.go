@@ -1,0 +1,65 @@
+package apiserver_test
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/humstack/humstack/internal/apiserver"
+	"github.com/humstack/humstack/internal/audit"
+)
+
+// TestRunWritesTheAuditLog: --audit-log reaches the server: a write made
+// through a running apiserver is in the file once it has stopped.
+func TestRunWritesTheAuditLog(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "audit", "audit.log")
+	runCtx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- apiserver.Run(runCtx, apiserver.Config{ListenAddress: "127.0.0.1", ListenPort: port, DataDir: filepath.Join(dir, "db"),
+			Audit: audit.SinkConfig{Path: logPath, MaxSizeMB: 1, MaxBackups: 1}, Log: slog.New(slog.DiscardHandler)})
+	}()
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.Post(base+"/api/v0/groups", "application/yaml", strings.NewReader("meta: {id: g1}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	evs, err := audit.ReadAll(f)
+	if err != nil || len(evs) != 1 || evs[0].Verb != "create" || evs[0].Object.ID != "g1" || evs[0].Code != 201 {
+		t.Fatalf("audit log %+v, %v", evs, err)
+	}
+}
