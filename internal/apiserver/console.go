@@ -62,19 +62,20 @@ func newConsoleProxy(secret string) consoleProxy {
 	}}}
 }
 
-func (p consoleProxy) header() http.Header {
-	if p.peer != nil || p.secret == "" {
+// header is what a request to t presents: the secret over plain HTTP.
+func (p consoleProxy) header(t consoleTarget) http.Header {
+	if t.tls || p.secret == "" {
 		return http.Header{}
 	}
 	return http.Header{"Authorization": {"Bearer " + p.secret}}
 }
 
-// client is the HTTP client for node's listener.
-func (p consoleProxy) client(node string) *http.Client {
-	if p.peer == nil {
+// client is the HTTP client for t's node listener.
+func (p consoleProxy) client(t consoleTarget) *http.Client {
+	if !t.tls {
 		return p.hc
 	}
-	return p.peer.client(node)
+	return p.peer.client(t.node)
 }
 
 func (s *Server) consoleRoutes() {
@@ -163,9 +164,7 @@ func (s *Server) proxyConsole(path func(console.Key) string) http.HandlerFunc {
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), consoleDialTimeout)
-		up, resp, err := websocket.Dial(ctx, t.url(path), &websocket.DialOptions{
-			HTTPClient: s.consoles.client(t.node), HTTPHeader: s.consoles.header(), Subprotocols: []string{console.Subprotocol},
-		})
+		up, resp, err := s.dialConsole(ctx, &t, path)
 		cancel()
 		if err != nil {
 			s.agentFailed(w, r, t, resp, err)
@@ -258,13 +257,7 @@ func (s *Server) proxyConsoleLog(w http.ResponseWriter, r *http.Request) {
 		writeError(r.Context(), w, s.log, err)
 		return
 	}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, t.url(console.LogPath), nil)
-	if err != nil {
-		writeError(r.Context(), w, s.log, err)
-		return
-	}
-	req.Header = s.consoles.header()
-	resp, err := s.consoles.client(t.node).Do(req)
+	resp, err := s.getConsoleLog(r.Context(), &t)
 	if err != nil {
 		s.agentFailed(w, r, t, nil, err)
 		return
