@@ -53,7 +53,7 @@ func setupTLS(ctx context.Context, cfg Config, st storage.Store) (*tls.Config, *
 		if t.InsecureHTTP {
 			cfg.Log.Warn("INSECURE: serving plain HTTP (--insecure-http): anyone on the network can read and change the API's traffic")
 		} else {
-			cfg.Log.Warn("serving plain HTTP (--tls off, the default for now; it becomes --tls auto): use --tls auto for HTTPS")
+			cfg.Log.Info("serving plain HTTP (--tls off, the default for now; it becomes --tls auto): use --tls auto for HTTPS")
 		}
 		return nil, nil, nil
 	}
