@@ -3,6 +3,7 @@ GO      ?= go
 BIN     := bin
 FUZZTIME ?= 15s
 PORT    ?= 8080
+TLS     ?= 0
 
 .PHONY: all apiserver agent humcli test unit scenario fuzz bench run demo deps clean
 
@@ -27,7 +28,7 @@ deps:
 # root): the apiserver with its embedded store and an agent in All mode,
 # state under ./run (Ctrl-C stops both). See scripts/single-node.sh.
 run: deps all
-	PORT=$(PORT) BIN=./$(BIN) ./scripts/single-node.sh
+	PORT=$(PORT) BIN=./$(BIN) TLS=$(TLS) ./scripts/single-node.sh
 
 # demo (in a second terminal, while `make run` runs) boots a first VM on it
 # from the small test image and checks that it answers ping.
@@ -63,6 +64,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzConfig$$' -fuzztime $(FUZZTIME) ./internal/agent
 	$(GO) test -run '^$$' -fuzz '^FuzzConsoleLinkToken$$' -fuzztime $(FUZZTIME) ./internal/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzBearer$$' -fuzztime $(FUZZTIME) ./internal/auth
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/pki
 
 # bench prints API throughput and latency (p50/p99) at concurrency 1, 8 and
 # 64, a 10,000-object list, watch delivery latency to 100 watchers, and the

@@ -164,7 +164,7 @@ func (c *Client) doRaw(ctx context.Context, method, path string, body any) ([]by
 		}
 	}, payload)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %v: %w", method, path, unwrapURLError(err), api.ErrUnavailable)
+		return nil, fmt.Errorf("%s %s: %w: %w", method, path, tlsHint(unwrapURLError(err)), api.ErrUnavailable)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)

@@ -41,7 +41,7 @@ func (c *Client) ConsoleLog(ctx context.Context, sc Scope, id string) (io.ReadCl
 	p += "/serial/log"
 	resp, err := c.send(ctx, http.MethodGet, p, nil, nil)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %v: %w", p, unwrapURLError(err), api.ErrUnavailable)
+		return nil, fmt.Errorf("GET %s: %w: %w", p, tlsHint(unwrapURLError(err)), api.ErrUnavailable)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
@@ -68,7 +68,7 @@ func (c *Client) dialVM(ctx context.Context, sc Scope, id, suffix string) (*webs
 			}
 			return nil, responseError(resp.StatusCode, b)
 		}
-		return nil, fmt.Errorf("GET %s: %v: %w", p, unwrapURLError(err), api.ErrUnavailable)
+		return nil, fmt.Errorf("GET %s: %w: %w", p, tlsHint(unwrapURLError(err)), api.ErrUnavailable)
 	}
 	conn.SetReadLimit(maxConsoleMessage)
 	return conn, nil

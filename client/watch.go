@@ -100,7 +100,7 @@ func (c *Client) openWatch(ctx context.Context, k *api.Kind, sc Scope, rev int64
 		req.Header.Set("Accept", "text/event-stream")
 	}, nil)
 	if err != nil {
-		return nil, fmt.Errorf("watch %s: %v: %w", k.Plural, unwrapURLError(err), api.ErrUnavailable)
+		return nil, fmt.Errorf("watch %s: %w: %w", k.Plural, tlsHint(unwrapURLError(err)), api.ErrUnavailable)
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()

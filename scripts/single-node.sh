@@ -8,10 +8,18 @@
 #
 # The agent needs net.ipv4.ip_forward=1 for networks with a default
 # gateway (NAPT); this script turns it on and says so.
+#
+# TLS=1 (opt-in until HTTPS is the default) serves HTTPS with the cluster
+# CA (apiserver --tls auto), writes and selects the humcli context "local"
+# (so `humcli get vm` works at once), and joins the agent with a join token
+# (agent-tls.yaml: joinTokenFile, apiServerCAFile, pkiDirPath). No shared
+# secret then: the node listener and the console proxy use the node's and
+# the apiserver's certificates.
 set -euo pipefail
 home=${HUMSTACK_HOME:-./run}
 port=${PORT:-8080}
 bin=${BIN:-./bin}
+tls=${TLS:-0}
 mkdir -p "$home"
 home=$(cd "$home" && pwd)
 if [ "$(id -u)" -ne 0 ]; then
@@ -21,8 +29,10 @@ fi
 if [ ! -s "$home/secret" ]; then
   (umask 077; head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$home/secret")
 fi
-if [ ! -f "$home/agent.yaml" ]; then
-  cat > "$home/agent.yaml" <<YAML
+agentcfg=$home/agent.yaml
+[ "$tls" = 1 ] && agentcfg=$home/agent-tls.yaml
+if [ ! -f "$agentcfg" ]; then
+  cat > "$agentcfg" <<YAML
 apiServerAddress: 127.0.0.1
 apiServerPort: $port
 agentMode: All
@@ -32,21 +42,30 @@ blockStorageAgentConfig:
   imageDirPath: $home/images
   downloadAPI:
     listenAddress: 127.0.0.1
-    secretFile: $home/secret
+$([ "$tls" = 1 ] || echo "    secretFile: $home/secret")
 imageAgentConfig:
   blockStorageDirPath: $home/blockstorages
   imageDirPath: $home/images
 virtualMachineAgentConfig:
   virtualMachineDirPath: $home/virtualmachines
 YAML
-  echo "single-node: wrote $home/agent.yaml (edit it to change the node; see docs/agent.md)"
+  if [ "$tls" = 1 ]; then
+    cat >> "$agentcfg" <<YAML
+joinTokenFile: $home/jointoken
+apiServerCAFile: $home/database/pki/ca.crt
+pkiDirPath: $home/pki
+YAML
+  fi
+  echo "single-node: wrote $agentcfg (edit it to change the node; see docs/agent.md)"
 fi
 if [ "$(cat /proc/sys/net/ipv4/ip_forward)" != 1 ]; then
   echo "single-node: enabling net.ipv4.ip_forward (networks with a default gateway are NAPT'ed)"
   sysctl -qw net.ipv4.ip_forward=1
 fi
+tlsflags=(--tls off --node-secret-file "$home/secret")
+[ "$tls" = 1 ] && tlsflags=(--tls auto)
 "$bin/apiserver" --listen-address 127.0.0.1 --listen-port "$port" --data-dir "$home/database" \
-  --node-secret-file "$home/secret" >>"$home/apiserver.log" 2>&1 &
+  "${tlsflags[@]}" >>"$home/apiserver.log" 2>&1 &
 api=$!
 trap 'kill $api 2>/dev/null; wait $api 2>/dev/null' EXIT
 for _ in $(seq 100); do
@@ -54,5 +73,15 @@ for _ in $(seq 100); do
   kill -0 $api 2>/dev/null || { echo "single-node: apiserver exited; see $home/apiserver.log" >&2; exit 1; }
   sleep 0.1
 done
+if [ "$tls" = 1 ]; then
+  # The context first (humcli then needs no flags), then a join token for
+  # the agent unless it has joined before.
+  "$bin/humcli" login --server "https://127.0.0.1:$port" --ca-file "$home/database/pki/ca.crt" --name local
+  if [ ! -s "$home/pki/node.crt" ]; then
+    (umask 077; "$bin/humcli" node join-token --ttl 10m --description single-node |
+      sed -n 's/^joinToken: //p' > "$home/jointoken")
+  fi
+  echo "single-node: HTTPS, $(grep -m1 'cluster CA fingerprint' "$home/apiserver.log")"
+fi
 echo "single-node: apiserver on 127.0.0.1:$port (log $home/apiserver.log); starting the agent (Ctrl-C stops both)"
-"$bin/agent" --config "$home/agent.yaml"
+"$bin/agent" --config "$agentcfg"

@@ -46,6 +46,19 @@ func main() {
 	fs.IntVar(&cfg.Audit.MaxSizeMB, "audit-log-max-size", 100, "rotate the audit log file when it reaches this many megabytes")
 	fs.IntVar(&cfg.Audit.MaxBackups, "audit-log-max-backups", 10, "rotated audit log files to keep (0: keep all)")
 	fs.StringVar(&cfg.TrustedProxies, "trusted-proxy", "", "reverse proxies (comma-separated addresses or CIDRs) whose X-Forwarded-For gives the audit log's source address")
+	fs.StringVar(&cfg.TLS.Mode, "tls", apiserver.TLSOff, "HTTPS: auto (cluster CA and serving certificate made at first start) or off (plain HTTP; the default for now, it becomes auto)")
+	fs.StringVar(&cfg.TLS.CertFile, "tls-cert-file", "", "serving certificate (PEM) instead of one from the cluster CA; needs --tls auto")
+	fs.StringVar(&cfg.TLS.KeyFile, "tls-key-file", "", "key of --tls-cert-file (PEM)")
+	fs.StringVar(&cfg.TLS.ClientCAFile, "client-ca-file", "", "more CAs (PEM) that client certificates may chain to, besides the cluster CA")
+	fs.Func("tls-san", "extra name or address of the serving certificate (repeatable or comma-separated)", func(v string) error {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				cfg.TLS.SANs = append(cfg.TLS.SANs, s)
+			}
+		}
+		return nil
+	})
+	fs.BoolVar(&cfg.TLS.InsecureHTTP, "insecure-http", false, "serve plain HTTP on purpose (a trusted lab), with a warning")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
@@ -57,6 +70,7 @@ func main() {
 			cfg.Etcd.Endpoints = append(cfg.Etcd.Endpoints, e)
 		}
 	}
+	cfg.Out = os.Stdout
 	cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -19,6 +19,7 @@ import (
 	"github.com/humstack/humstack/internal/agent/leader"
 	"github.com/humstack/humstack/internal/agent/network"
 	"github.com/humstack/humstack/internal/agent/node"
+	"github.com/humstack/humstack/internal/agent/nodecred"
 	"github.com/humstack/humstack/internal/agent/router"
 	"github.com/humstack/humstack/internal/agent/storage"
 	"github.com/humstack/humstack/internal/agent/system"
@@ -42,11 +43,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		"heartbeat", cfg.Heartbeat(), "nodeGrace", cfg.NodeGrace(), "resync", cfg.Resync())
 	log.Debug("agent config", "config", fmt.Sprintf("%+v", cfg))
 
-	c, err := client.New(cfg.APIServer())
+	cred, opts, err := credential(ctx, cfg, log)
+	if err != nil || cred == nil && ctx.Err() != nil {
+		return err
+	}
+	c, err := client.New(cfg.APIServerURLs(), opts...)
 	if err != nil {
 		return err
 	}
 	m := controller.NewManager(c, log)
+	if cred != nil {
+		m.Add(controller.RunnableFunc(cred.Run))
+	}
 	accel := cfg.Accel
 	if cfg.AgentMode.RunsSystem() {
 		var why string
@@ -57,9 +65,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Name: cfg.NodeName, Address: cfg.NodeAddress,
 		LimitMemory: cfg.LimitMemory, LimitVcpus: cfg.LimitVcpus,
 		AgentMode: string(cfg.AgentMode), Accelerator: accel,
-		Heartbeat: cfg.Heartbeat(), Log: log, DownloadHost: downloadHost(cfg),
+		Heartbeat: cfg.Heartbeat(), Log: log, DownloadHost: downloadHost(cfg, cred),
 	})
-	if err := setupMode(m, cfg, accel, log); err != nil {
+	if err := setupMode(m, cfg, accel, cred, log); err != nil {
 		return err
 	}
 	if err := self.Register(ctx); err != nil {
@@ -76,7 +84,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 // setupMode adds the controllers of cfg's mode to m.
-func setupMode(m *controller.Manager, cfg Config, accel string, log *slog.Logger) error {
+func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.Credential, log *slog.Logger) error {
 	if cfg.AgentMode.RunsCore() {
 		// Several Core agents may run: only the holder of the lease runs
 		// the cluster-wide controllers, each term in a fresh manager.
@@ -92,16 +100,17 @@ func setupMode(m *controller.Manager, cfg Config, accel string, log *slog.Logger
 		}))
 	}
 	if cfg.AgentMode.RunsSystem() {
-		return setupSystem(m, cfg, accel, log)
+		return setupSystem(m, cfg, accel, cred, log)
 	}
 	return nil
 }
 
 // setupSystem adds the per-node controllers and the node listener (the
-// download API and the console routes, behind the cluster's secret).
-func setupSystem(m *controller.Manager, cfg Config, accel string, log *slog.Logger) error {
+// download API and the console routes, behind the node certificates or
+// the cluster's secret).
+func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred.Credential, log *slog.Logger) error {
 	var vms *vm.Driver
-	disks := storage.New(storageConfig(cfg, m.Client, func(g, ns, id string) string { return vms.DiskUser(g, ns, id) }))
+	disks := storage.New(storageConfig(cfg, m.Client, cred, func(g, ns, id string) string { return vms.DiskUser(g, ns, id) }))
 	consoles := console.NewManager(func(k console.Key) string { return vms.Dir(k.Group, k.Namespace, k.ID) }, log)
 	vc := cfg.VirtualMachineAgentConfig
 	vms = vm.New(vm.Config{
@@ -120,15 +129,24 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, log *slog.Logg
 		return nil
 	}))
 	d := cfg.BlockStorageAgentConfig.DownloadAPI
-	if d.Secret == "" {
-		log.Warn("node listener off: blockStorageAgentConfig.downloadAPI has no secret; disks from images held on other nodes cannot be fetched, other nodes cannot fetch from this one, and consoles cannot be reached")
+	if d.Secret == "" && !cred.Joined() {
+		log.Warn("node listener off: no node certificate (joinToken) and no blockStorageAgentConfig.downloadAPI secret; disks from images held on other nodes cannot be fetched, other nodes cannot fetch from this one, and consoles cannot be reached")
 		return nil
 	}
 	mux := downloadapi.Routes(disks, log)
 	mux.Handle("/v0/consoles/", consoles.Routes())
-	h := downloadapi.RequireSecret(d.Secret, mux, log)
 	addr := net.JoinHostPort(d.ListenAddress, strconv.Itoa(d.ListenPort))
-	m.Add(controller.RunnableFunc(func(ctx context.Context) error { return downloadapi.Serve(ctx, addr, h, log) }))
+	if !cred.Joined() { // the shared secret only, as before
+		h := downloadapi.RequireSecret(d.Secret, mux, log)
+		m.Add(controller.RunnableFunc(func(ctx context.Context) error { return downloadapi.Serve(ctx, addr, h, log) }))
+		return nil
+	}
+	if d.Secret != "" {
+		log.Warn("blockStorageAgentConfig.downloadAPI.secret is deprecated: the node certificate authenticates this node; the secret is still accepted from peers without one")
+	}
+	h := downloadapi.RequirePeer(d.Secret, mux, log)
+	tc := cred.ListenerTLS()
+	m.Add(controller.RunnableFunc(func(ctx context.Context) error { return downloadapi.ServeMTLS(ctx, addr, h, tc, log) }))
 	return nil
 }
 
@@ -144,23 +162,26 @@ func (a consoleAdapter) Stop(g, ns, id string) {
 }
 
 // downloadHost is the node listener's advertised host:port, or "" when it
-// is off (no secret).
-func downloadHost(cfg Config) string {
+// is off (no node certificate and no secret).
+func downloadHost(cfg Config, cred *nodecred.Credential) string {
 	d := cfg.BlockStorageAgentConfig.DownloadAPI
-	if d.Secret == "" {
+	if d.Secret == "" && !cred.Joined() {
 		return ""
 	}
 	return net.JoinHostPort(d.AdvertiseAddress, strconv.Itoa(d.ListenPort))
 }
 
 // storageConfig is the disk and image driver's part of cfg.
-func storageConfig(cfg Config, c *client.Client, inUse func(g, ns, id string) string) storage.Config {
+func storageConfig(cfg Config, c *client.Client, cred *nodecred.Credential, inUse func(g, ns, id string) string) storage.Config {
 	b := cfg.BlockStorageAgentConfig
-	host := downloadHost(cfg)
-	return storage.Config{
+	sc := storage.Config{
 		Node: cfg.NodeName, Dir: b.BlockStorageDirPath, ImageDir: b.ImageDirPath,
-		ParallelLimit: b.ParallelLimit, Client: c, Secret: b.DownloadAPI.Secret, DownloadHost: host, InUse: inUse,
+		ParallelLimit: b.ParallelLimit, Client: c, Secret: b.DownloadAPI.Secret, DownloadHost: downloadHost(cfg, cred), InUse: inUse,
 	}
+	if cred.Joined() {
+		sc.Peer = cred.PeerClient
+	}
+	return sc
 }
 
 // systemOptions are the node's controllers with the host drivers this agent

@@ -53,6 +53,15 @@ type Config struct {
 	NodeGraceSeconds int    `json:"nodeGraceSeconds"`
 	Accel            string `json:"accel"`
 
+	// Node credentials (config_tls.go): the join token an agent joins
+	// with, the CA (file or fingerprint pin) that the API servers'
+	// certificates chain to, and where the node's key and certificate live.
+	JoinToken              string `json:"joinToken"`
+	JoinTokenFile          string `json:"joinTokenFile"`
+	APIServerCAFile        string `json:"apiServerCAFile"`
+	APIServerCAFingerprint string `json:"apiServerCAFingerprint"`
+	PKIDirPath             string `json:"pkiDirPath"`
+
 	BlockStorageAgentConfig BlockStorageAgentConfig `json:"blockStorageAgentConfig"`
 	NetworkAgentConfig      NetworkAgentConfig      `json:"networkAgentConfig"`
 	ImageAgentConfig        ImageAgentConfig        `json:"imageAgentConfig"`
@@ -140,6 +149,7 @@ const (
 	DefaultListenPort       = 8082
 	DefaultVMDir            = "./virtualmachines"
 	DefaultPowerOffTimeout  = 60
+	DefaultPKIDir           = "./pki"
 )
 
 // defaults is the config before the file is applied: an omitted key keeps
@@ -153,6 +163,7 @@ func defaults() Config {
 		HeartbeatSeconds: DefaultHeartbeatSeconds,
 		NodeGraceSeconds: DefaultNodeGraceSeconds,
 		Accel:            DefaultAccel,
+		PKIDirPath:       DefaultPKIDir,
 		BlockStorageAgentConfig: BlockStorageAgentConfig{
 			BlockStorageDirPath: DefaultBlockStorageDir,
 			ImageDirPath:        DefaultImageDir,
@@ -225,7 +236,7 @@ func (c *Config) absPaths() error {
 	for _, p := range []*string{
 		&c.BlockStorageAgentConfig.BlockStorageDirPath, &c.BlockStorageAgentConfig.ImageDirPath,
 		&c.ImageAgentConfig.BlockStorageDirPath, &c.ImageAgentConfig.ImageDirPath,
-		&c.VirtualMachineAgentConfig.VirtualMachineDirPath,
+		&c.VirtualMachineAgentConfig.VirtualMachineDirPath, &c.PKIDirPath,
 	} {
 		abs, err := filepath.Abs(*p)
 		if err != nil {

@@ -103,6 +103,7 @@ func TestDefaults(t *testing.T) {
 	want.BlockStorageAgentConfig.ImageDirPath = abs(t, DefaultImageDir)
 	want.ImageAgentConfig = ImageAgentConfig{BlockStorageDirPath: abs(t, DefaultBlockStorageDir), ImageDirPath: abs(t, DefaultImageDir)}
 	want.VirtualMachineAgentConfig.VirtualMachineDirPath = abs(t, DefaultVMDir)
+	want.PKIDirPath = abs(t, DefaultPKIDir)
 	want.NetworkAgentConfig = NetworkAgentConfig{VXLAN: VXLANConfig{DevName: "ens3"}, VLAN: VLANConfig{DevName: "ens3"}}
 	if got, w := dump(cfg), dump(want); got != w {
 		t.Errorf("defaults:\n got %s\nwant %s", got, w)

@@ -56,6 +56,7 @@ func (c *Config) validate(fe *api.FieldErrors) {
 		fe.Add("nodeGraceSeconds", "%d must be more than heartbeatSeconds (%d)", c.NodeGraceSeconds, c.HeartbeatSeconds)
 	}
 	checkOneOf(fe, "accel", c.Accel, "auto", "kvm", "tcg")
+	c.validateTLS(fe)
 	c.BlockStorageAgentConfig.validate(fe, "blockStorageAgentConfig")
 	c.NetworkAgentConfig.validate(fe, "networkAgentConfig")
 	v := c.VirtualMachineAgentConfig

@@ -52,6 +52,9 @@ func (c *Config) resolve(h host) error {
 	if err := b.DownloadAPI.loadSecret(); err != nil {
 		return err
 	}
+	if err := c.loadJoinToken(); err != nil {
+		return err
+	}
 	if c.ImageAgentConfig.BlockStorageDirPath == "" {
 		c.ImageAgentConfig.BlockStorageDirPath = b.BlockStorageDirPath
 	}

@@ -36,6 +36,10 @@ func (s *Server) authorized(k *api.Kind, tmpl string, fn http.HandlerFunc) http.
 		return fn
 	}
 	sub := subresource(tmpl)
+	kind := rule.kind
+	if k != nil {
+		kind = k.Name
+	}
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		id := auth.FromContext(ctx)
@@ -45,14 +49,16 @@ func (s *Server) authorized(k *api.Kind, tmpl string, fn http.HandlerFunc) http.
 			fn(w, r)
 			return
 		}
-		a := auth.Attributes{Verb: rule.verb, Kind: k.Name, Subresource: sub,
+		a := auth.Attributes{Verb: rule.verb, Kind: kind, Subresource: sub,
 			Group: r.PathValue("group"), Namespace: r.PathValue("namespace"), ID: r.PathValue("id")}
 		if rule.verb == auth.VerbList && isWatch(r) {
 			a.Verb = auth.VerbWatch
 		}
-		if err := s.objectOf(r, k, &a); err != nil {
-			writeError(ctx, w, s.log, err)
-			return
+		if k != nil {
+			if err := s.objectOf(r, k, &a); err != nil {
+				writeError(ctx, w, s.log, err)
+				return
+			}
 		}
 		if err := s.authorize(ctx, id, a); err != nil {
 			if denial(err) || errors.Is(err, api.ErrUnauthorized) {

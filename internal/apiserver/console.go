@@ -22,10 +22,12 @@ import (
 )
 
 // The console proxy: a VM's consoles live on the agent of its node
-// (internal/agent/console), on the node listener guarded by the cluster's
-// secret. These routes find the node from the VM's placement annotation and
-// the node's spec.downloadHost, and relay the user's websocket (or the log)
-// to the agent, presenting the secret. No console is ever on an open port.
+// (internal/agent/console), on the node listener guarded by node
+// certificates or the cluster's secret. These routes find the node from
+// the VM's placement annotation and the node's spec.downloadHost, and relay
+// the user's websocket (or the log) to the agent, over mutual TLS with the
+// API server's certificate (--tls auto, console_tls.go) or presenting the
+// secret. No console is ever on an open port.
 //
 // Failures before the relay starts are answered with the usual envelope:
 // 404 for a missing VM (or a VM the agent has no console for), 503
@@ -42,10 +44,13 @@ const consoleDialTimeout = 10 * time.Second
 // agent sends at most 32 KiB at a time, noVNC and humcli less.
 const maxConsoleMessage = 1 << 20
 
-// consoleProxy is how the server reaches agents' consoles.
+// consoleProxy is how the server reaches agents' consoles: over mutual
+// TLS with its API server certificate when it has one (peer), else over
+// plain HTTP with the shared secret.
 type consoleProxy struct {
 	secret string
 	hc     *http.Client
+	peer   *consolePeer
 }
 
 func newConsoleProxy(secret string) consoleProxy {
@@ -57,8 +62,20 @@ func newConsoleProxy(secret string) consoleProxy {
 	}}}
 }
 
-func (p consoleProxy) header() http.Header {
+// header is what a request to t presents: the secret over plain HTTP.
+func (p consoleProxy) header(t consoleTarget) http.Header {
+	if t.tls || p.secret == "" {
+		return http.Header{}
+	}
 	return http.Header{"Authorization": {"Bearer " + p.secret}}
+}
+
+// client is the HTTP client for t's node listener.
+func (p consoleProxy) client(t consoleTarget) *http.Client {
+	if !t.tls {
+		return p.hc
+	}
+	return p.peer.client(t.node)
 }
 
 func (s *Server) consoleRoutes() {
@@ -74,19 +91,24 @@ type consoleTarget struct {
 	name string // "virtualmachine g/ns/id", for messages
 	node string
 	host string // the node's downloadHost
+	tls  bool   // reach it over mutual TLS
 }
 
 func (t consoleTarget) url(path func(console.Key) string) string {
+	if t.tls {
+		return "https://" + t.host + path(t.vm)
+	}
 	return "http://" + t.host + path(t.vm)
 }
 
 // consoleTarget finds the node holding the VM of a request.
 func (s *Server) consoleTarget(r *http.Request) (consoleTarget, error) {
 	var t consoleTarget
-	if s.consoles.secret == "" {
-		return t, fmt.Errorf("consoles are off: the apiserver was started without --node-secret-file "+
+	if s.consoles.secret == "" && s.consoles.peer == nil {
+		return t, fmt.Errorf("consoles are off: the apiserver was started without --tls auto and without --node-secret-file "+
 			"(the agents' downloadAPI secret): %w", api.ErrUnavailable)
 	}
+	t.tls = s.consoles.peer != nil
 	m, err := (&resource{s: s, kind: api.VirtualMachineKind}).target(r)
 	if err != nil {
 		return t, err
@@ -142,9 +164,7 @@ func (s *Server) proxyConsole(path func(console.Key) string) http.HandlerFunc {
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), consoleDialTimeout)
-		up, resp, err := websocket.Dial(ctx, t.url(path), &websocket.DialOptions{
-			HTTPClient: s.consoles.hc, HTTPHeader: s.consoles.header(), Subprotocols: []string{console.Subprotocol},
-		})
+		up, resp, err := s.dialConsole(ctx, &t, path)
 		cancel()
 		if err != nil {
 			s.agentFailed(w, r, t, resp, err)
@@ -237,13 +257,7 @@ func (s *Server) proxyConsoleLog(w http.ResponseWriter, r *http.Request) {
 		writeError(r.Context(), w, s.log, err)
 		return
 	}
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, t.url(console.LogPath), nil)
-	if err != nil {
-		writeError(r.Context(), w, s.log, err)
-		return
-	}
-	req.Header = s.consoles.header()
-	resp, err := s.consoles.hc.Do(req)
+	resp, err := s.getConsoleLog(r.Context(), &t)
 	if err != nil {
 		s.agentFailed(w, r, t, nil, err)
 		return

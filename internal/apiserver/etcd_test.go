@@ -223,3 +223,31 @@ func BenchmarkWatch100Etcd(b *testing.B) {
 	report(b, result{lat, wall})
 	b.ReportMetric(float64(len(lat)), "deliveries")
 }
+
+// TestEtcdOneCA: two apiservers on one etcd with --tls auto serve with one
+// CA, kept in the store (under a key no API path reaches): both print its
+// fingerprint, and a client pinning it is served by either. That two
+// starting at once make one CA is pki's TestStoreCAOnce.
+func TestEtcdOneCA(t *testing.T) {
+	c := etcdtest.Start(t, etcdtest.Options{Members: 1, NoFsync: true})
+	var servers []*tlsServer
+	for range 2 {
+		servers = append(servers, startTLSWith(t, apiserver.Config{
+			Store: "etcd", Etcd: apiserver.EtcdConfig{Endpoints: c.Endpoints()}, DataDir: t.TempDir(),
+		}))
+	}
+	fp := servers[0].fingerprint(t)
+	if other := servers[1].fingerprint(t); other != fp {
+		t.Fatalf("two CAs: %s and %s", fp, other)
+	}
+	for _, s := range servers {
+		pin, err := client.PinCA(fp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl, _ := client.New(s.url, client.WithTLS(pin))
+		if _, _, err := cl.List(ctx(t), api.GroupKind, client.Scope{}); err != nil {
+			t.Errorf("%s: %v", s.url, err)
+		}
+	}
+}

@@ -47,12 +47,19 @@ var ruleTable = map[string]routeRule{
 	"GET /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/ws":         {verb: auth.VerbConsole},
 	"GET /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/serial":     {verb: auth.VerbConsole},
 	"GET /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/serial/log": {verb: auth.VerbConsole},
+
+	// Node join (join.go): making join tokens is cluster-admin's; the join
+	// itself carries its own credential (a join token, or the node's
+	// certificate to renew), checked by the handler.
+	"POST /api/v0/jointokens":      {verb: auth.VerbCreate, kind: "jointoken"},
+	"POST /api/v0/nodes/{id}/join": {public: true},
 }
 
 // routeRule is what a route asks of the authorizer.
 type routeRule struct {
 	verb   string
 	public bool
+	kind   string // for routes of no api kind (join tokens)
 }
 
 // Route is one registered route: the mux pattern, the template it was made

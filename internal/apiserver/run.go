@@ -2,7 +2,9 @@ package apiserver
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -34,7 +36,12 @@ type Config struct {
 	// TrustedProxies (--trusted-proxy) lists the reverse proxies whose
 	// X-Forwarded-For gives the audit log's source address.
 	TrustedProxies string
-	Log            *slog.Logger
+	// TLS selects plain HTTP or HTTPS (tls.go).
+	TLS TLSConfig
+	// Out receives what is printed for the operator (the CA fingerprint);
+	// nil prints nothing.
+	Out io.Writer
+	Log *slog.Logger
 }
 
 // Run opens the store, serves the API until ctx ends, and closes the store.
@@ -46,8 +53,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	if secret == "" {
-		cfg.Log.Warn("consoles off: no --node-secret-file, so the apiserver cannot reach the agents' consoles")
+	if secret == "" && cfg.TLS.Mode != TLSAuto {
+		cfg.Log.Warn("consoles off: no --node-secret-file and no --tls auto, so the apiserver cannot reach the agents' consoles")
 	}
 	al, err := openAudit(cfg)
 	if err != nil {
@@ -63,10 +70,18 @@ func Run(ctx context.Context, cfg Config) error {
 	if opts.Authorization, opts.Authenticator, err = authOptions(ctx, cfg, store); err != nil {
 		return err
 	}
+	tc, topts, err := setupTLS(ctx, cfg, store)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.ListenAddress, strconv.Itoa(cfg.ListenPort)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
+	}
+	opts.TLS = topts
 	return New(store, opts).Serve(ctx, ln)
 }
 

@@ -32,6 +32,9 @@ type Options struct {
 	// listeners (downloadAPI.secret); the console proxy presents it.
 	// Empty turns the consoles off (503).
 	NodeSecret string
+	// TLS, when set (HTTPS), enables node join and the x509 node
+	// authenticator.
+	TLS *TLSOptions
 	// Audit receives the audit log's lines; nil: no audit log.
 	Audit *audit.Logger
 	// Now is the clock console links expire by; nil: time.Now.
@@ -55,6 +58,7 @@ type Server struct {
 	stop     context.CancelFunc
 	mux      *http.ServeMux
 	consoles consoleProxy
+	tls      *TLSOptions
 	audit    *audit.Logger
 	links    *auth.ConsoleLinkAuthenticator
 	// linkRecheck spaces the checks of a console link during a session.
@@ -63,7 +67,7 @@ type Server struct {
 
 // New builds a server; call Handler or Serve.
 func New(store storage.Store, opts Options) *Server {
-	s := &Server{store: store, log: opts.Log, heartbeat: opts.Heartbeat, audit: opts.Audit}
+	s := &Server{store: store, log: opts.Log, heartbeat: opts.Heartbeat, audit: opts.Audit, tls: opts.TLS}
 	s.links = &auth.ConsoleLinkAuthenticator{Source: &linkKeys{s: s}, Now: opts.Now}
 	s.authn = authChain(s.links, opts.Authenticator)
 	if s.log == nil {
@@ -71,6 +75,10 @@ func New(store storage.Store, opts Options) *Server {
 	}
 	if s.linkRecheck = opts.ConsoleLinkRecheck; s.linkRecheck <= 0 {
 		s.linkRecheck = 10 * time.Second
+	}
+	if opts.TLS != nil {
+		// A verified node certificate is the first credential asked for.
+		s.authn = auth.Chain{auth.X509{}, s.authn}
 	}
 	if s.heartbeat <= 0 {
 		s.heartbeat = 10 * time.Second
@@ -86,6 +94,7 @@ func New(store storage.Store, opts Options) *Server {
 		panic(fmt.Sprintf("apiserver: unknown authorization mode %q", opts.Authorization))
 	}
 	s.consoles = newConsoleProxy(opts.NodeSecret)
+	s.consoles.peer = newConsolePeer(opts.TLS)
 	s.mux = http.NewServeMux()
 	s.routes()
 	return s
@@ -120,7 +129,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	s.log.Info("apiserver listening", "address", ln.Addr().String())
+	s.log.Info("apiserver listening", "address", ln.Addr().String(), "https", s.tls != nil)
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -167,6 +176,7 @@ func (s *Server) routes() {
 	s.byIDRoutes()
 	s.consoleRoutes()
 	s.powerRoute()
+	s.joinRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -31,6 +31,11 @@ type globalFlags struct {
 	// servers is the config file's apiServers list, used when no
 	// --api-server-* flag is given.
 	servers []string
+	// caFile (--ca-file) is the CA bundle the servers' certificates must
+	// chain to; contextName (--context) picks a context of the contexts
+	// file.
+	caFile      string
+	contextName string
 }
 
 // Flag names, shared by registration and the config-file override check.
@@ -44,6 +49,8 @@ const (
 	envToken      = "HUMSTACK_TOKEN"
 	flagGroup     = "g"
 	flagNamespace = "n"
+	flagCAFile    = "ca-file"
+	flagContext   = "context"
 )
 
 func (g *globalFlags) register(root *cobra.Command) {
@@ -56,6 +63,8 @@ func (g *globalFlags) register(root *cobra.Command) {
 	// -g/--group and -n/--namespace, and scripts use both.
 	f.StringVarP(&g.group, flagGroup, "g", "default", "group id (also --group)")
 	f.StringVarP(&g.namespace, flagNamespace, "n", "default", "namespace id (also --namespace)")
+	f.StringVar(&g.caFile, flagCAFile, "", "CA bundle (PEM) the API server's certificate must chain to; addresses without a scheme then use https")
+	f.StringVar(&g.contextName, flagContext, "", "context of ~/.config/humstack/config to use instead of the current one")
 	root.SetGlobalNormalizationFunc(longScopeNames)
 }
 
@@ -186,16 +195,38 @@ func (a *app) client() (*client.Client, error) {
 	if err := a.resolve(); err != nil {
 		return nil, err
 	}
-	servers := a.global.servers
+	servers, ctxCA, token, err := a.contextServers()
+	if err != nil {
+		return nil, err
+	}
+	if len(servers) == 0 {
+		servers = a.global.servers
+	}
 	if len(servers) == 0 {
 		port := strconv.Itoa(int(a.global.port))
 		for _, addr := range strings.Split(a.global.address, ",") {
 			servers = append(servers, withPort(strings.TrimSpace(addr), port))
 		}
 	}
-	var opts []client.Option
-	if a.global.token != "" {
-		opts = append(opts, client.WithToken(a.global.token))
+	opts, err := a.trustOptions(ctxCA)
+	if err != nil {
+		return nil, err
+	}
+	if a.global.caFile != "" || ctxCA != "" {
+		for i, s := range servers {
+			if !strings.Contains(s, "://") {
+				servers[i] = "https://" + s // a CA means HTTPS
+			}
+		}
+	}
+	// --token wins; then the context's token (sent only to its servers);
+	// then $HUMSTACK_TOKEN.
+	tok := token
+	if a.root.PersistentFlags().Changed(flagToken) || tok == "" {
+		tok = a.global.token
+	}
+	if tok != "" {
+		opts = append(opts, client.WithToken(tok))
 	}
 	c, err := client.NewMulti(servers, opts...)
 	if err != nil {

@@ -52,7 +52,15 @@ func programs(t *testing.T) []*Program {
 		if sub == "help" || sub == "completion" {
 			continue
 		}
-		own, _, _ := ParseCobraHelp(help(t, humcli, sub, "--help"))
+		own, _, nested := ParseCobraHelp(help(t, humcli, sub, "--help"))
+		// A command group's commands (config set-context, node
+		// join-token) count as the group's: the docs name the group.
+		for _, n := range nested {
+			if n != "help" {
+				more, _, _ := ParseCobraHelp(help(t, humcli, sub, n, "--help"))
+				own = append(own, more...)
+			}
+		}
 		p.Subs[sub] = own
 	}
 	if len(global) == 0 || len(p.Subs) == 0 {

@@ -2,8 +2,10 @@
 // agents (the seed's downloadAPI): another node fetches a disk or an image
 // entity this node holds, to cache an image or move a disk.
 //
-// It is not an open file server. Every request must carry the cluster's
-// shared secret as a bearer token (compared in constant time); only GET and
+// It is not an open file server. Every request must present a node or API
+// server certificate of the cluster CA over mutual TLS (peer.go, on joined
+// nodes) or carry the cluster's shared secret as a bearer token (compared
+// in constant time; deprecated); only GET and
 // HEAD of two path shapes are served, and a file path is built only from
 // IDs that pass api.IsID, so no request can name a file outside the disk
 // and image directories. Files are served with http.ServeContent, so a

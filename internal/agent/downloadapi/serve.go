@@ -16,6 +16,11 @@ func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) e
 	if err != nil {
 		return err
 	}
+	return serveOn(ctx, ln, h, log)
+}
+
+// serveOn is Serve on a listener.
+func serveOn(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	log.Info("download API listening", "address", ln.Addr().String())
 	errc := make(chan error, 1)

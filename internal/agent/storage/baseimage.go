@@ -161,14 +161,19 @@ func (d *Driver) base(bs *api.BlockStorage, ent *api.ImageEntity) (string, contr
 		setState(bs, StatePending, fmt.Sprintf("image entity %s/%s is on node %s, which has no download API", g, id, ent.Status.Node))
 		return "", res, false
 	}
-	if d.secret == "" {
-		setState(bs, StateError, fmt.Sprintf("image entity %s/%s is on node %s and this node has no downloadAPI secret to fetch it with", g, id, ent.Status.Node))
+	if d.secret == "" && d.peer == nil {
+		setState(bs, StateError, fmt.Sprintf("image entity %s/%s is on node %s and this node has no node certificate and no downloadAPI secret to fetch it with", g, id, ent.Status.Node))
 		return "", res, false
 	}
 	url := "http://" + ent.Status.DownloadHost + downloadapi.ImageEntityPath(g, id)
+	hc := http.DefaultClient
+	if d.peer != nil { // mutual TLS with the node holding the entity
+		url = "https://" + ent.Status.DownloadHost + downloadapi.ImageEntityPath(g, id)
+		hc = d.peer(ent.Status.Node)
+	}
 	sum := ent.Status.SHA256
 	v := d.runJob("cache:"+path, url+"#"+sum, func(ctx context.Context, j *job) error {
-		return d.fetchEntity(ctx, j, url, sum, path)
+		return d.fetchEntity(ctx, j, hc, url, sum, path)
 	})
 	report(bs, v, fmt.Sprintf("fetching image entity %s/%s from node %s", g, id, ent.Status.Node))
 	if v.State == "" { // fetched just now
@@ -179,7 +184,7 @@ func (d *Driver) base(bs *api.BlockStorage, ent *api.ImageEntity) (string, contr
 
 // fetchEntity downloads an entity's file from another node's download API
 // into path, checking its sha256 and that it is a self-contained qcow2.
-func (d *Driver) fetchEntity(ctx context.Context, j *job, url, sum, path string) error {
+func (d *Driver) fetchEntity(ctx context.Context, j *job, hc *http.Client, url, sum, path string) error {
 	j.state.Store(StateDownloading)
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
@@ -194,9 +199,11 @@ func (d *Driver) fetchEntity(ctx context.Context, j *job, url, sum, path string)
 	if err != nil {
 		return err
 	}
-	downloadapi.Authorize(req, d.secret)
+	if d.peer == nil {
+		downloadapi.Authorize(req, d.secret)
+	}
 	h := sha256.New()
-	if err := get(ctx, j, req, tmp, h); err != nil {
+	if err := getWith(ctx, j, hc, req, tmp, h); err != nil {
 		return err
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {

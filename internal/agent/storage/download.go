@@ -191,8 +191,14 @@ func (d *Driver) fetch(ctx context.Context, j *job, url, path string, limit int6
 // get streams the response to req into file tmp, counting progress in j
 // and, when h is set, hashing what it writes.
 func get(ctx context.Context, j *job, req *http.Request, tmp string, h hash.Hash) error {
+	return getWith(ctx, j, http.DefaultClient, req, tmp, h)
+}
+
+// getWith is get with the HTTP client hc (another node's listener over
+// mutual TLS).
+func getWith(ctx context.Context, j *job, hc *http.Client, req *http.Request, tmp string, h hash.Hash) error {
 	url := req.URL.Redacted()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("download: %w", err)
 	}

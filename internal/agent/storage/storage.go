@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,10 @@ type Config struct {
 	Client *client.Client
 	// Secret is the download API's shared secret, presented to other nodes.
 	Secret string
+	// Peer, when set, returns the HTTP client for node's listener over
+	// mutual TLS (this node's certificate); fetches then use https and no
+	// secret. Nil: plain HTTP with Secret.
+	Peer func(node string) *http.Client
 	// InUse returns the running VM that has the disk group/namespace/id
 	// attached, or "" (nil: no VMs on this node).
 	InUse func(group, namespace, id string) string
@@ -94,6 +99,7 @@ type Driver struct {
 	client              *client.Client
 	inUse               func(group, namespace, id string) string
 	secret, host        string
+	peer                func(node string) *http.Client
 	retry               time.Duration
 	sem                 chan struct{}
 
@@ -119,7 +125,7 @@ func New(cfg Config) *Driver {
 	}
 	return &Driver{
 		node: cfg.Node, dir: cfg.Dir, imageDir: cfg.ImageDir, client: cfg.Client, inUse: cfg.InUse,
-		secret: cfg.Secret, host: cfg.DownloadHost,
+		secret: cfg.Secret, host: cfg.DownloadHost, peer: cfg.Peer,
 		retry: r, sem: make(chan struct{}, n), jobs: map[string]*job{},
 	}
 }

@@ -8,6 +8,8 @@ package consoletest
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"log/slog"
 	"net"
@@ -200,6 +202,26 @@ func StartAgent(t testing.TB, secret string) *Agent {
 	log := slog.New(slog.DiscardHandler)
 	a.Manager = console.NewManager(a.Dir, log)
 	a.Server = httptest.NewServer(downloadapi.RequireSecret(secret, a.Manager.Routes(), log))
+	t.Cleanup(func() {
+		a.Server.CloseClientConnections()
+		a.Server.Close()
+		a.Manager.Close()
+	})
+	return a
+}
+
+// StartAgentTLS is StartAgent for a joined node: its listener speaks TLS
+// with cert (its node certificate) and admits node and API server
+// certificates of roots only (no secret).
+func StartAgentTLS(t testing.TB, cert *tls.Certificate, roots *x509.CertPool) *Agent {
+	t.Helper()
+	root := t.TempDir()
+	a := &Agent{Root: root}
+	log := slog.New(slog.DiscardHandler)
+	a.Manager = console.NewManager(a.Dir, log)
+	a.Server = httptest.NewUnstartedServer(downloadapi.RequirePeer("", a.Manager.Routes(), log))
+	a.Server.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: roots}
+	a.Server.StartTLS()
 	t.Cleanup(func() {
 		a.Server.CloseClientConnections()
 		a.Server.Close()

@@ -1,0 +1,51 @@
+package api
+
+import "time"
+
+// Node join: the wire types of the two routes behind it (docs/tls.md).
+//
+//	POST /api/v0/jointokens            JoinTokenRequest -> {"data":{"joinToken": JoinTokenInfo}}
+//	POST /api/v0/nodes/{name}/join     JoinRequest      -> {"data":{"nodeCredential": NodeCredential}}
+//
+// A join is admitted by a join token, or, to renew, by the node's current
+// certificate (the TLS client certificate of the request).
+
+// JoinTokenRequest asks for a join token.
+type JoinTokenRequest struct {
+	// TTL is how long the token is valid, as a Go duration ("1h").
+	TTL string `json:"ttl"`
+	// MaxUses is how many nodes may join with it; 0 means any number
+	// until it expires.
+	MaxUses int `json:"maxUses"`
+	// Node, when set, is the only node name the token admits.
+	Node        string `json:"node,omitempty"`
+	Description string `json:"description,omitempty"`
+}
+
+// JoinTokenInfo is a new join token: Token is shown only this once.
+type JoinTokenInfo struct {
+	Token   string    `json:"token"`
+	ID      string    `json:"id"`
+	Expires time.Time `json:"expires"`
+	MaxUses int       `json:"maxUses"`
+	Node    string    `json:"node,omitempty"`
+	// CAFingerprint is the cluster CA's fingerprint, for the agent's
+	// apiServerCAFingerprint key.
+	CAFingerprint string `json:"caFingerprint"`
+}
+
+// JoinRequest is a node's request for its certificate.
+type JoinRequest struct {
+	// Token is the join token; empty when renewing with the current
+	// certificate.
+	Token string `json:"token,omitempty"`
+	// CSR is a PEM CERTIFICATE REQUEST for the node's own key.
+	CSR string `json:"csr"`
+}
+
+// NodeCredential is the answer to a join: the node's certificate and the
+// cluster CA (both PEM).
+type NodeCredential struct {
+	Certificate string `json:"certificate"`
+	CA          string `json:"ca"`
+}
