@@ -31,6 +31,7 @@ const (
 	RoleViewer       = "viewer"
 	RoleOperator     = "operator"
 	RoleNode         = "node"
+	RoleCoreAgent    = "core-agent"
 )
 
 // GroupMasters is the identity group bound to cluster-admin everywhere
@@ -107,11 +108,36 @@ var builtinRoles = map[string]*role{
 		{kinds: []string{"network"}, verbs: []string{VerbUpdate, VerbStatus}},
 		{kinds: []string{"imageentity"}, verbs: []string{VerbStatus}, when: placedOrFree},
 	}},
+	RoleCoreAgent: {RoleCoreAgent, coreAgentRules()},
+}
+
+// coreAgentRules are what the cluster-wide controllers of a Core agent
+// (agentMode Core or All) do through the API: the leader lease; node
+// liveness (other nodes' status, and Unknown on the VMs of a lost node);
+// cascading deletion of every kind inside a group or namespace, which
+// reads and deletes them all and writes its parents' status; external IP
+// bookkeeping. No node role has them implicitly: a node is a Core agent
+// only when a clusterrolebinding of core-agent names it, since a node's
+// agentMode is what the node itself says. Tokens, roles and cluster
+// bindings stay out of reach.
+func coreAgentRules() []rule {
+	var inside []string // the kinds a cascade deletes
+	for _, k := range api.Kinds() {
+		if k.Scope != api.ScopeCluster {
+			inside = append(inside, k.Name)
+		}
+	}
+	return []rule{
+		{kinds: append([]string{"group", "node", "lease", "externalippool"}, inside...), verbs: readVerbs},
+		{kinds: inside, verbs: []string{VerbDelete}},
+		{kinds: []string{"lease"}, verbs: []string{VerbCreate, VerbUpdate}},
+		{kinds: []string{"group", "namespace", "node", "virtualmachine", "externalip", "externalippool"}, verbs: []string{VerbStatus}},
+	}
 }
 
 // BuiltinRoles returns the names of the built-in roles.
 func BuiltinRoles() []string {
-	return []string{RoleClusterAdmin, RoleGroupAdmin, RoleEditor, RoleViewer, RoleOperator, RoleNode}
+	return []string{RoleClusterAdmin, RoleGroupAdmin, RoleEditor, RoleViewer, RoleOperator, RoleNode, RoleCoreAgent}
 }
 
 // IsBuiltinRole reports whether name is taken by a built-in role.
