@@ -106,7 +106,9 @@ var builtinRoles = map[string]*role{
 		{kinds: placedKinds, verbs: []string{VerbGet, VerbList, VerbWatch, VerbUpdate, VerbStatus}, when: placedOnSelf},
 		{kinds: dependencyKinds, verbs: readVerbs},
 		{kinds: []string{"network"}, verbs: []string{VerbUpdate, VerbStatus}},
-		{kinds: []string{"imageentity"}, verbs: []string{VerbStatus}, when: placedOrFree},
+		// The node holding an entity's source disk takes the entity with
+		// its finalizer (an update), then writes its status.
+		{kinds: []string{"imageentity"}, verbs: []string{VerbUpdate, VerbStatus}, when: placedOrFree},
 	}},
 	RoleCoreAgent: {RoleCoreAgent, coreAgentRules()},
 }

@@ -61,7 +61,10 @@ type run struct {
 // newRun brings up the three-node lab the scenarios run in (1 s
 // heartbeats, 5 s node grace) with the tiny guest's disk served from the
 // hub and a fresh SSH key.
-func newRun(t *testing.T) *run {
+func newRun(t *testing.T) *run { return newRunWith(t, lab.Config{}) }
+
+// newRunWith is newRun in a lab of cfg (its timings are the scenario's).
+func newRunWith(t *testing.T, cfg lab.Config) *run {
 	testenv.RequireCommands(t, append([]string{"qemu-system-x86_64", "ssh-keygen"}, tiny.RequiredCommands...)...)
 	cache, err := guestcache.TestDir()
 	if err != nil {
@@ -71,7 +74,8 @@ func newRun(t *testing.T) *run {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := labtest.Up(t, lab.Config{HeartbeatSeconds: 1, NodeGraceSeconds: 5, PollingSeconds: 2})
+	cfg.HeartbeatSeconds, cfg.NodeGraceSeconds, cfg.PollingSeconds = 1, 5, 2
+	l := labtest.Up(t, cfg)
 	r := &run{t: t, l: l, url: labtest.ServeFromHub(t, l, img.Disk), last: time.Now()}
 	r.signer, r.key = labtest.NewKey(t)
 	return r
