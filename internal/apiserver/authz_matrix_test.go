@@ -78,6 +78,7 @@ var matrix = []struct {
 		{"group lease externalippool rolebinding " + tenant, everyRead, anywhere},
 		{"rolebinding " + tenant, "delete", anywhere},
 		{"lease", "create update", "cl-obj"},
+		{"group namespace", "update", anywhere},
 		{"group namespace node virtualmachine externalip externalippool", "status", anywhere},
 		{"network", "update status", "ns-obj"},
 	}},

@@ -29,6 +29,8 @@ func TestCoreAgentRole(t *testing.T) {
 		{"cascade: delete a namespace", Attributes{Verb: VerbDelete, Kind: "namespace", Group: "g", ID: "ns"}, "ok", "403"},
 		{"cascade: delete a rolebinding", Attributes{Verb: VerbDelete, Kind: "rolebinding", Group: "g", ID: "rb"}, "ok", "403"},
 		{"cascade: delete a console link", Attributes{Verb: VerbDelete, Kind: "consolelink", Group: "g", Namespace: "ns", ID: "l"}, "ok", "403"},
+		{"cascade: its finalizer off a namespace", Attributes{Verb: VerbUpdate, Kind: "namespace", Group: "g", ID: "ns"}, "ok", "403"},
+		{"cascade: its finalizer off a group", Attributes{Verb: VerbUpdate, Kind: "group", ID: "g"}, "ok", "403"},
 		{"cascade: group status", Attributes{Verb: VerbStatus, Kind: "group", ID: "g"}, "ok", "403"},
 		{"external IP bookkeeping", Attributes{Verb: VerbStatus, Kind: "externalippool", ID: "pool"}, "ok", "403"},
 		{"read any VM", vmAt(VerbGet, "g", "ns", "vm"), "ok", "403"},

@@ -117,7 +117,8 @@ var builtinRoles = map[string]*role{
 // (agentMode Core or All) do through the API: the leader lease; node
 // liveness (other nodes' status, and Unknown on the VMs of a lost node);
 // cascading deletion of every kind inside a group or namespace, which
-// reads and deletes them all and writes its parents' status; external IP
+// reads and deletes them all, writes its parents' status and at last
+// removes its finalizer from them (an update); external IP
 // bookkeeping. No node role has them implicitly: a node is a Core agent
 // only when a clusterrolebinding of core-agent names it, since a node's
 // agentMode is what the node itself says. Tokens, roles and cluster
@@ -133,6 +134,9 @@ func coreAgentRules() []rule {
 		{kinds: append([]string{"group", "node", "lease", "externalippool"}, inside...), verbs: readVerbs},
 		{kinds: inside, verbs: []string{VerbDelete}},
 		{kinds: []string{"lease"}, verbs: []string{VerbCreate, VerbUpdate}},
+		// The cascade ends by removing its finalizer from the group or
+		// namespace it emptied.
+		{kinds: []string{"group", "namespace"}, verbs: []string{VerbUpdate}},
 		{kinds: []string{"group", "namespace", "node", "virtualmachine", "externalip", "externalippool"}, verbs: []string{VerbStatus}},
 	}
 }
