@@ -2,9 +2,11 @@ package scenario_test
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +27,8 @@ import (
 // core-agent) leaves nothing behind.
 func TestReferenceScenarioSecure(t *testing.T) {
 	r := newRunWith(t, lab.Config{Secure: true})
+	own := slices.Sorted(maps.Keys(r.base))
+	t.Logf("the lab's own objects (left by teardown): %v", own)
 	r.checkNoSecret()
 	r.checkAnonymous()
 	before := r.snapshot()
