@@ -1,13 +1,14 @@
 package apiserver_test
 
 import (
-	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/humstack/humstack/internal/pki/pkitest"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
@@ -17,19 +18,6 @@ import (
 	"github.com/humstack/humstack/internal/pki"
 	"github.com/humstack/humstack/internal/storage/bolt"
 )
-
-func signedNode(t *testing.T, ca *pki.CA, node string) *tls.Certificate {
-	t.Helper()
-	csr, key, err := pki.NewNodeCSR(node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, err := ca.SignNodeCSR(csr, node, time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nodeKeyPair(t, string(certPEM), key)
-}
 
 // TestConsoleOverMutualTLS: with TLS on, the
 // API server reaches a joined node's console with its API server
@@ -53,8 +41,8 @@ func TestConsoleOverMutualTLS(t *testing.T) {
 		st.Close()
 	})
 	c, _ := client.New(srv.URL)
-	e := &consoleEnv{st: st, c: c, url: srv.URL, agent: consoletest.StartAgentTLS(t, signedNode(t, ca, "worker1"), ca.Pool())}
-	impostor := consoletest.StartAgentTLS(t, signedNode(t, ca, "worker9"), ca.Pool())
+	e := &consoleEnv{st: st, c: c, url: srv.URL, agent: consoletest.StartAgentTLS(t, pkitest.NodeCert(t, ca, "worker1"), ca.Pool())}
+	impostor := consoletest.StartAgentTLS(t, pkitest.NodeCert(t, ca, "worker9"), ca.Pool())
 	unjoined := consoletest.StartAgent(t, nodeSecret) // plain HTTP and the secret only
 	e.create(t, "meta: {apiType: corev0/group, id: g1}")
 	e.create(t, "meta: {apiType: corev0/namespace, id: ns1, group: g1}")

@@ -14,34 +14,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/humstack/humstack/internal/testenv"
+
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/pki"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // tlsServer is an apiserver started by Run with --tls auto.
 type tlsServer struct {
 	url, dataDir string
-	out          *syncBuffer
+	out          *testenv.SyncBuffer
 	stop         func()
 }
 
@@ -67,7 +51,7 @@ func startTLSWith(t *testing.T, cfg apiserver.Config) *tlsServer {
 	t.Helper()
 	dataDir := cfg.DataDir
 	port := freePort(t)
-	s := &tlsServer{url: "https://127.0.0.1:" + strconv.Itoa(port), dataDir: dataDir, out: &syncBuffer{}}
+	s := &tlsServer{url: "https://127.0.0.1:" + strconv.Itoa(port), dataDir: dataDir, out: &testenv.SyncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/humstack/humstack/internal/testenv"
+
 	"github.com/humstack/humstack/internal/agent/console"
 	"github.com/humstack/humstack/internal/agent/console/consoletest"
 	"github.com/humstack/humstack/internal/apiserver"
@@ -93,7 +95,7 @@ func TestConsoleEscape(t *testing.T) {
 	e, serial := newConsoleEnv(t)
 	in, keys := io.Pipe()
 	defer keys.Close()
-	var out, errb syncBuffer
+	var out, errb testenv.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(context.Background(), e.args("console", "vm1", "--g", "g1", "--n", "ns1"), in, &out, &errb)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/humstack/humstack/internal/testenv"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -45,7 +47,7 @@ func TestConsoleOnATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out, errb syncBuffer
+	var out, errb testenv.SyncBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- Main(context.Background(), e.args("console", "vm1", "--g", "g1", "--n", "ns1"), tty, &out, &errb)

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/humstack/humstack/internal/testenv"
 )
 
 // TestWatch runs watch in the background, makes changes, and checks that
@@ -55,7 +57,7 @@ func TestWatch(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.mustRun("create", "-f", "../../examples/seed/01-group.yaml", "-f", "../../examples/seed/02-namespace.yaml")
-			out, errout := &syncBuffer{}, &syncBuffer{}
+			out, errout := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			done := make(chan int, 1)

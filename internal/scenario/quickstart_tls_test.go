@@ -1,12 +1,10 @@
 package scenario_test
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,7 +29,7 @@ func TestQuickStartTLS(t *testing.T) {
 	home := t.TempDir()
 	contexts := filepath.Join(home, "humcli-config")
 	env := append(os.Environ(), "HUMSTACK_HOME="+home, "BIN="+bin, "PORT=8080", "TLS=1", "HUMSTACK_CONFIG="+contexts)
-	var runLog lockedBuffer // written by the script's output copiers while the test reads it
+	var runLog testenv.SyncBuffer // written by the script's output copiers while the test reads it
 	run := exec.Command("ip", "netns", "exec", ns, "scripts/single-node.sh")
 	run.Env, run.Dir = env, "../.."
 	run.Stdout, run.Stderr = &runLog, &runLog
@@ -82,22 +80,4 @@ func TestQuickStartTLS(t *testing.T) {
 	if out, err := humcli("get", "node", "-o", "yaml"); err != nil || !strings.Contains(out, "downloadHost: 127.0.0.1:8082") {
 		t.Errorf("node without a downloadHost:\n%s %v", out, err)
 	}
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writes and reads.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -13,26 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/humstack/humstack/internal/pki/pkitest"
+
 	"github.com/humstack/humstack/internal/pki"
 )
-
-func nodeCert(t *testing.T, ca *pki.CA, node string) *tls.Certificate {
-	t.Helper()
-	csr, key, err := pki.NewNodeCSR(node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, err := ca.SignNodeCSR(csr, node, time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM, _ := pki.EncodeKey(key)
-	c, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &c
-}
 
 // TestMutualTLS: node-a's listener serves TLS and plain HTTP on one port.
 // Over TLS, node-b's and the API server's certificates are admitted
@@ -46,7 +30,7 @@ func TestMutualTLS(t *testing.T) {
 	dir := t.TempDir()
 	os.MkdirAll(filepath.Join(dir, "img", "g"), 0o755)
 	os.WriteFile(filepath.Join(dir, "img", "g", "e1.qcow2"), []byte("entity"), 0o600)
-	self := nodeCert(t, ca, "node-a")
+	self := pkitest.NodeCert(t, ca, "node-a")
 	cfg := &tls.Config{Certificates: []tls.Certificate{*self}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool()}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -97,13 +81,13 @@ func TestMutualTLS(t *testing.T) {
 		code   int    // 0: the request fails before an answer
 		errHas string // for code 0
 	}{
-		{"node-b's certificate", as(nodeCert(t, ca, "node-b"), "node-a", ca), "https", "", 200, ""},
+		{"node-b's certificate", as(pkitest.NodeCert(t, ca, "node-b"), "node-a", ca), "https", "", 200, ""},
 		{"the API server's certificate", as(apiCert, "node-a", ca), "https", "", 200, ""},
 		{"TLS without a certificate", as(nil, "node-a", ca), "https", "", 401, ""},
 		{"TLS without a certificate, with the secret", as(nil, "node-a", ca), "https", "s3cret-s3cret-s3cret", 200, ""},
-		{"a certificate of another CA", as(nodeCert(t, other, "node-b"), "node-a", ca), "https", "", 0, "certificate"},
-		{"expecting node-c", as(nodeCert(t, ca, "node-b"), "node-c", ca), "https", "", 0, "not node node-c"},
-		{"not trusting node-a's CA", as(nodeCert(t, ca, "node-b"), "node-a", other), "https", "", 0, "unknown authority"},
+		{"a certificate of another CA", as(pkitest.NodeCert(t, other, "node-b"), "node-a", ca), "https", "", 0, "certificate"},
+		{"expecting node-c", as(pkitest.NodeCert(t, ca, "node-b"), "node-c", ca), "https", "", 0, "not node node-c"},
+		{"not trusting node-a's CA", as(pkitest.NodeCert(t, ca, "node-b"), "node-a", other), "https", "", 0, "unknown authority"},
 		{"plain HTTP with the secret", nil, "http", "s3cret-s3cret-s3cret", 200, ""},
 		{"plain HTTP without it", nil, "http", "", 401, ""},
 	} {

@@ -12,29 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/humstack/humstack/internal/pki/pkitest"
+
 	"github.com/humstack/humstack/internal/agent/downloadapi"
 	"github.com/humstack/humstack/internal/host/qcow2"
 	"github.com/humstack/humstack/internal/pki"
 	"github.com/humstack/humstack/internal/testenv"
 )
-
-func nodeCert(t *testing.T, ca *pki.CA, node string) *tls.Certificate {
-	t.Helper()
-	csr, key, err := pki.NewNodeCSR(node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM, err := ca.SignNodeCSR(csr, node, time.Now(), time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM, _ := pki.EncodeKey(key)
-	c, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &c
-}
 
 // peerNode is a node whose fetches use mutual TLS with cert, trusting ca.
 func peerNode(t *testing.T, env *testenv.Env, name string, ca *pki.CA, cert *tls.Certificate) node {
@@ -62,13 +46,13 @@ func TestBaseImageOverMutualTLS(t *testing.T) {
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		downloadapi.RequirePeer("", downloadapi.Routes(n1, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler)).ServeHTTP(w, r)
 	}))
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{*nodeCert(t, ca, "n1")}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool()}
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{*pkitest.NodeCert(t, ca, "n1")}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool()}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
-	n1 = peerNode(t, env, "n1", ca, nodeCert(t, ca, "n1"))
-	n2 := peerNode(t, env, "n2", ca, nodeCert(t, ca, "n2"))
-	n3 := peerNode(t, env, "n3", ca, nodeCert(t, other, "n3"))
+	n1 = peerNode(t, env, "n1", ca, pkitest.NodeCert(t, ca, "n1"))
+	n2 := peerNode(t, env, "n2", ca, pkitest.NodeCert(t, ca, "n2"))
+	n3 := peerNode(t, env, "n3", ca, pkitest.NodeCert(t, other, "n3"))
 
 	env.Create(t, "meta: {apiType: systemv0/image, id: img, group: g}\nspec: {entityMap: {v1: e1}}")
 	env.Create(t, "meta: {apiType: systemv0/imageentity, id: e1, group: g}\nspec: {source: {namespace: ns, blockStorageID: src}}")
