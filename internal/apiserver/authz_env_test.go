@@ -129,6 +129,15 @@ func (e *rbacEnv) bind(user, role, g, ns string) {
 	e.put("/rolebindings/"+g+"/"+b.Meta.ID, b)
 }
 
+// bindNode grants role to a node everywhere (a clusterrolebinding).
+func (e *rbacEnv) bindNode(node, role string) {
+	e.t.Helper()
+	b := api.ClusterRoleBindingKind.New().(*api.ClusterRoleBinding)
+	b.Meta.ID = node + "-" + role
+	b.Spec = api.ClusterRoleBindingSpec{Role: role, Subjects: []api.Subject{{Kind: api.SubjectNode, Name: node}}}
+	e.put("/clusterrolebindings/"+b.Meta.ID, b)
+}
+
 // call sends a request as who ("" anonymous; "node:x" a node) and returns
 // the status and body.
 func (e *rbacEnv) call(who, method, path, body string) (int, string) {

@@ -70,6 +70,18 @@ var matrix = []struct {
 		{"group namespace image externalip externalippool network imageentity", everyRead, anywhere},
 		{"network", "update status", "ns-obj"},
 	}},
+	// A node bound to core-agent (clusterrolebinding): its node role (no
+	// fixture is placed on node-c), and what the Core controllers do
+	// everywhere: read, cascade-delete and set status, the leader lease.
+	{who: "node:node-c", allow: []allow{
+		{"node", everyRead + " status", "cl-obj cl-coll"},
+		{"group lease externalippool rolebinding " + tenant, everyRead, anywhere},
+		{"rolebinding " + tenant, "delete", anywhere},
+		{"lease", "create update", "cl-obj"},
+		{"group namespace", "update", anywhere},
+		{"group namespace node virtualmachine externalip externalippool", "status", anywhere},
+		{"network", "update status", "ns-obj"},
+	}},
 	{who: "admin", allow: []allow{{"*", "*", anywhere}}},
 }
 
@@ -99,6 +111,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 	e.bind("editor", auth.RoleEditor, "g1", "ns1")
 	e.bind("operator", auth.RoleOperator, "g1", "ns1")
 	e.bind("g2admin", auth.RoleGroupAdmin, "g2", "")
+	e.bindNode("node-c", auth.RoleCoreAgent)
 	fx := fixtures(t)
 	e.restore(fx)
 	e.consoleLink("link:vm", fx[api.VirtualMachineKind].id)

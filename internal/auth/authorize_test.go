@@ -129,6 +129,14 @@ func TestNodeRole(t *testing.T) {
 	free := Attributes{Verb: VerbStatus, Kind: "imageentity", Group: "g", ID: "e", Object: func() (api.Object, error) {
 		return api.ImageEntityKind.New(), nil
 	}}
+	freeUpdate := free
+	freeUpdate.Verb = VerbUpdate
+	otherEntity := freeUpdate
+	otherEntity.Object = func() (api.Object, error) {
+		e := api.ImageEntityKind.New().(*api.ImageEntity)
+		e.Status.Node = "node-b"
+		return e, nil
+	}
 	for _, c := range []struct {
 		name string
 		a    Attributes
@@ -153,6 +161,8 @@ func TestNodeRole(t *testing.T) {
 			return n, nil
 		}}, "403"},
 		{"unplaced image entity", free, "ok"},
+		{"take an unplaced image entity (its finalizer)", freeUpdate, "ok"},
+		{"update another node's image entity", otherEntity, "403"},
 		{"no deletes", vmAt(VerbDelete, "g", "ns", "vm"), "403"},
 		{"no tokens", Attributes{Verb: VerbList, Kind: "token"}, "403"},
 	} {

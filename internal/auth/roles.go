@@ -31,6 +31,7 @@ const (
 	RoleViewer       = "viewer"
 	RoleOperator     = "operator"
 	RoleNode         = "node"
+	RoleCoreAgent    = "core-agent"
 )
 
 // GroupMasters is the identity group bound to cluster-admin everywhere
@@ -105,13 +106,44 @@ var builtinRoles = map[string]*role{
 		{kinds: placedKinds, verbs: []string{VerbGet, VerbList, VerbWatch, VerbUpdate, VerbStatus}, when: placedOnSelf},
 		{kinds: dependencyKinds, verbs: readVerbs},
 		{kinds: []string{"network"}, verbs: []string{VerbUpdate, VerbStatus}},
-		{kinds: []string{"imageentity"}, verbs: []string{VerbStatus}, when: placedOrFree},
+		// The node holding an entity's source disk takes the entity with
+		// its finalizer (an update), then writes its status.
+		{kinds: []string{"imageentity"}, verbs: []string{VerbUpdate, VerbStatus}, when: placedOrFree},
 	}},
+	RoleCoreAgent: {RoleCoreAgent, coreAgentRules()},
+}
+
+// coreAgentRules are what the cluster-wide controllers of a Core agent
+// (agentMode Core or All) do through the API: the leader lease; node
+// liveness (other nodes' status, and Unknown on the VMs of a lost node);
+// cascading deletion of every kind inside a group or namespace, which
+// reads and deletes them all, writes its parents' status and at last
+// removes its finalizer from them (an update); external IP
+// bookkeeping. No node role has them implicitly: a node is a Core agent
+// only when a clusterrolebinding of core-agent names it, since a node's
+// agentMode is what the node itself says. Tokens, roles and cluster
+// bindings stay out of reach.
+func coreAgentRules() []rule {
+	var inside []string // the kinds a cascade deletes
+	for _, k := range api.Kinds() {
+		if k.Scope != api.ScopeCluster {
+			inside = append(inside, k.Name)
+		}
+	}
+	return []rule{
+		{kinds: append([]string{"group", "node", "lease", "externalippool"}, inside...), verbs: readVerbs},
+		{kinds: inside, verbs: []string{VerbDelete}},
+		{kinds: []string{"lease"}, verbs: []string{VerbCreate, VerbUpdate}},
+		// The cascade ends by removing its finalizer from the group or
+		// namespace it emptied.
+		{kinds: []string{"group", "namespace"}, verbs: []string{VerbUpdate}},
+		{kinds: []string{"group", "namespace", "node", "virtualmachine", "externalip", "externalippool"}, verbs: []string{VerbStatus}},
+	}
 }
 
 // BuiltinRoles returns the names of the built-in roles.
 func BuiltinRoles() []string {
-	return []string{RoleClusterAdmin, RoleGroupAdmin, RoleEditor, RoleViewer, RoleOperator, RoleNode}
+	return []string{RoleClusterAdmin, RoleGroupAdmin, RoleEditor, RoleViewer, RoleOperator, RoleNode, RoleCoreAgent}
 }
 
 // IsBuiltinRole reports whether name is taken by a built-in role.

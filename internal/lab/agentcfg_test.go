@@ -71,3 +71,56 @@ func TestConfigDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestSecureAgentConfigLoads renders a Secure lab's agent config (a join
+// token, the CA pin, no secret) and loads it with the agent's loader.
+func TestSecureAgentConfigLoads(t *testing.T) {
+	cfg, err := Config{BinDir: "/bin", Secure: true}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DownloadSecret != "" {
+		t.Fatalf("a Secure lab got a download secret %q", cfg.DownloadSecret)
+	}
+	if _, err := (Config{BinDir: "/bin", Secure: true, DownloadSecret: "s"}).withDefaults(); err == nil {
+		t.Error("Secure with a DownloadSecret: want an error")
+	}
+	l, err := newLab(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := "sha256:" + strings.Repeat("ab", 32)
+	l.joinTokens, l.caFingerprint = map[string]string{"node-b": "0123456789ab." + strings.Repeat("cd", 16)}, fp
+	n := l.Nodes()[1]
+	home := t.TempDir()
+	y := agentConfig(&cfg, "172.31.0.1", 8080, n, home) + l.joinKeys(n.Name, home)
+	if strings.Contains(y, "secret") {
+		t.Errorf("a secret in the config:\n%s", y)
+	}
+	path := filepath.Join(t.TempDir(), "agent.yaml")
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ac, err := agent.LoadConfig(path)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, y)
+	}
+	if ac.JoinToken != l.joinTokens["node-b"] || ac.APIServerCAFingerprint != fp || ac.PKIDirPath != filepath.Join(home, "pki") ||
+		ac.BlockStorageAgentConfig.DownloadAPI.Secret != "" {
+		t.Errorf("loaded %+v", ac)
+	}
+}
+
+// TestYAMLValue reads humcli node join-token's output.
+func TestYAMLValue(t *testing.T) {
+	out := "# join token 5f2c: valid until …\njoinToken: 5f2c.abc\napiServerCAFingerprint: sha256:00\n"
+	if got := yamlValue(out, "joinToken"); got != "5f2c.abc" {
+		t.Errorf("joinToken: %q", got)
+	}
+	if got := yamlValue(out, "apiServerCAFingerprint"); got != "sha256:00" {
+		t.Errorf("fingerprint: %q", got)
+	}
+	if got := yamlValue(out, "secret"); got != "" {
+		t.Errorf("absent key: %q", got)
+	}
+}

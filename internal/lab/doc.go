@@ -67,6 +67,19 @@
 // `ip netns exec` (used to start every lab process) relies on, and the
 // result is what a human inspects with `ip netns`.
 //
+// # Secure labs
+//
+// Config.Secure runs the lab the way issue 15 secures a cluster: the API
+// server with --tls auto --authorization rbac; the lab reads the cluster
+// CA and the bootstrap admin token from its data dir, binds the Core
+// node(s) to the built-in role core-agent (a clusterrolebinding, applied
+// with humcli), and gives each agent a join token of its own (bound to its
+// node name, single use) with the CA's fingerprint pinned; no config holds
+// a shared secret. Nodes then reach each other's listener (images,
+// consoles) over mutual TLS with their node certificates. Lab.Client and
+// Lab.Humcli speak HTTPS trusting the CA, with the admin token;
+// Lab.HTTPClient trusts the CA and sends no credential.
+//
 // # Use
 //
 // In tests: labtest.Up(t, lab.Config{...}) returns a Ready lab and downs it

@@ -37,8 +37,12 @@ func (l *Lab) Exec(ctx context.Context, name string, argv ...string) (string, er
 // API server, and returns its standard output.
 func (l *Lab) Humcli(ctx context.Context, args ...string) (string, error) {
 	host, port, _ := net.SplitHostPort(l.st.APIAddress)
-	argv := append([]string{l.st.Binaries.Humcli, "--api-server-address", host, "--api-server-port", port}, args...)
-	return Exec(ctx, l.st.Nodes[0].NS, argv...)
+	trust, err := l.humcliTrust()
+	if err != nil {
+		return "", err
+	}
+	argv := append([]string{l.st.Binaries.Humcli, "--api-server-address", host, "--api-server-port", port}, trust...)
+	return Exec(ctx, l.st.Nodes[0].NS, append(argv, args...)...)
 }
 
 // HumcliCommand is the shell command a human runs to use humcli against
@@ -48,6 +52,9 @@ func (l *Lab) HumcliCommand() string {
 	p := fmt.Sprintf("sudo ip netns exec %s %s --api-server-address %s", l.st.Nodes[0].NS, l.st.Binaries.Humcli, host)
 	if port != "8080" { // humcli's default
 		p += " --api-server-port " + port
+	}
+	if l.st.Secure {
+		p += fmt.Sprintf(" --ca-file %s --token \"$(sudo cat %s)\"", l.CAFile(), l.AdminTokenFile())
 	}
 	return p
 }

@@ -23,6 +23,11 @@ type Lab struct {
 
 	mu sync.Mutex // guards st
 	st state
+
+	// A Secure lab's join tokens by node and CA fingerprint, for the
+	// agents' first configs (secureSetup).
+	joinTokens    map[string]string
+	caFingerprint string
 }
 
 // Up makes a lab: namespaces, links, the API server and one agent per
@@ -54,7 +59,7 @@ func newLab(cfg Config) (*Lab, error) {
 	st := state{
 		ID: cfg.ID, Prefix: p, Dir: WorkDir(cfg.BaseDir, cfg.ID),
 		APIAddress: net.JoinHostPort(nodeAddress(0), strconv.Itoa(cfg.APIPort)),
-		Binaries:   cfg.Binaries, Detached: cfg.Detach,
+		Binaries:   cfg.Binaries, Detached: cfg.Detach, Secure: cfg.Secure,
 	}
 	if !cfg.Detach {
 		st.Owner = self()
@@ -78,6 +83,11 @@ func attach(cfg Config, st state) (*Lab, error) {
 		return nil, fmt.Errorf("lab client: %w", err)
 	}
 	l.client = c
+	if st.Secure {
+		if err := l.useSecureClient(); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err // not yet made (Up) is fine; unreadable is not
+		}
+	}
 	return l, nil
 }
 
@@ -114,6 +124,11 @@ func (l *Lab) up(ctx context.Context) error {
 	l.log.Info("network up", "namespaces", l.st.Namespaces)
 	if err := l.startAPIServer(ctx); err != nil {
 		return err
+	}
+	if l.st.Secure {
+		if err := l.secureSetup(ctx); err != nil {
+			return err
+		}
 	}
 	for _, n := range l.st.Nodes {
 		if err := l.StartAgent(n.Name); err != nil {

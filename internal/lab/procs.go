@@ -26,17 +26,20 @@ func (l *Lab) startAPIServer(ctx context.Context) error {
 		return fmt.Errorf("apiserver dir: %w", err)
 	}
 	n := l.st.Nodes[0]
-	// The API server holds the agents' secret to reach their consoles.
-	secret := filepath.Join(home, "node-secret")
-	if err := os.WriteFile(secret, []byte(l.cfg.DownloadSecret+"\n"), 0o600); err != nil {
-		return fmt.Errorf("apiserver secret: %w", err)
+	argv := []string{l.cfg.Binaries.APIServer, "--listen-address", n.Address,
+		"--listen-port", strconv.Itoa(l.cfg.APIPort), "--data-dir", filepath.Join(home, "db")}
+	if l.st.Secure {
+		// Consoles are reached with the API server's own certificate.
+		argv = append(argv, "--tls", "auto", "--authorization", "rbac")
+	} else {
+		// The API server holds the agents' secret to reach their consoles.
+		secret := filepath.Join(home, "node-secret")
+		if err := os.WriteFile(secret, []byte(l.cfg.DownloadSecret+"\n"), 0o600); err != nil {
+			return fmt.Errorf("apiserver secret: %w", err)
+		}
+		argv = append(argv, "--node-secret-file", secret)
 	}
-	p := &proc{
-		Name: apiserverName, NS: n.NS, Log: filepath.Join(home, "apiserver.log"),
-		Argv: []string{l.cfg.Binaries.APIServer, "--listen-address", n.Address,
-			"--listen-port", strconv.Itoa(l.cfg.APIPort), "--data-dir", filepath.Join(home, "db"),
-			"--node-secret-file", secret},
-	}
+	p := &proc{Name: apiserverName, NS: n.NS, Log: filepath.Join(home, "apiserver.log"), Argv: argv}
 	if err := l.run(p); err != nil {
 		return err
 	}
@@ -73,7 +76,7 @@ func (l *Lab) waitHealthy(ctx context.Context, p *proc) error {
 		if p.exited() {
 			return fmt.Errorf("apiserver exited during start-up:\n%s", l.LogTail(apiserverName, 20))
 		}
-		resp, err := hc.Get("http://" + l.st.APIAddress + "/healthz")
+		resp, err := l.getHealthz(hc)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -107,6 +110,9 @@ func (l *Lab) StartAgent(node string) error {
 	cfgPath := filepath.Join(home, "agent.yaml")
 	if _, err := os.Stat(cfgPath); os.IsNotExist(err) {
 		y := agentConfig(&l.cfg, l.st.Nodes[0].Address, l.cfg.APIPort, n, home)
+		if l.st.Secure {
+			y += l.joinKeys(n.Name, home)
+		}
 		if err := os.WriteFile(cfgPath, []byte(y), 0o600); err != nil {
 			return fmt.Errorf("agent config: %w", err)
 		}

@@ -56,12 +56,18 @@ type run struct {
 	signer ssh.Signer
 	key    string
 	last   time.Time
+	// base are the objects the lab made itself (a Secure lab's admin
+	// token and core-agent binding), which teardown leaves.
+	base map[string]bool
 }
 
 // newRun brings up the three-node lab the scenarios run in (1 s
 // heartbeats, 5 s node grace) with the tiny guest's disk served from the
 // hub and a fresh SSH key.
-func newRun(t *testing.T) *run {
+func newRun(t *testing.T) *run { return newRunWith(t, lab.Config{}) }
+
+// newRunWith is newRun in a lab of cfg (its timings are the scenario's).
+func newRunWith(t *testing.T, cfg lab.Config) *run {
 	testenv.RequireCommands(t, append([]string{"qemu-system-x86_64", "ssh-keygen"}, tiny.RequiredCommands...)...)
 	cache, err := guestcache.TestDir()
 	if err != nil {
@@ -71,9 +77,14 @@ func newRun(t *testing.T) *run {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := labtest.Up(t, lab.Config{HeartbeatSeconds: 1, NodeGraceSeconds: 5, PollingSeconds: 2})
+	cfg.HeartbeatSeconds, cfg.NodeGraceSeconds, cfg.PollingSeconds = 1, 5, 2
+	l := labtest.Up(t, cfg)
 	r := &run{t: t, l: l, url: labtest.ServeFromHub(t, l, img.Disk), last: time.Now()}
 	r.signer, r.key = labtest.NewKey(t)
+	r.base = map[string]bool{}
+	for _, o := range r.objects() {
+		r.base[o] = true
+	}
 	return r
 }
 
@@ -242,7 +253,8 @@ func (r *run) teardown() {
 	r.step("namespace, group and pool deleted")
 }
 
-// objects lists every API object but the nodes and the Core leader lease.
+// objects lists every API object but the nodes, the Core leader lease
+// and those the lab made before the run.
 func (r *run) objects() []string {
 	var out []string
 	for _, k := range api.Kinds() {
@@ -254,7 +266,9 @@ func (r *run) objects() []string {
 			out = append(out, k.Name+": "+err.Error())
 		}
 		for _, o := range objs {
-			out = append(out, k.Name+" "+o.GetMeta().ID)
+			if s := k.Name + " " + o.GetMeta().ID; !r.base[s] {
+				out = append(out, s)
+			}
 		}
 	}
 	return out
