@@ -34,6 +34,13 @@ func newRBACEnv(t testing.TB) *rbacEnv { t.Helper(); return newRBACEnvAudit(t, n
 // newRBACEnvAudit is newRBACEnv writing its audit log to al (nil: none).
 func newRBACEnvAudit(t testing.TB, al *audit.Logger) *rbacEnv {
 	t.Helper()
+	return newRBACEnvWith(t, al, false)
+}
+
+// newRBACEnvWith is newRBACEnvAudit served over HTTPS when secure (the
+// test server's own certificate; e.srv.Client() trusts it).
+func newRBACEnvWith(t testing.TB, al *audit.Logger, secure bool) *rbacEnv {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -49,7 +56,12 @@ func newRBACEnvAudit(t testing.TB, al *audit.Logger) *rbacEnv {
 		NodeSecret: "test-secret", Audit: al,
 		Authenticator: auth.Chain{nodeAuth, &auth.TokenAuthenticator{Lookup: apiserver.TokenLookup(st)}},
 	})
-	srv := httptest.NewServer(s.Handler())
+	srv := httptest.NewUnstartedServer(s.Handler())
+	if secure {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()

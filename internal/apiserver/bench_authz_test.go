@@ -13,9 +13,13 @@ import (
 // rbacBenchEnv is benchEnv with --authorization rbac, creating as an
 // editor of g/ns: every request is authenticated by token (a store read
 // and a hash) and authorized against the bindings.
-func rbacBenchEnv(b *testing.B) client.Resource[*api.VirtualMachine] {
-	e := newRBACEnv(b)
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
+func rbacBenchEnv(b *testing.B, secure bool) client.Resource[*api.VirtualMachine] {
+	e := newRBACEnvWith(b, nil, secure)
+	tr := &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}
+	if secure {
+		tr.TLSClientConfig = e.srv.Client().Transport.(*http.Transport).TLSClientConfig
+	}
+	hc := &http.Client{Transport: tr}
 	admin, err := client.New(e.srv.URL, client.WithHTTPClient(hc), client.WithToken(e.tokens["admin"]))
 	if err != nil {
 		b.Fatal(err)
@@ -33,10 +37,17 @@ func rbacBenchEnv(b *testing.B) client.Resource[*api.VirtualMachine] {
 
 // BenchmarkCreateRBAC is BenchmarkCreate with --authorization rbac; the
 // difference is the cost of authentication and authorization.
-func BenchmarkCreateRBAC(b *testing.B) {
+func BenchmarkCreateRBAC(b *testing.B) { benchCreateRBAC(b, false) }
+
+// BenchmarkCreateSecure is BenchmarkCreateRBAC over HTTPS (TLS on kept-alive
+// connections, as the client uses them): everything a secure install adds
+// to a create.
+func BenchmarkCreateSecure(b *testing.B) { benchCreateRBAC(b, true) }
+
+func benchCreateRBAC(b *testing.B, secure bool) {
 	for _, c := range concurrencies {
 		b.Run(fmt.Sprintf("c=%d", c), func(b *testing.B) {
-			vms := rbacBenchEnv(b)
+			vms := rbacBenchEnv(b, secure)
 			b.ResetTimer()
 			report(b, runOps(b, c, func(i int) error {
 				_, err := vms.Create(b.Context(), newVM(fmt.Sprintf("vm%d", i)))
