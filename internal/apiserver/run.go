@@ -38,6 +38,8 @@ type Config struct {
 	TrustedProxies string
 	// TLS selects plain HTTP or HTTPS (tls.go).
 	TLS TLSConfig
+	// OIDC admits the ID tokens of an OpenID Connect issuer (oidc.go).
+	OIDC OIDCConfig
 	// Out receives what is printed for the operator (the CA fingerprint);
 	// nil prints nothing.
 	Out io.Writer
@@ -102,6 +104,9 @@ func openAudit(cfg Config) (*audit.Logger, error) {
 // authOptions checks --authorization and, with rbac, bootstraps the admin
 // token and builds the authenticator chain.
 func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, auth.Authenticator, error) {
+	if err := checkOIDCFlags(cfg.OIDC, cfg.Authorization); err != nil {
+		return "", nil, err
+	}
 	switch cfg.Authorization {
 	case "", AuthorizationOff:
 		return AuthorizationOff, nil, nil
@@ -112,7 +117,17 @@ func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, 
 	if err := bootstrapAdmin(ctx, store, cfg.DataDir, cfg.Log); err != nil {
 		return "", nil, err
 	}
-	return AuthorizationRBAC, auth.Chain{&auth.TokenAuthenticator{Lookup: TokenLookup(store)}}, nil
+	// humstack tokens (hst_...) and ID tokens (JWTs) never look alike, so
+	// each bearer value is checked by one of the two.
+	chain := auth.Chain{&auth.TokenAuthenticator{Lookup: TokenLookup(store)}}
+	oa, err := newOIDCAuthenticator(cfg)
+	if err != nil {
+		return "", nil, err
+	}
+	if oa != nil {
+		chain = append(chain, oa)
+	}
+	return AuthorizationRBAC, chain, nil
 }
 
 // readNodeSecret reads the secret file, if any: its content without
