@@ -25,6 +25,10 @@ const (
 	DefaultOIDCGroupsClaim    = "groups"
 )
 
+// ReservedGroupPrefix starts the names of humstack's own groups
+// (GroupMasters); OIDC group names never do.
+const ReservedGroupPrefix = "system:"
+
 // oidcDiscoveryTimeout bounds one discovery attempt, which runs while
 // requests presenting ID tokens wait.
 const oidcDiscoveryTimeout = 5 * time.Second
@@ -160,9 +164,15 @@ func (a *OIDCAuthenticator) identity(tok *oidc.IDToken) (*Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	for i, g := range groups {
-		groups[i] = a.cfg.GroupsPrefix + g
+	out := groups[:0]
+	for _, g := range groups {
+		// system: groups (system:masters is cluster-admin) are humstack's
+		// own: an issuer's group never becomes one.
+		if g = a.cfg.GroupsPrefix + g; !strings.HasPrefix(g, ReservedGroupPrefix) {
+			out = append(out, g)
+		}
 	}
+	groups = out
 	return &Identity{Name: a.cfg.UsernamePrefix + name, Kind: KindUser, Groups: groups, Via: OIDCVia}, nil
 }
 

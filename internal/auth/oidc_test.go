@@ -41,7 +41,7 @@ func TestOIDCValidToken(t *testing.T) {
 	is := issuertest.New(t)
 	a := newOIDC(t, is, OIDCConfig{})
 	c := is.Claims("u-123")
-	c["groups"] = []string{"students", "ta"}
+	c["groups"] = []string{"students", GroupMasters, "ta"} // system:masters is humstack's, never the issuer's
 	id, ok, err := authOIDC(a, is.Token(t, c))
 	if err != nil || !ok {
 		t.Fatalf("valid token: ok=%v err=%v", ok, err)
