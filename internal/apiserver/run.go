@@ -114,16 +114,16 @@ func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, 
 	default:
 		return "", nil, fmt.Errorf("--authorization %q: want %s or %s", cfg.Authorization, AuthorizationOff, AuthorizationRBAC)
 	}
+	oa, err := newOIDCAuthenticator(cfg)
+	if err != nil {
+		return "", nil, err
+	}
 	if err := bootstrapAdmin(ctx, store, cfg.DataDir, cfg.Log); err != nil {
 		return "", nil, err
 	}
 	// humstack tokens (hst_...) and ID tokens (JWTs) never look alike, so
 	// each bearer value is checked by one of the two.
 	chain := auth.Chain{&auth.TokenAuthenticator{Lookup: TokenLookup(store)}}
-	oa, err := newOIDCAuthenticator(cfg)
-	if err != nil {
-		return "", nil, err
-	}
 	if oa != nil {
 		chain = append(chain, oa)
 	}
