@@ -51,6 +51,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.ListenPort < 0 || cfg.ListenPort > 65535 {
 		return fmt.Errorf("--listen-port %d: want 0-65535", cfg.ListenPort)
 	}
+	if err := checkOIDCFlags(cfg.OIDC, cfg.Authorization); err != nil {
+		return err
+	}
 	secret, err := readNodeSecret(cfg.NodeSecretFile)
 	if err != nil {
 		return err
@@ -104,9 +107,6 @@ func openAudit(cfg Config) (*audit.Logger, error) {
 // authOptions checks --authorization and, with rbac, bootstraps the admin
 // token and builds the authenticator chain.
 func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, auth.Authenticator, error) {
-	if err := checkOIDCFlags(cfg.OIDC, cfg.Authorization); err != nil {
-		return "", nil, err
-	}
 	switch cfg.Authorization {
 	case "", AuthorizationOff:
 		return AuthorizationOff, nil, nil
