@@ -20,6 +20,7 @@ import (
 	"syscall"
 
 	"github.com/humstack/humstack/internal/apiserver"
+	"github.com/humstack/humstack/internal/auth"
 )
 
 func main() {
@@ -58,6 +59,13 @@ func main() {
 		}
 		return nil
 	})
+	fs.StringVar(&cfg.OIDC.IssuerURL, "oidc-issuer-url", "", "admit ID tokens of this OpenID Connect issuer (https URL, e.g. a Keycloak realm) as bearer tokens; needs --authorization rbac")
+	fs.StringVar(&cfg.OIDC.ClientID, "oidc-client-id", "", "client id the ID tokens must be issued for (their audience); required with --oidc-issuer-url")
+	fs.StringVar(&cfg.OIDC.UsernameClaim, "oidc-username-claim", auth.DefaultOIDCUsernameClaim, "ID token claim giving the user name (e.g. preferred_username, email)")
+	fs.StringVar(&cfg.OIDC.UsernamePrefix, "oidc-username-prefix", auth.DefaultOIDCUsernamePrefix, "prefix of every OIDC user name, so that none can be taken for a token user or a node")
+	fs.StringVar(&cfg.OIDC.GroupsClaim, "oidc-groups-claim", auth.DefaultOIDCGroupsClaim, "ID token claim listing the user's groups")
+	fs.StringVar(&cfg.OIDC.GroupsPrefix, "oidc-groups-prefix", "", "prefix of every group name from the groups claim (e.g. oidc:)")
+	fs.StringVar(&cfg.OIDC.CAFile, "oidc-ca-file", "", "CA certificates (PEM) to trust for the issuer instead of the system's (a private issuer)")
 	fs.BoolVar(&cfg.TLS.InsecureHTTP, "insecure-http", false, "serve plain HTTP on purpose (a trusted lab), with a warning")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	_ = fs.Parse(args)

@@ -38,6 +38,8 @@ type Config struct {
 	TrustedProxies string
 	// TLS selects plain HTTP or HTTPS (tls.go).
 	TLS TLSConfig
+	// OIDC admits the ID tokens of an OpenID Connect issuer (oidc.go).
+	OIDC OIDCConfig
 	// Out receives what is printed for the operator (the CA fingerprint);
 	// nil prints nothing.
 	Out io.Writer
@@ -48,6 +50,9 @@ type Config struct {
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.ListenPort < 0 || cfg.ListenPort > 65535 {
 		return fmt.Errorf("--listen-port %d: want 0-65535", cfg.ListenPort)
+	}
+	if err := checkOIDCFlags(cfg.OIDC, cfg.Authorization); err != nil {
+		return err
 	}
 	secret, err := readNodeSecret(cfg.NodeSecretFile)
 	if err != nil {
@@ -109,10 +114,20 @@ func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, 
 	default:
 		return "", nil, fmt.Errorf("--authorization %q: want %s or %s", cfg.Authorization, AuthorizationOff, AuthorizationRBAC)
 	}
+	oa, err := newOIDCAuthenticator(cfg)
+	if err != nil {
+		return "", nil, err
+	}
 	if err := bootstrapAdmin(ctx, store, cfg.DataDir, cfg.Log); err != nil {
 		return "", nil, err
 	}
-	return AuthorizationRBAC, auth.Chain{&auth.TokenAuthenticator{Lookup: TokenLookup(store)}}, nil
+	// humstack tokens (hst_...) and ID tokens (JWTs) never look alike, so
+	// each bearer value is checked by one of the two.
+	chain := auth.Chain{&auth.TokenAuthenticator{Lookup: TokenLookup(store)}}
+	if oa != nil {
+		chain = append(chain, oa)
+	}
+	return AuthorizationRBAC, chain, nil
 }
 
 // readNodeSecret reads the secret file, if any: its content without

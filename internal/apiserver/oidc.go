@@ -1,0 +1,103 @@
+package apiserver
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/humstack/humstack/internal/auth"
+)
+
+// OIDCConfig is the --oidc-* flags: ID tokens of an OpenID Connect issuer
+// (Keycloak, ...) as bearer tokens, next to humstack's own tokens. Empty
+// IssuerURL: OIDC off.
+type OIDCConfig struct {
+	IssuerURL      string // --oidc-issuer-url
+	ClientID       string // --oidc-client-id
+	UsernameClaim  string // --oidc-username-claim ("": sub)
+	UsernamePrefix string // --oidc-username-prefix ("": oidc:)
+	GroupsClaim    string // --oidc-groups-claim ("": groups)
+	GroupsPrefix   string // --oidc-groups-prefix
+	CAFile         string // --oidc-ca-file: CA (PEM) of a private issuer
+}
+
+// strayFlag names an --oidc-* flag given without --oidc-issuer-url, so
+// that a half-configured OIDC is an error rather than silently off.
+func (c OIDCConfig) strayFlag() string {
+	for _, f := range []struct{ name, val, def string }{
+		{"--oidc-client-id", c.ClientID, ""},
+		{"--oidc-username-claim", c.UsernameClaim, auth.DefaultOIDCUsernameClaim},
+		{"--oidc-username-prefix", c.UsernamePrefix, auth.DefaultOIDCUsernamePrefix},
+		{"--oidc-groups-claim", c.GroupsClaim, auth.DefaultOIDCGroupsClaim},
+		{"--oidc-groups-prefix", c.GroupsPrefix, ""},
+		{"--oidc-ca-file", c.CAFile, ""},
+	} {
+		if f.val != "" && f.val != f.def {
+			return f.name
+		}
+	}
+	return ""
+}
+
+// checkOIDCFlags fails when OIDC is asked for where it cannot work: OIDC
+// users get rights only from bindings, so it needs --authorization rbac.
+func checkOIDCFlags(c OIDCConfig, authorization string) error {
+	if c.IssuerURL == "" {
+		if f := c.strayFlag(); f != "" {
+			return fmt.Errorf("%s needs --oidc-issuer-url", f)
+		}
+		return nil
+	}
+	if authorization != AuthorizationRBAC {
+		return errors.New("--oidc-issuer-url needs --authorization rbac (OIDC users get their rights from role bindings)")
+	}
+	return nil
+}
+
+// newOIDCAuthenticator builds the OIDC authenticator of the flags and
+// starts its first discovery in the background (an issuer that is down
+// does not delay the start); nil without --oidc-issuer-url.
+func newOIDCAuthenticator(cfg Config) (*auth.OIDCAuthenticator, error) {
+	c := cfg.OIDC
+	if c.IssuerURL == "" {
+		return nil, nil
+	}
+	client, err := oidcClient(c.CAFile)
+	if err != nil {
+		return nil, err
+	}
+	a, err := auth.NewOIDCAuthenticator(auth.OIDCConfig{
+		IssuerURL: c.IssuerURL, ClientID: c.ClientID,
+		UsernameClaim: c.UsernameClaim, UsernamePrefix: c.UsernamePrefix,
+		GroupsClaim: c.GroupsClaim, GroupsPrefix: c.GroupsPrefix,
+		Client: client, Log: cfg.Log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	cfg.Log.Info("OIDC on", "issuer", c.IssuerURL, "client_id", c.ClientID)
+	a.Prime()
+	return a, nil
+}
+
+// oidcClient is the HTTP client for the issuer: the system roots, or only
+// the CAs of caFile.
+func oidcClient(caFile string) (*http.Client, error) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--oidc-ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--oidc-ca-file %s: no PEM certificate in it", caFile)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
+}
