@@ -45,6 +45,26 @@ func imageDisk(id, tag, limit string) *api.BlockStorage {
 }
 
 // recordEntity records e1 as made on node holder with the sha256 of file.
+// holdEntity makes image entity e1's file on n1 (a 32 MiB qcow2) and
+// records n1, reachable at host, as its Available holder; it returns the
+// file and its sha256.
+func holdEntity(ctx context.Context, t testing.TB, env *testenv.Env, n1 node, host string) (file, sum string) {
+	t.Helper()
+	entFile := n1.EntityFile("g", "e1")
+	if err := os.MkdirAll(filepath.Dir(entFile), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := qcow2.Create(ctx, entFile, 32<<20, ""); err != nil {
+		t.Fatal(err)
+	}
+	sum, err := hashFile(entFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordEntity(t, env, "n1", host, sum)
+	return entFile, sum
+}
+
 func recordEntity(t testing.TB, env *testenv.Env, holder, host, sum string) {
 	t.Helper()
 	ents := client.For[*api.ImageEntity](env.Client)
@@ -116,16 +136,7 @@ func TestBaseImageDisks(t *testing.T) {
 	}
 
 	// The entity's file, on n1: a 32 MiB qcow2 with some data.
-	entFile := n1.EntityFile("g", "e1")
-	os.MkdirAll(filepath.Dir(entFile), 0o750)
-	if err := qcow2.Create(ctx, entFile, 32<<20, ""); err != nil {
-		t.Fatal(err)
-	}
-	sum, err := hashFile(entFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recordEntity(t, env, "n1", u.Host, sum)
+	entFile, sum := holdEntity(ctx, t, env, n1, u.Host)
 
 	// On the holder: an overlay of the entity's own file.
 	local := imageDisk("local", "v1", "64M")

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -56,16 +55,7 @@ func TestBaseImageOverMutualTLS(t *testing.T) {
 
 	env.Create(t, "meta: {apiType: systemv0/image, id: img, group: g}\nspec: {entityMap: {v1: e1}}")
 	env.Create(t, "meta: {apiType: systemv0/imageentity, id: e1, group: g}\nspec: {source: {namespace: ns, blockStorageID: src}}")
-	entFile := n1.EntityFile("g", "e1")
-	os.MkdirAll(filepath.Dir(entFile), 0o750)
-	if err := qcow2.Create(ctx, entFile, 32<<20, ""); err != nil {
-		t.Fatal(err)
-	}
-	sum, err := hashFile(entFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	recordEntity(t, env, "n1", u.Host, sum)
+	_, sum := holdEntity(ctx, t, env, n1, u.Host)
 
 	a := imageDisk("a", "v1", "64M")
 	start := time.Now()
