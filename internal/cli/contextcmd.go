@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -74,13 +75,15 @@ func (a *app) useContextCmd() *cobra.Command {
 // contextFlags are set-context's and login's: what a context holds. The CA
 // is the global --ca-file.
 type contextFlags struct {
-	servers []string
-	token   string
+	servers   []string
+	token     string
+	tokenFile string
 }
 
 func (cf *contextFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&cf.servers, "server", nil, "API server URL (https://host:port); repeatable or comma-separated")
 	cmd.Flags().StringVar(&cf.token, "token", "", "bearer token the context presents")
+	cmd.Flags().StringVar(&cf.tokenFile, "token-file", "", "read the bearer token from this file (e.g. the apiserver's admin.token), so it is not on a command line")
 }
 
 func (a *app) setContextCmd() *cobra.Command {
@@ -134,8 +137,20 @@ func (a *app) applyContextFlags(cmd *cobra.Command, c *clusterCtx, cf contextFla
 		}
 		c.CAFile = abs
 	}
+	if cmd.Flags().Changed("token") && cmd.Flags().Changed("token-file") {
+		return fmt.Errorf("--token and --token-file: give one")
+	}
 	if cmd.Flags().Changed("token") {
 		c.Token = cf.token
+	}
+	if cmd.Flags().Changed("token-file") {
+		b, err := os.ReadFile(cf.tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		if c.Token = strings.TrimSpace(string(b)); c.Token == "" {
+			return fmt.Errorf("--token-file %s: empty", cf.tokenFile)
+		}
 	}
 	return nil
 }

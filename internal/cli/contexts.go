@@ -23,8 +23,10 @@ import (
 //	  caFile: /home/me/.config/humstack/lab-ca.crt
 //	  token: ...
 //
-// It is used only when none of the seed's --api-server-address,
-// --api-server-port and --config is given: those keep their meaning.
+// It is used when none of the seed's --api-server-address,
+// --api-server-port and --config is given: those keep their meaning, and
+// take a context's CA and token only when they name that context's server
+// (seedmatch.go).
 
 // contextsEnv names another contexts file, as KUBECONFIG does.
 const contextsEnv = "HUMSTACK_CONFIG"
