@@ -222,10 +222,16 @@ func (is *Issuer) Approve(t testing.TB, userCode string, claims map[string]any) 
 }
 
 // Deny is the user refusing the request of userCode.
-func (is *Issuer) Deny(t testing.TB, userCode string) { t.Helper(); is.answer(t, userCode, devDenied, nil) }
+func (is *Issuer) Deny(t testing.TB, userCode string) {
+	t.Helper()
+	is.answer(t, userCode, devDenied, nil)
+}
 
 // Expire makes the request of userCode time out unanswered.
-func (is *Issuer) Expire(t testing.TB, userCode string) { t.Helper(); is.answer(t, userCode, devExpired, nil) }
+func (is *Issuer) Expire(t testing.TB, userCode string) {
+	t.Helper()
+	is.answer(t, userCode, devExpired, nil)
+}
 
 func (is *Issuer) answer(t testing.TB, userCode string, state int, claims map[string]any) {
 	t.Helper()
