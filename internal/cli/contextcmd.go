@@ -135,7 +135,9 @@ func (a *app) applyContextFlags(cmd *cobra.Command, c *clusterCtx, cf contextFla
 		c.CAFile = abs
 	}
 	if cmd.Flags().Changed("token") {
-		c.Token = cf.token
+		// A token given by hand replaces an OIDC login's, which must then
+		// not be renewed over it.
+		c.Token, c.OIDC = cf.token, nil
 	}
 	return nil
 }

@@ -184,6 +184,16 @@ func TestOIDCDeviceLogin(t *testing.T) {
 	if r := get(); r.code != 1 || r.stderr != want {
 		t.Fatalf("get after the refresh token was revoked: %v\nwant stderr %q", r, want)
 	}
+	// A token set by hand replaces the OIDC login: nothing is renewed over it.
+	if r := runRaw(context.Background(), "", "config", "set-context", "uni", "--token", e.admin); r.code != 0 {
+		t.Fatalf("set-context --token: %v", r)
+	}
+	if s := readFile(t, cfg); strings.Contains(s, "refreshToken") || strings.Contains(s, "oidc:") {
+		t.Errorf("set-context --token kept the OIDC session:\n%s", s)
+	}
+	if r := get(); r.code != 0 {
+		t.Errorf("get with the token set by hand: %v", r)
+	}
 }
 
 // TestOIDCDeviceLoginRefused: a denied request, a code that expires, an
