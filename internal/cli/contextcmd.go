@@ -141,7 +141,9 @@ func (a *app) applyContextFlags(cmd *cobra.Command, c *clusterCtx, cf contextFla
 		return fmt.Errorf("--token and --token-file: give one")
 	}
 	if cmd.Flags().Changed("token") {
-		c.Token = cf.token
+		// A token given by hand replaces an OIDC login's, which must then
+		// not be renewed over it.
+		c.Token, c.OIDC = cf.token, nil
 	}
 	if cmd.Flags().Changed("token-file") {
 		b, err := os.ReadFile(cf.tokenFile)
@@ -157,14 +159,23 @@ func (a *app) applyContextFlags(cmd *cobra.Command, c *clusterCtx, cf contextFla
 
 func (a *app) loginCmd() *cobra.Command {
 	var cf contextFlags
+	var of oidcFlags
 	var name string
 	cmd := &cobra.Command{
-		Use:   "login --server URL --ca-file F [--token T] [--name NAME]",
+		Use:   "login --server URL --ca-file F [--token T | --oidc-issuer URL --oidc-client-id ID] [--name NAME]",
 		Short: "check that a server answers and its certificate chains to the CA, then write and use a context for it",
-		Args:  cobra.NoArgs,
+		Long: "Check that a server answers and its certificate chains to the CA, then write and\n" +
+			"use a context for it. With --oidc-issuer, first log in at that OpenID Connect\n" +
+			"issuer with the device flow (open the URL shown, enter the code): the context\n" +
+			"keeps the ID token and the refresh token, and later commands renew the ID token\n" +
+			"when it expires.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(cf.servers) == 0 {
 				return fmt.Errorf("login needs --server URL")
+			}
+			if err := of.stray(cmd); err != nil {
+				return err
 			}
 			if name == "" {
 				name = contextName(cf.servers[0])
@@ -172,6 +183,16 @@ func (a *app) loginCmd() *cobra.Command {
 			c := clusterCtx{Name: name}
 			if err := a.applyContextFlags(cmd, &c, cf); err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("oidc-issuer") {
+				oc, err := of.context(cmd)
+				if err != nil {
+					return err
+				}
+				if c.Token, err = a.deviceLogin(cmd.Context(), oc); err != nil {
+					return err
+				}
+				c.OIDC = oc
 			}
 			if err := checkLogin(cmd.Context(), c); err != nil {
 				return err
@@ -190,6 +211,7 @@ func (a *app) loginCmd() *cobra.Command {
 		},
 	}
 	cf.register(cmd)
+	of.register(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "context name (default: derived from the server's host)")
 	return cmd
 }
