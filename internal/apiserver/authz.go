@@ -68,7 +68,7 @@ func (s *Server) authorized(k *api.Kind, tmpl string, fn http.HandlerFunc) http.
 			writeError(ctx, w, s.log, err)
 			return
 		}
-		if s.policy != nil && a.ID == "" && (a.Verb == auth.VerbList || a.Verb == auth.VerbWatch) {
+		if s.policy != nil && k != nil && a.ID == "" && (a.Verb == auth.VerbList || a.Verb == auth.VerbWatch) {
 			r = r.WithContext(context.WithValue(ctx, visibleKey, s.visible(ctx, id, k, a.Verb)))
 		}
 		fn(w, r)
