@@ -153,6 +153,7 @@ func (a *app) applyContextFlags(cmd *cobra.Command, c *clusterCtx, cf contextFla
 		if c.Token = strings.TrimSpace(string(b)); c.Token == "" {
 			return fmt.Errorf("--token-file %s: empty", cf.tokenFile)
 		}
+		c.OIDC = nil
 	}
 	return nil
 }

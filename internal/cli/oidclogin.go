@@ -60,8 +60,8 @@ func (o *oidcFlags) context(cmd *cobra.Command) (*oidcCtx, error) {
 	if o.clientID == "" {
 		return nil, errors.New("--oidc-issuer needs --oidc-client-id")
 	}
-	if cmd.Flags().Changed("token") {
-		return nil, errors.New("--token and --oidc-issuer: give one of them")
+	if cmd.Flags().Changed("token") || cmd.Flags().Changed("token-file") {
+		return nil, errors.New("--token (or --token-file) and --oidc-issuer: give one of them")
 	}
 	oc := &oidcCtx{Issuer: o.issuer, ClientID: o.clientID, Scopes: o.scopes}
 	if o.caFile != "" {

@@ -231,7 +231,7 @@ func TestOIDCDeviceLoginRefused(t *testing.T) {
 	oidcArgs := append(append([]string(nil), base...), "--oidc-issuer", e.is.URL, "--oidc-ca-file", e.issuerCA)
 	run := func(args ...string) result { return runRaw(context.Background(), "", args...) }
 	check("no client id", run(oidcArgs...), "--oidc-issuer needs --oidc-client-id")
-	check("token too", run(append(oidcArgs, "--oidc-client-id", "humstack", "--token", "x")...), "--token and --oidc-issuer: give one of them")
+	check("token too", run(append(oidcArgs, "--oidc-client-id", "humstack", "--token", "x")...), "--token (or --token-file) and --oidc-issuer: give one of them")
 	check("stray flag", run(append(base, "--oidc-client-id", "humstack")...), "--oidc-client-id needs --oidc-issuer")
 	check("http issuer", run(append(base, "--oidc-issuer", "http://idp.example", "--oidc-client-id", "humstack")...), "--oidc-issuer: want an https:// URL")
 	check("wrong client", run(append(oidcArgs, "--oidc-client-id", "nope")...), "refused the device login: invalid_client")
