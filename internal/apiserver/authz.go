@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/audit"
@@ -87,7 +88,8 @@ func isWatch(r *http.Request) bool {
 func (s *Server) objectOf(r *http.Request, k *api.Kind, a *auth.Attributes) error {
 	if a.Verb != auth.VerbCreate {
 		if a.ID != "" {
-			a.Object = func() (api.Object, error) { return s.stored(r.Context(), k, a) }
+			// Read once, however many rules and grants ask.
+			a.Object = sync.OnceValues(func() (api.Object, error) { return s.stored(r.Context(), k, a) })
 		}
 		return nil
 	}
