@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 FUZZTIME ?= 15s
 PORT    ?= 8080
-TLS     ?= 0
+INSECURE ?= 0
 
 .PHONY: all apiserver agent humcli test unit scenario fuzz bench run demo deps clean
 
@@ -26,9 +26,11 @@ deps:
 
 # run installs dependencies, builds, and starts a single-node humstack (as
 # root): the apiserver with its embedded store and an agent in All mode,
-# state under ./run (Ctrl-C stops both). See scripts/single-node.sh.
+# state under ./run (Ctrl-C stops both), over HTTPS with RBAC and the humcli
+# context "local" written; INSECURE=1 for plain HTTP without authorization.
+# See scripts/single-node.sh.
 run: deps all
-	PORT=$(PORT) BIN=./$(BIN) TLS=$(TLS) ./scripts/single-node.sh
+	PORT=$(PORT) BIN=./$(BIN) INSECURE=$(INSECURE) ./scripts/single-node.sh
 
 # demo (in a second terminal, while `make run` runs) boots a first VM on it
 # from the small test image and checks that it answers ping.

@@ -5,6 +5,8 @@ import "time"
 // Node join: the wire types of the two routes behind it (docs/tls.md).
 //
 //	POST /api/v0/jointokens            JoinTokenRequest -> {"data":{"joinToken": JoinTokenInfo}}
+//	GET /api/v0/jointokens                                 {"data":{"joinTokens": [JoinTokenRecord]}}
+//	DELETE /api/v0/jointokens/{id}      (revoke)         -> {"data":{"joinToken": JoinTokenRecord}}
 //	POST /api/v0/nodes/{name}/join     JoinRequest      -> {"data":{"nodeCredential": NodeCredential}}
 //
 // A join is admitted by a join token, or, to renew, by the node's current
@@ -32,6 +34,36 @@ type JoinTokenInfo struct {
 	// CAFingerprint is the cluster CA's fingerprint, for the agent's
 	// apiServerCAFingerprint key.
 	CAFingerprint string `json:"caFingerprint"`
+}
+
+// States of a join token (JoinTokenRecord.State): valid admits nodes; the
+// others say why it no longer does.
+const (
+	JoinTokenValid   = "valid"
+	JoinTokenExpired = "expired"
+	JoinTokenUsed    = "used"    // used up: MaxUses nodes joined with it
+	JoinTokenRevoked = "revoked" // DELETE /api/v0/jointokens/{id}
+)
+
+// JoinTokenRecord is a join token as it is listed: what it admits and
+// what became of it, never its secret or hash.
+type JoinTokenRecord struct {
+	ID          string    `json:"id"`
+	State       string    `json:"state"`
+	Description string    `json:"description,omitempty"`
+	Node        string    `json:"node,omitempty"`
+	Created     time.Time `json:"created"`
+	CreatedBy   string    `json:"createdBy,omitempty"`
+	Expires     time.Time `json:"expires"`
+	MaxUses     int       `json:"maxUses"`
+	Uses        int       `json:"uses"`
+	UsedBy      []string  `json:"usedBy,omitempty"`
+	LastUsed    time.Time `json:"lastUsed,omitzero"`
+	Revoked     time.Time `json:"revoked,omitzero"`
+	RevokedBy   string    `json:"revokedBy,omitempty"`
+	// Forget is when the server removes the record: a while after the
+	// token stopped admitting nodes (docs/tls.md).
+	Forget time.Time `json:"forget"`
 }
 
 // JoinRequest is a node's request for its certificate.

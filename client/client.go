@@ -172,12 +172,7 @@ func (c *Client) doRaw(ctx context.Context, method, path string, body any) ([]by
 		return nil, fmt.Errorf("%s %s: read response: %v: %w", method, path, err, api.ErrUnavailable)
 	}
 	if resp.StatusCode >= 300 {
-		var env envelope
-		msg := http.StatusText(resp.StatusCode)
-		if json.Unmarshal(raw, &env) == nil && env.Error != nil {
-			msg = *env.Error
-		}
-		return nil, api.ErrorFromHTTP(resp.StatusCode, env.Reason, msg)
+		return nil, responseError(resp.StatusCode, raw)
 	}
 	return raw, nil
 }

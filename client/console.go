@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -75,14 +74,6 @@ func (c *Client) dialVM(ctx context.Context, sc Scope, id, suffix string) (*webs
 }
 
 // responseError turns a failed response's envelope into an api error.
-func responseError(status int, body []byte) error {
-	var env envelope
-	msg := http.StatusText(status)
-	if json.Unmarshal(body, &env) == nil && env.Error != nil {
-		msg = *env.Error
-	}
-	return api.ErrorFromHTTP(status, env.Reason, msg)
-}
 
 // authHeader is the Authorization header of the client's token, if any.
 func (c *Client) authHeader() http.Header {

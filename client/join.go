@@ -17,6 +17,22 @@ func (c *Client) CreateJoinToken(ctx context.Context, req api.JoinTokenRequest) 
 	return out, err
 }
 
+// ListJoinTokens lists the join tokens the server keeps: valid ones, and
+// for a while those that expired, were used up or revoked.
+func (c *Client) ListJoinTokens(ctx context.Context) ([]api.JoinTokenRecord, error) {
+	var out []api.JoinTokenRecord
+	err := c.callMethod(ctx, http.MethodGet, "/api/v0/jointokens", nil, "joinTokens", &out)
+	return out, err
+}
+
+// RevokeJoinToken makes the join token id admit no more nodes and returns
+// its record; an unknown id is api.ErrNotFound.
+func (c *Client) RevokeJoinToken(ctx context.Context, id string) (api.JoinTokenRecord, error) {
+	var out api.JoinTokenRecord
+	err := c.callMethod(ctx, http.MethodDelete, "/api/v0/jointokens/"+url.PathEscape(id), nil, "joinToken", &out)
+	return out, err
+}
+
 // Join sends node's CSR with a join token (or, when token is empty, over a
 // connection presenting the node's current certificate) and returns the
 // node's certificate and the cluster CA.
@@ -29,16 +45,21 @@ func (c *Client) Join(ctx context.Context, node, token string, csrPEM []byte) (a
 
 // call POSTs body to path and decodes data[key] into out.
 func (c *Client) call(ctx context.Context, path string, body any, key string, out any) error {
-	env, err := c.do(ctx, http.MethodPost, path, body)
+	return c.callMethod(ctx, http.MethodPost, path, body, key, out)
+}
+
+// callMethod sends body (nil: none) to path and decodes data[key] into out.
+func (c *Client) callMethod(ctx context.Context, method, path string, body any, key string, out any) error {
+	env, err := c.do(ctx, method, path, body)
 	if err != nil {
 		return err
 	}
 	raw, ok := env.Data[key]
 	if !ok {
-		return fmt.Errorf("POST %s: response has no %q", path, key)
+		return fmt.Errorf("%s %s: response has no %q", method, path, key)
 	}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return fmt.Errorf("POST %s: decode %s: %w", path, key, err)
+		return fmt.Errorf("%s %s: decode %s: %w", method, path, key, err)
 	}
 	return nil
 }

@@ -5,11 +5,14 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
+
+	"github.com/humstack/humstack/api"
 )
 
 // WithTLS sets the TLS configuration of HTTPS connections: which CA the
@@ -121,3 +124,26 @@ type markedError struct {
 
 func (e *markedError) Error() string { return e.msg }
 func (e *markedError) Unwrap() error { return e.mark }
+
+// ErrHTTPSRequired means a plain-HTTP request reached an API server that
+// serves HTTPS (its default). It is also an api.ErrInvalid: resending the
+// same request cannot help.
+var ErrHTTPSRequired = fmt.Errorf("the API server serves HTTPS: %w", api.ErrInvalid)
+
+// httpToHTTPS is the answer of Go's TLS server to a plain-HTTP request.
+const httpToHTTPS = "Client sent an HTTP request to an HTTPS server"
+
+// responseError turns a failed answer into an api error class, from the
+// envelope's message when there is one.
+func responseError(status int, body []byte) error {
+	if status == http.StatusBadRequest && strings.Contains(string(body), httpToHTTPS) {
+		return &markedError{mark: ErrHTTPSRequired,
+			msg: "the API server serves HTTPS and this client speaks plain HTTP: use an https:// address and the cluster CA"}
+	}
+	var env envelope
+	msg := http.StatusText(status)
+	if json.Unmarshal(body, &env) == nil && env.Error != nil {
+		msg = *env.Error
+	}
+	return api.ErrorFromHTTP(status, env.Reason, msg)
+}

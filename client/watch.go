@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -104,12 +105,8 @@ func (c *Client) openWatch(ctx context.Context, k *api.Kind, sc Scope, rev int64
 	}
 	if resp.StatusCode != http.StatusOK {
 		defer resp.Body.Close()
-		var env envelope
-		msg := http.StatusText(resp.StatusCode)
-		if json.NewDecoder(resp.Body).Decode(&env) == nil && env.Error != nil {
-			msg = *env.Error
-		}
-		return nil, api.ErrorFromHTTP(resp.StatusCode, env.Reason, msg)
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return nil, responseError(resp.StatusCode, b)
 	}
 	return resp, nil
 }

@@ -33,7 +33,7 @@ func main() {
 	fs.IntVar(&cfg.HeartbeatSeconds, "heartbeat", 0, "agents' heartbeatSeconds (0: their default)")
 	fs.BoolVar(&cfg.VXLANUnicast, "unicast", false, "unicast VXLAN instead of the multicast group")
 	fs.BoolVar(&cfg.CleanStale, "clean", false, "remove leftovers of an earlier lab with this ID first")
-	fs.BoolVar(&cfg.Secure, "secure", false, "TLS and RBAC: agents joined by join tokens, no shared secret; humcli with the CA and the admin token")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "plain HTTP, no authorization and a shared download secret (a trusted lab, or the original humstack's clients); by default TLS and RBAC: agents joined by join tokens, humcli with the CA and the admin token")
 	serve := fs.String("serve", "", "image: serve the image over HTTP on this address instead of printing its path")
 	args := os.Args[2:]
 	kind := ""

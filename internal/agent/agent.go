@@ -6,6 +6,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -75,7 +76,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			log.Info("agent stopped before the node was registered")
 			return nil
 		}
-		return err
+		return joinHint(err, cred)
 	}
 	m.Add(self)
 	err = m.Start(ctx)
@@ -205,4 +206,19 @@ func systemOptions(cfg Config, log *slog.Logger, disks *storage.Driver, vms *vm.
 			VLANDev:    cfg.NetworkAgentConfig.VLAN.DevName,
 		}),
 	}
+}
+
+// joinHint says what a node without credentials lacks when the API server
+// turns it away: it serves HTTPS, or wants a credential (both defaults).
+func joinHint(err error, cred *nodecred.Credential) error {
+	const how = "add joinToken and apiServerCAFingerprint, as printed by `humcli node join-token`, to the agent's config (docs/tls.md)"
+	switch {
+	case cred != nil:
+		return err
+	case errors.Is(err, client.ErrHTTPSRequired):
+		return fmt.Errorf("%w; this agent has no CA to verify it with: %s", err, how)
+	case errors.Is(err, api.ErrUnauthorized):
+		return fmt.Errorf("%w; this agent has no node credential: %s", err, how)
+	}
+	return err
 }

@@ -83,7 +83,7 @@ func (s *Server) decide(r *http.Request, k *api.Kind, id *auth.Identity, rule ro
 	if err := s.authorize(ctx, id, a); err != nil {
 		return r, err
 	}
-	if s.policy != nil && a.ID == "" && (a.Verb == auth.VerbList || a.Verb == auth.VerbWatch) {
+	if s.policy != nil && k != nil && a.ID == "" && (a.Verb == auth.VerbList || a.Verb == auth.VerbWatch) {
 		r = r.WithContext(context.WithValue(ctx, visibleKey, s.visible(ctx, id, k, a.Verb)))
 	}
 	return r, nil

@@ -234,6 +234,7 @@ func TestEtcdOneCA(t *testing.T) {
 	for range 2 {
 		servers = append(servers, startTLSWith(t, apiserver.Config{
 			Store: "etcd", Etcd: apiserver.EtcdConfig{Endpoints: c.Endpoints()}, DataDir: t.TempDir(),
+			Authorization: apiserver.AuthorizationOff,
 		}))
 	}
 	fp := servers[0].fingerprint(t)

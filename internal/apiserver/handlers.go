@@ -48,7 +48,7 @@ func (h *resource) doList(w http.ResponseWriter, r *http.Request) error {
 		if visible != nil && !visible(kv) {
 			continue
 		}
-		item, err := api.InjectResourceVersion(kv.Value, kv.ModRevision)
+		item, err := h.render(kv.Value, kv.ModRevision)
 		if err != nil {
 			return fmt.Errorf("stored %s: %w", kv.Key, err)
 		}

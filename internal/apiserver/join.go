@@ -29,12 +29,15 @@ type TLSOptions struct {
 // maxJoinBody bounds a join or join-token request: a CSR is ~0.5 KiB.
 const maxJoinBody = 64 << 10
 
-// joinRoutes registers node join and join-token creation. Making join
-// tokens is "create jointoken" in the cluster (cluster-admin); a join is
-// public to authorization, since its credential is the token or the
-// node's own certificate, which doJoin checks.
+// joinRoutes registers node join and the join tokens' routes. Making,
+// listing and revoking join tokens is "create/list/delete jointoken" in
+// the cluster (cluster-admin); a join is public to authorization, since
+// its credential is the token or the node's own certificate, which doJoin
+// checks.
 func (s *Server) joinRoutes() {
 	s.handle(nil, "POST /api/v0/jointokens", s.createJoinToken)
+	s.handle(nil, "GET /api/v0/jointokens", s.listJoinTokens)
+	s.handle(nil, "DELETE /api/v0/jointokens/{id}", s.revokeJoinToken)
 	s.handle(nil, joinRoute, s.join)
 }
 
@@ -71,12 +74,14 @@ func (s *Server) doCreateJoinToken(w http.ResponseWriter, r *http.Request) error
 		return api.Invalid("ttl", "%q: want a positive duration such as 1h", req.TTL)
 	}
 	tok, rec, err := pki.CreateJoinToken(r.Context(), s.store, pki.TokenOptions{
-		TTL: ttl, MaxUses: req.MaxUses, Node: req.Node, Description: req.Description}, time.Now())
+		TTL: ttl, MaxUses: req.MaxUses, Node: req.Node, Description: req.Description,
+		CreatedBy: auth.FromContext(r.Context()).Name}, time.Now())
 	if err != nil {
 		return err
 	}
 	s.log.InfoContext(r.Context(), "join token created", "request_id", requestID(r.Context()), "id", rec.ID,
-		"expires", rec.Expires, "maxUses", rec.MaxUses, "node", rec.Node, "by", auth.FromContext(r.Context()).Name)
+		"expires", rec.Expires, "maxUses", rec.MaxUses, "node", rec.Node, "by", rec.CreatedBy)
+	s.collectJoinTokens(r)
 	return writeData(w, http.StatusCreated, "joinToken", api.JoinTokenInfo{
 		Token: tok, ID: rec.ID, Expires: rec.Expires, MaxUses: rec.MaxUses, Node: rec.Node, CAFingerprint: s.tls.CA.Fingerprint(),
 	})

@@ -201,12 +201,31 @@ func (h *resource) writeErr(m *api.Meta, err error) error {
 }
 
 func (h *resource) reply(w http.ResponseWriter, status int, stored []byte, rev int64) error {
-	out, err := api.InjectResourceVersion(stored, rev)
+	out, err := h.render(stored, rev)
 	if err != nil {
 		return err
 	}
 	writeObject(w, status, h.kind, out)
 	return nil
+}
+
+// render is the one way an object leaves the server, alone, in a list or
+// in a watch event: with its resourceVersion, and without what its
+// strategy keeps from clients (registry.OutputRedactor). Kinds without a
+// redactor are passed on as stored, without decoding.
+func (h *resource) render(stored []byte, rev int64) ([]byte, error) {
+	if red, ok := h.strategy().(registry.OutputRedactor); ok {
+		obj := h.kind.New()
+		if err := json.Unmarshal(stored, obj); err != nil {
+			return nil, fmt.Errorf("decode stored %s: %w", h.kind.Name, err)
+		}
+		red.RedactForOutput(obj)
+		var err error
+		if stored, err = api.Encode(obj); err != nil {
+			return nil, err
+		}
+	}
+	return api.InjectResourceVersion(stored, rev)
 }
 
 func newUID() string {

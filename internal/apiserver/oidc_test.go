@@ -39,7 +39,7 @@ func startOIDC(t *testing.T, is *issuertest.Issuer, oc apiserver.OIDCConfig) *oi
 	done := make(chan error, 1)
 	go func() {
 		done <- apiserver.Run(ctx, apiserver.Config{ListenAddress: "127.0.0.1", ListenPort: port, DataDir: filepath.Join(dir, "db"),
-			Authorization: apiserver.AuthorizationRBAC, OIDC: oc, Log: slog.New(slog.DiscardHandler)})
+			Authorization: apiserver.AuthorizationRBAC, TLS: apiserver.TLSConfig{InsecureHTTP: true}, OIDC: oc, Log: slog.New(slog.DiscardHandler)})
 	}()
 	t.Cleanup(func() {
 		stop()
@@ -170,7 +170,7 @@ func TestOIDCFlagErrors(t *testing.T) {
 	for _, tc := range cases {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := apiserver.Run(ctx, apiserver.Config{ListenAddress: "127.0.0.1", ListenPort: freePort(t), DataDir: filepath.Join(t.TempDir(), "db"),
-			Authorization: tc.authz, OIDC: tc.oc, Log: slog.New(slog.DiscardHandler)})
+			Authorization: tc.authz, TLS: apiserver.TLSConfig{InsecureHTTP: true}, OIDC: tc.oc, Log: slog.New(slog.DiscardHandler)})
 		cancel()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.oc, err, tc.want)

@@ -48,11 +48,14 @@ var ruleTable = map[string]routeRule{
 	"GET /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/serial":     {verb: auth.VerbConsole},
 	"GET /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/serial/log": {verb: auth.VerbConsole},
 
-	// Node join (join.go): making join tokens is cluster-admin's; the join
-	// itself carries its own credential (a join token, or the node's
-	// certificate to renew), checked by the handler.
-	"POST /api/v0/jointokens":      {verb: auth.VerbCreate, kind: "jointoken"},
-	"POST /api/v0/nodes/{id}/join": {public: true},
+	// Node join (join.go, jointokens.go): making, listing and revoking
+	// join tokens is cluster-admin's; the join itself carries its own
+	// credential (a join token, or the node's certificate to renew),
+	// checked by the handler.
+	"POST /api/v0/jointokens":        {verb: auth.VerbCreate, kind: "jointoken"},
+	"GET /api/v0/jointokens":         {verb: auth.VerbList, kind: "jointoken"},
+	"DELETE /api/v0/jointokens/{id}": {verb: auth.VerbDelete, kind: "jointoken"},
+	"POST /api/v0/nodes/{id}/join":   {public: true},
 }
 
 // routeRule is what a route asks of the authorizer.

@@ -29,7 +29,8 @@ type Config struct {
 	// agents' downloadAPI secret: the console proxy presents it to the
 	// agents. Empty leaves the consoles off.
 	NodeSecretFile string
-	// Authorization is "off" (everyone may do everything) or "rbac".
+	// Authorization is "rbac" (the default when empty) or "off" (everyone
+	// may do everything: a trusted lab, or the original humstack's clients).
 	Authorization string
 	// Audit says where the audit log goes; an empty Path turns it off.
 	Audit audit.SinkConfig
@@ -46,8 +47,28 @@ type Config struct {
 	Log *slog.Logger
 }
 
+// withDefaults fills what an empty Config leaves open the secure way:
+// HTTPS with the cluster CA and RBAC, unless plain HTTP or authorization
+// off is asked for by name.
+func (cfg Config) withDefaults() Config {
+	if cfg.Authorization == "" {
+		cfg.Authorization = AuthorizationRBAC
+	}
+	if cfg.TLS.Mode == "" {
+		cfg.TLS.Mode = TLSAuto
+		if cfg.TLS.InsecureHTTP {
+			cfg.TLS.Mode = TLSOff
+		}
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	return cfg
+}
+
 // Run opens the store, serves the API until ctx ends, and closes the store.
 func Run(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
 	if cfg.ListenPort < 0 || cfg.ListenPort > 65535 {
 		return fmt.Errorf("--listen-port %d: want 0-65535", cfg.ListenPort)
 	}
@@ -108,7 +129,8 @@ func openAudit(cfg Config) (*audit.Logger, error) {
 // token and builds the authenticator chain.
 func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, auth.Authenticator, error) {
 	switch cfg.Authorization {
-	case "", AuthorizationOff:
+	case AuthorizationOff:
+		cfg.Log.Warn("INSECURE: --authorization off: every caller may read and change everything")
 		return AuthorizationOff, nil, nil
 	case AuthorizationRBAC:
 	default:

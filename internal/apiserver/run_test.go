@@ -31,6 +31,7 @@ func TestRunWritesTheAuditLog(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- apiserver.Run(runCtx, apiserver.Config{ListenAddress: "127.0.0.1", ListenPort: port, DataDir: filepath.Join(dir, "db"),
+			TLS: apiserver.TLSConfig{InsecureHTTP: true}, Authorization: apiserver.AuthorizationOff,
 			Audit: audit.SinkConfig{Path: logPath, MaxSizeMB: 1, MaxBackups: 1}, Log: slog.New(slog.DiscardHandler)})
 	}()
 	base := "http://127.0.0.1:" + strconv.Itoa(port)

@@ -12,6 +12,7 @@ import (
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/auth"
+	"github.com/humstack/humstack/internal/registry"
 	"github.com/humstack/humstack/internal/storage"
 )
 
@@ -174,7 +175,11 @@ func (s *Server) routes() {
 		s.handle(k, "GET "+coll+"/{id}", h.get)
 		s.handle(k, "PUT "+coll+"/{id}", h.update)
 		s.handle(k, "DELETE "+coll+"/{id}", h.delete)
-		s.handle(k, "PUT "+coll+"/{id}/status", h.updateStatus)
+		if _, redacted := registry.For(k).(registry.OutputRedactor); !redacted {
+			// Clients never see what a redacted status holds, so they
+			// cannot write it back: that status is the server's alone.
+			s.handle(k, "PUT "+coll+"/{id}/status", h.updateStatus)
+		}
 	}
 	s.byIDRoutes()
 	s.consoleRoutes()

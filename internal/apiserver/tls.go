@@ -13,12 +13,12 @@ import (
 	"github.com/humstack/humstack/internal/storage"
 )
 
-// TLSConfig is how the apiserver serves: plain HTTP (Mode "off", today's
-// default, which becomes "auto" once authentication is in place) or HTTPS
-// with the cluster CA ("auto").
+// TLSConfig is how the apiserver serves: HTTPS with the cluster CA (Mode
+// "auto", the default) or plain HTTP ("off", or InsecureHTTP).
 type TLSConfig struct {
-	// Mode is "off" or "auto": auto creates the cluster CA (in the data
-	// dir with bolt, in the store with etcd) and a serving certificate.
+	// Mode is "auto" or "off"; empty is auto, or off with InsecureHTTP.
+	// auto creates the cluster CA (in the data dir with bolt, in the store
+	// with etcd) and a serving certificate.
 	Mode string
 	// CertFile and KeyFile replace the generated serving certificate.
 	CertFile, KeyFile string
@@ -49,12 +49,8 @@ func setupTLS(ctx context.Context, cfg Config, st storage.Store) (*tls.Config, *
 	if err := checkTLSFlags(t); err != nil {
 		return nil, nil, err
 	}
-	if t.Mode == "" || t.Mode == TLSOff {
-		if t.InsecureHTTP {
-			cfg.Log.Warn("INSECURE: serving plain HTTP (--insecure-http): anyone on the network can read and change the API's traffic")
-		} else {
-			cfg.Log.Info("serving plain HTTP (--tls off, the default for now; it becomes --tls auto): use --tls auto for HTTPS")
-		}
+	if t.Mode == TLSOff {
+		cfg.Log.Warn("INSECURE: serving plain HTTP (--insecure-http or --tls off): anyone on the network can read the API's traffic, tokens included")
 		return nil, nil, nil
 	}
 	ca, err := clusterCA(ctx, cfg, st)

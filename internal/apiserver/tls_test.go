@@ -43,10 +43,11 @@ func freePort(t *testing.T) int {
 // answers.
 func startTLS(t *testing.T, dataDir string) *tlsServer {
 	t.Helper()
-	return startTLSWith(t, apiserver.Config{DataDir: dataDir})
+	return startTLSWith(t, apiserver.Config{DataDir: dataDir, Authorization: apiserver.AuthorizationOff})
 }
 
-// startTLSWith is startTLS with more of the configuration (the store).
+// startTLSWith is startTLS with more of the configuration (the store,
+// authorization: rbac unless cfg says otherwise, the default).
 func startTLSWith(t *testing.T, cfg apiserver.Config) *tlsServer {
 	t.Helper()
 	dataDir := cfg.DataDir

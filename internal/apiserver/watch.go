@@ -69,7 +69,7 @@ func (h *resource) stream(ctx context.Context, w http.ResponseWriter, rc *http.R
 				return
 			}
 			var err error
-			if buf, err = appendEvent(buf[:0], ev); err != nil {
+			if buf, err = h.appendEvent(buf[:0], ev); err != nil {
 				h.s.log.ErrorContext(ctx, "watch event not encodable", "key", ev.KV.Key, "err", err)
 				return
 			}
@@ -94,8 +94,8 @@ func eventType(ev storage.Event) string {
 	return "MODIFIED"
 }
 
-func appendEvent(buf []byte, ev storage.Event) ([]byte, error) {
-	obj, err := api.InjectResourceVersion(ev.KV.Value, ev.KV.ModRevision)
+func (h *resource) appendEvent(buf []byte, ev storage.Event) ([]byte, error) {
+	obj, err := h.render(ev.KV.Value, ev.KV.ModRevision)
 	if err != nil {
 		return buf, err
 	}

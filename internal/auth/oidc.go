@@ -55,8 +55,14 @@ type OIDCConfig struct {
 	Client *http.Client
 	// Log receives the issuer's availability; nil: slog.Default.
 	Log *slog.Logger
-	// Now is the clock tokens expire by; nil: time.Now.
+	// Now is the clock tokens expire by and key refetches are spaced by;
+	// nil: time.Now.
 	Now func() time.Time
+	// KeyRefetchInterval is the least time between two fetches of the
+	// issuer's keys caused by tokens no known key verifies (a new key id
+	// after a rotation, or an attacker's random ones); 0:
+	// DefaultOIDCKeyRefetchInterval.
+	KeyRefetchInterval time.Duration
 	// RetryMin and RetryMax bound the wait between discovery attempts
 	// while the issuer is unreachable; 0: 1 s and 1 min.
 	RetryMin, RetryMax time.Duration
@@ -101,6 +107,12 @@ func NewOIDCAuthenticator(cfg OIDCConfig) (*OIDCAuthenticator, error) {
 	}
 	if cfg.RetryMax <= 0 {
 		cfg.RetryMax = time.Minute
+	}
+	if cfg.KeyRefetchInterval <= 0 {
+		cfg.KeyRefetchInterval = DefaultOIDCKeyRefetchInterval
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	return &OIDCAuthenticator{cfg: cfg}, nil
 }
@@ -191,18 +203,45 @@ func (a *OIDCAuthenticator) getVerifier() (*oidc.IDTokenVerifier, error) {
 	ctx, cancel := context.WithTimeout(oidc.ClientContext(context.Background(), a.cfg.Client), oidcDiscoveryTimeout)
 	defer cancel()
 	p, err := oidc.NewProvider(ctx, a.cfg.IssuerURL)
+	if err == nil {
+		a.verifier, err = a.newVerifier(p)
+	}
 	if err != nil {
 		a.backoff = min(max(2*a.backoff, a.cfg.RetryMin), a.cfg.RetryMax)
 		a.nextTry = now.Add(a.backoff)
 		a.cfg.Log.Warn("OIDC issuer unavailable", "issuer", a.cfg.IssuerURL, "err", err, "retry_in", a.backoff)
 		return nil, errIssuerUnavailable
 	}
-	a.verifier = p.Verifier(&oidc.Config{ClientID: a.cfg.ClientID, Now: a.cfg.Now})
 	a.cfg.Log.Info("OIDC issuer discovered", "issuer", a.cfg.IssuerURL, "client_id", a.cfg.ClientID)
 	return a.verifier, nil
 }
 
 var errIssuerUnavailable = unauthorized("OIDC issuer unavailable")
+
+// newVerifier is the verifier of a discovered issuer, over its keys behind
+// the refetch limit (limitedKeySet) rather than go-oidc's RemoteKeySet.
+func (a *OIDCAuthenticator) newVerifier(p *oidc.Provider) (*oidc.IDTokenVerifier, error) {
+	var d struct {
+		JWKSURL string   `json:"jwks_uri"`
+		Algs    []string `json:"id_token_signing_alg_values_supported"`
+	}
+	if err := p.Claims(&d); err != nil {
+		return nil, err
+	}
+	if d.JWKSURL == "" {
+		return nil, errors.New("discovery document has no jwks_uri")
+	}
+	var algs []string
+	for _, alg := range d.Algs {
+		if idTokenAlgs[alg] {
+			algs = append(algs, alg)
+		}
+	}
+	keys := newLimitedKeySet(d.JWKSURL, a.cfg.Client, a.cfg.KeyRefetchInterval, a.cfg.Now, a.cfg.Log)
+	return oidc.NewVerifier(a.cfg.IssuerURL, keys, &oidc.Config{
+		ClientID: a.cfg.ClientID, Now: a.cfg.Now, SupportedSigningAlgs: algs,
+	}), nil
+}
 
 // verifyError turns go-oidc's error into one fixed line for the caller
 // (its own text quotes the token's claims, which are the caller's input).

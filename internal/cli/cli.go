@@ -96,6 +96,9 @@ var classes = []error{
 // message renders an error for the user: one line, without a trailing
 // class name that only repeats what the message says.
 func message(err error) string {
+	if errors.Is(err, client.ErrHTTPSRequired) {
+		return httpsHint
+	}
 	if errors.Is(err, api.ErrUnauthorized) {
 		// Whatever was being done, the answer is the same: the server's
 		// one line ("token expired").
@@ -111,6 +114,13 @@ func message(err error) string {
 	}
 	return msg
 }
+
+// httpsHint is what to do when humcli spoke plain HTTP to an API server
+// serving HTTPS (the default): use a context, or the CA and a token.
+const httpsHint = "the API server serves HTTPS and humcli has no context for it: run " +
+	"`humcli login --server https://HOST:PORT --ca-file CA.crt --token TOKEN` (the CA is " +
+	"DATA-DIR/pki/ca.crt and the admin token DATA-DIR/admin.token on the API server's machine; " +
+	"`make run` writes this context itself), or pass --ca-file and --token"
 
 // oneLine keeps an error on one line whatever a server or file put in it.
 func oneLine(s string) string {

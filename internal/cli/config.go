@@ -208,6 +208,11 @@ func (a *app) client() (*client.Client, error) {
 			servers = append(servers, withPort(strings.TrimSpace(addr), port))
 		}
 	}
+	if ctxCA == "" && a.global.caFile == "" && a.seedFlagsGiven() {
+		if c := a.seedContext(servers); c != nil {
+			servers, ctxCA, token = append([]string(nil), c.Servers...), c.CAFile, c.Token
+		}
+	}
 	opts, err := a.trustOptions(ctxCA)
 	if err != nil {
 		return nil, err
@@ -271,5 +276,5 @@ func (a *app) scope(k *api.Kind, allScopes bool) client.Scope {
 // unreachable reports whether err means the server cannot be reached at
 // all, so the remaining objects of a command are not worth trying.
 func unreachable(ctx context.Context, err error) bool {
-	return interrupted(ctx) || errors.Is(err, api.ErrUnavailable)
+	return interrupted(ctx) || errors.Is(err, api.ErrUnavailable) || errors.Is(err, client.ErrHTTPSRequired)
 }

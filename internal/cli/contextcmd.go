@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -74,13 +75,15 @@ func (a *app) useContextCmd() *cobra.Command {
 // contextFlags are set-context's and login's: what a context holds. The CA
 // is the global --ca-file.
 type contextFlags struct {
-	servers []string
-	token   string
+	servers   []string
+	token     string
+	tokenFile string
 }
 
 func (cf *contextFlags) register(cmd *cobra.Command) {
 	cmd.Flags().StringSliceVar(&cf.servers, "server", nil, "API server URL (https://host:port); repeatable or comma-separated")
 	cmd.Flags().StringVar(&cf.token, "token", "", "bearer token the context presents")
+	cmd.Flags().StringVar(&cf.tokenFile, "token-file", "", "read the bearer token from this file (e.g. the apiserver's admin.token), so it is not on a command line")
 }
 
 func (a *app) setContextCmd() *cobra.Command {
@@ -134,22 +137,46 @@ func (a *app) applyContextFlags(cmd *cobra.Command, c *clusterCtx, cf contextFla
 		}
 		c.CAFile = abs
 	}
+	if cmd.Flags().Changed("token") && cmd.Flags().Changed("token-file") {
+		return fmt.Errorf("--token and --token-file: give one")
+	}
 	if cmd.Flags().Changed("token") {
-		c.Token = cf.token
+		// A token given by hand replaces an OIDC login's, which must then
+		// not be renewed over it.
+		c.Token, c.OIDC = cf.token, nil
+	}
+	if cmd.Flags().Changed("token-file") {
+		b, err := os.ReadFile(cf.tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		if c.Token = strings.TrimSpace(string(b)); c.Token == "" {
+			return fmt.Errorf("--token-file %s: empty", cf.tokenFile)
+		}
+		c.OIDC = nil
 	}
 	return nil
 }
 
 func (a *app) loginCmd() *cobra.Command {
 	var cf contextFlags
+	var of oidcFlags
 	var name string
 	cmd := &cobra.Command{
-		Use:   "login --server URL --ca-file F [--token T] [--name NAME]",
+		Use:   "login --server URL --ca-file F [--token T | --oidc-issuer URL --oidc-client-id ID] [--name NAME]",
 		Short: "check that a server answers and its certificate chains to the CA, then write and use a context for it",
-		Args:  cobra.NoArgs,
+		Long: "Check that a server answers and its certificate chains to the CA, then write and\n" +
+			"use a context for it. With --oidc-issuer, first log in at that OpenID Connect\n" +
+			"issuer with the device flow (open the URL shown, enter the code): the context\n" +
+			"keeps the ID token and the refresh token, and later commands renew the ID token\n" +
+			"when it expires.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(cf.servers) == 0 {
 				return fmt.Errorf("login needs --server URL")
+			}
+			if err := of.stray(cmd); err != nil {
+				return err
 			}
 			if name == "" {
 				name = contextName(cf.servers[0])
@@ -157,6 +184,16 @@ func (a *app) loginCmd() *cobra.Command {
 			c := clusterCtx{Name: name}
 			if err := a.applyContextFlags(cmd, &c, cf); err != nil {
 				return err
+			}
+			if cmd.Flags().Changed("oidc-issuer") {
+				oc, err := of.context(cmd)
+				if err != nil {
+					return err
+				}
+				if c.Token, err = a.deviceLogin(cmd.Context(), oc); err != nil {
+					return err
+				}
+				c.OIDC = oc
 			}
 			if err := checkLogin(cmd.Context(), c); err != nil {
 				return err
@@ -175,6 +212,7 @@ func (a *app) loginCmd() *cobra.Command {
 		},
 	}
 	cf.register(cmd)
+	of.register(cmd)
 	cmd.Flags().StringVar(&name, "name", "", "context name (default: derived from the server's host)")
 	return cmd
 }

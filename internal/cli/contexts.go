@@ -22,9 +22,16 @@ import (
 //	  servers: [https://10.0.0.1:8080]
 //	  caFile: /home/me/.config/humstack/lab-ca.crt
 //	  token: ...
+//	- name: uni
+//	  servers: [https://humstack.example.edu:8080]
+//	  token: <ID token>
+//	  oidc: {issuer: https://idp.example.edu/realms/uni, clientID: humstack,
+//	         scopes: [openid, offline_access], refreshToken: ...}
 //
-// It is used only when none of the seed's --api-server-address,
-// --api-server-port and --config is given: those keep their meaning.
+// It is used when none of the seed's --api-server-address,
+// --api-server-port and --config is given: those keep their meaning, and
+// take a context's CA and token only when they name that context's server
+// (seedmatch.go).
 
 // contextsEnv names another contexts file, as KUBECONFIG does.
 const contextsEnv = "HUMSTACK_CONFIG"
@@ -43,6 +50,19 @@ type clusterCtx struct {
 	Servers []string `json:"servers"`
 	CAFile  string   `json:"caFile,omitempty"`
 	Token   string   `json:"token,omitempty"`
+	// OIDC is set by `humcli login --oidc-issuer`: Token is then the
+	// issuer's ID token, renewed with the refresh token when it is about
+	// to expire (oidcrefresh.go).
+	OIDC *oidcCtx `json:"oidc,omitempty"`
+}
+
+// oidcCtx is where a context's ID token comes from and how it is renewed.
+type oidcCtx struct {
+	Issuer       string   `json:"issuer"`
+	ClientID     string   `json:"clientID"`
+	CAFile       string   `json:"caFile,omitempty"` // the issuer's CA (PEM); "": system roots
+	Scopes       []string `json:"scopes,omitempty"`
+	RefreshToken string   `json:"refreshToken,omitempty"`
 }
 
 func contextsPath() (string, error) {

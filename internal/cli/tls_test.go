@@ -19,9 +19,18 @@ import (
 // tlsEnv is an apiserver serving HTTPS with its auto CA.
 type tlsEnv struct {
 	port, caFile string
+	// dir is the data dir (admin.token with rbac).
+	dir string
 }
 
+// newTLSEnv is an HTTPS apiserver with authorization off.
 func newTLSEnv(t *testing.T) *tlsEnv {
+	t.Helper()
+	return newTLSEnvWith(t, apiserver.AuthorizationOff)
+}
+
+// newTLSEnvWith is an HTTPS apiserver with authorization authz.
+func newTLSEnvWith(t *testing.T, authz string) *tlsEnv {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -34,7 +43,7 @@ func newTLSEnv(t *testing.T) *tlsEnv {
 	done := make(chan error, 1)
 	go func() {
 		done <- apiserver.Run(ctx, apiserver.Config{ListenAddress: "127.0.0.1", ListenPort: port, DataDir: dir,
-			TLS: apiserver.TLSConfig{Mode: apiserver.TLSAuto}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			TLS: apiserver.TLSConfig{Mode: apiserver.TLSAuto}, Authorization: authz, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -42,7 +51,7 @@ func newTLSEnv(t *testing.T) *tlsEnv {
 			t.Errorf("apiserver: %v", err)
 		}
 	})
-	e := &tlsEnv{port: strconv.Itoa(port), caFile: filepath.Join(dir, "pki", pki.CACertFile)}
+	e := &tlsEnv{port: strconv.Itoa(port), caFile: filepath.Join(dir, "pki", pki.CACertFile), dir: dir}
 	waitFor(t, "the apiserver", func() bool {
 		c, err := net.Dial("tcp", "127.0.0.1:"+e.port)
 		if err == nil {
@@ -162,5 +171,43 @@ func TestJoinTokenCommand(t *testing.T) {
 	plain := newEnv(t)
 	if r := plain.run("node", "join-token"); r.code != 1 || !strings.Contains(r.stderr, "--tls auto") {
 		t.Errorf("join-token over plain HTTP: %v", r)
+	}
+}
+
+// TestSeedFlagsOnASecureServer is the machine `make run` set up: the API
+// server serves HTTPS with RBAC (the defaults) and humcli has a context
+// for it. The seed's flags naming that server (localhost for 127.0.0.1)
+// use the context's CA and token; without a context, the one error line
+// says what to do instead of "400 Bad Request".
+func TestSeedFlagsOnASecureServer(t *testing.T) {
+	t.Setenv(contextsEnv, filepath.Join(t.TempDir(), "config"))
+	e := newTLSEnvWith(t, apiserver.AuthorizationRBAC)
+	run := func(args ...string) result { return runRaw(context.Background(), "", args...) }
+	seed := []string{"--api-server-address", "localhost", "--api-server-port", e.port}
+	r := run(append(seed, "get", "group")...)
+	if r.code != 1 || len(lines(r.stderr)) != 1 || !strings.Contains(r.stderr, "serves HTTPS") ||
+		!strings.Contains(r.stderr, "humcli login --server https://") {
+		t.Fatalf("seed flags, no context: %v", r)
+	}
+	if r := run("login", "--server", e.url(), "--ca-file", e.caFile, "--token-file", filepath.Join(e.dir, apiserver.BootstrapTokenFile), "--name", "local"); r.code != 0 {
+		t.Fatalf("login: %v", r)
+	}
+	// Another context, current, for another server: the seed's flags
+	// still find the one for theirs.
+	if r := run("config", "set-context", "other", "--server", "https://127.0.0.1:1", "--ca-file", e.caFile); r.code != 0 {
+		t.Fatalf("set-context: %v", r)
+	}
+	if r := run("config", "use-context", "other"); r.code != 0 {
+		t.Fatalf("use-context: %v", r)
+	}
+	if r := run(append(seed, "create", "-f", "../../examples/seed/01-group.yaml")...); r.code != 0 {
+		t.Fatalf("seed flags create with the context's CA and token: %v", r)
+	}
+	if r := run(append(seed, "get", "group")...); r.code != 0 || !strings.Contains(r.stdout, "group1") {
+		t.Fatalf("seed flags get: %v", r)
+	}
+	if r := run("--api-server-address", "localhost", "--api-server-port", "1", "get", "group"); r.code != 1 ||
+		strings.Contains(r.stderr, "https://") {
+		t.Fatalf("seed flags naming another port took a context: %v", r)
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/humstack/humstack/client"
@@ -27,7 +28,19 @@ func (a *app) contextServers() (servers []string, caFile, token string, err erro
 	if err != nil || c == nil {
 		return nil, "", "", err
 	}
-	return append([]string(nil), c.Servers...), c.CAFile, c.Token, nil
+	token = c.Token
+	if c.OIDC != nil && !a.root.PersistentFlags().Changed(flagToken) {
+		// A context from `login --oidc-issuer`: its ID token, renewed when
+		// needed (--token replaces it, so it is then left alone).
+		ctx := a.root.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		if token, err = a.oidcToken(ctx, path, c); err != nil {
+			return nil, "", "", err
+		}
+	}
+	return append([]string(nil), c.Servers...), c.CAFile, token, nil
 }
 
 // trustOptions are the client options of --ca-file, which wins over the

@@ -30,7 +30,8 @@ func startEtcdAPIServer(t *testing.T, dir string, port int, endpoints []string) 
 		t.Fatal(err)
 	}
 	cmd := exec.Command(filepath.Join(binDir, "apiserver"), "--listen-address", "127.0.0.1",
-		"--listen-port", strconv.Itoa(port), "--store", "etcd", "--etcd-endpoints", strings.Join(endpoints, ","))
+		"--listen-port", strconv.Itoa(port), "--store", "etcd", "--etcd-endpoints", strings.Join(endpoints, ","),
+		"--insecure-http", "--authorization", "off")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,7 @@ import (
 // agent's own loader: every key is known and valid, nothing is derived
 // from the machine the lab runs on.
 func TestAgentConfigLoads(t *testing.T) {
-	cfg, err := Config{BinDir: "/bin", HeartbeatSeconds: 1, NodeGraceSeconds: 3, Accel: "tcg",
+	cfg, err := Config{BinDir: "/bin", Insecure: true, HeartbeatSeconds: 1, NodeGraceSeconds: 3, Accel: "tcg",
 		LimitMemory: "4G", LimitVcpus: "4000m"}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
@@ -72,18 +72,18 @@ func TestConfigDefaults(t *testing.T) {
 	}
 }
 
-// TestSecureAgentConfigLoads renders a Secure lab's agent config (a join
+// TestSecureAgentConfigLoads renders a secure lab's agent config (a join
 // token, the CA pin, no secret) and loads it with the agent's loader.
 func TestSecureAgentConfigLoads(t *testing.T) {
-	cfg, err := Config{BinDir: "/bin", Secure: true}.withDefaults()
+	cfg, err := Config{BinDir: "/bin"}.withDefaults()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.DownloadSecret != "" {
-		t.Fatalf("a Secure lab got a download secret %q", cfg.DownloadSecret)
+		t.Fatalf("a secure lab got a download secret %q", cfg.DownloadSecret)
 	}
-	if _, err := (Config{BinDir: "/bin", Secure: true, DownloadSecret: "s"}).withDefaults(); err == nil {
-		t.Error("Secure with a DownloadSecret: want an error")
+	if _, err := (Config{BinDir: "/bin", DownloadSecret: "s"}).withDefaults(); err == nil {
+		t.Error("a secure lab with a DownloadSecret: want an error")
 	}
 	l, err := newLab(cfg)
 	if err != nil {

@@ -79,16 +79,19 @@ type Config struct {
 	// ReadyTimeout bounds the wait for the API server and every node to be
 	// Ready. Default 30 s.
 	ReadyTimeout time.Duration
-	// DownloadSecret is every agent's download API secret. Default:
-	// random, per lab; none in a Secure lab.
+	// DownloadSecret is every agent's download API secret in an Insecure
+	// lab. Default: random, per lab; none in a secure lab.
 	DownloadSecret string
-	// Secure runs the lab as issue 15 wants a cluster: the API server with
-	// --tls auto --authorization rbac; every agent joined by a join token
-	// of its own (bound to its node name, single use) with the CA's
-	// fingerprint pinned, and no shared secret in any config; the Core
-	// node bound to the built-in role core-agent. Client and Humcli then
-	// speak HTTPS, trusting the cluster CA, with the bootstrap admin token.
-	Secure bool
+	// Insecure runs the lab the way a trusted lab of the original humstack
+	// ran: plain HTTP (--insecure-http), --authorization off, and the
+	// agents sharing a download secret (the deprecated downloadAPI key).
+	// By default (false) a lab is secure, as the API server is: --tls
+	// auto --authorization rbac; every agent joined by a join token of its
+	// own (bound to its node name, single use) with the CA's fingerprint
+	// pinned, and no shared secret in any config; the Core node bound to
+	// the built-in role core-agent. Client and Humcli then speak HTTPS,
+	// trusting the cluster CA, with the bootstrap admin token.
+	Insecure bool
 	// Log receives progress; default: discarded.
 	Log *slog.Logger
 }
@@ -113,7 +116,7 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.BaseDir == "" {
 		cfg.BaseDir = os.TempDir()
 	}
-	if cfg.DownloadSecret == "" && !cfg.Secure {
+	if cfg.DownloadSecret == "" && cfg.Insecure {
 		b := make([]byte, 16)
 		_, _ = rand.Read(b)
 		cfg.DownloadSecret = hex.EncodeToString(b)
@@ -149,8 +152,8 @@ func (cfg *Config) validate() error {
 	if cfg.Nodes < 1 || cfg.Nodes > 26 {
 		return fmt.Errorf("lab nodes %d: want 1-26", cfg.Nodes)
 	}
-	if cfg.Secure && cfg.DownloadSecret != "" {
-		return fmt.Errorf("lab: a Secure lab has no DownloadSecret (the nodes' certificates replace it)")
+	if !cfg.Insecure && cfg.DownloadSecret != "" {
+		return fmt.Errorf("lab: only an Insecure lab has a DownloadSecret (in a secure one the nodes' certificates replace it)")
 	}
 	if len(cfg.Modes) > cfg.Nodes {
 		return fmt.Errorf("lab modes: %d given for %d nodes", len(cfg.Modes), cfg.Nodes)

@@ -67,9 +67,9 @@
 // `ip netns exec` (used to start every lab process) relies on, and the
 // result is what a human inspects with `ip netns`.
 //
-// # Secure labs
+// # Secure labs (the default)
 //
-// Config.Secure runs the lab the way issue 15 secures a cluster: the API
+// A lab runs the way humstack secures a cluster by default: the API
 // server with --tls auto --authorization rbac; the lab reads the cluster
 // CA and the bootstrap admin token from its data dir, binds the Core
 // node(s) to the built-in role core-agent (a clusterrolebinding, applied
@@ -78,7 +78,9 @@
 // a shared secret. Nodes then reach each other's listener (images,
 // consoles) over mutual TLS with their node certificates. Lab.Client and
 // Lab.Humcli speak HTTPS trusting the CA, with the admin token;
-// Lab.HTTPClient trusts the CA and sends no credential.
+// Lab.HTTPClient trusts the CA and sends no credential. Config.Insecure
+// runs the trusted-lab setup instead: plain HTTP, no authorization, and a
+// shared download secret.
 //
 // # Use
 //

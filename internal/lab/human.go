@@ -13,7 +13,7 @@ func Attach(base, id string, log *slog.Logger) (*Lab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lab %s: %w", id, err)
 	}
-	return attach(Config{ID: id, BaseDir: base, Binaries: st.Binaries, Detach: st.Detached, Secure: st.Secure, Log: log}, *st)
+	return attach(Config{ID: id, BaseDir: base, Binaries: st.Binaries, Detach: st.Detached, Insecure: !st.Secure, Log: log}, *st)
 }
 
 // Usage tells a human what the lab is and how to use it.

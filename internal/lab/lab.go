@@ -59,7 +59,7 @@ func newLab(cfg Config) (*Lab, error) {
 	st := state{
 		ID: cfg.ID, Prefix: p, Dir: WorkDir(cfg.BaseDir, cfg.ID),
 		APIAddress: net.JoinHostPort(nodeAddress(0), strconv.Itoa(cfg.APIPort)),
-		Binaries:   cfg.Binaries, Detached: cfg.Detach, Secure: cfg.Secure,
+		Binaries:   cfg.Binaries, Detached: cfg.Detach, Secure: !cfg.Insecure,
 	}
 	if !cfg.Detach {
 		st.Owner = self()

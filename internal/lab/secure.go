@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -14,7 +15,7 @@ import (
 	"github.com/humstack/humstack/internal/pki"
 )
 
-// A Secure lab (Config.Secure): the API server makes the cluster CA and
+// A secure lab (the default; not Config.Insecure): the API server makes the cluster CA and
 // the bootstrap admin token in its data dir at first start; the lab reads
 // both from there, as an operator on that machine would.
 
@@ -81,7 +82,27 @@ func (l *Lab) getHealthz(hc *http.Client) (*http.Response, error) {
 			return nil, err
 		}
 	}
-	return hc.Get(l.APIURL() + "/healthz")
+	resp, err := hc.Get(l.APIURL() + "/healthz")
+	if errors.Is(err, client.ErrCertificate) || isCertError(err) {
+		// The CA file is read again at the next try: one read while a lab
+		// was re-made over a crashed one's leftovers (CleanStale) was
+		// seen to hold the crashed server's CA.
+		l.tr.TLSClientConfig = nil
+	}
+	return resp, err
+}
+
+func fpOf(p string) string {
+	s, err := caFingerprint(p)
+	if err != nil {
+		return err.Error()
+	}
+	return s
+}
+
+func isCertError(err error) bool {
+	var ua x509.UnknownAuthorityError
+	return errors.As(err, &ua)
 }
 
 // secureSetup runs once the API server first answers: the Core nodes are

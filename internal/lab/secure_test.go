@@ -15,14 +15,14 @@ import (
 	"github.com/humstack/humstack/internal/testenv"
 )
 
-// TestSecureLab brings up a Secure lab (Core + System): each agent joined
+// TestSecureLab brings up a secure lab (the default) (Core + System): each agent joined
 // with its own join token and no secret; humcli and the client work over
 // HTTPS with the admin token, a request without one is 401; the Core
 // node holds core-agent (the leader lease is node-a's); an agent
 // restarted and the API server restarted keep working on the stored
 // credentials (the single-use join tokens are spent).
 func TestSecureLab(t *testing.T) {
-	l := labtest.Up(t, lab.Config{Secure: true, Nodes: 2, HeartbeatSeconds: 1, NodeGraceSeconds: 2})
+	l := labtest.Up(t, lab.Config{Nodes: 2, HeartbeatSeconds: 1, NodeGraceSeconds: 2})
 	ctx := ctxFor(t, time.Minute)
 	if !strings.HasPrefix(l.APIURL(), "https://") {
 		t.Fatalf("API URL %s: want https", l.APIURL())

@@ -27,7 +27,7 @@ type state struct {
 	APIAddress string   `json:"apiAddress"`
 	Binaries   Binaries `json:"binaries"`
 	Detached   bool     `json:"detached"`
-	// Secure: HTTPS and RBAC (Config.Secure).
+	// Secure: HTTPS and RBAC (a Config without Insecure).
 	Secure bool `json:"secure,omitempty"`
 	// Owner is the process that ran Up, for labs that must not outlive it
 	// (not Detached): CleanOrphans removes the lab once it is gone.

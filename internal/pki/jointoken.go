@@ -41,6 +41,14 @@ type JoinToken struct {
 	// Node, when set, is the only node name the token admits.
 	Node   string   `json:"node,omitempty"`
 	UsedBy []string `json:"usedBy,omitempty"`
+	// CreatedBy names who made the token (the identity of the request).
+	CreatedBy string `json:"createdBy,omitempty"`
+	// LastUsed is when a node last joined with it: for a used-up token,
+	// when it stopped admitting.
+	LastUsed time.Time `json:"lastUsed,omitzero"`
+	// Revoked, when set, is when the token was revoked (RevokeJoinToken).
+	Revoked   time.Time `json:"revoked,omitzero"`
+	RevokedBy string    `json:"revokedBy,omitempty"`
 }
 
 // TokenOptions are what a new join token allows.
@@ -49,6 +57,7 @@ type TokenOptions struct {
 	MaxUses     int    // 0: any number until it expires
 	Node        string // "": any node name
 	Description string
+	CreatedBy   string // who asks for it, kept with it
 }
 
 // TokenStore is the part of a store join tokens need.
@@ -57,6 +66,7 @@ type TokenStore interface {
 	Create(ctx context.Context, key string, value []byte) (int64, error)
 	Update(ctx context.Context, key string, value []byte, expected int64) (int64, error)
 	Delete(ctx context.Context, key string, expected int64) (int64, error)
+	List(ctx context.Context, prefix string) ([]storage.KV, int64, error)
 }
 
 // CreateJoinToken stores a new join token as o says, and returns the
@@ -73,7 +83,7 @@ func CreateJoinToken(ctx context.Context, st TokenStore, o TokenOptions, now tim
 	}
 	id, secret, salt := randHex(tokenIDBytes), randHex(tokenSecretBytes), randHex(16)
 	t := JoinToken{ID: id, Salt: salt, Hash: hashSecret(salt, secret), Created: now.UTC(),
-		Expires: now.Add(o.TTL).UTC(), MaxUses: o.MaxUses, Node: o.Node, Description: o.Description}
+		Expires: now.Add(o.TTL).UTC(), MaxUses: o.MaxUses, Node: o.Node, Description: o.Description, CreatedBy: o.CreatedBy}
 	val, err := json.Marshal(t)
 	if err != nil {
 		return "", JoinToken{}, err
@@ -94,9 +104,10 @@ func ParseJoinToken(token string) (id, secret string, err error) {
 }
 
 // UseJoinToken spends one use of token for node, or fails with
-// api.ErrUnauthorized when it is unknown, wrong, expired or used up. Uses
-// are counted with compare-and-swap, so a single-use token admits one node
-// even when two present it at once.
+// api.ErrUnauthorized when it is unknown, wrong, revoked, expired or used
+// up. Uses are counted with compare-and-swap, so a single-use token admits
+// one node even when two present it at once. Tokens that no longer admit
+// anyone are kept, for the list, until CollectJoinTokens removes them.
 func UseJoinToken(ctx context.Context, st TokenStore, token, node string, now time.Time) error {
 	id, secret, err := ParseJoinToken(token)
 	if err != nil {
@@ -112,39 +123,69 @@ func UseJoinToken(ctx context.Context, st TokenStore, token, node string, now ti
 }
 
 func useOnce(ctx context.Context, st TokenStore, id, secret, node string, now time.Time) error {
-	kv, err := st.Get(ctx, JoinTokenPrefix+id)
+	t, kv, err := readJoinToken(ctx, st, id)
 	if errors.Is(err, api.ErrNotFound) {
-		return fmt.Errorf("join token %s: unknown or used up: %w", id, api.ErrUnauthorized)
+		return fmt.Errorf("join token %s: unknown (never made, or removed after it ended): %w", id, api.ErrUnauthorized)
 	}
 	if err != nil {
-		return fmt.Errorf("join token: %w", err)
-	}
-	var t JoinToken
-	if err := json.Unmarshal(kv.Value, &t); err != nil {
-		return fmt.Errorf("join token %s: stored record: %v", id, err)
+		return err
 	}
 	if subtle.ConstantTimeCompare([]byte(hashSecret(t.Salt, secret)), []byte(t.Hash)) != 1 {
 		return fmt.Errorf("join token %s: wrong secret: %w", id, api.ErrUnauthorized)
 	}
-	if t.Node != "" && t.Node != node {
-		return fmt.Errorf("join token %s is for node %s, not %s: %w", id, t.Node, node, api.ErrUnauthorized)
-	}
-	if !now.Before(t.Expires) {
-		_, _ = st.Delete(ctx, kv.Key, kv.ModRevision)
-		return fmt.Errorf("join token %s: expired at %s: %w", id, t.Expires.Format(time.RFC3339), api.ErrUnauthorized)
+	if err := t.admits(node, now); err != nil {
+		return err
 	}
 	t.Uses++
 	t.UsedBy = append(t.UsedBy, node)
-	if t.MaxUses > 0 && t.Uses >= t.MaxUses {
-		_, err = st.Delete(ctx, kv.Key, kv.ModRevision) // used up: nothing left to keep
-		return raced(err)
-	}
+	t.LastUsed = now.UTC()
 	val, err := json.Marshal(t)
 	if err != nil {
 		return err
 	}
 	_, err = st.Update(ctx, kv.Key, val, kv.ModRevision)
 	return raced(err)
+}
+
+// admits fails (api.ErrUnauthorized) unless t lets node join at now.
+func (t *JoinToken) admits(node string, now time.Time) error {
+	switch {
+	case !t.Revoked.IsZero():
+		by := ""
+		if t.RevokedBy != "" {
+			by = " by " + t.RevokedBy
+		}
+		return fmt.Errorf("join token %s was revoked at %s%s; ask the cluster admin for a new one (humcli node join-token): %w",
+			t.ID, t.Revoked.Format(time.RFC3339), by, api.ErrUnauthorized)
+	case t.Node != "" && t.Node != node:
+		return fmt.Errorf("join token %s is for node %s, not %s: %w", t.ID, t.Node, node, api.ErrUnauthorized)
+	case !now.Before(t.Expires):
+		return fmt.Errorf("join token %s: expired at %s: %w", t.ID, t.Expires.Format(time.RFC3339), api.ErrUnauthorized)
+	case t.usedUp():
+		return fmt.Errorf("join token %s: used up (%d of %d uses): %w", t.ID, t.Uses, t.MaxUses, api.ErrUnauthorized)
+	}
+	return nil
+}
+
+func (t *JoinToken) usedUp() bool { return t.MaxUses > 0 && t.Uses >= t.MaxUses }
+
+// readJoinToken reads and decodes the record of id.
+func readJoinToken(ctx context.Context, st TokenStore, id string) (JoinToken, storage.KV, error) {
+	var t JoinToken
+	if !isHex(id, tokenIDBytes) { // no such key: do not ask the store
+		return t, storage.KV{}, fmt.Errorf("join token %q not found: %w", id, api.ErrNotFound)
+	}
+	kv, err := st.Get(ctx, JoinTokenPrefix+id)
+	if errors.Is(err, api.ErrNotFound) {
+		return t, kv, fmt.Errorf("join token %s not found: %w", id, api.ErrNotFound)
+	}
+	if err != nil {
+		return t, kv, fmt.Errorf("join token %s: %w", id, err)
+	}
+	if err := json.Unmarshal(kv.Value, &t); err != nil {
+		return t, kv, fmt.Errorf("join token %s: stored record: %v", id, err)
+	}
+	return t, kv, nil
 }
 
 // raced makes a token deleted under us (another node spent its last use)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,26 +152,27 @@ func TestJoinTokens(t *testing.T) {
 		name  string
 		token string
 		at    time.Time
-		ok    bool
+		want  string // "": admitted; else a part of the 401's message
 	}{
-		{"single-use, first", once, t0, true},
-		{"single-use, reused", once, t0, false},
-		{"multi-use 1", multi, t0, true},
-		{"multi-use 2", multi, t0.Add(30 * time.Minute), true},
-		{"expired", short, t0.Add(2 * time.Minute), false},
-		{"expired, again", short, t0, false},
-		{"wrong secret", id + ".00000000000000000000000000000000", t0, false},
-		{"garbage", "hello", t0, false},
-		{"multi-use after expiry", multi, t0.Add(2 * time.Hour), false},
-		{"bound to another node", forB, t0, false},
+		{"single-use, first", once, t0, ""},
+		{"single-use, reused", once, t0, "used up (1 of 1 uses)"},
+		{"multi-use 1", multi, t0, ""},
+		{"multi-use 2", multi, t0.Add(30 * time.Minute), ""},
+		{"expired", short, t0.Add(2 * time.Minute), "expired at"},
+		{"expired, again", short, t0.Add(3 * time.Minute), "expired at"},
+		{"wrong secret", id + ".00000000000000000000000000000000", t0, "wrong secret"},
+		{"unknown id", "0123456789ab.00000000000000000000000000000000", t0, "unknown"},
+		{"garbage", "hello", t0, "malformed join token"},
+		{"multi-use after expiry", multi, t0.Add(2 * time.Hour), "expired at"},
+		{"bound to another node", forB, t0, "is for node node-b, not node-a"},
 	}
 	for _, s := range steps {
 		err := UseJoinToken(ctx, st, s.token, "node-a", s.at)
-		if s.ok && err != nil {
+		if s.want == "" && err != nil {
 			t.Errorf("%s: %v", s.name, err)
 		}
-		if !s.ok && !errors.Is(err, api.ErrUnauthorized) {
-			t.Errorf("%s: err = %v, want ErrUnauthorized", s.name, err)
+		if s.want != "" && (!errors.Is(err, api.ErrUnauthorized) || !strings.Contains(err.Error(), s.want)) {
+			t.Errorf("%s: err = %v, want ErrUnauthorized saying %q", s.name, err, s.want)
 		}
 	}
 	if _, _, err := CreateJoinToken(ctx, st, TokenOptions{TTL: 0, MaxUses: 1, Description: ""}, t0); !errors.Is(err, api.ErrInvalid) {

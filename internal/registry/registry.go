@@ -20,13 +20,25 @@ type Strategy interface {
 	ValidateUpdate(old, new api.Object) api.FieldErrors
 }
 
-// strategies holds one entry per kind; each strategy knows its own kind, so
-// a kind cannot be registered under another's key by mistake.
 // CreatePreparer is implemented by strategies that set fields on create
 // only, such as initial finalizers.
 type CreatePreparer interface {
 	PrepareForCreate(obj api.Object)
 }
+
+// OutputRedactor is implemented by strategies of kinds whose stored objects
+// hold what must never leave the server (a token's salted hash). The API
+// server passes every object it sends through RedactForOutput: get, list,
+// watch events and the answers to writes; the store keeps the object whole
+// (authentication reads it there). Since clients never see what is
+// redacted, they cannot write it back: such kinds have no /status route,
+// and an update keeps the stored status, as for every kind.
+type OutputRedactor interface {
+	RedactForOutput(obj api.Object)
+}
+
+// strategies holds one entry per kind; each strategy knows its own kind, so
+// a kind cannot be registered under another's key by mistake.
 
 var strategies = index(
 	groupStrategy, namespaceStrategy, externalIPPoolStrategy, externalIPStrategy, nodeStrategy, leaseStrategy,

@@ -32,7 +32,10 @@ func TestQuickStart(t *testing.T) {
 		t.Fatalf("%v: %s", err, out)
 	}
 	home := t.TempDir()
-	env := append(os.Environ(), "HUMSTACK_HOME="+home, "BIN="+bin, "PORT=8080")
+	// The script writes the humcli context "local" there; demo.sh and the
+	// test's humcli use it.
+	env := append(os.Environ(), "HUMSTACK_HOME="+home, "BIN="+bin, "PORT=8080",
+		"HUMSTACK_CONFIG="+filepath.Join(home, "humcli-config"))
 	script := func(name string) *exec.Cmd {
 		c := exec.Command("ip", "netns", "exec", ns, "scripts/"+name)
 		c.Env, c.Dir = env, "../.." // the repository root, as the README says
@@ -64,6 +67,7 @@ func TestQuickStart(t *testing.T) {
 
 	humcli := func(args ...string) string {
 		c := exec.Command("ip", append([]string{"netns", "exec", ns, filepath.Join(bin, "humcli")}, args...)...)
+		c.Env = env
 		out, err := c.CombinedOutput()
 		if err != nil {
 			t.Fatalf("humcli %v: %v\n%s", args, err, out)

@@ -3,10 +3,12 @@ package scenario_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -93,14 +95,25 @@ func newRunWith(t *testing.T, cfg lab.Config) *run {
 // restarts the API server and every agent, and stops node-c's agent until
 // its node is NotReady; every run ends by deleting the namespace and the
 // group, and checks that no API object, link, namespace, rule, file or
-// process of humstack's is left.
+// process of humstack's is left. The lab runs as humstack does by default
+// (issue 15): HTTPS and RBAC, every agent joined by a join token of its
+// own with no shared secret in any config, humcli with the admin context;
+// so the disk from the image on node-c is fetched from node-b over mutual
+// TLS, vm1's console log comes through the API server's relay, and a
+// request without a token is 401.
 func TestReferenceScenario(t *testing.T) {
 	r := newRun(t)
+	t.Logf("the lab's own objects (left by teardown): %v", slices.Sorted(maps.Keys(r.base)))
+	r.checkNoSecret()
+	r.checkAnonymous()
 	before := r.snapshot()
 	for i := 1; i <= 5; i++ {
 		start := time.Now()
 		r.step(fmt.Sprintf("run %d: begin", i))
 		r.scenario(i == 1)
+		if i == 1 {
+			r.checkConsoleLog("vm1")
+		}
 		r.teardown()
 		if after := r.snapshot(); after != before {
 			t.Fatalf("run %d left things behind:\nbefore:\n%s\nafter:\n%s", i, before, after)

@@ -1,7 +1,10 @@
 // Package issuertest runs a real OpenID Connect issuer in-process for
-// tests: an HTTPS server with discovery (/.well-known/openid-configuration)
-// and a JWKS, whose ID tokens are signed with go-jose (through go-oidc's
-// oidctest). It can be switched down (connections dropped) and up again.
+// tests: an HTTPS server with discovery (/.well-known/openid-configuration),
+// a JWKS that counts its fetches and can publish more keys (rotation), ID
+// tokens signed with go-jose (through go-oidc's oidctest), and an OAuth 2.0
+// token endpoint with the device authorization grant (RFC 8628) and
+// refresh tokens (device.go). It can be switched down (connections
+// dropped) and up again.
 package issuertest
 
 import (
@@ -11,9 +14,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"github.com/coreos/go-oidc/v3/oidc/oidctest"
@@ -22,15 +28,26 @@ import (
 // ClientID is the audience of the issuer's tokens unless a test says otherwise.
 const ClientID = "humstack"
 
-// KeyID is the id of the issuer's signing key in its JWKS.
+// KeyID is the id of the issuer's first signing key in its JWKS.
 const KeyID = "test-key"
 
 // Issuer is a running test issuer.
 type Issuer struct {
 	URL    string
 	Server *httptest.Server // its TLS server: Server.Client() trusts it
-	Key    *rsa.PrivateKey
+	Key    *rsa.PrivateKey  // the key Token signs with (KeyID)
 	down   atomic.Bool
+	// noDevice leaves device_authorization_endpoint out of discovery.
+	noDevice atomic.Bool
+	// keyFetches counts GETs of the JWKS.
+	keyFetches atomic.Int64
+
+	mu   sync.Mutex
+	keys []jose.JSONWebKey // published
+	// IDTokenTTL is the lifetime of the ID tokens the token endpoint
+	// issues; 0: an hour. Set it before the first token request.
+	IDTokenTTL time.Duration
+	dev        deviceState
 }
 
 // New starts an issuer, stopped at the test's end.
@@ -38,17 +55,22 @@ func New(t testing.TB) *Issuer {
 	t.Helper()
 	key := NewKey(t)
 	is := &Issuer{Key: key}
-	o := &oidctest.Server{PublicKeys: []oidctest.PublicKey{{PublicKey: key.Public(), KeyID: KeyID, Algorithm: oidc.RS256}}}
+	is.Publish(KeyID, key)
+	is.dev.init()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", is.serveDiscovery)
+	mux.HandleFunc("GET /keys", is.serveKeys)
+	mux.HandleFunc("POST /device", is.serveDeviceAuth)
+	mux.HandleFunc("POST /token", is.serveToken)
 	is.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if is.down.Load() {
 			drop(w)
 			return
 		}
-		o.ServeHTTP(w, r)
+		mux.ServeHTTP(w, r)
 	}))
 	t.Cleanup(is.Server.Close)
 	is.URL = is.Server.URL
-	o.SetIssuer(is.URL)
 	return is
 }
 
@@ -61,6 +83,21 @@ func NewKey(t testing.TB) *rsa.PrivateKey {
 	}
 	return key
 }
+
+// Publish adds key's public half to the JWKS under kid: what an issuer
+// does when it rotates its signing key.
+func (is *Issuer) Publish(kid string, key *rsa.PrivateKey) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	is.keys = append(is.keys, jose.JSONWebKey{Key: key.Public(), KeyID: kid, Algorithm: oidc.RS256, Use: "sig"})
+}
+
+// KeyFetches is how many times the JWKS has been fetched.
+func (is *Issuer) KeyFetches() int64 { return is.keyFetches.Load() }
+
+// SetDeviceFlow publishes (true, the default) or leaves out (false) the
+// device authorization endpoint in discovery.
+func (is *Issuer) SetDeviceFlow(on bool) { is.noDevice.Store(!on) }
 
 // drop closes the connection without an answer, as an unreachable issuer
 // would look to its client.
@@ -78,6 +115,38 @@ func drop(w http.ResponseWriter) {
 func (is *Issuer) SetDown(down bool) {
 	is.down.Store(down)
 	is.Server.CloseClientConnections()
+}
+
+func (is *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
+	d := map[string]any{
+		"issuer":                                is.URL,
+		"authorization_endpoint":                is.URL + "/auth",
+		"token_endpoint":                        is.URL + "/token",
+		"jwks_uri":                              is.URL + "/keys",
+		"response_types_supported":              []string{"code", "id_token"},
+		"subject_types_supported":               []string{"public"},
+		"id_token_signing_alg_values_supported": []string{oidc.RS256},
+		"grant_types_supported":                 []string{"refresh_token", deviceGrant},
+	}
+	if !is.noDevice.Load() {
+		d["device_authorization_endpoint"] = is.URL + "/device"
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (is *Issuer) serveKeys(w http.ResponseWriter, _ *http.Request) {
+	is.keyFetches.Add(1)
+	is.mu.Lock()
+	set := jose.JSONWebKeySet{Keys: append([]jose.JSONWebKey(nil), is.keys...)}
+	is.mu.Unlock()
+	writeJSON(w, http.StatusOK, set)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // Claims are the standard claims of a valid token for sub, expiring in an
