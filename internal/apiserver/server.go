@@ -64,6 +64,9 @@ type Server struct {
 	links    *auth.ConsoleLinkAuthenticator
 	// linkRecheck spaces the checks of a console link during a session.
 	linkRecheck time.Duration
+	// authTimer, set by benchmarks only, learns the time each request
+	// spends in authentication and authorization (authtime.go).
+	authTimer *authTimer
 }
 
 // New builds a server; call Handler or Serve.
