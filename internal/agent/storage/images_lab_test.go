@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/humstack/humstack/internal/lab/guest/guestcache"
 	"github.com/humstack/humstack/internal/lab/guest/tiny"
 	"github.com/humstack/humstack/internal/lab/labtest"
+	"github.com/humstack/humstack/internal/pki"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
@@ -300,18 +302,24 @@ func sha256File(t *testing.T, path string) string {
 // the lab's cluster CA, presenting certNode's node certificate (none when
 // empty), and returns the HTTP status.
 func getFromTLS(l *lab.Lab, node, url, certNode string) (int, error) {
-	tc, err := client.TrustCAFile(l.CAFile())
+	b, err := os.ReadFile(l.CAFile())
 	if err != nil {
 		return 0, err
 	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(b)
+	var kp *tls.Certificate
 	if certNode != "" {
-		pki := filepath.Join(l.Dir(), certNode, "pki")
-		kp, err := tls.LoadX509KeyPair(filepath.Join(pki, "node.crt"), filepath.Join(pki, "node.key"))
+		dir := filepath.Join(l.Dir(), certNode, "pki")
+		c, err := tls.LoadX509KeyPair(filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key"))
 		if err != nil {
 			return 0, err
 		}
-		tc.Certificates = []tls.Certificate{kp}
+		kp = &c
 	}
+	// Node certificates name their node, not hosts: the agents' own peer
+	// check (pki.PeerClientConfig) verifies the server is node-b.
+	tc := pki.PeerClientConfig(roots, func() *tls.Certificate { return kp }, "node-b")
 	hc := &http.Client{Transport: &http.Transport{DialContext: lab.DialContext(l.NS(node)), TLSClientConfig: tc}, Timeout: 30 * time.Second}
 	defer hc.CloseIdleConnections()
 	resp, err := hc.Get(url)
