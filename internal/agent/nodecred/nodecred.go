@@ -4,8 +4,8 @@
 // (over a connection verified by the configured CA file or fingerprint
 // pin or, with neither, by the CA that the API server proved with the
 // token: discover.go) and stores key, certificate and CA (0600) in its PKI
-// directory; on later starts it loads them. Before the certificate expires it renews it
-// with the certificate itself, no token needed.
+// directory; on later starts it loads them. Before the certificate
+// expires it renews it with the certificate itself, no token needed.
 package nodecred
 
 import (
