@@ -92,6 +92,11 @@ if [ "$insecure" != 1 ]; then
   for _ in $(seq 50); do [ -s "$home/database/admin.token" ] && break; sleep 0.1; done
   "$bin/humcli" login --server "https://127.0.0.1:$port" --ca-file "$home/database/pki/ca.crt" \
     --token-file "$home/database/admin.token" --name local
+  # The agent runs Core too (agentMode All): its node needs the built-in
+  # role core-agent for cascading deletion (a node cannot grant it itself).
+  node=$(sed -n 's/^nodeName: //p' "$agentcfg")
+  printf 'meta: {apiType: corev0/clusterrolebinding, id: core-agent-%s}\nspec: {role: core-agent, subjects: [{kind: node, name: %s}]}\n' \
+    "$node" "$node" | "$bin/humcli" apply -f - >/dev/null
   if [ ! -s "$home/pki/node.crt" ]; then
     (umask 077; "$bin/humcli" node join-token --ttl 10m --description single-node |
       sed -n 's/^joinToken: //p' > "$home/jointoken")

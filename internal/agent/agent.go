@@ -134,21 +134,26 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 		log.Warn("node listener off: no node certificate (joinToken) and no blockStorageAgentConfig.downloadAPI secret; disks from images held on other nodes cannot be fetched, other nodes cannot fetch from this one, and consoles cannot be reached")
 		return nil
 	}
-	mux := downloadapi.Routes(disks, log)
-	mux.Handle("/v0/consoles/", consoles.Routes())
+	h := nodeListener(d.Secret, disks, consoles, log)
 	addr := net.JoinHostPort(d.ListenAddress, strconv.Itoa(d.ListenPort))
 	if !cred.Joined() { // the shared secret only, as before
-		h := downloadapi.RequireSecret(d.Secret, mux, log)
 		m.Add(controller.RunnableFunc(func(ctx context.Context) error { return downloadapi.Serve(ctx, addr, h, log) }))
 		return nil
 	}
 	if d.Secret != "" {
 		log.Warn("blockStorageAgentConfig.downloadAPI.secret is deprecated: the node certificate authenticates this node; the secret is still accepted from peers without one")
 	}
-	h := downloadapi.RequirePeer(d.Secret, mux, log)
 	tc := cred.ListenerTLS()
 	m.Add(controller.RunnableFunc(func(ctx context.Context) error { return downloadapi.ServeMTLS(ctx, addr, h, tc, log) }))
 	return nil
+}
+
+// nodeListener is everything the node listener serves, each route behind
+// its row of the one rule table (downloadapi/rules.go): image entities for
+// other nodes, consoles for the API server, all of it for the deprecated
+// secret. TestNodeListenerMatrix calls it for the routes it checks.
+func nodeListener(secret string, files downloadapi.Files, consoles *console.Manager, log *slog.Logger) *downloadapi.Listener {
+	return downloadapi.NodeListener(secret, files, log, consoles)
 }
 
 // consoleAdapter lets the VM driver start and stop console relays without

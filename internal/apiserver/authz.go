@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/audit"
@@ -49,18 +50,10 @@ func (s *Server) authorized(k *api.Kind, tmpl string, fn http.HandlerFunc) http.
 			fn(w, r)
 			return
 		}
-		a := auth.Attributes{Verb: rule.verb, Kind: kind, Subresource: sub,
-			Group: r.PathValue("group"), Namespace: r.PathValue("namespace"), ID: r.PathValue("id")}
-		if rule.verb == auth.VerbList && isWatch(r) {
-			a.Verb = auth.VerbWatch
-		}
-		if k != nil {
-			if err := s.objectOf(r, k, &a); err != nil {
-				writeError(ctx, w, s.log, err)
-				return
-			}
-		}
-		if err := s.authorize(ctx, id, a); err != nil {
+		t := s.authClock()
+		r, err := s.decide(r, k, id, rule, kind, sub)
+		s.authSpent(t)
+		if err != nil {
 			if denial(err) || errors.Is(err, api.ErrUnauthorized) {
 				// A 404 that hides an object is a denial too: audit it as one.
 				audit.Deny(ctx, err.Error())
@@ -68,11 +61,32 @@ func (s *Server) authorized(k *api.Kind, tmpl string, fn http.HandlerFunc) http.
 			writeError(ctx, w, s.log, err)
 			return
 		}
-		if s.policy != nil && k != nil && a.ID == "" && (a.Verb == auth.VerbList || a.Verb == auth.VerbWatch) {
-			r = r.WithContext(context.WithValue(ctx, visibleKey, s.visible(ctx, id, k, a.Verb)))
-		}
 		fn(w, r)
 	}
+}
+
+// decide is the authorization of one request to a route: its attributes,
+// the object where a rule depends on it, the decision, and for lists and
+// watches the filter of what the caller may see (in the returned request).
+func (s *Server) decide(r *http.Request, k *api.Kind, id *auth.Identity, rule routeRule, kind, sub string) (*http.Request, error) {
+	ctx := r.Context()
+	a := auth.Attributes{Verb: rule.verb, Kind: kind, Subresource: sub,
+		Group: r.PathValue("group"), Namespace: r.PathValue("namespace"), ID: r.PathValue("id")}
+	if rule.verb == auth.VerbList && isWatch(r) {
+		a.Verb = auth.VerbWatch
+	}
+	if k != nil {
+		if err := s.objectOf(r, k, &a); err != nil {
+			return r, err
+		}
+	}
+	if err := s.authorize(ctx, id, a); err != nil {
+		return r, err
+	}
+	if s.policy != nil && k != nil && a.ID == "" && (a.Verb == auth.VerbList || a.Verb == auth.VerbWatch) {
+		r = r.WithContext(context.WithValue(ctx, visibleKey, s.visible(ctx, id, k, a.Verb)))
+	}
+	return r, nil
 }
 
 func isWatch(r *http.Request) bool {
@@ -87,7 +101,8 @@ func isWatch(r *http.Request) bool {
 func (s *Server) objectOf(r *http.Request, k *api.Kind, a *auth.Attributes) error {
 	if a.Verb != auth.VerbCreate {
 		if a.ID != "" {
-			a.Object = func() (api.Object, error) { return s.stored(r.Context(), k, a) }
+			// Read once, however many rules and grants ask.
+			a.Object = sync.OnceValues(func() (api.Object, error) { return s.stored(r.Context(), k, a) })
 		}
 		return nil
 	}

@@ -75,7 +75,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				"status", rec.status, "duration", time.Since(start))
 		}()
 		r = r.WithContext(ctx)
+		t := s.authClock()
 		who, err := s.authenticate(r)
+		s.authSpent(t)
 		if err != nil {
 			if errors.Is(err, api.ErrUnauthorized) {
 				aud.Deny(err.Error()) // not a store failure while checking a credential

@@ -67,6 +67,9 @@ type Server struct {
 	// misses bounds the unknown join token ids one address may ask the
 	// cluster info of (clusterinfo.go).
 	misses missLimiter
+	// authTimer, set by benchmarks only, learns the time each request
+	// spends in authentication and authorization (authtime.go).
+	authTimer *authTimer
 }
 
 // New builds a server; call Handler or Serve.
@@ -184,6 +187,7 @@ func (s *Server) routes() {
 	s.byIDRoutes()
 	s.consoleRoutes()
 	s.powerRoute()
+	s.entityUsersRoute()
 	s.joinRoutes()
 }
 

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -122,6 +123,8 @@ func Authorize(id *Identity, a Attributes, p *Policy) error {
 func authorizeGrants(id *Identity, a Attributes, p *Policy) error {
 	target := a.target()
 	visible := target.Group == ""
+	var misplaced bool // a node's rule matched, but the object is not on its node
+	var gone error     // a node's rule matched, but the object no longer exists
 	for _, g := range p.grants(id) {
 		if !g.scope.overlaps(target) {
 			continue
@@ -136,36 +139,78 @@ func authorizeGrants(id *Identity, a Attributes, p *Policy) error {
 		if partial && g.scope.depth() > itemDepth(a.Kind) {
 			continue // no item of this kind can be inside the grant
 		}
-		ok, err := g.role.allows(id, a)
-		if err != nil {
+		v, err := g.role.allows(id, a)
+		switch {
+		case errors.Is(err, api.ErrNotFound):
+			gone = err // another grant may still allow it; else 404
+		case err != nil:
 			return err
-		}
-		if ok {
+		case v == allowed:
 			return nil
+		case v == notHere:
+			misplaced = true
 		}
+	}
+	switch {
+	case gone != nil:
+		return gone
+	case misplaced && !mayRead(id, a, p):
+		// What is placed on another node is out of a node's sight (its
+		// lists never show it): refused as missing, so a node cannot tell
+		// an object on another node from one that does not exist.
+		return denied(id, a, false)
 	}
 	return denied(id, a, visible)
 }
 
+// mayRead reports whether id may get the object a names.
+func mayRead(id *Identity, a Attributes, p *Policy) bool {
+	if a.Verb == VerbGet || a.ID == "" {
+		return false
+	}
+	a.Verb = VerbGet
+	return authorizeGrants(id, a, p) == nil
+}
+
+// verdict is what a role says of a request.
+type verdict int
+
+const (
+	notAllowed verdict = iota
+	allowed
+	notHere // only a node's rule matched, and the object is not on its node
+)
+
 // allows reports whether one of r's rules allows a for id. A collection
 // request passes conditional rules: its items are checked one by one.
-func (r *role) allows(id *Identity, a Attributes) (bool, error) {
+func (r *role) allows(id *Identity, a Attributes) (verdict, error) {
+	v := notAllowed
 	for _, ru := range r.rules {
 		if !ru.matches(a.Kind, a.Verb) {
 			continue
 		}
 		if ru.when == always || a.collection() {
-			return true, nil
+			return allowed, nil
 		}
 		ok, err := ru.holds(id, a)
-		if err != nil || ok {
-			return ok, err
+		if err != nil {
+			return notAllowed, err
+		}
+		if ok {
+			return allowed, nil
+		}
+		if id.Kind == KindNode && ru.when != selfNode {
+			v = notHere
 		}
 	}
-	return false, nil
+	return v, nil
 }
 
-// holds evaluates a rule's condition for a node identity.
+// holds evaluates a rule's condition for a node identity. When the object
+// the condition is judged by no longer exists (Object returns nil), the
+// answer is a not-found error: a node writing an object of its own that
+// another writer just removed (two reconciles releasing one finalizer)
+// must learn that it is gone (404), not that it is not its own (403).
 func (ru rule) holds(id *Identity, a Attributes) (bool, error) {
 	if id.Kind != KindNode || id.Node == "" {
 		return false, nil
@@ -177,8 +222,14 @@ func (ru rule) holds(id *Identity, a Attributes) (bool, error) {
 		return false, nil
 	}
 	obj, err := a.Object()
-	if err != nil || obj == nil {
+	if err != nil {
 		return false, err
+	}
+	if obj == nil {
+		if a.ID == "" {
+			return false, nil
+		}
+		return false, &classError{msg: fmt.Sprintf("%s %s not found", a.Kind, objectPath(a)), class: api.ErrNotFound}
 	}
 	nodes := PlacedOn(obj)
 	switch ru.when {

@@ -120,6 +120,8 @@ func TestNodeRole(t *testing.T) {
 	onA.Object, onB.Object = placedVM("node-a"), placedVM("node-b")
 	getB := onB
 	getB.Verb = VerbGet
+	gone := vmAt(VerbStatus, "g", "ns", "vm")
+	gone.Object = func() (api.Object, error) { return nil, nil }
 	finalized := vmAt(VerbUpdate, "g", "ns", "vm")
 	finalized.Object = func() (api.Object, error) {
 		vm := api.VirtualMachineKind.New()
@@ -143,8 +145,11 @@ func TestNodeRole(t *testing.T) {
 		want string
 	}{
 		{"status of its VM", onA, "ok"},
-		{"status of another node's VM", onB, "403"},
-		{"read another node's VM", getB, "403"},
+		// What is placed on another node is out of sight: 404, like a
+		// missing object, so a node cannot probe for names.
+		{"status of another node's VM", onB, "404"},
+		{"read another node's VM", getB, "404"},
+		{"status of a VM that is gone", gone, "404"},
 		{"update what it finalizes", finalized, "ok"},
 		{"list VMs (filtered)", vmAt(VerbWatch, "", "", ""), "ok"},
 		{"its own node", Attributes{Verb: VerbStatus, Kind: "node", ID: "node-a"}, "ok"},

@@ -33,10 +33,11 @@ func TestCoreAgentRole(t *testing.T) {
 		{"cascade: its finalizer off a group", Attributes{Verb: VerbUpdate, Kind: "group", ID: "g"}, "ok", "403"},
 		{"cascade: group status", Attributes{Verb: VerbStatus, Kind: "group", ID: "g"}, "ok", "403"},
 		{"external IP bookkeeping", Attributes{Verb: VerbStatus, Kind: "externalippool", ID: "pool"}, "ok", "403"},
-		{"read any VM", vmAt(VerbGet, "g", "ns", "vm"), "ok", "403"},
+		// A plain node cannot see what is not placed on it: 404, as if missing.
+		{"read any VM", vmAt(VerbGet, "g", "ns", "vm"), "ok", "404"},
 		{"no group deletes", Attributes{Verb: VerbDelete, Kind: "group", ID: "g"}, "403", "403"},
 		{"no node deletes", Attributes{Verb: VerbDelete, Kind: "node", ID: "node-c"}, "403", "403"},
-		{"no VM spec changes", vmAt(VerbUpdate, "g", "ns", "vm"), "403", "403"},
+		{"no VM spec changes", vmAt(VerbUpdate, "g", "ns", "vm"), "403", "404"},
 		{"no consoles", vmAt(VerbConsole, "g", "ns", "vm"), "403", "403"},
 		{"no tokens", Attributes{Verb: VerbList, Kind: "token"}, "403", "403"},
 		{"no roles", Attributes{Verb: VerbCreate, Kind: "role"}, "403", "403"},

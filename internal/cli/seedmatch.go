@@ -23,6 +23,9 @@ func (a *app) seedContext(servers []string) *clusterCtx {
 	}
 	want := map[string]bool{}
 	for _, s := range servers {
+		if strings.HasPrefix(s, "http://") {
+			return nil // plain HTTP asked for by name
+		}
 		want[endpointKey(s)] = true
 	}
 	order := make([]*clusterCtx, 0, len(f.Contexts))

@@ -22,7 +22,7 @@
 // VNC needs no relay: every VNC session dials vnc.sock afresh and the
 // websocket is proxied to it byte for byte.
 //
-// Routes carries no authorization of its own: the agent mounts it on the
-// node listener behind downloadapi.RequireSecret, so only holders of the
-// cluster's secret (the API server) reach it.
+// The routes carry no authorization of their own: Register puts them on
+// the node listener (downloadapi.Listener), whose rule table admits only
+// the API server's certificate (or the deprecated shared secret).
 package console

@@ -14,7 +14,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/humstack/humstack/internal/agent/console"
-	"github.com/humstack/humstack/internal/agent/downloadapi"
+	"github.com/humstack/humstack/internal/agent/console/consoletest"
 	"github.com/humstack/humstack/internal/host/cloudinit"
 	"github.com/humstack/humstack/internal/lab/guest/guestcache"
 	"github.com/humstack/humstack/internal/lab/guest/tiny"
@@ -44,7 +44,7 @@ func TestRealQEMU(t *testing.T) {
 	dir := t.TempDir()
 	m := console.NewManager(func(console.Key) string { return dir }, slog.New(slog.DiscardHandler))
 	defer m.Close()
-	srv := httptest.NewServer(downloadapi.RequireSecret(secret, m.Routes(), nil))
+	srv := httptest.NewServer(consoletest.Listener(secret, m, nil))
 	defer srv.Close()
 	a := &bareAgent{srv: srv}
 	m.Start(vm1) // before QEMU: the relay waits for the socket

@@ -13,6 +13,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/agent/downloadapi"
 )
 
 // The node API paths of one VM's consoles.
@@ -38,21 +39,20 @@ func basePath(k Key) string { return pathPrefix + k.Group + "/" + k.Namespace + 
 // asks for it.
 const Subprotocol = "binary"
 
-// Routes serves the consoles of the VMs with a relay:
+// Register adds the consoles of the VMs with a relay to r, the node
+// listener (downloadapi.Listener), whose rule table admits only the API
+// server to them:
 //
 //	GET /v0/consoles/{group}/{namespace}/{id}/serial  websocket, binary frames both ways
 //	GET /v0/consoles/{group}/{namespace}/{id}/log     serial.log.1 + serial.log, text/plain
 //	GET /v0/consoles/{group}/{namespace}/{id}/vnc     websocket proxied to a new vnc.sock connection
 //
-// It does no authorization: mount it behind downloadapi.RequireSecret.
-// Every route answers 404 for a VM this node does not run (no relay, no
-// directory, no socket or no log).
-func (m *Manager) Routes() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+basePattern+"/serial", m.serveSerial)
-	mux.HandleFunc("GET "+basePattern+"/log", m.serveLog)
-	mux.HandleFunc("GET "+basePattern+"/vnc", m.serveVNC)
-	return mux
+// The routes do no authorization of their own. Every route answers 404 for
+// a VM this node does not run (no relay, no directory, no socket or no log).
+func (m *Manager) Register(r downloadapi.Registrar) {
+	r.HandleFunc("GET "+basePattern+"/serial", m.serveSerial)
+	r.HandleFunc("GET "+basePattern+"/log", m.serveLog)
+	r.HandleFunc("GET "+basePattern+"/vnc", m.serveVNC)
 }
 
 // keyOf reads and checks the VM of a request; on failure it has answered.

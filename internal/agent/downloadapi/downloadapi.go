@@ -2,18 +2,18 @@
 // agents (the seed's downloadAPI): another node fetches a disk or an image
 // entity this node holds, to cache an image or move a disk.
 //
-// It is not an open file server. Every request must present a node or API
-// server certificate of the cluster CA over mutual TLS (peer.go, on joined
-// nodes) or carry the cluster's shared secret as a bearer token (compared
-// in constant time; deprecated); only GET and
-// HEAD of two path shapes are served, and a file path is built only from
-// IDs that pass api.IsID, so no request can name a file outside the disk
-// and image directories. Files are served with http.ServeContent, so a
+// It is not an open file server. The node listener (Listener, rules.go)
+// serves every route behind its row of one rule table: who may call it, by
+// a node or API server certificate of the cluster CA over mutual TLS
+// (peer.go, on joined nodes) or by the cluster's shared secret as a bearer
+// token (compared in constant time; deprecated). Only GET and HEAD of the
+// table's paths are served, and a file path is built only from IDs that
+// pass api.IsID, so no request can name a file outside the disk and image
+// directories. Files are served with http.ServeContent, so a
 // client may resume an interrupted transfer with a Range request.
 package downloadapi
 
 import (
-	"crypto/subtle"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -44,26 +44,32 @@ type Files interface {
 	ImageEntityFile(group, id string) string
 }
 
-// Handler serves files to callers that present secret. An empty secret
-// refuses every request: the API is never served without one. It is
-// RequireSecret around Routes; an agent that serves more on the same
-// listener (the VM consoles) builds that combination itself.
-func Handler(secret string, files Files, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.Default()
+// RouteSet is more routes for the node listener (the VM consoles).
+type RouteSet interface{ Register(Registrar) }
+
+// NodeListener is what an agent serves on its node listener: the files,
+// and every route of more, each behind its row of the rule table (rules.go).
+// secret (may be empty) is the deprecated shared downloadAPI secret.
+func NodeListener(secret string, files Files, log *slog.Logger, more ...RouteSet) *Listener {
+	l := NewListener(secret, log)
+	AddFiles(l, files, log)
+	for _, m := range more {
+		m.Register(l)
 	}
-	return RequireSecret(secret, Routes(files, log), log)
+	return l
 }
 
-// Routes serves the files without any authorization: wrap it in
-// RequireSecret. The mux is returned so that other routes of the node
-// listener can be added beside the file routes.
-func Routes(files Files, log *slog.Logger) *http.ServeMux {
+// Handler is NodeListener with the files only.
+func Handler(secret string, files Files, log *slog.Logger) http.Handler {
+	return NodeListener(secret, files, log)
+}
+
+// AddFiles registers the two file routes on r.
+func AddFiles(r Registrar, files Files, log *slog.Logger) {
 	if log == nil {
 		log = slog.Default()
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+blockStoragePattern, func(w http.ResponseWriter, r *http.Request) {
+	r.HandleFunc("GET "+blockStoragePattern, func(w http.ResponseWriter, r *http.Request) {
 		g, ns, id := r.PathValue("group"), r.PathValue("namespace"), r.PathValue("id")
 		if !api.IsID(g) || !api.IsID(ns) || !api.IsID(id) {
 			http.Error(w, "bad id in path", http.StatusBadRequest)
@@ -71,35 +77,13 @@ func Routes(files Files, log *slog.Logger) *http.ServeMux {
 		}
 		serveFile(w, r, files.BlockStorageFile(g, ns, id), log)
 	})
-	mux.HandleFunc("GET "+imageEntityPattern, func(w http.ResponseWriter, r *http.Request) {
+	r.HandleFunc("GET "+imageEntityPattern, func(w http.ResponseWriter, r *http.Request) {
 		g, id := r.PathValue("group"), r.PathValue("id")
 		if !api.IsID(g) || !api.IsID(id) {
 			http.Error(w, "bad id in path", http.StatusBadRequest)
 			return
 		}
 		serveFile(w, r, files.ImageEntityFile(g, id), log)
-	})
-	return mux
-}
-
-// RequireSecret lets through only requests whose bearer token is secret
-// (compared in constant time); an empty secret lets nothing through. It
-// guards everything on the node listener: files and consoles alike. (The
-// name Authorize is taken by the client side: it sets the token.)
-func RequireSecret(secret string, next http.Handler, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.Default()
-	}
-	want := []byte("Bearer " + secret)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got := []byte(r.Header.Get("Authorization"))
-		if secret == "" || subtle.ConstantTimeCompare(got, want) != 1 {
-			log.Warn("node API request refused", "remote", r.RemoteAddr, "path", r.URL.Path, "reason", "missing or wrong secret")
-			w.Header().Set("WWW-Authenticate", `Bearer realm="humstack-download"`)
-			http.Error(w, "a valid download API secret is required", http.StatusUnauthorized)
-			return
-		}
-		next.ServeHTTP(w, r)
 	})
 }
 

@@ -112,25 +112,18 @@ func TestPathsAreOnlyValidIDs(t *testing.T) {
 	}
 }
 
-// TestRoutesCombineUnderOneSecret is how the agent serves more than files
-// on the node listener: extra routes beside Routes, all behind
-// RequireSecret.
-func TestRoutesCombineUnderOneSecret(t *testing.T) {
-	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "img", "g"), 0o755)
-	os.WriteFile(filepath.Join(dir, "img", "g", "e1.qcow2"), []byte("entity"), 0o600)
-	mux := Routes(dirFiles(dir), nil)
-	mux.Handle("/v0/consoles/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "console")
-	}))
-	srv := httptest.NewServer(RequireSecret("s3cret-s3cret-s3cret", mux, nil))
+// TestRouteWithoutARuleServesNobody: a route registered on the node
+// listener without a row in the rule table is never served, not even to
+// the secret (TestEveryNodeRouteHasARule catches it before it ships).
+func TestRouteWithoutARuleServesNobody(t *testing.T) {
+	l := NewListener("s3cret-s3cret-s3cret", nil)
+	l.HandleFunc("GET /v0/unruled", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "served") })
+	srv := httptest.NewServer(l)
 	defer srv.Close()
-	for path, want := range map[string]string{ImageEntityPath("g", "e1"): "entity", "/v0/consoles/g/ns/vm/log": "console"} {
-		if code, body := get(t, srv.URL+path, "s3cret-s3cret-s3cret"); code != 200 || body != want {
-			t.Errorf("%s: %d %q, want %q", path, code, body, want)
-		}
-		if code, body := get(t, srv.URL+path, "wrong"); code != http.StatusUnauthorized || body == want {
-			t.Errorf("%s with a wrong secret: %d %q", path, code, body)
-		}
+	if code, body := get(t, srv.URL+"/v0/unruled", "s3cret-s3cret-s3cret"); code != http.StatusInternalServerError || body == "served" {
+		t.Errorf("a route without a rule: %d %q, want 500", code, body)
+	}
+	if _, ok := RuleOf("GET /v0/unruled"); ok {
+		t.Error("the test route has a rule")
 	}
 }

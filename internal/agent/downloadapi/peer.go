@@ -3,56 +3,21 @@ package downloadapi
 import (
 	"bufio"
 	"context"
-	"crypto/subtle"
 	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/humstack/humstack/internal/pki"
 )
 
 // Mutual TLS on the node listener. A node with a node certificate serves
 // TLS and plain HTTP on the one port (the first byte of a connection tells
 // them apart), so peers without certificates keep working with the shared
-// secret while a cluster moves to certificates:
-//
-//   - over TLS, a verified node or API server certificate of the cluster
-//     CA admits the request; no secret is needed;
-//   - otherwise the request must carry the shared secret (deprecated;
-//     logged once).
-
-// RequirePeer admits requests with a verified node or API server
-// certificate, or, failing that, with secret (when not empty).
-func RequirePeer(secret string, next http.Handler, log *slog.Logger) http.Handler {
-	if log == nil {
-		log = slog.Default()
-	}
-	want := []byte("Bearer " + secret)
-	var once sync.Once
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS != nil && len(r.TLS.VerifiedChains) > 0 {
-			leaf := r.TLS.VerifiedChains[0][0]
-			if _, ok := pki.NodeName(leaf); ok || pki.IsAPIServer(leaf) {
-				next.ServeHTTP(w, r)
-				return
-			}
-		}
-		if secret != "" && subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) == 1 {
-			once.Do(func() {
-				log.Warn("node listener: a peer authenticated with the shared downloadAPI secret (deprecated: join the node and use its certificate)",
-					"remote", r.RemoteAddr)
-			})
-			next.ServeHTTP(w, r)
-			return
-		}
-		log.Warn("node API request refused", "remote", r.RemoteAddr, "path", r.URL.Path, "reason", "no cluster certificate and no valid secret")
-		w.Header().Set("WWW-Authenticate", `Bearer realm="humstack-download"`)
-		http.Error(w, "a node or API server certificate of the cluster CA (or the download API secret) is required", http.StatusUnauthorized)
-	})
-}
+// secret while a cluster moves to certificates. The handshake verifies a
+// client certificate against the cluster CA (an expired one, or one of
+// another CA, ends the connection); the rule table (rules.go) then says
+// which certificate, or the secret, may call each route.
 
 // sniffTimeout bounds waiting for a connection's first byte.
 const sniffTimeout = 10 * time.Second

@@ -21,7 +21,9 @@ func Serve(ctx context.Context, addr string, h http.Handler, log *slog.Logger) e
 
 // serveOn is Serve on a listener.
 func serveOn(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// Refused handshakes (a certificate of another CA, an expired one) go
+	// to the agent's log, not to stderr.
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	log.Info("download API listening", "address", ln.Addr().String())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

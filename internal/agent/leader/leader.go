@@ -105,12 +105,22 @@ func (e *Elector) Start(ctx context.Context) error {
 
 // acquire returns the lease once this agent holds it, or nil when ctx ends.
 func (e *Elector) acquire(ctx context.Context) *api.Lease {
+	warned := false
 	for {
 		l, err := e.tryAcquire(ctx)
 		if l != nil {
 			return l
 		}
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case err == nil || ctx.Err() != nil:
+		case errors.Is(err, api.ErrForbidden) && !warned:
+			// An RBAC cluster grants the lease to nodes bound to the
+			// built-in role core-agent only: say so once, loudly, instead
+			// of never leading in silence.
+			warned = true
+			e.log.Error("this node may not hold the Core lease: bind it to the role core-agent (a clusterrolebinding with subject kind node; docs/security.md)",
+				"identity", e.cfg.Identity, "err", err)
+		default:
 			e.log.Debug("lease not acquired", "err", err)
 		}
 		select {

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,4 +136,34 @@ func TestStolenLeaseStopsLeader(t *testing.T) {
 	testenv.Eventually(t, 2*time.Second, func() (bool, string) {
 		return !cs[0].leading.Load(), "still leading after the lease was taken"
 	})
+}
+
+// TestForbiddenLeaseSaysWhy: on an RBAC cluster where the node is not
+// bound to core-agent, the lease is refused with 403; the elector says
+// once what to do and keeps trying (the binding may come later).
+func TestForbiddenLeaseSaysWhy(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"code":403,"error":"node node-a may not get lease leader","data":null}`))
+	}))
+	defer srv.Close()
+	c, err := client.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs testenv.SyncBuffer
+	e := New(Config{Client: c, Identity: "node-a", LeaseDuration: time.Second, RenewPeriod: 200 * time.Millisecond,
+		RetryPeriod: 20 * time.Millisecond, Log: slog.New(slog.NewTextHandler(&logs, nil))},
+		func(context.Context) error { t.Error("led without the lease"); return nil })
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "bind it to the role core-agent"); n != 1 || calls.Load() < 3 {
+		t.Fatalf("%d warnings in %d tries, want 1 and retries:\n%s", n, calls.Load(), logs.String())
+	}
 }

@@ -258,7 +258,7 @@ func (c *Credential) Joined() bool { return c != nil && c.Certificate() != nil }
 // ListenerTLS is the node listener's TLS configuration: the node
 // certificate as the server's, and client certificates verified against
 // the cluster CA (node and API server certificates are admitted by
-// downloadapi.RequirePeer).
+// downloadapi.Listener, by its rule table).
 func (c *Credential) ListenerTLS() *tls.Config {
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,

@@ -165,14 +165,16 @@ func TestPeerListener(t *testing.T) {
 	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	h := downloadapi.RequirePeer("", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		io.WriteString(w, "hello from node-a")
-	}), log)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "e1"), []byte("hello from node-a"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	h := downloadapi.Handler("", oneFile(filepath.Join(dir, "e1")), log)
 	go func() { done <- downloadapi.ServeMTLS(ctx, addr, h, a.ListenerTLS(), log) }()
 	t.Cleanup(func() { cancel(); <-done })
 	var resp *http.Response
 	for start := time.Now(); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err = b.PeerClient("node-a").Get("https://" + addr + "/x"); err == nil || time.Since(start) > 5*time.Second {
+		if resp, err = b.PeerClient("node-a").Get("https://" + addr + downloadapi.ImageEntityPath("g", "e1")); err == nil || time.Since(start) > 5*time.Second {
 			break
 		}
 	}
@@ -184,7 +186,13 @@ func TestPeerListener(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "hello from node-a" {
 		t.Fatalf("%d %q", resp.StatusCode, body)
 	}
-	if _, err := b.PeerClient("node-c").Get("https://" + addr + "/x"); err == nil {
+	if _, err := b.PeerClient("node-c").Get("https://" + addr + downloadapi.ImageEntityPath("g", "e1")); err == nil {
 		t.Fatal("node-a's listener was taken for node-c's")
 	}
 }
+
+// oneFile serves the one file as every disk and image entity.
+type oneFile string
+
+func (f oneFile) BlockStorageFile(string, string, string) string { return string(f) }
+func (f oneFile) ImageEntityFile(string, string) string          { return string(f) }

@@ -43,7 +43,7 @@ func TestBaseImageOverMutualTLS(t *testing.T) {
 
 	var n1 node
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		downloadapi.RequirePeer("", downloadapi.Routes(n1, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler)).ServeHTTP(w, r)
+		downloadapi.Handler("", n1, slog.New(slog.DiscardHandler)).ServeHTTP(w, r)
 	}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{*pkitest.NodeCert(t, ca, "n1")}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool()}
 	srv.StartTLS()

@@ -14,11 +14,25 @@ import (
 // NodeCert returns a certificate for node signed by ca, valid for an hour.
 func NodeCert(t testing.TB, ca *pki.CA, node string) *tls.Certificate {
 	t.Helper()
+	return NodeCertAt(t, ca, node, time.Now(), time.Hour)
+}
+
+// ExpiredNodeCert returns a certificate for node signed by ca that expired
+// an hour ago.
+func ExpiredNodeCert(t testing.TB, ca *pki.CA, node string) *tls.Certificate {
+	t.Helper()
+	return NodeCertAt(t, ca, node, time.Now().Add(-2*time.Hour), time.Hour)
+}
+
+// NodeCertAt returns a certificate for node signed by ca, issued at now
+// and valid for validity.
+func NodeCertAt(t testing.TB, ca *pki.CA, node string, now time.Time, validity time.Duration) *tls.Certificate {
+	t.Helper()
 	csr, key, err := pki.NewNodeCSR(node)
 	if err != nil {
 		t.Fatal(err)
 	}
-	certPEM, err := ca.SignNodeCSR(csr, node, time.Now(), time.Hour)
+	certPEM, err := ca.SignNodeCSR(csr, node, now, validity)
 	if err != nil {
 		t.Fatal(err)
 	}

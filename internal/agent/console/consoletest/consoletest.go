@@ -3,7 +3,7 @@
 // socket (a unix server that takes one client at a time, greets it with a
 // prompt and echoes input, like a terminal), QEMU's VNC socket (sends the
 // RFB greeting, then echoes), and an agent's node listener serving a
-// console.Manager behind the cluster secret.
+// console.Manager behind the node listener's rule table.
 package consoletest
 
 import (
@@ -185,8 +185,8 @@ func StartVNC(t testing.TB, path string) {
 }
 
 // Agent is a console.Manager over VM directories under Root
-// (Root/group/namespace/id) served as an agent serves it: behind the
-// secret on its own listener.
+// (Root/group/namespace/id) served as an agent serves it: on a node
+// listener (the secret, or certificates with StartAgentTLS).
 type Agent struct {
 	Root    string
 	Manager *console.Manager
@@ -201,7 +201,7 @@ func StartAgent(t testing.TB, secret string) *Agent {
 	a := &Agent{Root: root}
 	log := slog.New(slog.DiscardHandler)
 	a.Manager = console.NewManager(a.Dir, log)
-	a.Server = httptest.NewServer(downloadapi.RequireSecret(secret, a.Manager.Routes(), log))
+	a.Server = httptest.NewServer(Listener(secret, a.Manager, log))
 	t.Cleanup(func() {
 		a.Server.CloseClientConnections()
 		a.Server.Close()
@@ -219,7 +219,7 @@ func StartAgentTLS(t testing.TB, cert *tls.Certificate, roots *x509.CertPool) *A
 	a := &Agent{Root: root}
 	log := slog.New(slog.DiscardHandler)
 	a.Manager = console.NewManager(a.Dir, log)
-	a.Server = httptest.NewUnstartedServer(downloadapi.RequirePeer("", a.Manager.Routes(), log))
+	a.Server = httptest.NewUnstartedServer(Listener("", a.Manager, log))
 	a.Server.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}, ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: roots}
 	a.Server.StartTLS()
 	t.Cleanup(func() {
@@ -228,6 +228,14 @@ func StartAgentTLS(t testing.TB, cert *tls.Certificate, roots *x509.CertPool) *A
 		a.Manager.Close()
 	})
 	return a
+}
+
+// Listener is a node listener serving m's consoles only, as an agent
+// serves them (behind the node listener's rule table).
+func Listener(secret string, m *console.Manager, log *slog.Logger) *downloadapi.Listener {
+	l := downloadapi.NewListener(secret, log)
+	m.Register(l)
+	return l
 }
 
 // Dir is the directory of VM k.
