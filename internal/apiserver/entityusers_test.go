@@ -5,19 +5,13 @@ import (
 	"testing"
 
 	"github.com/humstack/humstack/api"
-	"github.com/humstack/humstack/client"
 )
 
 // TestEntityUsersForItsNode: the node holding an image entity learns which
 // disks (on any node) are overlays of it, names only, although it may not
 // read those disks; another node may not ask.
 func TestEntityUsersForItsNode(t *testing.T) {
-	e := newRBACEnv(t)
-	admin, err := client.New(e.srv.URL, client.WithToken(e.tokens["admin"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.c = admin
+	e, admin := newRBACEnvAsAdmin(t)
 	e.tenancy("g", "ns")
 	ent := api.ImageEntityKind.New().(*api.ImageEntity)
 	ent.Meta.ID, ent.Meta.Group = "tiny", "g"
