@@ -185,6 +185,7 @@ func (s *Server) routes() {
 	s.consoleRoutes()
 	s.powerRoute()
 	s.joinRoutes()
+	s.nodeMetricsRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
