@@ -71,20 +71,34 @@ type tapStats struct {
 	rxBytes, txBytes, rxPackets, txPackets float64
 }
 
-// readTap reads <netRoot>/<tap>/statistics.
-func readTap(netRoot, tap string) (tapStats, error) {
-	var s tapStats
-	dir := filepath.Join(netRoot, tap, "statistics")
-	for name, v := range map[string]*float64{"rx_bytes": &s.rxBytes, "tx_bytes": &s.txBytes, "rx_packets": &s.rxPackets, "tx_packets": &s.txPackets} {
-		b, err := os.ReadFile(filepath.Join(dir, name))
-		if err != nil {
-			return s, err
-		}
-		n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-		if err != nil {
-			return s, fmt.Errorf("%s of %s: %w", name, tap, err)
-		}
-		*v = float64(n)
+// readNetDev reads the counters of every interface of the agent's network
+// namespace from path (/proc/net/dev, which shows the reading process's
+// namespace, where the taps are, whatever /sys was mounted for): one read
+// per scrape for all VMs.
+func readNetDev(path string) (map[string]tapStats, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
 	}
-	return s, nil
+	out := map[string]tapStats{}
+	for line := range strings.Lines(string(b)) {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || strings.Contains(name, "|") { // the two header lines
+			continue
+		}
+		// Receive: bytes packets errs drop fifo frame compressed
+		// multicast; then Transmit: bytes packets ...
+		f := strings.Fields(rest)
+		if len(f) < 10 {
+			return nil, fmt.Errorf("%s: malformed line %q", path, strings.TrimSpace(line))
+		}
+		var v [4]uint64
+		for i, j := range []int{0, 1, 8, 9} {
+			if v[i], err = strconv.ParseUint(f[j], 10, 64); err != nil {
+				return nil, fmt.Errorf("%s: malformed line %q: %w", path, strings.TrimSpace(line), err)
+			}
+		}
+		out[strings.TrimSpace(name)] = tapStats{rxBytes: float64(v[0]), rxPackets: float64(v[1]), txBytes: float64(v[2]), txPackets: float64(v[3])}
+	}
+	return out, nil
 }

@@ -30,7 +30,7 @@ type VMOptions struct {
 	Procs    ProcessSource
 	Timeout  time.Duration // per VM (QMP); default DefaultVMTimeout
 	ProcRoot string        // default /proc
-	NetRoot  string        // default /sys/class/net
+	NetDev   string        // default /proc/net/dev
 }
 
 // AddVMs adds the per-VM metrics.
@@ -41,8 +41,8 @@ func (a *Agent) AddVMs(o VMOptions) {
 	if o.ProcRoot == "" {
 		o.ProcRoot = "/proc"
 	}
-	if o.NetRoot == "" {
-		o.NetRoot = "/sys/class/net"
+	if o.NetDev == "" {
+		o.NetDev = "/proc/net/dev"
 	}
 	a.wrapped.MustRegister(&vmCollector{o: o, errs: a.collectErr})
 }
@@ -84,6 +84,7 @@ func (c *vmCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect reports every VM's state, and reads the running ones in
 // parallel, each under the timeout.
 func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
+	nics := sync.OnceValue(c.netDev)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, maxParallelVMs)
 	for _, o := range c.o.VMs() {
@@ -107,7 +108,7 @@ func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			c.collectVM(ch, []string{m.Group, m.Namespace, m.ID}, p)
+			c.collectVM(ch, []string{m.Group, m.Namespace, m.ID}, p, nics)
 		}()
 	}
 	wg.Wait()
@@ -115,7 +116,7 @@ func (c *vmCollector) Collect(ch chan<- prometheus.Metric) {
 
 // collectVM reports one running VM; what cannot be read is left out and
 // counted in humstack_agent_vm_collect_errors_total.
-func (c *vmCollector) collectVM(ch chan<- prometheus.Metric, labels []string, p vm.Process) {
+func (c *vmCollector) collectVM(ch chan<- prometheus.Metric, labels []string, p vm.Process, nics func() map[string]tapStats) {
 	emit := func(d *prometheus.Desc, t prometheus.ValueType, v float64, extra ...string) {
 		ch <- prometheus.MustNewConstMetric(d, t, v, append(labels[:3:3], extra...)...)
 	}
@@ -132,8 +133,8 @@ func (c *vmCollector) collectVM(ch chan<- prometheus.Metric, labels []string, p 
 		c.errs.WithLabelValues("proc").Inc()
 	}
 	for _, n := range p.NICs {
-		s, err := readTap(c.o.NetRoot, n.Tap)
-		if err != nil {
+		s, ok := nics()[n.Tap]
+		if !ok {
 			c.errs.WithLabelValues("net").Inc()
 			continue
 		}
@@ -166,6 +167,16 @@ func (c *vmCollector) collectVM(ch chan<- prometheus.Metric, labels []string, p 
 		emit(vmRdDesc, prometheus.CounterValue, float64(s.Reads), disk)
 		emit(vmWrDesc, prometheus.CounterValue, float64(s.Writes), disk)
 	}
+}
+
+// netDev is every interface's counters, read once per scrape (nil when
+// unreadable: every NIC then counts as an error).
+func (c *vmCollector) netDev() map[string]tapStats {
+	m, err := readNetDev(c.o.NetDev)
+	if err != nil {
+		c.errs.WithLabelValues("net").Inc()
+	}
+	return m
 }
 
 // blockStats asks the VM's QMP for its disks' counters, within the

@@ -24,12 +24,13 @@ func fakeProc(t *testing.T, root string, pid int, comm string, utime, stime, rss
 	writeFile(t, filepath.Join(dir, "status"), "Name:\tqemu-system-x86\nVmPeak:\t 3000000 kB\nVmRSS:\t "+itoa(rssKB)+" kB\nThreads:\t4\n")
 }
 
-func fakeTap(t *testing.T, root, tap string, rxB, txB, rxP, txP int) {
-	t.Helper()
-	for name, v := range map[string]int{"rx_bytes": rxB, "tx_bytes": txB, "rx_packets": rxP, "tx_packets": txP} {
-		writeFile(t, filepath.Join(root, tap, "statistics", name), itoa(v)+"\n")
-	}
-}
+// netDev is /proc/net/dev of a host with lo and the tap hs-aaaa, which
+// received (from the guest) 1000 bytes in 10 packets and sent 5000 in 50.
+const netDev = `Inter-|   Receive                                                |  Transmit
+ face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+    lo:  123456     789    0    0    0     0          0         0   123456     789    0    0    0     0       0          0
+hs-aaaa:    1000      10    0    0    0     0          0         0     5000      50    0    0    0     0       0          0
+`
 
 func itoa(i int) string { return strconv.Itoa(i) }
 
@@ -38,10 +39,10 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // hangs costs only its disk counters, within the timeout; a stopped VM
 // has its state only.
 func TestVMMetrics(t *testing.T) {
-	procRoot, netRoot := t.TempDir(), t.TempDir()
+	procRoot, netDevPath := t.TempDir(), filepath.Join(t.TempDir(), "dev")
+	writeFile(t, netDevPath, netDev)
 	fakeProc(t, procRoot, 4242, "qemu-system-x86) (odd", 250, 50, 102400)
 	fakeProc(t, procRoot, 4343, "qemu-system-x86", 7, 3, 2048)
-	fakeTap(t, netRoot, "hs-aaaa", 1000, 5000, 10, 50)
 	good, hung := t.TempDir(), t.TempDir()
 	serveQMP(t, good, false)
 	serveQMP(t, hung, true)
@@ -56,7 +57,7 @@ func TestVMMetrics(t *testing.T) {
 		virtualMachine("g1", "ns1", "off", vm.StateStopped)}
 	a := New("node-a", nil)
 	a.AddVMs(VMOptions{VMs: func() []api.Object { return vms }, Procs: procs, Timeout: 300 * time.Millisecond,
-		ProcRoot: procRoot, NetRoot: netRoot})
+		ProcRoot: procRoot, NetDev: netDevPath})
 	start := time.Now()
 	out := scrape(t, a)
 	if d := time.Since(start); d > 2*time.Second {
