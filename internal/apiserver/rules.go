@@ -42,6 +42,10 @@ var ruleTable = map[string]routeRule{
 	"DELETE /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}":     {verb: auth.VerbDelete},
 	"PUT /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/status": {verb: auth.VerbStatus},
 
+	// Image entities: the disks that are overlays of one (entityusers.go),
+	// for the agent that holds it (status rights), as names only.
+	"GET /api/v0/groups/{group}/{kind}/{id}/users": {verb: auth.VerbStatus},
+
 	// Virtual machines: power (actionState only) and the consoles.
 	"PUT /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/power":      {verb: auth.VerbPower},
 	"GET /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/ws":         {verb: auth.VerbConsole},

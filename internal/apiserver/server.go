@@ -184,6 +184,7 @@ func (s *Server) routes() {
 	s.byIDRoutes()
 	s.consoleRoutes()
 	s.powerRoute()
+	s.entityUsersRoute()
 	s.joinRoutes()
 	s.nodeMetricsRoutes()
 }
