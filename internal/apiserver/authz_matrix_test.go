@@ -144,8 +144,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 			name := fmt.Sprintf("%s %s %s", whoName(row.who), c.method, c.path)
 			console := c.verb == auth.VerbConsole
 			// Making a join token needs TLS, off here: an allowed call
-			// gets the handler's 503, like the consoles without an agent;
-			// join tokens cannot be watched (400).
+			// gets the handler's 503, like the consoles without an agent
+			// and a node's metrics (no agent either); join tokens cannot
+			// be watched (400).
 			viaHandler := console || c.kind != ""
 			switch {
 			case row.who == "admin" && console:
@@ -225,7 +226,10 @@ func matrixCells(t *testing.T, routes []apiserver.Route, fx map[*api.Kind]fixtur
 			continue
 		}
 		var c cell
-		if rt.Kind == nil { // join tokens: cluster-wide, of no api kind
+		if rt.Kind == nil && strings.HasSuffix(tmpl, "/metrics") { // a node's metrics: of no api kind
+			c = cell{rt: rt, verb: verb, method: method, path: strings.Replace(tmpl, "{id}", "node-a", 1),
+				class: classOf(rt, verb), kind: "metrics"}
+		} else if rt.Kind == nil { // join tokens: cluster-wide, of no api kind
 			c = cell{rt: rt, verb: verb, method: method, path: strings.Replace(tmpl, "{id}", jt, 1),
 				class: classOf(rt, verb), kind: "jointoken"}
 			if verb == auth.VerbCreate {

@@ -63,6 +63,11 @@ var ruleTable = map[string]routeRule{
 	"DELETE /api/v0/jointokens/{id}":           {verb: auth.VerbDelete, kind: "jointoken"},
 	"POST /api/v0/nodes/{id}/join":             {public: true},
 	"GET /api/v0/jointokens/{id}/cluster-info": {public: true},
+
+	// A node's metrics, relayed from its agent (nodemetrics.go): of no api
+	// kind, so only roles naming the kind metrics (the metrics role of
+	// scrape tokens, cluster-admin) reach them; a node's own role does not.
+	"GET /api/v0/nodes/{id}/metrics": {verb: auth.VerbGet, kind: "metrics"},
 }
 
 // routeRule is what a route asks of the authorizer.

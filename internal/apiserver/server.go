@@ -189,6 +189,7 @@ func (s *Server) routes() {
 	s.powerRoute()
 	s.entityUsersRoute()
 	s.joinRoutes()
+	s.nodeMetricsRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
