@@ -155,35 +155,58 @@ var unknownRoutes = func() map[string]*routeLabels {
 	return out
 }()
 
-// begin counts a request in flight and returns its route's labels.
-func (s *Server) beginMetrics(r *http.Request) *routeLabels {
-	_, pattern := s.mux.Handler(r)
-	rm, ok := s.routeLabels[pattern]
-	var l *routeLabels
-	switch {
-	case !ok:
-		if l, ok = unknownRoutes[r.Method]; !ok {
-			l = unknownRoutes["other"]
-		}
-	case rm.watch != nil && isWatch(r):
-		l = rm.watch
-	default:
-		l = rm.plain
-	}
-	if !l.stream {
-		s.metrics.inflight.Inc()
-	}
-	return l
+// beginMetrics counts a request in flight. Its route is learnt when the
+// mux has matched it (routed), so the path is matched once.
+func (s *Server) beginMetrics(rec *statusRecorder) {
+	s.metrics.inflight.Inc()
+	rec.metered = true
 }
 
-// endMetrics counts a request answered with status, started at start.
-func (s *Server) endMetrics(l *routeLabels, status int, start time.Time) {
+// routed gives a request the labels of the route pattern the mux matched
+// ("": none); a stream (watch, console) leaves the in-flight count at once.
+func (s *Server) routed(w http.ResponseWriter, r *http.Request, pattern string) {
+	rec, ok := w.(*statusRecorder)
+	if !ok || !rec.metered {
+		return
+	}
+	rec.route = s.labelsOf(r, pattern)
+	if rec.route.stream {
+		s.metrics.inflight.Dec()
+		rec.metered = false
+	}
+}
+
+// labelsOf are the labels of pattern, or of no route.
+func (s *Server) labelsOf(r *http.Request, pattern string) *routeLabels {
+	rm, ok := s.routeLabels[pattern]
+	switch {
+	case !ok:
+		if l, ok := unknownRoutes[r.Method]; ok {
+			return l
+		}
+		return unknownRoutes["other"]
+	case rm.watch != nil && isWatch(r):
+		return rm.watch
+	}
+	return rm.plain
+}
+
+// endMetrics counts a request answered, started at start. A request
+// refused before routing (401) is matched here.
+func (s *Server) endMetrics(rec *statusRecorder, r *http.Request, start time.Time) {
 	m := s.metrics
-	m.requests.WithLabelValues(l.verb, l.kind, strconv.Itoa(status)).Inc()
+	l := rec.route
+	if l == nil {
+		_, pattern := s.mux.Handler(r)
+		l = s.labelsOf(r, pattern)
+	}
+	m.requests.WithLabelValues(l.verb, l.kind, strconv.Itoa(rec.status)).Inc()
+	if rec.metered {
+		m.inflight.Dec()
+	}
 	if l.stream {
 		return
 	}
-	m.inflight.Dec()
 	o := l.obs.Load()
 	if o == nil {
 		// Made on first use, so routes never called add no series.

@@ -35,6 +35,10 @@ func newRequestID() string {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	// route is the labels of the route that served the request (nil
+	// until routed); metered says the request is counted in flight.
+	route   *routeLabels
+	metered bool
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -61,10 +65,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		ctx, aud := s.audit.Begin(ctx, r, id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		var route *routeLabels
 		if s.metrics != nil {
 			t := s.metricsClock()
-			route = s.beginMetrics(r)
+			s.beginMetrics(rec)
 			s.metricsSpent(t)
 		}
 		defer func() {
@@ -73,9 +76,9 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				writeError(ctx, rec, s.log, fmt.Errorf("panic: %v", p))
 			}
 			aud.End(rec.status)
-			if route != nil {
+			if s.metrics != nil {
 				t := s.metricsClock()
-				s.endMetrics(route, rec.status, start)
+				s.endMetrics(rec, r, start)
 				s.metricsSpent(t)
 			}
 			level := slog.LevelDebug
