@@ -27,7 +27,7 @@ const (
 
 // Store is a storage.Store whose operations are timed.
 type Store struct {
-	inner                                                        storage.Store
+	inner                                                       storage.Store
 	get, list, create, update, delete, watch, revision, compact prometheus.Observer
 }
 
