@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -104,6 +105,19 @@ type routeLabels struct {
 	verb, kind string
 	stream     bool // a watch or console: not in flight, not timed
 	obs        atomic.Pointer[prometheus.Observer]
+	// byCode caches the counter of each code the route answered with:
+	// a lookup here is cheaper than the labels' hashing and checks.
+	byCode sync.Map // int -> prometheus.Counter
+}
+
+// counter is the request counter of the route's answers with code.
+func (l *routeLabels) counter(m *Metrics, code int) prometheus.Counter {
+	if c, ok := l.byCode.Load(code); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.requests.WithLabelValues(l.verb, l.kind, strconv.Itoa(code))
+	l.byCode.Store(code, c)
+	return c
 }
 
 // routeMetrics are a route's labels, and those of its watches (lists).
@@ -200,7 +214,7 @@ func (s *Server) endMetrics(rec *statusRecorder, r *http.Request, start time.Tim
 		_, pattern := s.mux.Handler(r)
 		l = s.labelsOf(r, pattern)
 	}
-	m.requests.WithLabelValues(l.verb, l.kind, strconv.Itoa(rec.status)).Inc()
+	l.counter(m, rec.status).Inc()
 	if rec.metered {
 		m.inflight.Dec()
 	}
