@@ -123,7 +123,9 @@ func (l *routeLabels) counter(m *Metrics, code int) prometheus.Counter {
 // routeMetrics are a route's labels, and those of its watches (lists).
 type routeMetrics struct{ plain, watch *routeLabels }
 
-// indexRoutes gives every registered route (by mux pattern) its labels.
+// indexRoutes gives every registered route (by mux pattern) its labels,
+// and requests no route serves theirs. The labels cache their series, so
+// each server has its own.
 func (m *Metrics) indexRoutes(table []Route) map[string]routeMetrics {
 	out := make(map[string]routeMetrics, len(table))
 	for _, rt := range table {
@@ -147,8 +149,16 @@ func (m *Metrics) indexRoutes(table []Route) map[string]routeMetrics {
 		}
 		out[rt.Pattern] = rm
 	}
+	// Requests no route serves, by method, under the pattern "" (the
+	// mux's answer for them), prefixed so no real pattern can collide.
+	for _, method := range unknownMethods {
+		out[unknownKey+method] = routeMetrics{plain: &routeLabels{verb: methodVerb(method), kind: kindUnknown}}
+	}
 	return out
 }
+
+// unknownKey prefixes the methods in the index of the routes' labels.
+const unknownKey = "\x00unknown "
 
 // methodVerb is the verb label of a route the rule table gives none
 // (public routes, no route): the method, from a fixed set.
@@ -160,14 +170,10 @@ func methodVerb(method string) string {
 	return "other"
 }
 
-// unknownRoutes are the labels of requests no route serves, by method.
-var unknownRoutes = func() map[string]*routeLabels {
-	out := map[string]*routeLabels{}
-	for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions, "other"} {
-		out[m] = &routeLabels{verb: methodVerb(m), kind: kindUnknown}
-	}
-	return out
-}()
+// unknownMethods are the methods whose requests to no route have labels of
+// their own; any other method is "other".
+var unknownMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+	http.MethodPatch, http.MethodDelete, http.MethodOptions, "other"}
 
 // beginMetrics counts a request in flight. Its route is learnt when the
 // mux has matched it (routed), so the path is matched once.
@@ -195,10 +201,9 @@ func (s *Server) labelsOf(r *http.Request, pattern string) *routeLabels {
 	rm, ok := s.routeLabels[pattern]
 	switch {
 	case !ok:
-		if l, ok := unknownRoutes[r.Method]; ok {
-			return l
+		if rm, ok = s.routeLabels[unknownKey+r.Method]; !ok {
+			rm = s.routeLabels[unknownKey+"other"]
 		}
-		return unknownRoutes["other"]
 	case rm.watch != nil && isWatch(r):
 		return rm.watch
 	}
