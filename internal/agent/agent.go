@@ -211,7 +211,7 @@ func systemOptions(cfg Config, log *slog.Logger, disks *storage.Driver, vms *vm.
 // joinHint says what a node without credentials lacks when the API server
 // turns it away: it serves HTTPS, or wants a credential (both defaults).
 func joinHint(err error, cred *nodecred.Credential) error {
-	const how = "add joinToken and apiServerCAFingerprint, as printed by `humcli node join-token`, to the agent's config (docs/tls.md)"
+	const how = "add joinToken (and, recommended, apiServerCAFingerprint), as printed by `humcli node join-token`, to the agent's config (docs/tls.md)"
 	switch {
 	case cred != nil:
 		return err

@@ -115,7 +115,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Identity, error) {
 	if !ok || id == nil {
 		id = auth.Anonymous
 	}
-	if s.policy != nil && id.Kind == auth.KindAnonymous && r.URL.Path != "/healthz" && !isJoin(r) {
+	if s.policy != nil && id.Kind == auth.KindAnonymous && r.URL.Path != "/healthz" && !isPublic(r) {
 		return nil, auth.ErrAuthenticationRequired
 	}
 	return id, nil

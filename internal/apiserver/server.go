@@ -67,6 +67,9 @@ type Server struct {
 	links    *auth.ConsoleLinkAuthenticator
 	// linkRecheck spaces the checks of a console link during a session.
 	linkRecheck time.Duration
+	// misses bounds the unknown join token ids one address may ask the
+	// cluster info of (clusterinfo.go).
+	misses missLimiter
 	// authTimer, set by benchmarks only, learns the time each request
 	// spends in authentication and authorization (authtime.go).
 	authTimer *authTimer
@@ -201,6 +204,7 @@ func (s *Server) routes() {
 	s.byIDRoutes()
 	s.consoleRoutes()
 	s.powerRoute()
+	s.entityUsersRoute()
 	s.joinRoutes()
 	s.metricsRoute()
 }

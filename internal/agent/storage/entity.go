@@ -220,18 +220,10 @@ func (r *entityReconciler) teardown(ctx context.Context, ent *api.ImageEntity) (
 }
 
 // users lists the disks of the entity's group (on any node) made from it.
+// The API server answers (client.ImageEntityUsers): a node may not read the
+// disks placed on other nodes.
 func (r *entityReconciler) users(ctx context.Context, ent *api.ImageEntity) ([]string, error) {
-	disks, _, err := client.For[*api.BlockStorage](r.c).List(ctx, client.Scope{Group: ent.Meta.Group})
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, bs := range disks {
-		if bs.Status.ImageEntity == ent.Meta.ID {
-			out = append(out, bs.Meta.Namespace+"/"+bs.Meta.ID)
-		}
-	}
-	return out, nil
+	return r.c.ImageEntityUsers(ctx, ent.Meta.Group, ent.Meta.ID)
 }
 
 // copyDisk writes src, flattened (no backing chain), as a qcow2 at dst and

@@ -3,7 +3,6 @@ package vm_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -340,9 +339,12 @@ func TestLabDebianVM(t *testing.T) {
 // would, presses Enter until the guest's getty prompts "login:", then
 // leaves with Ctrl-].
 func (v *vmLab) consoleReachesLogin(t *testing.T) {
-	host, port, _ := net.SplitHostPort(v.APIAddress())
-	cmd := exec.Command("ip", "netns", "exec", v.NS("node-a"), filepath.Join(labtest.BinDir(t), "humcli"),
-		"--api-server-address", host, "--api-server-port", port, "console", "vm1", "--g", "g", "--n", "ns")
+	argv, err := v.HumcliArgv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv = append([]string{"netns", "exec", v.NS("node-a")}, append(argv, "console", "vm1", "--g", "g", "--n", "ns")...)
+	cmd := exec.Command("ip", argv...)
 	ptmx, err := pty.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
