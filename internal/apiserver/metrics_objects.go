@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -28,6 +29,7 @@ type objectCounter struct {
 	byPlural map[string]string // store key segment -> kind name
 	mu       sync.Mutex
 	counts   map[string]int // nil until the first list: no series yet
+	started  atomic.Bool    // one watch, however many servers share the Metrics
 }
 
 func newObjectCounter(desc *prometheus.Desc) *objectCounter {
@@ -60,8 +62,11 @@ func (c *objectCounter) kindOf(key string) string {
 	return c.byPlural[seg]
 }
 
-// run keeps the counts until ctx ends.
+// run keeps the counts until ctx ends; a second call returns at once.
 func (c *objectCounter) run(ctx context.Context, st storage.Store, log *slog.Logger) {
+	if c.started.Swap(true) {
+		return
+	}
 	for ctx.Err() == nil {
 		rev, err := c.relist(ctx, st)
 		if err == nil {
