@@ -67,6 +67,11 @@ var ruleTable = map[string]routeRule{
 	// Prometheus metrics (metrics.go): the built-in role metrics, or
 	// cluster-admin; only with metrics on (--metrics).
 	"GET /metrics": {verb: auth.VerbGet, kind: auth.KindMetrics},
+
+	// A node's metrics, relayed from its agent (nodemetrics.go): of no api
+	// kind, so only roles naming the kind metrics (the metrics role of
+	// scrape tokens, cluster-admin) reach them; a node's own role does not.
+	"GET /api/v0/nodes/{id}/metrics": {verb: auth.VerbGet, kind: auth.KindMetrics},
 }
 
 // routeRule is what a route asks of the authorizer.

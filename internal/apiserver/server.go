@@ -207,6 +207,7 @@ func (s *Server) routes() {
 	s.entityUsersRoute()
 	s.joinRoutes()
 	s.metricsRoute()
+	s.nodeMetricsRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
