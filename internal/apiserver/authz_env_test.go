@@ -67,7 +67,7 @@ func newRBACEnvWith(t testing.TB, al *audit.Logger, secure bool) *rbacEnv {
 	})
 	s := apiserver.New(st, apiserver.Options{
 		Log: slog.New(slog.DiscardHandler), Heartbeat: time.Second, Authorization: apiserver.AuthorizationRBAC,
-		NodeSecret: "test-secret", Audit: al,
+		NodeSecret: "test-secret", Audit: al, Metrics: apiserver.NewMetrics(),
 		Authenticator: auth.Chain{nodeAuth, &auth.TokenAuthenticator{Lookup: apiserver.TokenLookup(st)}},
 	})
 	srv := httptest.NewUnstartedServer(s.Handler())

@@ -64,17 +64,21 @@ var ruleTable = map[string]routeRule{
 	"POST /api/v0/nodes/{id}/join":             {public: true},
 	"GET /api/v0/jointokens/{id}/cluster-info": {public: true},
 
+	// Prometheus metrics (metrics.go): the built-in role metrics, or
+	// cluster-admin; only with metrics on (--metrics).
+	"GET /metrics": {verb: auth.VerbGet, kind: auth.KindMetrics},
+
 	// A node's metrics, relayed from its agent (nodemetrics.go): of no api
 	// kind, so only roles naming the kind metrics (the metrics role of
 	// scrape tokens, cluster-admin) reach them; a node's own role does not.
-	"GET /api/v0/nodes/{id}/metrics": {verb: auth.VerbGet, kind: "metrics"},
+	"GET /api/v0/nodes/{id}/metrics": {verb: auth.VerbGet, kind: auth.KindMetrics},
 }
 
 // routeRule is what a route asks of the authorizer.
 type routeRule struct {
 	verb   string
 	public bool
-	kind   string // for routes of no api kind (join tokens)
+	kind   string // for routes of no api kind (join tokens, metrics)
 }
 
 // Route is one registered route: the mux pattern, the template it was made
@@ -113,6 +117,10 @@ func subresource(tmpl string) string {
 	_, tail, _ := strings.Cut(tmpl, "{id}/")
 	return tail
 }
+
+// RuleKind returns the kind the rule table names for a route template of
+// no api kind (jointoken, metrics), or "".
+func RuleKind(template string) string { return ruleTable[template].kind }
 
 // RuleTemplates lists the rule table's templates, for the tests.
 func RuleTemplates() []string {

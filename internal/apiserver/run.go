@@ -41,6 +41,9 @@ type Config struct {
 	TLS TLSConfig
 	// OIDC admits the ID tokens of an OpenID Connect issuer (oidc.go).
 	OIDC OIDCConfig
+	// DisableMetrics turns off GET /metrics and the request and store
+	// metrics (--metrics=false); the zero value serves them.
+	DisableMetrics bool
 	// Out receives what is printed for the operator (the CA fingerprint);
 	// nil prints nothing.
 	Out io.Writer
@@ -93,6 +96,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer store.Close()
 	opts := Options{Log: cfg.Log, NodeSecret: secret, Audit: al}
+	if !cfg.DisableMetrics {
+		// Wrapped before anything uses the store, so the token
+		// authenticator's reads are timed too.
+		opts.Metrics = NewMetrics()
+		store = opts.Metrics.Store(store)
+	}
 	if opts.Authorization, opts.Authenticator, err = authOptions(ctx, cfg, store); err != nil {
 		return err
 	}
