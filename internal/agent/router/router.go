@@ -131,7 +131,7 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 		return controller.Result{}, nil
 	case errors.As(err, &bad):
 		system.SetState(vr, StateError, bad.msg)
-		setApplied(vr, api.ConditionFalse, "InvalidSpec", bad.msg)
+		setApplied(vr, api.ConditionFalse, "Rejected", bad.msg)
 		return controller.Result{RequeueAfter: bad.retry}, nil
 	case err != nil:
 		return controller.Result{}, err
