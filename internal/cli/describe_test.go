@@ -54,8 +54,8 @@ func describeEnv(t *testing.T) *env {
 	vm, _ := vms.Get(ctx, sc, "vm1")
 	vm.Status = api.VirtualMachineStatus{State: "Running", PID: 4242, Accelerator: "tcg",
 		NICs: []api.VMNICStatus{{NetworkID: "net1", MAC: "52:54:00:12:34:56", Tap: "hstap0"}},
-		Conditions: []api.Condition{cond(api.ConditionReady, "Running"), cond(api.ConditionDisksReady, "Active"),
-			cond(api.ConditionNetworksReady, "Available"), cond(api.ConditionStarted, "Running")}}
+		Conditions: []api.Condition{cond(api.ConditionReady, "Running"), cond(api.ConditionDisksReady, "AllAvailable"),
+			cond(api.ConditionNetworksReady, "AllAvailable"), cond(api.ConditionStarted, "Running")}}
 	status(vm)
 	vm, _ = vms.Get(ctx, sc, "vm1")
 	vm.Spec.LimitMemory, vm.Spec.RequestMemory = "2G", "2G"

@@ -17,14 +17,14 @@ func setDependencies(vm *api.VirtualMachine, err error) {
 	var w waitError
 	switch {
 	case err == nil:
-		system.SetCondition(vm, api.ConditionDisksReady, api.ConditionTrue, "Active", "")
-		system.SetCondition(vm, api.ConditionNetworksReady, api.ConditionTrue, "Available", "")
+		system.SetCondition(vm, api.ConditionDisksReady, api.ConditionTrue, "AllAvailable", "")
+		system.SetCondition(vm, api.ConditionNetworksReady, api.ConditionTrue, "AllAvailable", "")
 	case !errors.As(err, &w):
 	case w.cond == api.ConditionDisksReady:
 		system.SetCondition(vm, api.ConditionDisksReady, api.ConditionFalse, w.reason, w.msg)
 		system.SetCondition(vm, api.ConditionNetworksReady, api.ConditionUnknown, "WaitingForDisks", "checked once the disks are ready")
 	default:
-		system.SetCondition(vm, api.ConditionDisksReady, api.ConditionTrue, "Active", "")
+		system.SetCondition(vm, api.ConditionDisksReady, api.ConditionTrue, "AllAvailable", "")
 		system.SetCondition(vm, api.ConditionNetworksReady, api.ConditionFalse, w.reason, w.msg)
 	}
 }

@@ -87,7 +87,7 @@ spec: {requestSize: 1G, limitSize: 1G, from: {type: Empty}}
 		t.Fatal(err)
 	}
 	got = apply()
-	expect(got, api.ConditionDisksReady, api.ConditionTrue, "Active")
+	expect(got, api.ConditionDisksReady, api.ConditionTrue, "AllAvailable")
 	expect(got, api.ConditionNetworksReady, api.ConditionFalse, "NetworkNotFound")
 	if c := conditions.Find(got.Status.Conditions, api.ConditionStarted); !c.LastTransitionTime.Equal(started) {
 		t.Fatalf("Started stayed False but its transition time moved: %v -> %v", started, c.LastTransitionTime)
