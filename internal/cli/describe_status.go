@@ -128,6 +128,11 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
+// managed are the kinds agents write conditions on (docs/api.md); the
+// others (a group's status has the field too) have no Conditions section.
+var managed = []*api.Kind{api.VirtualMachineKind, api.BlockStorageKind, api.ImageEntityKind,
+	api.VirtualRouterKind, api.NetworkKind, api.NodeKind}
+
 // conditions writes the conditions table; a condition observed at an
 // older generation than the object's is marked with * and explained.
 func (d *describer) conditions() {
@@ -144,8 +149,8 @@ func (d *describer) conditions() {
 				ls = append(ls, line{node, c})
 			}
 		}
-	} else if conditions.In(d.o) == nil {
-		return // the kind has none
+	} else if !slices.Contains(managed, d.k) {
+		return // no agent writes conditions on it
 	} else {
 		for _, c := range conditions.Of(d.o) {
 			ls = append(ls, line{"", c})
