@@ -35,6 +35,7 @@ func joinOr(s []string) string {
 
 func (a *app) getCmd() *cobra.Command {
 	var v viewFlags
+	var forObj string
 	cmd := &cobra.Command{
 		Use:   "get KIND [ID...]",
 		Short: "List objects of a kind, or show some by id",
@@ -42,7 +43,9 @@ func (a *app) getCmd() *cobra.Command {
 			"the objects with the given ids. KIND is a kind's name (virtualmachine), plural\n" +
 			"(virtualmachines), alias (vm) or apiType (systemv0/virtualmachine).\n\n" +
 			"-o yaml prints YAML documents separated by ---; -o json prints one object, or a\n" +
-			"JSON array for a list. Both can be fed back to apply -f.",
+			"JSON array for a list. Both can be fed back to apply -f.\n\n" +
+			"get events lists the events you may see, by last time seen; --for KIND/ID\n" +
+			"shows those of one object (in the --g/--n scope as its kind has one).",
 		Args: kindArgs(-1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(v.output, formatTable, formatYAML, formatJSON); err != nil {
@@ -56,6 +59,12 @@ func (a *app) getCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if forObj != "" && k != api.EventKind {
+				return errors.New("--for KIND/ID narrows a list of events: get events --for " + forObj)
+			}
+			if len(args) == 1 && k == api.EventKind {
+				return a.listEvents(cmd.Context(), c, forObj, v)
+			}
 			if len(args) == 1 {
 				return a.list(cmd.Context(), c, k, v)
 			}
@@ -66,6 +75,7 @@ func (a *app) getCmd() *cobra.Command {
 		},
 	}
 	v.register(cmd, formatTable, formatYAML, formatJSON)
+	cmd.Flags().StringVar(&forObj, "for", "", "with get events: only the events of this object (KIND/ID, e.g. vm/vm1)")
 	return cmd
 }
 
