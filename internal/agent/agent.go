@@ -115,15 +115,19 @@ func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.C
 // the cluster's secret).
 func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred.Credential, log *slog.Logger) error {
 	var vms *vm.Driver
-	disks := storage.New(storageConfig(cfg, m.Client, cred, func(g, ns, id string) string { return vms.DiskUser(g, ns, id) }))
+	sc := storageConfig(cfg, m.Client, cred, func(g, ns, id string) string { return vms.DiskUser(g, ns, id) })
+	sc.Events = m.Recorder("blockstorage")
+	disks := storage.New(sc)
 	consoles := console.NewManager(func(k console.Key) string { return vms.Dir(k.Group, k.Namespace, k.ID) }, log)
 	vc := cfg.VirtualMachineAgentConfig
 	vms = vm.New(vm.Config{
 		Node: cfg.NodeName, Dir: vc.VirtualMachineDirPath, DiskPath: disks.Path, Client: m.Client,
 		Accel: accel, PowerOffTimeout: seconds(vc.PowerOffTimeoutSeconds), Consoles: consoleAdapter{consoles},
+		Events: m.Recorder("virtualmachine"),
 	})
 	opts := systemOptions(cfg, log, disks, vms)
-	opts.Drivers[api.VirtualRouterKind] = router.New(router.Config{Node: cfg.NodeName, Client: m.Client, Log: log})
+	opts.Drivers[api.VirtualRouterKind] = router.New(router.Config{Node: cfg.NodeName, Client: m.Client, Log: log,
+		Events: m.Recorder("virtualrouter")})
 	if err := system.Setup(m, opts); err != nil {
 		return fmt.Errorf("set up system controllers: %w", err)
 	}
