@@ -129,17 +129,15 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	if err != nil {
 		return err
 	}
+	create := func() (int64, error) { return h.s.store.Create(r.Context(), objectKey(h.kind, m), data) }
+	var rev int64
 	if h.kind == api.EventKind {
-		if err := h.s.events.beforeCreate(r.Context()); err != nil {
-			return err
-		}
+		rev, err = h.s.events.create(r.Context(), create) // within --max-events
+	} else {
+		rev, err = create()
 	}
-	rev, err := h.s.store.Create(r.Context(), objectKey(h.kind, m), data)
 	if err != nil {
 		return h.writeErr(m, err)
-	}
-	if h.kind == api.EventKind {
-		h.s.events.created()
 	}
 	if linkKey != nil {
 		if data, err = withLinkToken(linkKey, obj); err != nil {

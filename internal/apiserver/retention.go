@@ -50,8 +50,10 @@ func (c EventRetention) withDefaults() EventRetention {
 
 // retention sweeps the events: every Interval, and at once, before the
 // event create that would go beyond Max. count is the events in the store
-// as the last sweep found them plus the creates since, so the create path
-// costs an atomic add until the bound is near.
+// as the last sweep found them plus the creates since, so a create lists
+// nothing until the bound is reached. Several API servers sharing one
+// etcd each count their own creates: between sweeps the store may then
+// hold up to Max per server.
 type retention struct {
 	store storage.Store
 	cfg   EventRetention
@@ -79,22 +81,24 @@ func (r *retention) run(ctx context.Context) {
 	}
 }
 
-// beforeCreate makes room for one more event when the store is full.
-func (r *retention) beforeCreate(ctx context.Context) error {
-	if r.count.Load() < int64(r.cfg.Max) {
-		return nil
-	}
+// create runs do, the store create of one event, after making room when
+// the store is full. Event creates are serialized (with the sweeps), so
+// the bound holds however many agents write at once; they are rare next
+// to updates, which count repeats.
+func (r *retention) create(ctx context.Context, do func() (int64, error)) (int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.count.Load() < int64(r.cfg.Max) { // another create swept already
-		return nil
+	if r.count.Load() >= int64(r.cfg.Max) {
+		if _, err := r.sweepLocked(ctx); err != nil {
+			return 0, err
+		}
 	}
-	_, err := r.sweepLocked(ctx)
-	return err
+	rev, err := do()
+	if err == nil {
+		r.count.Add(1)
+	}
+	return rev, err
 }
-
-// created counts an event the store took.
-func (r *retention) created() { r.count.Add(1) }
 
 // sweep deletes the expired events, then the oldest beyond Max, and
 // returns how many it deleted.
