@@ -21,6 +21,9 @@ import (
 // there and the right to get the object (docs/events.md).
 type Event = Resource[EventSpec, Empty]
 
+// MaxEventMessage is the longest message an event may carry, in bytes.
+const MaxEventMessage = 1024
+
 // Event types.
 const (
 	EventNormal  = "Normal"

@@ -67,6 +67,8 @@ func main() {
 	fs.StringVar(&cfg.OIDC.GroupsPrefix, "oidc-groups-prefix", "", "prefix of every group name from the groups claim (e.g. oidc:)")
 	fs.StringVar(&cfg.OIDC.CAFile, "oidc-ca-file", "", "CA certificates (PEM) to trust for the issuer instead of the system's (a private issuer)")
 	fs.BoolVar(&cfg.TLS.InsecureHTTP, "insecure-http", false, "serve plain HTTP on purpose (a trusted lab, or the original humstack's clients), with a warning; tokens then cross the network in clear")
+	fs.DurationVar(&cfg.EventTTL, "event-ttl", apiserver.DefaultEventTTL, "delete an event not seen again for this long")
+	fs.IntVar(&cfg.MaxEvents, "max-events", apiserver.DefaultMaxEvents, "the most events the store holds; the least recently seen go first")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {

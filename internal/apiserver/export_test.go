@@ -1,9 +1,16 @@
 package apiserver
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SetAuthTimer makes s tell spent how long authentication and
 // authorization take in each request, read on the clock now.
 func SetAuthTimer(s *Server, now func() time.Duration, spent func(time.Duration)) {
 	s.authTimer = &authTimer{now: now, spent: spent}
 }
+
+// SweepEvents runs one event retention sweep and returns how many events
+// it deleted.
+func SweepEvents(ctx context.Context, s *Server) (int, error) { return s.events.sweep(ctx) }

@@ -130,7 +130,13 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	if err != nil {
 		return err
 	}
-	rev, err := h.s.store.Create(r.Context(), objectKey(h.kind, m), data)
+	create := func() (int64, error) { return h.s.store.Create(r.Context(), objectKey(h.kind, m), data) }
+	var rev int64
+	if h.kind == api.EventKind {
+		rev, err = h.s.events.create(r.Context(), create) // within --max-events
+	} else {
+		rev, err = create()
+	}
 	if err != nil {
 		return h.writeErr(m, err)
 	}

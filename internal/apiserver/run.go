@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/auth"
@@ -41,6 +42,10 @@ type Config struct {
 	TLS TLSConfig
 	// OIDC admits the ID tokens of an OpenID Connect issuer (oidc.go).
 	OIDC OIDCConfig
+	// EventTTL and MaxEvents bound the events kept (--event-ttl,
+	// --max-events; zero: DefaultEventTTL, DefaultMaxEvents).
+	EventTTL  time.Duration
+	MaxEvents int
 	// Out receives what is printed for the operator (the CA fingerprint);
 	// nil prints nothing.
 	Out io.Writer
@@ -75,6 +80,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := checkOIDCFlags(cfg.OIDC, cfg.Authorization); err != nil {
 		return err
 	}
+	if cfg.EventTTL < 0 || cfg.MaxEvents < 0 {
+		return fmt.Errorf("--event-ttl %s, --max-events %d: want positive values (0: the default)", cfg.EventTTL, cfg.MaxEvents)
+	}
 	secret, err := readNodeSecret(cfg.NodeSecretFile)
 	if err != nil {
 		return err
@@ -92,7 +100,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer store.Close()
-	opts := Options{Log: cfg.Log, NodeSecret: secret, Audit: al}
+	opts := Options{Log: cfg.Log, NodeSecret: secret, Audit: al,
+		Events: EventRetention{TTL: cfg.EventTTL, Max: cfg.MaxEvents}}
 	if opts.Authorization, opts.Authenticator, err = authOptions(ctx, cfg, store); err != nil {
 		return err
 	}

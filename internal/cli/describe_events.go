@@ -54,23 +54,16 @@ func eventSource(s api.EventSource) string {
 	return s.Component + ", " + s.Node
 }
 
-// eventsAbout lists the events whose involved object is o (the same
-// object: a uid on both sides must match, so events of an earlier object
-// of the same id are left out), oldest first.
+// eventsAbout lists the events about o (EventsFor), leaving out those of
+// an earlier object of the same id: a uid on both sides must match.
 func eventsAbout(ctx context.Context, c *client.Client, o api.Object) ([]*api.Event, error) {
-	all, _, err := client.For[*api.Event](c).List(ctx, client.Scope{})
+	want := api.ReferenceTo(o)
+	evs, err := EventsFor(ctx, c, want)
 	if err != nil {
 		return nil, err
 	}
-	want := api.ReferenceTo(o)
-	var out []*api.Event
-	for _, e := range all {
-		r := e.Spec.InvolvedObject
-		if r.APIType == want.APIType && r.Group == want.Group && r.Namespace == want.Namespace && r.ID == want.ID &&
-			(r.UID == "" || want.UID == "" || r.UID == want.UID) {
-			out = append(out, e)
-		}
-	}
-	slices.SortStableFunc(out, func(a, b *api.Event) int { return a.Spec.LastTimestamp.Compare(b.Spec.LastTimestamp) })
-	return out, nil
+	return slices.DeleteFunc(evs, func(e *api.Event) bool {
+		uid := e.Spec.InvolvedObject.UID
+		return uid != "" && want.UID != "" && uid != want.UID
+	}), nil
 }

@@ -89,7 +89,7 @@ func describeEnv(t *testing.T) *env {
 var (
 	rfc3339 = regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ`)
 	uid     = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
-	ago     = regexp.MustCompile(`\(\d+s ago\)`)
+	agoRe   = regexp.MustCompile(`\(\d+s ago\)`)
 )
 
 // normalize blanks what differs between runs: the creation times (set by
@@ -98,7 +98,7 @@ var (
 func normalize(s string) string {
 	s = rfc3339.ReplaceAllString(s, "<time>")
 	s = uid.ReplaceAllString(s, "<uid>")
-	return ago.ReplaceAllString(s, "(<age> ago)")
+	return agoRe.ReplaceAllString(s, "(<age> ago)")
 }
 
 // TestDescribe compares describe's output for a VM (its own spec summary,

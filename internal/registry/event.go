@@ -12,9 +12,6 @@ import (
 // keep any writer's events readable and their reference resolvable, since
 // authorization follows the involved object it names.
 
-// MaxEventMessage is the longest message an event may carry, in bytes.
-const MaxEventMessage = 1024
-
 var (
 	reasonRe    = regexp.MustCompile(`^[A-Z][A-Za-z0-9]{0,63}$`)
 	componentRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$`)
@@ -65,8 +62,8 @@ func validateEvent(e *api.Event, fe *api.FieldErrors) {
 	if !reasonRe.MatchString(s.Reason) {
 		fe.Add("spec.reason", "%s is not a reason: want one CamelCase word of letters and digits, up to 64", quote(s.Reason))
 	}
-	if len(s.Message) > MaxEventMessage {
-		fe.Add("spec.message", "is %d bytes, more than %d", len(s.Message), MaxEventMessage)
+	if len(s.Message) > api.MaxEventMessage {
+		fe.Add("spec.message", "is %d bytes, more than %d", len(s.Message), api.MaxEventMessage)
 	} else if !utf8.ValidString(s.Message) {
 		fe.Add("spec.message", "is not UTF-8")
 	}
