@@ -17,6 +17,7 @@ import (
 	"github.com/humstack/humstack/internal/agent/core"
 	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
 	"github.com/humstack/humstack/internal/host/routerfw"
 	"github.com/humstack/humstack/internal/testenv"
 )
@@ -81,7 +82,7 @@ const node = "n1"
 func env(t *testing.T) (*testenv.Env, *fakeHost) {
 	e := testenv.Start(t)
 	fake := &fakeHost{bridges: []string{"exBr"}, applied: map[string]Desired{}}
-	d := &Driver{node: node, prefix: "test-", client: e.Client, host: fake}
+	d := &Driver{node: node, prefix: "test-", client: e.Client, host: fake, events: record.Discard}
 	e.Run(t, func(m *controller.Manager) error {
 		if err := core.Setup(m, core.Options{}); err != nil {
 			return err
