@@ -26,18 +26,20 @@ func TestEventValidation(t *testing.T) {
 		t.Fatalf("valid event: %v", fe.Err())
 	}
 	for field, mutate := range map[string]func(*api.Event){
-		"spec.type":                       func(e *api.Event) { e.Spec.Type = "" },
-		"spec.reason":                     func(e *api.Event) { e.Spec.Reason = "downloadFailed" },
-		"spec.message":                    func(e *api.Event) { e.Spec.Message = strings.Repeat("x", api.MaxEventMessage+1) },
-		"spec.source.component":           func(e *api.Event) { e.Spec.Source.Component = "Blockstorage!" },
-		"spec.source.node":                func(e *api.Event) { e.Spec.Source.Node = "node_a" },
-		"spec.involvedObject.apiType":     func(e *api.Event) { e.Spec.InvolvedObject.APIType = "blockstorage" },
-		"spec.involvedObject.group":       func(e *api.Event) { e.Spec.InvolvedObject.Group = "" },
-		"spec.involvedObject.id":          func(e *api.Event) { e.Spec.InvolvedObject.ID = "" },
-		"spec.involvedObject.uid":         func(e *api.Event) { e.Spec.InvolvedObject.UID = "a b" },
-		"spec.count":                      func(e *api.Event) { e.Spec.Count = -2 },
-		"spec.lastTimestamp":              func(e *api.Event) { e.Spec.LastTimestamp = e.Spec.FirstTimestamp.Add(-time.Second) },
-		"spec.involvedObject.namespace ":  func(e *api.Event) { e.Spec.InvolvedObject = api.ObjectReference{APIType: "systemv0/node", Namespace: "ns1", ID: "n1"} },
+		"spec.type":                   func(e *api.Event) { e.Spec.Type = "" },
+		"spec.reason":                 func(e *api.Event) { e.Spec.Reason = "downloadFailed" },
+		"spec.message":                func(e *api.Event) { e.Spec.Message = strings.Repeat("x", api.MaxEventMessage+1) },
+		"spec.source.component":       func(e *api.Event) { e.Spec.Source.Component = "Blockstorage!" },
+		"spec.source.node":            func(e *api.Event) { e.Spec.Source.Node = "node_a" },
+		"spec.involvedObject.apiType": func(e *api.Event) { e.Spec.InvolvedObject.APIType = "blockstorage" },
+		"spec.involvedObject.group":   func(e *api.Event) { e.Spec.InvolvedObject.Group = "" },
+		"spec.involvedObject.id":      func(e *api.Event) { e.Spec.InvolvedObject.ID = "" },
+		"spec.involvedObject.uid":     func(e *api.Event) { e.Spec.InvolvedObject.UID = "a b" },
+		"spec.count":                  func(e *api.Event) { e.Spec.Count = -2 },
+		"spec.lastTimestamp":          func(e *api.Event) { e.Spec.LastTimestamp = e.Spec.FirstTimestamp.Add(-time.Second) },
+		"spec.involvedObject.namespace ": func(e *api.Event) {
+			e.Spec.InvolvedObject = api.ObjectReference{APIType: "systemv0/node", Namespace: "ns1", ID: "n1"}
+		},
 		"spec.involvedObject.apiType (2)": func(e *api.Event) { e.Spec.InvolvedObject.APIType = "corev0/event" },
 	} {
 		ev := validEvent()
@@ -75,7 +77,7 @@ func FuzzEventValidate(f *testing.F) {
 		at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		ev.Spec = api.EventSpec{Type: typ, Reason: reason, Message: msg, Source: api.EventSource{Component: comp, Node: node},
 			InvolvedObject: api.ObjectReference{APIType: apiType, Group: g, Namespace: ns, ID: id, UID: uid},
-			Count: count, FirstTimestamp: at, LastTimestamp: at.Add(time.Duration(shift))}
+			Count:          count, FirstTimestamp: at, LastTimestamp: at.Add(time.Duration(shift))}
 		eventStrategy.Default(ev)
 		fe := eventStrategy.Validate(ev)
 		if again := eventStrategy.Validate(ev); !reflect.DeepEqual(fe, again) {
