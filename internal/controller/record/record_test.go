@@ -24,6 +24,16 @@ type fakeAPI struct {
 	down        bool
 	conflictOne bool // the next update answers a conflict (another writer)
 	refuse      bool // answers forbidden (the object is not the node's)
+	loseAnswer  bool // the next write is applied, but its answer lost
+}
+
+// lost reports (and clears) a lost answer, under f.mu.
+func (f *fakeAPI) lost() error {
+	if !f.loseAnswer {
+		return nil
+	}
+	f.loseAnswer = false
+	return fmt.Errorf("read: connection reset: %w", api.ErrUnavailable)
 }
 
 func newFake() *fakeAPI { return &fakeAPI{events: map[string]*api.Event{}} }
@@ -60,7 +70,7 @@ func (f *fakeAPI) Create(_ context.Context, obj api.Object) (api.Object, error) 
 	cp.Meta.ResourceVersion = strconv.Itoa(f.rev)
 	f.events[ev.Meta.ID] = &cp
 	out := cp
-	return &out, nil
+	return &out, f.lost()
 }
 
 func (f *fakeAPI) Update(_ context.Context, obj api.Object) (api.Object, error) {
@@ -89,7 +99,7 @@ func (f *fakeAPI) Update(_ context.Context, obj api.Object) (api.Object, error) 
 	cp.Meta.ResourceVersion = strconv.Itoa(f.rev)
 	f.events[ev.Meta.ID] = &cp
 	out := cp
-	return &out, nil
+	return &out, f.lost()
 }
 
 func (f *fakeAPI) only(t *testing.T) *api.Event {
@@ -307,5 +317,35 @@ func TestStartFlushesOnStop(t *testing.T) {
 	}
 	if got := f.only(t).Spec.Count; got != 2 {
 		t.Errorf("count %d after stop, want 2", got)
+	}
+}
+
+// TestLostAnswers: a write applied by the API whose answer was lost (a
+// connection reset) is not counted twice when it is sent again.
+func TestLostAnswers(t *testing.T) {
+	f, c := newFake(), newClock()
+	ctx := context.Background()
+	s := newSink(f, c, Options{})
+	r := s.For("blockstorage")
+	f.loseAnswer = true // the create
+	r.Event(vm("vm1"), api.EventWarning, "DownloadFailed", "HTTP 404")
+	s.Flush(ctx, true)
+	r.Event(vm("vm1"), api.EventWarning, "DownloadFailed", "HTTP 404")
+	s.Flush(ctx, true)
+	if got := f.only(t).Spec.Count; got != 2 {
+		t.Fatalf("count %d after a lost create, want 2", got)
+	}
+	f.loseAnswer = true // an update
+	for range 3 {
+		r.Event(vm("vm1"), api.EventWarning, "DownloadFailed", "HTTP 404")
+	}
+	s.Flush(ctx, true)
+	r.Event(vm("vm1"), api.EventWarning, "DownloadFailed", "HTTP 404")
+	s.Flush(ctx, true)
+	if got := f.only(t).Spec.Count; got != 6 {
+		t.Errorf("count %d after a lost update, want 6", got)
+	}
+	if st := s.Stats(); st.Failed != 2 {
+		t.Errorf("stats %+v, want 2 failed writes", st)
 	}
 }

@@ -3,6 +3,8 @@ package record
 import (
 	"container/list"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -54,6 +56,10 @@ type Sink struct {
 	opts Options
 	log  *slog.Logger
 
+	// token tells this sink's writes from those of an earlier run of the
+	// agent (AnnotationWritten).
+	token string
+
 	mu      sync.Mutex
 	entries map[string]*entry // by event id
 	lru     *list.List        // of *entry, most recently seen first
@@ -70,8 +76,10 @@ type entry struct {
 	// pending counts repeats not yet written, since pendingSince.
 	pending      int
 	pendingSince time.Time
-	lastWrite    time.Time  // zero: never written
-	stored       *api.Event // the stored event as last written or read
+	// sent counts the repeats this sink has added to the stored event.
+	sent      int
+	lastWrite time.Time  // zero: never written
+	stored    *api.Event // the stored event as last written or read
 }
 
 // New returns a sink writing through a. Run it with Start.
@@ -91,13 +99,24 @@ func New(a API, opts Options) *Sink {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Sink{api: a, opts: opts, log: opts.Log.With("component", "events"),
+	return &Sink{api: a, opts: opts, log: opts.Log.With("component", "events"), token: newToken(),
 		entries: map[string]*entry{}, lru: list.New(), wake: make(chan struct{}, 1)}
 }
 
 // For returns the recorder of one component (a controller's name), which
 // its events name as their source.
 func (s *Sink) For(component string) Recorder { return &recorder{s: s, component: component} }
+
+// Pending returns how many repeats are recorded but not written yet.
+func (s *Sink) Pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, e := range s.entries {
+		n += e.pending
+	}
+	return n
+}
 
 // Stats returns the counts so far.
 func (s *Sink) Stats() Stats {
@@ -171,4 +190,11 @@ func truncate(msg string, n int) string {
 		i--
 	}
 	return msg[:i]
+}
+
+// newToken is 8 random bytes in hex.
+func newToken() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return hex.EncodeToString(b)
 }
