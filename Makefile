@@ -57,6 +57,7 @@ scenario:
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeValidate$$' -fuzztime $(FUZZTIME) ./internal/registry
+	$(GO) test -run '^$$' -fuzz '^FuzzEventValidate$$' -fuzztime $(FUZZTIME) ./internal/registry
 	$(GO) test -run '^$$' -fuzz '^FuzzInjectResourceVersion$$' -fuzztime $(FUZZTIME) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzQuantities$$' -fuzztime $(FUZZTIME) ./api
 	$(GO) test -run '^$$' -fuzz '^FuzzUserData$$' -fuzztime $(FUZZTIME) ./internal/host/cloudinit

@@ -68,6 +68,8 @@ func main() {
 	fs.StringVar(&cfg.OIDC.CAFile, "oidc-ca-file", "", "CA certificates (PEM) to trust for the issuer instead of the system's (a private issuer)")
 	fs.BoolVar(&cfg.TLS.InsecureHTTP, "insecure-http", false, "serve plain HTTP on purpose (a trusted lab, or the original humstack's clients), with a warning; tokens then cross the network in clear")
 	metrics := fs.Bool("metrics", true, "serve Prometheus metrics on GET /metrics (role metrics or cluster-admin; see docs/metrics.md); false: no /metrics and no request or store metrics")
+	fs.DurationVar(&cfg.EventTTL, "event-ttl", apiserver.DefaultEventTTL, "delete an event not seen again for this long")
+	fs.IntVar(&cfg.MaxEvents, "max-events", apiserver.DefaultMaxEvents, "the most events the store holds; the least recently seen go first")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {

@@ -27,6 +27,7 @@ import (
 	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/agent/vm"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
 	"github.com/humstack/humstack/internal/host/qemu"
 )
 
@@ -56,6 +57,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	m := controller.NewManager(c, log)
 	met := metrics.New(cfg.NodeName, log)
 	m.Metrics = met
+	m.Events = record.New(c, record.Options{Node: cfg.NodeName, Log: log})
+	m.Add(m.Events)
 	if cred != nil {
 		m.Add(controller.RunnableFunc(cred.Run))
 	}
@@ -95,6 +98,7 @@ func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.C
 		m.Add(leader.New(leader.Config{Client: m.Client, Identity: cfg.NodeName, Log: log}, func(ctx context.Context) error {
 			lm := controller.NewManager(m.Client, log)
 			lm.Metrics = m.Metrics
+			lm.Events = m.Events // run by m
 			if err := node.SetupLiveness(lm, cfg.NodeGrace()); err != nil {
 				return fmt.Errorf("set up node liveness: %w", err)
 			}
@@ -115,15 +119,19 @@ func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.C
 // the cluster's secret), and the node's metrics.
 func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred.Credential, self *node.Agent, met *metrics.Agent, log *slog.Logger) error {
 	var vms *vm.Driver
-	disks := storage.New(storageConfig(cfg, m.Client, cred, func(g, ns, id string) string { return vms.DiskUser(g, ns, id) }))
+	sc := storageConfig(cfg, m.Client, cred, func(g, ns, id string) string { return vms.DiskUser(g, ns, id) })
+	sc.Events = m.Recorder("blockstorage")
+	disks := storage.New(sc)
 	consoles := console.NewManager(func(k console.Key) string { return vms.Dir(k.Group, k.Namespace, k.ID) }, log)
 	vc := cfg.VirtualMachineAgentConfig
 	vms = vm.New(vm.Config{
 		Node: cfg.NodeName, Dir: vc.VirtualMachineDirPath, DiskPath: disks.Path, Client: m.Client,
 		Accel: accel, PowerOffTimeout: seconds(vc.PowerOffTimeoutSeconds), Consoles: consoleAdapter{consoles},
+		Events: m.Recorder("virtualmachine"),
 	})
 	opts := systemOptions(cfg, log, disks, vms)
-	opts.Drivers[api.VirtualRouterKind] = router.New(router.Config{Node: cfg.NodeName, Client: m.Client, Log: log})
+	opts.Drivers[api.VirtualRouterKind] = router.New(router.Config{Node: cfg.NodeName, Client: m.Client, Log: log,
+		Events: m.Recorder("virtualrouter")})
 	if err := system.Setup(m, opts); err != nil {
 		return fmt.Errorf("set up system controllers: %w", err)
 	}

@@ -75,13 +75,20 @@ func (s *Server) decide(r *http.Request, k *api.Kind, id *auth.Identity, rule ro
 	if rule.verb == auth.VerbList && isWatch(r) {
 		a.Verb = auth.VerbWatch
 	}
-	if k != nil {
+	switch {
+	case k == api.EventKind:
+		if err := s.decideEvent(r, id, a); err != nil {
+			return r, err
+		}
+	case k != nil:
 		if err := s.objectOf(r, k, &a); err != nil {
 			return r, err
 		}
-	}
-	if err := s.authorize(ctx, id, a); err != nil {
-		return r, err
+		fallthrough
+	default:
+		if err := s.authorize(ctx, id, a); err != nil {
+			return r, err
+		}
 	}
 	if s.policy != nil && k != nil && a.ID == "" && (a.Verb == auth.VerbList || a.Verb == auth.VerbWatch) {
 		r = r.WithContext(context.WithValue(ctx, visibleKey, s.visible(ctx, id, k, a.Verb)))
@@ -186,6 +193,9 @@ var visibleKey visibleKeyType
 // the same question as for the object alone, with the policy of the moment
 // (a long watch sees revocations).
 func (s *Server) visible(ctx context.Context, id *auth.Identity, k *api.Kind, verb string) func(storage.KV) bool {
+	if k == api.EventKind {
+		return s.visibleEvent(ctx, id, verb)
+	}
 	return func(kv storage.KV) bool {
 		a := auth.Attributes{Verb: verb, Kind: k.Name}
 		if !keyScope(k, kv.Key, &a) {

@@ -50,31 +50,39 @@ var matrix = []struct {
 	{who: "", fixed: http.StatusUnauthorized},
 	{who: "expired", fixed: http.StatusUnauthorized},
 	// Bound in a namespace: group-scoped kinds (images) are out of reach.
-	{who: "viewer", allow: []allow{{"group " + nsTenant, everyRead, "ns-obj ns-coll g1-coll cl-coll ns-self g1-self"}}},
+	// Events (cluster-wide routes) are judged as their object, the
+	// fixture VM in g1/ns1: readable wherever the VM is.
+	{who: "viewer", allow: []allow{{"group " + nsTenant, everyRead, "ns-obj ns-coll g1-coll cl-coll ns-self g1-self"},
+		{"event", everyRead, "cl-obj cl-coll"}}},
 	{who: "editor", allow: []allow{
 		{nsTenant, "get list watch create update delete power console", "ns-obj"},
 		{"group " + nsTenant, "list watch", "ns-coll g1-coll cl-coll"},
 		{"namespace", "get", "ns-self"}, {"group", "get", "g1-self"},
+		{"event", everyRead, "cl-obj cl-coll"},
 	}},
 	{who: "operator", allow: []allow{
 		{"virtualmachine", "get list watch power console", "ns-obj ns-coll g1-coll cl-coll"},
 		{"consolelink", "get list watch create delete", "ns-obj ns-coll g1-coll cl-coll"},
+		{"event", everyRead, "cl-obj cl-coll"},
 	}},
 	// A console link for the fixture VM: its consoles, nothing else.
 	// By id, it learns nothing: every holder is hidden (404 whether the id
 	// exists or not).
 	{who: "link:vm", allow: []allow{{"virtualmachine", "console", "ns-obj"}}, byID: http.StatusNotFound},
 	// Cluster-wide lists of what can be inside a group answer, filtered.
-	{who: "g2admin", allow: []allow{{"group rolebinding " + tenant, "list watch", "cl-coll"}},
-		hidden: "ns-obj ns-coll g1-obj g1-coll ns-self g1-self"},
+	// The fixture event is about g1's VM: hidden like the VM.
+	{who: "g2admin", allow: []allow{{"group rolebinding event " + tenant, "list watch", "cl-coll"}},
+		hidden: "ns-obj ns-coll g1-obj g1-coll ns-self g1-self", hide: []allow{{"event", "*", "cl-obj"}}},
 	{who: "node:node-b", allow: []allow{
 		{"node", everyRead, "cl-obj cl-coll"},
 		{"virtualmachine blockstorage virtualrouter", "list watch", "ns-coll g1-coll cl-coll"},
 		{"group namespace image externalip externalippool network imageentity", everyRead, anywhere},
 		{"network", "update status", "ns-obj"},
 	},
-		// What is placed on another node (node-a) is out of its sight.
-		hide: []allow{{"virtualmachine blockstorage virtualrouter", "get update status", "ns-obj"}}},
+		// What is placed on another node (node-a) is out of its sight,
+		// and so are the events about it (the fixture event's VM).
+		hide: []allow{{"virtualmachine blockstorage virtualrouter", "get update status", "ns-obj"},
+			{"event", "get create update", "cl-obj"}}},
 	// A node bound to core-agent (clusterrolebinding): its node role (no
 	// fixture is placed on node-c), and what the Core controllers do
 	// everywhere: read, cascade-delete and set status, the leader lease.
@@ -86,6 +94,7 @@ var matrix = []struct {
 		{"group namespace", "update", anywhere},
 		{"group namespace node virtualmachine externalip externalippool", "status", anywhere},
 		{"network", "update status", "ns-obj"},
+		{"event", "get create update", "cl-obj"},
 	}},
 	// A scrape token (bound to metrics cluster-wide): GET /metrics only.
 	{who: "scraper", allow: []allow{{"metrics", "get", "cl-obj"}}},
@@ -320,7 +329,14 @@ func fixtures(t *testing.T) map[*api.Kind]fixture {
 	link := api.ConsoleLinkKind.New().(*api.ConsoleLink)
 	link.Meta.ID = "l1"
 	link.Spec = api.ConsoleLinkSpec{VirtualMachineID: objs[len(objs)-1].GetMeta().ID, ExpiresAt: "2100-01-01T00:00:00Z"}
-	objs = append(objs, node, lease, tok, role, rb, crb, link)
+	ev := api.EventKind.New().(*api.Event)
+	ev.Meta.ID = "ev1"
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	ev.Spec = api.EventSpec{Type: api.EventWarning, Reason: "StartFailed", Message: "no", Count: 1,
+		FirstTimestamp: at, LastTimestamp: at, Source: api.EventSource{Component: "vm", Node: "node-a"},
+		InvolvedObject: api.ObjectReference{APIType: api.VirtualMachineKind.APIType, Group: "g1", Namespace: "ns1",
+			ID: link.Spec.VirtualMachineID}}
+	objs = append(objs, node, lease, tok, role, rb, crb, link, ev)
 
 	out := map[*api.Kind]fixture{}
 	for _, o := range objs {

@@ -1,6 +1,9 @@
 package apiserver
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // SetAuthTimer makes s tell spent how long authentication and
 // authorization take in each request, read on the clock now.
@@ -13,3 +16,7 @@ func SetAuthTimer(s *Server, now func() time.Duration, spent func(time.Duration)
 func SetMetricsTimer(s *Server, now func() time.Duration, spent func(time.Duration)) {
 	s.metricsTimer = &authTimer{now: now, spent: spent}
 }
+
+// SweepEvents runs one event retention sweep and returns how many events
+// it deleted.
+func SweepEvents(ctx context.Context, s *Server) (int, error) { return s.events.sweep(ctx) }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/auth"
@@ -44,6 +45,10 @@ type Config struct {
 	// DisableMetrics turns off GET /metrics and the request and store
 	// metrics (--metrics=false); the zero value serves them.
 	DisableMetrics bool
+	// EventTTL and MaxEvents bound the events kept (--event-ttl,
+	// --max-events; zero: DefaultEventTTL, DefaultMaxEvents).
+	EventTTL  time.Duration
+	MaxEvents int
 	// Out receives what is printed for the operator (the CA fingerprint);
 	// nil prints nothing.
 	Out io.Writer
@@ -78,6 +83,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := checkOIDCFlags(cfg.OIDC, cfg.Authorization); err != nil {
 		return err
 	}
+	if cfg.EventTTL < 0 || cfg.MaxEvents < 0 {
+		return fmt.Errorf("--event-ttl %s, --max-events %d: want positive values (0: the default)", cfg.EventTTL, cfg.MaxEvents)
+	}
 	secret, err := readNodeSecret(cfg.NodeSecretFile)
 	if err != nil {
 		return err
@@ -95,7 +103,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer store.Close()
-	opts := Options{Log: cfg.Log, NodeSecret: secret, Audit: al}
+	opts := Options{Log: cfg.Log, NodeSecret: secret, Audit: al,
+		Events: EventRetention{TTL: cfg.EventTTL, Max: cfg.MaxEvents}}
 	if !cfg.DisableMetrics {
 		// Wrapped before anything uses the store, so the token
 		// authenticator's reads are timed too.

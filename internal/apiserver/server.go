@@ -46,6 +46,8 @@ type Options struct {
 	// ConsoleLinkRecheck is how often a console session opened with a
 	// console link checks that the link still holds; 0: 10 s.
 	ConsoleLinkRecheck time.Duration
+	// Events bounds the events the store holds (retention.go).
+	Events EventRetention
 }
 
 // Server is the humstack API server over one store.
@@ -70,6 +72,8 @@ type Server struct {
 	// misses bounds the unknown join token ids one address may ask the
 	// cluster info of (clusterinfo.go).
 	misses missLimiter
+	// events sweeps expired and excess events.
+	events *retention
 	// authTimer, set by benchmarks only, learns the time each request
 	// spends in authentication and authorization (authtime.go).
 	authTimer *authTimer
@@ -113,6 +117,11 @@ func New(store storage.Store, opts Options) *Server {
 		// serving unchecked is not an option.
 		panic(fmt.Sprintf("apiserver: unknown authorization mode %q", opts.Authorization))
 	}
+	s.events = &retention{store: store, cfg: opts.Events.withDefaults(), now: opts.Now, log: s.log}
+	if s.events.now == nil {
+		s.events.now = time.Now
+	}
+	go s.events.run(s.stopping)
 	s.consoles = newConsoleProxy(opts.NodeSecret)
 	s.consoles.peer = newConsolePeer(opts.TLS)
 	s.mux = http.NewServeMux()

@@ -52,10 +52,12 @@ func (s Scope) depth() int {
 
 // itemDepth is the deepest grant that can reach an object of kind: a
 // namespace object is read inside itself, and a group object by whoever
-// may read anything inside it, down to one of its namespaces.
+// may read anything inside it, down to one of its namespaces. Events are
+// judged in their involved object's scope (api/event.go), down to a
+// namespace too.
 func itemDepth(kind string) int {
 	switch kind {
-	case "group", "namespace":
+	case "group", "namespace", "event":
 		return 2
 	}
 	k, err := api.LookupKind(kind)

@@ -86,6 +86,11 @@ var (
 	// not placed themselves; networks span nodes, each writing its own
 	// entry of the network's status and its own finalizer.
 	dependencyKinds = []string{"group", "namespace", "image", "externalip", "externalippool", "network", "imageentity"}
+	// eventWriteVerbs are what a recorder does (internal/controller/record):
+	// read an event by id, create it, count a repeat. An event is judged as
+	// its involved object too (the API server asks both), so a node writes
+	// events only about what it may get.
+	eventWriteVerbs = []string{VerbGet, VerbCreate, VerbUpdate}
 )
 
 // builtinRoles exist without objects and cannot be changed. A role says
@@ -97,13 +102,15 @@ var builtinRoles = map[string]*role{
 	RoleGroupAdmin:   {RoleGroupAdmin, []rule{{kinds: []string{"*"}, verbs: []string{"*"}}}},
 	RoleEditor: {RoleEditor, []rule{
 		{kinds: tenantKinds, verbs: editVerbs},
-		{kinds: []string{"group"}, verbs: readVerbs},
+		{kinds: []string{"group", "event"}, verbs: readVerbs},
 	}},
-	RoleViewer: {RoleViewer, []rule{{kinds: append([]string{"group"}, tenantKinds...), verbs: readVerbs}}},
+	RoleViewer: {RoleViewer, []rule{{kinds: append([]string{"group", "event"}, tenantKinds...), verbs: readVerbs}}},
 	RoleOperator: {RoleOperator, []rule{
 		{kinds: []string{"virtualmachine"}, verbs: []string{VerbGet, VerbList, VerbWatch, VerbPower, VerbConsole}},
 		// Whoever may open a console may share it, and revoke what it shared.
 		{kinds: []string{"consolelink"}, verbs: []string{VerbGet, VerbList, VerbWatch, VerbCreate, VerbDelete}},
+		// The events of what it may see (each also judged as its object).
+		{kinds: []string{"event"}, verbs: readVerbs},
 	}},
 	RoleNode: {RoleNode, []rule{
 		{kinds: []string{"node"}, verbs: readVerbs},
@@ -114,6 +121,7 @@ var builtinRoles = map[string]*role{
 		// The node holding an entity's source disk takes the entity with
 		// its finalizer (an update), then writes its status.
 		{kinds: []string{"imageentity"}, verbs: []string{VerbUpdate, VerbStatus}, when: placedOrFree},
+		{kinds: []string{"event"}, verbs: eventWriteVerbs},
 	}},
 	RoleCoreAgent: {RoleCoreAgent, coreAgentRules()},
 	// A Prometheus scrape token: read the metrics, nothing else. Bound by
@@ -142,6 +150,7 @@ func coreAgentRules() []rule {
 		{kinds: append([]string{"group", "node", "lease", "externalippool"}, inside...), verbs: readVerbs},
 		{kinds: inside, verbs: []string{VerbDelete}},
 		{kinds: []string{"lease"}, verbs: []string{VerbCreate, VerbUpdate}},
+		{kinds: []string{"event"}, verbs: eventWriteVerbs},
 		// The cascade ends by removing its finalizer from the group or
 		// namespace it emptied.
 		{kinds: []string{"group", "namespace"}, verbs: []string{VerbUpdate}},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/controller/record"
 )
 
 // Runnable is a long-running part of an agent: an informer, a controller,
@@ -29,6 +30,9 @@ type Manager struct {
 	// Metrics, when set before controllers are added, is given to every
 	// added Controller whose Options have no Metrics of their own.
 	Metrics Metrics
+	// Events is the agent's event sink, shared by its managers; whoever
+	// sets it runs it (Add). Nil: events are discarded.
+	Events *record.Sink
 
 	mu        sync.Mutex
 	informers map[informerKey]*Informer
@@ -62,6 +66,15 @@ func (m *Manager) Informer(k *api.Kind, filterName string, filter func(api.Objec
 	inf := NewInformer(m.Client, k, client.Scope{}, filter, m.Log)
 	m.informers[key] = inf
 	return inf
+}
+
+// Recorder returns the event recorder of a controller or loop: its events
+// name component as their source (docs/events.md lists the reasons).
+func (m *Manager) Recorder(component string) record.Recorder {
+	if m.Events == nil {
+		return record.Discard
+	}
+	return m.Events.For(component)
 }
 
 // Add registers a runnable (a controller, a loop) to start with the manager.

@@ -32,6 +32,7 @@ func FuzzDecodeValidate(f *testing.F) {
 	}
 	f.Add(all)
 	f.Add([]byte(`{"meta":{"apiType":"systemv0/node","id":"n1"},"spec":{"address":"fd00::1"},"status":{"state":"Ready"}}`))
+	f.Add([]byte(`{"meta":{"apiType":"corev0/event","id":"e1"},"spec":{"type":"Warning","reason":"DownloadFailed","message":"HTTP 404","involvedObject":{"apiType":"systemv0/blockstorage","group":"g","namespace":"n","id":"bs1"},"lastTimestamp":"2026-01-01T00:00:00+02:00"}}`))
 	// Free text may hold characters YAML forbids raw but JSON allows.
 	f.Add([]byte("meta: {apiType: systemv0/node, id: n1}\nstatus: {message: \"a\\x7fb\\x85\"}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -11,6 +11,7 @@ import (
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
 )
 
 // cascadeRecheck bounds how long a waiting deletion goes unexamined if an
@@ -26,6 +27,7 @@ const cascadeRecheck = 30 * time.Second
 // status says for what.
 type cascade struct {
 	c      *client.Client
+	events record.Recorder // DeletionWaiting (docs/events.md)
 	parent *controller.Informer
 	plan   plan
 	// children holds one informer per kind of plan.kinds.
@@ -66,6 +68,7 @@ func setupCascade(m *controller.Manager, inf func(*api.Kind) *controller.Informe
 	for name, r := range map[string]*cascade{"group-cascade": groups, "namespace-cascade": namespaces} {
 		opts.Log.Info("deletion order", "controller", name, "order", r.plan.String())
 		ctl := controller.New(name, r.parent, r, opts)
+		r.events = m.Recorder(name)
 		r.children = map[*api.Kind]*controller.Informer{}
 		for _, k := range r.plan.kinds {
 			child := inf(k)

@@ -49,17 +49,20 @@ func childName(k *api.Kind, m *api.Meta) string {
 
 // report writes the parent's status (state Deleting, msg), if it changed.
 func (r *cascade) report(ctx context.Context, parent api.Object, msg string) error {
-	want := api.StateStatus{State: api.ParentDeleting, Message: msg}
+	changed := false
 	_, err := controller.UpdateStatus(ctx, r.c, parent, func(o api.Object) bool {
 		st := parentStatus(o)
-		if st == nil || *st == want {
+		if st == nil || (st.State == api.ParentDeleting && st.Message == msg) {
 			return false
 		}
-		*st = want
+		st.State, st.Message, changed = api.ParentDeleting, msg, true
 		return true
 	})
 	if err != nil && !errors.Is(err, api.ErrNotFound) {
 		return fmt.Errorf("report waiting status: %w", err)
+	}
+	if changed && msg != "" && r.events != nil {
+		r.events.Event(parent, api.EventNormal, "DeletionWaiting", "deletion %s", msg)
 	}
 	return nil
 }

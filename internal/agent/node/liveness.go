@@ -10,6 +10,7 @@ import (
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
 )
 
 // livenessSlack is added to the time a node has left before looking at it
@@ -28,6 +29,7 @@ func SetupLiveness(m *controller.Manager, grace time.Duration) error {
 	inf := m.Informer(api.NodeKind, "", nil)
 	l := newLiveness(m.Client, inf, grace, time.Now)
 	l.vms = m.Informer(api.VirtualMachineKind, "", nil)
+	l.events = m.Recorder("node-liveness")
 	ctrl := controller.New("node-liveness", inf, l, controller.Options{Log: m.Log})
 	// A VM reported as running on a node that is NotReady is looked at
 	// again: its state there is unknown.
@@ -48,6 +50,8 @@ type liveness struct {
 	vms   *controller.Informer // nil in tests that do not look at VMs
 	grace time.Duration
 	now   func() time.Time
+	// events records NodeNotReady (docs/events.md).
+	events record.Recorder
 
 	mu   sync.Mutex
 	seen map[string]sighting // node id -> its latest heartbeat and when it was seen
@@ -60,7 +64,7 @@ type sighting struct {
 }
 
 func newLiveness(c *client.Client, nodes *controller.Informer, grace time.Duration, now func() time.Time) *liveness {
-	return &liveness{c: c, nodes: nodes, grace: grace, now: now, seen: map[string]sighting{}}
+	return &liveness{c: c, nodes: nodes, grace: grace, now: now, seen: map[string]sighting{}, events: record.Discard}
 }
 
 // Reconcile marks the node NotReady if its grace has run out, and otherwise
@@ -86,6 +90,7 @@ func (l *liveness) Reconcile(ctx context.Context, key controller.Key) (controlle
 			return false
 		}
 		n.Status.State, n.Status.Message = api.NodeNotReady, l.message(n)
+		setNodeReady(n)
 		marked = true
 		return true
 	})
@@ -97,6 +102,7 @@ func (l *liveness) Reconcile(ctx context.Context, key controller.Key) (controlle
 		return controller.Result{}, fmt.Errorf("mark node NotReady: %w", err)
 	case marked:
 		controller.Logger(ctx).Warn("node is NotReady", "node", key.ID, "message", out.Status.Message)
+		l.events.Event(out, api.EventWarning, "NodeNotReady", "%s", out.Status.Message)
 	}
 	if out.Status.State == api.NodeNotReady {
 		return controller.Result{}, l.markVMsUnknown(ctx, out)
@@ -168,6 +174,7 @@ func (l *liveness) markVMsUnknown(ctx context.Context, n *api.Node) error {
 				return false
 			}
 			vm.Status.State, vm.Status.Message = api.VMStateUnknown, msg
+			setVMUnknown(vm, msg)
 			return true
 		})
 		if err != nil && !errors.Is(err, api.ErrNotFound) {

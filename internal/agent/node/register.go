@@ -148,6 +148,7 @@ func (a *Agent) writeStatus(ctx context.Context, n *api.Node, alloc allocation, 
 	out, err := controller.UpdateStatus(ctx, a.c, n, func(n *api.Node) bool {
 		s := &n.Status
 		s.State, s.Message = api.NodeReady, ""
+		setNodeReady(n)
 		s.LastHeartbeatTime = a.now().UTC().Format(time.RFC3339Nano)
 		if withAlloc {
 			s.AllocatedMemory, s.AllocatedVcpus = FormatSize(alloc.memory), FormatMilliCPU(alloc.milliCPU)

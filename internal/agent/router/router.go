@@ -48,6 +48,7 @@ import (
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
 	"github.com/humstack/humstack/internal/host/netns"
 )
 
@@ -71,6 +72,9 @@ type Config struct {
 	// the agent's own namespace (see the package doc).
 	NetnsPrefix string
 	Log         *slog.Logger
+	// Events records routers applied and failing (docs/events.md); nil
+	// discards them.
+	Events record.Recorder
 }
 
 // hostOps is what the driver does on the host; tests fake it.
@@ -86,6 +90,7 @@ type Driver struct {
 	node, prefix string
 	client       *client.Client
 	host         hostOps
+	events       record.Recorder
 }
 
 var (
@@ -99,7 +104,10 @@ func New(cfg Config) *Driver {
 	if prefix == "" {
 		prefix = DefaultNetnsPrefix(cfg.Log)
 	}
-	return &Driver{node: cfg.Node, prefix: prefix, client: cfg.Client, host: hostAdapter{nodeHandle: ownNamespace}}
+	if cfg.Events == nil {
+		cfg.Events = record.Discard
+	}
+	return &Driver{node: cfg.Node, prefix: prefix, client: cfg.Client, host: hostAdapter{nodeHandle: ownNamespace}, events: cfg.Events}
 }
 
 // DefaultNetnsPrefix is the name of the agent's own network namespace and
@@ -121,15 +129,18 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 	if !ok {
 		return controller.Result{}, controller.Terminal(fmt.Errorf("router driver got %T", obj))
 	}
+	was, wasMsg := api.StatusOf(vr)
 	p, err := d.resolve(ctx, vr)
 	var w waitError
 	var bad specError
 	switch {
 	case errors.As(err, &w):
 		system.SetState(vr, StatePending, w.msg)
+		setApplied(vr, api.ConditionFalse, "WaitingForDependencies", w.msg)
 		return controller.Result{}, nil
 	case errors.As(err, &bad):
 		system.SetState(vr, StateError, bad.msg)
+		setApplied(vr, api.ConditionFalse, "Rejected", bad.msg)
 		return controller.Result{RequeueAfter: bad.retry}, nil
 	case err != nil:
 		return controller.Result{}, err
@@ -144,8 +155,11 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 	vr.Meta.Annotations[AnnotationNetns] = p.want.Netns
 	if err != nil {
 		system.SetState(vr, StateError, "apply: "+err.Error())
+		setApplied(vr, api.ConditionFalse, "ApplyFailed", err.Error())
+		d.events.Event(vr, api.EventWarning, "ApplyFailed", "apply: %v", err)
 		return controller.Result{}, err
 	}
+	setAppliedPlan(vr, p.left)
 	switch {
 	case len(p.left) == 0:
 		system.SetState(vr, StateRunning, "")
@@ -154,7 +168,23 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 	default:
 		system.SetState(vr, StateError, "running; left out: "+strings.Join(p.left, "; "))
 	}
+	d.applied(vr, was, wasMsg)
 	return controller.Result{}, nil
+}
+
+// applied records a router applied, in full or in part, when its state or
+// message changed (docs/events.md).
+func (d *Driver) applied(vr *api.VirtualRouter, was, wasMsg string) {
+	st, msg := api.StatusOf(vr)
+	switch {
+	case st == was && msg == wasMsg:
+	case st == StateRunning:
+		d.events.Event(vr, api.EventNormal, "Applied", "applied in network namespace %s", vr.Meta.Annotations[AnnotationNetns])
+	case st == StatePending:
+		d.events.Event(vr, api.EventNormal, "PartiallyApplied", "%s", msg)
+	default:
+		d.events.Event(vr, api.EventWarning, "PartiallyApplied", "%s", msg)
+	}
 }
 
 // Remove implements system.Driver: the router's namespace (with its
@@ -168,4 +198,20 @@ func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 	}
 	controller.Logger(ctx).Info("router removed", "netns", name)
 	return nil
+}
+
+// setApplied sets the router's Applied condition: whether its namespace,
+// links and NAT rules match its spec.
+func setApplied(vr *api.VirtualRouter, status api.ConditionStatus, reason, msg string) {
+	system.SetCondition(vr, api.ConditionApplied, status, reason, msg)
+}
+
+// setAppliedPlan sets Applied after the host took the plan: True unless
+// parts of the spec were left out (they are named).
+func setAppliedPlan(vr *api.VirtualRouter, left []string) {
+	if len(left) == 0 {
+		setApplied(vr, api.ConditionTrue, "Applied", "")
+		return
+	}
+	setApplied(vr, api.ConditionFalse, "PartlyApplied", "left out: "+strings.Join(left, "; "))
 }

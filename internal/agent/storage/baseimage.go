@@ -92,6 +92,7 @@ func (d *Driver) fromImage(ctx context.Context, bs *api.BlockStorage, path strin
 	}
 	bs.Status.ImageEntity = ent.Meta.ID
 	setState(bs, StateActive, "")
+	d.events.Event(bs, api.EventNormal, "Copied", "created from image entity %s/%s", ent.Meta.Group, ent.Meta.ID)
 	return controller.Result{}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"hash"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -29,6 +30,8 @@ type job struct {
 	err      error
 	sum      string // the result's sha256, when the work computes it
 	finished time.Time
+	// reported: its failure was reported once (under Driver.mu).
+	reported bool
 }
 
 // jobView is what one reconcile reports of a job.
@@ -40,6 +43,9 @@ type jobView struct {
 	Done, Total int64
 	Sum         string
 	Requeue     time.Duration
+	// Started: the job was started by this call; Failed: this is the
+	// first report of its failure (each is one event).
+	Started, Failed bool
 }
 
 // runJob reports, and if needed starts, the background job k that makes a
@@ -60,18 +66,22 @@ func (d *Driver) runJob(k, source string, work func(context.Context, *job) error
 				delete(d.jobs, k)
 				return jobView{Sum: j.sum}
 			}
-			if wait := d.retry - time.Since(j.finished); wait > 0 {
-				return jobView{State: StateError, Err: j.err, Requeue: wait}
+			// A failure is reported at least once, however late it is seen.
+			failed := !j.reported
+			j.reported = true
+			if wait := d.retry - time.Since(j.finished); wait > 0 || failed {
+				return jobView{State: StateError, Err: j.err, Requeue: max(wait, time.Millisecond), Failed: failed}
 			}
 			j = nil // retry
 		default:
 		}
 	}
-	if j == nil {
+	started := j == nil
+	if started {
 		j = d.start(source, work)
 		d.jobs[k] = j
 	}
-	return jobView{State: j.state.Load().(string), Done: j.downloaded.Load(), Total: j.total.Load(), Requeue: PollInterval}
+	return jobView{State: j.state.Load().(string), Done: j.downloaded.Load(), Total: j.total.Load(), Requeue: PollInterval, Started: started}
 }
 
 // download reports (and if needed starts) the background download of bs
@@ -84,7 +94,25 @@ func (d *Driver) download(bs *api.BlockStorage, path string, limit int64) contro
 		return d.fetch(ctx, j, url, path, limit)
 	})
 	report(bs, v, "downloading "+url)
+	d.downloadEvents(bs, v, url)
 	return controller.Result{RequeueAfter: v.Requeue}
+}
+
+// downloadEvents records a download's steps, each once per attempt: its
+// start, its failure (the error names the URL and the HTTP status), its
+// end (docs/events.md).
+func (d *Driver) downloadEvents(bs *api.BlockStorage, v jobView, rawURL string) {
+	if u, err := neturl.Parse(rawURL); err == nil {
+		rawURL = u.Redacted()
+	}
+	switch {
+	case v.Started:
+		d.events.Event(bs, api.EventNormal, "Downloading", "downloading %s", rawURL)
+	case v.Failed:
+		d.events.Event(bs, api.EventWarning, "DownloadFailed", "%v", v.Err)
+	case v.State == "":
+		d.events.Event(bs, api.EventNormal, "Downloaded", "downloaded %s", rawURL)
+	}
 }
 
 // report writes a job's view into bs's status; running is the message of

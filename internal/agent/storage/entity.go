@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -85,9 +86,11 @@ func (r *entityReconciler) Reconcile(ctx context.Context, key controller.Key) (c
 		}
 	}
 	st := ent.Status
+	st.Conditions = slices.Clone(st.Conditions) // ent is the informer's cached copy
 	res, err := r.converge(ctx, ent, src, &st)
+	setEntityConditions(&st, ent.Meta.Generation, err)
 	if _, uerr := controller.UpdateStatus(ctx, r.c, ent, func(e *api.ImageEntity) bool {
-		if e.Status == st {
+		if reflect.DeepEqual(e.Status, st) {
 			return false
 		}
 		e.Status = st
@@ -202,6 +205,7 @@ func (r *entityReconciler) teardown(ctx context.Context, ent *api.ImageEntity) (
 				return false
 			}
 			setEntity(&e.Status, EntityDeleting, msg)
+			setEntityConditions(&e.Status, e.Meta.Generation, nil)
 			return true
 		})
 		return controller.Result{RequeueAfter: inUseRecheck}, ignoreNotFound(err)

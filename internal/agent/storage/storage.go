@@ -40,6 +40,7 @@ import (
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
 	"github.com/humstack/humstack/internal/host/qcow2"
 )
 
@@ -90,6 +91,9 @@ type Config struct {
 	ParallelLimit int
 	// RetryAfter overrides the package's RetryAfter (tests); 0 keeps it.
 	RetryAfter time.Duration
+	// Events records the disks' downloads, copies and growth
+	// (docs/events.md); nil discards them.
+	Events record.Recorder
 }
 
 // Driver realizes block storages on this node. It implements
@@ -102,6 +106,7 @@ type Driver struct {
 	peer                func(node string) *http.Client
 	retry               time.Duration
 	sem                 chan struct{}
+	events              record.Recorder
 
 	// cacheMu orders making overlays on cached images against removing a
 	// cached image no disk uses any more.
@@ -123,8 +128,12 @@ func New(cfg Config) *Driver {
 	if r <= 0 {
 		r = RetryAfter
 	}
+	if cfg.Events == nil {
+		cfg.Events = record.Discard
+	}
 	return &Driver{
-		node: cfg.Node, dir: cfg.Dir, imageDir: cfg.ImageDir, client: cfg.Client, inUse: cfg.InUse,
+		events: cfg.Events,
+		node:   cfg.Node, dir: cfg.Dir, imageDir: cfg.ImageDir, client: cfg.Client, inUse: cfg.InUse,
 		secret: cfg.Secret, host: cfg.DownloadHost, peer: cfg.Peer,
 		retry: r, sem: make(chan struct{}, n), jobs: map[string]*job{},
 	}
@@ -164,6 +173,7 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 			return controller.Result{}, err
 		}
 		setState(bs, StateActive, "")
+		d.events.Event(bs, api.EventNormal, "Created", "created empty (%s)", bs.Spec.LimitSize)
 		return controller.Result{}, nil
 	case api.BlockStorageFromHTTP:
 		if bs.Spec.From.HTTP == nil || bs.Spec.From.HTTP.URL == "" {
@@ -212,6 +222,7 @@ func (d *Driver) existing(ctx context.Context, bs *api.BlockStorage, path string
 			setState(bs, StateError, "grow disk: "+err.Error())
 			return true, err
 		}
+		d.events.Event(bs, api.EventNormal, "Grown", "grown from %d to %d bytes (spec.limitSize %s)", img.VirtualSize, limit, bs.Spec.LimitSize)
 		fallthrough
 	default:
 		setState(bs, StateActive, "")
@@ -334,6 +345,7 @@ func removeTemps(path string) {
 // progress when the disk is not transferring.
 func setState(bs *api.BlockStorage, state, msg string) {
 	system.SetState(bs, state, msg)
+	setContentReady(bs, state, msg)
 	if state != StateDownloading && state != StateCopying && state != StateQueued {
 		bs.Status.Downloaded, bs.Status.Total = 0, 0
 	}

@@ -29,6 +29,7 @@ import (
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/controller"
+	events "github.com/humstack/humstack/internal/controller/record"
 	"github.com/humstack/humstack/internal/host/qemu"
 )
 
@@ -77,6 +78,9 @@ type Config struct {
 	PowerOffTimeout time.Duration
 	// Consoles, when set, relays the serial consoles of running VMs.
 	Consoles Consoles
+	// Events records the VMs' starts, stops and crashes (docs/events.md);
+	// nil discards them.
+	Events events.Recorder
 }
 
 // Driver realizes VMs on this node. It implements system.Driver.
@@ -87,6 +91,7 @@ type Driver struct {
 	timeout          time.Duration
 	consoles         Consoles
 	host             hostOps
+	events           events.Recorder
 
 	mu     sync.Mutex
 	diedAt map[string]time.Time // VMs found dead while PowerOn, by key
@@ -103,9 +108,12 @@ func New(cfg Config) *Driver {
 	if t <= 0 {
 		t = DefaultPowerOffTimeout
 	}
+	if cfg.Events == nil {
+		cfg.Events = events.Discard
+	}
 	return &Driver{
 		node: cfg.Node, dir: cfg.Dir, accel: cfg.Accel, diskPath: cfg.DiskPath, client: cfg.Client,
-		timeout: t, consoles: cfg.Consoles, host: realHost{}, diedAt: map[string]time.Time{},
+		timeout: t, consoles: cfg.Consoles, host: realHost{}, diedAt: map[string]time.Time{}, events: cfg.Events,
 	}
 }
 
@@ -122,6 +130,7 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 	if !ok {
 		return controller.Result{}, controller.Terminal(fmt.Errorf("vm driver got %T", obj))
 	}
+	defer setStarted(vm)
 	m := &vm.Meta
 	dir := d.Dir(m.Group, m.Namespace, m.ID)
 	if !socketsFit(dir) {
@@ -150,6 +159,7 @@ func (d *Driver) powerOn(ctx context.Context, vm *api.VirtualMachine, dir string
 		delay := restartDelay(vm.Status.Restarts)
 		d.cleanup(ctx, vm, dir, false)
 		setState(vm, StateStarting, fmt.Sprintf("QEMU exited unexpectedly; restart %d in %s", vm.Status.Restarts, delay))
+		d.events.Event(vm, api.EventWarning, "Crashed", "QEMU exited unexpectedly; restarting after a backoff")
 		vm.Status.PID = 0
 		return controller.Result{RequeueAfter: delay}, nil
 	}
@@ -157,6 +167,7 @@ func (d *Driver) powerOn(ctx context.Context, vm *api.VirtualMachine, dir string
 		return controller.Result{RequeueAfter: wait}, nil
 	}
 	p, err := d.resolve(ctx, vm)
+	setDependencies(vm, err)
 	var w waitError
 	switch {
 	case errors.As(err, &w):
@@ -181,9 +192,13 @@ func (d *Driver) start(ctx context.Context, vm *api.VirtualMachine, dir string, 
 	pid, err := d.launch(ctx, vm, dir, p, rec)
 	if err != nil {
 		setState(vm, StateError, "start: "+err.Error())
+		d.events.Event(vm, api.EventWarning, "StartFailed", "start: %v", err)
 		return controller.Result{}, err
 	}
-	d.forgetDied(k)
+	if d.forgetDied(k) {
+		d.events.Event(vm, api.EventWarning, "Restarted", "restarted after QEMU exited unexpectedly")
+	}
+	d.events.Event(vm, api.EventNormal, "Started", "started on %s (%s, %d vCPU, %d MiB)", d.node, d.accel, p.VCPUs, p.MemoryMiB)
 	if d.consoles != nil {
 		d.consoles.Start(vm.Meta.Group, vm.Meta.Namespace, vm.Meta.ID)
 	}
@@ -209,6 +224,7 @@ func (d *Driver) observe(ctx context.Context, vm *api.VirtualMachine, dir string
 	vm.Status.PID, vm.Status.Accelerator, vm.Status.StartedAt, vm.Status.NICs = pid, rec.Accel, rec.StartedAt, rec.nicStatus()
 	msg := ""
 	p, err := d.resolve(ctx, vm)
+	setDependencies(vm, err)
 	if err == nil {
 		if err := d.repair(ctx, dir, &rec, p); err != nil {
 			return controller.Result{}, err
@@ -239,6 +255,7 @@ func (d *Driver) powerOff(ctx context.Context, vm *api.VirtualMachine, dir strin
 			msg = fmt.Sprintf("the guest did not shut down within %s: stopped hard", d.timeout)
 		}
 		controller.Logger(ctx).Info("vm stopped", "clean", clean)
+		d.events.Event(vm, stopType(clean), stopEvent(clean), "%s", msg)
 		// Kept on the host, not only in status: a later reconcile may start
 		// from a cached copy that predates this stop.
 		if err := os.WriteFile(filepath.Join(dir, stopReason), []byte(msg), 0o600); err != nil {
@@ -305,10 +322,29 @@ func (d *Driver) markDied(k string) {
 	d.diedAt[k] = time.Now()
 }
 
-func (d *Driver) forgetDied(k string) {
+// forgetDied reports whether the VM k was known to have died.
+func (d *Driver) forgetDied(k string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	_, died := d.diedAt[k]
 	delete(d.diedAt, k)
+	return died
+}
+
+// stopEvent is the reason of a stop: Stopped, or ACPITimeout when the
+// guest ignored the ACPI power button and QEMU was stopped hard.
+func stopEvent(clean bool) string {
+	if clean {
+		return "Stopped"
+	}
+	return "ACPITimeout"
+}
+
+func stopType(clean bool) string {
+	if clean {
+		return api.EventNormal
+	}
+	return api.EventWarning
 }
 
 // restartWait is how long a VM that died must still wait before it is

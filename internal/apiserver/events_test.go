@@ -1,0 +1,232 @@
+package apiserver_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/apiserver"
+	"github.com/humstack/humstack/internal/auth"
+	"github.com/humstack/humstack/internal/storage/bolt"
+)
+
+// eventAbout is a valid event about ref, last seen at last.
+func eventAbout(id string, ref api.ObjectReference, reason string, last time.Time) *api.Event {
+	ev := api.EventKind.New().(*api.Event)
+	ev.Meta.ID = id
+	ev.Spec = api.EventSpec{Type: api.EventWarning, Reason: reason, Message: "m", Count: 1,
+		FirstTimestamp: last, LastTimestamp: last, InvolvedObject: ref}
+	return ev
+}
+
+func vmRef(g, ns, id string) api.ObjectReference {
+	return api.ObjectReference{APIType: api.VirtualMachineKind.APIType, Group: g, Namespace: ns, ID: id}
+}
+
+// TestEventsFollowTheirObject: a viewer of g1/ns1 sees the events of
+// g1/ns1's objects (and of ns1 itself) and no others, in lists and
+// watches; a node writes events only about what it may see.
+func TestEventsFollowTheirObject(t *testing.T) {
+	e := newRBACEnv(t)
+	now := time.Now().UTC()
+	nsRef := api.ObjectReference{APIType: api.NamespaceKind.APIType, Group: "g1", ID: "ns1"}
+	for _, ev := range []*api.Event{
+		eventAbout("e-ns1", vmRef("g1", "ns1", "vm1"), "StartFailed", now),
+		eventAbout("e-ns2", vmRef("g1", "ns2", "vm2"), "StartFailed", now),
+		eventAbout("e-g2", vmRef("g2", "ns1", "vm1"), "StartFailed", now),
+		eventAbout("e-node", api.ObjectReference{APIType: api.NodeKind.APIType, ID: "node-a"}, "NodeNotReady", now),
+		eventAbout("e-group", api.ObjectReference{APIType: api.GroupKind.APIType, ID: "g1"}, "DeletionWaiting", now),
+		eventAbout("e-nsobj", nsRef, "DeletionWaiting", now),
+	} {
+		e.put("/events/"+ev.Meta.ID, ev)
+	}
+	e.token("viewer", "")
+	e.bind("viewer", auth.RoleViewer, "g1", "ns1")
+	e.token("gviewer", "")
+	e.bind("gviewer", auth.RoleViewer, "g1", "")
+
+	for who, want := range map[string][]string{
+		"viewer":  {"e-ns1", "e-nsobj"},
+		"gviewer": {"e-group", "e-ns1", "e-ns2", "e-nsobj"},
+		"admin":   {"e-g2", "e-group", "e-node", "e-ns1", "e-ns2", "e-nsobj"},
+	} {
+		code, got := e.listIDs(who, "/api/v0/events")
+		for i := range got {
+			got[i] = strings.Trim(got[i], "/")
+		}
+		slices.Sort(got)
+		if code != 200 || !slices.Equal(got, want) {
+			t.Errorf("%s lists %d %v, want %v", who, code, got, want)
+		}
+	}
+	for id, want := range map[string]int{"e-ns1": 200, "e-nsobj": 200, "e-ns2": 404, "e-node": 403, "e-g2": 404, "nope": 404} {
+		if code, _ := e.call("viewer", "GET", "/api/v0/events/"+id, ""); code != want {
+			t.Errorf("viewer gets %s: %d, want %d", id, code, want)
+		}
+	}
+
+	// A watch carries ns1's events only.
+	stream := e.watchIDs(t, "viewer", "/api/v0/events?watch=true")
+	admin, err := client.New(e.srv.URL, client.WithToken(e.tokens["admin"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range []*api.Event{eventAbout("w-ns2", vmRef("g1", "ns2", "vm2"), "Crashed", now),
+		eventAbout("w-ns1", vmRef("g1", "ns1", "vm1"), "Crashed", now)} {
+		if _, err := admin.Create(ctx(t), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := <-stream; got != "w-ns1" {
+		t.Errorf("first watch event: %s, want w-ns1 (w-ns2 is about g1/ns2)", got)
+	}
+
+	// Nodes: about a VM placed on it, yes; on another node, no (404, as
+	// the VM is out of its sight); a viewer may not write events at all.
+	e.tenancy2(t, admin)
+	vm := teamVM(t, "g1", "ns1", "vm1")
+	vm.Meta.Annotations[api.AnnotationVirtualMachineNode] = "node-a"
+	if _, err := admin.Create(ctx(t), vm); err != nil {
+		t.Fatal(err)
+	}
+	body := func(id string) string {
+		b, _ := api.Encode(eventAbout(id, vmRef("g1", "ns1", "vm1"), "Started", now))
+		return string(b)
+	}
+	for _, c := range []struct {
+		who  string
+		want int
+	}{{"node:node-a", 201}, {"node:node-b", 404}, {"viewer", 403}} {
+		if code, msg := e.call(c.who, "POST", "/api/v0/events", body("n-"+strings.ReplaceAll(c.who, ":", "-"))); code != c.want {
+			t.Errorf("%s creates an event about vm1 (on node-a): %d, want %d: %s", c.who, code, c.want, msg)
+		}
+	}
+	if code, msg := e.call("node:node-b", "GET", "/api/v0/events/n-node-node-a", ""); code != 404 {
+		t.Errorf("node-b reads node-a's event: %d, want 404: %s", code, msg)
+	}
+	if code, msg := e.call("node:node-a", "GET", "/api/v0/events", ""); code != 403 {
+		t.Errorf("a node lists events: %d, want 403: %s", code, msg)
+	}
+}
+
+// tenancy2 creates g1 with ns1 and ns2 through the API.
+func (e *rbacEnv) tenancy2(t *testing.T, admin *client.Client) {
+	t.Helper()
+	e.c = admin
+	e.tenancy("g1", "ns1", "ns2")
+}
+
+// retentionEnv is an apiserver (authorization off) with event retention
+// cfg on clock now.
+func retentionEnv(t *testing.T, cfg apiserver.EventRetention, now func() time.Time) (*apiserver.Server, *bolt.Store, *client.Client) {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := apiserver.New(st, apiserver.Options{Log: slog.New(slog.DiscardHandler), Events: cfg, Now: now})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(func() { srv.Close(); s.Close(); st.Close() })
+	c, err := client.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, st, c
+}
+
+func storedEvents(t *testing.T, st *bolt.Store) []string {
+	t.Helper()
+	kvs, _, err := st.List(context.Background(), "/events/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, kv := range kvs {
+		ids = append(ids, strings.TrimPrefix(kv.Key, "/events/"))
+	}
+	return ids
+}
+
+// TestEventRetentionByAge: a sweep deletes the events not seen for TTL.
+func TestEventRetentionByAge(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	now := t0
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	s, st, c := retentionEnv(t, apiserver.EventRetention{TTL: time.Hour, Interval: time.Hour}, clock)
+	for i, age := range []time.Duration{3 * time.Hour, 61 * time.Minute, 59 * time.Minute, 0} {
+		if _, err := c.Create(ctx(t), eventAbout(fmt.Sprintf("e%d", i), vmRef("g", "n", "vm"), "R"+fmt.Sprint(i), t0.Add(-age))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := apiserver.SweepEvents(ctx(t), s)
+	if got := storedEvents(t, st); err != nil || n != 2 || !slices.Equal(got, []string{"e2", "e3"}) {
+		t.Errorf("after a sweep at t0: deleted %d (%v), kept %v; want e0, e1 deleted", n, err, got)
+	}
+	mu.Lock()
+	now = t0.Add(2 * time.Hour)
+	mu.Unlock()
+	if n, err := apiserver.SweepEvents(ctx(t), s); err != nil || n != 2 || len(storedEvents(t, st)) != 0 {
+		t.Errorf("two hours later: deleted %d (%v), kept %v", n, err, storedEvents(t, st))
+	}
+}
+
+// TestEventRetentionByCount: the store never holds more than Max events;
+// the least recently seen go first.
+func TestEventRetentionByCount(t *testing.T) {
+	t0 := time.Now().UTC()
+	_, st, c := retentionEnv(t, apiserver.EventRetention{Max: 10, Interval: time.Hour}, nil)
+	most := 0
+	for i := range 35 {
+		ev := eventAbout(fmt.Sprintf("e%02d", i), vmRef("g", "n", "vm"), "R", t0.Add(time.Duration(i)*time.Second))
+		if _, err := c.Create(ctx(t), ev); err != nil {
+			t.Fatal(err)
+		}
+		most = max(most, len(storedEvents(t, st)))
+	}
+	got := storedEvents(t, st)
+	if most > 10 || len(got) > 10 || len(got) < 9 {
+		t.Errorf("at most %d stored, %d at the end (%v); want <= 10", most, len(got), got)
+	}
+	if got[len(got)-1] != "e34" || got[0] < "e25" {
+		t.Errorf("kept %v, want the newest", got)
+	}
+}
+
+// TestEventValidationNamesFields: the server's answer to a bad event names
+// the field.
+func TestEventValidationNamesFields(t *testing.T) {
+	_, _, c := retentionEnv(t, apiserver.EventRetention{}, nil)
+	for field, mutate := range map[string]func(*api.Event){
+		"spec.type":                     func(e *api.Event) { e.Spec.Type = "Error" },
+		"spec.reason":                   func(e *api.Event) { e.Spec.Reason = "start failed" },
+		"spec.involvedObject.apiType":   func(e *api.Event) { e.Spec.InvolvedObject.APIType = "systemv0/nothing" },
+		"spec.involvedObject.namespace": func(e *api.Event) { e.Spec.InvolvedObject.Namespace = "" },
+		"spec.involvedObject.id":        func(e *api.Event) { e.Spec.InvolvedObject.ID = "Bad_ID" },
+		"spec.count":                    func(e *api.Event) { e.Spec.Count = -1 },
+	} {
+		ev := eventAbout("bad", vmRef("g", "n", "vm"), "R", time.Now())
+		mutate(ev)
+		if _, err := c.Create(ctx(t), ev); !isClass(err, api.ErrInvalid) || !strings.Contains(err.Error(), field) {
+			t.Errorf("%s: %v, want invalid naming it", field, err)
+		}
+	}
+	ev := eventAbout("good", vmRef("g", "n", "vm"), "R", time.Time{})
+	ev.Spec.Count = 0
+	got, err := c.Create(ctx(t), ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := got.(*api.Event).Spec; s.Count != 1 || s.FirstTimestamp.IsZero() || !s.LastTimestamp.Equal(s.FirstTimestamp) {
+		t.Errorf("defaults: %+v, want count 1 and both times set", s)
+	}
+}
