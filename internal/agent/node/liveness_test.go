@@ -8,6 +8,7 @@ import (
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
 )
 
 // createNode stores a node with a Ready status and heartbeat time beat.
@@ -37,6 +38,8 @@ func TestLiveness(t *testing.T) {
 	const grace = time.Second
 	c := newAPI(t)
 	m := controller.NewManager(c, quiet)
+	m.Events = record.New(c, record.Options{Node: "core", Interval: 100 * time.Millisecond, Log: quiet})
+	m.Add(m.Events)
 	if err := SetupLiveness(m, grace); err != nil {
 		t.Fatal(err)
 	}
@@ -57,6 +60,17 @@ func TestLiveness(t *testing.T) {
 	if msg := getNode(t, c, "dead").Status.Message; !strings.HasPrefix(msg, "no heartbeat since ") || !strings.HasSuffix(msg, "(grace 1s)") {
 		t.Errorf("message %q", msg)
 	}
+	eventually(t, 5*time.Second, "a NodeNotReady event about node dead", func() bool {
+		objs, _, err := c.List(testCtx(t), api.EventKind, client.Scope{})
+		for _, o := range objs {
+			s := o.(*api.Event).Spec
+			if err == nil && s.Reason == "NodeNotReady" && s.InvolvedObject.ID == "dead" && s.Type == api.EventWarning &&
+				s.Source.Component == "node-liveness" && strings.HasPrefix(s.Message, "no heartbeat since ") {
+				return true
+			}
+		}
+		return false
+	})
 
 	// A heartbeat (what the agent writes) makes it Ready; silence again
 	// makes it NotReady again.
