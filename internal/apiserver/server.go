@@ -105,6 +105,8 @@ func New(store storage.Store, opts Options) *Server {
 	if s.events.now == nil {
 		s.events.now = time.Now
 	}
+	// Unknown until the first sweep: an event create before it sweeps.
+	s.events.count.Store(int64(s.events.cfg.Max))
 	go s.events.run(s.stopping)
 	s.consoles = newConsoleProxy(opts.NodeSecret)
 	s.consoles.peer = newConsolePeer(opts.TLS)
