@@ -71,6 +71,21 @@ func TestLiveness(t *testing.T) {
 		}
 		return false
 	})
+	// A running agent's heartbeat that ends a NotReady says so.
+	alive := getNode(t, c, "alive")
+	alive.Status.State = api.NodeNotReady
+	if _, err := c.UpdateStatus(testCtx(t), alive); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "a NodeReady event about node alive", func() bool {
+		objs, _, err := c.List(testCtx(t), api.EventKind, client.Scope{})
+		for _, o := range objs {
+			if s := o.(*api.Event).Spec; err == nil && s.Reason == "NodeReady" && s.InvolvedObject.ID == "alive" {
+				return true
+			}
+		}
+		return false
+	})
 
 	// A heartbeat (what the agent writes) makes it Ready; silence again
 	// makes it NotReady again.
