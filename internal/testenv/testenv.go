@@ -72,7 +72,7 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() (bool, string))
 func (e *Env) Run(t testing.TB, setup func(m *controller.Manager) error) (stop func()) {
 	t.Helper()
 	m := controller.NewManager(e.Client, slog.New(slog.DiscardHandler))
-	m.Events = record.New(e.Client, record.Options{Node: "test", Interval: 100 * time.Millisecond, Log: m.Log})
+	m.Events = record.New(e.Client, record.Options{Node: "test", Interval: 100 * time.Millisecond, WriteRate: 1000, Log: m.Log})
 	m.Add(m.Events)
 	if err := setup(m); err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ func TestLiveness(t *testing.T) {
 	const grace = time.Second
 	c := newAPI(t)
 	m := controller.NewManager(c, quiet)
-	m.Events = record.New(c, record.Options{Node: "core", Interval: 100 * time.Millisecond, Log: quiet})
+	m.Events = record.New(c, record.Options{Node: "core", Interval: 100 * time.Millisecond, WriteRate: 1000, Log: quiet})
 	m.Add(m.Events)
 	if err := SetupLiveness(m, grace); err != nil {
 		t.Fatal(err)
