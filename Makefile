@@ -69,6 +69,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzBearer$$' -fuzztime $(FUZZTIME) ./internal/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzIDTokenFront$$' -fuzztime $(FUZZTIME) ./internal/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/pki
+	$(GO) test -run '^$$' -fuzz '^FuzzVerifyClusterInfo$$' -fuzztime $(FUZZTIME) ./internal/pki
 
 # bench prints API throughput and latency (p50/p99) at concurrency 1, 8 and
 # 64, a 10,000-object list, watch delivery latency to 100 watchers, and the

@@ -63,9 +63,12 @@ type ExternalIPSpec struct {
 }
 
 // StateStatus is the status of kinds that have only a state and a message.
+// Conditions are set where an agent manages the object: a router, and each
+// node's entry of a network.
 type StateStatus struct {
-	State   string `json:"state,omitempty"`
-	Message string `json:"message,omitempty"`
+	State      string      `json:"state,omitempty"`
+	Message    string      `json:"message,omitempty"`
+	Conditions []Condition `json:"conditions,omitempty"`
 }
 
 // Node is a machine running an agent. Agents write it.
@@ -100,6 +103,8 @@ type NodeStatus struct {
 	AllocatedVcpus    string `json:"allocatedVcpus,omitempty"`
 	// AllocatedStorage sums the requestSize of the disks stored on the node.
 	AllocatedStorage string `json:"allocatedStorage,omitempty"`
+	// Conditions detail the state for programs (docs/api.md).
+	Conditions []Condition `json:"conditions,omitempty"`
 }
 
 // Lease is a lock that one agent holds for a while and renews: the Core

@@ -8,6 +8,7 @@ import "time"
 //	GET /api/v0/jointokens                                 {"data":{"joinTokens": [JoinTokenRecord]}}
 //	DELETE /api/v0/jointokens/{id}      (revoke)         -> {"data":{"joinToken": JoinTokenRecord}}
 //	POST /api/v0/nodes/{name}/join     JoinRequest      -> {"data":{"nodeCredential": NodeCredential}}
+//	GET /api/v0/jointokens/{id}/cluster-info (public)    -> {"data":{"clusterInfo": ClusterInfo}}
 //
 // A join is admitted by a join token, or, to renew, by the node's current
 // certificate (the TLS client certificate of the request).
@@ -80,4 +81,18 @@ type JoinRequest struct {
 type NodeCredential struct {
 	Certificate string `json:"certificate"`
 	CA          string `json:"ca"`
+}
+
+// ClusterInfo is the public answer for a valid join token's id: the
+// cluster CA, and the proof that the server holds the token's stored hash,
+// so that an agent knowing only the token can trust that CA before it
+// sends the token (internal/pki/clusterinfo.go, docs/tls.md).
+type ClusterInfo struct {
+	// CA is the cluster CA certificate, PEM.
+	CA string `json:"ca"`
+	// Salt is the join token's salt (not secret).
+	Salt string `json:"salt"`
+	// MAC is hex HMAC-SHA256 of CA, keyed with the 32 bytes of
+	// SHA-256(salt ":" secret).
+	MAC string `json:"mac"`
 }

@@ -54,7 +54,15 @@ type Meta struct {
 	// On update, an absent (nil) list keeps the stored one.
 	Finalizers []string `json:"finalizers,omitzero"` // omitzero: [] is sent, nil is not
 
-	UID               string     `json:"uid,omitempty"`
+	UID string `json:"uid,omitempty"`
+	// Generation counts the changes of the spec: 1 at create, bumped by the
+	// server on every update that changes the spec (not on status writes,
+	// nor on meta-only changes such as finalizers, labels or annotations).
+	// Reconcilers copy it into their conditions' observedGeneration, so a
+	// client tells "not reconciled yet" from "failed". What a client sends
+	// is ignored. Objects stored before it existed read 0 until their spec
+	// next changes.
+	Generation        int64      `json:"generation,omitempty"`
 	CreationTimestamp *time.Time `json:"creationTimestamp,omitempty"`
 	DeletionTimestamp *time.Time `json:"deletionTimestamp,omitempty"`
 }

@@ -74,6 +74,8 @@ type ImageEntityStatus struct {
 	// DownloadHost is the download API (host:port) of Node, where other
 	// nodes fetch the entity's file.
 	DownloadHost string `json:"downloadHost,omitempty"`
+	// Conditions detail the state for programs (docs/api.md).
+	Conditions []Condition `json:"conditions,omitempty"`
 }
 
 // Image maps tags to image entities.
@@ -132,6 +134,8 @@ type BlockStorageStatus struct {
 	// file is the disk's backing file, so the entity stays while the disk
 	// does.
 	ImageEntity string `json:"imageEntity,omitempty"`
+	// Conditions detail the state for programs (docs/api.md).
+	Conditions []Condition `json:"conditions,omitempty"`
 }
 
 // VMStateUnknown is the state of a VM whose node is NotReady: the Core
@@ -199,6 +203,8 @@ type VirtualMachineStatus struct {
 	// RestartRequired lists the spec changes that take effect only when
 	// the VM is powered off and on again.
 	RestartRequired []string `json:"restartRequired,omitempty"`
+	// Conditions detail the state for programs (docs/api.md).
+	Conditions []Condition `json:"conditions,omitempty"`
 }
 
 // VMNICStatus is one realized NIC.

@@ -43,6 +43,17 @@ func (c *Client) Join(ctx context.Context, node, token string, csrPEM []byte) (a
 	return out, err
 }
 
+// ClusterInfo asks for the cluster info of join token id: the cluster CA
+// and its MAC with the token's hash (pki.VerifyClusterInfo checks it). It
+// is public, and meant for a client built without verifying the server
+// (the agent's first contact): it sends the token's id, never its secret.
+func (c *Client) ClusterInfo(ctx context.Context, id string) (api.ClusterInfo, error) {
+	var out api.ClusterInfo
+	p := "/api/v0/jointokens/" + url.PathEscape(id) + "/cluster-info"
+	err := c.callMethod(ctx, http.MethodGet, p, nil, "clusterInfo", &out)
+	return out, err
+}
+
 // call POSTs body to path and decodes data[key] into out.
 func (c *Client) call(ctx context.Context, path string, body any, key string, out any) error {
 	return c.callMethod(ctx, http.MethodPost, path, body, key, out)

@@ -8,14 +8,16 @@
 #           time (mmdebstrap, syslinux, mtools, dosfstools, fdisk, grub-pc-bin,
 #           cpio, xz-utils, zstd, e2fsprogs), and tests ping and ssh guests;
 #           the seed ISO is checked with blkid (util-linux), isoinfo
-#           (genisoimage), xorriso and busybox findfs (busybox-static).
+#           (genisoimage), xorriso and busybox findfs (busybox-static);
+#           prometheus (the server and promtool) for the metrics tests, which
+#           start their own Prometheus on a free loopback port.
 set -euo pipefail
 packages=(
   make git gcc ca-certificates
   qemu-system-x86 qemu-utils iproute2 nftables
   mmdebstrap syslinux syslinux-common mtools dosfstools fdisk grub-pc-bin
   cpio xz-utils zstd e2fsprogs iputils-ping openssh-client
-  util-linux genisoimage xorriso busybox-static
+  util-linux genisoimage xorriso busybox-static prometheus
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -26,8 +28,22 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: missing ${missing[*]}; run as root or install them" >&2
     exit 1
   fi
+  # The prometheus package's service must not run on a test machine (the
+  # tests start their own): when this script installs the package, a
+  # policy-rc.d keeps the service from starting, and it is disabled
+  # afterwards. A prometheus installed before is left alone.
+  new_prometheus=false
+  if [[ " ${missing[*]} " == *" prometheus "* ]]; then new_prometheus=true; fi
+  if $new_prometheus && [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\n# install-deps.sh: no service starts during its install\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   apt-get update
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+  if $new_prometheus && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service || true
+  fi
 fi
 if ! command -v go >/dev/null; then
   if [ -x /usr/local/go/bin/go ]; then

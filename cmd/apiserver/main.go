@@ -67,6 +67,7 @@ func main() {
 	fs.StringVar(&cfg.OIDC.GroupsPrefix, "oidc-groups-prefix", "", "prefix of every group name from the groups claim (e.g. oidc:)")
 	fs.StringVar(&cfg.OIDC.CAFile, "oidc-ca-file", "", "CA certificates (PEM) to trust for the issuer instead of the system's (a private issuer)")
 	fs.BoolVar(&cfg.TLS.InsecureHTTP, "insecure-http", false, "serve plain HTTP on purpose (a trusted lab, or the original humstack's clients), with a warning; tokens then cross the network in clear")
+	metrics := fs.Bool("metrics", true, "serve Prometheus metrics on GET /metrics (role metrics or cluster-admin; see docs/metrics.md); false: no /metrics and no request or store metrics")
 	fs.DurationVar(&cfg.EventTTL, "event-ttl", apiserver.DefaultEventTTL, "delete an event not seen again for this long")
 	fs.IntVar(&cfg.MaxEvents, "max-events", apiserver.DefaultMaxEvents, "the most events the store holds; the least recently seen go first")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
@@ -75,6 +76,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "apiserver: unexpected arguments %q\n", fs.Args())
 		os.Exit(2)
 	}
+	cfg.DisableMetrics = !*metrics
 	for _, e := range strings.Split(endpoints, ",") {
 		if e = strings.TrimSpace(e); e != "" {
 			cfg.Etcd.Endpoints = append(cfg.Etcd.Endpoints, e)

@@ -18,6 +18,7 @@ import (
 	"github.com/humstack/humstack/internal/agent/core"
 	"github.com/humstack/humstack/internal/agent/downloadapi"
 	"github.com/humstack/humstack/internal/agent/leader"
+	"github.com/humstack/humstack/internal/agent/metrics"
 	"github.com/humstack/humstack/internal/agent/network"
 	"github.com/humstack/humstack/internal/agent/node"
 	"github.com/humstack/humstack/internal/agent/nodecred"
@@ -54,6 +55,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	m := controller.NewManager(c, log)
+	met := metrics.New(cfg.NodeName, log)
+	m.Metrics = met
 	m.Events = record.New(c, record.Options{Node: cfg.NodeName, Log: log})
 	m.Add(m.Events)
 	if cred != nil {
@@ -71,7 +74,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		AgentMode: string(cfg.AgentMode), Accelerator: accel,
 		Heartbeat: cfg.Heartbeat(), Log: log, DownloadHost: downloadHost(cfg, cred),
 	})
-	if err := setupMode(m, cfg, accel, cred, log); err != nil {
+	if err := setupMode(m, cfg, accel, cred, self, met, log); err != nil {
 		return err
 	}
 	if err := self.Register(ctx); err != nil {
@@ -88,12 +91,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 }
 
 // setupMode adds the controllers of cfg's mode to m.
-func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.Credential, log *slog.Logger) error {
+func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.Credential, self *node.Agent, met *metrics.Agent, log *slog.Logger) error {
 	if cfg.AgentMode.RunsCore() {
 		// Several Core agents may run: only the holder of the lease runs
 		// the cluster-wide controllers, each term in a fresh manager.
 		m.Add(leader.New(leader.Config{Client: m.Client, Identity: cfg.NodeName, Log: log}, func(ctx context.Context) error {
 			lm := controller.NewManager(m.Client, log)
+			lm.Metrics = m.Metrics
 			lm.Events = m.Events // run by m
 			if err := node.SetupLiveness(lm, cfg.NodeGrace()); err != nil {
 				return fmt.Errorf("set up node liveness: %w", err)
@@ -105,15 +109,15 @@ func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.C
 		}))
 	}
 	if cfg.AgentMode.RunsSystem() {
-		return setupSystem(m, cfg, accel, cred, log)
+		return setupSystem(m, cfg, accel, cred, self, met, log)
 	}
 	return nil
 }
 
 // setupSystem adds the per-node controllers and the node listener (the
 // download API and the console routes, behind the node certificates or
-// the cluster's secret).
-func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred.Credential, log *slog.Logger) error {
+// the cluster's secret), and the node's metrics.
+func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred.Credential, self *node.Agent, met *metrics.Agent, log *slog.Logger) error {
 	var vms *vm.Driver
 	sc := storageConfig(cfg, m.Client, cred, func(g, ns, id string) string { return vms.DiskUser(g, ns, id) })
 	sc.Events = m.Recorder("blockstorage")
@@ -132,6 +136,7 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 		return fmt.Errorf("set up system controllers: %w", err)
 	}
 	storage.SetupImageEntities(m, disks, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
+	addSystemMetrics(met, m, cfg, self, disks, vms)
 	m.Add(controller.RunnableFunc(func(ctx context.Context) error {
 		<-ctx.Done()
 		consoles.Close()
@@ -139,10 +144,10 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 	}))
 	d := cfg.BlockStorageAgentConfig.DownloadAPI
 	if d.Secret == "" && !cred.Joined() {
-		log.Warn("node listener off: no node certificate (joinToken) and no blockStorageAgentConfig.downloadAPI secret; disks from images held on other nodes cannot be fetched, other nodes cannot fetch from this one, and consoles cannot be reached")
+		log.Warn("node listener off: no node certificate (joinToken) and no blockStorageAgentConfig.downloadAPI secret; disks from images held on other nodes cannot be fetched, other nodes cannot fetch from this one, and consoles and metrics cannot be reached")
 		return nil
 	}
-	h := nodeListener(d.Secret, disks, consoles, log)
+	h := nodeListener(d.Secret, disks, consoles, met, log)
 	addr := net.JoinHostPort(d.ListenAddress, strconv.Itoa(d.ListenPort))
 	if !cred.Joined() { // the shared secret only, as before
 		m.Add(controller.RunnableFunc(func(ctx context.Context) error { return downloadapi.Serve(ctx, addr, h, log) }))
@@ -158,10 +163,11 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 
 // nodeListener is everything the node listener serves, each route behind
 // its row of the one rule table (downloadapi/rules.go): image entities for
-// other nodes, consoles for the API server, all of it for the deprecated
-// secret. TestNodeListenerMatrix calls it for the routes it checks.
-func nodeListener(secret string, files downloadapi.Files, consoles *console.Manager, log *slog.Logger) *downloadapi.Listener {
-	return downloadapi.NodeListener(secret, files, log, consoles)
+// other nodes, consoles and metrics for the API server, all of it for the
+// deprecated secret. TestNodeListenerMatrix calls it for the routes it
+// checks.
+func nodeListener(secret string, files downloadapi.Files, consoles *console.Manager, met *metrics.Agent, log *slog.Logger) *downloadapi.Listener {
+	return downloadapi.NodeListener(secret, files, log, consoles, met)
 }
 
 // consoleAdapter lets the VM driver start and stop console relays without
@@ -219,7 +225,7 @@ func systemOptions(cfg Config, log *slog.Logger, disks *storage.Driver, vms *vm.
 // joinHint says what a node without credentials lacks when the API server
 // turns it away: it serves HTTPS, or wants a credential (both defaults).
 func joinHint(err error, cred *nodecred.Credential) error {
-	const how = "add joinToken and apiServerCAFingerprint, as printed by `humcli node join-token`, to the agent's config (docs/tls.md)"
+	const how = "add joinToken (and, recommended, apiServerCAFingerprint), as printed by `humcli node join-token`, to the agent's config (docs/tls.md)"
 	switch {
 	case cred != nil:
 		return err

@@ -11,8 +11,12 @@ import (
 	"github.com/humstack/humstack/internal/pki"
 )
 
-// validateTLS checks the node credential keys: a join token is well formed
-// and comes with a way to verify the API server on first contact.
+// validateTLS checks the node credential keys: a join token is well formed,
+// a CA fingerprint too. A join token needs no CA key: without one, the
+// agent learns the CA from the token's cluster info, which only a server
+// holding the token can sign (nodecred/discover.go), so the token is still
+// sent only to the real API server. The CA keys are stronger (a holder of
+// the token cannot pose as the server), and win when given.
 func (c *Config) validateTLS(fe *api.FieldErrors) {
 	if c.JoinToken != "" && c.JoinTokenFile != "" {
 		fe.Add("joinToken", "give joinToken or joinTokenFile, not both")
@@ -26,9 +30,6 @@ func (c *Config) validateTLS(fe *api.FieldErrors) {
 		if _, err := client.PinCA(c.APIServerCAFingerprint); err != nil {
 			fe.Add("apiServerCAFingerprint", "%q: want sha256:<64 hex digits> as printed by the apiserver", c.APIServerCAFingerprint)
 		}
-	}
-	if (c.JoinToken != "" || c.JoinTokenFile != "") && c.APIServerCAFile == "" && c.APIServerCAFingerprint == "" {
-		fe.Add("joinToken", "needs apiServerCAFile or apiServerCAFingerprint, so the token is sent only to the real API server")
 	}
 	checkPath(fe, "pkiDirPath", c.PKIDirPath)
 }
@@ -50,9 +51,10 @@ func (c *Config) loadJoinToken() error {
 }
 
 // HTTPS reports whether the agent talks HTTPS to the API servers: it has a
-// CA to verify them with, configured or stored by an earlier join.
+// CA to verify them with, configured or stored by an earlier join, or a
+// join token to learn it with.
 func (c *Config) HTTPS() bool {
-	if c.APIServerCAFile != "" || c.APIServerCAFingerprint != "" {
+	if c.APIServerCAFile != "" || c.APIServerCAFingerprint != "" || c.JoinToken != "" || c.JoinTokenFile != "" {
 		return true
 	}
 	_, err := os.Stat(filepath.Join(c.PKIDirPath, nodecred.CAFile))

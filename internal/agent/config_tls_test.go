@@ -25,9 +25,6 @@ func TestNodeCredentialKeys(t *testing.T) {
 			`apiServerCAFingerprint: "sha256:zz": want sha256:<64 hex digits> as printed by the apiserver`,
 			`pkiDirPath: must not be empty`,
 		}},
-		{"token without a CA", "joinToken: " + token + "\n", []string{
-			`joinToken: needs apiServerCAFile or apiServerCAFingerprint, so the token is sent only to the real API server`,
-		}},
 		{"token twice", "joinToken: " + token + "\njoinTokenFile: /x\napiServerCAFingerprint: " + fp + "\n", []string{
 			`joinToken: give joinToken or joinTokenFile, not both`,
 		}},
@@ -49,6 +46,26 @@ func TestNodeCredentialKeys(t *testing.T) {
 				t.Errorf("fields:\n%q\nwant:\n%q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestJoinTokenAlone: the seed's config plus one line, joinToken, is a
+// valid config that speaks HTTPS (the CA comes from the token's cluster
+// info at the join), like one with the CA pin.
+func TestJoinTokenAlone(t *testing.T) {
+	seed, err := os.ReadFile("testdata/seed-config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := "0123456789ab.0123456789abcdef0123456789abcdef"
+	for _, extra := range []string{"joinToken: " + token, "joinToken: " + token + "\napiServerCAFingerprint: sha256:" + strings.Repeat("ab", 32)} {
+		cfg, err := parseConfig(append(seed, []byte(extra+"\n")...), testHost)
+		if err != nil {
+			t.Fatalf("%s: %v", extra, err)
+		}
+		if cfg.JoinToken != token || !cfg.HTTPS() || cfg.APIServerURLs() != "https://localhost:8080" {
+			t.Errorf("%s: token %q, https %v, servers %q", extra, cfg.JoinToken, cfg.HTTPS(), cfg.APIServerURLs())
+		}
 	}
 }
 

@@ -9,9 +9,9 @@ import (
 )
 
 // credential sets up HTTPS to the API servers when the config has a CA
-// (file, fingerprint, or one stored by an earlier join): the node
-// credential, joined with the join token at first start, and the client
-// options that use it. Plain HTTP gives nil and no options.
+// (file, fingerprint, or one stored by an earlier join) or a join token:
+// the node credential, joined with the join token at first start, and the
+// client options that use it. Plain HTTP gives nil and no options.
 func credential(ctx context.Context, cfg Config, log *slog.Logger) (*nodecred.Credential, []client.Option, error) {
 	if !cfg.HTTPS() {
 		return nil, nil, nil

@@ -20,6 +20,7 @@ import (
 	"github.com/humstack/humstack/internal/agent/console"
 	"github.com/humstack/humstack/internal/agent/console/consoletest"
 	"github.com/humstack/humstack/internal/agent/downloadapi"
+	"github.com/humstack/humstack/internal/agent/metrics"
 	"github.com/humstack/humstack/internal/pki"
 	"github.com/humstack/humstack/internal/pki/pkitest"
 )
@@ -110,7 +111,9 @@ func startMatrixNode(t *testing.T, ca *pki.CA, secret string) matrixNode {
 	t.Cleanup(vms.Manager.Close)
 	vms.AddVM(t, console.Key{Group: "g1", Namespace: "ns1", ID: "x1"}, "login: ")
 
-	l := nodeListener(secret, files, vms.Manager, quiet)
+	met := metrics.New("node-a", quiet)
+	met.ReconciledOutcome("matrix", time.Millisecond, "success", nil)
+	l := nodeListener(secret, files, vms.Manager, met, quiet)
 	// node-a's listener TLS, as nodecred.ListenerTLS makes it.
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*pkitest.NodeCert(t, ca, "node-a")},
 		ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool()}
@@ -223,7 +226,11 @@ func TestNodeListenerMatrix(t *testing.T) {
 				continue
 			}
 			_, tmpl, _ := strings.Cut(pattern, " ")
-			for _, id := range []string{"x1", "missing"} {
+			ids := []string{"x1", "missing"}
+			if !strings.Contains(tmpl, "{id}") { // /metrics: one object only
+				ids = ids[:1]
+			}
+			for _, id := range ids {
 				path := strings.NewReplacer("{group}", "g1", "{namespace}", "ns1", "{id}", id).Replace(tmpl)
 				for _, c := range callers {
 					cells++
@@ -243,6 +250,10 @@ func TestNodeListenerMatrix(t *testing.T) {
 						}
 					case got != w:
 						t.Errorf("%s: %d %q, want %d", name, got, body, w)
+					case w == http.StatusOK && pattern == "GET "+metrics.Path:
+						if !strings.Contains(body, `humstack_agent_reconcile_total{controller="matrix",node="node-a",result="success"} 1`) {
+							t.Errorf("%s: not the agent's metrics: %.300q", name, body)
+						}
 					case w == http.StatusOK && !strings.HasSuffix(pattern, "/log") && body != "content":
 						t.Errorf("%s: body %q", name, body)
 					}
@@ -250,7 +261,7 @@ func TestNodeListenerMatrix(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d routes x %d callers x 2 objects x 2 listeners: %d cells", len(downloadapi.RulePatterns()), len(callers), cells)
+	t.Logf("%d routes x %d callers x up to 2 objects x 2 listeners: %d cells", len(downloadapi.RulePatterns()), len(callers), cells)
 }
 
 // TestEveryNodeRouteHasARule: the routes the agent serves on its node
@@ -258,7 +269,7 @@ func TestNodeListenerMatrix(t *testing.T) {
 func TestEveryNodeRouteHasARule(t *testing.T) {
 	m := console.NewManager(func(console.Key) string { return t.TempDir() }, nil)
 	defer m.Close()
-	l := nodeListener("", matrixFiles(t.TempDir()), m, slog.New(slog.DiscardHandler))
+	l := nodeListener("", matrixFiles(t.TempDir()), m, metrics.New("node-a", nil), slog.New(slog.DiscardHandler))
 	used := map[string]bool{}
 	for _, r := range l.Routes() {
 		if _, ok := downloadapi.RuleOf(r); !ok {
@@ -278,12 +289,13 @@ func TestEveryNodeRouteHasARule(t *testing.T) {
 // its expectations from the table: a node certificate reaches image
 // entities only (what a node needs from another to make a disk from an
 // image; never disks, never consoles, which a stolen node credential would
-// open on every node), and the API server's certificate the consoles only.
+// open on every node, never metrics, which name every VM of the node), and
+// the API server's certificate the consoles and the metrics only.
 func TestNodeRulesLeastPrivilege(t *testing.T) {
 	for _, p := range downloadapi.RulePatterns() {
 		allow, _ := downloadapi.RuleOf(p)
 		entity := p == "GET /v0/imageentities/{group}/{id}"
-		consoleRoute := strings.HasPrefix(p, "GET /v0/consoles/")
+		consoleRoute := strings.HasPrefix(p, "GET /v0/consoles/") || p == "GET "+metrics.Path
 		if slices.Contains(allow, downloadapi.CallerNode) != entity {
 			t.Errorf("%s: node certificates allowed %t, want %t", p, !entity, entity)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/auth"
@@ -30,6 +31,19 @@ type rbacEnv struct {
 }
 
 func newRBACEnv(t testing.TB) *rbacEnv { t.Helper(); return newRBACEnvAudit(t, nil) }
+
+// newRBACEnvAsAdmin is newRBACEnv whose client e.c is the admin's (also
+// returned).
+func newRBACEnvAsAdmin(t testing.TB) (*rbacEnv, *client.Client) {
+	t.Helper()
+	e := newRBACEnv(t)
+	admin, err := client.New(e.srv.URL, client.WithToken(e.tokens["admin"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.c = admin
+	return e, admin
+}
 
 // newRBACEnvAudit is newRBACEnv writing its audit log to al (nil: none).
 func newRBACEnvAudit(t testing.TB, al *audit.Logger) *rbacEnv {
@@ -53,7 +67,7 @@ func newRBACEnvWith(t testing.TB, al *audit.Logger, secure bool) *rbacEnv {
 	})
 	s := apiserver.New(st, apiserver.Options{
 		Log: slog.New(slog.DiscardHandler), Heartbeat: time.Second, Authorization: apiserver.AuthorizationRBAC,
-		NodeSecret: "test-secret", Audit: al,
+		NodeSecret: "test-secret", Audit: al, Metrics: apiserver.NewMetrics(),
 		Authenticator: auth.Chain{nodeAuth, &auth.TokenAuthenticator{Lookup: apiserver.TokenLookup(st)}},
 	})
 	srv := httptest.NewUnstartedServer(s.Handler())

@@ -96,6 +96,8 @@ var matrix = []struct {
 		{"network", "update status", "ns-obj"},
 		{"event", "get create update", "cl-obj"},
 	}},
+	// A scrape token (bound to metrics cluster-wide): GET /metrics only.
+	{who: "scraper", allow: []allow{{"metrics", "get", "cl-obj"}}},
 	{who: "admin", allow: []allow{{"*", "*", anywhere}}},
 }
 
@@ -118,13 +120,14 @@ type cell struct {
 func TestAuthorizationMatrix(t *testing.T) {
 	e := newRBACEnv(t)
 	e.token("expired", "2020-01-01T00:00:00Z")
-	for _, who := range []string{"viewer", "editor", "operator", "g2admin"} {
+	for _, who := range []string{"viewer", "editor", "operator", "g2admin", "scraper"} {
 		e.token(who, "")
 	}
 	e.bind("viewer", auth.RoleViewer, "g1", "ns1")
 	e.bind("editor", auth.RoleEditor, "g1", "ns1")
 	e.bind("operator", auth.RoleOperator, "g1", "ns1")
 	e.bind("g2admin", auth.RoleGroupAdmin, "g2", "")
+	e.bind("scraper", auth.RoleMetrics, "", "")
 	e.bindNode("node-c", auth.RoleCoreAgent)
 	fx := fixtures(t)
 	e.restore(fx)
@@ -153,9 +156,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 			name := fmt.Sprintf("%s %s %s", whoName(row.who), c.method, c.path)
 			console := c.verb == auth.VerbConsole
 			// Making a join token needs TLS, off here: an allowed call
-			// gets the handler's 503, like the consoles without an agent;
-			// join tokens cannot be watched (400).
-			viaHandler := console || c.kind != ""
+			// gets the handler's 503, like the consoles without an agent
+			// and a node's metrics (no agent either); join tokens cannot
+			// be watched (400). The apiserver's own /metrics answers 200.
+			viaHandler := console || (c.kind != "" && c.path != "/metrics")
 			switch {
 			case row.who == "admin" && console:
 				adminCode[c.path] = got
@@ -234,9 +238,12 @@ func matrixCells(t *testing.T, routes []apiserver.Route, fx map[*api.Kind]fixtur
 			continue
 		}
 		var c cell
-		if rt.Kind == nil { // join tokens: cluster-wide, of no api kind
+		if rt.Kind == nil && strings.HasPrefix(tmpl, "/api/v0/nodes/{id}/metrics") { // a node's metrics: of no api kind
+			c = cell{rt: rt, verb: verb, method: method, path: strings.Replace(tmpl, "{id}", "node-a", 1),
+				class: classOf(rt, verb), kind: auth.KindMetrics}
+		} else if rt.Kind == nil { // join tokens, the apiserver's metrics: cluster-wide, of no api kind
 			c = cell{rt: rt, verb: verb, method: method, path: strings.Replace(tmpl, "{id}", jt, 1),
-				class: classOf(rt, verb), kind: "jointoken"}
+				class: classOf(rt, verb), kind: apiserver.RuleKind(rt.Template)}
 			if verb == auth.VerbCreate {
 				c.body = `{"ttl":"1h"}`
 			}
@@ -403,7 +410,7 @@ func TestEveryRouteHasARule(t *testing.T) {
 	used := map[string]bool{}
 	// The matrix takes a public route's answer from its handler: a route
 	// made public by mistake would pass it, so the public ones are named.
-	public := []string{"GET /healthz", "POST /api/v0/nodes/{id}/join"}
+	public := []string{"GET /healthz", "POST /api/v0/nodes/{id}/join", "GET /api/v0/jointokens/{id}/cluster-info"}
 	for _, rt := range e.api.Routes() {
 		_, pub, ok := apiserver.RuleOf(rt.Template)
 		if !ok {

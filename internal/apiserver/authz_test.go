@@ -30,12 +30,7 @@ func teamVM(t testing.TB, g, ns, id string) *api.VirtualMachine {
 // ns-team1 lists, powers and opens the console of its VMs, sees nothing of
 // ns-team2 in any list or watch, and cannot change a VM's spec.
 func TestOperatorStory(t *testing.T) {
-	e := newRBACEnv(t)
-	admin, err := client.New(e.srv.URL, client.WithToken(e.tokens["admin"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.c = admin
+	e, admin := newRBACEnvAsAdmin(t)
 	e.tenancy("contest", "ns-team1", "ns-team2")
 	for _, vm := range []*api.VirtualMachine{teamVM(t, "contest", "ns-team1", "vm1"), teamVM(t, "contest", "ns-team2", "vm2")} {
 		if _, err := admin.Create(ctx(t), vm); err != nil {
@@ -323,12 +318,7 @@ func TestBootstrapAdminToken(t *testing.T) {
 // A node's credential reaches what is placed on it and nothing placed on
 // another node: in lists, watches, reads and status writes.
 func TestNodeSeesItsOwn(t *testing.T) {
-	e := newRBACEnv(t)
-	admin, err := client.New(e.srv.URL, client.WithToken(e.tokens["admin"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.c = admin
+	e, admin := newRBACEnvAsAdmin(t)
 	e.tenancy("g", "ns")
 	for id, node := range map[string]string{"on-a": "node-a", "on-b": "node-b"} {
 		vm := teamVM(t, "g", "ns", id)

@@ -15,6 +15,7 @@ import (
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/auth"
+	"github.com/humstack/humstack/internal/storage"
 	"github.com/humstack/humstack/internal/storage/bolt"
 	"golang.org/x/sys/unix"
 )
@@ -51,7 +52,7 @@ func BenchmarkCreateAuthShare(b *testing.B) {
 func benchAuthShare(b *testing.B, mode string) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	h, s, bearer := authShareServer(b, mode)
+	h, s, bearer := authShareServer(b, mode, nil)
 	create := func(i int) {
 		body, err := api.Encode(newVM(fmt.Sprintf("vm%d", i)))
 		if err != nil {
@@ -102,16 +103,21 @@ func threadCPU() time.Duration {
 	return time.Duration(ts.Nano())
 }
 
-// authShareServer is a server in mode on a fresh store with group g and
-// namespace g/ns, and the bearer token of an editor of g/ns (rbac).
-func authShareServer(b *testing.B, mode string) (http.Handler, *apiserver.Server, string) {
+// authShareServer is a server in mode (metrics m, nil: off) on a fresh
+// store with group g and namespace g/ns, and the bearer token of an editor
+// of g/ns (rbac).
+func authShareServer(b *testing.B, mode string, m *apiserver.Metrics) (http.Handler, *apiserver.Server, string) {
 	st, err := bolt.Open(filepath.Join(b.TempDir(), "db"), bolt.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	s := apiserver.New(st, apiserver.Options{
-		Log: slog.New(slog.DiscardHandler), Heartbeat: time.Second, Authorization: mode,
-		Authenticator: &auth.TokenAuthenticator{Lookup: apiserver.TokenLookup(st)},
+	var store storage.Store = st
+	if m != nil {
+		store = m.Store(st) // as Run does: token reads are timed too
+	}
+	s := apiserver.New(store, apiserver.Options{
+		Log: slog.New(slog.DiscardHandler), Heartbeat: time.Second, Authorization: mode, Metrics: m,
+		Authenticator: &auth.TokenAuthenticator{Lookup: apiserver.TokenLookup(store)},
 	})
 	b.Cleanup(func() { s.Close(); st.Close() })
 	e := &rbacEnv{env: &env{t: b, store: st}, tokens: map[string]string{}}

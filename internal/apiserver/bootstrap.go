@@ -53,7 +53,7 @@ func bootstrapAdmin(ctx context.Context, store storage.Store, dataDir string, lo
 	}
 	t := api.TokenKind.New().(*api.Token)
 	t.Meta.ID = BootstrapTokenID
-	t.Meta.UID, t.Meta.CreationTimestamp = newUID(), now()
+	t.Meta.UID, t.Meta.CreationTimestamp, t.Meta.Generation = newUID(), now(), 1
 	t.Spec = api.TokenSpec{Owner: "admin", Groups: []string{auth.GroupMasters},
 		Description: "written to " + BootstrapTokenFile + " at the first start; delete it once you have your own"}
 	st := registry.For(api.TokenKind)

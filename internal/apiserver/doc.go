@@ -11,4 +11,9 @@
 //
 // Ids are DNS labels, so a prefix ending in "/" never matches another scope
 // ("/networks/g/" never sees "/networks/g1/...").
+//
+// With Options.Metrics the server serves GET /metrics (Prometheus, a
+// registry of its own: metrics.go), times its store through
+// storage/storemetrics and counts objects per kind from a watch
+// (metrics_objects.go).
 package apiserver

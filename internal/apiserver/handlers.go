@@ -98,6 +98,7 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	}
 	// Server-set fields; status belongs to agents and starts empty.
 	m.ResourceVersion, m.UID, m.CreationTimestamp, m.DeletionTimestamp = "", newUID(), now(), nil
+	m.Generation = 1
 	obj.SetStatusFrom(h.kind.New())
 	if p, ok := h.strategy().(registry.CreatePreparer); ok {
 		p.PrepareForCreate(obj)
@@ -165,6 +166,9 @@ func (h *resource) update(w http.ResponseWriter, r *http.Request) {
 		return h.retry(r.Context(), obj.GetMeta(), want, func(cur api.Object, kv storage.KV) error {
 			mergeUpdate(obj, cur, keepFinalizers)
 			if err := h.validate(obj, cur); err != nil {
+				return err
+			}
+			if err := setGeneration(obj, cur); err != nil {
 				return err
 			}
 			return h.commit(r.Context(), w, kv, obj)

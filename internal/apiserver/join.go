@@ -33,19 +33,25 @@ const maxJoinBody = 64 << 10
 // listing and revoking join tokens is "create/list/delete jointoken" in
 // the cluster (cluster-admin); a join is public to authorization, since
 // its credential is the token or the node's own certificate, which doJoin
-// checks.
+// checks; so is a join token's cluster info (clusterinfo.go), which tells
+// only who knows the token that it reached the real server.
 func (s *Server) joinRoutes() {
 	s.handle(nil, "POST /api/v0/jointokens", s.createJoinToken)
 	s.handle(nil, "GET /api/v0/jointokens", s.listJoinTokens)
 	s.handle(nil, "DELETE /api/v0/jointokens/{id}", s.revokeJoinToken)
 	s.handle(nil, joinRoute, s.join)
+	s.handle(nil, clusterInfoRoute, s.clusterInfo)
 }
 
 // joinRoute is the join's route; anonymous callers may reach it (authenticate).
 const joinRoute = "POST /api/v0/nodes/{id}/join"
 
-// isJoin reports whether r asks for a join, the one API path besides the
-// health check that a caller without credentials may use.
+// isPublic reports whether r asks for one of the API paths besides the
+// health check that a caller without credentials may use: a join, or a
+// join token's cluster info.
+func isPublic(r *http.Request) bool { return isJoin(r) || isClusterInfo(r) }
+
+// isJoin reports whether r asks for a join.
 func isJoin(r *http.Request) bool {
 	rest, ok := strings.CutPrefix(r.URL.Path, "/api/v0/nodes/")
 	return ok && r.Method == http.MethodPost && strings.HasSuffix(rest, "/join") && strings.Count(rest, "/") == 1

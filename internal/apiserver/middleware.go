@@ -35,6 +35,10 @@ func newRequestID() string {
 type statusRecorder struct {
 	http.ResponseWriter
 	status int
+	// route is the labels of the route that served the request (nil
+	// until routed); metered says the request is counted in flight.
+	route   *routeLabels
+	metered bool
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -47,7 +51,7 @@ func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter 
 // middleware wraps every request: a request id (kept from X-Request-Id when
 // the caller sent a sane one), its audit record, authentication (the
 // identity goes in the context; authorization is per route, see authz.go),
-// panic recovery and one access log line. The audit record is opened before
+// panic recovery, one access log line and the request metrics (metrics.go). The audit record is opened before
 // authentication so that refused requests are audited; it learns the
 // identity once authentication has decided.
 func (s *Server) middleware(next http.Handler) http.Handler {
@@ -61,12 +65,22 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
 		ctx, aud := s.audit.Begin(ctx, r, id)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		if s.metrics != nil {
+			t := s.metricsClock()
+			s.beginMetrics(rec)
+			s.metricsSpent(t)
+		}
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.ErrorContext(ctx, "handler panicked", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				writeError(ctx, rec, s.log, fmt.Errorf("panic: %v", p))
 			}
 			aud.End(rec.status)
+			if s.metrics != nil {
+				t := s.metricsClock()
+				s.endMetrics(rec, r, start)
+				s.metricsSpent(t)
+			}
 			level := slog.LevelDebug
 			if r.Method != http.MethodGet || rec.status >= 400 {
 				level = slog.LevelInfo // writes and failures are worth an operator's eye
@@ -101,7 +115,7 @@ func (s *Server) authenticate(r *http.Request) (*auth.Identity, error) {
 	if !ok || id == nil {
 		id = auth.Anonymous
 	}
-	if s.policy != nil && id.Kind == auth.KindAnonymous && r.URL.Path != "/healthz" && !isJoin(r) {
+	if s.policy != nil && id.Kind == auth.KindAnonymous && r.URL.Path != "/healthz" && !isPublic(r) {
 		return nil, auth.ErrAuthenticationRequired
 	}
 	return id, nil

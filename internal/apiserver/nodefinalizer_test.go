@@ -71,12 +71,7 @@ func released(vm *api.VirtualMachine) *api.VirtualMachine {
 // gone". Seen when two reconciles of one VM released its finalizer at
 // once.
 func TestNodeWritesVanishedObject(t *testing.T) {
-	e := newRBACEnv(t)
-	admin, err := client.New(e.srv.URL, client.WithToken(e.tokens["admin"]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.c = admin
+	e, admin := newRBACEnvAsAdmin(t)
 	e.tenancy("g", "ns")
 	nodeA, nodeB := nodeClient(t, e, "node-a"), nodeClient(t, e, "node-b")
 	sc := client.Scope{Group: "g", Namespace: "ns"}

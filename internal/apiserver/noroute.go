@@ -14,6 +14,9 @@ import (
 // clients that decode every answer get an error they can show.
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	h, pattern := s.mux.Handler(r)
+	if s.metrics != nil {
+		s.routed(w, r, pattern)
+	}
 	if pattern != "" {
 		s.mux.ServeHTTP(w, r)
 		return

@@ -1,12 +1,8 @@
 package apiserver
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net/http"
-	"os"
 	"time"
 
 	"github.com/humstack/humstack/internal/auth"
@@ -66,7 +62,7 @@ func newOIDCAuthenticator(cfg Config) (*auth.OIDCAuthenticator, error) {
 	if c.IssuerURL == "" {
 		return nil, nil
 	}
-	client, err := oidcClient(c.CAFile)
+	client, err := auth.IssuerHTTPClient(c.CAFile, 10*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -82,22 +78,4 @@ func newOIDCAuthenticator(cfg Config) (*auth.OIDCAuthenticator, error) {
 	cfg.Log.Info("OIDC on", "issuer", c.IssuerURL, "client_id", c.ClientID)
 	a.Prime()
 	return a, nil
-}
-
-// oidcClient is the HTTP client for the issuer: the system roots, or only
-// the CAs of caFile.
-func oidcClient(caFile string) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("--oidc-ca-file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--oidc-ca-file %s: no PEM certificate in it", caFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
 }

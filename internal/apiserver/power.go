@@ -51,6 +51,9 @@ func (h *resource) power(w http.ResponseWriter, r *http.Request) error {
 		if err := h.validate(cur, old); err != nil {
 			return err
 		}
+		if err := setGeneration(cur, old); err != nil {
+			return err
+		}
 		return h.commit(r.Context(), w, kv, cur)
 	})
 }

@@ -42,6 +42,10 @@ var ruleTable = map[string]routeRule{
 	"DELETE /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}":     {verb: auth.VerbDelete},
 	"PUT /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/status": {verb: auth.VerbStatus},
 
+	// Image entities: the disks that are overlays of one (entityusers.go),
+	// for the agent that holds it (status rights), as names only.
+	"GET /api/v0/groups/{group}/{kind}/{id}/users": {verb: auth.VerbStatus},
+
 	// Virtual machines: power (actionState only) and the consoles.
 	"PUT /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/power":      {verb: auth.VerbPower},
 	"GET /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/ws":         {verb: auth.VerbConsole},
@@ -51,18 +55,30 @@ var ruleTable = map[string]routeRule{
 	// Node join (join.go, jointokens.go): making, listing and revoking
 	// join tokens is cluster-admin's; the join itself carries its own
 	// credential (a join token, or the node's certificate to renew),
-	// checked by the handler.
-	"POST /api/v0/jointokens":        {verb: auth.VerbCreate, kind: "jointoken"},
-	"GET /api/v0/jointokens":         {verb: auth.VerbList, kind: "jointoken"},
-	"DELETE /api/v0/jointokens/{id}": {verb: auth.VerbDelete, kind: "jointoken"},
-	"POST /api/v0/nodes/{id}/join":   {public: true},
+	// checked by the handler. A join token's cluster info is public too:
+	// the CA, MAC'd with the token's hash, so that an agent holding only
+	// the token can check the server before sending it (clusterinfo.go).
+	"POST /api/v0/jointokens":                  {verb: auth.VerbCreate, kind: "jointoken"},
+	"GET /api/v0/jointokens":                   {verb: auth.VerbList, kind: "jointoken"},
+	"DELETE /api/v0/jointokens/{id}":           {verb: auth.VerbDelete, kind: "jointoken"},
+	"POST /api/v0/nodes/{id}/join":             {public: true},
+	"GET /api/v0/jointokens/{id}/cluster-info": {public: true},
+
+	// Prometheus metrics (metrics.go): the built-in role metrics, or
+	// cluster-admin; only with metrics on (--metrics).
+	"GET /metrics": {verb: auth.VerbGet, kind: auth.KindMetrics},
+
+	// A node's metrics, relayed from its agent (nodemetrics.go): of no api
+	// kind, so only roles naming the kind metrics (the metrics role of
+	// scrape tokens, cluster-admin) reach them; a node's own role does not.
+	"GET /api/v0/nodes/{id}/metrics": {verb: auth.VerbGet, kind: auth.KindMetrics},
 }
 
 // routeRule is what a route asks of the authorizer.
 type routeRule struct {
 	verb   string
 	public bool
-	kind   string // for routes of no api kind (join tokens)
+	kind   string // for routes of no api kind (join tokens, metrics)
 }
 
 // Route is one registered route: the mux pattern, the template it was made
@@ -101,6 +117,10 @@ func subresource(tmpl string) string {
 	_, tail, _ := strings.Cut(tmpl, "{id}/")
 	return tail
 }
+
+// RuleKind returns the kind the rule table names for a route template of
+// no api kind (jointoken, metrics), or "".
+func RuleKind(template string) string { return ruleTable[template].kind }
 
 // RuleTemplates lists the rule table's templates, for the tests.
 func RuleTemplates() []string {

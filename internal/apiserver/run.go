@@ -42,6 +42,9 @@ type Config struct {
 	TLS TLSConfig
 	// OIDC admits the ID tokens of an OpenID Connect issuer (oidc.go).
 	OIDC OIDCConfig
+	// DisableMetrics turns off GET /metrics and the request and store
+	// metrics (--metrics=false); the zero value serves them.
+	DisableMetrics bool
 	// EventTTL and MaxEvents bound the events kept (--event-ttl,
 	// --max-events; zero: DefaultEventTTL, DefaultMaxEvents).
 	EventTTL  time.Duration
@@ -102,6 +105,12 @@ func Run(ctx context.Context, cfg Config) error {
 	defer store.Close()
 	opts := Options{Log: cfg.Log, NodeSecret: secret, Audit: al,
 		Events: EventRetention{TTL: cfg.EventTTL, Max: cfg.MaxEvents}}
+	if !cfg.DisableMetrics {
+		// Wrapped before anything uses the store, so the token
+		// authenticator's reads are timed too.
+		opts.Metrics = NewMetrics()
+		store = opts.Metrics.Store(store)
+	}
 	if opts.Authorization, opts.Authenticator, err = authOptions(ctx, cfg, store); err != nil {
 		return err
 	}

@@ -40,6 +40,9 @@ type Options struct {
 	Audit *audit.Logger
 	// Now is the clock console links expire by; nil: time.Now.
 	Now func() time.Time
+	// Metrics, when set, are served on GET /metrics and the store is
+	// timed through them; nil: no metrics (--metrics=false).
+	Metrics *Metrics
 	// ConsoleLinkRecheck is how often a console session opened with a
 	// console link checks that the link still holds; 0: 10 s.
 	ConsoleLinkRecheck time.Duration
@@ -66,16 +69,29 @@ type Server struct {
 	links    *auth.ConsoleLinkAuthenticator
 	// linkRecheck spaces the checks of a console link during a session.
 	linkRecheck time.Duration
+	// misses bounds the unknown join token ids one address may ask the
+	// cluster info of (clusterinfo.go).
+	misses missLimiter
 	// events sweeps expired and excess events.
 	events *retention
 	// authTimer, set by benchmarks only, learns the time each request
 	// spends in authentication and authorization (authtime.go).
 	authTimer *authTimer
+	// metrics is nil when metrics are off; routeLabels are the label
+	// values of each route pattern (metrics.go).
+	metrics     *Metrics
+	routeLabels map[string]routeMetrics
+	// metricsTimer, set by benchmarks only, times the request metrics'
+	// own work (BenchmarkCreateMetricsCost).
+	metricsTimer *authTimer
 }
 
 // New builds a server; call Handler or Serve.
 func New(store storage.Store, opts Options) *Server {
-	s := &Server{store: store, log: opts.Log, heartbeat: opts.Heartbeat, audit: opts.Audit, tls: opts.TLS}
+	s := &Server{store: store, log: opts.Log, heartbeat: opts.Heartbeat, audit: opts.Audit, tls: opts.TLS, metrics: opts.Metrics}
+	if s.metrics != nil {
+		s.store = s.metrics.Store(store)
+	}
 	s.links = &auth.ConsoleLinkAuthenticator{Source: &linkKeys{s: s}, Now: opts.Now}
 	s.authn = authChain(s.links, opts.Authenticator)
 	if s.log == nil {
@@ -95,13 +111,13 @@ func New(store storage.Store, opts Options) *Server {
 	switch opts.Authorization {
 	case "", AuthorizationOff:
 	case AuthorizationRBAC:
-		s.policy = newPolicyCache(s.stopping, store)
+		s.policy = newPolicyCache(s.stopping, s.store)
 	default:
 		// Run checks the flag; anything else is a programming error, and
 		// serving unchecked is not an option.
 		panic(fmt.Sprintf("apiserver: unknown authorization mode %q", opts.Authorization))
 	}
-	s.events = &retention{store: store, cfg: opts.Events.withDefaults(), now: opts.Now, log: s.log}
+	s.events = &retention{store: s.store, cfg: opts.Events.withDefaults(), now: opts.Now, log: s.log}
 	if s.events.now == nil {
 		s.events.now = time.Now
 	}
@@ -112,6 +128,10 @@ func New(store storage.Store, opts Options) *Server {
 	s.consoles.peer = newConsolePeer(opts.TLS)
 	s.mux = http.NewServeMux()
 	s.routes()
+	if s.metrics != nil {
+		s.routeLabels = s.metrics.indexRoutes(s.table)
+		go s.metrics.objects.run(s.stopping, s.store, s.log)
+	}
 	return s
 }
 
@@ -195,7 +215,10 @@ func (s *Server) routes() {
 	s.byIDRoutes()
 	s.consoleRoutes()
 	s.powerRoute()
+	s.entityUsersRoute()
 	s.joinRoutes()
+	s.metricsRoute()
+	s.nodeMetricsRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

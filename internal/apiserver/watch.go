@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/storage"
 )
@@ -41,18 +43,21 @@ func (h *resource) watch(w http.ResponseWriter, r *http.Request, sc scope) error
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	sent, done := h.s.metrics.watchOpened(h.kind)
+	defer done()
 	rc := http.NewResponseController(w)
 	if _, err := fmt.Fprintf(w, ": watching %s from %d\n\n", h.kind.Plural, rev); err != nil {
 		return nil
 	}
 	_ = rc.Flush()
-	h.stream(ctx, w, rc, visibleEvents(ctx, events, visibleFilter(r.Context())))
+	h.stream(ctx, w, rc, visibleEvents(ctx, events, visibleFilter(r.Context())), sent)
 	return nil
 }
 
 // stream copies events to the client until either side ends. Errors end the
 // stream quietly: the client resumes from the last id it received.
-func (h *resource) stream(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, events <-chan storage.Event) {
+// Each event written counts in sent.
+func (h *resource) stream(ctx context.Context, w http.ResponseWriter, rc *http.ResponseController, events <-chan storage.Event, sent prometheus.Counter) {
 	tick := time.NewTicker(h.s.heartbeat)
 	defer tick.Stop()
 	var buf []byte
@@ -76,6 +81,7 @@ func (h *resource) stream(ctx context.Context, w http.ResponseWriter, rc *http.R
 			if _, err := w.Write(buf); err != nil {
 				return
 			}
+			sent.Inc()
 			// Flush once a burst is drained, not per event.
 			if len(events) == 0 && rc.Flush() != nil {
 				return

@@ -37,6 +37,7 @@ type Request struct {
 	mu       sync.Mutex
 	id       *auth.Identity
 	denied   bool
+	kept     bool // a read worth its line (Keep)
 	reason   string
 	attached bool // a console session took over the request's audit
 }
@@ -93,6 +94,18 @@ func (a *Request) Deny(reason string) {
 // no-op when the audit log is off. This is the hook for the authorizer.
 func Deny(ctx context.Context, reason string) { FromContext(ctx).Deny(reason) }
 
+// Keep marks the request ctx belongs to as audited even if it is a
+// successful read: a public answer that matters to the operator (a join
+// token's cluster info, given to an anonymous caller). A no-op when the
+// audit log is off.
+func Keep(ctx context.Context) {
+	if a := FromContext(ctx); a != nil {
+		a.mu.Lock()
+		a.kept = true
+		a.mu.Unlock()
+	}
+}
+
 // SetObject fills what the path did not say about the object: a create
 // names its id (and, on the id-only routes, its scope) in the body. Safe
 // when the log is off. Values that are not ids are left out.
@@ -115,18 +128,19 @@ func SetObject(ctx context.Context, group, namespace, id string) {
 }
 
 // End writes the request's line if it is audited: a write, a denial (401,
-// 403, or a request marked with Deny), or a console request that did not
-// start a session (a started one is audited by its session's lines).
+// 403, or a request marked with Deny), a request marked with Keep, or a
+// console request that did not start a session (a started one is audited
+// by its session's lines).
 func (a *Request) End(code int) {
 	if a == nil {
 		return
 	}
 	a.mu.Lock()
-	e, denied, attached := a.event(), a.denied, a.attached
+	e, denied, attached, kept := a.event(), a.denied, a.attached, a.kept
 	a.mu.Unlock()
 	denied = denied || code == http.StatusUnauthorized || code == http.StatusForbidden
 	console := e.Verb == "console"
-	if attached || !(isWrite(e.Method) || denied || console) {
+	if attached || !(isWrite(e.Method) || denied || console || kept) {
 		return
 	}
 	e.Code = code

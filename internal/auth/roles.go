@@ -32,7 +32,12 @@ const (
 	RoleOperator     = "operator"
 	RoleNode         = "node"
 	RoleCoreAgent    = "core-agent"
+	RoleMetrics      = "metrics"
 )
+
+// KindMetrics is what GET /metrics asks for (verb get): not an API kind,
+// a name in the rule table and in the role metrics.
+const KindMetrics = "metrics"
 
 // GroupMasters is the identity group bound to cluster-admin everywhere
 // without a binding object, so the bootstrap token cannot be locked out by
@@ -119,6 +124,9 @@ var builtinRoles = map[string]*role{
 		{kinds: []string{"event"}, verbs: eventWriteVerbs},
 	}},
 	RoleCoreAgent: {RoleCoreAgent, coreAgentRules()},
+	// A Prometheus scrape token: read the metrics, nothing else. Bound by
+	// a clusterrolebinding (metrics are cluster-wide).
+	RoleMetrics: {RoleMetrics, []rule{{kinds: []string{KindMetrics}, verbs: []string{VerbGet}}}},
 }
 
 // coreAgentRules are what the cluster-wide controllers of a Core agent
@@ -152,7 +160,7 @@ func coreAgentRules() []rule {
 
 // BuiltinRoles returns the names of the built-in roles.
 func BuiltinRoles() []string {
-	return []string{RoleClusterAdmin, RoleGroupAdmin, RoleEditor, RoleViewer, RoleOperator, RoleNode, RoleCoreAgent}
+	return []string{RoleClusterAdmin, RoleGroupAdmin, RoleEditor, RoleViewer, RoleOperator, RoleNode, RoleCoreAgent, RoleMetrics}
 }
 
 // IsBuiltinRole reports whether name is taken by a built-in role.

@@ -35,6 +35,7 @@ func joinOr(s []string) string {
 
 func (a *app) getCmd() *cobra.Command {
 	var v viewFlags
+	var follow bool
 	var forObj string
 	cmd := &cobra.Command{
 		Use:   "get KIND [ID...]",
@@ -44,6 +45,8 @@ func (a *app) getCmd() *cobra.Command {
 			"(virtualmachines), alias (vm) or apiType (systemv0/virtualmachine).\n\n" +
 			"-o yaml prints YAML documents separated by ---; -o json prints one object, or a\n" +
 			"JSON array for a list. Both can be fed back to apply -f.\n\n" +
+			"-w (--watch) prints the table, then a row per change until interrupted, like\n" +
+			"kubectl get -w; for a stream of JSON events use watch KIND -o json.\n\n" +
 			"get events lists the events you may see, by last time seen; --for KIND/ID\n" +
 			"shows those of one object (in the --g/--n scope as its kind has one).",
 		Args: kindArgs(-1),
@@ -62,6 +65,17 @@ func (a *app) getCmd() *cobra.Command {
 			if forObj != "" && k != api.EventKind {
 				return errors.New("--for KIND/ID narrows a list of events: get events --for " + forObj)
 			}
+			if follow {
+				switch {
+				case v.output != formatTable:
+					return fmt.Errorf("-w prints a table; for JSON events use: watch %s -o json", k.Name)
+				case v.allScopes && len(args) > 1:
+					return errors.New("-A lists a kind everywhere; it cannot be combined with ids")
+				case forObj != "":
+					return errors.New("-w follows every event; describe KIND ID lists one object's")
+				}
+				return a.getWatch(cmd.Context(), c, k, args[1:], v)
+			}
 			if len(args) == 1 && k == api.EventKind {
 				return a.listEvents(cmd.Context(), c, forObj, v)
 			}
@@ -75,6 +89,7 @@ func (a *app) getCmd() *cobra.Command {
 		},
 	}
 	v.register(cmd, formatTable, formatYAML, formatJSON)
+	cmd.Flags().BoolVarP(&follow, "watch", "w", false, "after the table, print a row per change until interrupted")
 	cmd.Flags().StringVar(&forObj, "for", "", "with get events: only the events of this object (KIND/ID, e.g. vm/vm1)")
 	return cmd
 }

@@ -3,13 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
-	"net"
-	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -20,41 +15,12 @@ import (
 )
 
 // newSecureEnv is an apiserver with --tls auto and --authorization rbac,
-// set here whatever the defaults, and its bootstrap admin token.
+// set here whatever the defaults, and its bootstrap admin token (written
+// before the server listens).
 func newSecureEnv(t *testing.T) (e *tlsEnv, adminToken string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- apiserver.Run(ctx, apiserver.Config{ListenAddress: "127.0.0.1", ListenPort: port, DataDir: dir,
-			TLS: apiserver.TLSConfig{Mode: apiserver.TLSAuto}, Authorization: apiserver.AuthorizationRBAC,
-			Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("apiserver: %v", err)
-		}
-	})
-	e = &tlsEnv{port: strconv.Itoa(port), caFile: filepath.Join(dir, "pki", pki.CACertFile)}
-	tokenFile := filepath.Join(dir, apiserver.BootstrapTokenFile)
-	waitFor(t, "the apiserver", func() bool {
-		c, err := net.Dial("tcp", "127.0.0.1:"+e.port)
-		if err == nil {
-			c.Close()
-		}
-		_, serr := os.Stat(e.caFile)
-		_, terr := os.Stat(tokenFile)
-		return err == nil && serr == nil && terr == nil
-	})
-	return e, strings.TrimSpace(readFile(t, tokenFile))
+	e = newTLSEnvWith(t, apiserver.AuthorizationRBAC)
+	return e, strings.TrimSpace(readFile(t, filepath.Join(e.dir, apiserver.BootstrapTokenFile)))
 }
 
 var joinTokenLine = regexp.MustCompile(`(?m)^joinToken: (\S+)$`)

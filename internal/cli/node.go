@@ -29,7 +29,7 @@ func (a *app) joinTokenCmd() *cobra.Command {
 	var desc, node string
 	cmd := &cobra.Command{
 		Use:   "join-token [--ttl 1h] [--uses N]",
-		Short: "make a join token for agents (printed once, with the CA fingerprint, as agent config keys)",
+		Short: "make a join token for agents (printed once as agent config keys, with the CA fingerprint: optional, recommended)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.client()
@@ -49,7 +49,9 @@ func (a *app) joinTokenCmd() *cobra.Command {
 			}
 			fmt.Fprintf(a.stdout, "# join token %s: valid until %s for %s; put these keys into the agent's config.yaml\n",
 				tok.ID, tok.Expires.Format(time.RFC3339), usesText)
-			fmt.Fprintf(a.stdout, "joinToken: %s\napiServerCAFingerprint: %s\n", tok.Token, tok.CAFingerprint)
+			fmt.Fprintf(a.stdout, "joinToken: %s\n", tok.Token)
+			fmt.Fprintf(a.stdout, "# optional but recommended: pins the cluster CA, so that not even a holder of the token can pose as the API server\n")
+			fmt.Fprintf(a.stdout, "apiServerCAFingerprint: %s\n", tok.CAFingerprint)
 			return nil
 		},
 	}

@@ -2,17 +2,14 @@ package cli
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/humstack/humstack/internal/auth"
 	"github.com/spf13/cobra"
 	"golang.org/x/oauth2"
 )
@@ -81,7 +78,7 @@ type oidcSession struct {
 
 // newOIDCSession discovers the issuer of oc.
 func newOIDCSession(ctx context.Context, oc *oidcCtx) (*oidcSession, error) {
-	hc, err := issuerClient(oc.CAFile)
+	hc, err := auth.IssuerHTTPClient(oc.CAFile, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
@@ -94,23 +91,6 @@ func newOIDCSession(ctx context.Context, oc *oidcCtx) (*oidcSession, error) {
 	// A public client: its id goes in the form, with no secret.
 	ep.AuthStyle = oauth2.AuthStyleInParams
 	return &oidcSession{ctx: ctx, conf: oauth2.Config{ClientID: oc.ClientID, Endpoint: ep, Scopes: oc.Scopes}}, nil
-}
-
-// issuerClient trusts caFile's CAs, or the system roots.
-func issuerClient(caFile string) (*http.Client, error) {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("--oidc-ca-file: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--oidc-ca-file %s: no PEM certificate in it", caFile)
-		}
-		tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	}
-	return &http.Client{Transport: tr, Timeout: 30 * time.Second}, nil
 }
 
 // deviceLogin runs the device flow: it shows the user where to go and

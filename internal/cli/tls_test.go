@@ -164,8 +164,8 @@ func TestJoinTokenCommand(t *testing.T) {
 	e := newTLSEnv(t)
 	r := runRaw(context.Background(), "", "node", "join-token", "--ttl", "30m", "--uses", "2",
 		"--api-server-address", e.url(), "--ca-file", e.caFile)
-	if r.code != 0 || !strings.Contains(r.stdout, "\njoinToken: ") || !strings.Contains(r.stdout, "apiServerCAFingerprint: sha256:") ||
-		!strings.Contains(r.stdout, "for 2 node(s)") {
+	if r.code != 0 || !strings.Contains(r.stdout, "\njoinToken: ") || !strings.Contains(r.stdout, "\napiServerCAFingerprint: sha256:") ||
+		!strings.Contains(r.stdout, "for 2 node(s)") || !strings.Contains(r.stdout, "\n# optional but recommended: pins the cluster CA") {
 		t.Fatalf("join-token: %v", r)
 	}
 	plain := newEnv(t)

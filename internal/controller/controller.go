@@ -120,6 +120,7 @@ func (c *Controller) Start(ctx context.Context) error {
 			return nil
 		}
 	}
+	defer c.watchQueue()()
 	var wg sync.WaitGroup
 	for i := 0; i < c.opts.Workers; i++ {
 		wg.Add(1)
@@ -161,9 +162,7 @@ func (c *Controller) processNext(ctx context.Context) bool {
 	log := c.log.With("key", key.String(), "reconcile_id", id)
 	start := time.Now()
 	res, err := c.reconcile(WithLogger(ctx, log), key)
-	if c.opts.Metrics != nil {
-		c.opts.Metrics.Reconciled(c.name, time.Since(start), err)
-	}
+	c.observe(time.Since(start), res, err)
 	var term terminalError
 	switch {
 	case ctx.Err() != nil:

@@ -27,6 +27,9 @@ func (f RunnableFunc) Start(ctx context.Context) error { return f(ctx) }
 type Manager struct {
 	Client *client.Client
 	Log    *slog.Logger
+	// Metrics, when set before controllers are added, is given to every
+	// added Controller whose Options have no Metrics of their own.
+	Metrics Metrics
 	// Events is the agent's event sink, shared by its managers; whoever
 	// sets it runs it (Add). Nil: events are discarded.
 	Events *record.Sink
@@ -76,6 +79,9 @@ func (m *Manager) Recorder(component string) record.Recorder {
 
 // Add registers a runnable (a controller, a loop) to start with the manager.
 func (m *Manager) Add(r Runnable) {
+	if c, ok := r.(*Controller); ok && c.opts.Metrics == nil {
+		c.opts.Metrics = m.Metrics
+	}
 	m.mu.Lock()
 	m.runnables = append(m.runnables, r)
 	m.mu.Unlock()

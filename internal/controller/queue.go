@@ -23,6 +23,7 @@ type Queue[K comparable] struct {
 	dirty      map[K]struct{}
 	processing map[K]struct{}
 	failures   map[K]int
+	queuedAt   map[K]time.Time // when each key of items was appended
 	delayed    delayHeap[K]
 	wake       chan struct{}
 	shutdown   bool
@@ -34,6 +35,7 @@ func NewQueue[K comparable]() *Queue[K] {
 		dirty:      map[K]struct{}{},
 		processing: map[K]struct{}{},
 		failures:   map[K]int{},
+		queuedAt:   map[K]time.Time{},
 		wake:       make(chan struct{}, 1),
 	}
 	q.cond = sync.NewCond(&q.mu)
@@ -60,6 +62,7 @@ func (q *Queue[K]) addLocked(k K) {
 		return // Done re-queues it
 	}
 	q.items = append(q.items, k)
+	q.queuedAt[k] = time.Now()
 	q.cond.Signal()
 }
 
@@ -124,6 +127,7 @@ func (q *Queue[K]) Get() (k K, ok bool) {
 		return k, false
 	}
 	k, q.items = q.items[0], q.items[1:]
+	delete(q.queuedAt, k)
 	q.processing[k] = struct{}{}
 	delete(q.dirty, k)
 	return k, true
@@ -136,6 +140,7 @@ func (q *Queue[K]) Done(k K) {
 	delete(q.processing, k)
 	if _, ok := q.dirty[k]; ok && !q.shutdown {
 		q.items = append(q.items, k)
+		q.queuedAt[k] = time.Now()
 		q.cond.Signal()
 	}
 }
@@ -147,11 +152,24 @@ func (q *Queue[K]) Len() int {
 	return len(q.items)
 }
 
+// Stats returns the number of keys waiting (as Len) and how long the
+// oldest of them has waited (0 when none waits). Keys are handed out in the
+// order they were queued, so the oldest is the first.
+func (q *Queue[K]) Stats() (depth int, oldest time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return 0, 0
+	}
+	return len(q.items), time.Since(q.queuedAt[q.items[0]])
+}
+
 // ShutDown wakes every Get with ok == false and drops what is queued.
 func (q *Queue[K]) ShutDown() {
 	q.mu.Lock()
 	q.shutdown = true
 	q.items = nil
+	clear(q.queuedAt)
 	q.cond.Broadcast()
 	q.mu.Unlock()
 	select {

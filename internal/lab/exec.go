@@ -36,13 +36,23 @@ func (l *Lab) Exec(ctx context.Context, name string, argv ...string) (string, er
 // Humcli runs bin/humcli with args in node-a's namespace against the lab's
 // API server, and returns its standard output.
 func (l *Lab) Humcli(ctx context.Context, args ...string) (string, error) {
-	host, port, _ := net.SplitHostPort(l.st.APIAddress)
-	trust, err := l.humcliTrust()
+	argv, err := l.HumcliArgv()
 	if err != nil {
 		return "", err
 	}
-	argv := append([]string{l.st.Binaries.Humcli, "--api-server-address", host, "--api-server-port", port}, trust...)
 	return Exec(ctx, l.st.Nodes[0].NS, append(argv, args...)...)
+}
+
+// HumcliArgv is humcli and the flags that reach the lab's API server (and,
+// in a secure lab, trust its CA and present the admin token), for callers
+// that run humcli themselves in node-a's namespace (e.g. on a terminal).
+func (l *Lab) HumcliArgv() ([]string, error) {
+	host, port, _ := net.SplitHostPort(l.st.APIAddress)
+	trust, err := l.humcliTrust()
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{l.st.Binaries.Humcli, "--api-server-address", host, "--api-server-port", port}, trust...), nil
 }
 
 // HumcliCommand is the shell command a human runs to use humcli against

@@ -1,7 +1,9 @@
 package pki
 
 import (
+	"encoding/hex"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/humstack/humstack/api"
@@ -38,6 +40,37 @@ func FuzzParse(f *testing.F) {
 		}
 		if _, _, err := ParseJoinToken(string(b)); err != nil && !errors.Is(err, api.ErrUnauthorized) {
 			t.Errorf("ParseJoinToken: %v", err)
+		}
+	})
+}
+
+// FuzzVerifyClusterInfo feeds arbitrary cluster info (what an unverified
+// server answers) to the agent's check: it never panics, fails with
+// ErrNotProven or api.ErrInvalid, and accepts only what was signed with
+// the token.
+func FuzzVerifyClusterInfo(f *testing.F) {
+	ca, err := NewCA(t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	const token = "0123456789ab.0123456789abcdef0123456789abcdef"
+	salt := "00112233445566778899aabbccddeeff"
+	mac, _ := clusterInfoMAC(hashSecret(salt, "0123456789abcdef0123456789abcdef"), ca.CertPEM)
+	f.Add(string(ca.CertPEM), salt, hex.EncodeToString(mac))
+	f.Add("", "", "")
+	f.Add("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n", salt, strings.Repeat("0", 64))
+	f.Fuzz(func(t *testing.T, caPEM, salt, macHex string) {
+		info := api.ClusterInfo{CA: caPEM, Salt: salt, MAC: macHex}
+		got, err := VerifyClusterInfo(token, info)
+		if err != nil {
+			if !errors.Is(err, ErrNotProven) && !errors.Is(err, api.ErrInvalid) {
+				t.Errorf("VerifyClusterInfo: %v", err)
+			}
+			return
+		}
+		want, _ := clusterInfoMAC(hashSecret(salt, "0123456789abcdef0123456789abcdef"), []byte(caPEM))
+		if hex.EncodeToString(want) != strings.ToLower(macHex) || got == nil || !got.IsCA {
+			t.Errorf("accepted cluster info not signed with the token: %+v", info)
 		}
 	})
 }

@@ -64,6 +64,7 @@ func (s *typed[S, T]) Validate(obj api.Object) api.FieldErrors {
 	// Legacy fields of the original's wire format that ask for something
 	// humstack does not do (api/legacy.go).
 	fe = append(fe, api.UnsupportedErrors(r)...)
+	validateConditions(r, &fe)
 	if s.validate != nil {
 		s.validate(r, &fe)
 	}

@@ -157,7 +157,8 @@ func (r *run) scenario(resilience bool) {
 // outside through the router's SNAT (seen from natGatewayIP); the outside
 // reaches vm1 at its external IP (ping and TCP).
 func (r *run) checkTraffic(mgmt string) {
-	r.login(mgmt, vm1Addr, "ping -c 3 -W 2 "+vm2Addr)
+	// vm2 may still be booting (TCG on a busy machine): up to 30 tries.
+	r.login(mgmt, vm1Addr, "i=0; while [ $i -lt 30 ]; do ping -c 1 -W 1 "+vm2Addr+" && exit 0; i=$((i+1)); done; exit 1")
 	r.step("vm1 (node-b) pings vm2 (node-c) over VXLAN")
 	seen := r.outsideListener()
 	r.login(mgmt, vm2Addr, fmt.Sprintf("echo hello | nc -w 5 %s %d", lab.OutsideAddress, seen.port))

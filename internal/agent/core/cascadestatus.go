@@ -49,14 +49,13 @@ func childName(k *api.Kind, m *api.Meta) string {
 
 // report writes the parent's status (state Deleting, msg), if it changed.
 func (r *cascade) report(ctx context.Context, parent api.Object, msg string) error {
-	want := api.StateStatus{State: api.ParentDeleting, Message: msg}
 	changed := false
 	_, err := controller.UpdateStatus(ctx, r.c, parent, func(o api.Object) bool {
 		st := parentStatus(o)
-		if st == nil || *st == want {
+		if st == nil || (st.State == api.ParentDeleting && st.Message == msg) {
 			return false
 		}
-		*st, changed = want, true
+		st.State, st.Message, changed = api.ParentDeleting, msg, true
 		return true
 	})
 	if err != nil && !errors.Is(err, api.ErrNotFound) {

@@ -52,6 +52,10 @@ var nodeRules = map[string][]Caller{
 	"GET /v0/consoles/{group}/{namespace}/{id}/serial": {CallerAPIServer, CallerSecret},
 	"GET /v0/consoles/{group}/{namespace}/{id}/log":    {CallerAPIServer, CallerSecret},
 	"GET /v0/consoles/{group}/{namespace}/{id}/vnc":    {CallerAPIServer, CallerSecret},
+	// The node's metrics (its VMs' names, usage and counters) are relayed
+	// to Prometheus by the API server, which has checked the scraper's
+	// right to read them (verb get on metrics); no node may read them.
+	"GET /metrics": {CallerAPIServer, CallerSecret},
 }
 
 // RuleOf returns who may call a node listener route (its pattern), and

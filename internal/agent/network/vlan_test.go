@@ -54,7 +54,9 @@ func TestVLANAcrossNodes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("tiny image: %v", err)
 	}
-	l := labtest.Up(t, lab.Config{Nodes: 1})
+	// Insecure: the guests' agents run the seed's config as written
+	// (plain HTTP, no join token); VLANs are what this test is about.
+	l := labtest.Up(t, lab.Config{Nodes: 1, Insecure: true})
 	agentURL := labtest.ServeFromHub(t, l, filepath.Join(labtest.BinDir(t), "agent"))
 	t.Logf("image and lab ready: %v", time.Since(start).Round(time.Millisecond))
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
 )
@@ -97,6 +98,9 @@ func TestHeartbeat(t *testing.T) {
 	})
 
 	n := getNode(t, c, "worker1")
+	if r := conditions.Find(n.Status.Conditions, api.ConditionReady); r == nil || r.Status != api.ConditionTrue || r.Reason != "AgentHeartbeating" {
+		t.Fatalf("Ready condition of a heartbeating node: %+v", r)
+	}
 	n.Status.State, n.Status.Message = api.NodeNotReady, "test"
 	if _, err := c.UpdateStatus(testCtx(t), n); err != nil {
 		t.Fatal(err)

@@ -90,6 +90,7 @@ func (l *liveness) Reconcile(ctx context.Context, key controller.Key) (controlle
 			return false
 		}
 		n.Status.State, n.Status.Message = api.NodeNotReady, l.message(n)
+		setNodeReady(n)
 		marked = true
 		return true
 	})
@@ -173,6 +174,7 @@ func (l *liveness) markVMsUnknown(ctx context.Context, n *api.Node) error {
 				return false
 			}
 			vm.Status.State, vm.Status.Message = api.VMStateUnknown, msg
+			setVMUnknown(vm, msg)
 			return true
 		})
 		if err != nil && !errors.Is(err, api.ErrNotFound) {

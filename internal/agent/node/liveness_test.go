@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
 	"github.com/humstack/humstack/internal/controller/record"
@@ -59,6 +60,10 @@ func TestLiveness(t *testing.T) {
 	t.Logf("NotReady %v after the last heartbeat (grace %v)", time.Since(stopped), grace)
 	if msg := getNode(t, c, "dead").Status.Message; !strings.HasPrefix(msg, "no heartbeat since ") || !strings.HasSuffix(msg, "(grace 1s)") {
 		t.Errorf("message %q", msg)
+	}
+	if r := conditions.Find(getNode(t, c, "dead").Status.Conditions, api.ConditionReady); r == nil ||
+		r.Status != api.ConditionUnknown || r.Reason != "HeartbeatMissed" || !strings.HasPrefix(r.Message, "no heartbeat since ") {
+		t.Errorf("Ready condition of a NotReady node: %+v", r)
 	}
 	eventually(t, 5*time.Second, "a NodeNotReady event about node dead", func() bool {
 		objs, _, err := c.List(testCtx(t), api.EventKind, client.Scope{})
@@ -203,6 +208,11 @@ func TestVMsOnNotReadyNodeAreUnknown(t *testing.T) {
 	eventually(t, 5*time.Second, "running VM Unknown", func() bool { return get("running").State == api.VMStateUnknown })
 	if msg := get("running").Message; !strings.Contains(msg, "node gone is NotReady") {
 		t.Errorf("message %q", msg)
+	}
+	for _, typ := range []string{api.ConditionReady, api.ConditionStarted} {
+		if c := conditions.Find(get("running").Conditions, typ); c == nil || c.Status != api.ConditionUnknown || c.Reason != "NodeNotReady" {
+			t.Errorf("%s of a VM on a NotReady node: %+v", typ, c)
+		}
 	}
 	if s := get("stopped").State; s != "Stopped" {
 		t.Errorf("stopped VM is %s", s)

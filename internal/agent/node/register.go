@@ -154,6 +154,7 @@ func (a *Agent) writeStatus(ctx context.Context, n *api.Node, alloc allocation, 
 		s := &n.Status
 		recovered = s.State == api.NodeNotReady
 		s.State, s.Message = api.NodeReady, ""
+		setNodeReady(n)
 		s.LastHeartbeatTime = a.now().UTC().Format(time.RFC3339Nano)
 		if withAlloc {
 			s.AllocatedMemory, s.AllocatedVcpus = FormatSize(alloc.memory), FormatMilliCPU(alloc.milliCPU)

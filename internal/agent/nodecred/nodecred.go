@@ -2,9 +2,10 @@
 // from the cluster CA with which it talks to the API servers. At first
 // start the agent joins: it makes its key, sends a CSR with its join token
 // (over a connection verified by the configured CA file or fingerprint
-// pin) and stores key, certificate and CA (0600) in its PKI directory; on
-// later starts it loads them. Before the certificate expires it renews it
-// with the certificate itself, no token needed.
+// pin or, with neither, by the CA that the API server proved with the
+// token: discover.go) and stores key, certificate and CA (0600) in its PKI
+// directory; on later starts it loads them. Before the certificate
+// expires it renews it with the certificate itself, no token needed.
 package nodecred
 
 import (
@@ -42,7 +43,8 @@ type Config struct {
 	// Token is the join token; only needed when Dir holds no credential.
 	Token string
 	// CAFile and CAFingerprint verify the API servers on first contact;
-	// CAFile, when set, stays the trust anchor afterwards.
+	// CAFile, when set, stays the trust anchor afterwards. With neither,
+	// the join learns the CA from the token's cluster info (discover).
 	CAFile, CAFingerprint string
 	Log                   *slog.Logger
 }
@@ -51,8 +53,11 @@ type Config struct {
 type Credential struct {
 	cfg   Config
 	roots *x509.CertPool
-	mu    sync.Mutex
-	cert  *tls.Certificate // nil: no client certificate (not joined)
+	// discovered is the fingerprint of the CA the token's cluster info
+	// proved (discover); the join's answer must name the same CA.
+	discovered string
+	mu         sync.Mutex
+	cert       *tls.Certificate // nil: no client certificate (not joined)
 }
 
 // Setup loads the stored credential or joins with the token. Without
@@ -159,16 +164,9 @@ func (c *Credential) firstContact() (*tls.Config, error) {
 // join sends a CSR with the token, retrying while the API server cannot be
 // reached; a refused token is final.
 func (c *Credential) join(ctx context.Context) error {
-	tc, err := c.firstContact()
-	if err != nil {
-		return err
-	}
-	cl, err := client.New(c.cfg.Servers, client.WithTLS(tc))
-	if err != nil {
-		return err
-	}
+	var err error
 	for attempt := 0; ; attempt++ {
-		err = c.request(ctx, cl, c.cfg.Token)
+		err = c.joinOnce(ctx)
 		// An untrusted server certificate is a misconfiguration (or an
 		// impostor): waiting will not change it.
 		if err == nil || !errors.Is(err, api.ErrUnavailable) || errors.Is(err, client.ErrCertificate) || ctx.Err() != nil {
@@ -188,6 +186,25 @@ func (c *Credential) join(ctx context.Context) error {
 	return nil
 }
 
+// joinOnce learns the CA first if nothing says which it is (discover),
+// then sends the CSR with the token over a connection verified by it.
+func (c *Credential) joinOnce(ctx context.Context) error {
+	if c.roots == nil && c.cfg.CAFingerprint == "" {
+		if err := c.discover(ctx); err != nil {
+			return err
+		}
+	}
+	tc, err := c.firstContact()
+	if err != nil {
+		return err
+	}
+	cl, err := client.New(c.cfg.Servers, client.WithTLS(tc))
+	if err != nil {
+		return err
+	}
+	return c.request(ctx, cl, c.cfg.Token)
+}
+
 // request asks for a certificate (with token, or as renewal when token is
 // empty), and stores and uses what comes back.
 func (c *Credential) request(ctx context.Context, cl *client.Client, token string) error {
@@ -205,6 +222,9 @@ func (c *Credential) request(ctx context.Context, cl *client.Client, token strin
 	}
 	if fp := c.cfg.CAFingerprint; fp != "" && c.cfg.CAFile == "" && pki.Fingerprint(ca) != fp {
 		return fmt.Errorf("the API server's CA is %s, apiServerCAFingerprint pins %s", pki.Fingerprint(ca), fp)
+	}
+	if fp := c.discovered; fp != "" && pki.Fingerprint(ca) != fp {
+		return fmt.Errorf("the API server's CA is %s, its cluster info proved %s", pki.Fingerprint(ca), fp)
 	}
 	keyPEM, err := pki.EncodeKey(key)
 	if err != nil {

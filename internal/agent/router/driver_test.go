@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/core"
 	"github.com/humstack/humstack/internal/agent/system"
@@ -160,6 +161,8 @@ func TestDriverRealizesTheSeedRouter(t *testing.T) {
 	e, fake := env(t)
 	e.Create(t, routerDoc("vr1", "192.168.10.200", "10.0.0.11"))
 	vr := waitState(t, e, "vr1", StateRunning, "")
+	conditionIs(t, vr, api.ConditionApplied, api.ConditionTrue, "Applied")
+	conditionIs(t, vr, api.ConditionReady, api.ConditionTrue, StateRunning)
 	k := Key("g", "ns", "vr1")
 	ns := NetnsName("test-", k)
 	if vr.Meta.Annotations[AnnotationNetns] != ns || !slices.Contains(vr.Meta.Finalizers, system.Finalizer(node)) {
@@ -216,7 +219,9 @@ func TestDriverWaitsAndRejects(t *testing.T) {
 	// A network that does not exist yet: Pending, nothing made; it comes,
 	// the router runs.
 	e.Create(t, routerDoc("vr1", "192.168.10.200", "", "net2=10.0.2.254/24"))
-	waitState(t, e, "vr1", StatePending, "waiting for network net2")
+	vr := waitState(t, e, "vr1", StatePending, "waiting for network net2")
+	conditionIs(t, vr, api.ConditionApplied, api.ConditionFalse, "WaitingForDependencies")
+	conditionIs(t, vr, api.ConditionReady, api.ConditionFalse, StatePending)
 	if _, ok := fake.get(NetnsName("test-", Key("g", "ns", "vr1"))); ok {
 		t.Fatal("a waiting router was made")
 	}
@@ -236,7 +241,8 @@ func TestDriverWaitsAndRejects(t *testing.T) {
 
 	// The NIC's address is not in its network.
 	e.Create(t, routerDoc("vr4", "192.168.10.201", "", "net1=10.0.1.254/24"))
-	waitState(t, e, "vr4", StateError, "spec.nics[0].ipv4Address 10.0.1.254/24 is not an address of network net1")
+	vr = waitState(t, e, "vr4", StateError, "spec.nics[0].ipv4Address 10.0.1.254/24 is not an address of network net1")
+	conditionIs(t, vr, api.ConditionApplied, api.ConditionFalse, "Rejected")
 
 	// The NAT gateway is an external IP's address.
 	e.Create(t, routerDoc("vr5", "192.168.10.100", ""))
@@ -254,6 +260,7 @@ func TestDriverExternalIPs(t *testing.T) {
 	if !strings.HasPrefix(vr2.Status.Message, "running; left out: ") {
 		t.Fatalf("message %q", vr2.Status.Message)
 	}
+	conditionIs(t, vr2, api.ConditionApplied, api.ConditionFalse, "PartlyApplied")
 	d, _ := fake.get(NetnsName("test-", Key("g", "ns", "vr2")))
 	if len(d.Rules.DNAT) != 0 || len(d.Ports[0].Addrs) != 1 {
 		t.Fatalf("the second binder got the external IP: %+v", d)
@@ -306,4 +313,14 @@ func TestDriverHostFailure(t *testing.T) {
 		t.Errorf("Applied event: %+v, want the namespace named", ev.Spec)
 	}
 	e.WaitEvent(t, "vr1", "Scheduled")
+}
+
+// conditionIs fails unless vr has condition typ with status and reason,
+// observed at its generation.
+func conditionIs(t *testing.T, vr *api.VirtualRouter, typ string, status api.ConditionStatus, reason string) {
+	t.Helper()
+	c := conditions.Find(vr.Status.Conditions, typ)
+	if c == nil || c.Status != status || c.Reason != reason || c.ObservedGeneration != vr.Meta.Generation {
+		t.Fatalf("router %s: condition %s is %+v, want %s/%s at generation %d", vr.Meta.ID, typ, c, status, reason, vr.Meta.Generation)
+	}
 }

@@ -136,9 +136,11 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 	switch {
 	case errors.As(err, &w):
 		system.SetState(vr, StatePending, w.msg)
+		setApplied(vr, api.ConditionFalse, "WaitingForDependencies", w.msg)
 		return controller.Result{}, nil
 	case errors.As(err, &bad):
 		system.SetState(vr, StateError, bad.msg)
+		setApplied(vr, api.ConditionFalse, "Rejected", bad.msg)
 		return controller.Result{RequeueAfter: bad.retry}, nil
 	case err != nil:
 		return controller.Result{}, err
@@ -153,9 +155,11 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 	vr.Meta.Annotations[AnnotationNetns] = p.want.Netns
 	if err != nil {
 		system.SetState(vr, StateError, "apply: "+err.Error())
+		setApplied(vr, api.ConditionFalse, "ApplyFailed", err.Error())
 		d.events.Event(vr, api.EventWarning, "ApplyFailed", "apply: %v", err)
 		return controller.Result{}, err
 	}
+	setAppliedPlan(vr, p.left)
 	switch {
 	case len(p.left) == 0:
 		system.SetState(vr, StateRunning, "")
@@ -194,4 +198,20 @@ func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 	}
 	controller.Logger(ctx).Info("router removed", "netns", name)
 	return nil
+}
+
+// setApplied sets the router's Applied condition: whether its namespace,
+// links and NAT rules match its spec.
+func setApplied(vr *api.VirtualRouter, status api.ConditionStatus, reason, msg string) {
+	system.SetCondition(vr, api.ConditionApplied, status, reason, msg)
+}
+
+// setAppliedPlan sets Applied after the host took the plan: True unless
+// parts of the spec were left out (they are named).
+func setAppliedPlan(vr *api.VirtualRouter, left []string) {
+	if len(left) == 0 {
+		setApplied(vr, api.ConditionTrue, "Applied", "")
+		return
+	}
+	setApplied(vr, api.ConditionFalse, "PartlyApplied", "left out: "+strings.Join(left, "; "))
 }

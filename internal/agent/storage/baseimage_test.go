@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/downloadapi"
 	"github.com/humstack/humstack/internal/agent/system"
@@ -243,12 +244,22 @@ func TestImageEntityLifecycle(t *testing.T) {
 	if err != nil || ent.Status.SHA256 != want || ent.Status.Node != "n1" || ent.Status.Size == 0 {
 		t.Fatalf("entity status %+v; file sha256 %s, %v", ent.Status, want, err)
 	}
+	for typ, reason := range map[string]string{api.ConditionCopied: "Hashed", api.ConditionReady: EntityAvailable} {
+		if c := conditions.Find(ent.Status.Conditions, typ); c == nil || c.Status != api.ConditionTrue || c.Reason != reason || c.ObservedGeneration != 1 {
+			t.Fatalf("entity condition %s: %+v", typ, c)
+		}
+	}
 	// The child waited for the entity and is made from it without any event
 	// of its own.
 	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
 		c, _ := disks.Get(ctx, sc, "child")
 		return c != nil && c.Status.State == StateActive, "child disk not Active"
 	})
+	if c, _ := disks.Get(ctx, sc, "child"); !conditions.IsTrue(c.Status.Conditions, api.ConditionContentReady) ||
+		conditions.Find(c.Status.Conditions, api.ConditionContentReady).Reason != "OverlayCreated" ||
+		!conditions.IsTrue(c.Status.Conditions, api.ConditionReady) {
+		t.Fatalf("child disk conditions %+v", c.Status.Conditions)
+	}
 	checkOverlay(t, n.Path("g", "ns", "child"), 1<<30, n.EntityFile("g", "e1"))
 	if c, _ := disks.Get(ctx, sc, "child"); c.Status.ImageEntity != "e1" {
 		t.Fatalf("child status %+v, want imageEntity e1", c.Status)

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -85,9 +86,11 @@ func (r *entityReconciler) Reconcile(ctx context.Context, key controller.Key) (c
 		}
 	}
 	st := ent.Status
+	st.Conditions = slices.Clone(st.Conditions) // ent is the informer's cached copy
 	res, err := r.converge(ctx, ent, src, &st)
+	setEntityConditions(&st, ent.Meta.Generation, err)
 	if _, uerr := controller.UpdateStatus(ctx, r.c, ent, func(e *api.ImageEntity) bool {
-		if e.Status == st {
+		if reflect.DeepEqual(e.Status, st) {
 			return false
 		}
 		e.Status = st
@@ -202,6 +205,7 @@ func (r *entityReconciler) teardown(ctx context.Context, ent *api.ImageEntity) (
 				return false
 			}
 			setEntity(&e.Status, EntityDeleting, msg)
+			setEntityConditions(&e.Status, e.Meta.Generation, nil)
 			return true
 		})
 		return controller.Result{RequeueAfter: inUseRecheck}, ignoreNotFound(err)
@@ -220,18 +224,10 @@ func (r *entityReconciler) teardown(ctx context.Context, ent *api.ImageEntity) (
 }
 
 // users lists the disks of the entity's group (on any node) made from it.
+// The API server answers (client.ImageEntityUsers): a node may not read the
+// disks placed on other nodes.
 func (r *entityReconciler) users(ctx context.Context, ent *api.ImageEntity) ([]string, error) {
-	disks, _, err := client.For[*api.BlockStorage](r.c).List(ctx, client.Scope{Group: ent.Meta.Group})
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, bs := range disks {
-		if bs.Status.ImageEntity == ent.Meta.ID {
-			out = append(out, bs.Meta.Namespace+"/"+bs.Meta.ID)
-		}
-	}
-	return out, nil
+	return r.c.ImageEntityUsers(ctx, ent.Meta.Group, ent.Meta.ID)
 }
 
 // copyDisk writes src, flattened (no backing chain), as a qcow2 at dst and

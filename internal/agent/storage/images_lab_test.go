@@ -3,6 +3,8 @@ package storage_test
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -24,6 +26,7 @@ import (
 	"github.com/humstack/humstack/internal/lab/guest/guestcache"
 	"github.com/humstack/humstack/internal/lab/guest/tiny"
 	"github.com/humstack/humstack/internal/lab/labtest"
+	"github.com/humstack/humstack/internal/pki"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
@@ -141,13 +144,14 @@ spec: {entityMap: {v1: tiny-v1}}
 	out, _ := l.Humcli(ctx, "get", "imageentity", "--g", "g")
 	t.Logf("humcli get imageentity:\n%s", out)
 
-	// node-b's download API serves only callers with the secret.
-	dl := "http://" + net.JoinHostPort(nodeB.BlockStorageAgentConfig.DownloadAPI.AdvertiseAddress, strconv.Itoa(nodeB.BlockStorageAgentConfig.DownloadAPI.ListenPort)) + "/v0/imageentities/g/tiny-v1"
-	for name, secret := range map[string]string{"none": "", "wrong": "not-the-secret-at-all", "right": nodeB.BlockStorageAgentConfig.DownloadAPI.Secret} {
-		code := getFrom(t, l, "node-c", dl, secret)
-		if want := map[bool]int{true: 200, false: 401}[name == "right"]; code != want {
-			t.Errorf("download API, %s secret: HTTP %d, want %d", name, code, want)
-		}
+	// node-b's download API serves only other nodes, by their
+	// certificates (mutual TLS; no shared secret in a secure lab).
+	dl := "https://" + net.JoinHostPort(nodeB.BlockStorageAgentConfig.DownloadAPI.AdvertiseAddress, strconv.Itoa(nodeB.BlockStorageAgentConfig.DownloadAPI.ListenPort)) + "/v0/imageentities/g/tiny-v1"
+	if code, err := getFromTLS(l, "node-c", dl, "node-c"); err != nil || code != 200 {
+		t.Errorf("download API with node-c's certificate: HTTP %d, %v; want 200", code, err)
+	}
+	if code, err := getFromTLS(l, "node-c", dl, ""); err == nil && code == 200 {
+		t.Errorf("download API without a certificate: HTTP %d, want a refusal", code)
 	}
 
 	// The entity waits for its disk; then everything goes, files included.
@@ -294,20 +298,35 @@ func sha256File(t *testing.T, path string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// getFrom GETs url from inside node's namespace with the given secret and
-// returns the status code.
-func getFrom(t *testing.T, l *lab.Lab, node, url, secret string) int {
-	hc := &http.Client{Transport: &http.Transport{DialContext: lab.DialContext(l.NS(node))}, Timeout: 30 * time.Second}
-	defer hc.CloseIdleConnections()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	if secret != "" {
-		req.Header.Set("Authorization", "Bearer "+secret)
-	}
-	resp, err := hc.Do(req)
+// getFromTLS GETs url from inside node's namespace over TLS that trusts
+// the lab's cluster CA, presenting certNode's node certificate (none when
+// empty), and returns the HTTP status.
+func getFromTLS(l *lab.Lab, node, url, certNode string) (int, error) {
+	b, err := os.ReadFile(l.CAFile())
 	if err != nil {
-		t.Fatalf("GET %s from %s: %v", url, node, err)
+		return 0, err
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(b)
+	var kp *tls.Certificate
+	if certNode != "" {
+		dir := filepath.Join(l.Dir(), certNode, "pki")
+		c, err := tls.LoadX509KeyPair(filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key"))
+		if err != nil {
+			return 0, err
+		}
+		kp = &c
+	}
+	// Node certificates name their node, not hosts: the agents' own peer
+	// check (pki.PeerClientConfig) verifies the server is node-b.
+	tc := pki.PeerClientConfig(roots, func() *tls.Certificate { return kp }, "node-b")
+	hc := &http.Client{Transport: &http.Transport{DialContext: lab.DialContext(l.NS(node)), TLSClientConfig: tc}, Timeout: 30 * time.Second}
+	defer hc.CloseIdleConnections()
+	resp, err := hc.Get(url)
+	if err != nil {
+		return 0, err
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
-	return resp.StatusCode
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
 }

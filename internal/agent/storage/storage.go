@@ -345,6 +345,7 @@ func removeTemps(path string) {
 // progress when the disk is not transferring.
 func setState(bs *api.BlockStorage, state, msg string) {
 	system.SetState(bs, state, msg)
+	setContentReady(bs, state, msg)
 	if state != StateDownloading && state != StateCopying && state != StateQueued {
 		bs.Status.Downloaded, bs.Status.Total = 0, 0
 	}

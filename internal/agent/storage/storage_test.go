@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/internal/controller/record"
 	"github.com/humstack/humstack/internal/host/qcow2"
 	"github.com/humstack/humstack/internal/testenv"
@@ -60,6 +61,16 @@ func until(t *testing.T, d *Driver, bs *api.BlockStorage, want string, also func
 	}
 }
 
+// contentReady fails unless bs's ContentReady condition has status and
+// reason.
+func contentReady(t *testing.T, bs *api.BlockStorage, status api.ConditionStatus, reason string) {
+	t.Helper()
+	c := conditions.Find(bs.Status.Conditions, api.ConditionContentReady)
+	if c == nil || c.Status != status || c.Reason != reason {
+		t.Fatalf("ContentReady %+v, want %s/%s (state %s %q)", c, status, reason, bs.Status.State, bs.Status.Message)
+	}
+}
+
 // files lists the regular files under dir.
 func files(t *testing.T, dir string) []string {
 	t.Helper()
@@ -85,6 +96,7 @@ func TestEmpty(t *testing.T) {
 	d, dir := newDriver(t, 1)
 	bs := disk("d1", api.BlockStorageFromEmpty, "", "64M")
 	until(t, d, bs, StateActive, nil)
+	contentReady(t, bs, api.ConditionTrue, "Created")
 	p := d.Path("g", "ns", "d1")
 	if p != filepath.Join(dir, "g/ns/d1.qcow2") {
 		t.Fatalf("path %s", p)
@@ -104,6 +116,8 @@ func TestEmpty(t *testing.T) {
 	if !strings.Contains(bs.Status.Message, "shrinking") {
 		t.Fatalf("message %q", bs.Status.Message)
 	}
+	// The content is still there: only Ready would say the error.
+	contentReady(t, bs, api.ConditionTrue, "Created")
 	if err := d.Remove(context.Background(), bs); err != nil {
 		t.Fatal(err)
 	}
@@ -177,6 +191,7 @@ func TestHTTPErrors(t *testing.T) {
 		if !strings.Contains(bs.Status.Message, c.msg) {
 			t.Errorf("%s: message %q, want it to mention %q", c.url, bs.Status.Message, c.msg)
 		}
+		contentReady(t, bs, api.ConditionFalse, StateError)
 		if f := files(t, dir); len(f) != 0 {
 			t.Errorf("%s: left %v", c.url, f)
 		}

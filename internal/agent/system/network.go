@@ -180,14 +180,19 @@ func (r *networks) release(ctx context.Context, n *api.Network) error {
 // report writes this node's entry of status.nodes, if it changed.
 func (r *networks) report(ctx context.Context, n *api.Network, state, msg string) error {
 	_, err := controller.UpdateStatus(ctx, r.c, n, func(x *api.Network) bool {
-		want := api.StateStatus{State: state, Message: msg}
-		if x.Status.Nodes[r.node] == want {
+		entry := x.Status.Nodes[r.node]
+		changed := entry.State != state || entry.Message != msg
+		entry.State, entry.Message = state, msg
+		if setNetworkReady(&entry, n.Meta.Generation) {
+			changed = true
+		}
+		if !changed {
 			return false
 		}
 		if x.Status.Nodes == nil {
 			x.Status.Nodes = map[string]api.StateStatus{}
 		}
-		x.Status.Nodes[r.node] = want
+		x.Status.Nodes[r.node] = entry
 		return true
 	})
 	return ignoreNotFound(err)

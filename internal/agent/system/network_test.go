@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/agent/system/systemtest"
@@ -103,6 +104,13 @@ func TestNetworksFollowTheirUsers(t *testing.T) {
 			n.Meta.Annotations[api.AnnotationBridgeName] == system.BridgeName("g", "ns", "net1") && f1.has("net1") && f2.has("net1")
 		return ok, fmt.Sprintf("net1: %+v %+v", n.Meta, n.Status)
 	})
+	n, _ := getNet(t, e, "net1")
+	for _, node := range []string{"n1", "n2"} {
+		if c := conditions.Find(n.Status.Nodes[node].Conditions, api.ConditionReady); c == nil ||
+			c.Status != api.ConditionTrue || c.Reason != "Available" || c.ObservedGeneration != n.Meta.Generation {
+			t.Fatalf("Ready of net1 on %s: %+v", node, c)
+		}
+	}
 	if p1, p2 := f1.peersOf("net1"), f2.peersOf("net1"); fmt.Sprint(p1) != "[172.31.0.2]" || fmt.Sprint(p2) != "[172.31.0.1]" {
 		t.Fatalf("peers %v / %v", p1, p2)
 	}
@@ -152,6 +160,11 @@ func TestNetworkErrorsAndMissingDriver(t *testing.T) {
 		return s1.State == "Error" && s1.Message == "vxlan device eth9 not found" &&
 			s2.State == "Error" && strings.Contains(s2.Message, "not implemented"), fmt.Sprintf("%+v", n.Status)
 	})
+	n, _ := getNet(t, e, "net1")
+	if c := conditions.Find(n.Status.Nodes["n1"].Conditions, api.ConditionReady); c == nil ||
+		c.Status != api.ConditionFalse || c.Reason != "Error" || c.Message != "vxlan device eth9 not found" {
+		t.Fatalf("Ready of a failed network: %+v", c)
+	}
 }
 
 func TestBridgeNames(t *testing.T) {

@@ -50,6 +50,7 @@ func (r *reconciler) Reconcile(ctx context.Context, key controller.Key) (control
 		return controller.Result{}, err
 	}
 	res, applyErr := r.driver.Apply(ctx, work)
+	SetReady(work, applyErr)
 	if obj, err = r.annotate(ctx, obj, work); err != nil {
 		return res, errors.Join(applyErr, err)
 	}
@@ -71,6 +72,7 @@ func (r *reconciler) teardown(ctx context.Context, obj api.Object) error {
 		// Say in status why the object stays (e.g. a disk still attached
 		// to a running VM); the teardown is retried with backoff.
 		SetState(work, "Deleting", "waiting: "+err.Error())
+		SetReady(work, nil)
 		return errors.Join(fmt.Errorf("tear down: %w", err), r.report(ctx, obj, work))
 	}
 	controller.Logger(ctx).Info("torn down; releasing")

@@ -3,7 +3,6 @@ package vm_test
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/host/qcow2"
 	"github.com/humstack/humstack/internal/lab"
@@ -222,6 +222,12 @@ func TestLabTinyVM(t *testing.T) {
 	if vm.Status.PID == 0 || vm.Status.Accelerator != "tcg" || len(vm.Status.NICs) != 1 {
 		t.Fatalf("status %+v", vm.Status)
 	}
+	labConditions(t, vm, map[string]string{api.ConditionReady: "True/Running", api.ConditionDisksReady: "True/AllAvailable",
+		api.ConditionNetworksReady: "True/AllAvailable", api.ConditionStarted: "True/Running"})
+	if out, err := v.Humcli(context.Background(), "describe", "vm", "vm1", "--g", "g", "--n", "ns"); err != nil ||
+		!strings.Contains(out, "Started") || !strings.Contains(out, "blockstorage  g/ns/bs1") || !strings.Contains(out, "Events:") {
+		t.Fatalf("humcli describe vm: %v\n%s", err, out)
+	}
 	if host := v.login(t, "tester", 2*time.Minute); host != "labvm" {
 		t.Fatalf("hostname %q, want labvm", host)
 	}
@@ -255,6 +261,7 @@ func TestLabTinyVM(t *testing.T) {
 		t.Fatalf("stopped: %q, want a clean shutdown", vm.Status.Message)
 	}
 	t.Logf("PowerOff to Stopped: %v", time.Since(stop).Round(time.Millisecond))
+	labConditions(t, vm, map[string]string{api.ConditionReady: "True/Stopped", api.ConditionStarted: "False/Stopped"})
 	if log := v.serialLog(t); !strings.Contains(log, "reboot: Power down") { // the kernel's last words on a clean power-off
 		t.Fatalf("the serial log does not show a clean shutdown:\n%s", tailLines(log, 15))
 	}
@@ -340,9 +347,12 @@ func TestLabDebianVM(t *testing.T) {
 // would, presses Enter until the guest's getty prompts "login:", then
 // leaves with Ctrl-].
 func (v *vmLab) consoleReachesLogin(t *testing.T) {
-	host, port, _ := net.SplitHostPort(v.APIAddress())
-	cmd := exec.Command("ip", "netns", "exec", v.NS("node-a"), filepath.Join(labtest.BinDir(t), "humcli"),
-		"--api-server-address", host, "--api-server-port", port, "console", "vm1", "--g", "g", "--n", "ns")
+	argv, err := v.HumcliArgv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	argv = append([]string{"netns", "exec", v.NS("node-a")}, append(argv, "console", "vm1", "--g", "g", "--n", "ns")...)
+	cmd := exec.Command("ip", argv...)
 	ptmx, err := pty.Start(cmd)
 	if err != nil {
 		t.Fatal(err)
@@ -484,4 +494,16 @@ func killPID(pid int) error {
 		return err
 	}
 	return p.Kill()
+}
+
+// labConditions checks vm's conditions ("Status/Reason" by type), each
+// observed at the VM's current generation.
+func labConditions(t *testing.T, vm *api.VirtualMachine, want map[string]string) {
+	t.Helper()
+	for typ, sr := range want {
+		c := conditions.Find(vm.Status.Conditions, typ)
+		if c == nil || string(c.Status)+"/"+c.Reason != sr || c.ObservedGeneration != vm.Meta.Generation {
+			t.Errorf("condition %s: %+v, want %s at generation %d", typ, c, sr, vm.Meta.Generation)
+		}
+	}
 }

@@ -44,11 +44,19 @@ type plannedNIC struct {
 
 // waitError is a dependency that is not ready yet: the VM stays Pending
 // with this message and is reconciled again when the dependency changes.
-type waitError struct{ msg string }
+// cond is the condition it makes False (DisksReady or NetworksReady), with
+// reason.
+type waitError struct{ msg, cond, reason string }
 
 func (w waitError) Error() string { return w.msg }
 
-func waiting(format string, args ...any) error { return waitError{fmt.Sprintf(format, args...)} }
+func waitingDisk(reason, format string, args ...any) error {
+	return waitError{fmt.Sprintf(format, args...), api.ConditionDisksReady, reason}
+}
+
+func waitingNetwork(reason, format string, args ...any) error {
+	return waitError{fmt.Sprintf(format, args...), api.ConditionNetworksReady, reason}
+}
 
 // specError is a spec that cannot be realized as it is: the VM is Error
 // with this message until the spec changes.
@@ -94,22 +102,22 @@ func (d *Driver) resolve(ctx context.Context, vm *api.VirtualMachine) (plan, err
 	for _, id := range vm.Spec.BlockStorageIDs {
 		bs, err := disks.Get(ctx, client.Scope{Group: m.Group, Namespace: m.Namespace}, id)
 		if errors.Is(err, api.ErrNotFound) {
-			return p, waiting("waiting for disk %s (not found)", id)
+			return p, waitingDisk("DiskNotFound", "waiting for disk %s (not found)", id)
 		} else if err != nil {
 			return p, err
 		}
 		if node := bs.Meta.Annotations[api.AnnotationBlockStorageNode]; node != d.node {
-			return p, waiting("disk %s is on node %q, not on this VM's node %s", id, node, d.node)
+			return p, waitingDisk("DiskOnOtherNode", "disk %s is on node %q, not on this VM's node %s", id, node, d.node)
 		}
 		if bs.Meta.Deleting() {
-			return p, waiting("disk %s is being deleted", id)
+			return p, waitingDisk("DiskDeleting", "disk %s is being deleted", id)
 		}
 		user := d.DiskUser(m.Group, m.Namespace, id)
 		switch {
 		case bs.Status.State == "Used" && user != "" && user != key(&m):
-			return p, waiting("disk %s is used by VM %s", id, user)
+			return p, waitingDisk("DiskInUse", "disk %s is used by VM %s", id, user)
 		case bs.Status.State != "Active" && bs.Status.State != "Used":
-			return p, waiting("waiting for disk %s to be Active (it is %s)", id, orNone(bs.Status.State))
+			return p, waitingDisk("DiskNotActive", "waiting for disk %s to be Active (it is %s)", id, orNone(bs.Status.State))
 		}
 		size, _ := api.ParseSize(bs.Spec.LimitSize)
 		p.Disks = append(p.Disks, plannedDisk{Namespace: m.Namespace, ID: id, Path: d.diskPath(m.Group, m.Namespace, id), Size: size})
@@ -118,14 +126,14 @@ func (d *Driver) resolve(ctx context.Context, vm *api.VirtualMachine) (plan, err
 	for i, nic := range vm.Spec.NICs {
 		n, err := nets.Get(ctx, client.Scope{Group: m.Group, Namespace: m.Namespace}, nic.NetworkID)
 		if errors.Is(err, api.ErrNotFound) {
-			return p, waiting("waiting for network %s (not found)", nic.NetworkID)
+			return p, waitingNetwork("NetworkNotFound", "waiting for network %s (not found)", nic.NetworkID)
 		} else if err != nil {
 			return p, err
 		}
 		st := n.Status.Nodes[d.node]
 		bridge := n.Meta.Annotations[api.AnnotationBridgeName]
 		if st.State != "Available" || bridge == "" {
-			return p, waiting("waiting for network %s to be Available on node %s (it is %s)", nic.NetworkID, d.node, orNone(st.State))
+			return p, waitingNetwork("NetworkNotAvailable", "waiting for network %s to be Available on node %s (it is %s)", nic.NetworkID, d.node, orNone(st.State))
 		}
 		pn, err := planNIC(vm, i, n, bridge)
 		if err != nil {

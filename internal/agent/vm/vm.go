@@ -130,6 +130,7 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 	if !ok {
 		return controller.Result{}, controller.Terminal(fmt.Errorf("vm driver got %T", obj))
 	}
+	defer setStarted(vm)
 	m := &vm.Meta
 	dir := d.Dir(m.Group, m.Namespace, m.ID)
 	if !socketsFit(dir) {
@@ -166,6 +167,7 @@ func (d *Driver) powerOn(ctx context.Context, vm *api.VirtualMachine, dir string
 		return controller.Result{RequeueAfter: wait}, nil
 	}
 	p, err := d.resolve(ctx, vm)
+	setDependencies(vm, err)
 	var w waitError
 	switch {
 	case errors.As(err, &w):
@@ -222,6 +224,7 @@ func (d *Driver) observe(ctx context.Context, vm *api.VirtualMachine, dir string
 	vm.Status.PID, vm.Status.Accelerator, vm.Status.StartedAt, vm.Status.NICs = pid, rec.Accel, rec.StartedAt, rec.nicStatus()
 	msg := ""
 	p, err := d.resolve(ctx, vm)
+	setDependencies(vm, err)
 	if err == nil {
 		if err := d.repair(ctx, dir, &rec, p); err != nil {
 			return controller.Result{}, err

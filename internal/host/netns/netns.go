@@ -99,25 +99,43 @@ func Create(name string) (created bool, err error) {
 }
 
 // mountNew makes a new network namespace and bind-mounts it on path. It
-// runs on a thread of its own that is never unlocked: the thread (and with
-// it the only reference to the namespace besides the mount) ends with the
-// goroutine, and no other goroutine ever runs in the new namespace.
+// runs on a locked thread that goes back to its own namespace afterwards
+// (the mount keeps the new one alive). Ending the goroutine locked instead
+// would discard an ordinary thread, but wedge the process's main thread in
+// the new namespace when the goroutine happened to run there: the agent
+// would then show the router's namespace in /proc/<pid>/ns/net.
 func mountNew(path string) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("unshare: %w", err)
-			return
-		}
-		self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
-		if err := unix.Mount(self, path, "none", unix.MS_BIND, ""); err != nil {
-			errc <- fmt.Errorf("bind mount: %w", err)
-			return
-		}
-		errc <- nil
+		restored, err := mountNewHere(path)
+		if restored {
+			runtime.UnlockOSThread()
+		} // else locked: the thread is not reused and ends with this goroutine
+		errc <- err
 	}()
 	return <-errc
+}
+
+// mountNewHere does mountNew's work on the calling thread, which must be
+// locked, and reports whether the thread is back in its own namespace.
+func mountNewHere(path string) (restored bool, err error) {
+	orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+	if err != nil {
+		return true, fmt.Errorf("current netns: %w", err)
+	}
+	defer orig.Close()
+	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+		return true, fmt.Errorf("unshare: %w", err) // still in orig
+	}
+	self := fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid())
+	if merr := unix.Mount(self, path, "none", unix.MS_BIND, ""); merr != nil {
+		err = fmt.Errorf("bind mount: %w", merr)
+	}
+	if serr := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); serr != nil {
+		return false, errors.Join(err, fmt.Errorf("leave new netns: %w", serr))
+	}
+	return true, err
 }
 
 // prepareDir makes Dir a shared mount point, as iproute2 does, so that a

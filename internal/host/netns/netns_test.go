@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -178,4 +179,48 @@ func TestConcurrentCreate(t *testing.T) {
 	if ok, _ := Exists(name); ok {
 		t.Fatal("a second mount was stacked: still mounted after Delete")
 	}
+}
+
+// TestMountNewRestoresThread: the thread that made a namespace is back in
+// its own afterwards. A thread left in the new one is harmless when it is
+// discarded, but Go cannot discard the process's main thread: the agent
+// once showed a router's namespace as its own in /proc/<pid>/ns/net.
+func TestMountNewRestoresThread(t *testing.T) {
+	name := testName(t)
+	must(t, prepareDir())
+	f, err := os.OpenFile(Path(name), os.O_RDONLY|os.O_CREATE, 0o444)
+	must(t, err)
+	f.Close()
+	type result struct {
+		before, after uint64
+		restored      bool
+		err           error
+	}
+	done := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		var r result
+		r.before = threadNetns(t)
+		r.restored, r.err = mountNewHere(Path(name))
+		r.after = threadNetns(t)
+		done <- r
+	}()
+	r := <-done
+	if r.err != nil || !r.restored || r.after != r.before {
+		t.Fatalf("mountNewHere: restored %v, err %v; thread netns %d before, %d after", r.restored, r.err, r.before, r.after)
+	}
+	ino, err := Inode(name)
+	if err != nil || ino == r.before {
+		t.Fatalf("the new namespace: inode %d (%v), the thread's own %d", ino, err, r.before)
+	}
+}
+
+// threadNetns is the inode of the calling thread's network namespace.
+func threadNetns(t *testing.T) uint64 {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		t.Error(err)
+	}
+	return st.Ino
 }
