@@ -48,7 +48,7 @@ func TestEventsOfABrokenImage(t *testing.T) {
 	var out string
 	testenv.Eventually(t, 90*time.Second, func() (bool, string) {
 		out = events()
-		return failedCount(out) >= 3, out
+		return failedCount(out) >= 2, out
 	})
 	if n := strings.Count(out, "DownloadFailed"); n != 1 || !strings.Contains(out, r.url) || !strings.Contains(out, "404") || !strings.Contains(out, "Warning") {
 		t.Fatalf("the disk's events (want one Warning DownloadFailed naming %s and 404, counted):\n%s", r.url, out)
