@@ -1,7 +1,8 @@
 // Package promtest runs a real Prometheus server for tests: Debian's
 // prometheus package (/usr/bin/prometheus, promtool). Start writes a
 // config with the given scrape targets (bearer_token_file, the target's CA
-// as tls_config ca_file, scrape_interval 1s), starts Prometheus on a free
+// as tls_config ca_file, the name it is verified for as server_name,
+// scrape_interval 1s), starts Prometheus on a free
 // loopback port with its data in the test's temp dir, waits until it is
 // ready and stops it, by its PID, when the test ends. Query runs PromQL
 // through its HTTP API; CheckMetrics runs `promtool check metrics` on a
@@ -43,6 +44,10 @@ type Target struct {
 	BearerTokenFile string
 	// CAFile verifies the target's serving certificate (https).
 	CAFile string
+	// ServerName is the name (or IP) the certificate is verified for when
+	// Address is not it, e.g. a local forwarder to a server in a network
+	// namespace; empty: Address's host.
+	ServerName string
 }
 
 // Server is a running Prometheus.
@@ -100,8 +105,14 @@ func Config(targets ...Target) string {
 		if tg.BearerTokenFile != "" {
 			fmt.Fprintf(&b, "    bearer_token_file: %s\n", strconv.Quote(tg.BearerTokenFile))
 		}
+		if tg.CAFile != "" || tg.ServerName != "" {
+			b.WriteString("    tls_config:\n")
+		}
 		if tg.CAFile != "" {
-			fmt.Fprintf(&b, "    tls_config:\n      ca_file: %s\n", strconv.Quote(tg.CAFile))
+			fmt.Fprintf(&b, "      ca_file: %s\n", strconv.Quote(tg.CAFile))
+		}
+		if tg.ServerName != "" {
+			fmt.Fprintf(&b, "      server_name: %s\n", strconv.Quote(tg.ServerName))
 		}
 		fmt.Fprintf(&b, "    static_configs:\n      - targets: [%s]\n", strconv.Quote(tg.Address))
 	}
