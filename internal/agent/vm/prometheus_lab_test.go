@@ -45,14 +45,15 @@ spec: {requestSize: 1G, limitSize: 4096T, from: {type: Empty}}
 `
 
 // TestLabPrometheus is issue 16's acceptance with a real Prometheus
-// (Debian's package): it scrapes a secure lab's apiserver and both nodes'
-// agents (through the apiserver's relay) with a scrape token bound to the
-// role metrics, over HTTPS verified with the cluster CA; every target is
+// (Debian's package) configured as docs/metrics.md tells operators: it
+// scrapes a secure lab's apiserver and both nodes' agents (through the
+// apiserver's relay) with a scrape token bound to the role metrics, made
+// with humcli, over HTTPS verified with the cluster CA. Every target is
 // up; PromQL returns the CPU series of a running tiny guest, growing, and
 // node-b's reconcile error counter of the blockstorage controller grows
-// after a disk qemu-img cannot make is applied; `promtool check metrics` passes on the body
-// of every endpoint. node-a runs agentMode All, so it has a node listener
-// too (a Core-only agent has none: docs/metrics.md).
+// after a disk qemu-img cannot make is applied; `promtool check metrics`
+// passes on the body of every endpoint. node-a runs agentMode All, so it
+// has a node listener too (a Core-only agent has none: docs/metrics.md).
 func TestLabPrometheus(t *testing.T) {
 	testenv.RequireCommands(t, append([]string{"qemu-system-x86_64", "prometheus", "promtool"}, tiny.RequiredCommands...)...)
 	img := imageFor(t, tinyImage)
@@ -72,18 +73,22 @@ func TestLabPrometheus(t *testing.T) {
 	// namespace: a local port relays to it, TLS passing through, so the
 	// certificate is verified for the apiserver's own address.
 	host, _, _ := net.SplitHostPort(l.APIAddress())
+	var nodes []string
 	paths := map[string]string{"apiserver": "/metrics"}
 	for _, n := range l.Nodes() {
-		paths["agent-"+n.Name] = "/api/v0/nodes/" + n.Name + "/metrics"
+		nodes = append(nodes, n.Name)
+		paths[n.Name] = "/api/v0/nodes/" + n.Name + "/metrics"
 	}
 	fwd := forward(t, l.NS("node-a"), l.APIAddress())
-	var targets []promtest.Target
-	for job, path := range paths {
-		targets = append(targets, promtest.Target{Job: job, Address: fwd, MetricsPath: path,
-			BearerTokenFile: tokenFile, CAFile: l.CAFile(), ServerName: host})
-	}
+	cfg := docScrapeConfig(t, map[string]string{
+		"/etc/prometheus/humstack-scrape-token": tokenFile,
+		"/etc/prometheus/humstack-ca.crt":       l.CAFile(),
+		"apiserver.example.net:8080":            fwd,
+		"[node-a, node-b, node-c]":              "[" + strings.Join(nodes, ", ") + "]",
+		"    tls_config:\n":                     "    tls_config:\n      server_name: " + host + "\n",
+	})
 	promStart := time.Now()
-	prom := promtest.Start(t, targets...)
+	prom := promtest.StartConfig(t, cfg)
 	ready := time.Since(promStart)
 	prom.WaitFor(t, 30*time.Second, `up`, func(s []promtest.Sample) bool {
 		up := 0
@@ -92,13 +97,13 @@ func TestLabPrometheus(t *testing.T) {
 				up++
 			}
 		}
-		return up == len(targets)
+		return up == len(paths)
 	})
-	t.Logf("Prometheus ready in %v, every target (%d) up %v after its start", ready.Round(time.Millisecond), len(targets), time.Since(promStart).Round(time.Millisecond))
+	t.Logf("Prometheus ready in %v, every target (%d) up %v after its start", ready.Round(time.Millisecond), len(paths), time.Since(promStart).Round(time.Millisecond))
 
 	v.waitVM(t, "Running", 2*time.Minute)
 	t.Logf("lab start to vm1 Running: %v", time.Since(start).Round(time.Millisecond))
-	vm := `{vm="vm1",group="g",namespace="ns",node="node-b",job="agent-node-b"}`
+	vm := `{vm="vm1",group="g",namespace="ns",node="node-b",job="humstack-agents",instance="node-b"}`
 	cpu := prom.WaitFor(t, 30*time.Second, `humstack_vm_cpu_seconds_total`+vm, positive)
 	rate := prom.WaitFor(t, 30*time.Second, `rate(humstack_vm_cpu_seconds_total`+vm+`[5s])`, positive)
 	prom.WaitFor(t, 10*time.Second, `humstack_vm_state{vm="vm1",state="Running"}`, func(s []promtest.Sample) bool { return len(s) == 1 && s[0].Value == 1 })
@@ -121,13 +126,44 @@ func TestLabPrometheus(t *testing.T) {
 		before, errs[0].Value, errs2[0].Value, time.Since(injected).Round(time.Millisecond))
 	checkHugeDisk(t, l)
 
-	for job, path := range paths {
+	for name, path := range paths {
 		body := scrapeAs(t, l, bearer, path)
 		if findings, err := promtest.Lint(body); err != nil {
-			t.Errorf("promtool check metrics on %s (%s): %v\n%s", job, path, err, findings)
+			t.Errorf("promtool check metrics on %s (%s): %v\n%s", name, path, err, findings)
 		}
 		t.Logf("%s: %d bytes pass promtool check metrics", path, len(body))
 	}
+}
+
+// docScrapeConfig is the scrape configuration docs/metrics.md gives
+// operators, both its jobs (the apiserver, the agents through the relay),
+// scraping every second, with each example path and address replaced as
+// subst says. A replacement the doc no longer has fails the test: the doc
+// and this test go together.
+func docScrapeConfig(t *testing.T, subst map[string]string) string {
+	t.Helper()
+	doc, err := os.ReadFile("../../../docs/metrics.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jobs []string
+	for _, block := range strings.Split(string(doc), "```yaml\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		if rest, ok := strings.CutPrefix(block, "scrape_configs:\n"); ok {
+			jobs = append(jobs, rest)
+		}
+	}
+	if len(jobs) != 2 {
+		t.Fatalf("docs/metrics.md: %d scrape_configs blocks, want 2 (the apiserver's, the agents')", len(jobs))
+	}
+	cfg := promtest.Global + "scrape_configs:\n" + strings.Join(jobs, "")
+	for old, repl := range subst {
+		if !strings.Contains(cfg, old) {
+			t.Fatalf("docs/metrics.md's scrape configuration has no %q any more:\n%s", old, cfg)
+		}
+		cfg = strings.ReplaceAll(cfg, old, repl)
+	}
+	return cfg
 }
 
 // positive: one series, above 0.

@@ -1,10 +1,10 @@
 // Package promtest runs a real Prometheus server for tests: Debian's
 // prometheus package (/usr/bin/prometheus, promtool). Start writes a
 // config with the given scrape targets (bearer_token_file, the target's CA
-// as tls_config ca_file, the name it is verified for as server_name,
-// scrape_interval 1s), starts Prometheus on a free
+// as tls_config ca_file, scrape_interval 1s), starts Prometheus on a free
 // loopback port with its data in the test's temp dir, waits until it is
-// ready and stops it, by its PID, when the test ends. Query runs PromQL
+// ready and stops it, by its PID, when the test ends; StartConfig takes a
+// whole prometheus.yml instead. Query runs PromQL
 // through its HTTP API; CheckMetrics runs `promtool check metrics` on a
 // scraped body. Tests that use it need both commands
 // (testenv.RequireCommands: under CI=true a missing one fails).
@@ -44,10 +44,6 @@ type Target struct {
 	BearerTokenFile string
 	// CAFile verifies the target's serving certificate (https).
 	CAFile string
-	// ServerName is the name (or IP) the certificate is verified for when
-	// Address is not it, e.g. a local forwarder to a server in a network
-	// namespace; empty: Address's host.
-	ServerName string
 }
 
 // Server is a running Prometheus.
@@ -65,10 +61,18 @@ func Require(t testing.TB) { t.Helper(); testenv.RequireCommands(t, "prometheus"
 // Start runs Prometheus scraping targets until the test ends.
 func Start(t testing.TB, targets ...Target) *Server {
 	t.Helper()
+	return StartConfig(t, Config(targets...))
+}
+
+// StartConfig runs Prometheus with yml, a whole prometheus.yml (e.g. an
+// operator's configuration from the docs after Global), until the test
+// ends.
+func StartConfig(t testing.TB, yml string) *Server {
+	t.Helper()
 	Require(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(Config(targets...)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// The port is free when asked for and taken a moment later by
@@ -88,10 +92,14 @@ func Start(t testing.TB, targets ...Target) *Server {
 	return nil
 }
 
+// Global is the global section of Config: scrapes and rule evaluations
+// every second, so a test sees a change within seconds.
+const Global = "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+
 // Config is the prometheus.yml scraping targets every second.
 func Config(targets ...Target) string {
 	var b strings.Builder
-	b.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n")
+	b.WriteString(Global + "scrape_configs:\n")
 	for _, tg := range targets {
 		scheme, path := tg.Scheme, tg.MetricsPath
 		if scheme == "" {
@@ -105,14 +113,8 @@ func Config(targets ...Target) string {
 		if tg.BearerTokenFile != "" {
 			fmt.Fprintf(&b, "    bearer_token_file: %s\n", strconv.Quote(tg.BearerTokenFile))
 		}
-		if tg.CAFile != "" || tg.ServerName != "" {
-			b.WriteString("    tls_config:\n")
-		}
 		if tg.CAFile != "" {
-			fmt.Fprintf(&b, "      ca_file: %s\n", strconv.Quote(tg.CAFile))
-		}
-		if tg.ServerName != "" {
-			fmt.Fprintf(&b, "      server_name: %s\n", strconv.Quote(tg.ServerName))
+			fmt.Fprintf(&b, "    tls_config:\n      ca_file: %s\n", strconv.Quote(tg.CAFile))
 		}
 		fmt.Fprintf(&b, "    static_configs:\n      - targets: [%s]\n", strconv.Quote(tg.Address))
 	}

@@ -41,14 +41,13 @@ func TestConfigIsValid(t *testing.T) {
 		}
 	}
 	cfg := promtest.Config(promtest.Target{Job: "api \"server\"", Address: "127.0.0.1:8080", BearerTokenFile: token, CAFile: ca},
-		promtest.Target{Job: "plain", Scheme: "http", Address: "127.0.0.1:9", MetricsPath: "/v0/metrics"},
-		promtest.Target{Job: "forwarded", Address: "127.0.0.1:10", CAFile: ca, ServerName: "172.31.0.1"})
+		promtest.Target{Job: "plain", Scheme: "http", Address: "127.0.0.1:9", MetricsPath: "/v0/metrics"})
 	p := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command("promtool", "check", "config", p).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "SUCCESS") || !strings.Contains(cfg, `server_name: "172.31.0.1"`) {
+	if err != nil || !strings.Contains(string(out), "SUCCESS") {
 		t.Fatalf("promtool check config: %v\n%s\n%s", err, out, cfg)
 	}
 }
