@@ -117,10 +117,12 @@ func New(store storage.Store, opts Options) *Server {
 		// serving unchecked is not an option.
 		panic(fmt.Sprintf("apiserver: unknown authorization mode %q", opts.Authorization))
 	}
-	s.events = &retention{store: store, cfg: opts.Events.withDefaults(), now: opts.Now, log: s.log}
+	s.events = &retention{store: s.store, cfg: opts.Events.withDefaults(), now: opts.Now, log: s.log}
 	if s.events.now == nil {
 		s.events.now = time.Now
 	}
+	// Unknown until the first sweep: an event create before it sweeps.
+	s.events.count.Store(int64(s.events.cfg.Max))
 	go s.events.run(s.stopping)
 	s.consoles = newConsoleProxy(opts.NodeSecret)
 	s.consoles.peer = newConsolePeer(opts.TLS)

@@ -103,7 +103,7 @@ func stormServer(t *testing.T, cfg apiserver.EventRetention) (*bolt.Store, *clie
 func storm(t *testing.T, c *client.Client, watch func(context.Context)) (record.Stats, time.Duration) {
 	t.Helper()
 	m := controller.NewManager(c, quiet)
-	m.Events = record.New(c, record.Options{Node: "node-a", Interval: 200 * time.Millisecond, Log: quiet})
+	m.Events = record.New(c, record.Options{Node: "node-a", Interval: 200 * time.Millisecond, WriteRate: 2000, Log: quiet})
 	m.Add(m.Events)
 	var mu sync.Mutex
 	fails := map[controller.Key]int{}

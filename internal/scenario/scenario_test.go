@@ -55,6 +55,7 @@ type run struct {
 	t      *testing.T
 	l      *lab.Lab
 	url    string
+	disk   string // the guest image file url serves
 	signer ssh.Signer
 	key    string
 	last   time.Time
@@ -81,7 +82,7 @@ func newRunWith(t *testing.T, cfg lab.Config) *run {
 	}
 	cfg.HeartbeatSeconds, cfg.NodeGraceSeconds, cfg.PollingSeconds = 1, 5, 2
 	l := labtest.Up(t, cfg)
-	r := &run{t: t, l: l, url: labtest.ServeFromHub(t, l, img.Disk), last: time.Now()}
+	r := &run{t: t, l: l, url: labtest.ServeFromHub(t, l, img.Disk), disk: img.Disk, last: time.Now()}
 	r.signer, r.key = labtest.NewKey(t)
 	r.base = map[string]bool{}
 	for _, o := range r.objects() {
@@ -330,11 +331,15 @@ func (r *run) patchFile(id, action string) []string {
 	return nil
 }
 
-func (r *run) humcli(args ...string) {
+// humcli runs humcli in the lab and returns its output; a failure ends
+// the test.
+func (r *run) humcli(args ...string) string {
 	r.t.Helper()
-	if out, err := r.l.Humcli(context.Background(), args...); err != nil {
+	out, err := r.l.Humcli(context.Background(), args...)
+	if err != nil {
 		r.t.Fatalf("humcli %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	return out
 }
 
 func (r *run) wait(kind string, sc client.Scope, id, state string, timeout time.Duration) {

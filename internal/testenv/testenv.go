@@ -4,6 +4,7 @@ package testenv
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
 	"github.com/humstack/humstack/internal/storage/bolt"
 )
 
@@ -32,10 +34,12 @@ func Start(t testing.TB) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(apiserver.New(st, apiserver.Options{Log: slog.New(slog.DiscardHandler)}).Handler())
+	s := apiserver.New(st, apiserver.Options{Log: slog.New(slog.DiscardHandler)})
+	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()
+		s.Close()
 		st.Close()
 	})
 	c, err := client.New(srv.URL)
@@ -63,10 +67,13 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() (bool, string))
 }
 
 // Run starts a controller manager set up by setup, and returns a function
-// that stops it and waits for it to finish.
+// that stops it and waits for it to finish. Its controllers' events go to
+// the API server (m.Recorder), written within a tenth of a second.
 func (e *Env) Run(t testing.TB, setup func(m *controller.Manager) error) (stop func()) {
 	t.Helper()
 	m := controller.NewManager(e.Client, slog.New(slog.DiscardHandler))
+	m.Events = record.New(e.Client, record.Options{Node: "test", Interval: 100 * time.Millisecond, WriteRate: 1000, Log: m.Log})
+	m.Add(m.Events)
 	if err := setup(m); err != nil {
 		t.Fatal(err)
 	}
@@ -96,4 +103,28 @@ func (e *Env) Create(t testing.TB, doc string) api.Object {
 		t.Fatalf("create %s: %v", obj.GetMeta().ID, err)
 	}
 	return out
+}
+
+// WaitEvent waits until an event with reason about the object id (any
+// kind) is stored, and returns it.
+func (e *Env) WaitEvent(t testing.TB, id, reason string) *api.Event {
+	t.Helper()
+	var found *api.Event
+	Eventually(t, 10*time.Second, func() (bool, string) {
+		objs, _, err := e.Client.List(context.Background(), api.EventKind, client.Scope{})
+		if err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for _, o := range objs {
+			ev := o.(*api.Event)
+			if ev.Spec.InvolvedObject.ID == id && ev.Spec.Reason == reason {
+				found = ev
+				return true, ""
+			}
+			seen = append(seen, ev.Spec.InvolvedObject.ID+":"+ev.Spec.Reason)
+		}
+		return false, fmt.Sprintf("no event %s about %s; events: %v", reason, id, seen)
+	})
+	return found
 }

@@ -137,6 +137,10 @@ func TestGroupDeletionWithOverlaysOnTwoNodes(t *testing.T) {
 	if !disks.Has(controller.Key{Group: "g", Namespace: "a", ID: "bs"}) {
 		t.Fatal("the VM's disk was removed while the VM was still there")
 	}
+	if ev := e.WaitEvent(t, "g", "DeletionWaiting"); ev.Spec.InvolvedObject.APIType != api.GroupKind.APIType ||
+		ev.Spec.Source.Component != "group-cascade" {
+		t.Errorf("DeletionWaiting event: %+v", ev.Spec)
+	}
 	vms.hold.Store(false)
 	testenv.Eventually(t, wait, func() (bool, string) {
 		seen := slices.ContainsFunc(deleted(), func(d deletion) bool { return d.kind == "group" })

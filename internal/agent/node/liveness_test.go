@@ -9,6 +9,7 @@ import (
 	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
 )
 
 // createNode stores a node with a Ready status and heartbeat time beat.
@@ -38,6 +39,8 @@ func TestLiveness(t *testing.T) {
 	const grace = time.Second
 	c := newAPI(t)
 	m := controller.NewManager(c, quiet)
+	m.Events = record.New(c, record.Options{Node: "core", Interval: 100 * time.Millisecond, WriteRate: 1000, Log: quiet})
+	m.Add(m.Events)
 	if err := SetupLiveness(m, grace); err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +65,32 @@ func TestLiveness(t *testing.T) {
 		r.Status != api.ConditionUnknown || r.Reason != "HeartbeatMissed" || !strings.HasPrefix(r.Message, "no heartbeat since ") {
 		t.Errorf("Ready condition of a NotReady node: %+v", r)
 	}
+	eventually(t, 5*time.Second, "a NodeNotReady event about node dead", func() bool {
+		objs, _, err := c.List(testCtx(t), api.EventKind, client.Scope{})
+		for _, o := range objs {
+			s := o.(*api.Event).Spec
+			if err == nil && s.Reason == "NodeNotReady" && s.InvolvedObject.ID == "dead" && s.Type == api.EventWarning &&
+				s.Source.Component == "node-liveness" && strings.HasPrefix(s.Message, "no heartbeat since ") {
+				return true
+			}
+		}
+		return false
+	})
+	// A running agent's heartbeat that ends a NotReady says so.
+	alive := getNode(t, c, "alive")
+	alive.Status.State = api.NodeNotReady
+	if _, err := c.UpdateStatus(testCtx(t), alive); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 5*time.Second, "a NodeReady event about node alive", func() bool {
+		objs, _, err := c.List(testCtx(t), api.EventKind, client.Scope{})
+		for _, o := range objs {
+			if s := o.(*api.Event).Spec; err == nil && s.Reason == "NodeReady" && s.InvolvedObject.ID == "alive" {
+				return true
+			}
+		}
+		return false
+	})
 
 	// A heartbeat (what the agent writes) makes it Ready; silence again
 	// makes it NotReady again.

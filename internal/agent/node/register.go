@@ -12,6 +12,7 @@ import (
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
 )
 
 // Version is the agent's version, shown on its node. Set at build time:
@@ -48,6 +49,8 @@ type Agent struct {
 	kick   chan struct{} // the VMs on this node changed
 	log    *slog.Logger
 	now    func() time.Time
+	// events records NodeReady when a heartbeat ends a NotReady.
+	events record.Recorder
 
 	// Owned by Register, then by the heartbeat loop.
 	node      *api.Node
@@ -71,9 +74,10 @@ func New(m *controller.Manager, opts Options) *Agent {
 			AgentMode: opts.AgentMode, Accelerator: opts.Accelerator, AgentVersion: Version,
 			DownloadHost: opts.DownloadHost,
 		},
-		kick: make(chan struct{}, 1),
-		log:  opts.Log.With("node", opts.Name),
-		now:  time.Now,
+		kick:   make(chan struct{}, 1),
+		log:    opts.Log.With("node", opts.Name),
+		now:    time.Now,
+		events: m.Recorder("node"),
 	}
 	a.vms = m.Informer(api.VirtualMachineKind, system.FilterName(opts.Name), system.PlacedOn(api.VirtualMachineKind, opts.Name))
 	a.vms.AddHandler(func(_, _ api.Object) { a.poke() })
@@ -145,8 +149,10 @@ func (a *Agent) register(ctx context.Context) (*api.Node, error) {
 
 // writeStatus records a heartbeat: Ready, now, and the allocation if known.
 func (a *Agent) writeStatus(ctx context.Context, n *api.Node, alloc allocation, withAlloc bool) (*api.Node, error) {
+	recovered := false
 	out, err := controller.UpdateStatus(ctx, a.c, n, func(n *api.Node) bool {
 		s := &n.Status
+		recovered = s.State == api.NodeNotReady
 		s.State, s.Message = api.NodeReady, ""
 		setNodeReady(n)
 		s.LastHeartbeatTime = a.now().UTC().Format(time.RFC3339Nano)
@@ -158,6 +164,9 @@ func (a *Agent) writeStatus(ctx context.Context, n *api.Node, alloc allocation, 
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update node status: %w", err)
+	}
+	if recovered {
+		a.events.Event(out, api.EventNormal, "NodeReady", "heartbeating again")
 	}
 	return out, nil
 }

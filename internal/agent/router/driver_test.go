@@ -84,6 +84,7 @@ func env(t *testing.T) (*testenv.Env, *fakeHost) {
 	fake := &fakeHost{bridges: []string{"exBr"}, applied: map[string]Desired{}}
 	d := &Driver{node: node, prefix: "test-", client: e.Client, host: fake, events: record.Discard}
 	e.Run(t, func(m *controller.Manager) error {
+		d.events = m.Recorder("virtualrouter")
 		if err := core.Setup(m, core.Options{}); err != nil {
 			return err
 		}
@@ -305,6 +306,13 @@ func TestDriverHostFailure(t *testing.T) {
 	fake.mu.Unlock()
 	e.Create(t, routerDoc("vr1", "192.168.10.200", ""))
 	waitState(t, e, "vr1", StateRunning, "")
+	if ev := e.WaitEvent(t, "vr1", "ApplyFailed"); ev.Spec.Type != api.EventWarning || ev.Spec.Message != "apply: boom" {
+		t.Errorf("ApplyFailed event: %+v", ev.Spec)
+	}
+	if ev := e.WaitEvent(t, "vr1", "Applied"); !strings.Contains(ev.Spec.Message, "test-") {
+		t.Errorf("Applied event: %+v, want the namespace named", ev.Spec)
+	}
+	e.WaitEvent(t, "vr1", "Scheduled")
 }
 
 // conditionIs fails unless vr has condition typ with status and reason,

@@ -90,29 +90,38 @@ func (d *Driver) runJob(k, source string, work func(context.Context, *job) error
 // moment between the end of the job and the next Apply finding the file.
 func (d *Driver) download(bs *api.BlockStorage, path string, limit int64) controller.Result {
 	url := bs.Spec.From.HTTP.URL
+	who := &api.BlockStorage{Meta: api.Meta{APIType: api.BlockStorageKind.APIType, ID: bs.Meta.ID,
+		Group: bs.Meta.Group, Namespace: bs.Meta.Namespace, UID: bs.Meta.UID}} // for the job's event
 	v := d.runJob(key(bs.GetMeta()), url, func(ctx context.Context, j *job) error {
-		return d.fetch(ctx, j, url, path, limit)
+		err := d.fetch(ctx, j, url, path, limit)
+		if err == nil {
+			d.events.Event(who, api.EventNormal, "Downloaded", "downloaded %s", redacted(url))
+		}
+		return err
 	})
 	report(bs, v, "downloading "+url)
 	d.downloadEvents(bs, v, url)
 	return controller.Result{RequeueAfter: v.Requeue}
 }
 
-// downloadEvents records a download's steps, each once per attempt: its
-// start, its failure (the error names the URL and the HTTP status), its
-// end (docs/events.md).
+// downloadEvents records a download's start and its failure (the error
+// names the URL and the HTTP status), each once per attempt; the job
+// records its end (docs/events.md).
 func (d *Driver) downloadEvents(bs *api.BlockStorage, v jobView, rawURL string) {
-	if u, err := neturl.Parse(rawURL); err == nil {
-		rawURL = u.Redacted()
-	}
 	switch {
 	case v.Started:
-		d.events.Event(bs, api.EventNormal, "Downloading", "downloading %s", rawURL)
+		d.events.Event(bs, api.EventNormal, "Downloading", "downloading %s", redacted(rawURL))
 	case v.Failed:
 		d.events.Event(bs, api.EventWarning, "DownloadFailed", "%v", v.Err)
-	case v.State == "":
-		d.events.Event(bs, api.EventNormal, "Downloaded", "downloaded %s", rawURL)
 	}
+}
+
+// redacted is rawURL without its password, if it has one.
+func redacted(rawURL string) string {
+	if u, err := neturl.Parse(rawURL); err == nil {
+		return u.Redacted()
+	}
+	return rawURL
 }
 
 // report writes a job's view into bs's status; running is the message of

@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/api/conditions"
+	"github.com/humstack/humstack/internal/controller/record"
 	"github.com/humstack/humstack/internal/host/qcow2"
 	"github.com/humstack/humstack/internal/testenv"
 )
@@ -292,4 +294,66 @@ func TestParallelLimitQueues(t *testing.T) {
 	close(release)
 	until(t, d, a, StateActive, nil)
 	until(t, d, b, StateActive, nil)
+}
+
+// TestDownloadEvents: a download records Downloading when it starts,
+// DownloadFailed with the URL and the HTTP status once per failed attempt
+// (however often the disk is reconciled meanwhile), and Downloaded.
+func TestDownloadEvents(t *testing.T) {
+	d, _ := newDriver(t, 1)
+	rec := &record.Memory{}
+	d.events = rec
+	var mu sync.Mutex
+	missing, hits := true, 0
+	data := pattern(mib)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		if missing {
+			hits++
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(data)
+	}))
+	defer srv.Close()
+	bs := disk("d1", api.BlockStorageFromHTTP, srv.URL+"/img.raw", "1M")
+	until(t, d, bs, StateError, nil)
+	time.Sleep(500 * time.Millisecond) // past RetryAfter: a second attempt
+	until(t, d, bs, StateError, func(*api.BlockStorage) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return hits >= 2
+	})
+	for range 20 { // reconciles while it waits to retry record nothing
+		d.Apply(context.Background(), bs)
+	}
+	mu.Lock()
+	missing = false
+	attempts := hits
+	mu.Unlock()
+	until(t, d, bs, StateActive, nil)
+	failed := 0
+	for _, e := range rec.Events() {
+		if e.Object.ID != "d1" || e.Object.APIType != api.BlockStorageKind.APIType {
+			t.Errorf("event about %+v", e.Object)
+		}
+		if e.Reason == "DownloadFailed" {
+			failed++
+			if e.Type != api.EventWarning || !strings.Contains(e.Message, srv.URL+"/img.raw") || !strings.Contains(e.Message, "HTTP 404 Not Found") {
+				t.Errorf("DownloadFailed: %+v, want the URL and the HTTP status", e)
+			}
+		}
+	}
+	got := rec.Reasons()
+	if failed != attempts || got[0] != "Downloading" || got[1] != "DownloadFailed" || got[len(got)-1] != "Downloaded" {
+		t.Errorf("events %v for %d failed attempts, want Downloading, DownloadFailed per attempt, then Downloaded", got, attempts)
+	}
+	rec2 := &record.Memory{}
+	d.events = rec2
+	bs.Spec.LimitSize = "2M"
+	until(t, d, bs, StateActive, nil)
+	if r := rec2.Reasons(); len(r) != 1 || r[0] != "Grown" {
+		t.Errorf("growing the disk: %v, want Grown", r)
+	}
 }

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
 )
 
 // reconciler is the one reconcile loop of every node-placed kind: take the
@@ -22,6 +24,7 @@ type reconciler struct {
 	inf       *controller.Informer
 	finalizer string
 	driver    Driver
+	events    record.Recorder // Scheduled (docs/events.md)
 }
 
 // Reconcile implements controller.Reconciler.
@@ -40,6 +43,7 @@ func (r *reconciler) Reconcile(ctx context.Context, key controller.Key) (control
 		if obj, err = controller.AddFinalizer(ctx, r.c, obj, r.finalizer); err != nil {
 			return controller.Result{}, ignoreNotFound(err)
 		}
+		r.events.Event(obj, api.EventNormal, "Scheduled", "taken by node %s", strings.TrimPrefix(r.finalizer, api.FinalizerNodePrefix))
 	}
 	work, err := copyOf(r.kind, obj)
 	if err != nil {

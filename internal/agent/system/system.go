@@ -67,7 +67,8 @@ func Setup(m *controller.Manager, opts Options) error {
 			d = NotImplemented{Kind: p.kind, Node: opts.Node}
 		}
 		inf := m.Informer(p.kind, FilterName(opts.Node), PlacedOn(p.kind, opts.Node))
-		r := &reconciler{c: m.Client, kind: p.kind, inf: inf, finalizer: Finalizer(opts.Node), driver: d}
+		r := &reconciler{c: m.Client, kind: p.kind, inf: inf, finalizer: Finalizer(opts.Node), driver: d,
+			events: m.Recorder(p.kind.Name)}
 		ctrl := controller.New(p.kind.Name, inf, r, copts)
 		if dep, ok := d.(Dependent); ok {
 			for _, dd := range dep.Dependencies() {

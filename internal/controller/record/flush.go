@@ -39,8 +39,8 @@ func (s *Sink) Start(ctx context.Context) error {
 // rather than each waiting for its own timeout.
 func (s *Sink) Flush(ctx context.Context, all bool) {
 	for _, e := range s.due(all) {
-		if ctx.Err() != nil {
-			return
+		if s.limit.Wait(ctx) != nil {
+			return // stopping, or no token before ctx's deadline
 		}
 		if err := s.write(ctx, e); err != nil && !refused(err) {
 			s.failed.Add(1)

@@ -135,6 +135,9 @@ func testVM(id string) *api.VirtualMachine {
 
 func newSink(f *fakeAPI, c *clock, opts Options) *Sink {
 	opts.Node, opts.Now = "node-a", c.now
+	if opts.WriteRate == 0 {
+		opts.WriteRate = 1e6
+	}
 	if opts.Interval == 0 {
 		opts.Interval = 10 * time.Second
 	}
@@ -348,4 +351,22 @@ func TestLostAnswers(t *testing.T) {
 	if st := s.Stats(); st.Failed != 2 {
 		t.Errorf("stats %+v, want 2 failed writes", st)
 	}
+}
+
+// TestWriteRate: a storm of distinct events is written at the sink's
+// write rate, not at once.
+func TestWriteRate(t *testing.T) {
+	f := newFake()
+	s := New(f, Options{WriteRate: 100}) // bursts of 250
+	r := s.For("x")
+	for i := range 300 {
+		r.Event(vm(fmt.Sprintf("vm%d", i)), api.EventWarning, "Crashed", "boom")
+	}
+	start := time.Now()
+	s.Flush(context.Background(), true)
+	took := time.Since(start)
+	if len(f.events) != 300 || took < 400*time.Millisecond {
+		t.Errorf("%d events written in %v; want 300, the 50 beyond the burst at 100/s (>= 0.5 s)", len(f.events), took)
+	}
+	t.Logf("300 new events at 100 writes/s (burst 250): %v", took.Round(time.Millisecond))
 }

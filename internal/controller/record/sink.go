@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"golang.org/x/time/rate"
+
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
 )
@@ -36,7 +38,11 @@ type Options struct {
 	CacheSize int
 	// WriteTimeout bounds one write to the API (default 5s).
 	WriteTimeout time.Duration
-	Log          *slog.Logger
+	// WriteRate bounds the writes per second of the whole sink (default
+	// 20, in bursts of up to 50): a storm of distinct events waits in the
+	// cache, counted, rather than loading the API server.
+	WriteRate float64
+	Log       *slog.Logger
 	// Now is the clock (default time.Now), for tests.
 	Now func() time.Time
 }
@@ -56,6 +62,7 @@ type Sink struct {
 	opts Options
 	log  *slog.Logger
 
+	limit *rate.Limiter // Options.WriteRate
 	// token tells this sink's writes from those of an earlier run of the
 	// agent (AnnotationWritten).
 	token string
@@ -99,7 +106,11 @@ func New(a API, opts Options) *Sink {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.WriteRate <= 0 {
+		opts.WriteRate = 20
+	}
 	return &Sink{api: a, opts: opts, log: opts.Log.With("component", "events"), token: newToken(),
+		limit:   rate.NewLimiter(rate.Limit(opts.WriteRate), max(int(opts.WriteRate*2.5), 1)),
 		entries: map[string]*entry{}, lru: list.New(), wake: make(chan struct{}, 1)}
 }
 
