@@ -109,8 +109,8 @@ func TestLabPrometheus(t *testing.T) {
 	prom.WaitFor(t, 10*time.Second, `humstack_vm_state{vm="vm1",state="Running"}`, func(s []promtest.Sample) bool { return len(s) == 1 && s[0].Value == 1 })
 	t.Logf("vm1 CPU: %.2f s, rate over 5 s: %.3f", cpu[0].Value, rate[0].Value)
 
-	// The failure is injected now that Prometheus has seen node-b's
-	// counter without it: it must grow.
+	// The failure is injected once Prometheus scrapes node-b: the error
+	// counter (absent before any error, or at its value) must grow.
 	const errQ = `humstack_agent_reconcile_total{controller="blockstorage",result="error",node="node-b"}`
 	before := 0.0
 	if s, err := prom.Query(context.Background(), errQ); err != nil {
