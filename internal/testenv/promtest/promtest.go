@@ -3,7 +3,8 @@
 // config with the given scrape targets (bearer_token_file, the target's CA
 // as tls_config ca_file, scrape_interval 1s), starts Prometheus on a free
 // loopback port with its data in the test's temp dir, waits until it is
-// ready and stops it, by its PID, when the test ends. Query runs PromQL
+// ready and stops it, by its PID, when the test ends; StartConfig takes a
+// whole prometheus.yml instead. Query runs PromQL
 // through its HTTP API; CheckMetrics runs `promtool check metrics` on a
 // scraped body. Tests that use it need both commands
 // (testenv.RequireCommands: under CI=true a missing one fails).
@@ -60,10 +61,18 @@ func Require(t testing.TB) { t.Helper(); testenv.RequireCommands(t, "prometheus"
 // Start runs Prometheus scraping targets until the test ends.
 func Start(t testing.TB, targets ...Target) *Server {
 	t.Helper()
+	return StartConfig(t, Config(targets...))
+}
+
+// StartConfig runs Prometheus with yml, a whole prometheus.yml (e.g. an
+// operator's configuration from the docs after Global), until the test
+// ends.
+func StartConfig(t testing.TB, yml string) *Server {
+	t.Helper()
 	Require(t)
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfg, []byte(Config(targets...)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(yml), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// The port is free when asked for and taken a moment later by
@@ -83,10 +92,14 @@ func Start(t testing.TB, targets ...Target) *Server {
 	return nil
 }
 
+// Global is the global section of Config: scrapes and rule evaluations
+// every second, so a test sees a change within seconds.
+const Global = "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
+
 // Config is the prometheus.yml scraping targets every second.
 func Config(targets ...Target) string {
 	var b strings.Builder
-	b.WriteString("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n")
+	b.WriteString(Global + "scrape_configs:\n")
 	for _, tg := range targets {
 		scheme, path := tg.Scheme, tg.MetricsPath
 		if scheme == "" {
