@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -126,14 +127,48 @@ func TestLabPrometheus(t *testing.T) {
 		before, errs[0].Value, errs2[0].Value, time.Since(injected).Round(time.Millisecond))
 	checkHugeDisk(t, l)
 
+	var scraped []byte
 	for name, path := range paths {
 		body := scrapeAs(t, l, bearer, path)
 		if findings, err := promtest.Lint(body); err != nil {
 			t.Errorf("promtool check metrics on %s (%s): %v\n%s", name, path, err, findings)
 		}
 		t.Logf("%s: %d bytes pass promtool check metrics", path, len(body))
+		scraped = append(scraped, body...)
 	}
+	checkDashboardNames(t, scraped)
 }
+
+// checkDashboardNames: every metric the Grafana board queries
+// (deploy/grafana/humstack.json) is in the lab's scrape (apiserver and
+// agents, with a running guest and a failing reconcile).
+func checkDashboardNames(t *testing.T, scraped []byte) {
+	board, err := os.ReadFile(filepath.Join("..", "..", "..", "deploy", "grafana", "humstack.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, m := range sampleName.FindAllSubmatch(scraped, -1) {
+		have[string(m[1])] = true
+	}
+	names := map[string]bool{}
+	for _, n := range boardName.FindAll(board, -1) {
+		names[string(n)] = true
+	}
+	for n := range names {
+		if !have[n] {
+			t.Errorf("the Grafana board queries %s, which no endpoint of the lab exposes", n)
+		}
+	}
+	t.Logf("the Grafana board's %d metric names are all in the lab's scrape", len(names))
+}
+
+var (
+	// sampleName is a sample line's metric name (histograms' _bucket,
+	// _sum and _count included).
+	sampleName = regexp.MustCompile(`(?m)^(humstack_[a-zA-Z0-9_]+)[{ ]`)
+	boardName  = regexp.MustCompile(`\bhumstack_[a-zA-Z0-9_]+`)
+)
 
 // docScrapeConfig is the scrape configuration docs/metrics.md gives
 // operators, both its jobs (the apiserver, the agents through the relay),

@@ -101,9 +101,22 @@ func commit(tmp, path string, err error) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
+		return &pathError{err: err, tmp: tmp, path: path}
 	}
-	return err
+	return nil
 }
+
+// pathError names path where err names its random temporary file, so the
+// same failure gives the same message every time: a reconciler writing it
+// to status then sees nothing new and does not rewrite the object (each
+// write would trigger the next attempt at once, past the retry backoff).
+type pathError struct {
+	err       error
+	tmp, path string
+}
+
+func (e *pathError) Error() string { return strings.ReplaceAll(e.err.Error(), e.tmp, e.path) }
+func (e *pathError) Unwrap() error { return e.err }
 
 // Create makes a qcow2 of sizeBytes at path. With backing set the new file
 // is an overlay of backing (whose format is detected), and sizeBytes may be

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/humstack/humstack/internal/testenv"
@@ -167,5 +168,23 @@ func TestIsTemp(t *testing.T) {
 	}
 	if !IsTemp(filepath.Base(tmp)) || IsTemp("x.qcow2") {
 		t.Fatalf("IsTemp(%q) wrong", tmp)
+	}
+}
+
+// TestCreateFailureNamesThePath: a failed create names the file asked for,
+// not its random temporary file, so two identical failures read the same.
+func TestCreateFailureNamesThePath(t *testing.T) {
+	testenv.RequireCommands(t, "qemu-img")
+	path := filepath.Join(t.TempDir(), "huge.qcow2")
+	var msgs []string
+	for range 2 {
+		err := Create(context.Background(), path, 1<<62, "")
+		if err == nil {
+			t.Fatal("a 4 EiB qcow2 was made")
+		}
+		msgs = append(msgs, err.Error())
+	}
+	if msgs[0] != msgs[1] || strings.Contains(msgs[0], ".tmp") || !strings.Contains(msgs[0], path) {
+		t.Fatalf("failures %q and %q: want the same message naming %s", msgs[0], msgs[1], path)
 	}
 }
