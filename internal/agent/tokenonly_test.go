@@ -18,6 +18,7 @@ import (
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/pki"
 	"github.com/humstack/humstack/internal/storage/bolt"
+	"github.com/humstack/humstack/internal/testenv/apiservertest"
 )
 
 // TestRunTokenOnly: the seed's config.yaml, pointed at this machine, plus
@@ -53,7 +54,7 @@ func TestRunTokenOnly(t *testing.T) {
 	}
 
 	_, apiPort, _ := net.SplitHostPort(srv.Listener.Addr().String())
-	listenPort := freePort(t)
+	listenPort := apiservertest.FreePort(t)
 	dir := t.TempDir()
 	seed, err := os.ReadFile("testdata/seed-config.yaml")
 	if err != nil {
@@ -131,14 +132,4 @@ func waitNode(t *testing.T, st *bolt.Store, node string, done <-chan error) *api
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/auth/issuertest"
+	"github.com/humstack/humstack/internal/testenv/apiservertest"
 )
 
 // oidcServer is an apiserver started by Run with --authorization rbac and
@@ -34,19 +35,8 @@ func startOIDC(t *testing.T, is *issuertest.Issuer, oc apiserver.OIDCConfig) *oi
 		t.Fatal(err)
 	}
 	oc.IssuerURL, oc.ClientID, oc.CAFile = is.URL, issuertest.ClientID, caFile
-	port := freePort(t)
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- apiserver.Run(ctx, apiserver.Config{ListenAddress: "127.0.0.1", ListenPort: port, DataDir: filepath.Join(dir, "db"),
-			Authorization: apiserver.AuthorizationRBAC, TLS: apiserver.TLSConfig{InsecureHTTP: true}, OIDC: oc, Log: slog.New(slog.DiscardHandler)})
-	}()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
+	port := apiservertest.Run(t, apiserver.Config{DataDir: filepath.Join(dir, "db"),
+		Authorization: apiserver.AuthorizationRBAC, TLS: apiserver.TLSConfig{InsecureHTTP: true}, OIDC: oc})
 	s := &oidcServer{t: t, base: "http://127.0.0.1:" + strconv.Itoa(port)}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		resp, err := http.Get(s.base + "/healthz")
@@ -169,7 +159,7 @@ func TestOIDCFlagErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		err := apiserver.Run(ctx, apiserver.Config{ListenAddress: "127.0.0.1", ListenPort: freePort(t), DataDir: filepath.Join(t.TempDir(), "db"),
+		err := apiserver.Run(ctx, apiserver.Config{ListenAddress: "127.0.0.1", ListenPort: apiservertest.FreePort(t), DataDir: filepath.Join(t.TempDir(), "db"),
 			Authorization: tc.authz, TLS: apiserver.TLSConfig{InsecureHTTP: true}, OIDC: tc.oc, Log: slog.New(slog.DiscardHandler)})
 		cancel()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -1,10 +1,8 @@
 package apiserver_test
 
 import (
-	"context"
 	"crypto/tls"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -18,6 +16,7 @@ import (
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/pki"
 	"github.com/humstack/humstack/internal/testenv"
+	"github.com/humstack/humstack/internal/testenv/apiservertest"
 	"github.com/humstack/humstack/internal/testenv/promtest"
 )
 
@@ -26,25 +25,9 @@ import (
 // test ends, and returns its address, data dir and an admin client.
 func securedAPIServer(t *testing.T) (string, string, *client.Client, *tls.Config) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	dir := t.TempDir()
-	runCtx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- apiserver.Run(runCtx, apiserver.Config{ListenAddress: "127.0.0.1", ListenPort: port,
-			DataDir: dir, Log: slog.New(slog.DiscardHandler)})
-	}()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("apiserver: %v", err)
-		}
-	})
+	port := apiservertest.Run(t, apiserver.Config{DataDir: dir})
+	var err error
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	var tc *tls.Config
 	var admin []byte

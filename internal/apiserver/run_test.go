@@ -3,7 +3,6 @@ package apiserver_test
 import (
 	"context"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,20 +13,16 @@ import (
 
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/audit"
+	"github.com/humstack/humstack/internal/testenv/apiservertest"
 )
 
 // TestRunWritesTheAuditLog: --audit-log reaches the server: a write made
 // through a running apiserver is in the file once it has stopped.
 func TestRunWritesTheAuditLog(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "audit", "audit.log")
 	runCtx, stop := context.WithCancel(context.Background())
+	port := apiservertest.FreePort(t)
 	done := make(chan error, 1)
 	go func() {
 		done <- apiserver.Run(runCtx, apiserver.Config{ListenAddress: "127.0.0.1", ListenPort: port, DataDir: filepath.Join(dir, "db"),

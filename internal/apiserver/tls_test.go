@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/internal/testenv"
+	"github.com/humstack/humstack/internal/testenv/apiservertest"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
@@ -29,16 +30,6 @@ type tlsServer struct {
 	stop         func()
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startTLS runs the apiserver on dataDir over HTTPS and waits until it
 // answers.
 func startTLS(t *testing.T, dataDir string) *tlsServer {
@@ -51,7 +42,7 @@ func startTLS(t *testing.T, dataDir string) *tlsServer {
 func startTLSWith(t *testing.T, cfg apiserver.Config) *tlsServer {
 	t.Helper()
 	dataDir := cfg.DataDir
-	port := freePort(t)
+	port := apiservertest.FreePort(t)
 	s := &tlsServer{url: "https://127.0.0.1:" + strconv.Itoa(port), dataDir: dataDir, out: &testenv.SyncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/pki"
+	"github.com/humstack/humstack/internal/testenv/apiservertest"
 )
 
 // tlsEnv is an apiserver serving HTTPS with its auto CA.
@@ -32,25 +31,8 @@ func newTLSEnv(t *testing.T) *tlsEnv {
 // newTLSEnvWith is an HTTPS apiserver with authorization authz.
 func newTLSEnvWith(t *testing.T, authz string) *tlsEnv {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- apiserver.Run(ctx, apiserver.Config{ListenAddress: "127.0.0.1", ListenPort: port, DataDir: dir,
-			TLS: apiserver.TLSConfig{Mode: apiserver.TLSAuto}, Authorization: authz, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("apiserver: %v", err)
-		}
-	})
+	port := apiservertest.Run(t, apiserver.Config{DataDir: dir, TLS: apiserver.TLSConfig{Mode: apiserver.TLSAuto}, Authorization: authz})
 	e := &tlsEnv{port: strconv.Itoa(port), caFile: filepath.Join(dir, "pki", pki.CACertFile), dir: dir}
 	waitFor(t, "the apiserver", func() bool {
 		c, err := net.Dial("tcp", "127.0.0.1:"+e.port)
