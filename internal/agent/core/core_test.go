@@ -149,6 +149,11 @@ func TestGroupDeletionCascadesChildrenFirst(t *testing.T) {
 	if now := versions(t, e, "g1"); fmt.Sprint(now) != fmt.Sprint(untouched) {
 		t.Fatalf("g1 changed:\nbefore %v\nafter  %v", untouched, now)
 	}
+	// The group is gone from the store; its delete event may still be on
+	// the way to the recording watch.
+	testenv.Eventually(t, wait, func() (bool, string) {
+		return len(deleted()) >= 15, fmt.Sprintf("%d deletions seen", len(deleted()))
+	})
 	checkOrder(t, deleted())
 }
 
