@@ -109,6 +109,16 @@ func TestSecureAgentConfigLoads(t *testing.T) {
 		ac.BlockStorageAgentConfig.DownloadAPI.Secret != "" {
 		t.Errorf("loaded %+v", ac)
 	}
+	// The last node has the token alone (no pin): the agent loads it.
+	last := l.Nodes()[len(l.Nodes())-1]
+	l.joinTokens[last.Name] = "0123456789ac." + strings.Repeat("ef", 16)
+	y = agentConfig(&cfg, "172.31.0.1", 8080, last, home) + l.joinKeys(last.Name, home)
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if ac, err := agent.LoadConfig(path); err != nil || ac.APIServerCAFingerprint != "" || ac.JoinToken != l.joinTokens[last.Name] {
+		t.Errorf("%s (token alone): %+v, %v\n%s", last.Name, ac, err, y)
+	}
 }
 
 // TestYAMLValue reads humcli node join-token's output.

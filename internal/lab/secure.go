@@ -153,9 +153,17 @@ func (l *Lab) bindCoreAgent(ctx context.Context, node string) error {
 // joinKeys are the config keys that join node's agent: its token, the
 // CA's fingerprint, where to keep its credential. A restarted agent loads
 // the stored credential and needs the (used) token no more.
+//
+// The last node of a lab with more than one gets the token alone, as the
+// seed's config plus one line: its agent learns the CA from the token's
+// cluster info (MAC-checked) before it sends the token; the others pin
+// the CA's fingerprint as well. Both ways are then in every secure lab.
 func (l *Lab) joinKeys(node, home string) string {
-	return fmt.Sprintf("joinToken: %s\napiServerCAFingerprint: %s\npkiDirPath: %q\n",
-		l.joinTokens[node], l.caFingerprint, filepath.Join(home, "pki"))
+	pin := fmt.Sprintf("apiServerCAFingerprint: %s\n", l.caFingerprint)
+	if last := l.st.Nodes[len(l.st.Nodes)-1].Name; len(l.st.Nodes) > 1 && node == last {
+		pin = ""
+	}
+	return fmt.Sprintf("joinToken: %s\n%spkiDirPath: %q\n", l.joinTokens[node], pin, filepath.Join(home, "pki"))
 }
 
 // caFingerprint is "sha256:<hex>" of the DER of the PEM certificate at
