@@ -80,6 +80,7 @@ func TestEventsFollowTheirObject(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.tenancy2(t, admin) // an event is created only in an existing group and namespace
 	for _, ev := range []*api.Event{eventAbout("w-ns2", vmRef("g1", "ns2", "vm2"), "Crashed", now),
 		eventAbout("w-ns1", vmRef("g1", "ns1", "vm1"), "Crashed", now)} {
 		if _, err := admin.Create(ctx(t), ev); err != nil {
@@ -92,7 +93,6 @@ func TestEventsFollowTheirObject(t *testing.T) {
 
 	// Nodes: about a VM placed on it, yes; on another node, no (404, as
 	// the VM is out of its sight); a viewer may not write events at all.
-	e.tenancy2(t, admin)
 	vm := teamVM(t, "g1", "ns1", "vm1")
 	vm.Meta.Annotations[api.AnnotationVirtualMachineNode] = "node-a"
 	if _, err := admin.Create(ctx(t), vm); err != nil {
@@ -139,6 +139,16 @@ func retentionEnv(t *testing.T, cfg apiserver.EventRetention, now func() time.Ti
 	c, err := client.New(srv.URL)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The group and namespace the test events' VM is in (eventscope.go).
+	g := api.GroupKind.New()
+	g.GetMeta().ID = "g"
+	ns := api.NamespaceKind.New()
+	ns.GetMeta().ID, ns.GetMeta().Group = "n", "g"
+	for _, o := range []api.Object{g, ns} {
+		if _, err := c.Create(ctx(t), o); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return s, st, c
 }
@@ -228,5 +238,51 @@ func TestEventValidationNamesFields(t *testing.T) {
 	}
 	if s := got.(*api.Event).Spec; s.Count != 1 || s.FirstTimestamp.IsZero() || !s.LastTimestamp.Equal(s.FirstTimestamp) {
 		t.Errorf("defaults: %+v, want count 1 and both times set", s)
+	}
+}
+
+// TestEventsGoWithTheirScope: removing a namespace deletes the events of
+// its objects and of itself, removing a group those of everything in it;
+// a node's events stay; an event about an object in a group that does not
+// exist is refused (404 naming it), so none outlives its group to be seen
+// by the next tenant who makes a group of that name.
+func TestEventsGoWithTheirScope(t *testing.T) {
+	_, st, c := retentionEnv(t, apiserver.EventRetention{}, nil)
+	ns2 := api.NamespaceKind.New()
+	ns2.GetMeta().ID, ns2.GetMeta().Group = "n2", "g"
+	if _, err := c.Create(ctx(t), ns2); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	for _, ev := range []*api.Event{
+		eventAbout("vm-n", vmRef("g", "n", "vm"), "Started", now),
+		eventAbout("ns-n", api.ObjectReference{APIType: api.NamespaceKind.APIType, Group: "g", ID: "n"}, "DeletionWaiting", now),
+		eventAbout("vm-n2", vmRef("g", "n2", "vm"), "Started", now),
+		eventAbout("group-g", api.ObjectReference{APIType: api.GroupKind.APIType, ID: "g"}, "DeletionWaiting", now),
+		eventAbout("node", api.ObjectReference{APIType: api.NodeKind.APIType, ID: "node-a"}, "NodeNotReady", now),
+	} {
+		if _, err := c.Create(ctx(t), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	force := client.DeleteOptions{Force: true}
+	if _, err := c.Delete(ctx(t), api.NamespaceKind, client.Scope{Group: "g"}, "n", force); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedEvents(t, st); !slices.Equal(got, []string{"group-g", "node", "vm-n2"}) {
+		t.Fatalf("after namespace g/n went: %v, want group-g node vm-n2", got)
+	}
+	if _, err := c.Delete(ctx(t), api.NamespaceKind, client.Scope{Group: "g"}, "n2", force); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Delete(ctx(t), api.GroupKind, client.Scope{}, "g", force); err != nil {
+		t.Fatal(err)
+	}
+	if got := storedEvents(t, st); !slices.Equal(got, []string{"node"}) {
+		t.Fatalf("after group g went: %v, want the node's only", got)
+	}
+	_, err := c.Create(ctx(t), eventAbout("late", vmRef("g", "n", "vm"), "Stopped", now))
+	if !isClass(err, api.ErrNotFound) || !strings.Contains(err.Error(), "group g") && !strings.Contains(err.Error(), "namespace g/n") {
+		t.Fatalf("an event about an object of a removed group: %v, want 404 naming it", err)
 	}
 }

@@ -133,9 +133,22 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	create := func() (int64, error) { return h.s.store.Create(r.Context(), objectKey(h.kind, m), data) }
 	var rev int64
 	if h.kind == api.EventKind {
-		rev, err = h.s.events.create(r.Context(), create) // within --max-events
+		// Within --max-events, and only while the event's group and
+		// namespace exist (checked under the same lock as their removal
+		// deletes their events: no event outlives them).
+		ev := obj.(*api.Event)
+		rev, err = h.s.events.create(r.Context(), func() (int64, error) {
+			if err := h.s.checkEventScope(r.Context(), ev); err != nil {
+				return 0, err
+			}
+			return create()
+		})
 	} else {
 		rev, err = create()
+	}
+	var se *scopeError
+	if errors.As(err, &se) {
+		return err
 	}
 	if err != nil {
 		return h.writeErr(m, err)

@@ -178,6 +178,7 @@ func (h *resource) remove(ctx context.Context, w http.ResponseWriter, cur storag
 	if err != nil {
 		return h.writeErr(m, err)
 	}
+	h.s.scopeRemoved(ctx, h.kind, m) // its events go with it (eventscope.go)
 	m.DeleteState = api.DeleteStateDone
 	m.ResourceVersion = ""
 	data, err := api.Encode(last)

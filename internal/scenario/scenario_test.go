@@ -281,12 +281,22 @@ func (r *run) objects() []string {
 			out = append(out, k.Name+": "+err.Error())
 		}
 		for _, o := range objs {
+			if ev, ok := o.(*api.Event); ok && clusterEvent(ev) {
+				continue // about a node or a pool: the cluster's log, kept until retention
+			}
 			if s := k.Name + " " + o.GetMeta().ID; !r.base[s] {
 				out = append(out, s)
 			}
 		}
 	}
 	return out
+}
+
+// clusterEvent reports whether ev is about a cluster-scoped object other
+// than a group: events about objects in groups go with their group.
+func clusterEvent(ev *api.Event) bool {
+	k, err := api.LookupKind(ev.Spec.InvolvedObject.APIType)
+	return err == nil && k.Scope == api.ScopeCluster && k != api.GroupKind
 }
 
 func (r *run) step(what string) {
