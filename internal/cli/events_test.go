@@ -6,6 +6,12 @@ import (
 )
 
 const eventDocs = `
+meta: {apiType: corev0/group, id: group1}
+---
+meta: {apiType: corev0/namespace, id: ns1, group: group1}
+---
+meta: {apiType: corev0/namespace, id: ns2, group: group1}
+---
 meta: {apiType: corev0/event, id: e-late}
 spec:
   type: Warning

@@ -93,7 +93,19 @@ func stormServer(t *testing.T, cfg apiserver.EventRetention) (*bolt.Store, *clie
 		s.Close()
 		st.Close()
 	})
-	return st, mustClient(t, srv.URL)
+	c := mustClient(t, srv.URL)
+	// The storm's objects are in g/ns; an event lives only where its object
+	// does (the apiserver refuses events about a missing group).
+	g := api.GroupKind.New()
+	g.GetMeta().ID = "g"
+	ns := api.NamespaceKind.New()
+	ns.GetMeta().ID, ns.GetMeta().Group = "ns", "g"
+	for _, o := range []api.Object{g, ns} {
+		if _, err := c.Create(testCtx(t), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st, c
 }
 
 // storm runs a controller whose reconciles of stormObjects keys each fail

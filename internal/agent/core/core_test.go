@@ -75,7 +75,7 @@ func recordDeletions(t *testing.T, e *testenv.Env) func() []deletion {
 		}
 		go func() {
 			for ev := range ch {
-				if ev.Type == client.Deleted {
+				if ev.Type == client.Deleted && k != api.EventKind { // events go with their scope
 					mu.Lock()
 					out = append(out, deletion{ev.Revision, k.Name, controller.KeyOf(ev.Object).String()})
 					mu.Unlock()
