@@ -51,6 +51,15 @@ func newRBACEnvAudit(t testing.TB, al *audit.Logger) *rbacEnv {
 	return newRBACEnvWith(t, al, false)
 }
 
+// testNodeAuth authenticates the header X-Test-Node: N as node N (a node
+// certificate's identity, without TLS).
+var testNodeAuth = auth.Static(func(r *http.Request) *auth.Identity {
+	if n := r.Header.Get("X-Test-Node"); n != "" {
+		return &auth.Identity{Name: "node:" + n, Kind: auth.KindNode, Node: n, Via: "test"}
+	}
+	return nil
+})
+
 // newRBACEnvWith is newRBACEnvAudit served over HTTPS when secure (the
 // test server's own certificate; e.srv.Client() trusts it).
 func newRBACEnvWith(t testing.TB, al *audit.Logger, secure bool) *rbacEnv {
@@ -59,12 +68,7 @@ func newRBACEnvWith(t testing.TB, al *audit.Logger, secure bool) *rbacEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodeAuth := auth.Static(func(r *http.Request) *auth.Identity {
-		if n := r.Header.Get("X-Test-Node"); n != "" {
-			return &auth.Identity{Name: "node:" + n, Kind: auth.KindNode, Node: n, Via: "test"}
-		}
-		return nil
-	})
+	nodeAuth := testNodeAuth
 	s := apiserver.New(st, apiserver.Options{
 		Log: slog.New(slog.DiscardHandler), Heartbeat: time.Second, Authorization: apiserver.AuthorizationRBAC,
 		NodeSecret: "test-secret", Audit: al, Metrics: apiserver.NewMetrics(),

@@ -121,8 +121,8 @@ func ids(vms []*api.VirtualMachine) []string {
 
 func isClass(err, class error) bool { return err != nil && errorsIs(err, class) }
 
-// watchIDs opens a watch as who and sends the id of each event's object.
-func (e *rbacEnv) watchIDs(t *testing.T, who, path string) <-chan string {
+// openWatch opens a watch as who; it ends with the test.
+func (e *rbacEnv) openWatch(t *testing.T, who, path string) *http.Response {
 	t.Helper()
 	c, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -132,6 +132,13 @@ func (e *rbacEnv) watchIDs(t *testing.T, who, path string) <-chan string {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("watch %s: %v %v", path, resp, err)
 	}
+	return resp
+}
+
+// watchIDs opens a watch as who and sends the id of each event's object.
+func (e *rbacEnv) watchIDs(t *testing.T, who, path string) <-chan string {
+	t.Helper()
+	resp := e.openWatch(t, who, path)
 	out := make(chan string, 16)
 	go func() {
 		defer resp.Body.Close()

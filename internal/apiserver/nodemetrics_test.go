@@ -56,12 +56,7 @@ func TestNodeMetricsProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodeAuth := auth.Static(func(r *http.Request) *auth.Identity {
-		if n := r.Header.Get("X-Test-Node"); n != "" {
-			return &auth.Identity{Name: "node:" + n, Kind: auth.KindNode, Node: n, Via: "test"}
-		}
-		return nil
-	})
+	nodeAuth := testNodeAuth
 	s := apiserver.New(st, apiserver.Options{
 		Log: slog.New(slog.DiscardHandler), Authorization: apiserver.AuthorizationRBAC, NodeSecret: "test-secret",
 		TLS:           &apiserver.TLSOptions{CA: ca, NodeClient: apiCert},

@@ -31,14 +31,7 @@ type sseRecorder struct {
 // watchRaw opens a watch as who and records its stream until the test ends.
 func (e *rbacEnv) watchRaw(t *testing.T, who, path string) *sseRecorder {
 	t.Helper()
-	c, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	req, _ := http.NewRequestWithContext(c, "GET", e.srv.URL+path, nil)
-	e.as(req, who)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("watch %s: %v %v", path, resp, err)
-	}
+	resp := e.openWatch(t, who, path)
 	rec := &sseRecorder{}
 	go func() {
 		defer resp.Body.Close()
