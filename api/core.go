@@ -92,6 +92,28 @@ type NodeSpec struct {
 	// API, which also serves the VMs' consoles to the API server), empty
 	// when the agent runs without the cluster secret.
 	DownloadHost string `json:"downloadHost,omitempty"`
+	// LimitStorage is the disk space for block storages, as written
+	// ("500G"): the agent's limitStorage, or the size of the file system
+	// of its blockStorageDirPath.
+	LimitStorage string `json:"limitStorage,omitempty"`
+	// Unschedulable is set by `humcli cordon`: the scheduler places nothing
+	// new here. The agent never changes it.
+	Unschedulable bool `json:"unschedulable,omitempty"`
+}
+
+// Amounts are quantities of capacity in base units.
+type Amounts struct {
+	MilliCPU int64 `json:"milliCPU,omitempty"`
+	Memory   int64 `json:"memory,omitempty"`  // bytes
+	Storage  int64 `json:"storage,omitempty"` // bytes
+}
+
+// Reservation is the capacity one placed object holds on a node.
+type Reservation struct {
+	Amounts
+	// Since is when the API server made it (RFC 3339); a reservation whose
+	// object never got stored is dropped a while after it.
+	Since string `json:"since,omitempty"`
 }
 
 // NodeStatus is liveness and allocation.
@@ -103,6 +125,15 @@ type NodeStatus struct {
 	AllocatedVcpus    string `json:"allocatedVcpus,omitempty"`
 	// AllocatedStorage sums the requestSize of the disks stored on the node.
 	AllocatedStorage string `json:"allocatedStorage,omitempty"`
+	// Allocatable is the capacity the node offers: its spec's limits times
+	// the API server's overcommit ratios. The API server keeps it.
+	Allocatable *Amounts `json:"allocatable,omitempty"`
+	// Reservations is the ledger of what is placed on the node, by object
+	// ("virtualmachine/GROUP/NAMESPACE/ID"): the one truth of capacity that
+	// admission, the scheduler and node status share. Only the API server
+	// writes it, under compare-and-swap, so two placements can never both
+	// take the last room. Allocated* are its sums.
+	Reservations map[string]Reservation `json:"reservations,omitempty"`
 	// Conditions detail the state for programs (docs/api.md).
 	Conditions []Condition `json:"conditions,omitempty"`
 }

@@ -130,6 +130,15 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	if err != nil {
 		return err
 	}
+	undo, err := h.s.admit(r.Context(), h.kind, nil, obj)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			undo()
+		}
+	}()
 	create := func() (int64, error) { return h.s.store.Create(r.Context(), objectKey(h.kind, m), data) }
 	var rev int64
 	if h.kind == api.EventKind {

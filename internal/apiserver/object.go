@@ -163,11 +163,28 @@ func (h *resource) commit(ctx context.Context, w http.ResponseWriter, cur storag
 	}
 	rev := cur.ModRevision
 	if !bytes.Equal(data, cur.Value) {
+		undo, err := h.admitUpdate(ctx, cur, next)
+		if err != nil {
+			return err
+		}
 		if rev, err = h.s.store.Update(ctx, key, data, cur.ModRevision); err != nil {
+			undo()
 			return h.writeErr(m, err)
 		}
 	}
 	return h.reply(w, http.StatusOK, data, rev)
+}
+
+// admitUpdate runs admission for an update from the stored cur to next.
+func (h *resource) admitUpdate(ctx context.Context, cur storage.KV, next api.Object) (func(), error) {
+	if !h.s.admits(h.kind) {
+		return func() {}, nil
+	}
+	old, err := decodeStored(h.kind, cur.Value)
+	if err != nil {
+		return nil, err
+	}
+	return h.s.admit(ctx, h.kind, old, next)
 }
 
 // remove deletes the object at cur's revision and answers with its last
@@ -178,6 +195,7 @@ func (h *resource) remove(ctx context.Context, w http.ResponseWriter, cur storag
 	if err != nil {
 		return h.writeErr(m, err)
 	}
+	h.s.released(ctx, h.kind, last)
 	h.s.scopeRemoved(ctx, h.kind, m) // its events go with it (eventscope.go)
 	m.DeleteState = api.DeleteStateDone
 	m.ResourceVersion = ""

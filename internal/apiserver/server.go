@@ -84,6 +84,8 @@ type Server struct {
 	// metricsTimer, set by benchmarks only, times the request metrics'
 	// own work (BenchmarkCreateMetricsCost).
 	metricsTimer *authTimer
+	// admitters keep the ledgers writes draw on (admission.go).
+	admitters []admitter
 }
 
 // New builds a server; call Handler or Serve.
