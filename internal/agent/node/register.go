@@ -133,10 +133,14 @@ func (a *Agent) register(ctx context.Context) (*api.Node, error) {
 		return nil, fmt.Errorf("get node: %w", err)
 	default:
 		cur, err = controller.Update(ctx, a.c, cur, func(n *api.Node) bool {
-			if n.Spec == a.spec {
+			// Cordon is the administrator's (humcli cordon): a restarting
+			// agent keeps it.
+			want := a.spec
+			want.Unschedulable = n.Spec.Unschedulable
+			if n.Spec == want {
 				return false
 			}
-			n.Spec = a.spec
+			n.Spec = want
 			return true
 		})
 		if err != nil {
