@@ -128,6 +128,8 @@ func New(store storage.Store, opts Options) *Server {
 	go s.events.run(s.stopping)
 	s.consoles = newConsoleProxy(opts.NodeSecret)
 	s.consoles.peer = newConsolePeer(opts.TLS)
+	// A VM or disk moves between nodes only with a migration.
+	s.admitters = append(s.admitters, migrationGuard{s})
 	s.mux = http.NewServeMux()
 	s.routes()
 	if s.metrics != nil {

@@ -37,7 +37,9 @@ func TestCoreAgentRole(t *testing.T) {
 		{"read any VM", vmAt(VerbGet, "g", "ns", "vm"), "ok", "404"},
 		{"no group deletes", Attributes{Verb: VerbDelete, Kind: "group", ID: "g"}, "403", "403"},
 		{"no node deletes", Attributes{Verb: VerbDelete, Kind: "node", ID: "node-c"}, "403", "403"},
-		{"no VM spec changes", vmAt(VerbUpdate, "g", "ns", "vm"), "403", "404"},
+		// A migration stops a VM and moves it (annotations, an update).
+		{"migration: move a VM", vmAt(VerbUpdate, "g", "ns", "vm"), "ok", "404"},
+		{"migration: its status", Attributes{Verb: VerbStatus, Kind: "migration", Group: "g", Namespace: "ns", ID: "m"}, "ok", "404"},
 		{"no consoles", vmAt(VerbConsole, "g", "ns", "vm"), "403", "403"},
 		{"no tokens", Attributes{Verb: VerbList, Kind: "token"}, "403", "403"},
 		{"no roles", Attributes{Verb: VerbCreate, Kind: "role"}, "403", "403"},

@@ -122,6 +122,10 @@ var builtinRoles = map[string]*role{
 		// its finalizer (an update), then writes its status.
 		{kinds: []string{"imageentity"}, verbs: []string{VerbUpdate, VerbStatus}, when: placedOrFree},
 		{kinds: []string{"event"}, verbs: eventWriteVerbs},
+		// A migration's source and target nodes read it and write their
+		// part of its status: the target its disks' copy progress, the
+		// source that it removed what the VM left there.
+		{kinds: []string{"migration"}, verbs: []string{VerbGet, VerbList, VerbWatch, VerbStatus}, when: placedOnSelf},
 	}},
 	RoleCoreAgent: {RoleCoreAgent, coreAgentRules()},
 	// A Prometheus scrape token: read the metrics, nothing else. Bound by
@@ -154,7 +158,10 @@ func coreAgentRules() []rule {
 		// The cascade ends by removing its finalizer from the group or
 		// namespace it emptied.
 		{kinds: []string{"group", "namespace"}, verbs: []string{VerbUpdate}},
-		{kinds: []string{"group", "namespace", "node", "virtualmachine", "externalip", "externalippool"}, verbs: []string{VerbStatus}},
+		{kinds: []string{"group", "namespace", "node", "virtualmachine", "externalip", "externalippool", "migration"}, verbs: []string{VerbStatus}},
+		// A migration stops a VM (an annotation) and moves it and its
+		// disks to the target node (their node annotations).
+		{kinds: []string{"virtualmachine", "blockstorage"}, verbs: []string{VerbUpdate}},
 	}
 }
 
@@ -176,7 +183,8 @@ func customRole(r *api.Role) *role {
 }
 
 // PlacedOn returns the nodes an object is placed or realized on: the
-// placement annotation (VMs, disks, routers), an image entity's node, and
+// placement annotation (VMs, disks, routers), an image entity's node, a
+// migration's source and target, and
 // the node finalizers System agents put on what they realized.
 func PlacedOn(obj api.Object) []string {
 	var nodes []string
@@ -188,6 +196,13 @@ func PlacedOn(obj api.Object) []string {
 	}
 	if e, ok := obj.(*api.ImageEntity); ok && e.Status.Node != "" {
 		nodes = append(nodes, e.Status.Node)
+	}
+	if mig, ok := obj.(*api.Migration); ok {
+		for _, n := range []string{mig.Status.SourceNode, mig.Status.TargetNode} {
+			if n != "" {
+				nodes = append(nodes, n)
+			}
+		}
 	}
 	for _, f := range m.Finalizers {
 		if n, ok := strings.CutPrefix(f, api.FinalizerNodePrefix); ok && n != "" {

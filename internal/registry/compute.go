@@ -36,9 +36,10 @@ func checkMAC(fe *api.FieldErrors, field, v string) (net.HardwareAddr, bool) {
 var virtualMachineStrategy = &typed[api.VirtualMachineSpec, api.VirtualMachineStatus]{
 	defaults: defaultVirtualMachine,
 	validate: validateVirtualMachine,
-	// A running VM's process, disks and taps are on its node; moving it
-	// would need a migration humstack does not do.
+	// A running VM's process, disks and taps are on its node: it moves
+	// only with a migration, which the API server checks.
 	frozenAnnotations: []string{api.AnnotationVirtualMachineNode},
+	movedByMigration:  []string{api.AnnotationVirtualMachineNode},
 }
 
 // defaultVirtualMachine starts VMs unless told otherwise, as the seed does.

@@ -44,7 +44,7 @@ var strategies = index(
 	groupStrategy, namespaceStrategy, externalIPPoolStrategy, externalIPStrategy, nodeStrategy, leaseStrategy,
 	networkStrategy, virtualRouterStrategy,
 	imageEntityStrategy, imageStrategy, blockStorageStrategy,
-	virtualMachineStrategy, consoleLinkStrategy,
+	virtualMachineStrategy, consoleLinkStrategy, migrationStrategy,
 	tokenStrategyV, roleStrategy, roleBindingStrategy, clusterRoleBindingStrategy,
 	eventStrategy,
 )

@@ -14,8 +14,10 @@ var blockStorageStrategy = &typed[api.BlockStorageSpec, api.BlockStorageStatus]{
 	defaults: defaultBlockStorage,
 	validate: validateBlockStorage,
 	// The disk is a file on its node, made once from its source; a new
-	// node or source is a new disk.
+	// node or source is a new disk, except when a migration copies it to
+	// another node with its VM (the API server checks that).
 	frozenAnnotations: []string{api.AnnotationBlockStorageNode},
+	movedByMigration:  []string{api.AnnotationBlockStorageNode},
 	immutable: []immutable[api.BlockStorageSpec, api.BlockStorageStatus]{
 		{"spec.from", func(b *api.BlockStorage) any { return b.Spec.From }},
 	},

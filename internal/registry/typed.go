@@ -23,6 +23,11 @@ type typed[S, T any] struct {
 	// frozenAnnotations may not change once the object exists, typically
 	// the node an agent has already placed the object on.
 	frozenAnnotations []string
+	// movedByMigration are frozen annotations that may still change from
+	// one node to another (never to or from ""): the API server lets such
+	// a write through only while a migration moves the object to that node
+	// (internal/apiserver/migration.go).
+	movedByMigration []string
 	// immutable lists other fields an update may not change.
 	immutable []immutable[S, T]
 }
@@ -80,7 +85,11 @@ func (s *typed[S, T]) ValidateUpdate(oldObj, newObj api.Object) api.FieldErrors 
 	}
 	validateMetaUpdate(&o.Meta, &n.Meta, &fe)
 	for _, key := range s.frozenAnnotations {
-		if ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]; ov != nv {
+		ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]
+		if ov != "" && nv != "" && slices.Contains(s.movedByMigration, key) {
+			continue
+		}
+		if ov != nv {
 			fe.Add(annotationField(key), "is immutable: was %s, now %s", quote(ov), quote(nv))
 		}
 	}

@@ -31,12 +31,17 @@ func TestValidateUpdate(t *testing.T) {
 
 		{"blockstorage/from url", "blockstorage", edit(func(b *api.BlockStorage) { b.Spec.From.HTTP.URL = "http://other/img" }), "spec.from"},
 		{"blockstorage/from type", "blockstorage-baseimage", edit(func(b *api.BlockStorage) { b.Spec.From.BaseImage.Tag = "2204" }), "spec.from"},
-		{"blockstorage/node", "blockstorage", edit(func(b *api.BlockStorage) { b.Meta.Annotations[api.AnnotationBlockStorageNode] = "worker2" }),
+		// Node to node is a migration's switch, which the API server checks
+		// against the migration (internal/apiserver/migration.go); to no
+		// node is never allowed.
+		{"blockstorage/node", "blockstorage", edit(func(b *api.BlockStorage) { b.Meta.Annotations[api.AnnotationBlockStorageNode] = "worker2" }), ""},
+		{"blockstorage/node dropped", "blockstorage", edit(func(b *api.BlockStorage) { delete(b.Meta.Annotations, api.AnnotationBlockStorageNode) }),
 			"meta.annotations[blockstoragev0/node_name]"},
 		{"blockstorage/size", "blockstorage", edit(func(b *api.BlockStorage) { b.Spec.LimitSize = "20G" }), ""},
 		{"blockstorage/download host", "blockstorage", edit(func(b *api.BlockStorage) { setAnnotation(&b.Meta, api.AnnotationBSDownloadHost, "192.168.10.1:8082") }), ""},
 
-		{"virtualmachine/node", "virtualmachine", edit(func(vm *api.VirtualMachine) { vm.Meta.Annotations[api.AnnotationVirtualMachineNode] = "worker2" }),
+		{"virtualmachine/node", "virtualmachine", edit(func(vm *api.VirtualMachine) { vm.Meta.Annotations[api.AnnotationVirtualMachineNode] = "worker2" }), ""},
+		{"virtualmachine/node dropped", "virtualmachine", edit(func(vm *api.VirtualMachine) { vm.Meta.Annotations[api.AnnotationVirtualMachineNode] = "" }),
 			"meta.annotations[virtualmachinev0/node_name]"},
 		{"virtualmachine/power off", "virtualmachine", edit(func(vm *api.VirtualMachine) { vm.Spec.ActionState = api.ActionPowerOff }), ""},
 		{"virtualmachine/resize", "virtualmachine", edit(func(vm *api.VirtualMachine) { vm.Spec.LimitMemory = "2G" }), ""},
