@@ -1,7 +1,8 @@
 // Package core holds the cluster-wide controllers a Core agent runs:
 // cascading deletion of groups and namespaces (in the order the kinds'
 // DeleteWaitsFor declarations give, saying in their status what a deletion
-// waits for), and external IP bookkeeping.
+// waits for), external IP bookkeeping, and the phases of cold migrations
+// (migration.go).
 // They act only through the API; nothing here touches a host.
 package core
 
@@ -21,6 +22,8 @@ type Options struct {
 	// Resync is how often every object is reconciled without a change
 	// (the seed's pollingSeconds); 0 means the runtime's default.
 	Resync time.Duration
+	// Chooser picks migration targets; nil: LeastAllocated.
+	Chooser TargetChooser
 }
 
 // Setup adds the core controllers to m.
@@ -34,5 +37,6 @@ func Setup(m *controller.Manager, opts Options) error {
 		return err
 	}
 	setupExternalIPs(m, all, copts)
+	setupMigrations(m, all, copts, opts.Chooser)
 	return nil
 }

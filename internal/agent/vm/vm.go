@@ -138,6 +138,9 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 		return controller.Result{}, nil
 	}
 	pid, running := qemu.Find(dir)
+	if mig := vm.Meta.Annotations[api.AnnotationVMMigration]; mig != "" {
+		return d.stopForMigration(ctx, vm, dir, running, mig)
+	}
 	if vm.Spec.ActionState == api.ActionPowerOff {
 		return d.powerOff(ctx, vm, dir, running)
 	}
@@ -271,6 +274,19 @@ func (d *Driver) powerOff(ctx context.Context, vm *api.VirtualMachine, dir strin
 	setState(vm, StateStopped, msg)
 	vm.Status.PID, vm.Status.RestartRequired = 0, nil
 	return controller.Result{}, nil
+}
+
+// stopForMigration powers the VM off (ACPI first, as PowerOff does) for
+// the migration mig and reports the state Migrating once QEMU is gone: the
+// Core agent copies the disks only then. spec.actionState is left as the
+// user wrote it; the target node applies it after the move.
+func (d *Driver) stopForMigration(ctx context.Context, vm *api.VirtualMachine, dir string, running bool, mig string) (controller.Result, error) {
+	res, err := d.powerOff(ctx, vm, dir, running)
+	if err != nil {
+		return res, err
+	}
+	setState(vm, api.VMStateMigrating, fmt.Sprintf("stopped on node %s for migration %s", d.node, mig))
+	return res, nil
 }
 
 // Remove implements system.Driver: it stops the VM, removes its taps and

@@ -1,0 +1,278 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/placement"
+)
+
+// begin fixes the migration's source, target and disks, then asks the
+// source to stop the VM (its migration annotation).
+func (r *migrations) begin(ctx context.Context, mig *api.Migration) (string, string, error) {
+	vm, err := r.vm(mig)
+	if err != nil {
+		return "", "", err
+	}
+	if other := r.rival(mig); other != "" {
+		return "", "", failf("virtual machine %s is already being moved by migration %s", vm.Meta.ID, other)
+	}
+	source := placement.NodeOf(vm)
+	if a := vm.Meta.Annotations[api.AnnotationVMMigration]; a != "" && a != mig.Meta.ID {
+		return "", "", failf("virtual machine %s is held by migration %s", vm.Meta.ID, a)
+	}
+	disks, req, err := r.diskPlan(vm, source)
+	if err != nil {
+		return "", "", err
+	}
+	target, err := r.target(mig, source, req)
+	if err != nil {
+		return "", "", err
+	}
+	msg := fmt.Sprintf("stopping on node %s to move to node %s", source, target)
+	if _, err := controller.UpdateStatus(ctx, r.c, mig, func(m *api.Migration) bool {
+		s := &m.Status
+		if s.Phase != "" && s.Phase != api.MigrationPending {
+			return false // another reconcile got here first
+		}
+		s.Phase, s.Message, s.SourceNode, s.TargetNode, s.Disks = api.MigrationStopping, msg, source, target, disks
+		s.StartedAt = r.now().UTC().Format(time.RFC3339)
+		return true
+	}); err != nil {
+		return "", "", ignoreNotFound(err)
+	}
+	r.events.Event(mig, api.EventNormal, "Migrating", "moving virtual machine %s from node %s to node %s", vm.Meta.ID, source, target)
+	r.events.Event(vm, api.EventNormal, "Migrating", "moving from node %s to node %s (migration %s)", source, target, mig.Meta.ID)
+	return api.MigrationStopping, msg, r.hold(ctx, vm, mig.Meta.ID)
+}
+
+// rival names another unfinished migration of the same VM that goes first
+// (one that has started, or the lower id of two that have not).
+func (r *migrations) rival(mig *api.Migration) string {
+	for _, k := range r.of(&api.Meta{Group: mig.Meta.Group, Namespace: mig.Meta.Namespace, ID: mig.Spec.VirtualMachineID}) {
+		if k.ID == mig.Meta.ID {
+			continue
+		}
+		o, ok := r.migs.Get(k)
+		if !ok {
+			continue
+		}
+		p := o.(*api.Migration).Status.Phase
+		if (p != "" && p != api.MigrationPending) || k.ID < mig.Meta.ID {
+			return k.ID
+		}
+	}
+	return ""
+}
+
+// diskPlan lists the VM's disks (all on the source, with its download
+// API) and the capacity the VM and they take.
+func (r *migrations) diskPlan(vm *api.VirtualMachine, source string) ([]api.MigrationDisk, api.Amounts, error) {
+	req := placement.Request(vm)
+	src, ok := r.node(source)
+	if !ok {
+		return nil, req, failf("the virtual machine's node %s is not registered", source)
+	}
+	var out []api.MigrationDisk
+	for _, id := range vm.Spec.BlockStorageIDs {
+		o, ok := r.disks.Get(controller.Key{Group: vm.Meta.Group, Namespace: vm.Meta.Namespace, ID: id})
+		if !ok {
+			return nil, req, failf("disk %s not found", id)
+		}
+		bs := o.(*api.BlockStorage)
+		if n := placement.NodeOf(bs); n != source {
+			return nil, req, failf("disk %s is on node %s, not with its virtual machine on node %s", id, n, source)
+		}
+		host := bs.Meta.Annotations[api.AnnotationBSDownloadHost]
+		if host == "" {
+			host = src.Spec.DownloadHost
+		}
+		if host == "" {
+			return nil, req, failf("node %s has no download API: its disks cannot be copied", source)
+		}
+		req = placement.Add(req, placement.Request(bs))
+		out = append(out, api.MigrationDisk{ID: id, ImageEntity: bs.Status.ImageEntity, SourceHost: host, State: api.MigrationDiskPending})
+	}
+	return out, req, nil
+}
+
+// target is the node the VM goes to: the spec's, checked, or the
+// chooser's.
+func (r *migrations) target(mig *api.Migration, source string, req api.Amounts) (string, error) {
+	var nodes []*api.Node
+	for _, o := range r.nodes.List() {
+		nodes = append(nodes, o.(*api.Node))
+	}
+	used := usedByNode(r.vms.List(), r.disks.List())
+	t := mig.Spec.TargetNode
+	if t == "" {
+		t, why := r.chooser.Choose(req, source, nodes, used)
+		if t == "" {
+			return "", failf("%s", why)
+		}
+		return t, nil
+	}
+	if t == source {
+		return "", failf("virtual machine %s is already on node %s", mig.Spec.VirtualMachineID, t)
+	}
+	n, ok := r.node(t)
+	if !ok {
+		return "", failf("node %s is not registered", t)
+	}
+	if why := unfit(n, req, used[t]); why != "" {
+		return "", failf("node %s cannot take virtual machine %s: %s", t, mig.Spec.VirtualMachineID, why)
+	}
+	return t, nil
+}
+
+// hold sets the VM's migration annotation: its node stops it.
+func (r *migrations) hold(ctx context.Context, vm *api.VirtualMachine, id string) error {
+	_, err := controller.Update(ctx, r.c, vm, func(v *api.VirtualMachine) bool {
+		if v.Meta.Annotations[api.AnnotationVMMigration] == id {
+			return false
+		}
+		v.Meta.Annotations[api.AnnotationVMMigration] = id
+		return true
+	})
+	return err
+}
+
+// stopping waits for the source to report the VM stopped for us.
+func (r *migrations) stopping(ctx context.Context, mig *api.Migration) (string, string, error) {
+	vm, err := r.checkOn(mig, mig.Status.SourceNode)
+	if err != nil {
+		return "", "", err
+	}
+	if a := vm.Meta.Annotations[api.AnnotationVMMigration]; a != mig.Meta.ID {
+		if a != "" {
+			return "", "", failf("virtual machine %s is held by migration %s", vm.Meta.ID, a)
+		}
+		return mig.Status.Phase, mig.Status.Message, r.hold(ctx, vm, mig.Meta.ID)
+	}
+	if vm.Status.State == api.VMStateMigrating {
+		return api.MigrationCopying, fmt.Sprintf("copying %d disk(s) to node %s", len(mig.Status.Disks), mig.Status.TargetNode), nil
+	}
+	return mig.Status.Phase, fmt.Sprintf("waiting for node %s to stop the virtual machine (it is %s)", mig.Status.SourceNode, vm.Status.State), nil
+}
+
+// checkOn is the VM, still on node, with the target Ready.
+func (r *migrations) checkOn(mig *api.Migration, node string) (*api.VirtualMachine, error) {
+	vm, err := r.vm(mig)
+	if err != nil {
+		return nil, err
+	}
+	if n := placement.NodeOf(vm); n != node {
+		return nil, failf("virtual machine %s is on node %s, not %s", vm.Meta.ID, n, node)
+	}
+	if n, ok := r.node(mig.Status.TargetNode); !ok || n.Status.State != api.NodeReady {
+		return nil, failf("target node %s is not Ready", mig.Status.TargetNode)
+	}
+	return vm, nil
+}
+
+// copying waits for the target to have copied every disk.
+func (r *migrations) copying(mig *api.Migration) (string, string, error) {
+	if _, err := r.checkOn(mig, mig.Status.SourceNode); err != nil {
+		return "", "", err
+	}
+	done := 0
+	for _, d := range mig.Status.Disks {
+		switch d.State {
+		case api.MigrationDiskFailed:
+			return "", "", failf("copy of disk %s to node %s failed: %s", d.ID, mig.Status.TargetNode, d.Message)
+		case api.MigrationDiskCopied:
+			done++
+		}
+	}
+	if done == len(mig.Status.Disks) {
+		return api.MigrationSwitching, fmt.Sprintf("moving to node %s", mig.Status.TargetNode), nil
+	}
+	return mig.Status.Phase, fmt.Sprintf("copied %d of %d disk(s) to node %s", done, len(mig.Status.Disks), mig.Status.TargetNode), nil
+}
+
+// switchOver moves the disks, then the VM, to the target; the VM's write
+// also releases it from the migration, so the target starts it.
+func (r *migrations) switchOver(ctx context.Context, mig *api.Migration) (string, string, error) {
+	s := &mig.Status
+	for _, d := range s.Disks {
+		o, ok := r.disks.Get(controller.Key{Group: mig.Meta.Group, Namespace: mig.Meta.Namespace, ID: d.ID})
+		if !ok {
+			return "", "", fmt.Errorf("disk %s not in the cache", d.ID)
+		}
+		if err := r.place(ctx, o, api.AnnotationBlockStorageNode, s.TargetNode, false); err != nil {
+			return "", "", err
+		}
+	}
+	vm, err := r.vm(mig)
+	if err != nil {
+		return "", "", err
+	}
+	if err := r.place(ctx, vm, api.AnnotationVirtualMachineNode, s.TargetNode, true); err != nil {
+		return "", "", err
+	}
+	return api.MigrationStarting, fmt.Sprintf("starting on node %s", s.TargetNode), nil
+}
+
+// place writes node into o's annotation key (and, for the VM, drops the
+// migration annotation in the same write).
+func (r *migrations) place(ctx context.Context, o api.Object, key, node string, release bool) error {
+	_, err := controller.Update(ctx, r.c, o, func(x api.Object) bool {
+		a := x.GetMeta().Annotations
+		changed := a[key] != node || (release && a[api.AnnotationVMMigration] != "")
+		a[key] = node
+		if release {
+			delete(a, api.AnnotationVMMigration)
+		}
+		return changed
+	})
+	return err
+}
+
+// starting waits for the VM to be what its spec asks on the target.
+func (r *migrations) starting(mig *api.Migration) (string, string, error) {
+	o, ok := r.vms.Get(controller.Key{Group: mig.Meta.Group, Namespace: mig.Meta.Namespace, ID: mig.Spec.VirtualMachineID})
+	if !ok {
+		// Deleted after the move: nothing to start, the source still
+		// cleans up.
+		return api.MigrationCleaningUp, fmt.Sprintf("virtual machine deleted on node %s; node %s removes the old copies", mig.Status.TargetNode, mig.Status.SourceNode), nil
+	}
+	vm := o.(*api.VirtualMachine)
+	st := vm.Status.State
+	if st == "Running" || (vm.Spec.ActionState == api.ActionPowerOff && st == "Stopped") {
+		return api.MigrationCleaningUp, fmt.Sprintf("%s on node %s; node %s removes the old copies", st, mig.Status.TargetNode, mig.Status.SourceNode), nil
+	}
+	return mig.Status.Phase, fmt.Sprintf("waiting for node %s to start the virtual machine (it is %s)", mig.Status.TargetNode, st), nil
+}
+
+// fail ends a migration that has not switched: the VM is released (its
+// node starts it again as its spec says) and the migration is Failed; the
+// target drops its copies when it sees that.
+func (r *migrations) fail(ctx context.Context, mig *api.Migration, msg string) error {
+	if slices.Contains([]string{api.MigrationStarting, api.MigrationCleaningUp}, mig.Status.Phase) {
+		return nil // moved already: nothing to undo
+	}
+	o, ok := r.vms.Get(controller.Key{Group: mig.Meta.Group, Namespace: mig.Meta.Namespace, ID: mig.Spec.VirtualMachineID})
+	if ok && o.GetMeta().Annotations[api.AnnotationVMMigration] == mig.Meta.ID {
+		if _, err := controller.Update(ctx, r.c, o, func(x api.Object) bool {
+			if x.GetMeta().Annotations[api.AnnotationVMMigration] != mig.Meta.ID {
+				return false
+			}
+			delete(x.GetMeta().Annotations, api.AnnotationVMMigration)
+			return true
+		}); ignoreNotFound(err) != nil {
+			return err
+		}
+	}
+	if err := r.setPhase(ctx, mig, api.MigrationFailed, msg); err != nil {
+		return err
+	}
+	r.events.Event(mig, api.EventWarning, "MigrationFailed", "%s", msg)
+	if ok {
+		r.events.Event(o, api.EventWarning, "MigrationFailed", "migration %s: %s", mig.Meta.ID, msg)
+	}
+	return nil
+}
