@@ -19,6 +19,7 @@ import (
 	"github.com/humstack/humstack/internal/agent/downloadapi"
 	"github.com/humstack/humstack/internal/agent/leader"
 	"github.com/humstack/humstack/internal/agent/metrics"
+	"github.com/humstack/humstack/internal/agent/migration"
 	"github.com/humstack/humstack/internal/agent/network"
 	"github.com/humstack/humstack/internal/agent/node"
 	"github.com/humstack/humstack/internal/agent/nodecred"
@@ -136,6 +137,7 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 		return fmt.Errorf("set up system controllers: %w", err)
 	}
 	storage.SetupImageEntities(m, disks, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
+	migrations := migration.Setup(m, cfg.NodeName, disks, vms, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
 	addSystemMetrics(met, m, cfg, self, disks, vms)
 	m.Add(controller.RunnableFunc(func(ctx context.Context) error {
 		<-ctx.Done()
@@ -148,6 +150,7 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 		return nil
 	}
 	h := nodeListener(d.Secret, disks, consoles, met, log)
+	h.SetMigrationTargets(migrations.Targets)
 	addr := net.JoinHostPort(d.ListenAddress, strconv.Itoa(d.ListenPort))
 	if !cred.Joined() { // the shared secret only, as before
 		m.Add(controller.RunnableFunc(func(ctx context.Context) error { return downloadapi.Serve(ctx, addr, h, log) }))

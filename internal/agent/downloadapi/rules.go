@@ -29,6 +29,10 @@ const (
 	// (Authorization: Bearer <secret>): the deprecated way of agents that
 	// have not joined, accepted only when the node has a secret.
 	CallerSecret Caller = "downloadAPI secret"
+	// CallerMigrationTarget is a node, by its node certificate, that is
+	// the target of a migration now copying the disk it asks for, from
+	// this node (Listener.SetMigrationTargets says which).
+	CallerMigrationTarget Caller = "node certificate of the disk's migration target"
 )
 
 // nodeRules is the one table of the node listener: every route it serves
@@ -43,10 +47,11 @@ var nodeRules = map[string][]Caller{
 	// be asked for a disk from any image, and every node reads every image
 	// and entity through the API already.
 	"GET " + imageEntityPattern: {CallerNode, CallerSecret},
-	// A disk is its VM's data: no other node needs it (nothing moves disks
-	// between nodes), and the node role may not read disks placed on other
-	// nodes, so no certificate may fetch one; the seed's secret still can.
-	"GET " + blockStoragePattern: {CallerSecret},
+	// A disk is its VM's data: no other node needs it, and the node role
+	// may not read disks placed on other nodes, except the target of the
+	// disk's migration while it copies the disk; the seed's secret still
+	// can.
+	"GET " + blockStoragePattern: {CallerMigrationTarget, CallerSecret},
 	// The consoles are relayed by the API server, which has checked the
 	// user's right to open them (verb console); no node may open them.
 	"GET /v0/consoles/{group}/{namespace}/{id}/serial": {CallerAPIServer, CallerSecret},
@@ -90,7 +95,14 @@ type Listener struct {
 	log    *slog.Logger
 	routes []string
 	once   sync.Once // the deprecation warning of the secret
+	// targets says whether node is the target of a migration copying the
+	// disk group/namespace/id from this node now; nil: none is.
+	targets func(node, group, namespace, id string) bool
 }
+
+// SetMigrationTargets tells the listener which nodes copy which disks
+// (CallerMigrationTarget); call it before serving.
+func (l *Listener) SetMigrationTargets(f func(node, group, namespace, id string) bool) { l.targets = f }
 
 // NewListener returns an empty node listener; secret (may be empty) is the
 // deprecated shared downloadAPI secret.
@@ -119,6 +131,9 @@ func (l *Listener) HandleFunc(pattern string, fn func(http.ResponseWriter, *http
 	}
 	l.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		callers := l.callers(r)
+		if slices.Contains(allow, CallerMigrationTarget) && l.migrationTarget(r) {
+			callers = append(callers, CallerMigrationTarget)
+		}
 		for _, c := range callers {
 			if slices.Contains(allow, c) {
 				if c == CallerSecret {
@@ -164,6 +179,16 @@ func (l *Listener) callers(r *http.Request) []Caller {
 		out = append(out, CallerSecret)
 	}
 	return out
+}
+
+// migrationTarget says whether r comes from a node copying the disk its
+// path names in a migration (the path's IDs are checked by the route).
+func (l *Listener) migrationTarget(r *http.Request) bool {
+	if l.targets == nil || r.TLS == nil || len(r.TLS.VerifiedChains) == 0 || len(r.TLS.VerifiedChains[0]) == 0 {
+		return false
+	}
+	n, ok := pki.NodeName(r.TLS.VerifiedChains[0][0])
+	return ok && l.targets(n, r.PathValue("group"), r.PathValue("namespace"), r.PathValue("id"))
 }
 
 func (l *Listener) warnSecret(r *http.Request) {

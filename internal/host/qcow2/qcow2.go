@@ -174,3 +174,13 @@ func Resize(ctx context.Context, path string, sizeBytes int64) error {
 	_, err = run(ctx, "resize", "-q", "-f", img.Format, "--", path, strconv.FormatInt(sizeBytes, 10))
 	return err
 }
+
+// Rebase makes the qcow2 at path an overlay of backing (a qcow2) without
+// reading either the old backing file or the new one (qemu-img rebase -u):
+// only the header's reference changes. It is right only when backing has
+// the very content of the old backing file, as the same image entity's
+// copy on another node has (its sha256 is checked when it is fetched).
+func Rebase(ctx context.Context, path, backing string) error {
+	_, err := run(ctx, "rebase", "-u", "-f", FormatQCOW2, "-b", backing, "-F", FormatQCOW2, "--", path)
+	return err
+}

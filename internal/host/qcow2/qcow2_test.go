@@ -188,3 +188,34 @@ func TestCreateFailureNamesThePath(t *testing.T) {
 		t.Fatalf("failures %q and %q: want the same message naming %s", msgs[0], msgs[1], path)
 	}
 }
+
+// TestRebase moves an overlay onto another copy of its base: the data the
+// overlay holds stays, and the new base is what it reads through.
+func TestRebase(t *testing.T) {
+	ctx, dir := setup(t)
+	a, b, top := filepath.Join(dir, "a.qcow2"), filepath.Join(dir, "b.qcow2"), filepath.Join(dir, "top.qcow2")
+	for _, p := range []string{a, b} {
+		if err := Create(ctx, p, 1<<20, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Create(ctx, top, 0, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(a); err != nil { // the old base is not read
+		t.Fatal(err)
+	}
+	if err := Rebase(ctx, top, b); err != nil {
+		t.Fatal(err)
+	}
+	img, err := Info(ctx, top)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.BackingFile != b || img.VirtualSize != 1<<20 {
+		t.Fatalf("after rebase: backing %q, size %d; want %q, %d", img.BackingFile, img.VirtualSize, b, 1<<20)
+	}
+	if err := Rebase(ctx, filepath.Join(dir, "missing.qcow2"), b); err == nil {
+		t.Fatal("rebase of a missing file succeeded")
+	}
+}

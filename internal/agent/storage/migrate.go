@@ -1,0 +1,178 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/agent/downloadapi"
+	"github.com/humstack/humstack/internal/host/qcow2"
+)
+
+// Cold migration, the target's side: the disk of a migrating VM is pulled
+// from the source node's download API (which serves a disk to a node only
+// while that node is the target of the disk's migration) into the disk's
+// own path here, before the disk is placed on this node; once it is, the
+// disk is simply found complete (existing). An overlay of an image entity
+// stays an overlay: the entity is fetched into this node's cache first (or
+// is held here), and the copy is rebased onto that file. Nothing is
+// written under the disk's real name until the copy is complete.
+
+// Receive reports, and if needed starts, the copy of disk from the source
+// node of mig to this node: disk with its state (api.MigrationDisk*),
+// message and progress brought up to date.
+func (d *Driver) Receive(ctx context.Context, mig *api.Migration, disk api.MigrationDisk) api.MigrationDisk {
+	view := func(state, msg string, done, total int64) api.MigrationDisk {
+		disk.State, disk.Message, disk.Copied, disk.Total = state, msg, done, total
+		return disk
+	}
+	g, ns := mig.Meta.Group, mig.Meta.Namespace
+	path := d.Path(g, ns, disk.ID)
+	k := "migrate:" + path
+	if _, err := os.Stat(path); err == nil && !d.running(k) {
+		return view(api.MigrationDiskCopied, "copied", 0, 0)
+	}
+	base, wait, err := d.migrationBase(ctx, g, disk.ImageEntity)
+	switch {
+	case err != nil:
+		return view(api.MigrationDiskFailed, err.Error(), 0, 0)
+	case wait != "":
+		return view(api.MigrationDiskCopying, wait, 0, 0)
+	}
+	src := mig.Status.SourceNode
+	url := "http://" + disk.SourceHost + downloadapi.BlockStoragePath(g, ns, disk.ID)
+	hc := http.DefaultClient
+	if d.peer != nil { // this node's certificate: the source checks the migration
+		url = "https://" + disk.SourceHost + downloadapi.BlockStoragePath(g, ns, disk.ID)
+		hc = d.peer(src)
+	}
+	v := d.runJob(k, url+"#"+base, func(ctx context.Context, j *job) error {
+		return d.receive(ctx, j, hc, url, path, base)
+	})
+	switch v.State {
+	case "":
+		return view(api.MigrationDiskCopied, "copied from node " + src, 0, 0)
+	case StateError:
+		return view(api.MigrationDiskFailed, v.Err.Error(), 0, 0)
+	}
+	return view(api.MigrationDiskCopying, fmt.Sprintf("%s from node %s", v.State, src), v.Done, v.Total)
+}
+
+// running says whether job k is still running.
+func (d *Driver) running(k string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	j := d.jobs[k]
+	if j == nil {
+		return false
+	}
+	select {
+	case <-j.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// migrationBase is this node's file of the image entity id of group g
+// (held here, or cached, fetching it if needed); wait says what is still
+// being fetched. No entity: "".
+func (d *Driver) migrationBase(ctx context.Context, g, id string) (string, string, error) {
+	if id == "" {
+		return "", "", nil
+	}
+	if d.client == nil {
+		return "", "", errors.New("storage driver has no API client: the disk's image entity cannot be found")
+	}
+	ent, err := client.For[*api.ImageEntity](d.client).Get(ctx, client.Scope{Group: g}, id)
+	if err != nil {
+		return "", "", fmt.Errorf("image entity %s/%s the disk is an overlay of: %w", g, id, err)
+	}
+	if ent.Status.State != EntityAvailable {
+		return "", "", fmt.Errorf("image entity %s/%s the disk is an overlay of is %s", g, id, orNone(ent.Status.State))
+	}
+	scratch := &api.BlockStorage{}
+	base, _, ready := d.base(scratch, ent)
+	if !ready {
+		if scratch.Status.State == StateError {
+			return "", "", errors.New(scratch.Status.Message)
+		}
+		return "", fmt.Sprintf("fetching image entity %s/%s: %s", g, id, scratch.Status.Message), nil
+	}
+	return base, "", nil
+}
+
+// receive downloads the disk at url into path: checked to be a qcow2,
+// with a backing file exactly when base is set, then rebased onto base.
+func (d *Driver) receive(ctx context.Context, j *job, hc *http.Client, url, path, base string) error {
+	j.state.Store(StateDownloading)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return err
+	}
+	removeTemps(path)
+	tmp, err := qcow2.TempName(path)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if d.peer == nil {
+		downloadapi.Authorize(req, d.secret)
+	}
+	if err := getWith(ctx, j, hc, req, tmp, nil); err != nil {
+		return err
+	}
+	j.state.Store(StateCopying)
+	img, err := qcow2.Info(ctx, tmp) // never opens the backing file it names
+	if err != nil {
+		return fmt.Errorf("the disk from %s is not a disk image: %w", url, err)
+	}
+	switch {
+	case img.Format != qcow2.FormatQCOW2:
+		return fmt.Errorf("the disk from %s is %s, not qcow2", url, img.Format)
+	case (img.BackingFile != "") != (base != ""):
+		return fmt.Errorf("the disk from %s has backing file %q, but its migration says image entity file %q", url, img.BackingFile, base)
+	case base != "":
+		if err := qcow2.Rebase(ctx, tmp, base); err != nil {
+			return err
+		}
+	}
+	d.cacheMu.Lock() // the cached base is not released under the rename
+	defer d.cacheMu.Unlock()
+	if base != "" {
+		if _, err := os.Stat(base); err != nil {
+			return err
+		}
+	}
+	return os.Rename(tmp, path)
+}
+
+// Drop removes what Receive made for disk id of mig's namespace here (the
+// copy, its temporary files, a cached image only it used), after the
+// migration failed. The caller checks that the disk is not placed on this
+// node.
+func (d *Driver) Drop(ctx context.Context, mig *api.Migration, id string) error {
+	path := d.Path(mig.Meta.Group, mig.Meta.Namespace, id)
+	if err := d.cancelJob(ctx, "migrate:"+path); err != nil {
+		return err
+	}
+	removeTemps(path)
+	backing := ""
+	if img, err := qcow2.Info(ctx, path); err == nil {
+		backing = img.BackingFile
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	pruneDirs(d.dir, filepath.Dir(path))
+	return d.releaseCached(ctx, backing)
+}
