@@ -67,6 +67,7 @@ func (a *app) newRoot() *cobra.Command {
 		a.deleteCmd(), a.getCmd(), a.watchCmd(),
 		a.describeCmd(),
 		a.consoleCmd(), a.consoleLinkCmd(), a.configCmd(), a.loginCmd(), a.nodeCmd(),
+		a.cordonCmd(true), a.cordonCmd(false), a.migrateCmd(), a.drainCmd(),
 	)
 	return root
 }
