@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/humstack/humstack/api"
@@ -41,6 +42,19 @@ type migrations struct {
 	chooser TargetChooser
 	events  record.Recorder
 	now     func() time.Time
+
+	// mu orders the choices of targets, so that migrations begun at once
+	// (a drain) see each other's: claims holds, by migration key, the
+	// target and request of those begun by this agent whose status the
+	// cache may not show yet.
+	mu     sync.Mutex
+	claims map[controller.Key]claim
+}
+
+// claim is a target a migration took, before the cache shows it.
+type claim struct {
+	node string
+	req  api.Amounts
 }
 
 func setupMigrations(m *controller.Manager, inf func(*api.Kind) *controller.Informer, opts controller.Options, chooser TargetChooser) {
@@ -49,7 +63,7 @@ func setupMigrations(m *controller.Manager, inf func(*api.Kind) *controller.Info
 	}
 	r := &migrations{c: m.Client, migs: inf(api.MigrationKind), vms: inf(api.VirtualMachineKind),
 		disks: inf(api.BlockStorageKind), nodes: inf(api.NodeKind), chooser: chooser,
-		events: m.Recorder("migration"), now: time.Now}
+		events: m.Recorder("migration"), now: time.Now, claims: map[controller.Key]claim{}}
 	ctl := controller.New("migration", r.migs, r, opts)
 	// A VM's state and node, and a node's liveness, move phases on.
 	ctl.Watch(r.vms, func(o api.Object) []controller.Key { return r.of(o.GetMeta()) })
@@ -99,6 +113,7 @@ func (r *migrations) Reconcile(ctx context.Context, key controller.Key) (control
 	}
 	mig := o.(*api.Migration)
 	if mig.Status.Finished() || mig.Meta.Deleting() {
+		r.unclaim(key)
 		return controller.Result{}, nil
 	}
 	next, msg, err := r.step(ctx, mig)

@@ -29,6 +29,8 @@ func (r *migrations) begin(ctx context.Context, mig *api.Migration) (string, str
 	if err != nil {
 		return "", "", err
 	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	target, err := r.target(mig, source, req)
 	if err != nil {
 		return "", "", err
@@ -45,6 +47,7 @@ func (r *migrations) begin(ctx context.Context, mig *api.Migration) (string, str
 	}); err != nil {
 		return "", "", ignoreNotFound(err)
 	}
+	r.claims[controller.KeyOf(mig)] = claim{target, req}
 	r.events.Event(mig, api.EventNormal, "Migrating", "moving virtual machine %s from node %s to node %s", vm.Meta.ID, source, target)
 	r.events.Event(vm, api.EventNormal, "Migrating", "moving from node %s to node %s (migration %s)", source, target, mig.Meta.ID)
 	return api.MigrationStopping, msg, r.hold(ctx, vm, mig.Meta.ID)
@@ -107,7 +110,7 @@ func (r *migrations) target(mig *api.Migration, source string, req api.Amounts) 
 	for _, o := range r.nodes.List() {
 		nodes = append(nodes, o.(*api.Node))
 	}
-	used := usedByNode(r.vms.List(), r.disks.List())
+	used := r.inFlight(usedByNode(r.vms.List(), r.disks.List()), controller.KeyOf(mig))
 	t := mig.Spec.TargetNode
 	if t == "" {
 		t, why := r.chooser.Choose(req, source, nodes, used)
@@ -127,6 +130,43 @@ func (r *migrations) target(mig *api.Migration, source string, req api.Amounts) 
 		return "", failf("node %s cannot take virtual machine %s: %s", t, mig.Spec.VirtualMachineID, why)
 	}
 	return t, nil
+}
+
+// inFlight adds to used what the unfinished migrations (other than self)
+// are taking to their targets and the objects there do not show yet.
+func (r *migrations) inFlight(used map[string]api.Amounts, self controller.Key) map[string]api.Amounts {
+	seen := map[controller.Key]bool{}
+	for _, o := range r.migs.List() {
+		m := o.(*api.Migration)
+		k := controller.KeyOf(m)
+		switch m.Status.Phase {
+		case api.MigrationStopping, api.MigrationCopying, api.MigrationSwitching:
+		default:
+			continue
+		}
+		if k == self {
+			continue
+		}
+		seen[k] = true
+		req := api.Amounts{}
+		if vm, ok := r.vms.Get(controller.Key{Group: m.Meta.Group, Namespace: m.Meta.Namespace, ID: m.Spec.VirtualMachineID}); ok {
+			req = placement.Request(vm)
+		}
+		used[m.Status.TargetNode] = placement.Add(used[m.Status.TargetNode], req)
+	}
+	for k, c := range r.claims {
+		if k != self && !seen[k] {
+			used[c.node] = placement.Add(used[c.node], c.req)
+		}
+	}
+	return used
+}
+
+// unclaim forgets the claim of a finished migration.
+func (r *migrations) unclaim(k controller.Key) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.claims, k)
 }
 
 // hold sets the VM's migration annotation: its node stops it.
