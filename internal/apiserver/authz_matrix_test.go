@@ -33,7 +33,7 @@ import (
 type allow struct{ kinds, verbs, classes string }
 
 var (
-	tenant    = "namespace network virtualrouter blockstorage virtualmachine externalip image imageentity consolelink"
+	tenant    = "namespace network virtualrouter blockstorage virtualmachine externalip image imageentity consolelink migration"
 	nsTenant  = "namespace network virtualrouter blockstorage virtualmachine externalip consolelink"
 	everyRead = "get list watch"
 	anywhere  = "ns-obj ns-coll g1-obj g1-coll ns-self g1-self cl-obj cl-coll"
@@ -75,13 +75,16 @@ var matrix = []struct {
 		hidden: "ns-obj ns-coll g1-obj g1-coll ns-self g1-self", hide: []allow{{"event", "*", "cl-obj"}}},
 	{who: "node:node-b", allow: []allow{
 		{"node", everyRead, "cl-obj cl-coll"},
-		{"virtualmachine blockstorage virtualrouter", "list watch", "ns-coll g1-coll cl-coll"},
+		{"virtualmachine blockstorage virtualrouter migration", "list watch", "ns-coll g1-coll cl-coll"},
 		{"group namespace image externalip externalippool network imageentity", everyRead, anywhere},
 		{"network", "update status", "ns-obj"},
 	},
 		// What is placed on another node (node-a) is out of its sight,
 		// and so are the events about it (the fixture event's VM).
+		// A migration is seen by its source and target nodes only (the
+		// fixture's are node-a).
 		hide: []allow{{"virtualmachine blockstorage virtualrouter", "get update status", "ns-obj"},
+			{"migration", "get status", "ns-obj"},
 			{"event", "get create update", "cl-obj"}}},
 	// A node bound to core-agent (clusterrolebinding): its node role (no
 	// fixture is placed on node-c), and what the Core controllers do
@@ -92,8 +95,10 @@ var matrix = []struct {
 		{"rolebinding " + tenant, "delete", anywhere},
 		{"lease", "create update", "cl-obj"},
 		{"group namespace", "update", anywhere},
-		{"group namespace node virtualmachine externalip externalippool", "status", anywhere},
+		{"group namespace node virtualmachine externalip externalippool migration", "status", anywhere},
 		{"network", "update status", "ns-obj"},
+		// Migrations move VMs and disks (their node annotations).
+		{"virtualmachine blockstorage", "update", anywhere},
 		{"event", "get create update", "cl-obj"},
 	}},
 	// A scrape token (bound to metrics cluster-wide): GET /metrics only.
@@ -329,6 +334,10 @@ func fixtures(t *testing.T) map[*api.Kind]fixture {
 	link := api.ConsoleLinkKind.New().(*api.ConsoleLink)
 	link.Meta.ID = "l1"
 	link.Spec = api.ConsoleLinkSpec{VirtualMachineID: objs[len(objs)-1].GetMeta().ID, ExpiresAt: "2100-01-01T00:00:00Z"}
+	mig := api.MigrationKind.New().(*api.Migration)
+	mig.Meta.ID = "m1"
+	mig.Spec.VirtualMachineID = link.Spec.VirtualMachineID
+	mig.Status = api.MigrationStatus{Phase: api.MigrationStopping, SourceNode: "node-a", TargetNode: "node-a"}
 	ev := api.EventKind.New().(*api.Event)
 	ev.Meta.ID = "ev1"
 	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -336,7 +345,7 @@ func fixtures(t *testing.T) map[*api.Kind]fixture {
 		FirstTimestamp: at, LastTimestamp: at, Source: api.EventSource{Component: "vm", Node: "node-a"},
 		InvolvedObject: api.ObjectReference{APIType: api.VirtualMachineKind.APIType, Group: "g1", Namespace: "ns1",
 			ID: link.Spec.VirtualMachineID}}
-	objs = append(objs, node, lease, tok, role, rb, crb, link, ev)
+	objs = append(objs, node, lease, tok, role, rb, crb, link, mig, ev)
 
 	out := map[*api.Kind]fixture{}
 	for _, o := range objs {
