@@ -51,7 +51,9 @@ func (a *app) drain(ctx context.Context, c *client.Client, node string) error {
 			vms = append(vms, o.(*api.VirtualMachine))
 		}
 	}
-	sort.Slice(vms, func(i, j int) bool { return scopedID(api.VirtualMachineKind, &vms[i].Meta) < scopedID(api.VirtualMachineKind, &vms[j].Meta) })
+	sort.Slice(vms, func(i, j int) bool {
+		return scopedID(api.VirtualMachineKind, &vms[i].Meta) < scopedID(api.VirtualMachineKind, &vms[j].Meta)
+	})
 	if len(vms) == 0 {
 		fmt.Fprintf(a.stdout, "node %s has no virtual machines\n", node)
 		return nil

@@ -57,7 +57,7 @@ func (d *Driver) Receive(ctx context.Context, mig *api.Migration, disk api.Migra
 	})
 	switch v.State {
 	case "":
-		return view(api.MigrationDiskCopied, "copied from node " + src, 0, 0)
+		return view(api.MigrationDiskCopied, "copied from node "+src, 0, 0)
 	case StateError:
 		return view(api.MigrationDiskFailed, v.Err.Error(), 0, 0)
 	}
