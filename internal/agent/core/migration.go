@@ -145,11 +145,11 @@ func (r *migrations) step(ctx context.Context, mig *api.Migration) (string, stri
 	case api.MigrationStopping:
 		return r.stopping(ctx, mig)
 	case api.MigrationCopying:
-		return r.copying(mig)
+		return r.copying(ctx, mig)
 	case api.MigrationSwitching:
 		return r.switchOver(ctx, mig)
 	case api.MigrationStarting:
-		return r.starting(mig)
+		return r.starting(ctx, mig)
 	case api.MigrationCleaningUp:
 		if s.SourceCleaned {
 			return api.MigrationSucceeded, fmt.Sprintf("runs on node %s; node %s cleaned up", s.TargetNode, s.SourceNode), nil
@@ -159,26 +159,30 @@ func (r *migrations) step(ctx context.Context, mig *api.Migration) (string, stri
 	return s.Phase, s.Message, nil
 }
 
-// vm is the migration's VM, or a failure if it is gone or going.
-func (r *migrations) vm(mig *api.Migration) (*api.VirtualMachine, error) {
-	o, ok := r.vms.Get(controller.Key{Group: mig.Meta.Group, Namespace: mig.Meta.Namespace, ID: mig.Spec.VirtualMachineID})
-	if !ok {
+// vm is the migration's VM, read from the API (a cache that has not
+// caught up must not fail a migration), or a failure if it is gone or
+// going.
+func (r *migrations) vm(ctx context.Context, mig *api.Migration) (*api.VirtualMachine, error) {
+	vm, err := client.For[*api.VirtualMachine](r.c).Get(ctx, client.ScopeOf(mig), mig.Spec.VirtualMachineID)
+	if errors.Is(err, api.ErrNotFound) {
 		return nil, failf("virtual machine %s not found", mig.Spec.VirtualMachineID)
 	}
-	vm := o.(*api.VirtualMachine)
+	if err != nil {
+		return nil, err
+	}
 	if vm.Meta.Deleting() {
 		return nil, failf("virtual machine %s is being deleted", vm.Meta.ID)
 	}
 	return vm, nil
 }
 
-// node is a node's cached object, if it exists.
-func (r *migrations) node(id string) (*api.Node, bool) {
-	o, ok := r.nodes.Get(controller.Key{ID: id})
-	if !ok {
-		return nil, false
+// node is a node's object from the API, if it exists.
+func (r *migrations) node(ctx context.Context, id string) (*api.Node, bool, error) {
+	n, err := client.For[*api.Node](r.c).Get(ctx, client.Scope{}, id)
+	if errors.Is(err, api.ErrNotFound) {
+		return nil, false, nil
 	}
-	return o.(*api.Node), true
+	return n, err == nil, err
 }
 
 // setPhase writes phase and message (and the times).

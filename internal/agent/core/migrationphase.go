@@ -2,11 +2,13 @@ package core
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
 	"github.com/humstack/humstack/internal/placement"
 )
@@ -14,7 +16,7 @@ import (
 // begin fixes the migration's source, target and disks, then asks the
 // source to stop the VM (its migration annotation).
 func (r *migrations) begin(ctx context.Context, mig *api.Migration) (string, string, error) {
-	vm, err := r.vm(mig)
+	vm, err := r.vm(ctx, mig)
 	if err != nil {
 		return "", "", err
 	}
@@ -25,13 +27,13 @@ func (r *migrations) begin(ctx context.Context, mig *api.Migration) (string, str
 	if a := vm.Meta.Annotations[api.AnnotationVMMigration]; a != "" && a != mig.Meta.ID {
 		return "", "", failf("virtual machine %s is held by migration %s", vm.Meta.ID, a)
 	}
-	disks, req, err := r.diskPlan(vm, source)
+	disks, req, err := r.diskPlan(ctx, vm, source)
 	if err != nil {
 		return "", "", err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	target, err := r.target(mig, source, req)
+	target, err := r.target(ctx, mig, source, req)
 	if err != nil {
 		return "", "", err
 	}
@@ -74,19 +76,24 @@ func (r *migrations) rival(mig *api.Migration) string {
 
 // diskPlan lists the VM's disks (all on the source, with its download
 // API) and the capacity the VM and they take.
-func (r *migrations) diskPlan(vm *api.VirtualMachine, source string) ([]api.MigrationDisk, api.Amounts, error) {
+func (r *migrations) diskPlan(ctx context.Context, vm *api.VirtualMachine, source string) ([]api.MigrationDisk, api.Amounts, error) {
 	req := placement.Request(vm)
-	src, ok := r.node(source)
+	src, ok, err := r.node(ctx, source)
+	if err != nil {
+		return nil, req, err
+	}
 	if !ok {
 		return nil, req, failf("the virtual machine's node %s is not registered", source)
 	}
 	var out []api.MigrationDisk
 	for _, id := range vm.Spec.BlockStorageIDs {
-		o, ok := r.disks.Get(controller.Key{Group: vm.Meta.Group, Namespace: vm.Meta.Namespace, ID: id})
-		if !ok {
+		bs, err := client.For[*api.BlockStorage](r.c).Get(ctx, client.ScopeOf(vm), id)
+		if errors.Is(err, api.ErrNotFound) {
 			return nil, req, failf("disk %s not found", id)
 		}
-		bs := o.(*api.BlockStorage)
+		if err != nil {
+			return nil, req, err
+		}
 		if n := placement.NodeOf(bs); n != source {
 			return nil, req, failf("disk %s is on node %s, not with its virtual machine on node %s", id, n, source)
 		}
@@ -105,7 +112,7 @@ func (r *migrations) diskPlan(vm *api.VirtualMachine, source string) ([]api.Migr
 
 // target is the node the VM goes to: the spec's, checked, or the
 // chooser's.
-func (r *migrations) target(mig *api.Migration, source string, req api.Amounts) (string, error) {
+func (r *migrations) target(ctx context.Context, mig *api.Migration, source string, req api.Amounts) (string, error) {
 	var nodes []*api.Node
 	for _, o := range r.nodes.List() {
 		nodes = append(nodes, o.(*api.Node))
@@ -122,7 +129,10 @@ func (r *migrations) target(mig *api.Migration, source string, req api.Amounts) 
 	if t == source {
 		return "", failf("virtual machine %s is already on node %s", mig.Spec.VirtualMachineID, t)
 	}
-	n, ok := r.node(t)
+	n, ok, err := r.node(ctx, t)
+	if err != nil {
+		return "", err
+	}
 	if !ok {
 		return "", failf("node %s is not registered", t)
 	}
@@ -183,7 +193,7 @@ func (r *migrations) hold(ctx context.Context, vm *api.VirtualMachine, id string
 
 // stopping waits for the source to report the VM stopped for us.
 func (r *migrations) stopping(ctx context.Context, mig *api.Migration) (string, string, error) {
-	vm, err := r.checkOn(mig, mig.Status.SourceNode)
+	vm, err := r.checkOn(ctx, mig, mig.Status.SourceNode)
 	if err != nil {
 		return "", "", err
 	}
@@ -200,23 +210,27 @@ func (r *migrations) stopping(ctx context.Context, mig *api.Migration) (string, 
 }
 
 // checkOn is the VM, still on node, with the target Ready.
-func (r *migrations) checkOn(mig *api.Migration, node string) (*api.VirtualMachine, error) {
-	vm, err := r.vm(mig)
+func (r *migrations) checkOn(ctx context.Context, mig *api.Migration, node string) (*api.VirtualMachine, error) {
+	vm, err := r.vm(ctx, mig)
 	if err != nil {
 		return nil, err
 	}
 	if n := placement.NodeOf(vm); n != node {
 		return nil, failf("virtual machine %s is on node %s, not %s", vm.Meta.ID, n, node)
 	}
-	if n, ok := r.node(mig.Status.TargetNode); !ok || n.Status.State != api.NodeReady {
+	n, ok, err := r.node(ctx, mig.Status.TargetNode)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || n.Status.State != api.NodeReady {
 		return nil, failf("target node %s is not Ready", mig.Status.TargetNode)
 	}
 	return vm, nil
 }
 
 // copying waits for the target to have copied every disk.
-func (r *migrations) copying(mig *api.Migration) (string, string, error) {
-	if _, err := r.checkOn(mig, mig.Status.SourceNode); err != nil {
+func (r *migrations) copying(ctx context.Context, mig *api.Migration) (string, string, error) {
+	if _, err := r.checkOn(ctx, mig, mig.Status.SourceNode); err != nil {
 		return "", "", err
 	}
 	done := 0
@@ -239,15 +253,15 @@ func (r *migrations) copying(mig *api.Migration) (string, string, error) {
 func (r *migrations) switchOver(ctx context.Context, mig *api.Migration) (string, string, error) {
 	s := &mig.Status
 	for _, d := range s.Disks {
-		o, ok := r.disks.Get(controller.Key{Group: mig.Meta.Group, Namespace: mig.Meta.Namespace, ID: d.ID})
-		if !ok {
-			return "", "", fmt.Errorf("disk %s not in the cache", d.ID)
+		bs, err := client.For[*api.BlockStorage](r.c).Get(ctx, client.ScopeOf(mig), d.ID)
+		if err != nil {
+			return "", "", err
 		}
-		if err := r.place(ctx, o, api.AnnotationBlockStorageNode, s.TargetNode, false); err != nil {
+		if err := r.place(ctx, bs, api.AnnotationBlockStorageNode, s.TargetNode, false); err != nil {
 			return "", "", err
 		}
 	}
-	vm, err := r.vm(mig)
+	vm, err := r.vm(ctx, mig)
 	if err != nil {
 		return "", "", err
 	}
@@ -273,14 +287,16 @@ func (r *migrations) place(ctx context.Context, o api.Object, key, node string, 
 }
 
 // starting waits for the VM to be what its spec asks on the target.
-func (r *migrations) starting(mig *api.Migration) (string, string, error) {
-	o, ok := r.vms.Get(controller.Key{Group: mig.Meta.Group, Namespace: mig.Meta.Namespace, ID: mig.Spec.VirtualMachineID})
-	if !ok {
+func (r *migrations) starting(ctx context.Context, mig *api.Migration) (string, string, error) {
+	vm, err := client.For[*api.VirtualMachine](r.c).Get(ctx, client.ScopeOf(mig), mig.Spec.VirtualMachineID)
+	if err != nil && !errors.Is(err, api.ErrNotFound) {
+		return "", "", err
+	}
+	if err != nil {
 		// Deleted after the move: nothing to start, the source still
 		// cleans up.
 		return api.MigrationCleaningUp, fmt.Sprintf("virtual machine deleted on node %s; node %s removes the old copies", mig.Status.TargetNode, mig.Status.SourceNode), nil
 	}
-	vm := o.(*api.VirtualMachine)
 	st := vm.Status.State
 	if st == "Running" || (vm.Spec.ActionState == api.ActionPowerOff && st == "Stopped") {
 		return api.MigrationCleaningUp, fmt.Sprintf("%s on node %s; node %s removes the old copies", st, mig.Status.TargetNode, mig.Status.SourceNode), nil
@@ -295,13 +311,17 @@ func (r *migrations) fail(ctx context.Context, mig *api.Migration, msg string) e
 	if slices.Contains([]string{api.MigrationStarting, api.MigrationCleaningUp}, mig.Status.Phase) {
 		return nil // moved already: nothing to undo
 	}
-	o, ok := r.vms.Get(controller.Key{Group: mig.Meta.Group, Namespace: mig.Meta.Namespace, ID: mig.Spec.VirtualMachineID})
-	if ok && o.GetMeta().Annotations[api.AnnotationVMMigration] == mig.Meta.ID {
-		if _, err := controller.Update(ctx, r.c, o, func(x api.Object) bool {
-			if x.GetMeta().Annotations[api.AnnotationVMMigration] != mig.Meta.ID {
+	vm, err := client.For[*api.VirtualMachine](r.c).Get(ctx, client.ScopeOf(mig), mig.Spec.VirtualMachineID)
+	if err != nil && !errors.Is(err, api.ErrNotFound) {
+		return err
+	}
+	ok := err == nil
+	if ok && vm.Meta.Annotations[api.AnnotationVMMigration] == mig.Meta.ID {
+		if _, err := controller.Update(ctx, r.c, vm, func(x *api.VirtualMachine) bool {
+			if x.Meta.Annotations[api.AnnotationVMMigration] != mig.Meta.ID {
 				return false
 			}
-			delete(x.GetMeta().Annotations, api.AnnotationVMMigration)
+			delete(x.Meta.Annotations, api.AnnotationVMMigration)
 			return true
 		}); ignoreNotFound(err) != nil {
 			return err
@@ -312,7 +332,7 @@ func (r *migrations) fail(ctx context.Context, mig *api.Migration, msg string) e
 	}
 	r.events.Event(mig, api.EventWarning, "MigrationFailed", "%s", msg)
 	if ok {
-		r.events.Event(o, api.EventWarning, "MigrationFailed", "migration %s: %s", mig.Meta.ID, msg)
+		r.events.Event(vm, api.EventWarning, "MigrationFailed", "migration %s: %s", mig.Meta.ID, msg)
 	}
 	return nil
 }

@@ -1,0 +1,180 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/agent/core"
+	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/testenv"
+)
+
+// migEnv is the Core controllers over an API server, with two Ready nodes
+// and a VM on node-a with one disk; the test plays both nodes' agents.
+type migEnv struct {
+	*testenv.Env
+	t  *testing.T
+	sc client.Scope
+}
+
+func newMigEnv(t *testing.T) *migEnv {
+	e := &migEnv{Env: testenv.Start(t), t: t, sc: client.Scope{Group: "g", Namespace: "ns"}}
+	e.Run(t, func(m *controller.Manager) error { return core.Setup(m, core.Options{}) })
+	for _, n := range []string{"node-a", "node-b", "node-c"} {
+		node := e.Create(t, fmt.Sprintf("meta: {apiType: systemv0/node, id: %s}\nspec: {limitMemory: 4G, limitVcpus: \"4\", downloadHost: \"%s:8082\"}", n, n)).(*api.Node)
+		node.Status.State = api.NodeReady
+		if _, err := e.Client.UpdateStatus(context.Background(), node); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.Create(t, "meta: {apiType: corev0/group, id: g}")
+	e.Create(t, "meta: {apiType: corev0/namespace, id: ns, group: g}")
+	e.Create(t, "meta: {apiType: systemv0/blockstorage, id: bs1, group: g, namespace: ns, annotations: {blockstoragev0/node_name: node-a}}\nspec: {requestSize: 1G, limitSize: 1G, from: {type: Empty}}")
+	e.Create(t, "meta: {apiType: systemv0/virtualmachine, id: vm1, group: g, namespace: ns, annotations: {virtualmachinev0/node_name: node-a}}\nspec: {requestVcpus: \"1\", limitVcpus: \"1\", requestMemory: 1G, limitMemory: 1G, blockStorageIDs: [bs1]}")
+	return e
+}
+
+func (e *migEnv) vm() *api.VirtualMachine {
+	vm, err := client.For[*api.VirtualMachine](e.Client).Get(context.Background(), e.sc, "vm1")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return vm
+}
+
+func (e *migEnv) mig(id string) *api.Migration {
+	m, err := client.For[*api.Migration](e.Client).Get(context.Background(), e.sc, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m
+}
+
+// waitPhase waits for migration id to reach phase.
+func (e *migEnv) waitPhase(id, phase string) *api.Migration {
+	e.t.Helper()
+	testenv.Eventually(e.t, wait, func() (bool, string) {
+		m := e.mig(id)
+		return m.Status.Phase == phase, fmt.Sprintf("migration %s: %+v, want phase %s", id, m.Status, phase)
+	})
+	return e.mig(id)
+}
+
+// agentStatus writes the VM's status as a node agent would.
+func (e *migEnv) agentStatus(state string) {
+	vm := e.vm()
+	vm.Status.State = state
+	if _, err := e.Client.UpdateStatus(context.Background(), vm); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// copied reports every disk of migration id with state, as the target does.
+func (e *migEnv) copied(id, state string) {
+	_, err := controller.UpdateStatus(context.Background(), e.Client, e.mig(id), func(m *api.Migration) bool {
+		for i := range m.Status.Disks {
+			m.Status.Disks[i].State, m.Status.Disks[i].Message = state, "test"
+		}
+		return true
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestMigrationPhases: a migration without a target goes to the least
+// allocated node; the VM is held (annotation) until the source reports it
+// Migrating, the disk and VM move only when the copy is done, and the
+// migration succeeds once the VM runs there and the source cleaned up.
+// Before the switch, moving the VM by hand is refused.
+func TestMigrationPhases(t *testing.T) {
+	e := newMigEnv(t)
+	// node-b holds more already: node-c is the choice.
+	e.Create(t, "meta: {apiType: systemv0/virtualmachine, id: other, group: g, namespace: ns, annotations: {virtualmachinev0/node_name: node-b}}\nspec: {requestVcpus: \"1\", limitVcpus: \"1\", requestMemory: 2G, limitMemory: 2G}")
+	vm := e.vm()
+	vm.Meta.Annotations[api.AnnotationVirtualMachineNode] = "node-c"
+	if _, err := e.Client.Update(context.Background(), vm); !errors.Is(err, api.ErrForbidden) || !strings.Contains(err.Error(), "only with a migration") {
+		t.Fatalf("moving a VM by hand: %v, want 403 naming the migration rule", err)
+	}
+	e.Create(t, "meta: {apiType: systemv0/migration, id: m1, group: g, namespace: ns}\nspec: {virtualMachineID: vm1}")
+	m := e.waitPhase("m1", api.MigrationStopping)
+	if m.Status.SourceNode != "node-a" || m.Status.TargetNode != "node-c" || len(m.Status.Disks) != 1 ||
+		m.Status.Disks[0].SourceHost != "node-a:8082" {
+		t.Fatalf("status %+v", m.Status)
+	}
+	testenv.Eventually(t, wait, func() (bool, string) {
+		a := e.vm().Meta.Annotations
+		return a[api.AnnotationVMMigration] == "m1", fmt.Sprintf("VM annotations %v", a)
+	})
+	e.agentStatus(api.VMStateMigrating)
+	e.waitPhase("m1", api.MigrationCopying)
+	// Not yet copied: the VM stays put and the switch is refused.
+	vm = e.vm()
+	vm.Meta.Annotations[api.AnnotationVirtualMachineNode] = "node-c"
+	if _, err := e.Client.Update(context.Background(), vm); !errors.Is(err, api.ErrForbidden) {
+		t.Fatalf("moving a VM while its disks copy: %v, want 403", err)
+	}
+	e.copied("m1", api.MigrationDiskCopied)
+	e.waitPhase("m1", api.MigrationStarting)
+	vm = e.vm()
+	bs, err := client.For[*api.BlockStorage](e.Client).Get(context.Background(), e.sc, "bs1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vm.Meta.Annotations[api.AnnotationVirtualMachineNode] != "node-c" || vm.Meta.Annotations[api.AnnotationVMMigration] != "" ||
+		bs.Meta.Annotations[api.AnnotationBlockStorageNode] != "node-c" || vm.Spec.ActionState != api.ActionPowerOn {
+		t.Fatalf("after the switch: VM %v (%s), disk %v", vm.Meta.Annotations, vm.Spec.ActionState, bs.Meta.Annotations)
+	}
+	e.agentStatus("Running")
+	e.waitPhase("m1", api.MigrationCleaningUp)
+	_, err = controller.UpdateStatus(context.Background(), e.Client, e.mig("m1"), func(m *api.Migration) bool {
+		m.Status.SourceCleaned = true
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m = e.waitPhase("m1", api.MigrationSucceeded)
+	if m.Status.FinishedAt == "" || m.Status.StartedAt == "" {
+		t.Fatalf("times: %+v", m.Status)
+	}
+	e.WaitEvent(t, "m1", "Migrated")
+	e.WaitEvent(t, "vm1", "Migrating")
+}
+
+// TestMigrationFailures: a migration to a cordoned node fails before the
+// VM is touched; one whose copy fails releases the VM on its node.
+func TestMigrationFailures(t *testing.T) {
+	e := newMigEnv(t)
+	node := e.Create(t, "meta: {apiType: systemv0/node, id: node-d}\nspec: {limitMemory: 4G, limitVcpus: \"4\", downloadHost: \"node-d:8082\", unschedulable: true}").(*api.Node)
+	node.Status.State = api.NodeReady
+	if _, err := e.Client.UpdateStatus(context.Background(), node); err != nil {
+		t.Fatal(err)
+	}
+	e.Create(t, "meta: {apiType: systemv0/migration, id: cordoned, group: g, namespace: ns}\nspec: {virtualMachineID: vm1, targetNode: node-d}")
+	m := e.waitPhase("cordoned", api.MigrationFailed)
+	if !strings.Contains(m.Status.Message, "cordoned") || e.vm().Meta.Annotations[api.AnnotationVMMigration] != "" {
+		t.Fatalf("to a cordoned node: %+v, VM %v", m.Status, e.vm().Meta.Annotations)
+	}
+	e.Create(t, "meta: {apiType: systemv0/migration, id: small, group: g, namespace: ns}\nspec: {virtualMachineID: vm1, targetNode: node-b}")
+	e.Create(t, "meta: {apiType: systemv0/migration, id: missing, group: g, namespace: ns}\nspec: {virtualMachineID: nope}")
+	if m := e.waitPhase("missing", api.MigrationFailed); !strings.Contains(m.Status.Message, "not found") {
+		t.Fatalf("of a missing VM: %+v", m.Status)
+	}
+	e.waitPhase("small", api.MigrationStopping)
+	e.agentStatus(api.VMStateMigrating)
+	e.waitPhase("small", api.MigrationCopying)
+	e.copied("small", api.MigrationDiskFailed)
+	m = e.waitPhase("small", api.MigrationFailed)
+	vm := e.vm()
+	if !strings.Contains(m.Status.Message, "copy of disk bs1") || vm.Meta.Annotations[api.AnnotationVMMigration] != "" ||
+		vm.Meta.Annotations[api.AnnotationVirtualMachineNode] != "node-a" {
+		t.Fatalf("after a failed copy: %+v; VM %v", m.Status, vm.Meta.Annotations)
+	}
+	e.WaitEvent(t, "small", "MigrationFailed")
+}
