@@ -214,7 +214,8 @@ func (d *drainLab) checkOverlay(t *testing.T, ctx context.Context) {
 }
 
 // checkNothingLeft: no QEMU, tap, disk file, VM directory, cached image
-// or finalizer of node is left.
+// or finalizer of node (on VMs, disks, and the network, whose bridge the
+// node keeps only while something there uses it) is left.
 func (d *drainLab) checkNothingLeft(t *testing.T, node string) {
 	t.Helper()
 	ctx := context.Background()
@@ -238,7 +239,7 @@ func (d *drainLab) checkNothingLeft(t *testing.T, node string) {
 				left = append(left, "tap "+l)
 			}
 		}
-		for _, k := range []*api.Kind{api.VirtualMachineKind, api.BlockStorageKind} {
+		for _, k := range []*api.Kind{api.VirtualMachineKind, api.BlockStorageKind, api.NetworkKind} {
 			objs, _, err := d.Client().List(ctx, k, sc)
 			if err != nil {
 				return false, err.Error()
