@@ -49,6 +49,19 @@ func TestRegister(t *testing.T) {
 	if n2.Spec.LimitMemory != "16G" || n2.Spec.AgentMode != "All" || n2.Meta.UID != n.Meta.UID {
 		t.Errorf("after re-registration: spec %+v, uid %s (was %s)", n2.Spec, n2.Meta.UID, n.Meta.UID)
 	}
+
+	// The administrator cordons the node; a restarted agent keeps that.
+	n2.Spec.Unschedulable = true
+	if _, err := client.For[*api.Node](c).Update(testCtx(t), n2); err != nil {
+		t.Fatal(err)
+	}
+	opts.LimitMemory = "32G"
+	if err := New(controller.NewManager(c, quiet), opts).Register(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if n3 := getNode(t, c, "worker1"); !n3.Spec.Unschedulable || n3.Spec.LimitMemory != "32G" {
+		t.Errorf("after a re-registration of a cordoned node: spec %+v, want it still unschedulable", n3.Spec)
+	}
 }
 
 // TestRegisterRejected: a spec the API server rejects is an error at once,
