@@ -30,8 +30,8 @@ type Disks interface {
 	// Receive advances the copy of disk and returns it with its state,
 	// message and progress.
 	Receive(ctx context.Context, mig *api.Migration, disk api.MigrationDisk) api.MigrationDisk
-	// Drop removes the copy of disk id made here.
-	Drop(ctx context.Context, mig *api.Migration, id string) error
+	// Drop removes the copy of disk made here.
+	Drop(ctx context.Context, mig *api.Migration, disk api.MigrationDisk) error
 	system.Driver
 }
 
@@ -138,7 +138,7 @@ func (n *Node) dropCopies(ctx context.Context, mig *api.Migration) error {
 		if err != nil && !errors.Is(err, api.ErrNotFound) {
 			return err
 		}
-		if err := n.disks.Drop(ctx, mig, d.ID); err != nil {
+		if err := n.disks.Drop(ctx, mig, d); err != nil {
 			return fmt.Errorf("drop the copy of disk %s: %w", d.ID, err)
 		}
 	}

@@ -156,12 +156,13 @@ func (d *Driver) receive(ctx context.Context, j *job, hc *http.Client, url, path
 	return os.Rename(tmp, path)
 }
 
-// Drop removes what Receive made for disk id of mig's namespace here (the
-// copy, its temporary files, a cached image only it used), after the
-// migration failed. The caller checks that the disk is not placed on this
-// node.
-func (d *Driver) Drop(ctx context.Context, mig *api.Migration, id string) error {
-	path := d.Path(mig.Meta.Group, mig.Meta.Namespace, id)
+// Drop removes what Receive made for disk of mig's namespace here (the
+// copy, its temporary files, the cached image of its entity if no disk
+// here uses it: it may have been fetched before the copy failed), after
+// the migration failed. The caller checks that the disk is not placed on
+// this node.
+func (d *Driver) Drop(ctx context.Context, mig *api.Migration, disk api.MigrationDisk) error {
+	path := d.Path(mig.Meta.Group, mig.Meta.Namespace, disk.ID)
 	if err := d.cancelJob(ctx, "migrate:"+path); err != nil {
 		return err
 	}
@@ -174,5 +175,14 @@ func (d *Driver) Drop(ctx context.Context, mig *api.Migration, id string) error 
 		return err
 	}
 	pruneDirs(d.dir, filepath.Dir(path))
+	if backing == "" && disk.ImageEntity != "" && d.client != nil {
+		ent, err := client.For[*api.ImageEntity](d.client).Get(ctx, client.Scope{Group: mig.Meta.Group}, disk.ImageEntity)
+		if err != nil && !errors.Is(err, api.ErrNotFound) {
+			return err
+		}
+		if err == nil && len(ent.Status.SHA256) >= 16 && ent.Status.Node != d.node {
+			backing = d.cachedFile(mig.Meta.Group, disk.ImageEntity, ent.Status.SHA256)
+		}
+	}
 	return d.releaseCached(ctx, backing)
 }
