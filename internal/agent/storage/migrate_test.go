@@ -102,7 +102,7 @@ func TestReceive(t *testing.T) {
 type dirOf struct{ n *node }
 
 func (d dirOf) BlockStorageFile(g, ns, id string) string { return d.n.Path(g, ns, id) }
-func (d dirOf) ImageEntityFile(g, id string) string     { return d.n.EntityFile(g, id) }
+func (d dirOf) ImageEntityFile(g, id string) string      { return d.n.EntityFile(g, id) }
 
 func filesUnder(t *testing.T, dir string) []string {
 	t.Helper()
@@ -115,4 +115,3 @@ func filesUnder(t *testing.T, dir string) []string {
 	})
 	return out
 }
-
