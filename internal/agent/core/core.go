@@ -38,5 +38,6 @@ func Setup(m *controller.Manager, opts Options) error {
 	}
 	setupExternalIPs(m, all, copts)
 	setupMigrations(m, all, copts, opts.Chooser)
+	setupHolds(m, all, copts)
 	return nil
 }

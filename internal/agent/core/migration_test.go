@@ -178,3 +178,22 @@ func TestMigrationFailures(t *testing.T) {
 	}
 	e.WaitEvent(t, "small", "MigrationFailed")
 }
+
+// TestDeletedMigrationReleasesItsVM: a migration deleted while it holds
+// its VM stopped does not leave the VM held.
+func TestDeletedMigrationReleasesItsVM(t *testing.T) {
+	e := newMigEnv(t)
+	e.Create(t, "meta: {apiType: systemv0/migration, id: m1, group: g, namespace: ns}\nspec: {virtualMachineID: vm1, targetNode: node-b}")
+	e.waitPhase("m1", api.MigrationStopping)
+	testenv.Eventually(t, wait, func() (bool, string) {
+		a := e.vm().Meta.Annotations
+		return a[api.AnnotationVMMigration] == "m1", fmt.Sprintf("VM annotations %v", a)
+	})
+	if _, err := e.Client.Delete(context.Background(), api.MigrationKind, e.sc, "m1", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, wait, func() (bool, string) {
+		a := e.vm().Meta.Annotations
+		return a[api.AnnotationVMMigration] == "" && a[api.AnnotationVirtualMachineNode] == "node-a", fmt.Sprintf("VM annotations %v", a)
+	})
+}
