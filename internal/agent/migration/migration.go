@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/humstack/humstack/api"
@@ -44,6 +45,11 @@ type Node struct {
 	disks     Disks
 	vms       system.Driver
 	events    record.Recorder
+
+	// gone holds the last state of migrations to this node that were
+	// deleted before their switch, until their copies are dropped.
+	mu   sync.Mutex
+	gone map[controller.Key]*api.Migration
 }
 
 // poll is how often a running copy's progress is written.
@@ -57,7 +63,22 @@ func Setup(m *controller.Manager, node string, disks Disks, vms system.Driver, o
 		return s.SourceNode == node || s.TargetNode == node
 	}
 	n := &Node{c: m.Client, node: node, finalizer: system.Finalizer(node), disks: disks, vms: vms,
-		migs: m.Informer(api.MigrationKind, "migrations="+node, mine), events: m.Recorder("migration")}
+		migs: m.Informer(api.MigrationKind, "migrations="+node, mine), events: m.Recorder("migration"),
+		gone: map[controller.Key]*api.Migration{}}
+	n.migs.AddHandler(func(old, new api.Object) {
+		if new != nil || old == nil {
+			return
+		}
+		mig := old.(*api.Migration)
+		switch mig.Status.Phase {
+		case api.MigrationStopping, api.MigrationCopying, api.MigrationSwitching, api.MigrationFailed:
+			if mig.Status.TargetNode == node && !mig.Status.TargetCleaned {
+				n.mu.Lock()
+				n.gone[controller.KeyOf(mig)] = mig
+				n.mu.Unlock()
+			}
+		}
+	})
 	m.Add(controller.New("migration-node", n.migs, n, opts))
 	return n
 }
@@ -81,7 +102,7 @@ func (n *Node) Targets(node, group, namespace, id string) bool {
 func (n *Node) Reconcile(ctx context.Context, key controller.Key) (controller.Result, error) {
 	o, ok := n.migs.Get(key)
 	if !ok {
-		return controller.Result{}, nil
+		return controller.Result{}, n.dropGone(ctx, key)
 	}
 	mig := o.(*api.Migration)
 	s := &mig.Status
@@ -127,9 +148,42 @@ func (n *Node) copy(ctx context.Context, mig *api.Migration) (controller.Result,
 	return controller.Result{}, nil
 }
 
+// dropGone drops the copies of a migration to this node deleted before
+// its switch (known only to this agent's memory: after a restart of the
+// agent they stay, docs/placement.md).
+func (n *Node) dropGone(ctx context.Context, key controller.Key) error {
+	n.mu.Lock()
+	mig := n.gone[key]
+	n.mu.Unlock()
+	if mig == nil {
+		return nil
+	}
+	if err := n.drop(ctx, mig); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	delete(n.gone, key)
+	n.mu.Unlock()
+	return nil
+}
+
 // dropCopies removes the copies a failed migration made here, except of a
 // disk that got placed here after all (its data is here now).
 func (n *Node) dropCopies(ctx context.Context, mig *api.Migration) error {
+	if err := n.drop(ctx, mig); err != nil {
+		return err
+	}
+	_, err := controller.UpdateStatus(ctx, n.c, mig, func(m *api.Migration) bool {
+		changed := !m.Status.TargetCleaned
+		m.Status.TargetCleaned = true
+		return changed
+	})
+	return ignoreNotFound(err)
+}
+
+// drop removes the copies of mig's disks here, except of a disk placed
+// here.
+func (n *Node) drop(ctx context.Context, mig *api.Migration) error {
 	for _, d := range mig.Status.Disks {
 		bs, err := client.For[*api.BlockStorage](n.c).Get(ctx, client.ScopeOf(mig), d.ID)
 		if err == nil && placement.NodeOf(bs) == n.node {
@@ -142,12 +196,7 @@ func (n *Node) dropCopies(ctx context.Context, mig *api.Migration) error {
 			return fmt.Errorf("drop the copy of disk %s: %w", d.ID, err)
 		}
 	}
-	_, err := controller.UpdateStatus(ctx, n.c, mig, func(m *api.Migration) bool {
-		changed := !m.Status.TargetCleaned
-		m.Status.TargetCleaned = true
-		return changed
-	})
-	return ignoreNotFound(err)
+	return nil
 }
 
 // cleanSource removes the VM's directory and taps and its disks' files
