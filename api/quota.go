@@ -58,14 +58,28 @@ type QuotaStatus struct {
 	CountedAt string `json:"countedAt,omitempty"`
 }
 
-// QuotaEntry is what one object holds of a quota.
+// QuotaEntry is what one object holds of a quota: its requests, in base
+// units (the fields of Amounts, spelt out: the strict decoder takes no
+// embedded structs).
 type QuotaEntry struct {
-	Amounts
+	MilliCPU int64 `json:"milliCPU,omitempty"`
+	Memory   int64 `json:"memory,omitempty"`  // bytes
+	Storage  int64 `json:"storage,omitempty"` // bytes
 	// Since is when the entry last changed (RFC 3339): an entry that does
 	// not match a stored object a while after it (an API server stopped
 	// between admitting and storing) is dropped or corrected by the
 	// API server's repair.
 	Since string `json:"since,omitempty"`
+}
+
+// Amounts are the entry's requests.
+func (e QuotaEntry) Amounts() Amounts {
+	return Amounts{MilliCPU: e.MilliCPU, Memory: e.Memory, Storage: e.Storage}
+}
+
+// NewQuotaEntry is an entry of amounts a, made at since.
+func NewQuotaEntry(a Amounts, since string) QuotaEntry {
+	return QuotaEntry{MilliCPU: a.MilliCPU, Memory: a.Memory, Storage: a.Storage, Since: since}
 }
 
 // Quota states.

@@ -95,16 +95,13 @@ func reserve(q *api.Quota, ek string, obj api.Object, delta quotaUsage, create b
 		q.Status.Entries = map[string]api.QuotaEntry{}
 	}
 	e, ok := q.Status.Entries[ek]
-	switch {
-	case create || !ok:
+	amounts := placement.Add(e.Amounts(), delta.amounts)
+	if create || !ok {
 		// An updated object without an entry was not counted yet (it was
 		// stored while the quota was first counted): it is now, whole.
-		e.Amounts = placement.Request(obj)
-	default:
-		e.Amounts = placement.Add(e.Amounts, delta.amounts)
+		amounts = placement.Request(obj)
 	}
-	e.Since = stamp(now)
-	q.Status.Entries[ek] = e
+	q.Status.Entries[ek] = api.NewQuotaEntry(amounts, stamp(now))
 	return true, nil
 }
 
@@ -123,9 +120,7 @@ func (a *quotaAdmitter) undoer(qk, ek string, delta quotaUsage, create bool) fun
 			case create:
 				delete(q.Status.Entries, ek)
 			default:
-				e.Amounts = placement.Sub(e.Amounts, delta.amounts)
-				e.Since = stamp(a.now())
-				q.Status.Entries[ek] = e
+				q.Status.Entries[ek] = api.NewQuotaEntry(placement.Sub(e.Amounts(), delta.amounts), stamp(a.now()))
 			}
 			return true, nil
 		})
@@ -257,7 +252,7 @@ func (a *quotaAdmitter) countOnce(ctx context.Context, q *api.Quota) (bool, erro
 	}
 	for ek, amounts := range exist {
 		if _, ok := q.Status.Entries[ek]; !ok {
-			q.Status.Entries[ek] = api.QuotaEntry{Amounts: amounts, Since: now}
+			q.Status.Entries[ek] = api.NewQuotaEntry(amounts, now)
 		}
 	}
 	q.Status.CountedAt = now

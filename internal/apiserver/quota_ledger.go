@@ -55,7 +55,7 @@ func parseEntryKey(key string) (k *api.Kind, objKey, uid string, ok bool) {
 func usedOf(entries map[string]api.QuotaEntry) quotaUsage {
 	var u quotaUsage
 	for key, e := range entries {
-		u.amounts = placement.Add(u.amounts, e.Amounts)
+		u.amounts = placement.Add(u.amounts, e.Amounts())
 		if k, _, _, ok := parseEntryKey(key); ok {
 			u.counts[countIndex(k)]++
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/storage"
 )
 
 // The repair keeps "a quota's used is the sum of what exists" true when
@@ -43,15 +44,16 @@ func (a *quotaAdmitter) runRepair(ctx context.Context) {
 	}
 }
 
-// countNew watches for new quotas and counts each at once, so that its
-// status shows what it uses without waiting for a create or a repair.
+// countNew watches quotas and repairs at once one that is new (its first
+// count) or whose status no longer follows from its spec (spec.hard
+// changed), so its status is right without waiting for the next repair.
 func (a *quotaAdmitter) countNew(ctx context.Context) {
 	prefix := collectionPrefix(api.QuotaKind, scope{})
 	for ctx.Err() == nil {
 		ch, err := a.store.Watch(ctx, prefix, 0)
 		if err == nil {
 			for ev := range ch {
-				if ev.Created() {
+				if ev.Type == storage.EventPut && stale(ev.KV.Value) {
 					a.repairOne(ctx, ev.KV.Key)
 				}
 			}
@@ -61,6 +63,22 @@ func (a *quotaAdmitter) countNew(ctx context.Context) {
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// stale reports whether a stored quota was never counted or shows a
+// status its ledger and spec do not give.
+func stale(data []byte) bool {
+	obj, err := decodeStored(api.QuotaKind, data)
+	if err != nil {
+		return false
+	}
+	q := obj.(*api.Quota)
+	if q.Status.CountedAt == "" {
+		return true
+	}
+	before := q.Status
+	refreshQuota(q)
+	return !sameStatus(before, q.Status)
 }
 
 // repairAll repairs every quota.
@@ -124,20 +142,20 @@ func (a *quotaAdmitter) reconcile(q *api.Quota, exist map[string]api.Amounts) bo
 		e := q.Status.Entries[ek]
 		amounts, ok := exist[ek]
 		switch {
-		case !old(e), ok && amounts == e.Amounts:
+		case !old(e), ok && amounts == e.Amounts():
 		case !ok:
 			a.log.Info("quota entry dropped: no such object", "quota", q.Meta.Group+"/"+q.Meta.ID, "entry", ek)
 			delete(q.Status.Entries, ek)
 			changed = true
 		default:
 			a.log.Info("quota entry corrected", "quota", q.Meta.Group+"/"+q.Meta.ID, "entry", ek)
-			q.Status.Entries[ek] = api.QuotaEntry{Amounts: amounts, Since: stamp(now)}
+			q.Status.Entries[ek] = api.NewQuotaEntry(amounts, stamp(now))
 			changed = true
 		}
 	}
 	for ek, amounts := range exist {
 		if _, ok := q.Status.Entries[ek]; !ok {
-			q.Status.Entries[ek] = api.QuotaEntry{Amounts: amounts, Since: stamp(now)}
+			q.Status.Entries[ek] = api.NewQuotaEntry(amounts, stamp(now))
 			changed = true
 		}
 	}

@@ -65,7 +65,12 @@ func TestQuotaUsedMatchesReality(t *testing.T) {
 	e.mustCreate("meta: {apiType: corev0/quota, id: q1, group: g}\n" +
 		"spec: {hard: {vcpus: \"4\", memory: 4G, disk: 100G, virtualmachines: 5, blockstorages: 5, networks: 2}}\n")
 	e.mustCreate("meta: {apiType: corev0/quota, id: team, group: g}\nspec: {namespace: ns, hard: {virtualmachines: 3}}\n")
-	step := func(what string) { t.Helper(); checkQuotaMatchesStore(t, e, "q1"); checkQuotaMatchesStore(t, e, "team"); _ = what }
+	step := func(what string) {
+		t.Helper()
+		checkQuotaMatchesStore(t, e, "q1")
+		checkQuotaMatchesStore(t, e, "team")
+		_ = what
+	}
 	e.mustCreate(quotaVM("vm1", ""))
 	e.mustCreate(quotaVM("vm2", ", finalizers: [test/hold]"))
 	e.mustCreate("meta: {apiType: systemv0/blockstorage, id: bs1, group: g, namespace: other, annotations: {blockstoragev0/node_name: n1}}\n" +
@@ -233,5 +238,51 @@ func TestQuotaWritesNeedAClusterGrant(t *testing.T) {
 	}
 	if code, _ := e.call("admin", "PUT", "/api/v0/groups/g/quotas/q1/status", `{"meta":{"id":"q1"},"status":{}}`); code != 404 && code != 405 {
 		t.Errorf("a client wrote a quota's status: %d, want no such route", code)
+	}
+}
+
+// TestQuotaCreatedOrLoweredBelowUsage: a quota created over what exists
+// counts it at once (without waiting for a create or the periodic
+// repair) and may be Exceeded; lowering a quota shows at once too.
+func TestQuotaCreatedOrLoweredBelowUsage(t *testing.T) {
+	e := newEnv(t)
+	e.tenancy("g", "ns")
+	for _, id := range []string{"vm1", "vm2", "vm3"} {
+		e.mustCreate(quotaVM(id, ""))
+	}
+	e.mustCreate("meta: {apiType: corev0/quota, id: q1, group: g}\nspec: {hard: {virtualmachines: 5}}\n")
+	waitQuota(t, e, "q1", func(q *api.Quota) bool {
+		return q.Status.State == api.QuotaActive && *q.Status.Used.VirtualMachines == 3
+	})
+	checkQuotaMatchesStore(t, e, "q1")
+	q := getQuota(t, e, "q1")
+	q.Spec.Hard.VirtualMachines = new(int64(2))
+	if _, err := client.For[*api.Quota](e.c).Update(ctx(t), q); err != nil {
+		t.Fatal(err)
+	}
+	waitQuota(t, e, "q1", func(q *api.Quota) bool {
+		return q.Status.State == api.QuotaExceeded &&
+			strings.Contains(q.Status.Message, "virtualmachines: used 3, hard 2") && *q.Status.Used.VirtualMachines == 3
+	})
+	obj, _ := api.Decode([]byte(quotaVM("vm4", "")))
+	if _, err := e.c.Create(ctx(t), obj); !errors.Is(err, api.ErrForbidden) {
+		t.Fatalf("create over an exceeded quota: %v", err)
+	}
+	checkQuotaMatchesStore(t, e, "q1")
+}
+
+// waitQuota waits up to 5 s for quota id to satisfy ok.
+func waitQuota(t *testing.T, e *env, id string, ok func(*api.Quota) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		q := getQuota(t, e, id)
+		if ok(q) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("quota %s: status %+v", id, q.Status)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

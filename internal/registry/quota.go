@@ -30,7 +30,7 @@ func validateQuota(q *api.Quota, fe *api.FieldErrors) {
 	validateQuotaResources(fe, "status.used", q.Status.Used)
 	checkOneOf(fe, "status.state", q.Status.State, "", api.QuotaActive, api.QuotaExceeded)
 	for _, key := range slices.Sorted(maps.Keys(q.Status.Entries)) {
-		if e := q.Status.Entries[key];  e.MilliCPU < 0 || e.Memory < 0 || e.Storage < 0 {
+		if e := q.Status.Entries[key]; e.MilliCPU < 0 || e.Memory < 0 || e.Storage < 0 {
 			fe.Add(keyField("status.entries", key), "amounts may not be negative")
 		}
 	}

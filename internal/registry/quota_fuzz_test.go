@@ -17,6 +17,8 @@ func FuzzQuotaValidate(f *testing.F) {
 	f.Add([]byte("meta: {apiType: corev0/quota, id: q1, group: g}\nspec: {hard: {vcpus: 500m, memory: \"0\"}}\nstatus: {state: Exceeded, used: {vcpus: \"0\"}}\n"))
 	f.Add([]byte(`{"meta":{"apiType":"corev0/quota","id":"q1","group":"g"},"spec":{"hard":{"vcpus":"-1","memory":"lots","virtualmachines":-2}}}`))
 	f.Add([]byte(`{"meta":{"apiType":"corev0/quota","id":"q1","group":"g"},"spec":{"hard":{}},"status":{"entries":{"virtualmachine/g/n/v@u":{"memory":-5}}}}`))
+	// What humcli get -o yaml shows, to apply back: the ledger included.
+	f.Add([]byte(`{"meta":{"apiType":"corev0/quota","id":"q1","group":"g"},"spec":{"hard":{"memory":"1G"}},"status":{"state":"Active","used":{"memory":"512M"},"entries":{"virtualmachine/g/n/v@u":{"milliCPU":1000,"memory":536870912,"since":"2026-01-01T00:00:00Z"}},"countedAt":"2026-01-01T00:00:00Z"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		obj, err := api.Decode(data)
 		if err != nil {
