@@ -3,6 +3,8 @@ package apiserver_test
 import (
 	"errors"
 	"fmt"
+	"log/slog"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +12,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/auth"
 	"github.com/humstack/humstack/internal/placement"
 )
@@ -285,4 +288,47 @@ func waitQuota(t *testing.T, e *env, id string, ok func(*api.Quota) bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestQuotaTwoAPIServersRacing: the ledger is the quota object itself,
+// written under compare-and-swap, so two API servers over one store admit
+// exactly the quota between them.
+func TestQuotaTwoAPIServersRacing(t *testing.T) {
+	e := newEnv(t)
+	e.tenancy("g", "ns")
+	e.mustCreate("meta: {apiType: corev0/quota, id: q1, group: g}\nspec: {hard: {virtualmachines: 7, memory: 2G}}\n")
+	second := apiserver.New(e.store, apiserver.Options{Log: slog.New(slog.DiscardHandler), Heartbeat: time.Second})
+	srv := httptest.NewServer(second.Handler())
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close(); second.Close() })
+	other, err := client.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 40)
+	for i := range errs {
+		obj, err := api.Decode([]byte(quotaVM(fmt.Sprintf("vm%02d", i), "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := e.c
+		if i%2 == 1 {
+			c = other
+		}
+		wg.Go(func() { _, errs[i] = c.Create(ctx(t), obj) })
+	}
+	wg.Wait()
+	admitted := 0
+	for _, err := range errs {
+		if err == nil {
+			admitted++
+		} else if !errors.Is(err, api.ErrForbidden) {
+			t.Errorf("refusal %v, want 403", err)
+		}
+	}
+	// 7 VMs, but 2G of memory holds 8 of 256M: the VM count binds first.
+	if admitted != 7 {
+		t.Fatalf("two API servers admitted %d, want 7", admitted)
+	}
+	checkQuotaMatchesStore(t, e, "q1")
 }
