@@ -332,3 +332,34 @@ func TestQuotaTwoAPIServersRacing(t *testing.T) {
 	}
 	checkQuotaMatchesStore(t, e, "q1")
 }
+
+// TestQuotaCreatesOfOneIDRacing: of ten creates of one id, one is stored;
+// the nine others were admitted, then refused by the store, and each gave
+// back its own entry (the uid in the key), never the winner's.
+func TestQuotaCreatesOfOneIDRacing(t *testing.T) {
+	e := newEnv(t)
+	e.tenancy("g", "ns")
+	e.mustCreate("meta: {apiType: corev0/quota, id: q1, group: g}\nspec: {hard: {virtualmachines: 20}}\n")
+	var wg sync.WaitGroup
+	errs := make([]error, 10)
+	for i := range errs {
+		obj, err := api.Decode([]byte(quotaVM("same", "")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() { _, errs[i] = e.c.Create(ctx(t), obj) })
+	}
+	wg.Wait()
+	stored := 0
+	for _, err := range errs {
+		if err == nil {
+			stored++
+		} else if !errors.Is(err, api.ErrAlreadyExists) {
+			t.Errorf("a losing create: %v, want 409 already exists", err)
+		}
+	}
+	if stored != 1 {
+		t.Fatalf("%d creates of one id stored", stored)
+	}
+	checkQuotaMatchesStore(t, e, "q1")
+}
