@@ -14,9 +14,10 @@ import (
 // the registry lets the node annotation change from one node to another
 // (never to or from none), and this admitter lets such a write through
 // only while a migration of the same namespace, in phase Switching, moves
-// that VM (or a disk it lists) from that node to that node. Whoever
-// writes, the object cannot be moved away from its files by hand: the
-// files are only on the target once the migration's copy is done.
+// that VM (or a disk it lists) from that node to that node (or back,
+// undoing a switch that failed half-way). Whoever writes, the object
+// cannot be moved away from its files by hand: the files are only on the
+// target once the migration's copy is done.
 type migrationGuard struct{ s *Server }
 
 func (g migrationGuard) watches(k *api.Kind) bool {
@@ -51,10 +52,13 @@ func (g migrationGuard) admit(ctx context.Context, k *api.Kind, old, obj api.Obj
 }
 
 // moves says whether mig, now switching, moves object id of kind k from
-// node from to node to.
+// node from to node to: from its source to its target, or back (a switch
+// that failed half-way is undone).
 func moves(mig *api.Migration, k *api.Kind, id, from, to string) bool {
 	s := &mig.Status
-	if s.Phase != api.MigrationSwitching || s.SourceNode != from || s.TargetNode != to {
+	forth := s.SourceNode == from && s.TargetNode == to
+	back := s.SourceNode == to && s.TargetNode == from
+	if s.Phase != api.MigrationSwitching || !(forth || back) {
 		return false
 	}
 	if k == api.VirtualMachineKind {

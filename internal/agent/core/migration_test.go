@@ -197,3 +197,34 @@ func TestDeletedMigrationReleasesItsVM(t *testing.T) {
 		return a[api.AnnotationVMMigration] == "" && a[api.AnnotationVirtualMachineNode] == "node-a", fmt.Sprintf("VM annotations %v", a)
 	})
 }
+
+// TestMigrationSwitchUndone: a switch that fails half-way (a disk gone
+// after the copy) moves back the disks it had moved, and releases the VM
+// on its node.
+func TestMigrationSwitchUndone(t *testing.T) {
+	e := newMigEnv(t)
+	e.Create(t, "meta: {apiType: systemv0/blockstorage, id: bs2, group: g, namespace: ns, annotations: {blockstoragev0/node_name: node-a}}\nspec: {requestSize: 1G, limitSize: 1G, from: {type: Empty}}")
+	vm := e.vm()
+	vm.Spec.BlockStorageIDs = []string{"bs1", "bs2"}
+	if _, err := e.Client.Update(context.Background(), vm); err != nil {
+		t.Fatal(err)
+	}
+	e.Create(t, "meta: {apiType: systemv0/migration, id: m1, group: g, namespace: ns}\nspec: {virtualMachineID: vm1, targetNode: node-b}")
+	e.waitPhase("m1", api.MigrationStopping)
+	e.agentStatus(api.VMStateMigrating)
+	e.waitPhase("m1", api.MigrationCopying)
+	if _, err := e.Client.Delete(context.Background(), api.BlockStorageKind, e.sc, "bs2", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.copied("m1", api.MigrationDiskCopied)
+	m := e.waitPhase("m1", api.MigrationFailed)
+	bs, err := client.For[*api.BlockStorage](e.Client).Get(context.Background(), e.sc, "bs1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vm = e.vm()
+	if !strings.Contains(m.Status.Message, "disk bs2 was deleted") || bs.Meta.Annotations[api.AnnotationBlockStorageNode] != "node-a" ||
+		vm.Meta.Annotations[api.AnnotationVirtualMachineNode] != "node-a" || vm.Meta.Annotations[api.AnnotationVMMigration] != "" {
+		t.Fatalf("after a failed switch: %+v; disk %v; VM %v", m.Status, bs.Meta.Annotations, vm.Meta.Annotations)
+	}
+}

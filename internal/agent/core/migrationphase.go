@@ -248,44 +248,6 @@ func (r *migrations) copying(ctx context.Context, mig *api.Migration) (string, s
 	return mig.Status.Phase, fmt.Sprintf("copied %d of %d disk(s) to node %s", done, len(mig.Status.Disks), mig.Status.TargetNode), nil
 }
 
-// switchOver moves the disks, then the VM, to the target; the VM's write
-// also releases it from the migration, so the target starts it.
-func (r *migrations) switchOver(ctx context.Context, mig *api.Migration) (string, string, error) {
-	s := &mig.Status
-	for _, d := range s.Disks {
-		bs, err := client.For[*api.BlockStorage](r.c).Get(ctx, client.ScopeOf(mig), d.ID)
-		if err != nil {
-			return "", "", err
-		}
-		if err := r.place(ctx, bs, api.AnnotationBlockStorageNode, s.TargetNode, false); err != nil {
-			return "", "", err
-		}
-	}
-	vm, err := r.vm(ctx, mig)
-	if err != nil {
-		return "", "", err
-	}
-	if err := r.place(ctx, vm, api.AnnotationVirtualMachineNode, s.TargetNode, true); err != nil {
-		return "", "", err
-	}
-	return api.MigrationStarting, fmt.Sprintf("starting on node %s", s.TargetNode), nil
-}
-
-// place writes node into o's annotation key (and, for the VM, drops the
-// migration annotation in the same write).
-func (r *migrations) place(ctx context.Context, o api.Object, key, node string, release bool) error {
-	_, err := controller.Update(ctx, r.c, o, func(x api.Object) bool {
-		a := x.GetMeta().Annotations
-		changed := a[key] != node || (release && a[api.AnnotationVMMigration] != "")
-		a[key] = node
-		if release {
-			delete(a, api.AnnotationVMMigration)
-		}
-		return changed
-	})
-	return err
-}
-
 // starting waits for the VM to be what its spec asks on the target.
 func (r *migrations) starting(ctx context.Context, mig *api.Migration) (string, string, error) {
 	vm, err := client.For[*api.VirtualMachine](r.c).Get(ctx, client.ScopeOf(mig), mig.Spec.VirtualMachineID)
@@ -310,6 +272,9 @@ func (r *migrations) starting(ctx context.Context, mig *api.Migration) (string, 
 func (r *migrations) fail(ctx context.Context, mig *api.Migration, msg string) error {
 	if slices.Contains([]string{api.MigrationStarting, api.MigrationCleaningUp}, mig.Status.Phase) {
 		return nil // moved already: nothing to undo
+	}
+	if err := r.rollback(ctx, mig); err != nil {
+		return err
 	}
 	vm, err := client.For[*api.VirtualMachine](r.c).Get(ctx, client.ScopeOf(mig), mig.Spec.VirtualMachineID)
 	if err != nil && !errors.Is(err, api.ErrNotFound) {

@@ -192,8 +192,18 @@ func (n *Node) drop(ctx context.Context, mig *api.Migration) error {
 		if err != nil && !errors.Is(err, api.ErrNotFound) {
 			return err
 		}
+		if err != nil {
+			bs = nil
+		}
 		if err := n.disks.Drop(ctx, mig, d); err != nil {
 			return fmt.Errorf("drop the copy of disk %s: %w", d.ID, err)
+		}
+		// A disk moved here and back (a switch undone) may carry this
+		// node's finalizer, taken while it was placed here.
+		if bs != nil {
+			if err := n.release(ctx, bs); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
