@@ -9,6 +9,16 @@ package api
 // intent is never rewritten by a migration.
 const AnnotationVMMigration = "virtualmachinev0/migration"
 
+// AnnotationMigrationPeer on a migrating VM and its disks names the other
+// node of the migration: the target until the switch, the source after it,
+// until the source has removed its copies. The node capacity ledger holds
+// the object's request on this node too (placement.Held), so the room on
+// both ends stays taken while the migration runs: the target's from
+// before the VM stops, the source's until its files are gone. Only the
+// Core agent sets it, and the API server accepts it only as the other node
+// of an unfinished migration of the object.
+const AnnotationMigrationPeer = "migrationv0/peer_node"
+
 // VMStateMigrating is the state of a VM stopped for a migration.
 const VMStateMigrating = "Migrating"
 

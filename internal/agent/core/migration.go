@@ -152,6 +152,10 @@ func (r *migrations) step(ctx context.Context, mig *api.Migration) (string, stri
 		return r.starting(ctx, mig)
 	case api.MigrationCleaningUp:
 		if s.SourceCleaned {
+			// The source's ledger lets go of the VM and its disks.
+			if err := r.peers(ctx, mig, ""); err != nil {
+				return "", "", err
+			}
 			return api.MigrationSucceeded, fmt.Sprintf("runs on node %s; node %s cleaned up", s.TargetNode, s.SourceNode), nil
 		}
 		return s.Phase, fmt.Sprintf("waiting for node %s to remove the old copies", s.SourceNode), nil

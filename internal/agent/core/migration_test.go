@@ -55,6 +55,18 @@ func (e *migEnv) mig(id string) *api.Migration {
 	return m
 }
 
+// peerIs checks disk id's migration peer annotation.
+func (e *migEnv) peerIs(id, want string) {
+	e.t.Helper()
+	bs, err := client.For[*api.BlockStorage](e.Client).Get(context.Background(), e.sc, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if got := bs.Meta.Annotations[api.AnnotationMigrationPeer]; got != want {
+		e.t.Fatalf("disk %s: migration peer %q, want %q", id, got, want)
+	}
+}
+
 // waitPhase waits for migration id to reach phase.
 func (e *migEnv) waitPhase(id, phase string) *api.Migration {
 	e.t.Helper()
@@ -67,9 +79,10 @@ func (e *migEnv) waitPhase(id, phase string) *api.Migration {
 
 // agentStatus writes the VM's status as a node agent would.
 func (e *migEnv) agentStatus(state string) {
-	vm := e.vm()
-	vm.Status.State = state
-	if _, err := e.Client.UpdateStatus(context.Background(), vm); err != nil {
+	if _, err := controller.UpdateStatus(context.Background(), e.Client, e.vm(), func(vm *api.VirtualMachine) bool {
+		vm.Status.State = state
+		return true
+	}); err != nil {
 		e.t.Fatal(err)
 	}
 }
@@ -101,6 +114,11 @@ func TestMigrationPhases(t *testing.T) {
 	if _, err := e.Client.Update(context.Background(), vm); !errors.Is(err, api.ErrForbidden) || !strings.Contains(err.Error(), "only with a migration") {
 		t.Fatalf("moving a VM by hand: %v, want 403 naming the migration rule", err)
 	}
+	vm = e.vm()
+	vm.Meta.Annotations[api.AnnotationMigrationPeer] = "node-c"
+	if _, err := e.Client.Update(context.Background(), vm); !errors.Is(err, api.ErrForbidden) {
+		t.Fatalf("taking room on a node with the peer annotation: %v, want 403", err)
+	}
 	e.Create(t, "meta: {apiType: systemv0/migration, id: m1, group: g, namespace: ns}\nspec: {virtualMachineID: vm1}")
 	m := e.waitPhase("m1", api.MigrationStopping)
 	if m.Status.SourceNode != "node-a" || m.Status.TargetNode != "node-c" || len(m.Status.Disks) != 1 ||
@@ -109,8 +127,9 @@ func TestMigrationPhases(t *testing.T) {
 	}
 	testenv.Eventually(t, wait, func() (bool, string) {
 		a := e.vm().Meta.Annotations
-		return a[api.AnnotationVMMigration] == "m1", fmt.Sprintf("VM annotations %v", a)
+		return a[api.AnnotationVMMigration] == "m1" && a[api.AnnotationMigrationPeer] == "node-c", fmt.Sprintf("VM annotations %v", a)
 	})
+	e.peerIs("bs1", "node-c") // the target's ledger holds them from now on
 	e.agentStatus(api.VMStateMigrating)
 	e.waitPhase("m1", api.MigrationCopying)
 	// Not yet copied: the VM stays put and the switch is refused.
@@ -127,7 +146,8 @@ func TestMigrationPhases(t *testing.T) {
 		t.Fatal(err)
 	}
 	if vm.Meta.Annotations[api.AnnotationVirtualMachineNode] != "node-c" || vm.Meta.Annotations[api.AnnotationVMMigration] != "" ||
-		bs.Meta.Annotations[api.AnnotationBlockStorageNode] != "node-c" || vm.Spec.ActionState != api.ActionPowerOn {
+		bs.Meta.Annotations[api.AnnotationBlockStorageNode] != "node-c" || vm.Spec.ActionState != api.ActionPowerOn ||
+		vm.Meta.Annotations[api.AnnotationMigrationPeer] != "node-a" || bs.Meta.Annotations[api.AnnotationMigrationPeer] != "node-a" {
 		t.Fatalf("after the switch: VM %v (%s), disk %v", vm.Meta.Annotations, vm.Spec.ActionState, bs.Meta.Annotations)
 	}
 	e.agentStatus("Running")
@@ -140,6 +160,10 @@ func TestMigrationPhases(t *testing.T) {
 		t.Fatal(err)
 	}
 	m = e.waitPhase("m1", api.MigrationSucceeded)
+	e.peerIs("bs1", "")
+	if p := e.vm().Meta.Annotations[api.AnnotationMigrationPeer]; p != "" {
+		t.Fatalf("VM's migration peer %q after the migration", p)
+	}
 	if m.Status.FinishedAt == "" || m.Status.StartedAt == "" {
 		t.Fatalf("times: %+v", m.Status)
 	}
@@ -176,6 +200,10 @@ func TestMigrationFailures(t *testing.T) {
 		vm.Meta.Annotations[api.AnnotationVirtualMachineNode] != "node-a" {
 		t.Fatalf("after a failed copy: %+v; VM %v", m.Status, vm.Meta.Annotations)
 	}
+	if vm.Meta.Annotations[api.AnnotationMigrationPeer] != "" {
+		t.Fatalf("the failed migration left the VM's migration peer: %v", vm.Meta.Annotations)
+	}
+	e.peerIs("bs1", "")
 	e.WaitEvent(t, "small", "MigrationFailed")
 }
 

@@ -50,6 +50,12 @@ func (r *migrations) begin(ctx context.Context, mig *api.Migration) (string, str
 		return "", "", ignoreNotFound(err)
 	}
 	r.claims[controller.KeyOf(mig)] = claim{target, req}
+	mig.Status.Disks, mig.Status.TargetNode, mig.Status.SourceNode = disks, target, source
+	// The target's ledger takes the VM and its disks now, before the VM
+	// stops: no room there fails the migration with the VM untouched.
+	if err := r.peers(ctx, mig, target); err != nil {
+		return "", "", err
+	}
 	r.events.Event(mig, api.EventNormal, "Migrating", "moving virtual machine %s from node %s to node %s", vm.Meta.ID, source, target)
 	r.events.Event(vm, api.EventNormal, "Migrating", "moving from node %s to node %s (migration %s)", source, target, mig.Meta.ID)
 	return api.MigrationStopping, msg, r.hold(ctx, vm, mig.Meta.ID)
@@ -113,11 +119,21 @@ func (r *migrations) diskPlan(ctx context.Context, vm *api.VirtualMachine, sourc
 // target is the node the VM goes to: the spec's, checked, or the
 // chooser's.
 func (r *migrations) target(ctx context.Context, mig *api.Migration, source string, req api.Amounts) (string, error) {
+	// From the API, not the caches: a choice is rare, and one made on a
+	// cache that has not seen the latest placements would overfill a node.
+	var lists [3][]api.Object
+	for i, k := range []*api.Kind{api.NodeKind, api.VirtualMachineKind, api.BlockStorageKind} {
+		objs, _, err := r.c.List(ctx, k, client.Scope{})
+		if err != nil {
+			return "", err
+		}
+		lists[i] = objs
+	}
 	var nodes []*api.Node
-	for _, o := range r.nodes.List() {
+	for _, o := range lists[0] {
 		nodes = append(nodes, o.(*api.Node))
 	}
-	used := r.inFlight(usedByNode(r.vms.List(), r.disks.List()), controller.KeyOf(mig))
+	used := r.inFlight(usedByNode(lists[1], lists[2]), controller.KeyOf(mig))
 	t := mig.Spec.TargetNode
 	if t == "" {
 		t, why := r.chooser.Choose(req, source, nodes, used)
@@ -201,6 +217,9 @@ func (r *migrations) stopping(ctx context.Context, mig *api.Migration) (string, 
 		if a != "" {
 			return "", "", failf("virtual machine %s is held by migration %s", vm.Meta.ID, a)
 		}
+		if err := r.peers(ctx, mig, mig.Status.TargetNode); err != nil {
+			return "", "", err
+		}
 		return mig.Status.Phase, mig.Status.Message, r.hold(ctx, vm, mig.Meta.ID)
 	}
 	if vm.Status.State == api.VMStateMigrating {
@@ -274,6 +293,9 @@ func (r *migrations) fail(ctx context.Context, mig *api.Migration, msg string) e
 		return nil // moved already: nothing to undo
 	}
 	if err := r.rollback(ctx, mig); err != nil {
+		return err
+	}
+	if err := r.peers(ctx, mig, ""); err != nil {
 		return err
 	}
 	vm, err := client.For[*api.VirtualMachine](r.c).Get(ctx, client.ScopeOf(mig), mig.Spec.VirtualMachineID)
