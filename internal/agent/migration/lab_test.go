@@ -269,6 +269,11 @@ func (d *drainLab) checkMigrations(t *testing.T) {
 			t.Fatalf("migration %s: %+v", m.Meta.ID, s)
 		}
 	}
+	for id := range vms {
+		if a := d.vm(t, id).Meta.Annotations; a[api.AnnotationMigrationPeer] != "" || a[api.AnnotationVMMigration] != "" {
+			t.Fatalf("%s keeps migration annotations: %v", id, a)
+		}
+	}
 	out, err := d.Humcli(context.Background(), "describe", "vm", "vm1", "--g", "g", "--n", "ns")
 	if err != nil || !strings.Contains(out, "Migrating") || !strings.Contains(out, "Migrated") {
 		t.Fatalf("humcli describe vm vm1: %v, want the events Migrating and Migrated\n%s", err, out)
