@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/humstack/humstack/api"
-	"github.com/humstack/humstack/internal/agent/node"
+	"github.com/humstack/humstack/internal/placement"
 )
 
 // host is what defaulting needs to know about the machine; tests fake it.
@@ -111,10 +111,10 @@ func (c *Config) resolveCapacity(h host) error {
 		if err != nil {
 			return api.Invalid("limitMemory", "not set, and the host's memory is unknown (%v); set limitMemory", err)
 		}
-		c.LimitMemory = node.FormatSize(n)
+		c.LimitMemory = placement.FormatSize(n)
 	}
 	if c.LimitVcpus == "" {
-		c.LimitVcpus = node.FormatMilliCPU(int64(h.CPUs()) * 1000)
+		c.LimitVcpus = placement.FormatMilliCPU(int64(h.CPUs()) * 1000)
 	}
 	var err error
 	if c.MemoryBytes, err = api.ParseSize(c.LimitMemory); err != nil {

@@ -23,6 +23,11 @@ type typed[S, T any] struct {
 	// frozenAnnotations may not change once the object exists, typically
 	// the node an agent has already placed the object on.
 	frozenAnnotations []string
+	// placedBy is the annotation naming the node the object is placed on.
+	// Setting it ("" -> X) is placing the object (the scheduler does it);
+	// changing it (X -> Y) would move what its agent already made, which
+	// only a migration may do, so it is refused.
+	placedBy string
 	// immutable lists other fields an update may not change.
 	immutable []immutable[S, T]
 }
@@ -82,6 +87,11 @@ func (s *typed[S, T]) ValidateUpdate(oldObj, newObj api.Object) api.FieldErrors 
 	for _, key := range s.frozenAnnotations {
 		if ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]; ov != nv {
 			fe.Add(annotationField(key), "is immutable: was %s, now %s", quote(ov), quote(nv))
+		}
+	}
+	if key := s.placedBy; key != "" {
+		if ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]; ov != "" && ov != nv {
+			fe.Add(annotationField(key), "cannot change once set: was %s, now %s", quote(ov), quote(nv))
 		}
 	}
 	for _, f := range s.immutable {

@@ -62,3 +62,39 @@ func TestValidateUpdate(t *testing.T) {
 		})
 	}
 }
+
+// TestPlacementAnnotationSetOnce: a VM, disk or router left unplaced may be
+// placed by an update ("" -> X: the scheduler), but not moved (X -> Y) nor
+// unplaced (X -> "").
+func TestPlacementAnnotationSetOnce(t *testing.T) {
+	for _, c := range []struct{ base, key string }{
+		{"virtualmachine", api.AnnotationVirtualMachineNode},
+		{"blockstorage", api.AnnotationBlockStorageNode},
+		{"virtualrouter", api.AnnotationRouterNode},
+	} {
+		for _, step := range []struct{ from, to, field string }{
+			{"", "worker9", ""},
+			{"", "", ""},
+			{"worker9", "worker9", ""},
+			{"worker9", "worker8", annotationField(c.key)},
+			{"worker9", "", annotationField(c.key)},
+		} {
+			t.Run(c.base+"/"+step.from+"->"+step.to, func(t *testing.T) {
+				old, obj := base(t, c.base), base(t, c.base)
+				old.GetMeta().UID, obj.GetMeta().UID = "uid-1", "uid-1"
+				setAnnotation(old.GetMeta(), c.key, step.from)
+				setAnnotation(obj.GetMeta(), c.key, step.to)
+				if step.from == "" {
+					delete(old.GetMeta().Annotations, c.key)
+				}
+				if step.to == "" {
+					delete(obj.GetMeta().Annotations, c.key)
+				}
+				s := strategyOf(t, old)
+				s.Default(old)
+				s.Default(obj)
+				expectField(t, s.ValidateUpdate(old, obj), step.field)
+			})
+		}
+	}
+}
