@@ -1,12 +1,12 @@
 package apiserver
 
 import (
-	"math"
 	"context"
 	"crypto/tls"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strconv"

@@ -30,8 +30,8 @@ type Options struct {
 	// LimitStorage is the disk space for block storages, e.g. "500G";
 	// empty: unknown (not enforced).
 	LimitStorage string
-	AgentMode   string
-	Accelerator string
+	AgentMode    string
+	Accelerator  string
 	// DownloadHost is host:port of this node's listener for other nodes
 	// and the API server (download API, consoles); empty without a secret.
 	DownloadHost string
@@ -43,11 +43,11 @@ type Options struct {
 // controller.Runnable (the heartbeat loop). The node's allocation is the
 // API server's ledger (status.reservations); the agent only reads it.
 type Agent struct {
-	c      *client.Client
-	opts   Options
-	spec   api.NodeSpec
-	log    *slog.Logger
-	now    func() time.Time
+	c    *client.Client
+	opts Options
+	spec api.NodeSpec
+	log  *slog.Logger
+	now  func() time.Time
 	// events records NodeReady when a heartbeat ends a NotReady.
 	events record.Recorder
 
