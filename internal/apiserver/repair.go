@@ -153,10 +153,10 @@ func (r *repairer) repairNode(ctx context.Context, node string, idx *placedIndex
 	var added map[string]api.Reservation
 	err := r.l.modify(ctx, node, func(n *api.Node) error {
 		added = map[string]api.Reservation{}
+		placement.Settle(n, r.l.ratios) // Fit below uses this server's ratios
 		if n.Status.Reservations == nil {
 			n.Status.Reservations = map[string]api.Reservation{}
 		}
-		placement.Settle(n, r.l.ratios) // Fit below uses this server's ratios
 		r.fixEntries(n, idx)
 		for _, o := range idx.byNode[node] {
 			key := placement.Key(mustKind(o), o.GetMeta())
