@@ -47,8 +47,8 @@ type Config struct {
 	// LimitStorage is the disk space for block storages ("500G"); left
 	// out, the size of the file system of blockStorageDirPath.
 	LimitStorage string `json:"limitStorage"`
-	NodeAddress string `json:"nodeAddress"`
-	NodeName    string `json:"nodeName"`
+	NodeAddress  string `json:"nodeAddress"`
+	NodeName     string `json:"nodeName"`
 	// PollingSeconds is the seed's polling interval; here it is the resync
 	// period of the controllers (changes arrive by watch).
 	PollingSeconds   int    `json:"pollingSeconds"`
@@ -76,7 +76,7 @@ type Config struct {
 	MemoryBytes  int64    `json:"-"`
 	VcpusMilli   int64    `json:"-"`
 	StorageBytes int64    `json:"-"`
-	Notices     []string `json:"-"` // what defaulting changed, for the start-up log
+	Notices      []string `json:"-"` // what defaulting changed, for the start-up log
 }
 
 // BlockStorageAgentConfig is where disks and cached images live.
