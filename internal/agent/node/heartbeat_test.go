@@ -150,6 +150,11 @@ func TestAllocation(t *testing.T) {
 		}
 	}
 	eventually(t, 5*time.Second, "allocation 2G/1500m", alloc("2G", "1500m"))
+	// The agent's metrics read the ledger from its heartbeats.
+	eventually(t, 5*time.Second, "Allocated() 2G/1500m", func() bool {
+		r, ok := a.Allocated()
+		return ok && r == Resources{MemoryBytes: 2 << 30, MilliCPU: 1500}
+	})
 	vm(t, c, "vm3", "worker1", "250m", "512M")
 	d := eventually(t, 5*time.Second, "allocation 2560M/1750m after a create", alloc("2560M", "1750m"))
 	t.Logf("allocation followed a create in %v", d)
