@@ -8,7 +8,9 @@ import (
 // placed on. A migration (issue 17, part C) adds its source here while it
 // runs, so that the room on both ends stays taken until it ends; the API
 // server's admission reserves on every node in Held and its repair keeps
-// those entries, dropping only entries on nodes not in Held.
+// those entries, dropping only entries on nodes not in Held (within its
+// next pass, once the entry is older than its grace): that is how the
+// source's room is given back when a migration ends.
 func Held(o api.Object) []string {
 	if n := NodeOf(o); n != "" {
 		return []string{n}
