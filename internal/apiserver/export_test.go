@@ -22,4 +22,4 @@ func SetMetricsTimer(s *Server, now func() time.Duration, spent func(time.Durati
 func SweepEvents(ctx context.Context, s *Server) (int, error) { return s.events.sweep(ctx) }
 
 // RepairLedgers runs one pass of the node ledger repair over every node.
-func RepairLedgers(ctx context.Context, s *Server) error { return s.repair.pass(ctx, "") }
+func RepairLedgers(ctx context.Context, s *Server) error { return s.repair.pass(ctx) }

@@ -72,9 +72,9 @@ func (r *repairer) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			err = r.pass(ctx, "")
+			err = r.pass(ctx)
 		case node := <-r.kicks:
-			err = r.pass(ctx, node)
+			err = r.pass(ctx, r.drain(node)...)
 		}
 		if err != nil && ctx.Err() == nil {
 			r.l.log.Warn("ledger repair failed; retrying at the next pass", "err", err)
@@ -88,19 +88,33 @@ type placedIndex struct {
 	byNode map[string][]api.Object // in creation order
 }
 
-// pass repairs one node, or every node when node is "".
-func (r *repairer) pass(ctx context.Context, node string) error {
+// drain adds the kicks already waiting to first, so that many nodes
+// registering at once cost one list of what is placed, not one each.
+func (r *repairer) drain(first string) []string {
+	nodes := []string{first}
+	for {
+		select {
+		case n := <-r.kicks:
+			if !slices.Contains(nodes, n) {
+				nodes = append(nodes, n)
+			}
+		default:
+			return nodes
+		}
+	}
+}
+
+// pass repairs the given nodes, or every node when none is given.
+func (r *repairer) pass(ctx context.Context, nodes ...string) error {
 	idx, err := r.index(ctx)
 	if err != nil {
 		return err
 	}
-	nodes := []string{node}
-	if node == "" {
+	if len(nodes) == 0 {
 		kvs, _, err := r.l.store.List(ctx, collectionPrefix(api.NodeKind, scope{}))
 		if err != nil {
 			return err
 		}
-		nodes = nodes[:0]
 		for _, kv := range kvs {
 			nodes = append(nodes, kv.Key[strings.LastIndex(kv.Key, "/")+1:])
 		}
@@ -257,5 +271,5 @@ func newRepairer(l *nodeLedger, interval, grace time.Duration) *repairer {
 	if grace <= 0 {
 		grace = DefaultRepairGrace
 	}
-	return &repairer{l: l, interval: interval, grace: grace, kicks: make(chan string, 64)}
+	return &repairer{l: l, interval: interval, grace: grace, kicks: make(chan string, 1024)}
 }
