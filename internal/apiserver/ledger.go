@@ -96,13 +96,13 @@ func (l *nodeLedger) release(ctx context.Context, k *api.Kind, obj api.Object) {
 func (l *nodeLedger) reserve(ctx context.Context, node string, k *api.Kind, m *api.Meta, req api.Amounts) (func(), error) {
 	key := placement.Key(k, m)
 	var prev, mine api.Reservation
-	var had, wrote bool
+	var had bool
 	err := l.modify(ctx, node, func(n *api.Node) error {
 		prev, had = n.Status.Reservations[key]
-		wrote = false
-		if had && prev.Amounts == req {
-			return nil
-		}
+		// An entry already there with these amounts is written again all
+		// the same: its since moves to now, so the repair (which drops old
+		// entries whose object it did not list) cannot drop it while this
+		// write is in flight.
 		// A shrinking request always fits: refusing it would keep an
 		// overcommitted node (its limits lowered) from recovering.
 		if why := placement.Fit(n, key, req); why != "" && !(had && placement.Within(req, prev.Amounts)) {
@@ -112,11 +112,11 @@ func (l *nodeLedger) reserve(ctx context.Context, node string, k *api.Kind, m *a
 		if n.Status.Reservations == nil {
 			n.Status.Reservations = map[string]api.Reservation{}
 		}
-		n.Status.Reservations[key], wrote = mine, true
+		n.Status.Reservations[key] = mine
 		return nil
 	})
-	if err != nil || !wrote {
-		return func() {}, err
+	if err != nil || mine.Since == "" {
+		return func() {}, err // refused, or no such node: nothing to undo
 	}
 	return func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerTimeout)
