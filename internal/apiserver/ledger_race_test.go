@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
@@ -58,9 +59,11 @@ func testLedgerRace(t *testing.T, envs []*ledgerEnv) {
 	e := envs[0]
 	e.tenancy("g", "ns")
 	e.node("n1", "64", "10G", "")
+	start := time.Now()
 	if got := raceCreates(t, envs, "vm", 50); got != 10 {
 		t.Fatalf("50 racing creates on a node fitting 10 admitted %d", got)
 	}
+	t.Logf("50 racing creates through %d API server(s) answered in %v", len(envs), time.Since(start))
 	e.checkLedger("n1")
 	vms, _, err := e.c.List(ctx(t), api.VirtualMachineKind, client.Scope{})
 	if err != nil {
