@@ -1,6 +1,7 @@
 package placement
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/humstack/humstack/api"
@@ -66,5 +67,26 @@ func TestFormatCPU(t *testing.T) {
 		if got := FormatCPU(in); got != want {
 			t.Errorf("FormatCPU(%d) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestHeldDuringAMigration: a placed object is held on its node, and on
+// its migration's other node while the migration runs.
+func TestHeldDuringAMigration(t *testing.T) {
+	vm := api.VirtualMachineKind.New().(*api.VirtualMachine)
+	if h := Held(vm); h != nil {
+		t.Errorf("unplaced: held on %v", h)
+	}
+	vm.Meta.Annotations = map[string]string{api.AnnotationVirtualMachineNode: "n1"}
+	if h := Held(vm); !slices.Equal(h, []string{"n1"}) {
+		t.Errorf("placed: held on %v", h)
+	}
+	vm.Meta.Annotations[api.AnnotationMigrationPeer] = "n2"
+	if h := Held(vm); !slices.Equal(h, []string{"n1", "n2"}) {
+		t.Errorf("migrating: held on %v", h)
+	}
+	vm.Meta.Annotations[api.AnnotationMigrationPeer] = "n1"
+	if h := Held(vm); !slices.Equal(h, []string{"n1"}) {
+		t.Errorf("peer = node: held on %v", h)
 	}
 }

@@ -38,8 +38,8 @@ var virtualMachineStrategy = &typed[api.VirtualMachineSpec, api.VirtualMachineSt
 	validate: validateVirtualMachine,
 	// A running VM's process, disks and taps are on its node: it moves
 	// only with a migration, which the API server checks.
-	frozenAnnotations: []string{api.AnnotationVirtualMachineNode},
-	movedByMigration:  []string{api.AnnotationVirtualMachineNode},
+	placedBy:   api.AnnotationVirtualMachineNode,
+	migratable: true,
 }
 
 // defaultVirtualMachine starts VMs unless told otherwise, as the seed does.
@@ -51,7 +51,7 @@ func defaultVirtualMachine(vm *api.VirtualMachine) {
 
 func validateVirtualMachine(vm *api.VirtualMachine, fe *api.FieldErrors) {
 	s := &vm.Spec
-	requireID(fe, annotationField(api.AnnotationVirtualMachineNode), vm.Meta.Annotations[api.AnnotationVirtualMachineNode])
+	optionalID(fe, annotationField(api.AnnotationVirtualMachineNode), vm.Meta.Annotations[api.AnnotationVirtualMachineNode])
 	validateVMResources(fe, s)
 	seen := noDuplicate{}
 	for i, id := range s.BlockStorageIDs {

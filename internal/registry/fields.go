@@ -30,6 +30,14 @@ func requireID(fe *api.FieldErrors, field, v string) bool {
 	return checkID(fe, field, v)
 }
 
+// optionalID checks an id that may be left out: a node annotation, which
+// the scheduler writes when a user leaves it out.
+func optionalID(fe *api.FieldErrors, field, v string) {
+	if v != "" {
+		checkID(fe, field, v)
+	}
+}
+
 // checkID checks an id that is present (possibly empty, which is invalid).
 func checkID(fe *api.FieldErrors, field, v string) bool {
 	if !api.IsID(v) {

@@ -16,8 +16,8 @@ var blockStorageStrategy = &typed[api.BlockStorageSpec, api.BlockStorageStatus]{
 	// The disk is a file on its node, made once from its source; a new
 	// node or source is a new disk, except when a migration copies it to
 	// another node with its VM (the API server checks that).
-	frozenAnnotations: []string{api.AnnotationBlockStorageNode},
-	movedByMigration:  []string{api.AnnotationBlockStorageNode},
+	placedBy:   api.AnnotationBlockStorageNode,
+	migratable: true,
 	immutable: []immutable[api.BlockStorageSpec, api.BlockStorageStatus]{
 		{"spec.from", func(b *api.BlockStorage) any { return b.Spec.From }},
 	},
@@ -47,7 +47,7 @@ func dropEmptySections(from *api.BlockStorageFrom) {
 func validateBlockStorage(b *api.BlockStorage, fe *api.FieldErrors) {
 	ann := b.Meta.Annotations
 	if checkOneOf(fe, annotationField(api.AnnotationBlockStorageType), ann[api.AnnotationBlockStorageType], blockStorageTypeLocal) {
-		requireID(fe, annotationField(api.AnnotationBlockStorageNode), ann[api.AnnotationBlockStorageNode])
+		optionalID(fe, annotationField(api.AnnotationBlockStorageNode), ann[api.AnnotationBlockStorageNode])
 	}
 	req, reqOK := requireSize(fe, "spec.requestSize", b.Spec.RequestSize)
 	limit, limitOK := requireSize(fe, "spec.limitSize", b.Spec.LimitSize)

@@ -23,11 +23,16 @@ type typed[S, T any] struct {
 	// frozenAnnotations may not change once the object exists, typically
 	// the node an agent has already placed the object on.
 	frozenAnnotations []string
-	// movedByMigration are frozen annotations that may still change from
-	// one node to another (never to or from ""): the API server lets such
-	// a write through only while a migration moves the object to that node
+	// placedBy is the annotation naming the node the object is placed on.
+	// Setting it ("" -> X) is placing the object (the scheduler does it);
+	// changing it (X -> Y) would move what its agent already made, which
+	// only a migration may do, so it is refused.
+	placedBy string
+	// migratable: the node in placedBy may still change to another node
+	// (never to none); the API server lets such a write through only
+	// while a migration moves the object to that node
 	// (internal/apiserver/migration.go).
-	movedByMigration []string
+	migratable bool
 	// immutable lists other fields an update may not change.
 	immutable []immutable[S, T]
 }
@@ -85,12 +90,14 @@ func (s *typed[S, T]) ValidateUpdate(oldObj, newObj api.Object) api.FieldErrors 
 	}
 	validateMetaUpdate(&o.Meta, &n.Meta, &fe)
 	for _, key := range s.frozenAnnotations {
-		ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]
-		if ov != "" && nv != "" && slices.Contains(s.movedByMigration, key) {
-			continue
-		}
-		if ov != nv {
+		if ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]; ov != nv {
 			fe.Add(annotationField(key), "is immutable: was %s, now %s", quote(ov), quote(nv))
+		}
+	}
+	if key := s.placedBy; key != "" {
+		ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]
+		if ov != "" && ov != nv && !(s.migratable && nv != "") {
+			fe.Add(annotationField(key), "cannot change once set: was %s, now %s", quote(ov), quote(nv))
 		}
 	}
 	for _, f := range s.immutable {

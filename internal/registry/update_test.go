@@ -67,3 +67,48 @@ func TestValidateUpdate(t *testing.T) {
 		})
 	}
 }
+
+// TestPlacementAnnotationSetOnce: a VM, disk or router left unplaced may be
+// placed by an update ("" -> X: the scheduler), but not unplaced (X -> "");
+// a router is never moved (X -> Y), a VM or disk only by a migration,
+// which the API server checks (internal/apiserver/migration.go), so the
+// registry lets it through.
+func TestPlacementAnnotationSetOnce(t *testing.T) {
+	for _, c := range []struct {
+		base, key  string
+		migratable bool
+	}{
+		{"virtualmachine", api.AnnotationVirtualMachineNode, true},
+		{"blockstorage", api.AnnotationBlockStorageNode, true},
+		{"virtualrouter", api.AnnotationRouterNode, false},
+	} {
+		moved := annotationField(c.key)
+		if c.migratable {
+			moved = ""
+		}
+		for _, step := range []struct{ from, to, field string }{
+			{"", "worker9", ""},
+			{"", "", ""},
+			{"worker9", "worker9", ""},
+			{"worker9", "worker8", moved},
+			{"worker9", "", annotationField(c.key)},
+		} {
+			t.Run(c.base+"/"+step.from+"->"+step.to, func(t *testing.T) {
+				old, obj := base(t, c.base), base(t, c.base)
+				old.GetMeta().UID, obj.GetMeta().UID = "uid-1", "uid-1"
+				setAnnotation(old.GetMeta(), c.key, step.from)
+				setAnnotation(obj.GetMeta(), c.key, step.to)
+				if step.from == "" {
+					delete(old.GetMeta().Annotations, c.key)
+				}
+				if step.to == "" {
+					delete(obj.GetMeta().Annotations, c.key)
+				}
+				s := strategyOf(t, old)
+				s.Default(old)
+				s.Default(obj)
+				expectField(t, s.ValidateUpdate(old, obj), step.field)
+			})
+		}
+	}
+}

@@ -43,7 +43,7 @@ func (LeastAllocated) Choose(req api.Amounts, source string, nodes []*api.Node, 
 			continue
 		}
 		alloc := allocatable(n)
-		fits = append(fits, cand{id, placement.Sub(alloc, used[id])})
+		fits = append(fits, cand{id, placement.Sub(alloc, taken(n, used[id]))})
 	}
 	if len(fits) == 0 {
 		slices.Sort(why)
@@ -74,7 +74,15 @@ func unfit(n *api.Node, req, used api.Amounts) string {
 		return "no download API to copy disks with"
 	}
 	alloc := allocatable(n)
-	return placement.Shortfall(alloc, placement.Sub(alloc, used), req)
+	return placement.Shortfall(alloc, placement.Sub(alloc, taken(n, used)), req)
+}
+
+// taken is what n has given out: the larger, per resource, of its ledger
+// (the API server's, which also holds what migrations are taking there)
+// and the sum of what is placed there plus the migrations under way.
+func taken(n *api.Node, used api.Amounts) api.Amounts {
+	l := placement.Reserved(n)
+	return api.Amounts{MilliCPU: max(l.MilliCPU, used.MilliCPU), Memory: max(l.Memory, used.Memory), Storage: max(l.Storage, used.Storage)}
 }
 
 // allocatable is what the API server says the node offers, or its limits.
