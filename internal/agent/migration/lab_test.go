@@ -270,8 +270,20 @@ func (d *drainLab) checkMigrations(t *testing.T) {
 		}
 	}
 	for id := range vms {
-		if a := d.vm(t, id).Meta.Annotations; a[api.AnnotationMigrationPeer] != "" || a[api.AnnotationVMMigration] != "" {
+		vm := d.vm(t, id)
+		if a := vm.Meta.Annotations; a[api.AnnotationMigrationPeer] != "" || a[api.AnnotationVMMigration] != "" {
 			t.Fatalf("%s keeps migration annotations: %v", id, a)
+		}
+		// The target's capacity ledger holds the VM and its disk.
+		node := vm.Meta.Annotations[api.AnnotationVirtualMachineNode]
+		n, err := client.For[*api.Node](d.Client()).Get(context.Background(), client.Scope{}, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"virtualmachine/g/ns/" + id, "blockstorage/g/ns/bs" + id[2:]} {
+			if _, ok := n.Status.Reservations[k]; !ok {
+				t.Fatalf("node %s's ledger lacks %s: %v", node, k, n.Status.Reservations)
+			}
 		}
 	}
 	out, err := d.Humcli(context.Background(), "describe", "vm", "vm1", "--g", "g", "--n", "ns")
