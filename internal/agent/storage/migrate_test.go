@@ -32,7 +32,8 @@ func receiveUntil(t *testing.T, d *Driver, mig *api.Migration, disk api.Migratio
 
 // TestReceive: the target of a migration copies an overlay of an image
 // entity from the source and rebases it onto its own cached copy of the
-// entity (fetched, hash checked); a plain disk is copied as it is; a disk
+// entity (fetched, hash checked), or onto the entity's file where it holds
+// the entity; a plain disk is copied as it is; a disk
 // whose backing file the migration does not expect is refused; Drop
 // removes a copy and the cached image only it used.
 func TestReceive(t *testing.T) {
@@ -68,6 +69,27 @@ func TestReceive(t *testing.T) {
 	if err != nil || info.BackingFile != cached || info.VirtualSize != 64<<20 {
 		t.Fatalf("the overlay's copy: %+v (%v); want an overlay of %s", info, err, cached)
 	}
+	// Back to the node that holds the entity: rebased onto the entity's
+	// own file there (n2's copy, under another name, is the source).
+	srv2 := httptest.NewServer(downloadapi.Handler(testSecret, dirOf{&n2}, slog.New(slog.DiscardHandler)))
+	t.Cleanup(srv2.Close)
+	u2, _ := url.Parse(srv2.URL)
+	back := n2.Path("g", "ns2", "back")
+	if err := os.MkdirAll(filepath.Dir(back), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(n2.Path("g", "ns", "over"), back); err != nil {
+		t.Fatal(err)
+	}
+	mig2 := &api.Migration{Meta: api.Meta{Group: "g", Namespace: "ns2", ID: "m2"},
+		Status: api.MigrationStatus{SourceNode: "n2", TargetNode: "n1"}}
+	if got := receiveUntil(t, n1.Driver, mig2, api.MigrationDisk{ID: "back", ImageEntity: "e1", SourceHost: u2.Host}); got.State != api.MigrationDiskCopied {
+		t.Fatalf("back to the holder: %+v", got)
+	}
+	if info, err := qcow2.Info(ctx, n1.Path("g", "ns2", "back")); err != nil || info.BackingFile != entFile {
+		t.Fatalf("the copy on the holder: %+v (%v); want an overlay of %s", info, err, entFile)
+	}
+	os.Remove(back)
 	if got := receiveUntil(t, n2.Driver, mig, api.MigrationDisk{ID: "plain", SourceHost: u.Host}); got.State != api.MigrationDiskCopied {
 		t.Fatalf("plain: %+v", got)
 	}
