@@ -45,6 +45,9 @@ func (LeastAllocated) Choose(req api.Amounts, source string, nodes []*api.Node, 
 		alloc := allocatable(n)
 		fits = append(fits, cand{id, placement.Sub(alloc, taken(n, used[id]))})
 	}
+	if len(fits) == 0 && len(why) == 0 {
+		return "", "no node fits (no other node is registered)"
+	}
 	if len(fits) == 0 {
 		slices.Sort(why)
 		return "", fmt.Sprintf("no node fits (%s)", strings.Join(why, "; "))
