@@ -18,13 +18,14 @@ import (
 // and a VM on node-a with one disk; the test plays both nodes' agents.
 type migEnv struct {
 	*testenv.Env
-	t  *testing.T
-	sc client.Scope
+	t    *testing.T
+	sc   client.Scope
+	stop func() // stops the Core controllers
 }
 
 func newMigEnv(t *testing.T) *migEnv {
 	e := &migEnv{Env: testenv.Start(t), t: t, sc: client.Scope{Group: "g", Namespace: "ns"}}
-	e.Run(t, func(m *controller.Manager) error { return core.Setup(m, core.Options{}) })
+	e.stop = e.Run(t, func(m *controller.Manager) error { return core.Setup(m, core.Options{}) })
 	for _, n := range []string{"node-a", "node-b", "node-c"} {
 		node := e.Create(t, fmt.Sprintf("meta: {apiType: systemv0/node, id: %s}\nspec: {limitMemory: 4G, limitVcpus: \"4\", downloadHost: \"%s:8082\"}", n, n)).(*api.Node)
 		node.Status.State = api.NodeReady
@@ -254,5 +255,25 @@ func TestMigrationSwitchUndone(t *testing.T) {
 	if !strings.Contains(m.Status.Message, "disk bs2 was deleted") || bs.Meta.Annotations[api.AnnotationBlockStorageNode] != "node-a" ||
 		vm.Meta.Annotations[api.AnnotationVirtualMachineNode] != "node-a" || vm.Meta.Annotations[api.AnnotationVMMigration] != "" {
 		t.Fatalf("after a failed switch: %+v; disk %v; VM %v", m.Status, bs.Meta.Annotations, vm.Meta.Annotations)
+	}
+}
+
+// TestMigrationResumesAfterACoreRestart: the phases are judged from the
+// API, so another Core agent (a restart, a new leader) takes a migration
+// over where it is.
+func TestMigrationResumesAfterACoreRestart(t *testing.T) {
+	e := newMigEnv(t)
+	e.Create(t, "meta: {apiType: systemv0/migration, id: m1, group: g, namespace: ns}\nspec: {virtualMachineID: vm1, targetNode: node-b}")
+	e.waitPhase("m1", api.MigrationStopping)
+	e.stop()
+	e.agentStatus(api.VMStateMigrating)
+	e.Run(t, func(m *controller.Manager) error { return core.Setup(m, core.Options{}) })
+	e.waitPhase("m1", api.MigrationCopying)
+	e.copied("m1", api.MigrationDiskCopied)
+	e.waitPhase("m1", api.MigrationStarting)
+	e.agentStatus("Running")
+	m := e.waitPhase("m1", api.MigrationCleaningUp)
+	if m.Status.TargetNode != "node-b" || e.vm().Meta.Annotations[api.AnnotationVirtualMachineNode] != "node-b" {
+		t.Fatalf("after a Core restart: %+v, VM %v", m.Status, e.vm().Meta.Annotations)
 	}
 }
