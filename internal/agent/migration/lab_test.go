@@ -346,8 +346,9 @@ func (d *drainLab) failures(t *testing.T, ctx context.Context) {
 	}
 	nft("delete", "table", "inet", table)
 	vm := d.waitVM(t, "vm2", src, 2*time.Minute)
-	if vm.Status.NICs[0].MAC != before.Status.NICs[0].MAC {
-		t.Fatalf("vm2's MAC %s, was %s", vm.Status.NICs[0].MAC, before.Status.NICs[0].MAC)
+	// It was stopped for the copy and started again where it was.
+	if vm.Status.NICs[0].MAC != before.Status.NICs[0].MAC || vm.Status.PID == before.Status.PID {
+		t.Fatalf("vm2: MAC %s (was %s), pid %d (was %d); want the same MAC, a new QEMU", vm.Status.NICs[0].MAC, before.Status.NICs[0].MAC, vm.Status.PID, before.Status.PID)
 	}
 	got, err := d.ssh(t, src, vms["vm2"], fmt.Sprintf("dd if=/dev/vda bs=1M skip=%d count=1 2>/dev/null | head -c 20", markOffset))
 	if err != nil || !strings.HasPrefix(got, "humstack-data-vm2") {
