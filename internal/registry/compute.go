@@ -50,7 +50,7 @@ func defaultVirtualMachine(vm *api.VirtualMachine) {
 
 func validateVirtualMachine(vm *api.VirtualMachine, fe *api.FieldErrors) {
 	s := &vm.Spec
-	requireID(fe, annotationField(api.AnnotationVirtualMachineNode), vm.Meta.Annotations[api.AnnotationVirtualMachineNode])
+	optionalNode(fe, annotationField(api.AnnotationVirtualMachineNode), vm.Meta.Annotations[api.AnnotationVirtualMachineNode])
 	validateVMResources(fe, s)
 	seen := noDuplicate{}
 	for i, id := range s.BlockStorageIDs {

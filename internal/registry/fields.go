@@ -30,6 +30,15 @@ func requireID(fe *api.FieldErrors, field, v string) bool {
 	return checkID(fe, field, v)
 }
 
+// optionalNode checks a node annotation that may be absent: an object
+// without one is placed by the scheduler (docs/placement.md).
+func optionalNode(fe *api.FieldErrors, field, v string) bool {
+	if v == "" {
+		return true
+	}
+	return checkID(fe, field, v)
+}
+
 // checkID checks an id that is present (possibly empty, which is invalid).
 func checkID(fe *api.FieldErrors, field, v string) bool {
 	if !api.IsID(v) {

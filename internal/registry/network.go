@@ -77,7 +77,7 @@ var virtualRouterStrategy = &typed[api.VirtualRouterSpec, api.StateStatus]{
 }
 
 func validateVirtualRouter(r *api.VirtualRouter, fe *api.FieldErrors) {
-	requireID(fe, annotationField(api.AnnotationRouterNode), r.Meta.Annotations[api.AnnotationRouterNode])
+	optionalNode(fe, annotationField(api.AnnotationRouterNode), r.Meta.Annotations[api.AnnotationRouterNode])
 	optionalIPv4(fe, "spec.externalGateway", r.Spec.ExternalGateway)
 	optionalIPv4(fe, "spec.natGatewayIP", r.Spec.NATGatewayIP)
 	// One external IP bound twice would need two 1:1 NATs for one address.

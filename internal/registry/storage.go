@@ -45,7 +45,7 @@ func dropEmptySections(from *api.BlockStorageFrom) {
 func validateBlockStorage(b *api.BlockStorage, fe *api.FieldErrors) {
 	ann := b.Meta.Annotations
 	if checkOneOf(fe, annotationField(api.AnnotationBlockStorageType), ann[api.AnnotationBlockStorageType], blockStorageTypeLocal) {
-		requireID(fe, annotationField(api.AnnotationBlockStorageNode), ann[api.AnnotationBlockStorageNode])
+		optionalNode(fe, annotationField(api.AnnotationBlockStorageNode), ann[api.AnnotationBlockStorageNode])
 	}
 	req, reqOK := requireSize(fe, "spec.requestSize", b.Spec.RequestSize)
 	limit, limitOK := requireSize(fe, "spec.limitSize", b.Spec.LimitSize)

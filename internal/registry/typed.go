@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/placement"
 )
 
 // typed adapts rules written against a kind's concrete type to Strategy, so
@@ -80,7 +81,10 @@ func (s *typed[S, T]) ValidateUpdate(oldObj, newObj api.Object) api.FieldErrors 
 	}
 	validateMetaUpdate(&o.Meta, &n.Meta, &fe)
 	for _, key := range s.frozenAnnotations {
-		if ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]; ov != nv {
+		// A node annotation may go from unset to a node: that is
+		// placement (the scheduler's, or a late hand placement).
+		ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]
+		if ov != nv && (ov != "" || !placement.IsNodeAnnotation(key)) {
 			fe.Add(annotationField(key), "is immutable: was %s, now %s", quote(ov), quote(nv))
 		}
 	}

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"github.com/humstack/humstack/internal/placement"
 	"testing"
 
 	"github.com/humstack/humstack/api"
@@ -38,6 +39,8 @@ func TestValidateUpdate(t *testing.T) {
 
 		{"virtualmachine/node", "virtualmachine", edit(func(vm *api.VirtualMachine) { vm.Meta.Annotations[api.AnnotationVirtualMachineNode] = "worker2" }),
 			"meta.annotations[virtualmachinev0/node_name]"},
+		{"virtualmachine/node dropped", "virtualmachine", edit(func(vm *api.VirtualMachine) { delete(vm.Meta.Annotations, api.AnnotationVirtualMachineNode) }),
+			"meta.annotations[virtualmachinev0/node_name]"},
 		{"virtualmachine/power off", "virtualmachine", edit(func(vm *api.VirtualMachine) { vm.Spec.ActionState = api.ActionPowerOff }), ""},
 		{"virtualmachine/resize", "virtualmachine", edit(func(vm *api.VirtualMachine) { vm.Spec.LimitMemory = "2G" }), ""},
 
@@ -59,6 +62,25 @@ func TestValidateUpdate(t *testing.T) {
 			}
 			s.Default(obj)
 			expectField(t, s.ValidateUpdate(old, obj), c.field)
+		})
+	}
+}
+
+// TestPlacingAnUnplacedObject: a node annotation goes from unset to a node
+// (the scheduler's write), never from one node to another or back.
+func TestPlacingAnUnplacedObject(t *testing.T) {
+	for _, kind := range []string{"virtualmachine", "blockstorage", "virtualrouter"} {
+		t.Run(kind, func(t *testing.T) {
+			old, obj := base(t, kind), base(t, kind)
+			old.GetMeta().UID, obj.GetMeta().UID = "uid-1", "uid-1"
+			k, _ := api.KindOf(old)
+			key := placement.Annotation(k)
+			delete(old.GetMeta().Annotations, key)
+			obj.GetMeta().Annotations[key] = "node-z"
+			s := strategyOf(t, old)
+			s.Default(old)
+			s.Default(obj)
+			expectField(t, s.ValidateUpdate(old, obj), "")
 		})
 	}
 }
