@@ -62,6 +62,7 @@ func (c *Config) validate(fe *api.FieldErrors) {
 	v := c.VirtualMachineAgentConfig
 	checkPath(fe, "virtualMachineAgentConfig.virtualMachineDirPath", v.VirtualMachineDirPath)
 	checkRange(fe, "virtualMachineAgentConfig.powerOffTimeoutSeconds", v.PowerOffTimeoutSeconds, 1, 3600)
+	checkOneOf(fe, "scheduler.policy", c.Scheduler.Policy, "spread", "pack")
 }
 
 func (b *BlockStorageAgentConfig) validate(fe *api.FieldErrors, p string) {
@@ -91,6 +92,9 @@ func (n *NetworkAgentConfig) validate(fe *api.FieldErrors, p string) {
 		}
 	}
 	checkIfName(fe, p+".vlan.devName", n.VLAN.DevName)
+	for i, b := range n.ExternalBridges {
+		checkIfName(fe, fmt.Sprintf("%s.externalBridges[%d]", p, i), b)
+	}
 }
 
 func isHost(s string) bool {

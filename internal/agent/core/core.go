@@ -1,7 +1,8 @@
 // Package core holds the cluster-wide controllers a Core agent runs:
 // cascading deletion of groups and namespaces (in the order the kinds'
 // DeleteWaitsFor declarations give, saying in their status what a deletion
-// waits for), and external IP bookkeeping.
+// waits for), external IP bookkeeping, and the scheduler (placing VMs,
+// disks and routers that have no node annotation: schedule.go).
 // They act only through the API; nothing here touches a host.
 package core
 
@@ -21,6 +22,8 @@ type Options struct {
 	// Resync is how often every object is reconciled without a change
 	// (the seed's pollingSeconds); 0 means the runtime's default.
 	Resync time.Duration
+	// Scheduler configures the scheduler.
+	Scheduler SchedulerOptions
 }
 
 // Setup adds the core controllers to m.
@@ -35,4 +38,16 @@ func Setup(m *controller.Manager, opts Options) error {
 	}
 	setupExternalIPs(m, all, copts)
 	return nil
+}
+
+// SetupScheduler adds the scheduler to m: a controller each for VMs,
+// disks and routers. It is apart from Setup so that tests of the other
+// controllers (which place objects on nodes they never register) run
+// without it.
+func SetupScheduler(m *controller.Manager, opts Options) {
+	if opts.Log == nil {
+		opts.Log = m.Log
+	}
+	copts := controller.Options{Log: opts.Log, Resync: opts.Resync}
+	setupScheduler(m, func(k *api.Kind) *controller.Informer { return m.Informer(k, "", nil) }, copts, opts.Scheduler)
 }

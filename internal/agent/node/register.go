@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -33,8 +34,11 @@ type Options struct {
 	// DownloadHost is host:port of this node's listener for other nodes
 	// and the API server (download API, consoles); empty without a secret.
 	DownloadHost string
-	Heartbeat    time.Duration // default DefaultHeartbeat
-	Log          *slog.Logger  // default the manager's
+	// ExternalBridges are the external bridges of this node, reported
+	// for the scheduler's placement of routers.
+	ExternalBridges []string
+	Heartbeat       time.Duration // default DefaultHeartbeat
+	Log             *slog.Logger  // default the manager's
 }
 
 // Agent is this node's registration and heartbeat; it is a
@@ -72,7 +76,7 @@ func New(m *controller.Manager, opts Options) *Agent {
 		spec: api.NodeSpec{
 			Address: opts.Address, LimitMemory: opts.LimitMemory, LimitVcpus: opts.LimitVcpus,
 			AgentMode: opts.AgentMode, Accelerator: opts.Accelerator, AgentVersion: Version,
-			DownloadHost: opts.DownloadHost,
+			DownloadHost: opts.DownloadHost, ExternalBridges: opts.ExternalBridges,
 		},
 		kick:   make(chan struct{}, 1),
 		log:    opts.Log.With("node", opts.Name),
@@ -133,7 +137,7 @@ func (a *Agent) register(ctx context.Context) (*api.Node, error) {
 		return nil, fmt.Errorf("get node: %w", err)
 	default:
 		cur, err = controller.Update(ctx, a.c, cur, func(n *api.Node) bool {
-			if n.Spec == a.spec {
+			if reflect.DeepEqual(n.Spec, a.spec) {
 				return false
 			}
 			n.Spec = a.spec

@@ -1,0 +1,312 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
+	"github.com/humstack/humstack/internal/placement"
+	"github.com/humstack/humstack/internal/scheduler"
+)
+
+// StatePending is the status.state of an object the scheduler cannot
+// place, or whose node annotation names no registered node.
+const StatePending = "Pending"
+
+// Event reasons of the scheduler (docs/events.md).
+const (
+	ReasonScheduled        = "Scheduled"
+	ReasonFailedScheduling = "FailedScheduling"
+)
+
+// Scheduler timing.
+const (
+	// diskGrace is how long a new disk that no VM uses waits before it is
+	// placed alone: the seed creates a VM's disks just before the VM, and
+	// a disk placed alone would pin the VM to wherever the disk fitted.
+	diskGrace = 2 * time.Second
+	// pendingRetryMax bounds the backoff of objects that fit nowhere;
+	// changes of nodes and placed objects retry them at once anyway.
+	pendingRetryMax = time.Minute
+)
+
+// SchedulerOptions configure the scheduler controllers.
+type SchedulerOptions struct {
+	Policy  scheduler.Policy // default spread
+	Workers int              // default 8: placements are writes, and wait for the API
+}
+
+// sched places VMs, disks and routers that have no node annotation, and
+// says when a node annotation names no registered node.
+type sched struct {
+	c      *client.Client
+	policy scheduler.Policy
+	events record.Recorder
+	nodes, vms, disks, routers, images, eips, pools *controller.Informer
+	usage  *usage
+	// decide serializes decision and assumption: two workers never both
+	// take the last room of a node from this scheduler's view.
+	decide sync.Mutex
+
+	pmu     sync.Mutex
+	pending map[*api.Kind]map[controller.Key]int // what fits nowhere -> attempts
+	ctls    map[*api.Kind]*controller.Controller
+}
+
+func setupScheduler(m *controller.Manager, inf func(*api.Kind) *controller.Informer, copts controller.Options, opts SchedulerOptions) {
+	if opts.Policy == "" {
+		opts.Policy = scheduler.Spread
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 8
+	}
+	s := &sched{
+		c: m.Client, policy: opts.Policy, events: m.Recorder("scheduler"), usage: newUsage(),
+		nodes: inf(api.NodeKind), vms: inf(api.VirtualMachineKind), disks: inf(api.BlockStorageKind),
+		routers: inf(api.VirtualRouterKind), images: inf(api.ImageKind), eips: inf(api.ExternalIPKind),
+		pools: inf(api.ExternalIPPoolKind), pending: map[*api.Kind]map[controller.Key]int{},
+		ctls: map[*api.Kind]*controller.Controller{},
+	}
+	s.vms.AddHandler(s.usage.track)
+	s.disks.AddHandler(s.usage.track)
+	inf(api.ImageEntityKind).AddHandler(s.usage.trackEntity)
+	copts.Workers = opts.Workers
+	for _, k := range []*api.Kind{api.VirtualMachineKind, api.BlockStorageKind, api.VirtualRouterKind} {
+		ctl := controller.New("scheduler-"+k.Name, inf(k), s.reconcilerOf(k), copts)
+		ctl.Watch(s.nodes, func(api.Object) []controller.Key { s.retryPending(); return nil })
+		s.ctls[k] = ctl
+		m.Add(ctl)
+	}
+	// Room appears when a placed object goes or moves.
+	for _, placed := range []*controller.Informer{s.vms, s.disks} {
+		placed.AddHandler(func(old, new api.Object) {
+			if old != nil && placement.NodeOf(old) != "" && (new == nil || placement.NodeOf(new) != placement.NodeOf(old) || new.GetMeta().Deleting()) {
+				s.retryPending()
+			}
+		})
+	}
+}
+
+// retryPending queues every object that fit nowhere.
+func (s *sched) retryPending() {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	for k, keys := range s.pending {
+		for key := range keys {
+			s.ctls[k].Enqueue(key)
+		}
+	}
+}
+
+// setPending records key as fitting nowhere and returns its next retry.
+func (s *sched) setPending(k *api.Kind, key controller.Key, on bool) time.Duration {
+	s.pmu.Lock()
+	defer s.pmu.Unlock()
+	if !on {
+		delete(s.pending[k], key)
+		return 0
+	}
+	if s.pending[k] == nil {
+		s.pending[k] = map[controller.Key]int{}
+	}
+	n := s.pending[k][key]
+	s.pending[k][key] = n + 1
+	return min(time.Second<<min(n, 10), pendingRetryMax)
+}
+
+func (s *sched) reconcilerOf(k *api.Kind) controller.Reconciler {
+	return controller.ReconcilerFunc(func(ctx context.Context, key controller.Key) (controller.Result, error) {
+		return s.reconcile(ctx, k, key)
+	})
+}
+
+func (s *sched) reconcile(ctx context.Context, k *api.Kind, key controller.Key) (controller.Result, error) {
+	o, ok := s.informerOf(k).Get(key)
+	if !ok || o.GetMeta().Deleting() {
+		s.setPending(k, key, false)
+		return controller.Result{}, nil
+	}
+	if node := placement.NodeOf(o); node != "" {
+		return s.checkRegistered(ctx, k, key, o, node)
+	}
+	u := s.unitOf(o)
+	if u == nil {
+		s.setPending(k, key, false)
+		return controller.Result{}, nil
+	}
+	if bs, ok := o.(*api.BlockStorage); ok && u.req.Pinned == "" {
+		if c := bs.Meta.CreationTimestamp; c != nil && time.Since(*c) < diskGrace {
+			return controller.Result{RequeueAfter: diskGrace - time.Since(*c)}, nil
+		}
+	}
+	return s.place(ctx, k, key, u)
+}
+
+func (s *sched) informerOf(k *api.Kind) *controller.Informer {
+	switch k {
+	case api.VirtualMachineKind:
+		return s.vms
+	case api.BlockStorageKind:
+		return s.disks
+	}
+	return s.routers
+}
+
+func (s *sched) unitOf(o api.Object) *unit {
+	switch v := o.(type) {
+	case *api.VirtualMachine:
+		return s.vmUnit(v)
+	case *api.BlockStorage:
+		return s.diskUnit(v)
+	case *api.VirtualRouter:
+		return s.routerUnit(v)
+	}
+	return nil
+}
+
+// place decides, assumes and writes; on a refusal (another placement took
+// the room first) it retries soon with fresh caches.
+func (s *sched) place(ctx context.Context, k *api.Kind, key controller.Key, u *unit) (controller.Result, error) {
+	d := s.choose(u)
+	if d.Node == "" {
+		return s.pendingFor(ctx, k, key, u.obj, d.Message)
+	}
+	s.setPending(k, key, false)
+	if err := s.write(ctx, u, d.Node); err != nil {
+		return controller.Result{}, err
+	}
+	s.events.Event(u.obj, api.EventNormal, ReasonScheduled, "placed on %s", d.Node)
+	return controller.Result{}, nil
+}
+
+// choose decides under s.decide and assumes the placement of the unit.
+func (s *sched) choose(u *unit) scheduler.Decision {
+	if u.why != "" {
+		return scheduler.Decision{Message: "cannot be placed: " + u.why}
+	}
+	s.decide.Lock()
+	defer s.decide.Unlock()
+	s.usage.mu.Lock()
+	defer s.usage.mu.Unlock()
+	u.req.Peers = s.peers(u)
+	d := scheduler.Decide(s.usage.nodes(s.nodes), &u.req, s.policy)
+	if d.Node == "" {
+		return d
+	}
+	m := u.obj.GetMeta()
+	s.usage.assume(u.req.Key, assumption{node: d.Node, amounts: placement.Request(u.obj),
+		scope: m.Group + "/" + m.Namespace, labels: m.Labels})
+	for _, bs := range u.disks {
+		s.usage.assume(placement.Key(api.BlockStorageKind, &bs.Meta), assumption{node: d.Node, amounts: placement.Request(bs)})
+	}
+	return d
+}
+
+// write sets the node annotation of the unit's object, then of its disks.
+// A disk refused after its VM was placed is placed on the VM's node by its
+// own reconcile (or says there why it cannot be).
+func (s *sched) write(ctx context.Context, u *unit, node string) error {
+	if err := s.annotate(ctx, u.obj, node); err != nil {
+		for _, bs := range u.disks {
+			s.usage.forget(placement.Key(api.BlockStorageKind, &bs.Meta))
+		}
+		return err
+	}
+	for _, bs := range u.disks {
+		if err := s.annotate(ctx, bs, node); err != nil {
+			controller.Logger(ctx).Warn("disk not placed with its VM", "disk", bs.Meta.ID, "node", node, "err", err)
+			s.ctls[api.BlockStorageKind].Enqueue(controller.KeyOf(bs))
+		}
+	}
+	return nil
+}
+
+// annotate writes o's node annotation if it is still unset.
+func (s *sched) annotate(ctx context.Context, o api.Object, node string) error {
+	k, _ := api.KindOf(o)
+	key := placement.Key(k, o.GetMeta())
+	ann := placement.Annotation(k)
+	_, err := controller.Update(ctx, s.c, o, func(o api.Object) bool {
+		m := o.GetMeta()
+		if m.Annotations[ann] != "" || m.Deleting() {
+			return false // placed by someone else meanwhile, or going
+		}
+		if m.Annotations == nil {
+			m.Annotations = map[string]string{}
+		}
+		m.Annotations[ann] = node
+		return true
+	})
+	if err != nil {
+		s.usage.forget(key)
+		if errors.Is(err, api.ErrNotFound) {
+			return nil
+		}
+		return fmt.Errorf("place %s on %s: %w", key, node, err)
+	}
+	return nil
+}
+
+// checkRegistered says Pending on an object placed (by hand) on a node
+// that is not registered, and nothing otherwise: the node's agent owns the
+// status of what is placed on it.
+func (s *sched) checkRegistered(ctx context.Context, k *api.Kind, key controller.Key, o api.Object, node string) (controller.Result, error) {
+	if _, ok := s.nodes.Get(controller.Key{ID: node}); ok {
+		s.setPending(k, key, false)
+		return controller.Result{}, nil
+	}
+	var names []string
+	for _, n := range s.nodes.List() {
+		names = append(names, n.GetMeta().ID)
+	}
+	sort.Strings(names)
+	known := strings.Join(names, ", ")
+	if known == "" {
+		known = "none"
+	}
+	return s.pendingFor(ctx, k, key, o, fmt.Sprintf("node %s is not registered; nodes: %s", node, known))
+}
+
+// pendingFor writes Pending with msg, records FailedScheduling, and
+// retries later (sooner when nodes or placed objects change).
+func (s *sched) pendingFor(ctx context.Context, k *api.Kind, key controller.Key, o api.Object, msg string) (controller.Result, error) {
+	retry := s.setPending(k, key, true)
+	s.events.Event(o, api.EventWarning, ReasonFailedScheduling, "%s", msg)
+	node := placement.NodeOf(o)
+	_, err := controller.UpdateStatus(ctx, s.c, o, func(o api.Object) bool {
+		if placement.NodeOf(o) != node {
+			return false // placed meanwhile: no longer ours to write
+		}
+		return setState(o, StatePending, msg)
+	})
+	if err != nil && !errors.Is(err, api.ErrNotFound) {
+		return controller.Result{}, err
+	}
+	return controller.Result{RequeueAfter: retry}, nil
+}
+
+// setState sets status.state and status.message of a placed kind.
+func setState(o api.Object, state, msg string) bool {
+	set := func(s, m *string) bool {
+		changed := *s != state || *m != msg
+		*s, *m = state, msg
+		return changed
+	}
+	switch v := o.(type) {
+	case *api.VirtualMachine:
+		return set(&v.Status.State, &v.Status.Message)
+	case *api.BlockStorage:
+		return set(&v.Status.State, &v.Status.Message)
+	case *api.VirtualRouter:
+		return set(&v.Status.State, &v.Status.Message)
+	}
+	return false
+}
