@@ -57,8 +57,17 @@ func (u *usage) track(old, new api.Object) {
 		u.account(new, +1)
 		k, _ := api.KindOf(new)
 		key := placement.Key(k, new.GetMeta())
-		if a, ok := u.assumed[key]; ok && a.node == placement.NodeOf(new) {
-			delete(u.assumed, key) // the cache has caught up
+		// The cache has caught up with the placement, or shows it placed
+		// elsewhere (by another scheduler) or gone: either way the
+		// assumption is done.
+		if a, ok := u.assumed[key]; ok && (placement.NodeOf(new) != "" || new.GetMeta().Deleting()) {
+			delete(u.assumed, key)
+			u.gen[a.node]++
+		}
+	} else if old != nil {
+		k, _ := api.KindOf(old)
+		if a, ok := u.assumed[placement.Key(k, old.GetMeta())]; ok {
+			delete(u.assumed, placement.Key(k, old.GetMeta()))
 			u.gen[a.node]++
 		}
 	}

@@ -47,11 +47,11 @@ type SchedulerOptions struct {
 // sched places VMs, disks and routers that have no node annotation, and
 // says when a node annotation names no registered node.
 type sched struct {
-	c      *client.Client
-	policy scheduler.Policy
-	events record.Recorder
+	c                                               *client.Client
+	policy                                          scheduler.Policy
+	events                                          record.Recorder
 	nodes, vms, disks, routers, images, eips, pools *controller.Informer
-	usage  *usage
+	usage                                           *usage
 	// decide serializes decision and assumption: two workers never both
 	// take the last room of a node from this scheduler's view.
 	decide sync.Mutex
@@ -237,7 +237,8 @@ func (s *sched) annotate(ctx context.Context, o api.Object, node string) error {
 	_, err := controller.Update(ctx, s.c, o, func(o api.Object) bool {
 		m := o.GetMeta()
 		if m.Annotations[ann] != "" || m.Deleting() {
-			return false // placed by someone else meanwhile, or going
+			s.usage.forget(key) // placed by someone else meanwhile, or going
+			return false
 		}
 		if m.Annotations == nil {
 			m.Annotations = map[string]string{}
