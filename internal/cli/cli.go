@@ -65,7 +65,7 @@ func (a *app) newRoot() *cobra.Command {
 	root.AddCommand(
 		a.createCmd(), a.applyCmd(), a.updateCmd(),
 		a.deleteCmd(), a.getCmd(), a.watchCmd(),
-		a.describeCmd(),
+		a.describeCmd(), a.labelCmd(),
 		a.consoleCmd(), a.consoleLinkCmd(), a.configCmd(), a.loginCmd(), a.nodeCmd(),
 	)
 	return root
