@@ -43,12 +43,15 @@ func score(n *Node, r *Request, p Policy) float64 {
 	return s
 }
 
+// NoNodes is the message when there is no node at all.
+const NoNodes = "no nodes are registered"
+
 // summarize writes "0/5 nodes fit: 3 insufficient memory (needs 4G, free
 // 1.5G), 1 cordoned, 1 NotReady": categories by count (then name); for
 // capacity the request and the most any node of the group has free.
 func summarize(total int, misses []miss, r *Request) string {
 	if total == 0 {
-		return "no nodes are registered"
+		return NoNodes
 	}
 	type group struct {
 		cat  string

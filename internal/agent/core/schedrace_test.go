@@ -10,6 +10,7 @@ import (
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/agent/core"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/placement"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
@@ -36,7 +37,7 @@ func TestTwoSchedulersRacing(t *testing.T) {
 	wg.Wait()
 	placed := 0
 	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
-		counts := checkCapacity(t, e)
+		counts := checkCapacity(t, e, false)
 		placed = 0
 		for _, c := range counts {
 			placed += c
@@ -44,7 +45,7 @@ func TestTwoSchedulersRacing(t *testing.T) {
 		return placed == 30, fmt.Sprintf("%d VMs placed (%s), want 30", placed, sortedCounts(counts))
 	})
 	time.Sleep(time.Second) // let a late placement show
-	if got := sortedCounts(checkCapacity(t, e)); got != "a=6 b=10 c=14" {
+	if got := sortedCounts(checkCapacity(t, e, true)); got != "a=6 b=10 c=14" {
 		t.Errorf("VMs per node %s, want a=6 b=10 c=14", got)
 	}
 	testenv.Eventually(t, wait, func() (bool, string) {
@@ -55,8 +56,12 @@ func TestTwoSchedulersRacing(t *testing.T) {
 		pending := 0
 		for _, o := range objs {
 			vm := o.(*api.VirtualMachine)
-			if vm.Status.State == core.StatePending && vm.Status.Message == "0/3 nodes fit: 3 insufficient memory (needs 1G, free 0)" {
+			msg := vm.Status.State + ": " + vm.Status.Message
+			switch placed := placement.NodeOf(vm) != ""; {
+			case !placed && msg == "Pending: 0/3 nodes fit: 3 insufficient memory (needs 1G, free 0)":
 				pending++
+			case placed && vm.Status.State != "":
+				t.Errorf("VM %s placed and still %s", vm.Meta.ID, msg)
 			}
 		}
 		return pending == 10, fmt.Sprintf("%d VMs Pending for memory, want 10", pending)

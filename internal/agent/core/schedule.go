@@ -184,13 +184,43 @@ func (s *sched) place(ctx context.Context, k *api.Kind, key controller.Key, u *u
 		return controller.Result{}, err
 	}
 	s.events.Event(u.obj, api.EventNormal, ReasonScheduled, "placed on %s", d.Node)
-	return controller.Result{}, nil
+	return controller.Result{}, s.clearPending(ctx, u.obj)
 }
+
+// clearPending empties the status the scheduler wrote on an object it has
+// now placed, unless the node's agent has written its own meanwhile.
+func (s *sched) clearPending(ctx context.Context, o api.Object) error {
+	if st, msg := api.StatusOf(o); st != StatePending || !schedulerMessage(msg) {
+		return nil
+	}
+	_, err := controller.UpdateStatus(ctx, s.c, o, func(o api.Object) bool {
+		if st, msg := api.StatusOf(o); st != StatePending || !schedulerMessage(msg) {
+			return false
+		}
+		return setState(o, "", "")
+	})
+	if errors.Is(err, api.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// schedulerMessage tells the scheduler's Pending messages from an agent's.
+func schedulerMessage(msg string) bool {
+	return strings.HasPrefix(msg, "0/") || msg == scheduler.NoNodes ||
+		strings.HasPrefix(msg, cannotBePlaced) || strings.Contains(msg, notRegistered)
+}
+
+// Message parts that schedulerMessage recognizes.
+const (
+	cannotBePlaced = "cannot be placed: "
+	notRegistered  = " is not registered; nodes: "
+)
 
 // choose decides under s.decide and assumes the placement of the unit.
 func (s *sched) choose(u *unit) scheduler.Decision {
 	if u.why != "" {
-		return scheduler.Decision{Message: "cannot be placed: " + u.why}
+		return scheduler.Decision{Message: cannotBePlaced + u.why}
 	}
 	s.decide.Lock()
 	defer s.decide.Unlock()
@@ -273,7 +303,7 @@ func (s *sched) checkRegistered(ctx context.Context, k *api.Kind, key controller
 	if known == "" {
 		known = "none"
 	}
-	return s.pendingFor(ctx, k, key, o, fmt.Sprintf("node %s is not registered; nodes: %s", node, known))
+	return s.pendingFor(ctx, k, key, o, "node "+node+notRegistered+known)
 }
 
 // pendingFor writes Pending with msg, records FailedScheduling, and
