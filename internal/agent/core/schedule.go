@@ -180,15 +180,17 @@ func (s *sched) place(ctx context.Context, k *api.Kind, key controller.Key, u *u
 		return s.pendingFor(ctx, k, key, u.obj, d.Message)
 	}
 	s.setPending(k, key, false)
-	if err := s.write(ctx, u, d.Node); err != nil {
-		return controller.Result{}, err
+	written, err := s.write(ctx, u, d.Node)
+	if err != nil || written == nil {
+		return controller.Result{}, err // nil: placed by someone else, or gone
 	}
 	s.events.Event(u.obj, api.EventNormal, ReasonScheduled, "placed on %s", d.Node)
-	return controller.Result{}, s.clearPending(ctx, u.obj)
+	return controller.Result{}, s.clearPending(ctx, written)
 }
 
-// clearPending empties the status the scheduler wrote on an object it has
-// now placed, unless the node's agent has written its own meanwhile.
+// clearPending empties the status a scheduler wrote on an object this one
+// has now placed (o is as written, so a Pending written just before the
+// placement shows), unless the node's agent has written its own meanwhile.
 func (s *sched) clearPending(ctx context.Context, o api.Object) error {
 	if st, msg := api.StatusOf(o); st != StatePending || !schedulerMessage(msg) {
 		return nil
@@ -243,33 +245,39 @@ func (s *sched) choose(u *unit) scheduler.Decision {
 // write sets the node annotation of the unit's object, then of its disks.
 // A disk refused after its VM was placed is placed on the VM's node by its
 // own reconcile (or says there why it cannot be).
-func (s *sched) write(ctx context.Context, u *unit, node string) error {
-	if err := s.annotate(ctx, u.obj, node); err != nil {
+func (s *sched) write(ctx context.Context, u *unit, node string) (api.Object, error) {
+	written, err := s.annotate(ctx, u.obj, node)
+	if err != nil || written == nil {
 		for _, bs := range u.disks {
 			s.usage.forget(placement.Key(api.BlockStorageKind, &bs.Meta))
 		}
-		return err
+		return nil, err
 	}
 	for _, bs := range u.disks {
-		if err := s.annotate(ctx, bs, node); err != nil {
+		if _, err := s.annotate(ctx, bs, node); err != nil {
 			controller.Logger(ctx).Warn("disk not placed with its VM", "disk", bs.Meta.ID, "node", node, "err", err)
 			s.ctls[api.BlockStorageKind].Enqueue(controller.KeyOf(bs))
 		}
 	}
-	return nil
+	return written, nil
 }
 
-// annotate writes o's node annotation if it is still unset.
-func (s *sched) annotate(ctx context.Context, o api.Object, node string) error {
+// annotate writes o's node annotation if it is still unset, and returns
+// the object as written; nil when someone else placed it meanwhile or it
+// is gone or going.
+func (s *sched) annotate(ctx context.Context, o api.Object, node string) (api.Object, error) {
 	k, _ := api.KindOf(o)
 	key := placement.Key(k, o.GetMeta())
 	ann := placement.Annotation(k)
-	_, err := controller.Update(ctx, s.c, o, func(o api.Object) bool {
+	mine := false
+	out, err := controller.Update(ctx, s.c, o, func(o api.Object) bool {
 		m := o.GetMeta()
 		if m.Annotations[ann] != "" || m.Deleting() {
-			s.usage.forget(key) // placed by someone else meanwhile, or going
+			s.usage.forget(key)
+			mine = false
 			return false
 		}
+		mine = true
 		if m.Annotations == nil {
 			m.Annotations = map[string]string{}
 		}
@@ -279,11 +287,14 @@ func (s *sched) annotate(ctx context.Context, o api.Object, node string) error {
 	if err != nil {
 		s.usage.forget(key)
 		if errors.Is(err, api.ErrNotFound) {
-			return nil
+			return nil, nil
 		}
-		return fmt.Errorf("place %s on %s: %w", key, node, err)
+		return nil, fmt.Errorf("place %s on %s: %w", key, node, err)
 	}
-	return nil
+	if !mine {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // checkRegistered says Pending on an object placed (by hand) on a node
