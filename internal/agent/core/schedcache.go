@@ -146,8 +146,7 @@ func (u *usage) nodes(inf *controller.Informer) []*scheduler.Node {
 		}
 		out = append(out, b.node)
 	}
-	scheduler.SortNodes(out)
-	return out
+	return out // unsorted: Decide's answer does not depend on the order
 }
 
 // build makes the scheduler.Node of n.

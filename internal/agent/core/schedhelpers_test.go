@@ -30,7 +30,7 @@ func schedEnv(t *testing.T, opts core.Options) *testenv.Env {
 
 // addNode registers a Ready node as its agent would, then lets edit
 // change it (labels, cordon, state).
-func addNode(t *testing.T, e *testenv.Env, name, cpu, mem string, edit func(*api.Node)) {
+func addNode(t testing.TB, e *testenv.Env, name, cpu, mem string, edit func(*api.Node)) {
 	t.Helper()
 	ctx := context.Background()
 	n := api.NodeKind.New().(*api.Node)
@@ -117,7 +117,7 @@ func waitStatus(t *testing.T, e *testenv.Env, id, state, msg string) {
 // the API server writes the ledger before the object, so whatever shows
 // placed must be in the ledger read after it. With exact (nothing moving)
 // the ledger must be exactly the placed objects. It returns VMs per node.
-func checkCapacity(t *testing.T, e *testenv.Env, exact bool) map[string]int {
+func checkCapacity(t testing.TB, e *testenv.Env, exact bool) map[string]int {
 	t.Helper()
 	ctx := context.Background()
 	used := map[string]api.Amounts{}
