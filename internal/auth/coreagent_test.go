@@ -16,6 +16,11 @@ func TestCoreAgentRole(t *testing.T) {
 	p := NewPolicy(nil, []Binding{{Role: RoleCoreAgent, Subjects: []api.Subject{{Kind: api.SubjectNode, Name: "node-a"}}}})
 	onB := vmAt(VerbStatus, "g", "ns", "vm")
 	onB.Object = placedVM("node-b")
+	place := vmAt(VerbUpdate, "g", "ns", "vm")
+	place.Object = placedVM("")
+	moveB := vmAt(VerbUpdate, "g", "ns", "vm")
+	moveB.Object = placedVM("node-b")
+	pending := Attributes{Verb: VerbStatus, Kind: "blockstorage", Group: "g", Namespace: "ns", ID: "d"}
 	for _, c := range []struct {
 		name       string
 		a          Attributes
@@ -38,6 +43,9 @@ func TestCoreAgentRole(t *testing.T) {
 		{"no group deletes", Attributes{Verb: VerbDelete, Kind: "group", ID: "g"}, "403", "403"},
 		{"no node deletes", Attributes{Verb: VerbDelete, Kind: "node", ID: "node-c"}, "403", "403"},
 		{"no VM spec changes", vmAt(VerbUpdate, "g", "ns", "vm"), "403", "404"},
+		{"schedule: place an unplaced VM", place, "ok", "404"},
+		{"schedule: not change a placed VM", moveB, "403", "ok"}, // node-b's own VM: its node role
+		{"schedule: a disk Pending", pending, "ok", "404"},
 		{"no consoles", vmAt(VerbConsole, "g", "ns", "vm"), "403", "403"},
 		{"no tokens", Attributes{Verb: VerbList, Kind: "token"}, "403", "403"},
 		{"no roles", Attributes{Verb: VerbCreate, Kind: "role"}, "403", "403"},

@@ -57,6 +57,18 @@ func TestNothingFitsSaysWhyPerNode(t *testing.T) {
 	}
 }
 
+// TestSummaryNamesOnlyWhatIsShort: a resource a node does not limit is
+// never said to be short in the summary.
+func TestSummaryNamesOnlyWhatIsShort(t *testing.T) {
+	n := node("a", 8, 4, 0, 4)
+	r := vmReq(1, 1)
+	r.Amounts.Storage = 64 << 20
+	d := Decide([]*Node{n}, r, Spread)
+	if want := "0/1 nodes fit: 1 insufficient memory (needs 1G, free 0)"; d.Message != want {
+		t.Fatalf("got %q, want %q", d.Message, want)
+	}
+}
+
 func TestFilters(t *testing.T) {
 	peers := []Peer{{Key: "virtualmachine/g/ns/web1", Node: "a", Labels: map[string]string{"app": "web"}},
 		{Key: "virtualmachine/g/ns/db1", Node: "b", Labels: map[string]string{"app": "db"}}}

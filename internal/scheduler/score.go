@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -86,8 +87,7 @@ func summarize(total int, misses []miss, r *Request) string {
 	for i, g := range list {
 		text := g.text
 		if isCapacity(g.cat) {
-			// zero allocatable = enforced: the group is short of these.
-			text = placement.Shortfall(api.Amounts{}, g.free, r.Amounts)
+			text = placement.Shortfall(enforced(g.cat), g.free, r.Amounts)
 		}
 		parts[i] = fmt.Sprintf("%d %s", g.n, text)
 	}
@@ -96,6 +96,20 @@ func summarize(total int, misses []miss, r *Request) string {
 		msg += ": " + strings.Join(parts, ", ")
 	}
 	return msg
+}
+
+// enforced is an allocatable that enforces (0) only the resources a
+// capacity category names and leaves the others unlimited (-1), so a
+// group's summary names what its nodes are short of and nothing else.
+func enforced(cat string) api.Amounts {
+	res := strings.Split(strings.TrimPrefix(cat, "insufficient "), ", ")
+	pick := func(name string) int64 {
+		if slices.Contains(res, name) {
+			return 0
+		}
+		return -1
+	}
+	return api.Amounts{MilliCPU: pick("cpu"), Memory: pick("memory"), Storage: pick("storage")}
 }
 
 func isCapacity(cat string) bool { return strings.HasPrefix(cat, "insufficient ") }

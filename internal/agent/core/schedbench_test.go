@@ -60,7 +60,7 @@ func BenchmarkPlacement(b *testing.B) {
 		wall := time.Since(start)
 		b.StopTimer()
 		stop()
-		checkCapacity(b, e, true)
+		checkCapacity(b, e.Client, true)
 		lat.report(b, vms, wall)
 	}
 }

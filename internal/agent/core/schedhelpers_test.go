@@ -55,15 +55,20 @@ func addNode(t testing.TB, e *testenv.Env, name, cpu, mem string, edit func(*api
 	}
 }
 
-// vmDoc is an unplaced, powered-off VM.
+// vmDoc is an unplaced, powered-off VM; a request of a fraction of a vCPU
+// ("100m") has a limit of 1.
 func vmDoc(id, cpu, mem string, annotations map[string]string, disks ...string) string {
+	limit := cpu
+	if strings.HasSuffix(cpu, "m") {
+		limit = "1"
+	}
 	var ann []string
 	for k, v := range annotations {
 		ann = append(ann, fmt.Sprintf("%q: %q", k, v))
 	}
 	return fmt.Sprintf(`meta: {apiType: systemv0/virtualmachine, id: %s, group: g, namespace: ns, labels: {app: %s}, annotations: {%s}}
 spec: {requestVcpus: %s, limitVcpus: %s, requestMemory: %s, limitMemory: %s, actionState: PowerOff, blockStorageIDs: [%s]}`,
-		id, strings.TrimRight(id, "0123456789"), strings.Join(ann, ", "), cpu, cpu, mem, mem, strings.Join(disks, ", "))
+		id, strings.TrimRight(id, "0123456789"), strings.Join(ann, ", "), cpu, limit, mem, mem, strings.Join(disks, ", "))
 }
 
 func diskDoc(id, size, node string) string {
@@ -117,14 +122,14 @@ func waitStatus(t *testing.T, e *testenv.Env, id, state, msg string) {
 // the API server writes the ledger before the object, so whatever shows
 // placed must be in the ledger read after it. With exact (nothing moving)
 // the ledger must be exactly the placed objects. It returns VMs per node.
-func checkCapacity(t testing.TB, e *testenv.Env, exact bool) map[string]int {
+func checkCapacity(t testing.TB, c *client.Client, exact bool) map[string]int {
 	t.Helper()
 	ctx := context.Background()
 	used := map[string]api.Amounts{}
 	keys := map[string][]string{}
 	count := map[string]int{}
 	for _, k := range []*api.Kind{api.VirtualMachineKind, api.BlockStorageKind} {
-		objs, _, err := e.Client.List(ctx, k, client.Scope{})
+		objs, _, err := c.List(ctx, k, client.Scope{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +143,7 @@ func checkCapacity(t testing.TB, e *testenv.Env, exact bool) map[string]int {
 			}
 		}
 	}
-	nodes, _, err := e.Client.List(ctx, api.NodeKind, client.Scope{})
+	nodes, _, err := c.List(ctx, api.NodeKind, client.Scope{})
 	if err != nil {
 		t.Fatal(err)
 	}

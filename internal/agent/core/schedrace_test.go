@@ -37,7 +37,7 @@ func TestTwoSchedulersRacing(t *testing.T) {
 	wg.Wait()
 	placed := 0
 	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
-		counts := checkCapacity(t, e, false)
+		counts := checkCapacity(t, e.Client, false)
 		placed = 0
 		for _, c := range counts {
 			placed += c
@@ -45,7 +45,7 @@ func TestTwoSchedulersRacing(t *testing.T) {
 		return placed == 30, fmt.Sprintf("%d VMs placed (%s), want 30", placed, sortedCounts(counts))
 	})
 	time.Sleep(time.Second) // let a late placement show
-	if got := sortedCounts(checkCapacity(t, e, true)); got != "a=6 b=10 c=14" {
+	if got := sortedCounts(checkCapacity(t, e.Client, true)); got != "a=6 b=10 c=14" {
 		t.Errorf("VMs per node %s, want a=6 b=10 c=14", got)
 	}
 	testenv.Eventually(t, wait, func() (bool, string) {

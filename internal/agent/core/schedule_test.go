@@ -29,7 +29,7 @@ func TestSchedulerSpreadsWithinCapacity(t *testing.T) {
 	for i := range 12 {
 		waitNode(t, e, api.VirtualMachineKind, fmt.Sprintf("vm%d", i))
 	}
-	if got := sortedCounts(checkCapacity(t, e, true)); got != "a=2 b=4 c=6" {
+	if got := sortedCounts(checkCapacity(t, e.Client, true)); got != "a=2 b=4 c=6" {
 		t.Errorf("VMs per node: %s, want a=2 b=4 c=6 (all memory taken)", got)
 	}
 	e.Create(t, vmDoc("big", "1", "2G", nil))
@@ -43,7 +43,7 @@ func TestSchedulerSpreadsWithinCapacity(t *testing.T) {
 	}
 	waitNode(t, e, api.VirtualMachineKind, "big")
 	e.WaitEvent(t, "big", core.ReasonScheduled)
-	checkCapacity(t, e, true)
+	checkCapacity(t, e.Client, true)
 }
 
 // TestSchedulerPacks: pack fills the fullest node that fits first.
@@ -56,7 +56,7 @@ func TestSchedulerPacks(t *testing.T) {
 		e.Create(t, vmDoc(id, "1", "2G", nil))
 		waitNode(t, e, api.VirtualMachineKind, id) // one at a time: each sees the last
 	}
-	if got := sortedCounts(checkCapacity(t, e, true)); got != "a=4 b=1" {
+	if got := sortedCounts(checkCapacity(t, e.Client, true)); got != "a=4 b=1" {
 		t.Errorf("VMs per node: %s, want a=4 b=1", got)
 	}
 }
@@ -97,7 +97,7 @@ func TestSchedulerDiskLocality(t *testing.T) {
 		want := "0/2 nodes fit: 2 insufficient storage (needs 95G, free 70G)"
 		return bs.Status.State == core.StatePending && bs.Status.Message == want, fmt.Sprintf("disk toobig: %q %q", bs.Status.State, bs.Status.Message)
 	})
-	checkCapacity(t, e, true)
+	checkCapacity(t, e.Client, true)
 }
 
 // TestSchedulerFilters: KVM, node selector, anti-affinity and affinity.
