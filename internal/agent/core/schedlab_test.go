@@ -74,6 +74,7 @@ func TestLabSchedulerPlacesThirtyVMs(t *testing.T) {
 	// Half full: spread keeps the nodes' shares level, 3/6, 5/10, 7/14
 	// (give or take one: vCPUs count a little too).
 	half := checkCapacity(t, c, false)
+	t.Logf("15 VMs: %s", sortedCounts(half))
 	for n, want := range map[string]int{"node-a": 3, "node-b": 5, "node-c": 7} {
 		if d := half[n] - want; d < -1 || d > 1 {
 			t.Errorf("15 VMs spread as %s, want about node-a=3 node-b=5 node-c=7", sortedCounts(half))
