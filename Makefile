@@ -60,6 +60,7 @@ scenario:
 fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/registry FuzzDecodeValidate
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/registry FuzzEventValidate
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/registry FuzzQuotaValidate
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./api FuzzInjectResourceVersion
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./api FuzzQuantities
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/host/cloudinit FuzzUserData

@@ -71,7 +71,7 @@ var matrix = []struct {
 	{who: "link:vm", allow: []allow{{"virtualmachine", "console", "ns-obj"}}, byID: http.StatusNotFound},
 	// Cluster-wide lists of what can be inside a group answer, filtered.
 	// The fixture event is about g1's VM: hidden like the VM.
-	{who: "g2admin", allow: []allow{{"group rolebinding event " + tenant, "list watch", "cl-coll"}},
+	{who: "g2admin", allow: []allow{{"group rolebinding quota event " + tenant, "list watch", "cl-coll"}},
 		hidden: "ns-obj ns-coll g1-obj g1-coll ns-self g1-self", hide: []allow{{"event", "*", "cl-obj"}}},
 	{who: "node:node-b", allow: []allow{
 		{"node", everyRead, "cl-obj cl-coll"},
@@ -88,8 +88,8 @@ var matrix = []struct {
 	// everywhere: read, cascade-delete and set status, the leader lease.
 	{who: "node:node-c", allow: []allow{
 		{"node", everyRead + " status", "cl-obj cl-coll"},
-		{"group lease externalippool rolebinding " + tenant, everyRead, anywhere},
-		{"rolebinding " + tenant, "delete", anywhere},
+		{"group lease externalippool rolebinding quota " + tenant, everyRead, anywhere},
+		{"rolebinding quota " + tenant, "delete", anywhere},
 		{"lease", "create update", "cl-obj"},
 		{"group namespace", "update", anywhere},
 		{"group namespace node virtualmachine externalip externalippool", "status", anywhere},
@@ -336,7 +336,10 @@ func fixtures(t *testing.T) map[*api.Kind]fixture {
 		FirstTimestamp: at, LastTimestamp: at, Source: api.EventSource{Component: "vm", Node: "node-a"},
 		InvolvedObject: api.ObjectReference{APIType: api.VirtualMachineKind.APIType, Group: "g1", Namespace: "ns1",
 			ID: link.Spec.VirtualMachineID}}
-	objs = append(objs, node, lease, tok, role, rb, crb, link, ev)
+	quota := api.QuotaKind.New().(*api.Quota)
+	quota.Meta.ID = "q1"
+	quota.Spec.Hard.VirtualMachines = new(int64(1000))
+	objs = append(objs, node, lease, tok, role, rb, crb, link, ev, quota)
 
 	out := map[*api.Kind]fixture{}
 	for _, o := range objs {

@@ -119,6 +119,9 @@ func New(store storage.Store, opts Options) *Server {
 		// serving unchecked is not an option.
 		panic(fmt.Sprintf("apiserver: unknown authorization mode %q", opts.Authorization))
 	}
+	quotas := newQuotaAdmitter(s.store, s.log)
+	s.admitters = append(s.admitters, quotas)
+	go quotas.runRepair(s.stopping)
 	s.events = &retention{store: s.store, cfg: opts.Events.withDefaults(), now: opts.Now, log: s.log}
 	if s.events.now == nil {
 		s.events.now = time.Now
@@ -208,9 +211,12 @@ func (s *Server) routes() {
 		s.handle(k, "GET "+coll+"/{id}", h.get)
 		s.handle(k, "PUT "+coll+"/{id}", h.update)
 		s.handle(k, "DELETE "+coll+"/{id}", h.delete)
-		if _, redacted := registry.For(k).(registry.OutputRedactor); !redacted {
+		_, redacted := registry.For(k).(registry.OutputRedactor)
+		_, byServer := registry.For(k).(registry.ServerStatus)
+		if !redacted && !byServer {
 			// Clients never see what a redacted status holds, so they
-			// cannot write it back: that status is the server's alone.
+			// cannot write it back: that status is the server's alone,
+			// as is a ledger the server keeps (a quota's).
 			s.handle(k, "PUT "+coll+"/{id}/status", h.updateStatus)
 		}
 	}

@@ -132,6 +132,9 @@ func authorizeGrants(id *Identity, a Attributes, p *Policy) error {
 			continue
 		}
 		visible = true
+		if g.scope.depth() > 0 && clusterWritten(a) {
+			continue
+		}
 		// A collection, or a group whose inside one may read, is allowed
 		// to a grant on a part of it (lists are then filtered).
 		partial := a.collection() || (a.Kind == "group" && target.Group != "")

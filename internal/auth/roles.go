@@ -92,7 +92,17 @@ var (
 	// its involved object too (the API server asks both), so a node writes
 	// events only about what it may get.
 	eventWriteVerbs = []string{VerbGet, VerbCreate, VerbUpdate}
+	// clusterWrittenKinds live inside a group, but only a grant on the
+	// whole cluster writes them: a quota limits what its group may hold,
+	// so the group's own admin (or any role bound inside the group, even
+	// cluster-admin) reads it and cannot raise it.
+	clusterWrittenKinds = []string{"quota"}
 )
+
+// clusterWritten reports whether a writes a kind only cluster-wide grants write.
+func clusterWritten(a Attributes) bool {
+	return slices.Contains(clusterWrittenKinds, a.Kind) && !slices.Contains(readVerbs, a.Verb)
+}
 
 // builtinRoles exist without objects and cannot be changed. A role says
 // what; the binding's scope says where: group-admin bound in a group is
@@ -103,9 +113,9 @@ var builtinRoles = map[string]*role{
 	RoleGroupAdmin:   {RoleGroupAdmin, []rule{{kinds: []string{"*"}, verbs: []string{"*"}}}},
 	RoleEditor: {RoleEditor, []rule{
 		{kinds: tenantKinds, verbs: editVerbs},
-		{kinds: []string{"group", "event"}, verbs: readVerbs},
+		{kinds: []string{"group", "event", "quota"}, verbs: readVerbs},
 	}},
-	RoleViewer: {RoleViewer, []rule{{kinds: append([]string{"group", "event"}, tenantKinds...), verbs: readVerbs}}},
+	RoleViewer: {RoleViewer, []rule{{kinds: append([]string{"group", "event", "quota"}, tenantKinds...), verbs: readVerbs}}},
 	RoleOperator: {RoleOperator, []rule{
 		{kinds: []string{"virtualmachine"}, verbs: []string{VerbGet, VerbList, VerbWatch, VerbPower, VerbConsole}},
 		// Whoever may open a console may share it, and revoke what it shared.

@@ -46,7 +46,7 @@ var strategies = index(
 	imageEntityStrategy, imageStrategy, blockStorageStrategy,
 	virtualMachineStrategy, consoleLinkStrategy,
 	tokenStrategyV, roleStrategy, roleBindingStrategy, clusterRoleBindingStrategy,
-	eventStrategy,
+	eventStrategy, quotaStrategyV,
 )
 
 // For returns the strategy of kind k. Every registered kind has one (a test
