@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestRegister(t *testing.T) {
 	n := getNode(t, c, "worker1")
 	want := api.NodeSpec{Address: "192.168.10.1", LimitMemory: "8G", LimitVcpus: "8000m",
 		AgentMode: "System", Accelerator: "auto", AgentVersion: "dev"}
-	if n.Spec != want {
+	if !reflect.DeepEqual(n.Spec, want) {
 		t.Errorf("spec %+v, want %+v", n.Spec, want)
 	}
 	if n.Status.State != api.NodeReady || n.Status.Message != "" {
