@@ -88,10 +88,20 @@ func filter(n *Node, r *Request, aff affinity) (miss, bool) {
 		return no(catAffinity, "no VM matching affinity "+FormatLabels(r.Affinity))
 	}
 	free := placement.Sub(n.Allocatable, n.Used)
+	if fits(n.Allocatable, free, r.Amounts) {
+		return miss{}, true // the common case, without building a reason
+	}
 	if why := placement.Shortfall(n.Allocatable, free, r.Amounts); why != "" {
 		return miss{node: n.Name, cat: capacityCategory(n.Allocatable, free, r.Amounts), text: why, free: free}, false
 	}
 	return miss{}, true
+}
+
+// fits is Shortfall's test without its text.
+func fits(alloc, free, req api.Amounts) bool {
+	ok := func(alloc, free, need int64) bool { return alloc < 0 || need <= 0 || need <= free }
+	return ok(alloc.MilliCPU, free.MilliCPU, req.MilliCPU) && ok(alloc.Memory, free.Memory, req.Memory) &&
+		ok(alloc.Storage, free.Storage, req.Storage)
 }
 
 // capacityCategory names the resources that are short ("insufficient
