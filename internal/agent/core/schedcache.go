@@ -4,7 +4,6 @@ import (
 	"sync"
 
 	"github.com/humstack/humstack/api"
-	"github.com/humstack/humstack/internal/controller"
 	"github.com/humstack/humstack/internal/placement"
 	"github.com/humstack/humstack/internal/scheduler"
 )
@@ -15,14 +14,17 @@ import (
 // caches do not show yet (assumed). The join is by ledger key, so nothing
 // is counted twice, and it holds with or without the API server's ledger.
 // A node's scheduler.Node is rebuilt only when the node object or what is
-// placed on it changed: a decision over 1,000 nodes rebuilds one or two.
+// placed on it changed (it is then dirty): a decision over 1,000 nodes
+// rebuilds one or two, and lists nothing.
 type usage struct {
 	mu      sync.Mutex
 	placed  map[string]map[string]api.Amounts // node -> key -> request
 	assumed map[string]assumption             // key -> placement written, not yet seen
 	images  map[string]map[string]int         // node -> "group/entity" -> holders
-	gen     map[string]int                    // node -> changes of the above
-	built   map[string]builtNode              // node -> last scheduler.Node
+	objs    map[string]*api.Node              // the node informer's objects
+	dirty   map[string]bool                   // nodes whose scheduler.Node is stale
+	list    []*scheduler.Node                 // every node, as last built
+	index   map[string]int                    // node -> its position in list
 }
 
 // assumption is a placement this scheduler wrote and its caches may not
@@ -34,15 +36,9 @@ type assumption struct {
 	labels  map[string]string
 }
 
-type builtNode struct {
-	rv   string
-	gen  int
-	node *scheduler.Node
-}
-
 func newUsage() *usage {
 	return &usage{placed: map[string]map[string]api.Amounts{}, assumed: map[string]assumption{},
-		images: map[string]map[string]int{}, gen: map[string]int{}, built: map[string]builtNode{}}
+		images: map[string]map[string]int{}, objs: map[string]*api.Node{}, dirty: map[string]bool{}, index: map[string]int{}}
 }
 
 // track is the handler of the VM and disk informers: it moves an object's
@@ -62,13 +58,13 @@ func (u *usage) track(old, new api.Object) {
 		// assumption is done.
 		if a, ok := u.assumed[key]; ok && (placement.NodeOf(new) != "" || new.GetMeta().Deleting()) {
 			delete(u.assumed, key)
-			u.gen[a.node]++
+			u.dirty[a.node] = true
 		}
 	} else if old != nil {
 		k, _ := api.KindOf(old)
 		if a, ok := u.assumed[placement.Key(k, old.GetMeta())]; ok {
 			delete(u.assumed, placement.Key(k, old.GetMeta()))
-			u.gen[a.node]++
+			u.dirty[a.node] = true
 		}
 	}
 }
@@ -80,7 +76,7 @@ func (u *usage) account(o api.Object, sign int) {
 	}
 	k, _ := api.KindOf(o)
 	key := placement.Key(k, o.GetMeta())
-	u.gen[node]++
+	u.dirty[node] = true
 	if sign > 0 {
 		if u.placed[node] == nil {
 			u.placed[node] = map[string]api.Amounts{}
@@ -113,14 +109,14 @@ func (u *usage) addImage(node, key string, sign int) {
 	if u.images[node][key] += sign; u.images[node][key] <= 0 {
 		delete(u.images[node], key)
 	}
-	u.gen[node]++
+	u.dirty[node] = true
 }
 
 // assume records placements just written (or about to be); the caller
 // holds u.mu.
 func (u *usage) assume(key string, a assumption) {
 	u.assumed[key] = a
-	u.gen[a.node]++
+	u.dirty[a.node] = true
 }
 
 // forget drops an assumption whose write failed.
@@ -129,24 +125,45 @@ func (u *usage) forget(key string) {
 	defer u.mu.Unlock()
 	if a, ok := u.assumed[key]; ok {
 		delete(u.assumed, key)
-		u.gen[a.node]++
+		u.dirty[a.node] = true
 	}
 }
 
-// nodes is the scheduler's view of every node in inf; the caller holds u.mu.
-func (u *usage) nodes(inf *controller.Informer) []*scheduler.Node {
-	objs := inf.List()
-	out := make([]*scheduler.Node, 0, len(objs))
-	for _, o := range objs {
-		n := o.(*api.Node)
-		b, ok := u.built[n.Meta.ID]
-		if !ok || b.rv != n.Meta.ResourceVersion || b.gen != u.gen[n.Meta.ID] {
-			b = builtNode{rv: n.Meta.ResourceVersion, gen: u.gen[n.Meta.ID], node: u.build(n)}
-			u.built[n.Meta.ID] = b
-		}
-		out = append(out, b.node)
+// trackNode is the handler of the node informer.
+func (u *usage) trackNode(old, new api.Object) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if new != nil {
+		u.objs[new.GetMeta().ID] = new.(*api.Node)
+		u.dirty[new.GetMeta().ID] = true
+	} else if old != nil {
+		delete(u.objs, old.GetMeta().ID)
+		u.dirty[old.GetMeta().ID] = true
 	}
-	return out // unsorted: Decide's answer does not depend on the order
+}
+
+// nodes is the scheduler's view of every node, rebuilding the dirty ones;
+// the caller holds u.mu and must not keep the slice past it.
+func (u *usage) nodes() []*scheduler.Node {
+	for name := range u.dirty {
+		i, listed := u.index[name]
+		n, exists := u.objs[name]
+		switch {
+		case exists && listed:
+			u.list[i] = u.build(n)
+		case exists:
+			u.index[name] = len(u.list)
+			u.list = append(u.list, u.build(n))
+		case listed: // gone: the last entry takes its place
+			last := len(u.list) - 1
+			u.list[i] = u.list[last]
+			u.index[u.list[i].Name] = i
+			u.list = u.list[:last]
+			delete(u.index, name)
+		}
+	}
+	clear(u.dirty)
+	return u.list // unsorted: Decide's answer does not depend on the order
 }
 
 // build makes the scheduler.Node of n.

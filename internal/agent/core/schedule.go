@@ -75,6 +75,7 @@ func setupScheduler(m *controller.Manager, inf func(*api.Kind) *controller.Infor
 		pools: inf(api.ExternalIPPoolKind), pending: map[*api.Kind]map[controller.Key]int{},
 		ctls: map[*api.Kind]*controller.Controller{},
 	}
+	s.nodes.AddHandler(s.usage.trackNode)
 	s.vms.AddHandler(s.usage.track)
 	s.disks.AddHandler(s.usage.track)
 	inf(api.ImageEntityKind).AddHandler(s.usage.trackEntity)
@@ -229,7 +230,7 @@ func (s *sched) choose(u *unit) scheduler.Decision {
 	s.usage.mu.Lock()
 	defer s.usage.mu.Unlock()
 	u.req.Peers = s.peers(u)
-	d := scheduler.Decide(s.usage.nodes(s.nodes), &u.req, s.policy)
+	d := scheduler.Decide(s.usage.nodes(), &u.req, s.policy)
 	if d.Node == "" {
 		return d
 	}
