@@ -60,7 +60,8 @@ func TestLabSchedulerPlacesThirtyVMs(t *testing.T) {
 				}
 				if n := placement.NodeOf(vm); n == "" || placement.NodeOf(bs) != n {
 					st, msg := api.StatusOf(vm)
-					return false, fmt.Sprintf("vm%d on %q, its disk on %q (%s %s)", i, n, placement.NodeOf(bs), st, msg)
+					bst, bmsg := api.StatusOf(bs)
+					return false, fmt.Sprintf("vm%d on %q (%s %s), its disk on %q (%s %s)", i, n, st, msg, placement.NodeOf(bs), bst, bmsg)
 				}
 			}
 			return true, ""

@@ -86,6 +86,20 @@ func setupScheduler(m *controller.Manager, inf func(*api.Kind) *controller.Infor
 		s.ctls[k] = ctl
 		m.Add(ctl)
 	}
+	// A disk waits for the VM that uses it: when the VM is placed (by this
+	// scheduler, whose disk cache may not have shown the disk yet, or by
+	// hand), the disk follows.
+	s.ctls[api.BlockStorageKind].Watch(s.vms, func(o api.Object) []controller.Key {
+		vm := o.(*api.VirtualMachine)
+		if placement.NodeOf(vm) == "" {
+			return nil
+		}
+		keys := make([]controller.Key, len(vm.Spec.BlockStorageIDs))
+		for i, id := range vm.Spec.BlockStorageIDs {
+			keys[i] = controller.Key{Group: vm.Meta.Group, Namespace: vm.Meta.Namespace, ID: id}
+		}
+		return keys
+	})
 	// Room appears when a placed object goes or moves.
 	for _, placed := range []*controller.Informer{s.vms, s.disks} {
 		placed.AddHandler(func(old, new api.Object) {

@@ -85,7 +85,14 @@ func TestSchedulerDiskLocality(t *testing.T) {
 			t.Errorf("disk %s on %s, its VM on %s", d, got, node)
 		}
 	}
-	e.Create(t, diskDoc("alone", "90G", ""))
+	// A disk created after its VM was placed follows the VM.
+	e.Create(t, vmDoc("early", "1", "1G", nil, "late"))
+	early := waitNode(t, e, api.VirtualMachineKind, "early")
+	e.Create(t, diskDoc("late", "1G", ""))
+	if got := waitNode(t, e, api.BlockStorageKind, "late"); got != early {
+		t.Errorf("disk late on %s, its VM on %s", got, early)
+	}
+	e.Create(t, diskDoc("alone", "89G", ""))
 	waitNode(t, e, api.BlockStorageKind, "alone")
 	e.Create(t, diskDoc("toobig", "95G", ""))
 	testenv.Eventually(t, wait, func() (bool, string) {
@@ -93,8 +100,8 @@ func TestSchedulerDiskLocality(t *testing.T) {
 		if err != nil {
 			return false, err.Error()
 		}
-		// "alone" filled a (pinned + 90G); b keeps 100G - d1 - d2.
-		want := "0/2 nodes fit: 2 insufficient storage (needs 95G, free 70G)"
+		// "alone" went to a (pinned + 89G); b keeps 100G - d1 - d2 - late.
+		want := "0/2 nodes fit: 2 insufficient storage (needs 95G, free 69G)"
 		return bs.Status.State == core.StatePending && bs.Status.Message == want, fmt.Sprintf("disk toobig: %q %q", bs.Status.State, bs.Status.Message)
 	})
 	checkCapacity(t, e.Client, true)
