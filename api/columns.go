@@ -21,6 +21,8 @@ func message(o Object) string {
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
+func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
+
 func withPrefix(addr string, prefix int) string {
 	if prefix == 0 {
 		return addr

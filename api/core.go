@@ -212,19 +212,55 @@ var (
 	NodeKind = register[NodeSpec, NodeStatus](Kind{
 		APIType: "systemv0/node", Name: "node", Plural: "nodes", Scope: ScopeCluster, Rank: 2,
 		Columns: []Column{
-			{"STATE", func(o Object) string { return o.(*Node).Status.State }},
+			{"STATE", nodeState},
 			{"ADDRESS", func(o Object) string { return o.(*Node).Spec.Address }},
 			{"MODE", func(o Object) string { return o.(*Node).Spec.AgentMode }},
+			// Allocated out of allocatable (the limits times the overcommit
+			// ratios): what the scheduler can still place.
 			{"VCPUS", func(o Object) string {
 				n := o.(*Node)
-				return n.Status.AllocatedVcpus + "/" + n.Spec.LimitVcpus
+				return n.Status.AllocatedVcpus + "/" + allocatable(n, func(a *Amounts) int64 { return a.MilliCPU }, milliCPU, n.Spec.LimitVcpus)
 			}},
 			{"MEMORY", func(o Object) string {
 				n := o.(*Node)
-				return humanQuantity(n.Status.AllocatedMemory) + "/" + humanQuantity(n.Spec.LimitMemory)
+				return humanQuantity(n.Status.AllocatedMemory) + "/" + allocatable(n, func(a *Amounts) int64 { return a.Memory }, HumanSize, humanQuantity(n.Spec.LimitMemory))
 			}},
-			{"DISKS", func(o Object) string { return humanQuantity(o.(*Node).Status.AllocatedStorage) }},
+			{"DISKS", func(o Object) string {
+				n := o.(*Node)
+				return outOf(humanQuantity(n.Status.AllocatedStorage), allocatable(n, func(a *Amounts) int64 { return a.Storage }, HumanSize, humanQuantity(n.Spec.LimitStorage)))
+			}},
 			{"ACCEL", func(o Object) string { return o.(*Node).Spec.Accelerator }},
 		},
 	})
 )
+
+// nodeState is the node's state, with ",SchedulingDisabled" when it is
+// cordoned (as kubectl shows it).
+func nodeState(o Object) string {
+	n := o.(*Node)
+	if n.Spec.Unschedulable {
+		return n.Status.State + ",SchedulingDisabled"
+	}
+	return n.Status.State
+}
+
+// allocatable renders one resource of the node's allocatable (get picks
+// it, show formats it) when the API server has written it and the limit is
+// known (not -1); else fallback, the limit as the spec writes it.
+func allocatable(n *Node, get func(*Amounts) int64, show func(int64) string, fallback string) string {
+	a := n.Status.Allocatable
+	if a == nil || get(a) < 0 {
+		return fallback
+	}
+	return show(get(a))
+}
+
+// outOf is "used/total", or used alone when the total is unknown.
+func outOf(used, total string) string {
+	if total == "" {
+		return used
+	}
+	return used + "/" + total
+}
+
+func milliCPU(v int64) string { return itoa64(v) + "m" }

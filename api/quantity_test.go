@@ -90,6 +90,13 @@ func TestNodeColumns(t *testing.T) {
 	if got := cols(); got["MEMORY"] != "5G/23.5G" || got["DISKS"] != "10G" || got["VCPUS"] != "2000m/8000m" {
 		t.Errorf("MEMORY %q, DISKS %q, VCPUS %q; want 5G/23.5G, 10G, 2000m/8000m", got["MEMORY"], got["DISKS"], got["VCPUS"])
 	}
+	// With the server's allocatable (ratio 4 for vCPUs) and a cordon.
+	n.Spec.Unschedulable, n.Status.State = true, NodeReady
+	n.Status.Allocatable = &Amounts{MilliCPU: 32000, Memory: 24683584 << 10, Storage: -1}
+	if got := cols(); got["VCPUS"] != "2000m/32000m" || got["MEMORY"] != "5G/23.5G" || got["DISKS"] != "10G" || got["STATE"] != "Ready,SchedulingDisabled" {
+		t.Errorf("with allocatable: %v", got)
+	}
+	n.Status.Allocatable, n.Spec.Unschedulable = nil, false
 	n.Spec.LimitMemory, n.Status.AllocatedMemory = "bogus", ""
 	if got := cols()["MEMORY"]; got != "/bogus" {
 		t.Errorf("unparsable quantities: MEMORY %q, want them as they are", got)

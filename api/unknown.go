@@ -118,9 +118,22 @@ func fieldsOf(t reflect.Type) *jsonFields {
 		return fs.(*jsonFields)
 	}
 	fs := &jsonFields{exact: map[string]reflect.Type{}, folded: map[string]string{}}
+	addFields(fs, t)
+	fieldCache.Store(t, fs)
+	return fs
+}
+
+// addFields adds t's JSON fields to fs; the fields of an embedded struct
+// without a JSON name are its own, as encoding/json has them (a node's
+// reservations embed their amounts).
+func addFields(fs *jsonFields, t reflect.Type) {
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		n := strings.Split(f.Tag.Get("json"), ",")[0]
+		if f.Anonymous && n == "" && f.Type.Kind() == reflect.Struct {
+			addFields(fs, f.Type)
+			continue
+		}
 		if !f.IsExported() || n == "-" {
 			continue
 		}
@@ -130,6 +143,4 @@ func fieldsOf(t reflect.Type) *jsonFields {
 		fs.exact[n] = f.Type
 		fs.folded[strings.ToLower(n)] = n
 	}
-	fieldCache.Store(t, fs)
-	return fs
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/auth"
+	"github.com/humstack/humstack/internal/placement"
 )
 
 func main() {
@@ -70,6 +71,9 @@ func main() {
 	metrics := fs.Bool("metrics", true, "serve Prometheus metrics on GET /metrics (role metrics or cluster-admin; see docs/metrics.md); false: no /metrics and no request or store metrics")
 	fs.DurationVar(&cfg.EventTTL, "event-ttl", apiserver.DefaultEventTTL, "delete an event not seen again for this long")
 	fs.IntVar(&cfg.MaxEvents, "max-events", apiserver.DefaultMaxEvents, "the most events the store holds; the least recently seen go first")
+	fs.Float64Var(&cfg.Ratios.CPU, "cpu-overcommit-ratio", placement.DefaultRatios.CPU, "how many times its vCPUs (limitVcpus) a node may be given in VMs' requestVcpus")
+	fs.Float64Var(&cfg.Ratios.Memory, "memory-overcommit-ratio", placement.DefaultRatios.Memory, "how many times its memory (limitMemory) a node may be given in VMs' requestMemory")
+	fs.Float64Var(&cfg.Ratios.Storage, "storage-overcommit-ratio", placement.DefaultRatios.Storage, "how many times its disk space (limitStorage) a node may be given in disks' requestSize")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
@@ -77,6 +81,11 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.DisableMetrics = !*metrics
+	// The Config takes 0 for the default; on the command line it is a mistake.
+	if r := cfg.Ratios; !(r.CPU > 0 && r.Memory > 0 && r.Storage > 0) {
+		fmt.Fprintf(os.Stderr, "apiserver: overcommit ratios must be greater than 0 (cpu %v, memory %v, storage %v)\n", r.CPU, r.Memory, r.Storage)
+		os.Exit(2)
+	}
 	for _, e := range strings.Split(endpoints, ",") {
 		if e = strings.TrimSpace(e); e != "" {
 			cfg.Etcd.Endpoints = append(cfg.Etcd.Endpoints, e)

@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	self := node.New(m, node.Options{
 		Name: cfg.NodeName, Address: cfg.NodeAddress,
-		LimitMemory: cfg.LimitMemory, LimitVcpus: cfg.LimitVcpus,
+		LimitMemory: cfg.LimitMemory, LimitVcpus: cfg.LimitVcpus, LimitStorage: cfg.LimitStorage,
 		AgentMode: string(cfg.AgentMode), Accelerator: accel, ExternalBridges: cfg.NetworkAgentConfig.ExternalBridges,
 		Heartbeat: cfg.Heartbeat(), Log: log, DownloadHost: downloadHost(cfg, cred),
 	})

@@ -44,8 +44,11 @@ type Config struct {
 	// ("8G", "8000m"); the parsed values are in MemoryBytes and VcpusMilli.
 	LimitMemory string `json:"limitMemory"`
 	LimitVcpus  string `json:"limitVcpus"`
-	NodeAddress string `json:"nodeAddress"`
-	NodeName    string `json:"nodeName"`
+	// LimitStorage is the disk space for block storages ("500G"); left
+	// out, the size of the file system of blockStorageDirPath.
+	LimitStorage string `json:"limitStorage"`
+	NodeAddress  string `json:"nodeAddress"`
+	NodeName     string `json:"nodeName"`
 	// PollingSeconds is the seed's polling interval; here it is the resync
 	// period of the controllers (changes arrive by watch).
 	PollingSeconds   int    `json:"pollingSeconds"`
@@ -73,9 +76,10 @@ type Config struct {
 	Scheduler SchedulerConfig `json:"scheduler"`
 
 	// Derived when loading; not keys of the file.
-	MemoryBytes int64    `json:"-"`
-	VcpusMilli  int64    `json:"-"`
-	Notices     []string `json:"-"` // what defaulting changed, for the start-up log
+	MemoryBytes  int64    `json:"-"`
+	VcpusMilli   int64    `json:"-"`
+	StorageBytes int64    `json:"-"`
+	Notices      []string `json:"-"` // what defaulting changed, for the start-up log
 }
 
 // BlockStorageAgentConfig is where disks and cached images live.

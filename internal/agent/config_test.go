@@ -15,6 +15,7 @@ import (
 type fakeHost struct {
 	hostname string
 	memory   int64
+	fs       int64
 	cpus     int
 	source   string
 	iface    string
@@ -27,11 +28,12 @@ func (h fakeHost) Hostname() (string, error) {
 	return h.hostname, nil
 }
 func (h fakeHost) MemoryBytes() (int64, error)           { return h.memory, nil }
+func (h fakeHost) FilesystemBytes(string) (int64, error) { return h.fs, nil }
 func (h fakeHost) CPUs() int                             { return h.cpus }
 func (h fakeHost) SourceAddr(string) (string, error)     { return h.source, nil }
 func (h fakeHost) InterfaceOf(ip string) (string, error) { return h.iface, nil }
 
-var testHost = fakeHost{hostname: "worker1", memory: 16 << 30, cpus: 4, source: "10.0.0.5", iface: "ens3"}
+var testHost = fakeHost{hostname: "worker1", memory: 16 << 30, fs: 500 << 30, cpus: 4, source: "10.0.0.5", iface: "ens3"}
 
 func abs(t *testing.T, p string) string {
 	t.Helper()
@@ -97,6 +99,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := defaults()
 	want.LimitMemory, want.LimitVcpus, want.MemoryBytes, want.VcpusMilli = "16G", "4000m", 16<<30, 4000
+	want.LimitStorage, want.StorageBytes = "500G", 500<<30
 	want.NodeName, want.NodeAddress = "worker1", "10.0.0.5"
 	want.BlockStorageAgentConfig.DownloadAPI.AdvertiseAddress = "10.0.0.5"
 	want.BlockStorageAgentConfig.BlockStorageDirPath = abs(t, DefaultBlockStorageDir)
@@ -186,6 +189,8 @@ func TestBadConfigs(t *testing.T) {
 		{"memory", "limitMemory: 8GB\n", "limitMemory"},
 		{"memory zero", "limitMemory: 0\n", "limitMemory"},
 		{"vcpus", "limitVcpus: lots\n", "limitVcpus"},
+		{"storage", "limitStorage: lots\n", "limitStorage"},
+		{"storage zero", "limitStorage: 0\n", "limitStorage"},
 		{"vcpus zero", "limitVcpus: 0m\n", "limitVcpus"},
 		{"port zero", "apiServerPort: 0\n", "apiServerPort"},
 		{"port big", "apiServerPort: 70000\n", "apiServerPort"},
@@ -284,5 +289,25 @@ func TestImageAgentPathsMustAgree(t *testing.T) {
 	_, err := parseConfig([]byte("nodeName: n1\nnodeAddress: 10.0.0.5\nimageAgentConfig:\n  imageDirPath: /elsewhere\n"), testHost)
 	if err == nil || !strings.Contains(err.Error(), "imageAgentConfig.imageDirPath") {
 		t.Fatalf("err %v, want one naming imageAgentConfig.imageDirPath", err)
+	}
+}
+
+// TestLimitStorage: limitStorage as given, else the size of the file
+// system of blockStorageDirPath, which need not exist yet.
+func TestLimitStorage(t *testing.T) {
+	cfg, err := parseConfig([]byte("limitStorage: 100G\n"), testHost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LimitStorage != "100G" || cfg.StorageBytes != 100<<30 {
+		t.Errorf("limitStorage %q (%d bytes), want 100G", cfg.LimitStorage, cfg.StorageBytes)
+	}
+	dir := t.TempDir()
+	whole, err := realHost{}.FilesystemBytes(dir)
+	if err != nil || whole <= 0 {
+		t.Fatalf("FilesystemBytes(%s) = %d, %v", dir, whole, err)
+	}
+	if got, err := (realHost{}).FilesystemBytes(filepath.Join(dir, "not", "yet")); err != nil || got != whole {
+		t.Errorf("FilesystemBytes of a directory still to be made = %d, %v; want its parent's %d", got, err, whole)
 	}
 }

@@ -40,6 +40,13 @@ func (c *Config) validate(fe *api.FieldErrors) {
 			fe.Add("limitMemory", "must be more than 0")
 		}
 	}
+	if c.LimitStorage != "" {
+		if n, err := api.ParseSize(c.LimitStorage); err != nil {
+			fe.Add("limitStorage", "%v", err)
+		} else if n == 0 {
+			fe.Add("limitStorage", "must be more than 0")
+		}
+	}
 	if c.LimitVcpus != "" {
 		if _, err := api.ParseCPU(c.LimitVcpus); err != nil {
 			fe.Add("limitVcpus", "%v", err)

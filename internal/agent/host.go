@@ -7,18 +7,23 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/humstack/humstack/api"
-	"github.com/humstack/humstack/internal/agent/node"
+	"github.com/humstack/humstack/internal/placement"
 )
 
 // host is what defaulting needs to know about the machine; tests fake it.
 type host interface {
 	Hostname() (string, error)
 	MemoryBytes() (int64, error)
+	// FilesystemBytes is the size of the file system holding path (or,
+	// while path does not exist yet, its nearest existing parent).
+	FilesystemBytes(path string) (int64, error)
 	CPUs() int
 	// SourceAddr is the local address used to reach target (host:port).
 	SourceAddr(target string) (string, error)
@@ -111,12 +116,23 @@ func (c *Config) resolveCapacity(h host) error {
 		if err != nil {
 			return api.Invalid("limitMemory", "not set, and the host's memory is unknown (%v); set limitMemory", err)
 		}
-		c.LimitMemory = node.FormatSize(n)
+		c.LimitMemory = placement.FormatSize(n)
 	}
 	if c.LimitVcpus == "" {
-		c.LimitVcpus = node.FormatMilliCPU(int64(h.CPUs()) * 1000)
+		c.LimitVcpus = placement.FormatMilliCPU(int64(h.CPUs()) * 1000)
+	}
+	if c.LimitStorage == "" {
+		dir := c.BlockStorageAgentConfig.BlockStorageDirPath
+		n, err := h.FilesystemBytes(dir)
+		if err != nil {
+			return api.Invalid("limitStorage", "not set, and the size of the file system of %s is unknown (%v); set limitStorage", dir, err)
+		}
+		c.LimitStorage = placement.FormatSize(n)
 	}
 	var err error
+	if c.StorageBytes, err = api.ParseSize(c.LimitStorage); err != nil {
+		return api.Invalid("limitStorage", "%v", err)
+	}
 	if c.MemoryBytes, err = api.ParseSize(c.LimitMemory); err != nil {
 		return api.Invalid("limitMemory", "%v", err)
 	}
@@ -177,6 +193,23 @@ func (realHost) MemoryBytes() (int64, error) {
 		return 0, err
 	}
 	return 0, errors.New("/proc/meminfo has no MemTotal")
+}
+
+// FilesystemBytes is statfs's blocks times block size, of path or of its
+// nearest existing parent (blockStorageDirPath is made at start-up).
+func (realHost) FilesystemBytes(path string) (int64, error) {
+	for {
+		var st syscall.Statfs_t
+		err := syscall.Statfs(path, &st)
+		if err == nil {
+			return int64(st.Blocks) * st.Bsize, nil
+		}
+		parent := filepath.Dir(path)
+		if !errors.Is(err, syscall.ENOENT) || parent == path {
+			return 0, fmt.Errorf("statfs %s: %w", path, err)
+		}
+		path = parent
+	}
 }
 
 // SourceAddr "connects" a UDP socket, which sends nothing but makes the

@@ -99,9 +99,16 @@ func TestRunTokenOnly(t *testing.T) {
 	if string(stored) != string(ca.CertPEM) {
 		t.Error("the stored CA is not the cluster CA")
 	}
-	conn, err := tls.Dial("tcp", want, &tls.Config{RootCAs: ca.Pool(), InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatalf("node listener: %v", err)
+	// Ready is written when the node registers, just before the agent
+	// starts its runnables, the listener among them: it may take a moment.
+	var conn *tls.Conn
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if conn, err = tls.Dial("tcp", want, &tls.Config{RootCAs: ca.Pool(), InsecureSkipVerify: true}); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node listener: %v", err)
+		}
 	}
 	defer conn.Close()
 	leaf := conn.ConnectionState().PeerCertificates[0]

@@ -16,4 +16,10 @@
 // registry of its own: metrics.go), times its store through
 // storage/storemetrics and counts objects per kind from a watch
 // (metrics_objects.go).
+//
+// Writes of VMs and disks draw on their node's capacity ledger (the node's
+// status.reservations), which only the server writes: admission under
+// compare-and-swap (ledger.go), the server-owned node status
+// (ledger_node.go) and a repair loop for what admission cannot see
+// (repair.go). docs/placement.md describes it.
 package apiserver

@@ -20,3 +20,6 @@ func SetMetricsTimer(s *Server, now func() time.Duration, spent func(time.Durati
 // SweepEvents runs one event retention sweep and returns how many events
 // it deleted.
 func SweepEvents(ctx context.Context, s *Server) (int, error) { return s.events.sweep(ctx) }
+
+// RepairLedgers runs one pass of the node ledger repair over every node.
+func RepairLedgers(ctx context.Context, s *Server) error { return s.repair.pass(ctx) }

@@ -100,6 +100,7 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	m.ResourceVersion, m.UID, m.CreationTimestamp, m.DeletionTimestamp = "", newUID(), now(), nil
 	m.Generation = 1
 	obj.SetStatusFrom(h.kind.New())
+	h.s.settleNode(h.kind, obj, nil)
 	if p, ok := h.strategy().(registry.CreatePreparer); ok {
 		p.PrepareForCreate(obj)
 	}
@@ -162,6 +163,9 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	if err != nil {
 		return h.writeErr(m, err)
 	}
+	if h.kind == api.NodeKind {
+		h.s.repair.kick(m.ID) // what waited for this node may now be accounted
+	}
 	if linkKey != nil {
 		if data, err = withLinkToken(linkKey, obj); err != nil {
 			return err
@@ -187,13 +191,21 @@ func (h *resource) update(w http.ResponseWriter, r *http.Request) {
 		keepFinalizers := obj.GetMeta().Finalizers == nil
 		return h.retry(r.Context(), obj.GetMeta(), want, func(cur api.Object, kv storage.KV) error {
 			mergeUpdate(obj, cur, keepFinalizers)
+			h.s.settleNode(h.kind, obj, reservationsOf(cur))
 			if err := h.validate(obj, cur); err != nil {
 				return err
 			}
 			if err := setGeneration(obj, cur); err != nil {
 				return err
 			}
-			return h.commit(r.Context(), w, kv, obj)
+			registered := nodeSpecChanged(h.kind, cur, obj)
+			if err := h.commit(r.Context(), w, kv, obj); err != nil {
+				return err
+			}
+			if registered {
+				h.s.repair.kick(obj.GetMeta().ID)
+			}
+			return nil
 		})
 	})(w, r)
 }
@@ -206,7 +218,9 @@ func (h *resource) updateStatus(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		return h.retry(r.Context(), obj.GetMeta(), want, func(cur api.Object, kv storage.KV) error {
+			ledger := reservationsOf(cur)
 			cur.SetStatusFrom(obj)
+			h.s.settleNode(h.kind, cur, ledger)
 			if err := h.validate(cur, nil); err != nil {
 				return err
 			}

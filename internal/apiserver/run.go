@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/auth"
+	"github.com/humstack/humstack/internal/placement"
 	"github.com/humstack/humstack/internal/storage"
 )
 
@@ -49,6 +51,10 @@ type Config struct {
 	// --max-events; zero: DefaultEventTTL, DefaultMaxEvents).
 	EventTTL  time.Duration
 	MaxEvents int
+	// Ratios are the overcommit ratios of node capacity
+	// (--cpu-overcommit-ratio, --memory-overcommit-ratio,
+	// --storage-overcommit-ratio; zero: placement.DefaultRatios').
+	Ratios placement.Ratios
 	// Out receives what is printed for the operator (the CA fingerprint);
 	// nil prints nothing.
 	Out io.Writer
@@ -86,6 +92,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.EventTTL < 0 || cfg.MaxEvents < 0 {
 		return fmt.Errorf("--event-ttl %s, --max-events %d: want positive values (0: the default)", cfg.EventTTL, cfg.MaxEvents)
 	}
+	if err := checkRatios(cfg.Ratios); err != nil {
+		return err
+	}
 	secret, err := readNodeSecret(cfg.NodeSecretFile)
 	if err != nil {
 		return err
@@ -104,7 +113,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer store.Close()
 	opts := Options{Log: cfg.Log, NodeSecret: secret, Audit: al,
-		Events: EventRetention{TTL: cfg.EventTTL, Max: cfg.MaxEvents}}
+		Events: EventRetention{TTL: cfg.EventTTL, Max: cfg.MaxEvents}, Ratios: cfg.Ratios}
 	if !cfg.DisableMetrics {
 		// Wrapped before anything uses the store, so the token
 		// authenticator's reads are timed too.
@@ -127,6 +136,20 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	opts.TLS = topts
 	return New(store, opts).Serve(ctx, ln)
+}
+
+// checkRatios refuses a negative or non-finite overcommit ratio (0 is the
+// default).
+func checkRatios(r placement.Ratios) error {
+	for _, f := range []struct {
+		flag string
+		v    float64
+	}{{"--cpu-overcommit-ratio", r.CPU}, {"--memory-overcommit-ratio", r.Memory}, {"--storage-overcommit-ratio", r.Storage}} {
+		if !(f.v >= 0) || math.IsInf(f.v, 0) {
+			return fmt.Errorf("%s %v: want a ratio greater than 0", f.flag, f.v)
+		}
+	}
+	return nil
 }
 
 // openAudit starts the audit log, or returns nil (off) without --audit-log.

@@ -3,6 +3,7 @@ package apiserver_test
 import (
 	"context"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/audit"
+	"github.com/humstack/humstack/internal/placement"
 	"github.com/humstack/humstack/internal/testenv/apiservertest"
 )
 
@@ -57,5 +59,20 @@ func TestRunWritesTheAuditLog(t *testing.T) {
 	evs, err := audit.ReadAll(f)
 	if err != nil || len(evs) != 1 || evs[0].Verb != "create" || evs[0].Object.ID != "g1" || evs[0].Code != 201 {
 		t.Fatalf("audit log %+v, %v", evs, err)
+	}
+}
+
+// TestRunRefusesBadRatios: a negative or infinite overcommit ratio stops
+// the server before it opens anything, naming the flag.
+func TestRunRefusesBadRatios(t *testing.T) {
+	for flag, r := range map[string]placement.Ratios{
+		"--cpu-overcommit-ratio":     {CPU: -1},
+		"--memory-overcommit-ratio":  {Memory: math.Inf(1)},
+		"--storage-overcommit-ratio": {Storage: math.NaN()},
+	} {
+		err := apiserver.Run(t.Context(), apiserver.Config{ListenAddress: "127.0.0.1", DataDir: filepath.Join(t.TempDir(), "db"), Ratios: r})
+		if err == nil || !strings.Contains(err.Error(), flag) {
+			t.Errorf("ratios %+v: %v, want an error naming %s", r, err, flag)
+		}
 	}
 }

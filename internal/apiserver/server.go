@@ -12,6 +12,7 @@ import (
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/auth"
+	"github.com/humstack/humstack/internal/placement"
 	"github.com/humstack/humstack/internal/registry"
 	"github.com/humstack/humstack/internal/storage"
 )
@@ -48,6 +49,13 @@ type Options struct {
 	ConsoleLinkRecheck time.Duration
 	// Events bounds the events the store holds (retention.go).
 	Events EventRetention
+	// Ratios are the overcommit ratios of the node ledger (ledger.go); a
+	// zero ratio takes placement.DefaultRatios' value.
+	Ratios placement.Ratios
+	// RepairInterval spaces the ledger repair's passes over every node,
+	// and RepairGrace is the age under which it leaves an entry alone
+	// (repair.go); 0: the defaults.
+	RepairInterval, RepairGrace time.Duration
 }
 
 // Server is the humstack API server over one store.
@@ -86,6 +94,9 @@ type Server struct {
 	metricsTimer *authTimer
 	// admitters keep the ledgers writes draw on (admission.go).
 	admitters []admitter
+	// ledger is the node capacity admitter, repair its repair loop.
+	ledger *nodeLedger
+	repair *repairer
 }
 
 // New builds a server; call Handler or Serve.
@@ -129,6 +140,10 @@ func New(store storage.Store, opts Options) *Server {
 	// Unknown until the first sweep: an event create before it sweeps.
 	s.events.count.Store(int64(s.events.cfg.Max))
 	go s.events.run(s.stopping)
+	s.ledger = &nodeLedger{store: s.store, ratios: withDefaultRatios(opts.Ratios), now: s.events.now, log: s.log}
+	s.admitters = append(s.admitters, s.ledger)
+	s.repair = newRepairer(s.ledger, opts.RepairInterval, opts.RepairGrace)
+	go s.repair.run(s.stopping)
 	s.consoles = newConsoleProxy(opts.NodeSecret)
 	s.consoles.peer = newConsolePeer(opts.TLS)
 	s.mux = http.NewServeMux()
@@ -237,4 +252,15 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeRaw(w, http.StatusOK, []byte(`{"code":200,"error":null,"data":{"status":"ok"}}`+"\n"))
+}
+
+// withDefaultRatios fills the ratios r leaves at 0 with the defaults.
+func withDefaultRatios(r placement.Ratios) placement.Ratios {
+	d := placement.DefaultRatios
+	for _, f := range []struct{ v, def *float64 }{{&r.CPU, &d.CPU}, {&r.Memory, &d.Memory}, {&r.Storage, &d.Storage}} {
+		if *f.v == 0 {
+			*f.v = *f.def
+		}
+	}
+	return r
 }

@@ -22,16 +22,6 @@ var placed = map[*api.Kind]string{
 // for kinds that are not placed.
 func Annotation(k *api.Kind) string { return placed[k] }
 
-// IsNodeAnnotation reports whether key is the annotation placing some kind.
-func IsNodeAnnotation(key string) bool {
-	for _, a := range placed {
-		if a == key {
-			return true
-		}
-	}
-	return false
-}
-
 // NodeOf is the node o is placed on ("" while unplaced or not placeable).
 func NodeOf(o api.Object) string {
 	k, err := api.KindOf(o)

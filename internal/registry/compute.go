@@ -37,8 +37,8 @@ var virtualMachineStrategy = &typed[api.VirtualMachineSpec, api.VirtualMachineSt
 	defaults: defaultVirtualMachine,
 	validate: validateVirtualMachine,
 	// A running VM's process, disks and taps are on its node; moving it
-	// would need a migration humstack does not do.
-	frozenAnnotations: []string{api.AnnotationVirtualMachineNode},
+	// needs a migration.
+	placedBy: api.AnnotationVirtualMachineNode,
 }
 
 // defaultVirtualMachine starts VMs unless told otherwise, as the seed does.
@@ -50,7 +50,7 @@ func defaultVirtualMachine(vm *api.VirtualMachine) {
 
 func validateVirtualMachine(vm *api.VirtualMachine, fe *api.FieldErrors) {
 	s := &vm.Spec
-	optionalNode(fe, annotationField(api.AnnotationVirtualMachineNode), vm.Meta.Annotations[api.AnnotationVirtualMachineNode])
+	optionalID(fe, annotationField(api.AnnotationVirtualMachineNode), vm.Meta.Annotations[api.AnnotationVirtualMachineNode])
 	validateVMResources(fe, s)
 	seen := noDuplicate{}
 	for i, id := range s.BlockStorageIDs {

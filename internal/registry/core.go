@@ -62,5 +62,8 @@ func validateNode(n *api.Node, fe *api.FieldErrors) {
 	if n.Spec.LimitVcpus != "" {
 		requireCPU(fe, "spec.limitVcpus", n.Spec.LimitVcpus)
 	}
+	if n.Spec.LimitStorage != "" {
+		requireSize(fe, "spec.limitStorage", n.Spec.LimitStorage)
+	}
 	checkOneOf(fe, "status.state", n.Status.State, "", api.NodeReady, api.NodeNotReady)
 }

@@ -30,13 +30,12 @@ func requireID(fe *api.FieldErrors, field, v string) bool {
 	return checkID(fe, field, v)
 }
 
-// optionalNode checks a node annotation that may be absent: an object
-// without one is placed by the scheduler (docs/placement.md).
-func optionalNode(fe *api.FieldErrors, field, v string) bool {
-	if v == "" {
-		return true
+// optionalID checks an id that may be left out: a node annotation, which
+// the scheduler writes when a user leaves it out.
+func optionalID(fe *api.FieldErrors, field, v string) {
+	if v != "" {
+		checkID(fe, field, v)
 	}
-	return checkID(fe, field, v)
 }
 
 // checkID checks an id that is present (possibly empty, which is invalid).

@@ -73,11 +73,11 @@ var virtualRouterStrategy = &typed[api.VirtualRouterSpec, api.StateStatus]{
 	validate: validateVirtualRouter,
 	// The router's namespace and rules live on that node; moving it is a
 	// delete and a create.
-	frozenAnnotations: []string{api.AnnotationRouterNode},
+	placedBy: api.AnnotationRouterNode,
 }
 
 func validateVirtualRouter(r *api.VirtualRouter, fe *api.FieldErrors) {
-	optionalNode(fe, annotationField(api.AnnotationRouterNode), r.Meta.Annotations[api.AnnotationRouterNode])
+	optionalID(fe, annotationField(api.AnnotationRouterNode), r.Meta.Annotations[api.AnnotationRouterNode])
 	optionalIPv4(fe, "spec.externalGateway", r.Spec.ExternalGateway)
 	optionalIPv4(fe, "spec.natGatewayIP", r.Spec.NATGatewayIP)
 	// One external IP bound twice would need two 1:1 NATs for one address.

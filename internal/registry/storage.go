@@ -15,7 +15,7 @@ var blockStorageStrategy = &typed[api.BlockStorageSpec, api.BlockStorageStatus]{
 	validate: validateBlockStorage,
 	// The disk is a file on its node, made once from its source; a new
 	// node or source is a new disk.
-	frozenAnnotations: []string{api.AnnotationBlockStorageNode},
+	placedBy: api.AnnotationBlockStorageNode,
 	immutable: []immutable[api.BlockStorageSpec, api.BlockStorageStatus]{
 		{"spec.from", func(b *api.BlockStorage) any { return b.Spec.From }},
 	},
@@ -45,7 +45,7 @@ func dropEmptySections(from *api.BlockStorageFrom) {
 func validateBlockStorage(b *api.BlockStorage, fe *api.FieldErrors) {
 	ann := b.Meta.Annotations
 	if checkOneOf(fe, annotationField(api.AnnotationBlockStorageType), ann[api.AnnotationBlockStorageType], blockStorageTypeLocal) {
-		optionalNode(fe, annotationField(api.AnnotationBlockStorageNode), ann[api.AnnotationBlockStorageNode])
+		optionalID(fe, annotationField(api.AnnotationBlockStorageNode), ann[api.AnnotationBlockStorageNode])
 	}
 	req, reqOK := requireSize(fe, "spec.requestSize", b.Spec.RequestSize)
 	limit, limitOK := requireSize(fe, "spec.limitSize", b.Spec.LimitSize)

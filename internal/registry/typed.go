@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/humstack/humstack/api"
-	"github.com/humstack/humstack/internal/placement"
 )
 
 // typed adapts rules written against a kind's concrete type to Strategy, so
@@ -24,6 +23,11 @@ type typed[S, T any] struct {
 	// frozenAnnotations may not change once the object exists, typically
 	// the node an agent has already placed the object on.
 	frozenAnnotations []string
+	// placedBy is the annotation naming the node the object is placed on.
+	// Setting it ("" -> X) is placing the object (the scheduler does it);
+	// changing it (X -> Y) would move what its agent already made, which
+	// only a migration may do, so it is refused.
+	placedBy string
 	// immutable lists other fields an update may not change.
 	immutable []immutable[S, T]
 }
@@ -81,11 +85,13 @@ func (s *typed[S, T]) ValidateUpdate(oldObj, newObj api.Object) api.FieldErrors 
 	}
 	validateMetaUpdate(&o.Meta, &n.Meta, &fe)
 	for _, key := range s.frozenAnnotations {
-		// A node annotation may go from unset to a node: that is
-		// placement (the scheduler's, or a late hand placement).
-		ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]
-		if ov != nv && (ov != "" || !placement.IsNodeAnnotation(key)) {
+		if ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]; ov != nv {
 			fe.Add(annotationField(key), "is immutable: was %s, now %s", quote(ov), quote(nv))
+		}
+	}
+	if key := s.placedBy; key != "" {
+		if ov, nv := o.Meta.Annotations[key], n.Meta.Annotations[key]; ov != "" && ov != nv {
+			fe.Add(annotationField(key), "cannot change once set: was %s, now %s", quote(ov), quote(nv))
 		}
 	}
 	for _, f := range s.immutable {

@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"github.com/humstack/humstack/internal/placement"
 	"testing"
 
 	"github.com/humstack/humstack/api"
@@ -39,8 +38,6 @@ func TestValidateUpdate(t *testing.T) {
 
 		{"virtualmachine/node", "virtualmachine", edit(func(vm *api.VirtualMachine) { vm.Meta.Annotations[api.AnnotationVirtualMachineNode] = "worker2" }),
 			"meta.annotations[virtualmachinev0/node_name]"},
-		{"virtualmachine/node dropped", "virtualmachine", edit(func(vm *api.VirtualMachine) { delete(vm.Meta.Annotations, api.AnnotationVirtualMachineNode) }),
-			"meta.annotations[virtualmachinev0/node_name]"},
 		{"virtualmachine/power off", "virtualmachine", edit(func(vm *api.VirtualMachine) { vm.Spec.ActionState = api.ActionPowerOff }), ""},
 		{"virtualmachine/resize", "virtualmachine", edit(func(vm *api.VirtualMachine) { vm.Spec.LimitMemory = "2G" }), ""},
 
@@ -66,21 +63,38 @@ func TestValidateUpdate(t *testing.T) {
 	}
 }
 
-// TestPlacingAnUnplacedObject: a node annotation goes from unset to a node
-// (the scheduler's write), never from one node to another or back.
-func TestPlacingAnUnplacedObject(t *testing.T) {
-	for _, kind := range []string{"virtualmachine", "blockstorage", "virtualrouter"} {
-		t.Run(kind, func(t *testing.T) {
-			old, obj := base(t, kind), base(t, kind)
-			old.GetMeta().UID, obj.GetMeta().UID = "uid-1", "uid-1"
-			k, _ := api.KindOf(old)
-			key := placement.Annotation(k)
-			delete(old.GetMeta().Annotations, key)
-			obj.GetMeta().Annotations[key] = "node-z"
-			s := strategyOf(t, old)
-			s.Default(old)
-			s.Default(obj)
-			expectField(t, s.ValidateUpdate(old, obj), "")
-		})
+// TestPlacementAnnotationSetOnce: a VM, disk or router left unplaced may be
+// placed by an update ("" -> X: the scheduler), but not moved (X -> Y) nor
+// unplaced (X -> "").
+func TestPlacementAnnotationSetOnce(t *testing.T) {
+	for _, c := range []struct{ base, key string }{
+		{"virtualmachine", api.AnnotationVirtualMachineNode},
+		{"blockstorage", api.AnnotationBlockStorageNode},
+		{"virtualrouter", api.AnnotationRouterNode},
+	} {
+		for _, step := range []struct{ from, to, field string }{
+			{"", "worker9", ""},
+			{"", "", ""},
+			{"worker9", "worker9", ""},
+			{"worker9", "worker8", annotationField(c.key)},
+			{"worker9", "", annotationField(c.key)},
+		} {
+			t.Run(c.base+"/"+step.from+"->"+step.to, func(t *testing.T) {
+				old, obj := base(t, c.base), base(t, c.base)
+				old.GetMeta().UID, obj.GetMeta().UID = "uid-1", "uid-1"
+				setAnnotation(old.GetMeta(), c.key, step.from)
+				setAnnotation(obj.GetMeta(), c.key, step.to)
+				if step.from == "" {
+					delete(old.GetMeta().Annotations, c.key)
+				}
+				if step.to == "" {
+					delete(obj.GetMeta().Annotations, c.key)
+				}
+				s := strategyOf(t, old)
+				s.Default(old)
+				s.Default(obj)
+				expectField(t, s.ValidateUpdate(old, obj), step.field)
+			})
+		}
 	}
 }

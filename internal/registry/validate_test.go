@@ -204,7 +204,7 @@ func TestValidateVirtualRouter(t *testing.T) {
 	nodeField := "meta.annotations[virtualrouterv0/node_name]"
 	runRules(t, []ruleCase{
 		{"valid", "virtualrouter", nil, ""},
-		{"node_name/missing is unplaced", "virtualrouter", edit(func(o *r) { delete(o.Meta.Annotations, api.AnnotationRouterNode) }), ""}, // the scheduler places it
+		{"node_name/missing: the scheduler places it", "virtualrouter", edit(func(o *r) { delete(o.Meta.Annotations, api.AnnotationRouterNode) }), ""},
 		{"node_name/invalid", "virtualrouter", edit(func(o *r) { setAnnotation(&o.Meta, api.AnnotationRouterNode, "Worker2") }), nodeField},
 		{"externalGateway/unset", "virtualrouter", edit(func(o *r) { o.Spec.ExternalGateway = "" }), ""},
 		{"externalGateway/invalid", "virtualrouter", edit(func(o *r) { o.Spec.ExternalGateway = "gw" }), "spec.externalGateway"},
@@ -271,7 +271,7 @@ func TestValidateBlockStorage(t *testing.T) {
 		{"valid BaseImage", "blockstorage-baseimage", nil, ""},
 		{"type/defaults to Local", "blockstorage", edit(func(o *b) { delete(o.Meta.Annotations, api.AnnotationBlockStorageType) }), ""},
 		{"type/unknown", "blockstorage", edit(func(o *b) { setAnnotation(&o.Meta, api.AnnotationBlockStorageType, "Ceph") }), typeField},
-		{"node_name/missing is unplaced", "blockstorage", edit(func(o *b) { delete(o.Meta.Annotations, api.AnnotationBlockStorageNode) }), ""}, // the scheduler places it
+		{"node_name/missing: the scheduler places it", "blockstorage", edit(func(o *b) { delete(o.Meta.Annotations, api.AnnotationBlockStorageNode) }), ""},
 		{"node_name/invalid", "blockstorage", edit(func(o *b) { setAnnotation(&o.Meta, api.AnnotationBlockStorageNode, "worker1.local") }), nodeField},
 
 		{"requestSize/missing", "blockstorage", edit(func(o *b) { o.Spec.RequestSize = "" }), "spec.requestSize"},
@@ -325,7 +325,7 @@ func TestValidateVirtualMachine(t *testing.T) {
 	const ed25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@host"
 	runRules(t, []ruleCase{
 		{"valid", vmSeed, nil, ""},
-		{"node_name/missing is unplaced", vmSeed, edit(func(o *v) { o.Meta.Annotations = nil }), ""}, // the scheduler places it
+		{"node_name/missing: the scheduler places it", vmSeed, edit(func(o *v) { o.Meta.Annotations = nil }), ""},
 		{"node_name/invalid", vmSeed, edit(func(o *v) { setAnnotation(&o.Meta, api.AnnotationVirtualMachineNode, "$(reboot)") }), nodeField},
 
 		{"vcpus/whole numbers", vmSeed, spec(func(s *s) { s.RequestVcpus, s.LimitVcpus = "1", "2" }), ""},

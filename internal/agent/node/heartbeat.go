@@ -13,16 +13,9 @@ import (
 const minBeatTimeout = 2 * time.Second
 
 // Start heartbeats until ctx ends: every interval it writes status Ready
-// with the time and the node's allocation, and also as soon as the
-// allocation changes. A failed write is logged and retried at the next
-// beat; it never stops the agent. Call Register first.
+// with the time. A failed write is logged and retried at the next beat; it
+// never stops the agent. Call Register first.
 func (a *Agent) Start(ctx context.Context) error {
-	go func() {
-		if a.vms.WaitSynced(ctx) && a.disks.WaitSynced(ctx) {
-			a.synced.Store(true)
-			a.poke()
-		}
-	}()
 	t := time.NewTicker(a.opts.Heartbeat)
 	defer t.Stop()
 	a.beat(ctx)
@@ -32,10 +25,6 @@ func (a *Agent) Start(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			a.beat(ctx)
-		case <-a.kick:
-			if alloc, ok := a.allocation(); ok && (a.lastAlloc == nil || alloc != *a.lastAlloc) {
-				a.beat(ctx)
-			}
 		}
 	}
 }
@@ -44,16 +33,15 @@ func (a *Agent) Start(ctx context.Context) error {
 func (a *Agent) beat(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, max(a.opts.Heartbeat, minBeatTimeout))
 	defer cancel()
-	alloc, known := a.allocation()
 	var n *api.Node
 	var err error
 	if a.node != nil {
-		n, err = a.writeStatus(ctx, a.node, alloc, known)
+		n, err = a.writeStatus(ctx, a.node)
 	}
 	if a.node == nil || errors.Is(err, api.ErrNotFound) {
 		if n, err = a.register(ctx); err == nil {
 			a.log.Info("node registered again")
-			n, err = a.writeStatus(ctx, n, alloc, known)
+			n, err = a.writeStatus(ctx, n)
 		}
 	}
 	if err != nil {
@@ -63,8 +51,5 @@ func (a *Agent) beat(ctx context.Context) {
 		return
 	}
 	a.node = n
-	if known {
-		a.lastAlloc = &alloc
-	}
 	a.log.Debug("heartbeat written", "allocatedMemory", n.Status.AllocatedMemory, "allocatedVcpus", n.Status.AllocatedVcpus)
 }

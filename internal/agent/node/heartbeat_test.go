@@ -122,7 +122,10 @@ func TestHeartbeat(t *testing.T) {
 
 // TestAllocation: status carries the sum of the requests of the VMs placed
 // on the node, leaving out other nodes' VMs and VMs being deleted, and
-// follows creates and deletes without waiting for the next beat.
+// follows creates and deletes without waiting for the next beat. The API
+// server keeps it (its ledger): VMs placed before the node registered are
+// accounted by its repair when it does, later ones at admission; the
+// agent's heartbeats leave it as it is.
 func TestAllocation(t *testing.T) {
 	c := newAPI(t)
 	tenancy(t, c)
@@ -134,7 +137,7 @@ func TestAllocation(t *testing.T) {
 
 	m := controller.NewManager(c, quiet)
 	opts := testOptions("worker1")
-	opts.Heartbeat = time.Hour // only allocation changes make it write
+	opts.Heartbeat = 50 * time.Millisecond // heartbeats must not disturb the ledger
 	a := New(m, opts)
 	if err := a.Register(testCtx(t)); err != nil {
 		t.Fatal(err)
@@ -148,6 +151,11 @@ func TestAllocation(t *testing.T) {
 		}
 	}
 	eventually(t, 5*time.Second, "allocation 2G/1500m", alloc("2G", "1500m"))
+	// The agent's metrics read the ledger from its heartbeats.
+	eventually(t, 5*time.Second, "Allocated() 2G/1500m", func() bool {
+		r, ok := a.Allocated()
+		return ok && r == Resources{MemoryBytes: 2 << 30, MilliCPU: 1500}
+	})
 	vm(t, c, "vm3", "worker1", "250m", "512M")
 	d := eventually(t, 5*time.Second, "allocation 2560M/1750m after a create", alloc("2560M", "1750m"))
 	t.Logf("allocation followed a create in %v", d)
@@ -172,27 +180,8 @@ func TestAllocation(t *testing.T) {
 	})
 }
 
-func TestSumRequests(t *testing.T) {
-	mk := func(node, cpu, mem string, deleting bool) api.Object {
-		v := api.VirtualMachineKind.New().(*api.VirtualMachine)
-		v.Meta.Annotations = map[string]string{api.AnnotationVirtualMachineNode: node}
-		v.Spec.RequestVcpus, v.Spec.RequestMemory = cpu, mem
-		if deleting {
-			v.Meta.DeleteState = api.DeleteStateDelete
-		}
-		return v
-	}
-	got := sumRequests([]api.Object{
-		mk("a", "1", "1G", false), mk("a", "1500m", "1024M", false), mk("b", "1", "1G", false),
-		mk("a", "1", "1G", true), mk("a", "bad", "bad", false),
-	}, "a")
-	if want := (allocation{memory: 2 << 30, milliCPU: 2500}); got != want {
-		t.Errorf("sum %+v, want %+v", got, want)
-	}
-}
-
-// TestAllocationEmpty: a node without VMs shows 0 allocated as soon as the
-// VM cache is filled, not only at the next beat.
+// TestAllocationEmpty: a node without VMs shows 0 allocated as soon as it
+// registers.
 func TestAllocationEmpty(t *testing.T) {
 	c := newAPI(t)
 	m := controller.NewManager(c, quiet)
@@ -208,4 +197,31 @@ func TestAllocationEmpty(t *testing.T) {
 		s := getNode(t, c, "worker1").Status
 		return s.AllocatedMemory == "0" && s.AllocatedVcpus == "0m"
 	})
+}
+
+// TestRegisterKeepsCordon: registering again replaces what the agent
+// reports and leaves spec.unschedulable (a cordon) as it is.
+func TestRegisterKeepsCordon(t *testing.T) {
+	c := newAPI(t)
+	opts := testOptions("worker1")
+	opts.LimitStorage = "100G"
+	if err := New(controller.NewManager(c, quiet), opts).Register(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	n := getNode(t, c, "worker1")
+	n.Spec.Unschedulable = true
+	if _, err := client.For[*api.Node](c).Update(testCtx(t), n); err != nil {
+		t.Fatal(err)
+	}
+	opts.LimitMemory = "16G"
+	if err := New(controller.NewManager(c, quiet), opts).Register(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	n = getNode(t, c, "worker1")
+	if !n.Spec.Unschedulable || n.Spec.LimitMemory != "16G" || n.Spec.LimitStorage != "100G" {
+		t.Errorf("spec after registering again: %+v; want unschedulable kept, limitMemory 16G, limitStorage 100G", n.Spec)
+	}
+	if a := n.Status.Allocatable; a == nil || a.Memory != 16<<30 || a.MilliCPU != 32000 || a.Storage != 100<<30 {
+		t.Errorf("allocatable %+v, want 16G, 32 vCPUs (ratio 4), 100G", a)
+	}
 }

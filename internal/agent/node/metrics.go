@@ -1,6 +1,9 @@
 package node
 
-import "github.com/humstack/humstack/api"
+import (
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/placement"
+)
 
 // Resources are amounts of a node's resources, for the metrics.
 type Resources struct {
@@ -23,11 +26,16 @@ func (a *Agent) Capacity() Resources {
 	return r
 }
 
-// Allocated is what the VMs and disks placed on the node request, as the
-// heartbeat writes it; ok is false until the caches have their first list.
+// Allocated is what the node's ledger holds (the API server's
+// status.reservations), as last read with a heartbeat; ok is false before
+// the first.
 func (a *Agent) Allocated() (r Resources, ok bool) {
-	alloc, ok := a.allocation()
-	return Resources{MemoryBytes: alloc.memory, MilliCPU: alloc.milliCPU, StorageBytes: alloc.storage}, ok
+	n := a.seen.Load()
+	if n == nil {
+		return Resources{}, false
+	}
+	sum := placement.Reserved(n)
+	return Resources{MemoryBytes: sum.Memory, MilliCPU: sum.MilliCPU, StorageBytes: sum.Storage}, true
 }
 
 // Name is the node's name.

@@ -11,7 +11,6 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
-	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/controller"
 	"github.com/humstack/humstack/internal/controller/record"
 )
@@ -29,8 +28,11 @@ type Options struct {
 	Address     string
 	LimitMemory string // capacity as written, e.g. "8G"
 	LimitVcpus  string // e.g. "8000m"
-	AgentMode   string
-	Accelerator string
+	// LimitStorage is the disk space for block storages, e.g. "500G";
+	// empty: unknown (not enforced).
+	LimitStorage string
+	AgentMode    string
+	Accelerator  string
 	// DownloadHost is host:port of this node's listener for other nodes
 	// and the API server (download API, consoles); empty without a secret.
 	DownloadHost string
@@ -42,27 +44,25 @@ type Options struct {
 }
 
 // Agent is this node's registration and heartbeat; it is a
-// controller.Runnable (the heartbeat loop).
+// controller.Runnable (the heartbeat loop). The node's allocation is the
+// API server's ledger (status.reservations); the agent only reads it.
 type Agent struct {
-	c      *client.Client
-	opts   Options
-	spec   api.NodeSpec
-	vms    *controller.Informer
-	disks  *controller.Informer
-	synced atomic.Bool   // the VM and disk caches have their first list
-	kick   chan struct{} // the VMs on this node changed
-	log    *slog.Logger
-	now    func() time.Time
+	c    *client.Client
+	opts Options
+	spec api.NodeSpec
+	log  *slog.Logger
+	now  func() time.Time
 	// events records NodeReady when a heartbeat ends a NotReady.
 	events record.Recorder
 
 	// Owned by Register, then by the heartbeat loop.
-	node      *api.Node
-	lastAlloc *allocation // last allocation written; nil before the first
+	node *api.Node
+	// seen is the node as last written, for readers on other goroutines
+	// (the metrics).
+	seen atomic.Pointer[api.Node]
 }
 
-// New returns the agent of node opts.Name. It asks m for an informer of the
-// VMs placed on the node, so call it before m.Start.
+// New returns the agent of node opts.Name.
 func New(m *controller.Manager, opts Options) *Agent {
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = DefaultHeartbeat
@@ -76,25 +76,13 @@ func New(m *controller.Manager, opts Options) *Agent {
 		spec: api.NodeSpec{
 			Address: opts.Address, LimitMemory: opts.LimitMemory, LimitVcpus: opts.LimitVcpus,
 			AgentMode: opts.AgentMode, Accelerator: opts.Accelerator, AgentVersion: Version,
-			DownloadHost: opts.DownloadHost, ExternalBridges: opts.ExternalBridges,
+			DownloadHost: opts.DownloadHost, LimitStorage: opts.LimitStorage, ExternalBridges: opts.ExternalBridges,
 		},
-		kick:   make(chan struct{}, 1),
 		log:    opts.Log.With("node", opts.Name),
 		now:    time.Now,
 		events: m.Recorder("node"),
 	}
-	a.vms = m.Informer(api.VirtualMachineKind, system.FilterName(opts.Name), system.PlacedOn(api.VirtualMachineKind, opts.Name))
-	a.vms.AddHandler(func(_, _ api.Object) { a.poke() })
-	a.disks = m.Informer(api.BlockStorageKind, system.FilterName(opts.Name), system.PlacedOn(api.BlockStorageKind, opts.Name))
-	a.disks.AddHandler(func(_, _ api.Object) { a.poke() })
 	return a
-}
-
-func (a *Agent) poke() {
-	select {
-	case a.kick <- struct{}{}:
-	default:
-	}
 }
 
 // Register creates this node or brings its spec up to date, and marks it
@@ -137,22 +125,25 @@ func (a *Agent) register(ctx context.Context) (*api.Node, error) {
 		return nil, fmt.Errorf("get node: %w", err)
 	default:
 		cur, err = controller.Update(ctx, a.c, cur, func(n *api.Node) bool {
-			if reflect.DeepEqual(n.Spec, a.spec) {
+			// The agent replaces what it reports; a cordon is not its own.
+			want := a.spec
+			want.Unschedulable = n.Spec.Unschedulable
+			if reflect.DeepEqual(n.Spec, want) {
 				return false
 			}
-			n.Spec = a.spec
+			n.Spec = want
 			return true
 		})
 		if err != nil {
 			return nil, fmt.Errorf("update node spec: %w", err)
 		}
 	}
-	// The allocation stays as it was until the VM cache is filled.
-	return a.writeStatus(ctx, cur, allocation{}, false)
+	return a.writeStatus(ctx, cur)
 }
 
-// writeStatus records a heartbeat: Ready, now, and the allocation if known.
-func (a *Agent) writeStatus(ctx context.Context, n *api.Node, alloc allocation, withAlloc bool) (*api.Node, error) {
+// writeStatus records a heartbeat: Ready and now. The API server keeps the
+// ledger and allocation as stored, whatever this write carries.
+func (a *Agent) writeStatus(ctx context.Context, n *api.Node) (*api.Node, error) {
 	recovered := false
 	out, err := controller.UpdateStatus(ctx, a.c, n, func(n *api.Node) bool {
 		s := &n.Status
@@ -160,15 +151,12 @@ func (a *Agent) writeStatus(ctx context.Context, n *api.Node, alloc allocation, 
 		s.State, s.Message = api.NodeReady, ""
 		setNodeReady(n)
 		s.LastHeartbeatTime = a.now().UTC().Format(time.RFC3339Nano)
-		if withAlloc {
-			s.AllocatedMemory, s.AllocatedVcpus = FormatSize(alloc.memory), FormatMilliCPU(alloc.milliCPU)
-			s.AllocatedStorage = FormatSize(alloc.storage)
-		}
 		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("update node status: %w", err)
 	}
+	a.seen.Store(out)
 	if recovered {
 		a.events.Event(out, api.EventNormal, "NodeReady", "heartbeating again")
 	}

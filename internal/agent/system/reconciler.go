@@ -25,6 +25,7 @@ type reconciler struct {
 	finalizer string
 	driver    Driver
 	events    record.Recorder // Scheduled (docs/events.md)
+	hold      *holder         // capacity not accounted (hold.go)
 }
 
 // Reconcile implements controller.Reconciler.
@@ -37,6 +38,9 @@ func (r *reconciler) Reconcile(ctx context.Context, key controller.Key) (control
 	}
 	if obj.GetMeta().Deleting() {
 		return controller.Result{}, r.teardown(ctx, obj)
+	}
+	if why := r.hold.why(r.kind, obj, r.finalizer); why != "" {
+		return r.held(ctx, obj, why)
 	}
 	if !slices.Contains(obj.GetMeta().Finalizers, r.finalizer) {
 		var err error
@@ -58,6 +62,18 @@ func (r *reconciler) Reconcile(ctx context.Context, key controller.Key) (control
 		return res, errors.Join(applyErr, err)
 	}
 	return res, applyErr
+}
+
+// held reports obj Pending with why, touching nothing on the host, and
+// looks again later; a change of the node object wakes it sooner.
+func (r *reconciler) held(ctx context.Context, obj api.Object, why string) (controller.Result, error) {
+	work, err := copyOf(r.kind, obj)
+	if err != nil {
+		return controller.Result{}, err
+	}
+	SetState(work, HeldState, why)
+	SetReady(work, nil)
+	return controller.Result{RequeueAfter: holdRecheck}, r.report(ctx, obj, work)
 }
 
 func (r *reconciler) teardown(ctx context.Context, obj api.Object) error {

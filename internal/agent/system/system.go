@@ -61,6 +61,7 @@ func Setup(m *controller.Manager, opts Options) error {
 	}
 	copts := controller.Options{Workers: opts.Workers, Resync: opts.Resync, Log: opts.Log.With("node", opts.Node)}
 	setupNetworks(m, opts, copts)
+	self := m.Informer(api.NodeKind, FilterName(opts.Node), func(o api.Object) bool { return o.GetMeta().ID == opts.Node })
 	for _, p := range placements {
 		d, ok := opts.Drivers[p.kind]
 		if !ok {
@@ -68,8 +69,13 @@ func Setup(m *controller.Manager, opts Options) error {
 		}
 		inf := m.Informer(p.kind, FilterName(opts.Node), PlacedOn(p.kind, opts.Node))
 		r := &reconciler{c: m.Client, kind: p.kind, inf: inf, finalizer: Finalizer(opts.Node), driver: d,
-			events: m.Recorder(p.kind.Name)}
+			events: m.Recorder(p.kind.Name), hold: &holder{node: opts.Node, nodes: self}}
 		ctrl := controller.New(p.kind.Name, inf, r, copts)
+		if holds(p.kind) {
+			// The ledger lives on the node object: its changes may let a
+			// held object go.
+			ctrl.Watch(self, func(api.Object) []controller.Key { return untaken(inf.List(), r.finalizer) })
+		}
 		if dep, ok := d.(Dependent); ok {
 			for _, dd := range dep.Dependencies() {
 				ctrl.Watch(m.Informer(dd.Kind, "", nil), func(o api.Object) []controller.Key { return dd.Keys(o, inf.List()) })
