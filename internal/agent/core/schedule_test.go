@@ -186,3 +186,48 @@ func TestSchedulerPlacesRoutersWhereTheirBridgeIs(t *testing.T) {
 		t.Errorf("router on %s, want b (the node with exBr)", got)
 	}
 }
+
+// TestSchedulerPrefersTheImageCache: a VM whose disk starts from an image
+// goes to the node that holds the image entity (of two equal nodes, the
+// tie-break alone would pick a), and a second one to the node that caches
+// it once a disk there uses it.
+func TestSchedulerPrefersTheImageCache(t *testing.T) {
+	e := schedEnv(t, core.Options{})
+	addNode(t, e, "a", "8", "16G", nil)
+	addNode(t, e, "b", "8", "16G", nil)
+	addNode(t, e, "c", "8", "16G", nil)
+	ent := e.Create(t, "meta: {apiType: systemv0/imageentity, id: ent, group: g}\nspec: {source: {namespace: ns, blockStorageID: src}}").(*api.ImageEntity)
+	ent.Status.State, ent.Status.Node = "Available", "b"
+	if _, err := e.Client.UpdateStatus(context.Background(), ent); err != nil {
+		t.Fatal(err)
+	}
+	e.Create(t, `meta: {apiType: systemv0/image, id: img, group: g}
+spec: {entityMap: {"1": ent}}`)
+	fromImage := func(id string) string {
+		return fmt.Sprintf(`meta: {apiType: systemv0/blockstorage, id: %s, group: g, namespace: ns}
+spec: {requestSize: 1G, limitSize: 1G, from: {type: BaseImage, baseImage: {imageName: img, tag: "1"}}}`, id)
+	}
+	e.Create(t, fromImage("root1"))
+	e.Create(t, vmDoc("vm1", "1", "1G", nil, "root1"))
+	if got := waitNode(t, e, api.VirtualMachineKind, "vm1"); got != "b" {
+		t.Errorf("vm1 on %s, want b (holds the image)", got)
+	}
+	// c caches the image once a disk there is an overlay of it.
+	e.Create(t, diskDoc("other", "1G", "c"))
+	bs, err := client.For[*api.BlockStorage](e.Client).Get(context.Background(), nsScope, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs.Status.ImageEntity = "ent"
+	if _, err := e.Client.UpdateStatus(context.Background(), bs); err != nil {
+		t.Fatal(err)
+	}
+	// b, which holds the image, gets fuller; a and c are equally empty,
+	// and the tie-break alone would pick a.
+	e.Create(t, vmDoc("busy", "1", "2G", map[string]string{api.AnnotationVirtualMachineNode: "b"}))
+	e.Create(t, fromImage("root2"))
+	e.Create(t, vmDoc("vm2", "1", "1G", nil, "root2"))
+	if got := waitNode(t, e, api.VirtualMachineKind, "vm2"); got != "c" {
+		t.Errorf("vm2 on %s, want c (caches the image; b holds it but is fuller, a does not have it)", got)
+	}
+}
