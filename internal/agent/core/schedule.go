@@ -40,6 +40,9 @@ const (
 type SchedulerOptions struct {
 	Policy  scheduler.Policy // default spread
 	Workers int              // default 8: placements are writes, and wait for the API
+	// Observe, if set, is told how long each placement took: the
+	// decision and the writes of the annotations (the benchmark's p99).
+	Observe func(time.Duration)
 }
 
 // sched places VMs, disks and routers that have no node annotation, and
@@ -47,6 +50,7 @@ type SchedulerOptions struct {
 type sched struct {
 	c                                               *client.Client
 	policy                                          scheduler.Policy
+	observe                                         func(time.Duration)
 	events                                          record.Recorder
 	nodes, vms, disks, routers, images, eips, pools *controller.Informer
 	usage                                           *usage
@@ -67,7 +71,7 @@ func setupScheduler(m *controller.Manager, inf func(*api.Kind) *controller.Infor
 		opts.Workers = 8
 	}
 	s := &sched{
-		c: m.Client, policy: opts.Policy, events: m.Recorder("scheduler"), usage: newUsage(),
+		c: m.Client, policy: opts.Policy, observe: opts.Observe, events: m.Recorder("scheduler"), usage: newUsage(),
 		nodes: inf(api.NodeKind), vms: inf(api.VirtualMachineKind), disks: inf(api.BlockStorageKind),
 		routers: inf(api.VirtualRouterKind), images: inf(api.ImageKind), eips: inf(api.ExternalIPKind),
 		pools: inf(api.ExternalIPPoolKind), pending: map[*api.Kind]map[controller.Key]int{},
@@ -196,6 +200,7 @@ func (s *sched) unitOf(o api.Object) *unit {
 // place decides, assumes and writes; on a refusal (another placement took
 // the room first) it retries soon with fresh caches.
 func (s *sched) place(ctx context.Context, k *api.Kind, key controller.Key, u *unit) (controller.Result, error) {
+	start := time.Now()
 	d := s.choose(u)
 	if d.Node == "" {
 		return s.pendingFor(ctx, k, key, u.obj, d.Message)
@@ -204,6 +209,9 @@ func (s *sched) place(ctx context.Context, k *api.Kind, key controller.Key, u *u
 	written, err := s.write(ctx, u, d.Node)
 	if err != nil || written == nil {
 		return controller.Result{}, err // nil: placed by someone else, or gone
+	}
+	if s.observe != nil {
+		s.observe(time.Since(start))
 	}
 	s.events.Event(u.obj, api.EventNormal, ReasonScheduled, "placed on %s", d.Node)
 	return controller.Result{}, s.clearPending(ctx, written)
