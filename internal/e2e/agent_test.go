@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/humstack/humstack/api"
 )
 
 // agentProc is one running bin/agent process.
@@ -171,9 +173,13 @@ func waitNodes(t *testing.T, apiPort int, d time.Duration, what string, cond fun
 
 // ready reports whether the row shows a Ready node with the given
 // capacities and an allocation written by its heartbeat.
+// ready says whether r shows a Ready node of mode with nothing placed on it
+// yet, out of its allocatable: the memory limit (ratio 1) and four times
+// the vCPU limit (the default --cpu-overcommit-ratio).
 func ready(r nodeRow, mode, memory, vcpus string) bool {
-	return r != nil && r["STATE"] == "Ready" && r["MODE"] == mode &&
-		r["MEMORY"] == "0/"+memory && r["VCPUS"] == "0m/"+vcpus
+	milli, err := api.ParseCPU(vcpus)
+	return err == nil && r != nil && r["STATE"] == "Ready" && r["MODE"] == mode &&
+		r["MEMORY"] == "0/"+memory && r["VCPUS"] == fmt.Sprintf("0m/%dm", 4*milli)
 }
 
 func state(rows map[string]nodeRow, id string) string {
