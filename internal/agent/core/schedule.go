@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"reflect"
 	"sync"
 	"time"
 
@@ -82,7 +84,11 @@ func setupScheduler(m *controller.Manager, inf func(*api.Kind) *controller.Infor
 	s.disks.AddHandler(s.usage.track)
 	entities := inf(api.ImageEntityKind)
 	entities.AddHandler(s.usage.trackEntity)
-	s.nodes.AddHandler(func(_, _ api.Object) { s.retryPending() })
+	s.nodes.AddHandler(func(old, new api.Object) {
+		if nodeChanged(old, new) {
+			s.retryPending()
+		}
+	})
 	copts.Workers = opts.Workers
 	none := func(api.Object) []controller.Key { return nil }
 	for _, k := range []*api.Kind{api.VirtualMachineKind, api.BlockStorageKind, api.VirtualRouterKind} {
@@ -118,6 +124,19 @@ func setupScheduler(m *controller.Manager, inf func(*api.Kind) *controller.Infor
 			}
 		})
 	}
+}
+
+// nodeChanged reports whether a node event can change a decision: not a
+// heartbeat alone (every node writes one every few seconds).
+func nodeChanged(old, new api.Object) bool {
+	o, ok1 := old.(*api.Node)
+	n, ok2 := new.(*api.Node)
+	if !ok1 || !ok2 {
+		return true // registered or gone
+	}
+	return !reflect.DeepEqual(o.Spec, n.Spec) || !maps.Equal(o.Meta.Labels, n.Meta.Labels) ||
+		o.Status.State != n.Status.State || !reflect.DeepEqual(o.Status.Allocatable, n.Status.Allocatable) ||
+		!maps.Equal(o.Status.Reservations, n.Status.Reservations)
 }
 
 // retryPending queues every object that fit nowhere.
