@@ -73,7 +73,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		Name: cfg.NodeName, Address: cfg.NodeAddress,
 		LimitMemory: cfg.LimitMemory, LimitVcpus: cfg.LimitVcpus, LimitStorage: cfg.LimitStorage,
 		AgentMode: string(cfg.AgentMode), Accelerator: accel, ExternalBridges: cfg.NetworkAgentConfig.ExternalBridges,
-		Heartbeat: cfg.Heartbeat(), Log: log, DownloadHost: downloadHost(cfg, cred),
+		Heartbeat: cfg.Heartbeat(), Log: log, DownloadHost: downloadHost(cfg, cred), Labels: cfg.NodeLabels,
 	})
 	if err := setupMode(m, cfg, accel, cred, self, met, log); err != nil {
 		return err

@@ -49,6 +49,10 @@ type Config struct {
 	LimitStorage string `json:"limitStorage"`
 	NodeAddress  string `json:"nodeAddress"`
 	NodeName     string `json:"nodeName"`
+	// NodeLabels are set on the node when the agent registers, for the
+	// scheduler's node selectors (docs/placement.md); labels set with
+	// humcli label stay beside them.
+	NodeLabels map[string]string `json:"nodeLabels"`
 	// PollingSeconds is the seed's polling interval; here it is the resync
 	// period of the controllers (changes arrive by watch).
 	PollingSeconds   int    `json:"pollingSeconds"`

@@ -225,3 +225,29 @@ func TestRegisterKeepsCordon(t *testing.T) {
 		t.Errorf("allocatable %+v, want 16G, 32 vCPUs (ratio 4), 100G", a)
 	}
 }
+
+// TestRegisterSetsConfigLabels: the config's nodeLabels are set when the
+// agent registers, and labels an operator set (humcli label) stay.
+func TestRegisterSetsConfigLabels(t *testing.T) {
+	c := newAPI(t)
+	opts := testOptions("worker1")
+	opts.Labels = map[string]string{"rack": "a"}
+	if err := New(controller.NewManager(c, quiet), opts).Register(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	n := getNode(t, c, "worker1")
+	if n.Meta.Labels["rack"] != "a" {
+		t.Fatalf("labels after the first registration: %v, want rack=a", n.Meta.Labels)
+	}
+	n.Meta.Labels["gpu"] = "yes"
+	if _, err := client.For[*api.Node](c).Update(testCtx(t), n); err != nil {
+		t.Fatal(err)
+	}
+	opts.Labels = map[string]string{"rack": "b"}
+	if err := New(controller.NewManager(c, quiet), opts).Register(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := getNode(t, c, "worker1").Meta.Labels; got["rack"] != "b" || got["gpu"] != "yes" {
+		t.Errorf("labels after registering again: %v, want rack=b (config) and gpu=yes (operator's) kept", got)
+	}
+}

@@ -39,8 +39,10 @@ type Options struct {
 	// ExternalBridges are the external bridges of this node, reported
 	// for the scheduler's placement of routers.
 	ExternalBridges []string
-	Heartbeat       time.Duration // default DefaultHeartbeat
-	Log             *slog.Logger  // default the manager's
+	// Labels are set on the node at registration (config nodeLabels).
+	Labels    map[string]string
+	Heartbeat time.Duration // default DefaultHeartbeat
+	Log       *slog.Logger  // default the manager's
 }
 
 // Agent is this node's registration and heartbeat; it is a
@@ -118,6 +120,7 @@ func (a *Agent) register(ctx context.Context) (*api.Node, error) {
 	case errors.Is(err, api.ErrNotFound):
 		n := api.NodeKind.New().(*api.Node)
 		n.Meta.ID, n.Spec = a.opts.Name, a.spec
+		mergeLabels(&n.Meta, a.opts.Labels)
 		if cur, err = nodes.Create(ctx, n); err != nil {
 			return nil, fmt.Errorf("create node: %w", err)
 		}
@@ -128,8 +131,9 @@ func (a *Agent) register(ctx context.Context) (*api.Node, error) {
 			// The agent replaces what it reports; a cordon is not its own.
 			want := a.spec
 			want.Unschedulable = n.Spec.Unschedulable
+			labeled := mergeLabels(&n.Meta, a.opts.Labels)
 			if reflect.DeepEqual(n.Spec, want) {
-				return false
+				return labeled
 			}
 			n.Spec = want
 			return true
@@ -166,4 +170,22 @@ func (a *Agent) writeStatus(ctx context.Context, n *api.Node) (*api.Node, error)
 // retryDelay doubles from 250 ms to 8 s.
 func retryDelay(attempt int) time.Duration {
 	return min(250*time.Millisecond<<min(attempt, 5), 8*time.Second)
+}
+
+// mergeLabels sets the labels of the agent's config (nodeLabels) on m and
+// says whether that changed anything. Labels set otherwise (humcli label)
+// stay: the config names only the labels it owns, and removing one from
+// the config leaves it on the node for an operator to remove.
+func mergeLabels(m *api.Meta, labels map[string]string) bool {
+	changed := false
+	for k, v := range labels {
+		if cur, ok := m.Labels[k]; ok && cur == v {
+			continue
+		}
+		if m.Labels == nil {
+			m.Labels = map[string]string{}
+		}
+		m.Labels[k], changed = v, true
+	}
+	return changed
 }
