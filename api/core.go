@@ -99,6 +99,11 @@ type NodeSpec struct {
 	// Unschedulable is set by `humcli cordon`: the scheduler places nothing
 	// new here. The agent never changes it.
 	Unschedulable bool `json:"unschedulable,omitempty"`
+	// ExternalBridges are the external bridges the node has (the agent's
+	// externalBridges), which routers reach their external IP pool's
+	// bridgeName on; empty: the node does not say, and the scheduler does
+	// not filter it for routers.
+	ExternalBridges []string `json:"externalBridges,omitempty"`
 }
 
 // Amounts are quantities of capacity in base units.

@@ -30,6 +30,7 @@ import (
 	"github.com/humstack/humstack/internal/controller"
 	"github.com/humstack/humstack/internal/controller/record"
 	"github.com/humstack/humstack/internal/host/qemu"
+	"github.com/humstack/humstack/internal/scheduler"
 )
 
 // Run runs the agent until ctx ends (a clean stop returns nil) or a part
@@ -72,8 +73,8 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	self := node.New(m, node.Options{
 		Name: cfg.NodeName, Address: cfg.NodeAddress,
 		LimitMemory: cfg.LimitMemory, LimitVcpus: cfg.LimitVcpus, LimitStorage: cfg.LimitStorage,
-		AgentMode: string(cfg.AgentMode), Accelerator: accel,
-		Heartbeat: cfg.Heartbeat(), Log: log, DownloadHost: downloadHost(cfg, cred),
+		AgentMode: string(cfg.AgentMode), Accelerator: accel, ExternalBridges: cfg.NetworkAgentConfig.ExternalBridges,
+		Heartbeat: cfg.Heartbeat(), Log: log, DownloadHost: downloadHost(cfg, cred), Labels: cfg.NodeLabels,
 	})
 	if err := setupMode(m, cfg, accel, cred, self, met, log); err != nil {
 		return err
@@ -106,6 +107,8 @@ func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.C
 			if err := core.Setup(lm, core.Options{Log: log, Resync: cfg.Resync()}); err != nil {
 				return fmt.Errorf("set up core controllers: %w", err)
 			}
+			core.SetupScheduler(lm, core.Options{Log: log, Resync: cfg.Resync(),
+				Scheduler: core.SchedulerOptions{Policy: scheduler.Policy(cfg.Scheduler.Policy)}})
 			return lm.Start(ctx)
 		}))
 	}

@@ -49,6 +49,10 @@ type Config struct {
 	LimitStorage string `json:"limitStorage"`
 	NodeAddress  string `json:"nodeAddress"`
 	NodeName     string `json:"nodeName"`
+	// NodeLabels are set on the node when the agent registers, for the
+	// scheduler's node selectors (docs/placement.md); labels set with
+	// humcli label stay beside them.
+	NodeLabels map[string]string `json:"nodeLabels"`
 	// PollingSeconds is the seed's polling interval; here it is the resync
 	// period of the controllers (changes arrive by watch).
 	PollingSeconds   int    `json:"pollingSeconds"`
@@ -71,6 +75,9 @@ type Config struct {
 	// VirtualMachineAgentConfig is beyond the seed: where VMs live and
 	// how long a power-off waits for the guest.
 	VirtualMachineAgentConfig VirtualMachineAgentConfig `json:"virtualMachineAgentConfig"`
+	// Scheduler is beyond the seed: how the Core agent's scheduler places
+	// objects without a node annotation (docs/placement.md).
+	Scheduler SchedulerConfig `json:"scheduler"`
 
 	// Derived when loading; not keys of the file.
 	MemoryBytes  int64    `json:"-"`
@@ -106,6 +113,10 @@ type DownloadAPI struct {
 type NetworkAgentConfig struct {
 	VXLAN VXLANConfig `json:"vxlan"`
 	VLAN  VLANConfig  `json:"vlan"`
+	// ExternalBridges, beyond the seed, are the external bridges this node
+	// has (the bridgeName of external IP pools): the node reports them and
+	// the scheduler places routers only where their pool's bridge is.
+	ExternalBridges []string `json:"externalBridges"`
 }
 
 // VXLANConfig is the VXLAN underlay: device, and multicast group (empty:
@@ -118,6 +129,12 @@ type VXLANConfig struct {
 // VLANConfig is the device 802.1Q links are made on.
 type VLANConfig struct {
 	DevName string `json:"devName"`
+}
+
+// SchedulerConfig configures the scheduler a Core agent runs.
+type SchedulerConfig struct {
+	// Policy is spread (the least allocated node) or pack (the most).
+	Policy string `json:"policy"`
 }
 
 // ImageAgentConfig is where the image agent reads disks and stores images.
@@ -154,6 +171,7 @@ const (
 	DefaultVMDir            = "./virtualmachines"
 	DefaultPowerOffTimeout  = 60
 	DefaultPKIDir           = "./pki"
+	DefaultSchedulerPolicy  = "spread"
 )
 
 // defaults is the config before the file is applied: an omitted key keeps
@@ -177,6 +195,7 @@ func defaults() Config {
 		VirtualMachineAgentConfig: VirtualMachineAgentConfig{
 			VirtualMachineDirPath: DefaultVMDir, PowerOffTimeoutSeconds: DefaultPowerOffTimeout,
 		},
+		Scheduler: SchedulerConfig{Policy: DefaultSchedulerPolicy},
 	}
 }
 

@@ -191,6 +191,8 @@ func TestBadConfigs(t *testing.T) {
 		{"vcpus", "limitVcpus: lots\n", "limitVcpus"},
 		{"storage", "limitStorage: lots\n", "limitStorage"},
 		{"storage zero", "limitStorage: 0\n", "limitStorage"},
+		{"node label key", "nodeLabels: {\"a=b\": x}\n", "nodeLabels[a=b]"},
+		{"node label value", "nodeLabels: {rack: \"a,b\"}\n", "nodeLabels[rack]"},
 		{"vcpus zero", "limitVcpus: 0m\n", "limitVcpus"},
 		{"port zero", "apiServerPort: 0\n", "apiServerPort"},
 		{"port big", "apiServerPort: 70000\n", "apiServerPort"},

@@ -56,6 +56,7 @@ func (c *Config) validate(fe *api.FieldErrors) {
 	if c.NodeName != "" && !api.IsID(c.NodeName) {
 		fe.Add("nodeName", "%q is not a DNS label (lowercase letters, digits and '-', 1-63 characters)", c.NodeName)
 	}
+	checkNodeLabels(fe, c.NodeLabels)
 	checkRange(fe, "pollingSeconds", c.PollingSeconds, 1, maxPollingSeconds)
 	checkRange(fe, "heartbeatSeconds", c.HeartbeatSeconds, 1, maxHeartbeatSeconds)
 	checkRange(fe, "nodeGraceSeconds", c.NodeGraceSeconds, 1, maxGraceSeconds)
@@ -69,6 +70,7 @@ func (c *Config) validate(fe *api.FieldErrors) {
 	v := c.VirtualMachineAgentConfig
 	checkPath(fe, "virtualMachineAgentConfig.virtualMachineDirPath", v.VirtualMachineDirPath)
 	checkRange(fe, "virtualMachineAgentConfig.powerOffTimeoutSeconds", v.PowerOffTimeoutSeconds, 1, 3600)
+	checkOneOf(fe, "scheduler.policy", c.Scheduler.Policy, "spread", "pack")
 }
 
 func (b *BlockStorageAgentConfig) validate(fe *api.FieldErrors, p string) {
@@ -98,6 +100,9 @@ func (n *NetworkAgentConfig) validate(fe *api.FieldErrors, p string) {
 		}
 	}
 	checkIfName(fe, p+".vlan.devName", n.VLAN.DevName)
+	for i, b := range n.ExternalBridges {
+		checkIfName(fe, fmt.Sprintf("%s.externalBridges[%d]", p, i), b)
+	}
 }
 
 func isHost(s string) bool {
@@ -173,5 +178,19 @@ func checkIfName(fe *api.FieldErrors, field, v string) {
 	}
 	if len(v) > 15 || v == "." || v == ".." || strings.ContainsAny(v, "/: \t\n\r\v\f") {
 		fe.Add(field, "%q is not a network interface name (at most 15 characters, no '/', ':' or spaces)", v)
+	}
+}
+
+// checkNodeLabels refuses labels a node selector could not name: a
+// selector is "key=value,key=value".
+func checkNodeLabels(fe *api.FieldErrors, labels map[string]string) {
+	for k, v := range labels {
+		f := fmt.Sprintf("nodeLabels[%s]", k)
+		switch {
+		case k == "" || strings.ContainsAny(k, "=, \t\n"):
+			fe.Add(f, "a label key must be non-empty, without '=', ',' or spaces")
+		case strings.ContainsAny(v, "=, \t\n"):
+			fe.Add(f, "value %q: a label value may not hold '=', ',' or spaces (node selectors are key=value,key=value)", v)
+		}
 	}
 }

@@ -88,14 +88,15 @@ var matrix = []struct {
 			{"event", "get create update", "cl-obj"}}},
 	// A node bound to core-agent (clusterrolebinding): its node role (no
 	// fixture is placed on node-c), and what the Core controllers do
-	// everywhere: read, cascade-delete and set status, the leader lease.
+	// everywhere: read, cascade-delete and set status, the leader lease;
+	// the scheduler's update of what is unplaced (every fixture is placed).
 	{who: "node:node-c", allow: []allow{
 		{"node", everyRead + " status", "cl-obj cl-coll"},
 		{"group lease externalippool rolebinding quota " + tenant, everyRead, anywhere},
 		{"rolebinding quota " + tenant, "delete", anywhere},
 		{"lease", "create update", "cl-obj"},
 		{"group namespace", "update", anywhere},
-		{"group namespace node virtualmachine externalip externalippool migration", "status", anywhere},
+		{"group namespace node virtualmachine blockstorage virtualrouter externalip externalippool migration", "status", anywhere},
 		{"network", "update status", "ns-obj"},
 		// Migrations move VMs and disks (their node annotations).
 		{"virtualmachine blockstorage", "update", anywhere},

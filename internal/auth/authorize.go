@@ -242,6 +242,8 @@ func (ru rule) holds(id *Identity, a Attributes) (bool, error) {
 		return obj.GetMeta().ID == id.Node, nil
 	case placedOrFree:
 		return len(nodes) == 0 || slices.Contains(nodes, id.Node), nil
+	case unplaced:
+		return len(nodes) == 0, nil
 	}
 	return slices.Contains(nodes, id.Node), nil
 }

@@ -16,6 +16,11 @@ func TestCoreAgentRole(t *testing.T) {
 	p := NewPolicy(nil, []Binding{{Role: RoleCoreAgent, Subjects: []api.Subject{{Kind: api.SubjectNode, Name: "node-a"}}}})
 	onB := vmAt(VerbStatus, "g", "ns", "vm")
 	onB.Object = placedVM("node-b")
+	place := vmAt(VerbUpdate, "g", "ns", "vm")
+	place.Object = placedVM("")
+	moveB := vmAt(VerbUpdate, "g", "ns", "vm")
+	moveB.Object = placedVM("node-b")
+	pending := Attributes{Verb: VerbStatus, Kind: "blockstorage", Group: "g", Namespace: "ns", ID: "d"}
 	for _, c := range []struct {
 		name       string
 		a          Attributes
@@ -37,9 +42,11 @@ func TestCoreAgentRole(t *testing.T) {
 		{"read any VM", vmAt(VerbGet, "g", "ns", "vm"), "ok", "404"},
 		{"no group deletes", Attributes{Verb: VerbDelete, Kind: "group", ID: "g"}, "403", "403"},
 		{"no node deletes", Attributes{Verb: VerbDelete, Kind: "node", ID: "node-c"}, "403", "403"},
-		// A migration stops a VM and moves it (annotations, an update).
-		{"migration: move a VM", vmAt(VerbUpdate, "g", "ns", "vm"), "ok", "404"},
+		{"schedule: place an unplaced VM", place, "ok", "404"},
+		// A migration stops a placed VM and moves it (annotations, an update).
+		{"migration: move a placed VM", moveB, "ok", "ok"}, // node-b's own VM: its node role
 		{"migration: its status", Attributes{Verb: VerbStatus, Kind: "migration", Group: "g", Namespace: "ns", ID: "m"}, "ok", "404"},
+		{"schedule: a disk Pending", pending, "ok", "404"},
 		{"no consoles", vmAt(VerbConsole, "g", "ns", "vm"), "403", "403"},
 		{"no tokens", Attributes{Verb: VerbList, Kind: "token"}, "403", "403"},
 		{"no roles", Attributes{Verb: VerbCreate, Kind: "role"}, "403", "403"},

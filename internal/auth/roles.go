@@ -53,6 +53,7 @@ const (
 	selfNode               // the node object whose id is the identity's node
 	placedOnSelf           // objects placed on the identity's node
 	placedOrFree           // objects placed on it, or on no node yet
+	unplaced               // objects placed on no node yet (the scheduler places them)
 )
 
 // rule allows verbs on kinds ("*": all), when its condition holds.
@@ -169,6 +170,11 @@ func coreAgentRules() []rule {
 		// namespace it emptied.
 		{kinds: []string{"group", "namespace"}, verbs: []string{VerbUpdate}},
 		{kinds: []string{"group", "namespace", "node", "virtualmachine", "externalip", "externalippool", "migration"}, verbs: []string{VerbStatus}},
+		// The scheduler writes the node annotation of what is not placed
+		// yet, and says Pending on what it cannot place or what waits for
+		// a node that is not registered.
+		{kinds: []string{"virtualmachine", "blockstorage", "virtualrouter"}, verbs: []string{VerbUpdate}, when: unplaced},
+		{kinds: []string{"blockstorage", "virtualrouter"}, verbs: []string{VerbStatus}},
 		// A migration stops a VM (an annotation) and moves it and its
 		// disks to the target node (their node annotations).
 		{kinds: []string{"virtualmachine", "blockstorage"}, verbs: []string{VerbUpdate}},

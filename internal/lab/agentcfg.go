@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -23,11 +24,19 @@ func agentConfig(cfg *Config, apiAddr string, apiPort int, n Node, home string) 
 	line("agentMode: %s", n.Mode)
 	line("nodeName: %s", n.Name)
 	line("nodeAddress: %s", n.Address)
-	if cfg.LimitMemory != "" {
-		line("limitMemory: %s", cfg.LimitMemory)
+	mem, cpu := cfg.LimitMemory, cfg.LimitVcpus
+	if i := nodeIndex(n.Name); i >= 0 && i < len(cfg.NodeLimits) {
+		mem = cmp.Or(cfg.NodeLimits[i].Memory, mem)
+		cpu = cmp.Or(cfg.NodeLimits[i].Vcpus, cpu)
 	}
-	if cfg.LimitVcpus != "" {
-		line("limitVcpus: %s", cfg.LimitVcpus)
+	if mem != "" {
+		line("limitMemory: %s", mem)
+	}
+	if cpu != "" {
+		line("limitVcpus: %s", cpu)
+	}
+	if cfg.SchedulerPolicy != "" {
+		line("scheduler: {policy: %s}", cfg.SchedulerPolicy)
 	}
 	if cfg.HeartbeatSeconds > 0 {
 		line("heartbeatSeconds: %d", cfg.HeartbeatSeconds)
@@ -62,4 +71,13 @@ func agentConfig(cfg *Config, apiAddr string, apiPort int, n Node, home string) 
 	line("  vlan:")
 	line("    devName: %s", UnderlayDev)
 	return b.String()
+}
+
+// nodeIndex is the position of node-a, node-b, ... in the lab (-1 for
+// another name).
+func nodeIndex(name string) int {
+	if len(name) != len("node-a") || !strings.HasPrefix(name, "node-") || name[5] < 'a' || name[5] > 'z' {
+		return -1
+	}
+	return int(name[5] - 'a')
 }

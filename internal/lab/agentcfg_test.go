@@ -134,3 +134,31 @@ func TestYAMLValue(t *testing.T) {
 		t.Errorf("absent key: %q", got)
 	}
 }
+
+// TestAgentConfigNodeLimits: per-node capacity and the scheduler policy
+// reach each agent's config.
+func TestAgentConfigNodeLimits(t *testing.T) {
+	cfg, err := Config{BinDir: "/bin", Insecure: true, LimitMemory: "4G", LimitVcpus: "4", SchedulerPolicy: "pack",
+		NodeLimits: []NodeLimits{{Memory: "6G"}, {Memory: "10G", Vcpus: "8"}}}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := newLab(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][2]string{"node-a": {"6G", "4"}, "node-b": {"10G", "8"}, "node-c": {"4G", "4"}}
+	for _, n := range l.Nodes() {
+		path := filepath.Join(t.TempDir(), "agent.yaml")
+		if err := os.WriteFile(path, []byte(agentConfig(&cfg, "172.31.0.1", 8080, n, t.TempDir())), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ac, err := agent.LoadConfig(path)
+		if err != nil {
+			t.Fatalf("%s: %v", n.Name, err)
+		}
+		if got := [2]string{ac.LimitMemory, ac.LimitVcpus}; got != want[n.Name] || ac.Scheduler.Policy != "pack" {
+			t.Errorf("%s: limits %v policy %q, want %v pack", n.Name, got, ac.Scheduler.Policy, want[n.Name])
+		}
+	}
+}

@@ -67,6 +67,12 @@ type Config struct {
 	PollingSeconds int
 	// LimitMemory and LimitVcpus are every node's capacity; empty: the host's.
 	LimitMemory, LimitVcpus string
+	// NodeLimits override LimitMemory and LimitVcpus per node, in node
+	// order (node-a first): nodes of unequal capacity for the scheduler.
+	NodeLimits []NodeLimits
+	// SchedulerPolicy is the Core agents' scheduler.policy; empty leaves
+	// the agent's default (spread).
+	SchedulerPolicy string
 	// APIPort is the API server's port on node-a. Default 8080.
 	APIPort int
 	// CleanStale removes leftovers of an earlier lab with the same ID
@@ -95,6 +101,9 @@ type Config struct {
 	// Log receives progress; default: discarded.
 	Log *slog.Logger
 }
+
+// NodeLimits are one node's capacity; an empty field keeps the lab's.
+type NodeLimits struct{ Memory, Vcpus string }
 
 // Binaries are the paths of the programs the lab runs.
 type Binaries struct {

@@ -5,6 +5,7 @@ import (
 	"regexp"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/scheduler"
 )
 
 // uuidRe is the form QEMU's -uuid takes (and SMBIOS shows).
@@ -52,6 +53,7 @@ func defaultVirtualMachine(vm *api.VirtualMachine) {
 func validateVirtualMachine(vm *api.VirtualMachine, fe *api.FieldErrors) {
 	s := &vm.Spec
 	optionalID(fe, annotationField(api.AnnotationVirtualMachineNode), vm.Meta.Annotations[api.AnnotationVirtualMachineNode])
+	validateSchedulingAnnotations(fe, vm.Meta.Annotations)
 	validateVMResources(fe, s)
 	seen := noDuplicate{}
 	for i, id := range s.BlockStorageIDs {
@@ -145,6 +147,20 @@ func validateLoginUsers(fe *api.FieldErrors, users []api.LoginUser) {
 		}
 		for j, k := range u.SSHAuthorizedKeys {
 			checkSSHKey(fe, indexField(f+".sshAuthorizedKeys", j), k)
+		}
+	}
+}
+
+// validateSchedulingAnnotations checks what a VM asks of the node the
+// scheduler chooses (docs/placement.md), so a typo is a 400 now rather
+// than a VM Pending for ever.
+func validateSchedulingAnnotations(fe *api.FieldErrors, ann map[string]string) {
+	if v, ok := ann[api.AnnotationAccelerator]; ok {
+		checkOneOf(fe, annotationField(api.AnnotationAccelerator), v, api.AcceleratorKVM)
+	}
+	for _, key := range []string{api.AnnotationNodeSelector, api.AnnotationAffinity, api.AnnotationAntiAffinity} {
+		if _, err := scheduler.ParseLabels(ann[key]); err != nil {
+			fe.Add(annotationField(key), "%q: want key=value pairs separated by commas (rack=a,gpu=yes)", ann[key])
 		}
 	}
 }

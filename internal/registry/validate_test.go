@@ -327,6 +327,11 @@ func TestValidateVirtualMachine(t *testing.T) {
 		{"valid", vmSeed, nil, ""},
 		{"node_name/missing: the scheduler places it", vmSeed, edit(func(o *v) { o.Meta.Annotations = nil }), ""},
 		{"node_name/invalid", vmSeed, edit(func(o *v) { setAnnotation(&o.Meta, api.AnnotationVirtualMachineNode, "$(reboot)") }), nodeField},
+		{"accelerator/kvm", vmSeed, edit(func(o *v) { setAnnotation(&o.Meta, api.AnnotationAccelerator, "kvm") }), ""},
+		{"accelerator/other", vmSeed, edit(func(o *v) { setAnnotation(&o.Meta, api.AnnotationAccelerator, "fast") }), "meta.annotations[virtualmachinev0/accelerator]"},
+		{"node_selector/ok", vmSeed, edit(func(o *v) { setAnnotation(&o.Meta, api.AnnotationNodeSelector, "rack=a, gpu=yes") }), ""},
+		{"node_selector/bad", vmSeed, edit(func(o *v) { setAnnotation(&o.Meta, api.AnnotationNodeSelector, "rack") }), "meta.annotations[schedulerv0/node_selector]"},
+		{"anti_affinity/bad", vmSeed, edit(func(o *v) { setAnnotation(&o.Meta, api.AnnotationAntiAffinity, "=web") }), "meta.annotations[schedulerv0/anti_affinity]"},
 
 		{"vcpus/whole numbers", vmSeed, spec(func(s *s) { s.RequestVcpus, s.LimitVcpus = "1", "2" }), ""},
 		{"vcpus/limit 1500m", vmSeed, spec(func(s *s) { s.RequestVcpus, s.LimitVcpus = "1000m", "1500m" }), "spec.limitVcpus"},

@@ -1,8 +1,9 @@
 // Package core holds the cluster-wide controllers a Core agent runs:
 // cascading deletion of groups and namespaces (in the order the kinds'
 // DeleteWaitsFor declarations give, saying in their status what a deletion
-// waits for), external IP bookkeeping, and the phases of cold migrations
-// (migration.go).
+// waits for), external IP bookkeeping, the scheduler (placing VMs,
+// disks and routers that have no node annotation: schedule.go), and the
+// phases of cold migrations (migration.go).
 // They act only through the API; nothing here touches a host.
 package core
 
@@ -22,7 +23,10 @@ type Options struct {
 	// Resync is how often every object is reconciled without a change
 	// (the seed's pollingSeconds); 0 means the runtime's default.
 	Resync time.Duration
-	// Chooser picks migration targets; nil: LeastAllocated.
+	// Scheduler configures the scheduler.
+	Scheduler SchedulerOptions
+	// Chooser picks migration targets; nil: the scheduler's decision
+	// (SchedulerChooser) under Scheduler's policy.
 	Chooser TargetChooser
 }
 
@@ -37,7 +41,23 @@ func Setup(m *controller.Manager, opts Options) error {
 		return err
 	}
 	setupExternalIPs(m, all, copts)
-	setupMigrations(m, all, copts, opts.Chooser)
+	chooser := opts.Chooser
+	if chooser == nil {
+		chooser = SchedulerChooser{Policy: opts.Scheduler.Policy}
+	}
+	setupMigrations(m, all, copts, chooser)
 	setupHolds(m, all, copts)
 	return nil
+}
+
+// SetupScheduler adds the scheduler to m: a controller each for VMs,
+// disks and routers. It is apart from Setup so that tests of the other
+// controllers (which place objects on nodes they never register) run
+// without it.
+func SetupScheduler(m *controller.Manager, opts Options) {
+	if opts.Log == nil {
+		opts.Log = m.Log
+	}
+	copts := controller.Options{Log: opts.Log, Resync: opts.Resync}
+	setupScheduler(m, func(k *api.Kind) *controller.Informer { return m.Informer(k, "", nil) }, copts, opts.Scheduler)
 }

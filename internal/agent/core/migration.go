@@ -59,7 +59,7 @@ type claim struct {
 
 func setupMigrations(m *controller.Manager, inf func(*api.Kind) *controller.Informer, opts controller.Options, chooser TargetChooser) {
 	if chooser == nil {
-		chooser = LeastAllocated{}
+		chooser = SchedulerChooser{}
 	}
 	r := &migrations{c: m.Client, migs: inf(api.MigrationKind), vms: inf(api.VirtualMachineKind),
 		disks: inf(api.BlockStorageKind), nodes: inf(api.NodeKind), chooser: chooser,

@@ -136,7 +136,11 @@ func (r *migrations) target(ctx context.Context, mig *api.Migration, source stri
 	used := r.inFlight(usedByNode(lists[1], lists[2]), controller.KeyOf(mig))
 	t := mig.Spec.TargetNode
 	if t == "" {
-		t, why := r.chooser.Choose(req, source, nodes, used)
+		vm, err := r.vm(ctx, mig)
+		if err != nil {
+			return "", err
+		}
+		t, why := r.chooser.Choose(TargetQuery{VM: vm, Request: req, Source: source, Nodes: nodes, Used: used, VMs: lists[1]})
 		if t == "" {
 			return "", failf("%s", why)
 		}

@@ -11,22 +11,35 @@ import (
 )
 
 // TargetChooser picks the node a migrating VM goes to when its migration
-// names none. It gets the VM's request (with its disks'), the node it
-// leaves, every node, and what is already placed on each (by node, summed
-// from the placed objects). It returns the node, or "" and why none fits.
-// The scheduler's own choice (issue 17, part B) drops in here.
+// names none. It returns the node, or "" and why none fits.
 type TargetChooser interface {
-	Choose(req api.Amounts, source string, nodes []*api.Node, used map[string]api.Amounts) (string, string)
+	Choose(q TargetQuery) (node, why string)
 }
 
-// LeastAllocated is the default TargetChooser: among the Ready, uncordoned
-// nodes other than the source that the VM fits on, the one with the most
-// memory free (then the most vCPUs free, then by name, so the choice is
-// deterministic).
+// TargetQuery is what a choice is made from.
+type TargetQuery struct {
+	VM *api.VirtualMachine
+	// Request is the VM's and its disks' requests.
+	Request api.Amounts
+	// Source is the node the VM leaves.
+	Source string
+	Nodes  []*api.Node
+	// Used is what is placed on each node (summed from the placed objects
+	// and the migrations under way); the node's ledger counts too.
+	Used map[string]api.Amounts
+	// VMs are every VM, for the scheduler's affinity rules.
+	VMs []api.Object
+}
+
+// LeastAllocated is a TargetChooser without the scheduler's rules: among
+// the Ready, uncordoned nodes other than the source that the VM fits on,
+// the one with the most memory free (then the most vCPUs free, then by
+// name, so the choice is deterministic).
 type LeastAllocated struct{}
 
 // Choose implements TargetChooser.
-func (LeastAllocated) Choose(req api.Amounts, source string, nodes []*api.Node, used map[string]api.Amounts) (string, string) {
+func (LeastAllocated) Choose(q TargetQuery) (string, string) {
+	req, source, nodes, used := q.Request, q.Source, q.Nodes, q.Used
 	type cand struct {
 		name string
 		free api.Amounts

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -30,7 +31,7 @@ func TestRegister(t *testing.T) {
 	n := getNode(t, c, "worker1")
 	want := api.NodeSpec{Address: "192.168.10.1", LimitMemory: "8G", LimitVcpus: "8000m",
 		AgentMode: "System", Accelerator: "auto", AgentVersion: "dev"}
-	if n.Spec != want {
+	if !reflect.DeepEqual(n.Spec, want) {
 		t.Errorf("spec %+v, want %+v", n.Spec, want)
 	}
 	if n.Status.State != api.NodeReady || n.Status.Message != "" {
@@ -235,5 +236,31 @@ func TestRegisterKeepsCordon(t *testing.T) {
 	}
 	if a := n.Status.Allocatable; a == nil || a.Memory != 16<<30 || a.MilliCPU != 32000 || a.Storage != 100<<30 {
 		t.Errorf("allocatable %+v, want 16G, 32 vCPUs (ratio 4), 100G", a)
+	}
+}
+
+// TestRegisterSetsConfigLabels: the config's nodeLabels are set when the
+// agent registers, and labels an operator set (humcli label) stay.
+func TestRegisterSetsConfigLabels(t *testing.T) {
+	c := newAPI(t)
+	opts := testOptions("worker1")
+	opts.Labels = map[string]string{"rack": "a"}
+	if err := New(controller.NewManager(c, quiet), opts).Register(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	n := getNode(t, c, "worker1")
+	if n.Meta.Labels["rack"] != "a" {
+		t.Fatalf("labels after the first registration: %v, want rack=a", n.Meta.Labels)
+	}
+	n.Meta.Labels["gpu"] = "yes"
+	if _, err := client.For[*api.Node](c).Update(testCtx(t), n); err != nil {
+		t.Fatal(err)
+	}
+	opts.Labels = map[string]string{"rack": "b"}
+	if err := New(controller.NewManager(c, quiet), opts).Register(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if got := getNode(t, c, "worker1").Meta.Labels; got["rack"] != "b" || got["gpu"] != "yes" {
+		t.Errorf("labels after registering again: %v, want rack=b (config) and gpu=yes (operator's) kept", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"sync/atomic"
 	"time"
 
@@ -35,8 +36,13 @@ type Options struct {
 	// DownloadHost is host:port of this node's listener for other nodes
 	// and the API server (download API, consoles); empty without a secret.
 	DownloadHost string
-	Heartbeat    time.Duration // default DefaultHeartbeat
-	Log          *slog.Logger  // default the manager's
+	// ExternalBridges are the external bridges of this node, reported
+	// for the scheduler's placement of routers.
+	ExternalBridges []string
+	// Labels are set on the node at registration (config nodeLabels).
+	Labels    map[string]string
+	Heartbeat time.Duration // default DefaultHeartbeat
+	Log       *slog.Logger  // default the manager's
 }
 
 // Agent is this node's registration and heartbeat; it is a
@@ -72,7 +78,7 @@ func New(m *controller.Manager, opts Options) *Agent {
 		spec: api.NodeSpec{
 			Address: opts.Address, LimitMemory: opts.LimitMemory, LimitVcpus: opts.LimitVcpus,
 			AgentMode: opts.AgentMode, Accelerator: opts.Accelerator, AgentVersion: Version,
-			DownloadHost: opts.DownloadHost, LimitStorage: opts.LimitStorage,
+			DownloadHost: opts.DownloadHost, LimitStorage: opts.LimitStorage, ExternalBridges: opts.ExternalBridges,
 		},
 		log:    opts.Log.With("node", opts.Name),
 		now:    time.Now,
@@ -114,6 +120,7 @@ func (a *Agent) register(ctx context.Context) (*api.Node, error) {
 	case errors.Is(err, api.ErrNotFound):
 		n := api.NodeKind.New().(*api.Node)
 		n.Meta.ID, n.Spec = a.opts.Name, a.spec
+		mergeLabels(&n.Meta, a.opts.Labels)
 		if cur, err = nodes.Create(ctx, n); err != nil {
 			return nil, fmt.Errorf("create node: %w", err)
 		}
@@ -125,8 +132,9 @@ func (a *Agent) register(ctx context.Context) (*api.Node, error) {
 			// agent keeps it.
 			want := a.spec
 			want.Unschedulable = n.Spec.Unschedulable
-			if n.Spec == want {
-				return false
+			labeled := mergeLabels(&n.Meta, a.opts.Labels)
+			if reflect.DeepEqual(n.Spec, want) {
+				return labeled
 			}
 			n.Spec = want
 			return true
@@ -163,4 +171,22 @@ func (a *Agent) writeStatus(ctx context.Context, n *api.Node) (*api.Node, error)
 // retryDelay doubles from 250 ms to 8 s.
 func retryDelay(attempt int) time.Duration {
 	return min(250*time.Millisecond<<min(attempt, 5), 8*time.Second)
+}
+
+// mergeLabels sets the labels of the agent's config (nodeLabels) on m and
+// says whether that changed anything. Labels set otherwise (humcli label)
+// stay: the config names only the labels it owns, and removing one from
+// the config leaves it on the node for an operator to remove.
+func mergeLabels(m *api.Meta, labels map[string]string) bool {
+	changed := false
+	for k, v := range labels {
+		if cur, ok := m.Labels[k]; ok && cur == v {
+			continue
+		}
+		if m.Labels == nil {
+			m.Labels = map[string]string{}
+		}
+		m.Labels[k], changed = v, true
+	}
+	return changed
 }
