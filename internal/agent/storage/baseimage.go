@@ -186,23 +186,11 @@ func (d *Driver) base(bs *api.BlockStorage, ent *api.ImageEntity) (string, contr
 // fetchEntity downloads an entity's file from another node's download API
 // into path, checking its sha256 and that it is a self-contained qcow2.
 func (d *Driver) fetchEntity(ctx context.Context, j *job, hc *http.Client, url, sum, path string) error {
-	j.state.Store(StateDownloading)
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return err
-	}
-	removeTemps(path) // an interrupted earlier fetch's leftovers
-	tmp, err := qcow2.TempName(path)
+	tmp, req, err := d.startPeerDownload(ctx, j, url, path)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	if d.peer == nil {
-		downloadapi.Authorize(req, d.secret)
-	}
 	h := sha256.New()
 	if err := getWith(ctx, j, hc, req, tmp, h); err != nil {
 		return err
@@ -287,4 +275,28 @@ func orNone(s string) string {
 		return "not started"
 	}
 	return s
+}
+
+// startPeerDownload prepares a download of url from another node's
+// download API into a temporary file beside path (the caller removes it,
+// or renames it to path once it is checked): the directory, no leftovers
+// of an interrupted earlier download, and the request with this node's
+// credentials (its certificate is on the client; the deprecated shared
+// secret goes in a header).
+func (d *Driver) startPeerDownload(ctx context.Context, j *job, url, path string) (tmp string, req *http.Request, err error) {
+	j.state.Store(StateDownloading)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return "", nil, err
+	}
+	removeTemps(path)
+	if tmp, err = qcow2.TempName(path); err != nil {
+		return "", nil, err
+	}
+	if req, err = http.NewRequestWithContext(ctx, http.MethodGet, url, nil); err != nil {
+		return "", nil, err
+	}
+	if d.peer == nil {
+		downloadapi.Authorize(req, d.secret)
+	}
+	return tmp, req, nil
 }

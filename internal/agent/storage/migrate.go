@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"os"
-	"path/filepath"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
@@ -111,23 +109,11 @@ func (d *Driver) migrationBase(ctx context.Context, g, id string) (string, strin
 // receive downloads the disk at url into path: checked to be a qcow2,
 // with a backing file exactly when base is set, then rebased onto base.
 func (d *Driver) receive(ctx context.Context, j *job, hc *http.Client, url, path, base string) error {
-	j.state.Store(StateDownloading)
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return err
-	}
-	removeTemps(path)
-	tmp, err := qcow2.TempName(path)
+	tmp, req, err := d.startPeerDownload(ctx, j, url, path)
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	if d.peer == nil {
-		downloadapi.Authorize(req, d.secret)
-	}
 	if err := getWith(ctx, j, hc, req, tmp, nil); err != nil {
 		return err
 	}
@@ -166,15 +152,10 @@ func (d *Driver) Drop(ctx context.Context, mig *api.Migration, disk api.Migratio
 	if err := d.cancelJob(ctx, "migrate:"+path); err != nil {
 		return err
 	}
-	removeTemps(path)
-	backing := ""
-	if img, err := qcow2.Info(ctx, path); err == nil {
-		backing = img.BackingFile
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	backing, err := d.removeDiskFile(ctx, path)
+	if err != nil {
 		return err
 	}
-	pruneDirs(d.dir, filepath.Dir(path))
 	if backing == "" && disk.ImageEntity != "" && d.client != nil {
 		ent, err := client.For[*api.ImageEntity](d.client).Get(ctx, client.Scope{Group: mig.Meta.Group}, disk.ImageEntity)
 		if err != nil && !errors.Is(err, api.ErrNotFound) {

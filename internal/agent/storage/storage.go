@@ -259,16 +259,26 @@ func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 	if err := d.cancelJobsFrom(ctx, path); err != nil {
 		return err
 	}
+	backing, err := d.removeDiskFile(ctx, path)
+	if err != nil {
+		return err
+	}
+	return d.releaseCached(ctx, backing)
+}
+
+// removeDiskFile removes the disk file at path with its temporary files
+// and the directories it leaves empty, and returns its backing file (""
+// for none, or when it was not there), which the caller may release.
+func (d *Driver) removeDiskFile(ctx context.Context, path string) (backing string, err error) {
 	removeTemps(path)
-	backing := ""
 	if img, err := qcow2.Info(ctx, path); err == nil {
 		backing = img.BackingFile
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+		return "", err
 	}
 	pruneDirs(d.dir, filepath.Dir(path))
-	return d.releaseCached(ctx, backing)
+	return backing, nil
 }
 
 // pruneDirs removes dir and its parents up to (not including) root while
