@@ -135,7 +135,7 @@ func Shortfall(allocatable, free, req api.Amounts) string {
 // it does), ignoring the reservation under key (an object already placed
 // there, being re-admitted after a change of its requests).
 func Fit(n *api.Node, key string, req api.Amounts) string {
-	alloc := allocatableOf(n)
+	alloc := AllocatableOf(n)
 	used := Reserved(n)
 	if r, ok := n.Status.Reservations[key]; ok {
 		used = Sub(used, r.Amounts)
@@ -143,9 +143,9 @@ func Fit(n *api.Node, key string, req api.Amounts) string {
 	return Shortfall(alloc, Sub(alloc, used), req)
 }
 
-// allocatableOf is the node's Allocatable as the API server wrote it, or
+// AllocatableOf is the node's Allocatable as the API server wrote it, or
 // its limits at ratio 1 before it has.
-func allocatableOf(n *api.Node) api.Amounts {
+func AllocatableOf(n *api.Node) api.Amounts {
 	if a := n.Status.Allocatable; a != nil {
 		return *a
 	}

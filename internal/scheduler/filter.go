@@ -15,6 +15,7 @@ import (
 const (
 	catNotReady    = "NotReady"
 	catCordoned    = "cordoned"
+	catCoreOnly    = "agentMode Core"
 	catAccelerator = "no kvm accelerator"
 	catSelector    = "node selector mismatch"
 	catBridge      = "no external bridge"
@@ -74,6 +75,8 @@ func filter(n *Node, r *Request, aff affinity) (miss, bool) {
 		return no(catNotReady, "NotReady")
 	case n.Unschedulable:
 		return no(catCordoned, "cordoned")
+	case n.CoreOnly:
+		return no(catCoreOnly, "agentMode Core")
 	case r.KVM && n.Accelerator != "kvm":
 		return no(catAccelerator, fmt.Sprintf("no kvm accelerator (node runs %s)", orUnknown(n.Accelerator)))
 	case !Matches(r.Selector, n.Labels):

@@ -8,7 +8,8 @@
 // A decision is filters, then scores, then a tie-break:
 //
 //   - filters, in this order, the first failing one being the node's reason:
-//     NotReady, cordoned (spec.unschedulable), accelerator (the VM asks for
+//     NotReady, cordoned (spec.unschedulable), Core only (agentMode Core:
+//     no System agent realizes anything there), accelerator (the VM asks for
 //     KVM), node selector (node labels), external bridge (routers), pinned
 //     (the object's placed disks or VM are on another node), anti-affinity,
 //     affinity, capacity (placement.Fit arithmetic over the node's usage);
@@ -47,8 +48,11 @@ type Node struct {
 	Name          string
 	Ready         bool
 	Unschedulable bool
-	Accelerator   string            // "kvm", "tcg" or "" (unknown)
-	Labels        map[string]string // the node object's meta.labels
+	// CoreOnly nodes run no System agent (agentMode Core): nothing placed
+	// there would ever be realized.
+	CoreOnly    bool
+	Accelerator string            // "kvm", "tcg" or "" (unknown)
+	Labels      map[string]string // the node object's meta.labels
 	// Bridges are the external bridges the node has (spec.externalBridges);
 	// nil: the node does not say, and is not filtered on them.
 	Bridges []string

@@ -78,6 +78,12 @@ func TestFilters(t *testing.T) {
 		want string // chosen node, or the message
 	}{
 		{"kvm", func(ns []*Node, r *Request) { r.KVM = true; ns[2].Accelerator = "kvm" }, "c"},
+		{"core only", func(ns []*Node, r *Request) { ns[1].CoreOnly = true }, "a"},
+		{"core only everywhere", func(ns []*Node, r *Request) {
+			for _, n := range ns {
+				n.CoreOnly = true
+			}
+		}, "0/3 nodes fit: 3 agentMode Core"},
 		{"kvm nowhere", func(ns []*Node, r *Request) { r.KVM = true }, "0/3 nodes fit: 3 no kvm accelerator (node runs tcg)"},
 		{"selector", func(ns []*Node, r *Request) {
 			r.Selector = map[string]string{"rack": "b"}

@@ -190,11 +190,7 @@ func (u *usage) build(n *api.Node) *scheduler.Node {
 	for img := range u.images[n.Meta.ID] {
 		images[img] = true
 	}
-	return &scheduler.Node{
-		Name: n.Meta.ID, Ready: n.Status.State == api.NodeReady, Unschedulable: n.Spec.Unschedulable,
-		Accelerator: n.Spec.Accelerator, Labels: n.Meta.Labels, Bridges: n.Spec.ExternalBridges,
-		Allocatable: alloc, Used: used, Images: images,
-	}
+	return schedNode(n, alloc, used, images)
 }
 
 // assumedPeers are the VMs of scope this scheduler placed and the cache

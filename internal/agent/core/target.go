@@ -1,13 +1,9 @@
 package core
 
 import (
-	"fmt"
-	"slices"
-	"sort"
-	"strings"
-
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/placement"
+	"github.com/humstack/humstack/internal/scheduler"
 )
 
 // TargetChooser picks the node a migrating VM goes to when its migration
@@ -31,53 +27,6 @@ type TargetQuery struct {
 	VMs []api.Object
 }
 
-// LeastAllocated is a TargetChooser without the scheduler's rules: among
-// the Ready, uncordoned nodes other than the source that the VM fits on,
-// the one with the most memory free (then the most vCPUs free, then by
-// name, so the choice is deterministic).
-type LeastAllocated struct{}
-
-// Choose implements TargetChooser.
-func (LeastAllocated) Choose(q TargetQuery) (string, string) {
-	req, source, nodes, used := q.Request, q.Source, q.Nodes, q.Used
-	type cand struct {
-		name string
-		free api.Amounts
-	}
-	var fits []cand
-	var why []string
-	for _, n := range nodes {
-		id := n.Meta.ID
-		if id == source {
-			continue
-		}
-		if reason := unfit(n, req, used[id]); reason != "" {
-			why = append(why, id+": "+reason)
-			continue
-		}
-		alloc := allocatable(n)
-		fits = append(fits, cand{id, placement.Sub(alloc, taken(n, used[id]))})
-	}
-	if len(fits) == 0 && len(why) == 0 {
-		return "", "no node fits (no other node is registered)"
-	}
-	if len(fits) == 0 {
-		slices.Sort(why)
-		return "", fmt.Sprintf("no node fits (%s)", strings.Join(why, "; "))
-	}
-	sort.Slice(fits, func(i, j int) bool {
-		a, b := fits[i], fits[j]
-		if a.free.Memory != b.free.Memory {
-			return a.free.Memory > b.free.Memory
-		}
-		if a.free.MilliCPU != b.free.MilliCPU {
-			return a.free.MilliCPU > b.free.MilliCPU
-		}
-		return a.name < b.name
-	})
-	return fits[0].name, ""
-}
-
 // unfit says why a VM needing req cannot move to n, which already holds
 // used: NotReady, cordoned, or short of room.
 func unfit(n *api.Node, req, used api.Amounts) string {
@@ -86,6 +35,8 @@ func unfit(n *api.Node, req, used api.Amounts) string {
 		return "not Ready"
 	case n.Spec.Unschedulable:
 		return "cordoned"
+	case !runsWorkloads(n):
+		return "runs only the Core controllers (agentMode Core)"
 	case n.Spec.DownloadHost == "":
 		return "no download API to copy disks with"
 	}
@@ -102,11 +53,21 @@ func taken(n *api.Node, used api.Amounts) api.Amounts {
 }
 
 // allocatable is what the API server says the node offers, or its limits.
-func allocatable(n *api.Node) api.Amounts {
-	if a := n.Status.Allocatable; a != nil {
-		return *a
+func allocatable(n *api.Node) api.Amounts { return placement.AllocatableOf(n) }
+
+// runsWorkloads says whether n's agent runs the System controllers that
+// realize VMs, disks and routers: a Core-only agent does not. A node that
+// does not say (no agentMode) is taken to.
+func runsWorkloads(n *api.Node) bool { return n.Spec.AgentMode != "Core" }
+
+// schedNode is n as the scheduler sees it, with its allocatable and what
+// is taken on it.
+func schedNode(n *api.Node, alloc, used api.Amounts, images map[string]bool) *scheduler.Node {
+	return &scheduler.Node{
+		Name: n.Meta.ID, Ready: n.Status.State == api.NodeReady, Unschedulable: n.Spec.Unschedulable,
+		CoreOnly: !runsWorkloads(n), Accelerator: n.Spec.Accelerator, Labels: n.Meta.Labels,
+		Bridges: n.Spec.ExternalBridges, Allocatable: alloc, Used: used, Images: images,
 	}
-	return placement.Limits(n)
 }
 
 // usedByNode sums the requests of the placed objects by node.

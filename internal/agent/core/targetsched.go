@@ -47,11 +47,7 @@ func (c SchedulerChooser) Choose(q TargetQuery) (string, string) {
 			skipped = append(skipped, n.Meta.ID+": no download API to copy disks with")
 			continue
 		}
-		nodes = append(nodes, &scheduler.Node{
-			Name: n.Meta.ID, Ready: n.Status.State == api.NodeReady, Unschedulable: n.Spec.Unschedulable,
-			Accelerator: n.Spec.Accelerator, Labels: n.Meta.Labels, Bridges: n.Spec.ExternalBridges,
-			Allocatable: allocatable(n), Used: taken(n, q.Used[n.Meta.ID]),
-		})
+		nodes = append(nodes, schedNode(n, allocatable(n), taken(n, q.Used[n.Meta.ID]), nil))
 	}
 	if len(nodes) == 0 {
 		if len(skipped) == 0 {
