@@ -119,6 +119,9 @@ type Reservation struct {
 	// Since is when the API server made it (RFC 3339); a reservation whose
 	// object never got stored is dropped a while after it.
 	Since string `json:"since,omitempty"`
+	// UID is the object's meta.uid: the removal of an object releases only
+	// its own entry, never that of a new object with the same name.
+	UID string `json:"uid,omitempty"`
 }
 
 // NodeStatus is liveness and allocation.

@@ -55,8 +55,10 @@ func (a *quotaAdmitter) admit(ctx context.Context, k *api.Kind, old, obj api.Obj
 	var delta quotaUsage
 	if old == nil {
 		delta = need(k, obj)
-	} else if delta.amounts = placement.Sub(placement.Request(obj), placement.Request(old)); delta.amounts == (api.Amounts{}) {
-		return func() {}, nil // status writes and most updates: nothing to count
+	} else if delta.amounts = grown(placement.Request(old), placement.Request(obj)); delta.amounts == (api.Amounts{}) {
+		// Status writes and most updates: nothing grows. What shrinks is
+		// given back once the update is stored (committed).
+		return func() {}, nil
 	}
 	keys, err := a.covering(ctx, m)
 	if err != nil || len(keys) == 0 {
@@ -83,6 +85,43 @@ func (a *quotaAdmitter) admit(ctx context.Context, k *api.Kind, old, obj api.Obj
 		undos = append(undos, a.undoer(qk, ek, delta, old == nil))
 	}
 	return undo, nil
+}
+
+// grown is what grew from a to b, per resource (0 where it shrank).
+func grown(a, b api.Amounts) api.Amounts {
+	d := placement.Sub(b, a)
+	return api.Amounts{MilliCPU: max(d.MilliCPU, 0), Memory: max(d.Memory, 0), Storage: max(d.Storage, 0)}
+}
+
+// committed implements committer: what an update shrank is given back
+// now that it is stored (taken back earlier, an undo after another create
+// used the room would put the quota over its hard limits).
+func (a *quotaAdmitter) committed(ctx context.Context, k *api.Kind, old, obj api.Object) {
+	shrunk := grown(placement.Request(obj), placement.Request(old))
+	if shrunk == (api.Amounts{}) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	keys, err := a.covering(ctx, obj.GetMeta())
+	if err != nil {
+		a.log.Warn("quota shrink failed; the repair will correct it", "error", err)
+		return
+	}
+	ek := entryKey(k, obj.GetMeta())
+	for _, qk := range keys {
+		err := a.change(ctx, qk, nil, func(q *api.Quota) (bool, error) {
+			e, ok := q.Status.Entries[ek]
+			if !ok {
+				return false, nil
+			}
+			q.Status.Entries[ek] = api.NewQuotaEntry(placement.Sub(e.Amounts(), shrunk), stamp(a.now()))
+			return true, nil
+		})
+		if err != nil && !errors.Is(err, errQuotaGone) {
+			a.log.Warn("quota shrink failed; the repair will correct it", "quota", qk, "entry", ek, "error", err)
+		}
+	}
 }
 
 // reserve adds obj's entry (create) or delta to it (update) in q, or

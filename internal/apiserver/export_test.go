@@ -3,6 +3,8 @@ package apiserver
 import (
 	"context"
 	"time"
+
+	"github.com/humstack/humstack/api"
 )
 
 // SetAuthTimer makes s tell spent how long authentication and
@@ -23,3 +25,9 @@ func SweepEvents(ctx context.Context, s *Server) (int, error) { return s.events.
 
 // RepairLedgers runs one pass of the node ledger repair over every node.
 func RepairLedgers(ctx context.Context, s *Server) error { return s.repair.pass(ctx) }
+
+// ReleaseForTest runs the admitters' release of obj, as a removal does;
+// tests use it to replay a release that arrives late.
+func (s *Server) ReleaseForTest(ctx context.Context, k *api.Kind, obj api.Object) {
+	s.released(ctx, k, obj)
+}

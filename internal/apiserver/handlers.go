@@ -131,6 +131,9 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	if err != nil {
 		return err
 	}
+	if err := h.checkAbsent(r.Context(), m); err != nil {
+		return err
+	}
 	undo, err := h.s.admit(r.Context(), h.kind, nil, obj)
 	if err != nil {
 		return err

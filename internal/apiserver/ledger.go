@@ -77,13 +77,42 @@ func (l *nodeLedger) release(ctx context.Context, k *api.Kind, obj api.Object) {
 	defer cancel()
 	key := placement.Key(k, obj.GetMeta())
 	for _, node := range placement.Held(obj) {
+		uid := obj.GetMeta().UID
 		err := l.modify(ctx, node, func(n *api.Node) error {
-			delete(n.Status.Reservations, key)
+			// A new object of the same name may have taken the key since
+			// this one left the store: its entry stays.
+			if cur, ok := n.Status.Reservations[key]; ok && (cur.UID == "" || cur.UID == uid) {
+				delete(n.Status.Reservations, key)
+			}
 			return nil
 		})
 		if err != nil {
 			// The repair drops it after the grace period.
 			l.log.Warn("ledger release failed", "node", node, "key", key, "err", err)
+		}
+	}
+}
+
+// committed implements committer: once an update is stored, an entry that
+// admission kept larger than the object's request (a shrink) comes down to
+// it, if it is still the object's.
+func (l *nodeLedger) committed(ctx context.Context, k *api.Kind, old, obj api.Object) {
+	req := placement.Request(obj)
+	if placement.Within(placement.Request(old), req) {
+		return // nothing shrank
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerTimeout)
+	defer cancel()
+	key, uid := placement.Key(k, obj.GetMeta()), obj.GetMeta().UID
+	for _, node := range placement.Held(obj) {
+		err := l.modify(ctx, node, func(n *api.Node) error {
+			if cur, ok := n.Status.Reservations[key]; ok && (cur.UID == "" || cur.UID == uid) && cur.Amounts != req && placement.Within(req, cur.Amounts) {
+				n.Status.Reservations[key] = api.Reservation{Amounts: req, Since: l.stamp(), UID: uid}
+			}
+			return nil
+		})
+		if err != nil {
+			l.log.Warn("ledger shrink failed; the repair lowers it", "node", node, "key", key, "err", err)
 		}
 	}
 }
@@ -108,7 +137,15 @@ func (l *nodeLedger) reserve(ctx context.Context, node string, k *api.Kind, m *a
 		if why := placement.Fit(n, key, req); why != "" && !(had && placement.Within(req, prev.Amounts)) {
 			return fmt.Errorf("node %s cannot take %s %s/%s/%s: %s: %w", node, k.Name, m.Group, m.Namespace, m.ID, why, api.ErrForbidden)
 		}
-		mine = api.Reservation{Amounts: req, Since: l.stamp()}
+		// Until the write commits, an entry only grows: lowered now and
+		// put back by an undo after another placement took the room it
+		// freed, it would overcommit the node. The repair lowers it to the
+		// object's request after the grace period.
+		amounts := req
+		if had {
+			amounts = placement.Max(req, prev.Amounts)
+		}
+		mine = api.Reservation{Amounts: amounts, Since: l.stamp(), UID: m.UID}
 		if n.Status.Reservations == nil {
 			n.Status.Reservations = map[string]api.Reservation{}
 		}

@@ -163,7 +163,7 @@ func (h *resource) commit(ctx context.Context, w http.ResponseWriter, cur storag
 	}
 	rev := cur.ModRevision
 	if !bytes.Equal(data, cur.Value) {
-		undo, err := h.admitUpdate(ctx, cur, next)
+		old, undo, err := h.admitUpdate(ctx, cur, next)
 		if err != nil {
 			return err
 		}
@@ -171,20 +171,26 @@ func (h *resource) commit(ctx context.Context, w http.ResponseWriter, cur storag
 			undo()
 			return h.writeErr(m, err)
 		}
+		if old != nil {
+			h.s.committed(ctx, h.kind, old, next)
+		}
 	}
 	return h.reply(w, http.StatusOK, data, rev)
 }
 
-// admitUpdate runs admission for an update from the stored cur to next.
-func (h *resource) admitUpdate(ctx context.Context, cur storage.KV, next api.Object) (func(), error) {
+// admitUpdate runs admission for an update from the stored cur to next,
+// and returns the stored object it decoded (nil for kinds no admitter
+// watches).
+func (h *resource) admitUpdate(ctx context.Context, cur storage.KV, next api.Object) (api.Object, func(), error) {
 	if !h.s.admits(h.kind) {
-		return func() {}, nil
+		return nil, func() {}, nil
 	}
 	old, err := decodeStored(h.kind, cur.Value)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return h.s.admit(ctx, h.kind, old, next)
+	undo, err := h.s.admit(ctx, h.kind, old, next)
+	return old, undo, err
 }
 
 // remove deletes the object at cur's revision and answers with its last
@@ -195,7 +201,7 @@ func (h *resource) remove(ctx context.Context, w http.ResponseWriter, cur storag
 	if err != nil {
 		return h.writeErr(m, err)
 	}
-	h.s.released(ctx, h.kind, last)
+	h.s.released(ctx, h.kind, h.storedForRelease(cur, last))
 	h.s.scopeRemoved(ctx, h.kind, m) // its events go with it (eventscope.go)
 	m.DeleteState = api.DeleteStateDone
 	m.ResourceVersion = ""

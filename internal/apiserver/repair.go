@@ -181,7 +181,7 @@ func (r *repairer) repairNode(ctx context.Context, node string, idx *placedIndex
 			if placement.Fit(n, key, req) != "" {
 				continue // held by its agent, with the reason, until room appears
 			}
-			res := api.Reservation{Amounts: req, Since: r.l.stamp()}
+			res := api.Reservation{Amounts: req, Since: r.l.stamp(), UID: o.GetMeta().UID}
 			n.Status.Reservations[key], added[key] = res, res
 		}
 		return nil
@@ -212,7 +212,7 @@ func (r *repairer) fixEntries(n *api.Node, idx *placedIndex) {
 			continue
 		}
 		if req := placement.Request(o); req != res.Amounts {
-			n.Status.Reservations[key] = api.Reservation{Amounts: req, Since: r.l.stamp()}
+			n.Status.Reservations[key] = api.Reservation{Amounts: req, Since: r.l.stamp(), UID: o.GetMeta().UID}
 		}
 	}
 }

@@ -97,10 +97,19 @@ var (
 	// so the group's own admin (or any role bound inside the group, even
 	// cluster-admin) reads it and cannot raise it.
 	clusterWrittenKinds = []string{"quota"}
+	// clusterWrittenStatus are kinds whose status only cluster-wide grants
+	// (the Core agent, nodes, the cluster admin) write: a migration's
+	// status is what the API server's migration guard believes (its phase,
+	// source and target let a VM change node), so a group's own admin,
+	// who may create migrations, may not write it.
+	clusterWrittenStatus = []string{"migration"}
 )
 
-// clusterWritten reports whether a writes a kind only cluster-wide grants write.
+// clusterWritten reports whether a writes what only cluster-wide grants write.
 func clusterWritten(a Attributes) bool {
+	if slices.Contains(clusterWrittenStatus, a.Kind) && a.Verb == VerbStatus {
+		return true
+	}
 	return slices.Contains(clusterWrittenKinds, a.Kind) && !slices.Contains(readVerbs, a.Verb)
 }
 

@@ -46,3 +46,8 @@ func Settle(n *api.Node, r Ratios) {
 func Within(a, b api.Amounts) bool {
 	return a.MilliCPU <= b.MilliCPU && a.Memory <= b.Memory && a.Storage <= b.Storage
 }
+
+// Max is the larger of a and b, per resource.
+func Max(a, b api.Amounts) api.Amounts {
+	return api.Amounts{MilliCPU: max(a.MilliCPU, b.MilliCPU), Memory: max(a.Memory, b.Memory), Storage: max(a.Storage, b.Storage)}
+}

@@ -109,6 +109,7 @@ const poll = 2 * time.Second
 func (r *migrations) Reconcile(ctx context.Context, key controller.Key) (controller.Result, error) {
 	o, ok := r.migs.Get(key)
 	if !ok {
+		r.unclaim(key) // deleted: its claim on a target goes with it
 		return controller.Result{}, nil
 	}
 	mig := o.(*api.Migration)

@@ -191,6 +191,13 @@ func TestMigrationFailures(t *testing.T) {
 	if m := e.waitPhase("missing", api.MigrationFailed); !strings.Contains(m.Status.Message, "not found") {
 		t.Fatalf("of a missing VM: %+v", m.Status)
 	}
+	// A VM the scheduler has not placed yet has nothing to move: the
+	// migration fails at once instead of retrying forever.
+	e.Create(t, "meta: {apiType: systemv0/virtualmachine, id: unplaced, group: g, namespace: ns}\nspec: {requestVcpus: 1, limitVcpus: 1, requestMemory: 64G, limitMemory: 64G, actionState: PowerOff}")
+	e.Create(t, "meta: {apiType: systemv0/migration, id: nowhere, group: g, namespace: ns}\nspec: {virtualMachineID: unplaced}")
+	if m := e.waitPhase("nowhere", api.MigrationFailed); !strings.Contains(m.Status.Message, "not placed on any node") {
+		t.Fatalf("of an unplaced VM: %+v", m.Status)
+	}
 	e.waitPhase("small", api.MigrationStopping)
 	e.agentStatus(api.VMStateMigrating)
 	e.waitPhase("small", api.MigrationCopying)

@@ -24,6 +24,12 @@ func (r *migrations) begin(ctx context.Context, mig *api.Migration) (string, str
 		return "", "", failf("virtual machine %s is already being moved by migration %s", vm.Meta.ID, other)
 	}
 	source := placement.NodeOf(vm)
+	if source == "" {
+		return "", "", failf("virtual machine %s is not placed on any node yet: there is nothing to move", vm.Meta.ID)
+	}
+	if vm.Meta.Deleting() {
+		return "", "", failf("virtual machine %s is being deleted", vm.Meta.ID)
+	}
 	if a := vm.Meta.Annotations[api.AnnotationVMMigration]; a != "" && a != mig.Meta.ID {
 		return "", "", failf("virtual machine %s is held by migration %s", vm.Meta.ID, a)
 	}
@@ -185,11 +191,22 @@ func (r *migrations) inFlight(used map[string]api.Amounts, self controller.Key) 
 		used[m.Status.TargetNode] = placement.Add(used[m.Status.TargetNode], req)
 	}
 	for k, c := range r.claims {
-		if k != self && !seen[k] {
+		if k != self && !seen[k] && !switched(r.migs, k) {
 			used[c.node] = placement.Add(used[c.node], c.req)
 		}
 	}
 	return used
+}
+
+// switched says whether migration k is gone or past its switch: its VM
+// and disks show placed on the target then, and count there as such.
+func switched(migs *controller.Informer, k controller.Key) bool {
+	o, ok := migs.Get(k)
+	if !ok {
+		return true
+	}
+	p := o.(*api.Migration).Status.Phase
+	return p == api.MigrationStarting || p == api.MigrationCleaningUp || o.(*api.Migration).Status.Finished()
 }
 
 // unclaim forgets the claim of a finished migration.
@@ -277,9 +294,10 @@ func (r *migrations) starting(ctx context.Context, mig *api.Migration) (string, 
 	if err != nil && !errors.Is(err, api.ErrNotFound) {
 		return "", "", err
 	}
-	if err != nil {
+	if err != nil || vm.Meta.Deleting() {
 		// Deleted after the move: nothing to start, the source still
-		// cleans up.
+		// cleans up (and releases its finalizers, which a deleting VM
+		// waits for).
 		return api.MigrationCleaningUp, fmt.Sprintf("virtual machine deleted on node %s; node %s removes the old copies", mig.Status.TargetNode, mig.Status.SourceNode), nil
 	}
 	st := vm.Status.State
