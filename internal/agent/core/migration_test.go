@@ -284,3 +284,26 @@ func TestMigrationResumesAfterACoreRestart(t *testing.T) {
 		t.Fatalf("after a Core restart: %+v, VM %v", m.Status, e.vm().Meta.Annotations)
 	}
 }
+
+// TestVMDeletedWhileStarting: a VM deleted after the switch, before it
+// runs on the target, does not hold its migration in Starting: the source
+// goes on to clean up (and release its finalizers, which the deleting VM
+// waits for).
+func TestVMDeletedWhileStarting(t *testing.T) {
+	e := newMigEnv(t)
+	vm := e.vm()
+	vm.Meta.Finalizers = append(vm.Meta.Finalizers, "test/keep") // stays Deleting
+	if _, err := e.Client.Update(context.Background(), vm); err != nil {
+		t.Fatal(err)
+	}
+	e.Create(t, "meta: {apiType: systemv0/migration, id: m1, group: g, namespace: ns}\nspec: {virtualMachineID: vm1, targetNode: node-b}")
+	e.waitPhase("m1", api.MigrationStopping)
+	e.agentStatus(api.VMStateMigrating)
+	e.waitPhase("m1", api.MigrationCopying)
+	e.copied("m1", api.MigrationDiskCopied)
+	e.waitPhase("m1", api.MigrationStarting)
+	if _, err := e.Client.Delete(context.Background(), api.VirtualMachineKind, e.sc, "vm1", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitPhase("m1", api.MigrationCleaningUp)
+}
