@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/humstack/humstack/api"
@@ -121,14 +122,62 @@ func (a *quotaAdmitter) repair(ctx context.Context, qk string) error {
 		exist, err = a.existing(ctx, q.(*api.Quota))
 		return err
 	}
-	return a.change(ctx, qk, list, func(q *api.Quota) (bool, error) {
-		return a.reconcile(q, exist), nil
+	var added map[string]api.QuotaEntry
+	err := a.change(ctx, qk, list, func(q *api.Quota) (bool, error) {
+		added = map[string]api.QuotaEntry{}
+		return a.reconcile(q, exist, added), nil
+	})
+	if err != nil {
+		return err
+	}
+	return a.confirmAdded(ctx, qk, added)
+}
+
+// confirmAdded takes back the entries this repair added for objects
+// deleted between its list and its write: their release ran before the
+// entry existed, so nothing else would remove it before the grace, and
+// used would be above what exists meanwhile.
+func (a *quotaAdmitter) confirmAdded(ctx context.Context, qk string, added map[string]api.QuotaEntry) error {
+	var gone []string
+	for ek := range added {
+		k, pk, uid, ok := parseEntryKey(ek)
+		parts := strings.SplitN(pk, "/", 4)
+		if !ok || len(parts) != 4 {
+			continue
+		}
+		kv, err := a.store.Get(ctx, objectKey(k, &api.Meta{Group: parts[1], Namespace: parts[2], ID: parts[3]}))
+		if errors.Is(err, api.ErrNotFound) {
+			gone = append(gone, ek)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if o, err := decodeStored(k, kv.Value); err == nil && o.GetMeta().UID != uid {
+			gone = append(gone, ek)
+		}
+	}
+	if len(gone) == 0 {
+		return nil
+	}
+	return a.change(ctx, qk, nil, func(q *api.Quota) (bool, error) {
+		changed := false
+		for _, ek := range gone {
+			if e, ok := q.Status.Entries[ek]; ok && e == added[ek] {
+				delete(q.Status.Entries, ek)
+				changed = true
+			}
+		}
+		if changed {
+			refreshQuota(q)
+		}
+		return changed, nil
 	})
 }
 
 // reconcile corrects q's ledger against exist (entry key -> requests of
 // the objects stored in its scope) and says whether q changed.
-func (a *quotaAdmitter) reconcile(q *api.Quota, exist map[string]api.Amounts) bool {
+func (a *quotaAdmitter) reconcile(q *api.Quota, exist map[string]api.Amounts, added map[string]api.QuotaEntry) bool {
 	now := a.now()
 	old := func(e api.QuotaEntry) bool {
 		t, err := time.Parse(time.RFC3339Nano, e.Since)
@@ -156,6 +205,7 @@ func (a *quotaAdmitter) reconcile(q *api.Quota, exist map[string]api.Amounts) bo
 	for ek, amounts := range exist {
 		if _, ok := q.Status.Entries[ek]; !ok {
 			q.Status.Entries[ek] = api.NewQuotaEntry(amounts, stamp(now))
+			added[ek] = q.Status.Entries[ek]
 			changed = true
 		}
 	}
