@@ -65,6 +65,22 @@ func (s *sched) vmUnit(vm *api.VirtualMachine) *unit {
 	return u
 }
 
+// settle brings u up to the assumptions made since it was read from the
+// caches; the caller holds s.usage.mu.
+func (s *sched) settle(u *unit) {
+	switch o := u.obj.(type) {
+	case *api.VirtualMachine:
+		s.settleDisks(u)
+	case *api.BlockStorage:
+		// A VM using the disk was decided since diskUnit read the VM
+		// cache (which did not show the VM yet): the disk goes with it.
+		if a, ok := s.usage.assumed[placement.Key(api.BlockStorageKind, &o.Meta)]; ok {
+			u.pinnedBy[a.node] = "a virtual machine using it is being placed on " + a.node
+			s.pin(u, u.pinnedBy)
+		}
+	}
+}
+
 // settleDisks takes out of a VM's unit the disks placed since vmUnit read
 // the cache, and pins the VM where they are: a disk's own reconcile may
 // have decided and assumed a node the cache does not show yet, and the VM
@@ -141,6 +157,7 @@ func (s *sched) diskUnit(bs *api.BlockStorage) *unit {
 		}
 		pinnedBy[node] = "virtualmachine " + vm.Meta.Namespace + "/" + vm.Meta.ID + " is on " + node
 	}
+	u.pinnedBy = pinnedBy
 	s.pin(u, pinnedBy)
 	return u
 }

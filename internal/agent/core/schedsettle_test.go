@@ -33,11 +33,10 @@ func settleUnit(vm *api.VirtualMachine, bs *api.BlockStorage) *unit {
 			Amounts: placement.Add(placement.Request(vm), placement.Request(bs))}}
 }
 
-// TestVMFollowsADiskAssumedSinceItsUnitWasRead: the disk's own reconcile
-// decided and assumed node b after the VM's unit was read from a cache
-// that still shows the disk unplaced. The VM goes to b, not to a (the
-// tie-break between two empty nodes), and the disk's assumption stays.
-func TestVMFollowsADiskAssumedSinceItsUnitWasRead(t *testing.T) {
+// twoNodeSched is a scheduler over two empty nodes a and b (a wins the
+// tie-break), with empty caches: what the caches show no longer matters
+// once the decide lock is taken, only the assumptions.
+func twoNodeSched() *sched {
 	s := &sched{usage: newUsage(), policy: scheduler.Spread,
 		disks: controller.NewInformer(nil, api.BlockStorageKind, client.Scope{}, nil, slog.New(slog.DiscardHandler))}
 	for _, name := range []string{"a", "b"} {
@@ -46,6 +45,15 @@ func TestVMFollowsADiskAssumedSinceItsUnitWasRead(t *testing.T) {
 		n.Spec = api.NodeSpec{LimitVcpus: "8", LimitMemory: "16G", LimitStorage: "100G", AgentMode: "System", Accelerator: "tcg"}
 		s.usage.trackNode(nil, n)
 	}
+	return s
+}
+
+// TestVMFollowsADiskAssumedSinceItsUnitWasRead: the disk's own reconcile
+// decided and assumed node b after the VM's unit was read from a cache
+// that still shows the disk unplaced. The VM goes to b, not to a (the
+// tie-break between two empty nodes), and the disk's assumption stays.
+func TestVMFollowsADiskAssumedSinceItsUnitWasRead(t *testing.T) {
+	s := twoNodeSched()
 	vm, bs := settleVM()
 	u := settleUnit(vm, bs)
 	diskKey := placement.Key(api.BlockStorageKind, &bs.Meta)
@@ -79,6 +87,23 @@ func TestVMFollowsADiskAssumedSinceItsUnitWasRead(t *testing.T) {
 	}
 }
 
+// TestDiskFollowsAVMDecidedSinceItsUnitWasRead: the reverse race. The
+// disk's unit was read while the VM cache did not show its VM yet; the
+// VM has since been decided for b (and its disk assumed there with it).
+// The disk's own decision goes to b too, not to a.
+func TestDiskFollowsAVMDecidedSinceItsUnitWasRead(t *testing.T) {
+	s := twoNodeSched()
+	_, bs := settleVM()
+	key := placement.Key(api.BlockStorageKind, &bs.Meta)
+	u := &unit{obj: bs, pinnedBy: map[string]string{}, req: scheduler.Request{Key: key, Amounts: placement.Request(bs)}}
+	s.usage.mu.Lock()
+	s.usage.assume(key, assumption{node: "b", amounts: placement.Request(bs)})
+	s.usage.mu.Unlock()
+	if d := s.choose(u); d.Node != "b" {
+		t.Errorf("disk decided for %q (%s), want b where its VM is being placed", d.Node, d.Message)
+	}
+}
+
 // TestVMNotWrittenAwayFromItsDisk: when the VM's disk turns out placed on
 // another node than the one decided (another scheduler, or by hand), the
 // VM's annotation is not written, and its assumptions are dropped.
@@ -96,7 +121,12 @@ func TestVMNotWrittenAwayFromItsDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &sched{c: e.Client, usage: newUsage()}
+	disks := controller.NewInformer(e.Client, api.BlockStorageKind, client.Scope{}, nil, nil)
+	s := &sched{c: e.Client, usage: newUsage(), ctls: map[*api.Kind]*controller.Controller{
+		api.BlockStorageKind: controller.New("disks", disks, controller.ReconcilerFunc(func(context.Context, controller.Key) (controller.Result, error) {
+			return controller.Result{}, nil
+		}), controller.Options{}),
+	}}
 	u := settleUnit(created.(*api.VirtualMachine), stale)
 	vmKey := placement.Key(api.VirtualMachineKind, &vm.Meta)
 	s.usage.mu.Lock()

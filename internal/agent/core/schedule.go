@@ -252,10 +252,8 @@ func (s *sched) choose(u *unit) scheduler.Decision {
 	defer s.decide.Unlock()
 	s.usage.mu.Lock()
 	defer s.usage.mu.Unlock()
-	if _, ok := u.obj.(*api.VirtualMachine); ok {
-		if s.settleDisks(u); u.why != "" {
-			return scheduler.Decision{Message: cannotBePlaced + u.why}
-		}
+	if s.settle(u); u.why != "" {
+		return scheduler.Decision{Message: cannotBePlaced + u.why}
 	}
 	u.req.Peers = s.peers(u)
 	d := scheduler.Decide(s.usage.nodes(), &u.req, s.policy)
