@@ -104,11 +104,11 @@ func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.C
 			if err := node.SetupLiveness(lm, cfg.NodeGrace()); err != nil {
 				return fmt.Errorf("set up node liveness: %w", err)
 			}
-			if err := core.Setup(lm, core.Options{Log: log, Resync: cfg.Resync()}); err != nil {
+			opts := coreOptions(cfg, log)
+			if err := core.Setup(lm, opts); err != nil {
 				return fmt.Errorf("set up core controllers: %w", err)
 			}
-			core.SetupScheduler(lm, core.Options{Log: log, Resync: cfg.Resync(),
-				Scheduler: core.SchedulerOptions{Policy: scheduler.Policy(cfg.Scheduler.Policy)}})
+			core.SetupScheduler(lm, opts)
 			return lm.Start(ctx)
 		}))
 	}
@@ -116,6 +116,14 @@ func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.C
 		return setupSystem(m, cfg, accel, cred, self, met, log)
 	}
 	return nil
+}
+
+// coreOptions are the options of the Core controllers and the scheduler:
+// one policy for both, so that a migration's target is chosen as the
+// scheduler would place the VM.
+func coreOptions(cfg Config, log *slog.Logger) core.Options {
+	return core.Options{Log: log, Resync: cfg.Resync(),
+		Scheduler: core.SchedulerOptions{Policy: scheduler.Policy(cfg.Scheduler.Policy)}}
 }
 
 // setupSystem adds the per-node controllers and the node listener (the

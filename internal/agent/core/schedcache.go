@@ -129,6 +129,17 @@ func (u *usage) forget(key string) {
 	}
 }
 
+// forgetOn drops key's assumption if it is still on node: another
+// decision may have assumed it elsewhere since.
+func (u *usage) forgetOn(key, node string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if a, ok := u.assumed[key]; ok && a.node == node {
+		delete(u.assumed, key)
+		u.dirty[a.node] = true
+	}
+}
+
 // trackNode is the handler of the node informer.
 func (u *usage) trackNode(old, new api.Object) {
 	u.mu.Lock()

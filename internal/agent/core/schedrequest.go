@@ -20,6 +20,8 @@ type unit struct {
 	// why is set when the unit cannot be placed whatever the nodes (two
 	// of its disks on different nodes, an unreadable annotation).
 	why string
+	// pinnedBy says, by node, which placed disk pins a VM there.
+	pinnedBy map[string]string
 }
 
 // vmUnit is the placement of vm: its requests and those of its unplaced
@@ -58,8 +60,64 @@ func (s *sched) vmUnit(vm *api.VirtualMachine) *unit {
 			u.req.Images = append(u.req.Images, img)
 		}
 	}
+	u.pinnedBy = pinnedBy
 	s.pin(u, pinnedBy)
 	return u
+}
+
+// settle brings u up to the assumptions made since it was read from the
+// caches; the caller holds s.usage.mu.
+func (s *sched) settle(u *unit) {
+	switch o := u.obj.(type) {
+	case *api.VirtualMachine:
+		s.settleDisks(u)
+	case *api.BlockStorage:
+		// A VM using the disk was decided since diskUnit read the VM
+		// cache (which did not show the VM yet): the disk goes with it.
+		if a, ok := s.usage.assumed[placement.Key(api.BlockStorageKind, &o.Meta)]; ok {
+			u.pinnedBy[a.node] = "a virtual machine using it is being placed on " + a.node
+			s.pin(u, u.pinnedBy)
+		}
+	}
+}
+
+// settleDisks takes out of a VM's unit the disks placed since vmUnit read
+// the cache, and pins the VM where they are: a disk's own reconcile may
+// have decided and assumed a node the cache does not show yet, and the VM
+// must not be placed away from it. The caller holds s.usage.mu (and
+// s.decide), under which assumptions and the cache change together.
+func (s *sched) settleDisks(u *unit) {
+	if len(u.disks) == 0 {
+		return
+	}
+	kept := make([]*api.BlockStorage, 0, len(u.disks))
+	for _, bs := range u.disks {
+		node := s.diskNode(bs)
+		if node == "" {
+			kept = append(kept, bs)
+			continue
+		}
+		// Its image stays among the VM's preferences: harmless, the VM is
+		// pinned to one node now.
+		u.req.Amounts = placement.Sub(u.req.Amounts, placement.Request(bs))
+		if _, seen := u.pinnedBy[node]; !seen {
+			u.pinnedBy[node] = "disk " + bs.Meta.Namespace + "/" + bs.Meta.ID + " is on " + node
+		}
+	}
+	u.disks = kept
+	s.pin(u, u.pinnedBy)
+}
+
+// diskNode is the node a disk is assumed or (in the cache) placed on, ""
+// when it is neither; the caller holds s.usage.mu.
+func (s *sched) diskNode(bs *api.BlockStorage) string {
+	if a, ok := s.usage.assumed[placement.Key(api.BlockStorageKind, &bs.Meta)]; ok {
+		return a.node
+	}
+	if o, ok := s.disks.Get(controller.KeyOf(bs)); ok {
+		return placement.NodeOf(o)
+	}
+	return ""
 }
 
 // pin pins u to the one node its placed parts are on.
@@ -99,6 +157,7 @@ func (s *sched) diskUnit(bs *api.BlockStorage) *unit {
 		}
 		pinnedBy[node] = "virtualmachine " + vm.Meta.Namespace + "/" + vm.Meta.ID + " is on " + node
 	}
+	u.pinnedBy = pinnedBy
 	s.pin(u, pinnedBy)
 	return u
 }

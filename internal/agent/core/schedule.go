@@ -36,6 +36,9 @@ const (
 	// pendingRetryMax bounds the backoff of objects that fit nowhere;
 	// changes of nodes and placed objects retry them at once anyway.
 	pendingRetryMax = time.Minute
+	// diskRecheck is how soon a VM is decided again when one of its disks
+	// turned out placed elsewhere: the cache shows the disk shortly.
+	diskRecheck = 200 * time.Millisecond
 )
 
 // SchedulerOptions configure the scheduler controllers.
@@ -226,6 +229,10 @@ func (s *sched) place(ctx context.Context, k *api.Kind, key controller.Key, u *u
 	}
 	s.setPending(k, key, false)
 	written, err := s.write(ctx, u, d.Node)
+	if errors.Is(err, errDiskElsewhere) {
+		controller.Logger(ctx).Info("VM decided again: a disk of it is placed elsewhere", "err", err)
+		return controller.Result{RequeueAfter: diskRecheck}, nil
+	}
 	if err != nil || written == nil {
 		return controller.Result{}, err // nil: placed by someone else, or gone
 	}
@@ -245,6 +252,9 @@ func (s *sched) choose(u *unit) scheduler.Decision {
 	defer s.decide.Unlock()
 	s.usage.mu.Lock()
 	defer s.usage.mu.Unlock()
+	if s.settle(u); u.why != "" {
+		return scheduler.Decision{Message: cannotBePlaced + u.why}
+	}
 	u.req.Peers = s.peers(u)
 	d := scheduler.Decide(s.usage.nodes(), &u.req, s.policy)
 	if d.Node == "" {
@@ -263,6 +273,13 @@ func (s *sched) choose(u *unit) scheduler.Decision {
 // A disk refused after its VM was placed is placed on the VM's node by its
 // own reconcile (or says there why it cannot be).
 func (s *sched) write(ctx context.Context, u *unit, node string) (api.Object, error) {
+	if err := s.checkDisks(ctx, u, node); err != nil {
+		s.usage.forgetOn(placement.Key(api.VirtualMachineKind, u.obj.GetMeta()), node)
+		for _, bs := range u.disks {
+			s.usage.forgetOn(placement.Key(api.BlockStorageKind, &bs.Meta), node)
+		}
+		return nil, err
+	}
 	written, err := s.annotate(ctx, u.obj, node)
 	if err != nil || written == nil {
 		for _, bs := range u.disks {
@@ -278,6 +295,30 @@ func (s *sched) write(ctx context.Context, u *unit, node string) (api.Object, er
 	}
 	return written, nil
 }
+
+// checkDisks reads the unit's disks afresh before its VM is written: one
+// placed meanwhile on another node than the VM's (by another scheduler
+// during a leader change, or by hand) means the VM must not go to node,
+// or its agent would wait for the disk forever.
+func (s *sched) checkDisks(ctx context.Context, u *unit, node string) error {
+	for _, bs := range u.disks {
+		o, err := s.c.Get(ctx, api.BlockStorageKind, client.Scope{Group: bs.Meta.Group, Namespace: bs.Meta.Namespace}, bs.Meta.ID)
+		if errors.Is(err, api.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read disk %s/%s: %w", bs.Meta.Namespace, bs.Meta.ID, err)
+		}
+		if on := placement.NodeOf(o); on != "" && on != node {
+			return fmt.Errorf("disk %s/%s is on %s, not %s: %w", bs.Meta.Namespace, bs.Meta.ID, on, node, errDiskElsewhere)
+		}
+	}
+	return nil
+}
+
+// errDiskElsewhere: a disk going with its VM was placed on another node
+// than the one decided for the VM; the VM is decided again.
+var errDiskElsewhere = errors.New("disk placed elsewhere")
 
 // annotate writes o's node annotation if it is still unset, and returns
 // the object as written; nil when someone else placed it meanwhile or it

@@ -1,0 +1,22 @@
+package agent
+
+import (
+	"testing"
+
+	"github.com/humstack/humstack/internal/scheduler"
+)
+
+// TestCoreOptionsCarryThePolicy: the configured scheduler.policy reaches
+// both the scheduler and the migration target chooser (core.Setup), not
+// only the scheduler.
+func TestCoreOptionsCarryThePolicy(t *testing.T) {
+	cfg := defaults()
+	cfg.Scheduler.Policy = "pack"
+	opts := coreOptions(cfg, quiet)
+	if opts.Scheduler.Policy != scheduler.Pack {
+		t.Errorf("core options policy %q, want %q", opts.Scheduler.Policy, scheduler.Pack)
+	}
+	if opts.Resync != cfg.Resync() || opts.Log != quiet {
+		t.Errorf("core options %+v lost the resync or the logger", opts)
+	}
+}
