@@ -270,3 +270,38 @@ func TestQuotaRepairWithFakeClock(t *testing.T) {
 		t.Fatal("a repair with nothing to correct wrote the quota")
 	}
 }
+
+// TestQuotaRepairTakesBackWhatADeleteRaced: an entry the repair added for
+// an object deleted between its list and its write (its release ran
+// before the entry existed) is taken back at once, not after the grace.
+func TestQuotaRepairTakesBackWhatADeleteRaced(t *testing.T) {
+	f := newQuotaFixture(t)
+	f.quota("q1", "", api.QuotaResources{VirtualMachines: count(10)})
+	qk := objectKey(api.QuotaKind, &api.Meta{Group: "g", ID: "q1"})
+	if err := f.a.repair(qctx(t), qk); err != nil {
+		t.Fatal(err)
+	}
+	vm := testVM("ns1", "gone", "1G")
+	vm.Meta.UID = "uid-gone"
+	ek := entryKey(api.VirtualMachineKind, &vm.Meta)
+	// What the repair wrote from a list that still had the VM.
+	added := map[string]api.QuotaEntry{}
+	err := f.a.change(qctx(t), qk, nil, func(q *api.Quota) (bool, error) {
+		if q.Status.Entries == nil {
+			q.Status.Entries = map[string]api.QuotaEntry{}
+		}
+		q.Status.Entries[ek] = api.NewQuotaEntry(api.Amounts{Memory: 1 << 30}, stamp(f.clock))
+		added[ek] = q.Status.Entries[ek]
+		refreshQuota(q)
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.a.confirmAdded(qctx(t), qk, added); err != nil {
+		t.Fatal(err)
+	}
+	if q := f.get("q1"); len(q.Status.Entries) != 0 || *q.Status.Used.VirtualMachines != 0 {
+		t.Errorf("after the take-back: entries %v, used %d; want none", q.Status.Entries, *q.Status.Used.VirtualMachines)
+	}
+}
