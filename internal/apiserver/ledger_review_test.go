@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/auth"
 )
@@ -85,4 +86,34 @@ func TestMigrationStatusNeedsAClusterGrant(t *testing.T) {
 	if code, msg := e.call("gadmin", "PUT", "/api/v0/groups/g/namespaces/ns/migrations/m1/status", forged); code != 403 {
 		t.Errorf("group-admin writes a migration's status: %d %s, want 403", code, msg)
 	}
+}
+
+// TestFinalRemovalReleasesTheStoredNode: the update that removes a
+// deleting VM's last finalizer releases the node the stored VM is on,
+// whatever node annotation that last update's body names.
+func TestFinalRemovalReleasesTheStoredNode(t *testing.T) {
+	e := newLedgerEnv(t, newBoltStore(t), apiserver.Options{})
+	e.tenancy("g", "ns")
+	e.node("n1", "2", "4G", "")
+	e.node("n2", "2", "4G", "")
+	obj, err := api.Decode([]byte(placedVM("a", "n1", "1", "2G")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj.GetMeta().Finalizers = []string{"test/keep"}
+	if _, err := e.c.Create(ctx(t), obj); err != nil {
+		t.Fatal(err)
+	}
+	e.deleteVM("a")
+	vm := e.getVM("a")
+	vm.Meta.Finalizers = []string{}
+	vm.Meta.Annotations[api.AnnotationVirtualMachineNode] = "n2"
+	_, _ = e.c.Update(ctx(t), vm) // removed, or refused: either way n1 must not keep it
+	if _, err := e.c.Get(ctx(t), api.VirtualMachineKind, client.Scope{Group: "g", Namespace: "ns"}, "a"); errors.Is(err, api.ErrNotFound) {
+		if res := e.getNode("n1").Status.Reservations; len(res) != 0 {
+			t.Errorf("n1 keeps the removed VM's entry: %v", res)
+		}
+	}
+	e.checkLedger("n1")
+	e.checkLedger("n2")
 }
