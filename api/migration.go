@@ -1,5 +1,7 @@
 package api
 
+import "fmt"
+
 // AnnotationVMMigration on a VM names the migration (its id, in the VM's
 // namespace) the VM is stopped for: the Core agent sets it to start a cold
 // migration and removes it in the same write that moves the VM to the
@@ -21,6 +23,14 @@ const AnnotationMigrationPeer = "migrationv0/peer_node"
 
 // VMStateMigrating is the state of a VM stopped for a migration.
 const VMStateMigrating = "Migrating"
+
+// VMMigratingMessage is the status.message of a VM in the state Migrating:
+// it names the migration (of the VM's namespace) the VM was stopped for on
+// node, so that a state Migrating left by an earlier migration is never
+// taken for a stop for a later one.
+func VMMigratingMessage(node, namespace, id string) string {
+	return fmt.Sprintf("stopped on node %s for migration %s/%s", node, namespace, id)
+}
 
 // Migration phases (status.phase), in order; Succeeded and Failed are
 // final.

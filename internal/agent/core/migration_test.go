@@ -88,6 +88,17 @@ func (e *migEnv) agentStatus(state string) {
 	}
 }
 
+// stoppedFor reports the VM stopped on node-a for migration id, as the
+// VM driver does.
+func (e *migEnv) stoppedFor(id string) {
+	if _, err := controller.UpdateStatus(context.Background(), e.Client, e.vm(), func(vm *api.VirtualMachine) bool {
+		vm.Status.State, vm.Status.Message = api.VMStateMigrating, api.VMMigratingMessage("node-a", "ns", id)
+		return true
+	}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 // copied reports every disk of migration id with state, as the target does.
 func (e *migEnv) copied(id, state string) {
 	_, err := controller.UpdateStatus(context.Background(), e.Client, e.mig(id), func(m *api.Migration) bool {
@@ -131,7 +142,7 @@ func TestMigrationPhases(t *testing.T) {
 		return a[api.AnnotationVMMigration] == "m1" && a[api.AnnotationMigrationPeer] == "node-c", fmt.Sprintf("VM annotations %v", a)
 	})
 	e.peerIs("bs1", "node-c") // the target's ledger holds them from now on
-	e.agentStatus(api.VMStateMigrating)
+	e.stoppedFor("m1")
 	e.waitPhase("m1", api.MigrationCopying)
 	// Not yet copied: the VM stays put and the switch is refused.
 	vm = e.vm()
@@ -199,7 +210,7 @@ func TestMigrationFailures(t *testing.T) {
 		t.Fatalf("of an unplaced VM: %+v", m.Status)
 	}
 	e.waitPhase("small", api.MigrationStopping)
-	e.agentStatus(api.VMStateMigrating)
+	e.stoppedFor("small")
 	e.waitPhase("small", api.MigrationCopying)
 	e.copied("small", api.MigrationDiskFailed)
 	m = e.waitPhase("small", api.MigrationFailed)
@@ -247,7 +258,7 @@ func TestMigrationSwitchUndone(t *testing.T) {
 	}
 	e.Create(t, "meta: {apiType: systemv0/migration, id: m1, group: g, namespace: ns}\nspec: {virtualMachineID: vm1, targetNode: node-b}")
 	e.waitPhase("m1", api.MigrationStopping)
-	e.agentStatus(api.VMStateMigrating)
+	e.stoppedFor("m1")
 	e.waitPhase("m1", api.MigrationCopying)
 	if _, err := e.Client.Delete(context.Background(), api.BlockStorageKind, e.sc, "bs2", client.DeleteOptions{}); err != nil {
 		t.Fatal(err)
@@ -273,7 +284,7 @@ func TestMigrationResumesAfterACoreRestart(t *testing.T) {
 	e.Create(t, "meta: {apiType: systemv0/migration, id: m1, group: g, namespace: ns}\nspec: {virtualMachineID: vm1, targetNode: node-b}")
 	e.waitPhase("m1", api.MigrationStopping)
 	e.stop()
-	e.agentStatus(api.VMStateMigrating)
+	e.stoppedFor("m1")
 	e.Run(t, func(m *controller.Manager) error { return core.Setup(m, core.Options{}) })
 	e.waitPhase("m1", api.MigrationCopying)
 	e.copied("m1", api.MigrationDiskCopied)

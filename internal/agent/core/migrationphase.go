@@ -228,7 +228,9 @@ func (r *migrations) hold(ctx context.Context, vm *api.VirtualMachine, id string
 	return err
 }
 
-// stopping waits for the source to report the VM stopped for us.
+// stopping waits for the source to report the VM stopped for us: its
+// message names this migration (a state Migrating may be left from an
+// earlier migration that failed, while the source restarts the VM).
 func (r *migrations) stopping(ctx context.Context, mig *api.Migration) (string, string, error) {
 	vm, err := r.checkOn(ctx, mig, mig.Status.SourceNode)
 	if err != nil {
@@ -243,7 +245,7 @@ func (r *migrations) stopping(ctx context.Context, mig *api.Migration) (string, 
 		}
 		return mig.Status.Phase, mig.Status.Message, r.hold(ctx, vm, mig.Meta.ID)
 	}
-	if vm.Status.State == api.VMStateMigrating {
+	if vm.Status.State == api.VMStateMigrating && vm.Status.Message == api.VMMigratingMessage(mig.Status.SourceNode, mig.Meta.Namespace, mig.Meta.ID) {
 		return api.MigrationCopying, fmt.Sprintf("copying %d disk(s) to node %s", len(mig.Status.Disks), mig.Status.TargetNode), nil
 	}
 	return mig.Status.Phase, fmt.Sprintf("waiting for node %s to stop the virtual machine (it is %s)", mig.Status.SourceNode, vm.Status.State), nil
@@ -268,10 +270,15 @@ func (r *migrations) checkOn(ctx context.Context, mig *api.Migration, node strin
 	return vm, nil
 }
 
-// copying waits for the target to have copied every disk.
+// copying waits for the target to have copied every disk; a VM that runs
+// again on the source (its disks change under the copy) fails it.
 func (r *migrations) copying(ctx context.Context, mig *api.Migration) (string, string, error) {
-	if _, err := r.checkOn(ctx, mig, mig.Status.SourceNode); err != nil {
+	vm, err := r.checkOn(ctx, mig, mig.Status.SourceNode)
+	if err != nil {
 		return "", "", err
+	}
+	if vm.Status.State == "Running" {
+		return "", "", failf("virtual machine %s runs again on node %s while its disks are copied", vm.Meta.ID, mig.Status.SourceNode)
 	}
 	done := 0
 	for _, d := range mig.Status.Disks {

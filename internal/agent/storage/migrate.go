@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/downloadapi"
 	"github.com/humstack/humstack/internal/host/qcow2"
+	"github.com/humstack/humstack/internal/placement"
 )
 
 // Cold migration, the target's side: the disk of a migrating VM is pulled
@@ -20,7 +22,10 @@ import (
 // disk is simply found complete (existing). An overlay of an image entity
 // stays an overlay: the entity is fetched into this node's cache first (or
 // is held here), and the copy is rebased onto that file. Nothing is
-// written under the disk's real name until the copy is complete.
+// written under the disk's real name until the copy is complete, and the
+// copy is marked with its migration first (markPath): a file left by an
+// earlier migration deleted before its switch (the target agent forgot
+// it in a restart) is stale data, not this migration's copy.
 
 // Receive reports, and if needed starts, the copy of disk from the source
 // node of mig to this node: disk with its state (api.MigrationDisk*),
@@ -33,8 +38,14 @@ func (d *Driver) Receive(ctx context.Context, mig *api.Migration, disk api.Migra
 	g, ns := mig.Meta.Group, mig.Meta.Namespace
 	path := d.Path(g, ns, disk.ID)
 	k := "migrate:" + path
+	mark := migrationMark(mig)
 	if _, err := os.Stat(path); err == nil && !d.running(k) {
-		return view(api.MigrationDiskCopied, "copied", 0, 0)
+		if madeFor(path) == mark {
+			return view(api.MigrationDiskCopied, "copied", 0, 0)
+		}
+		if err := d.removeStale(ctx, mig, disk.ID, path, k); err != nil {
+			return view(api.MigrationDiskFailed, err.Error(), 0, 0)
+		}
 	}
 	base, wait, err := d.migrationBase(ctx, g, disk.ImageEntity)
 	switch {
@@ -51,7 +62,7 @@ func (d *Driver) Receive(ctx context.Context, mig *api.Migration, disk api.Migra
 		hc = d.peer(src)
 	}
 	v := d.runJob(k, url+"#"+base, func(ctx context.Context, j *job) error {
-		return d.receive(ctx, j, hc, url, path, base)
+		return d.receive(ctx, j, hc, url, path, base, mark)
 	})
 	switch v.State {
 	case "":
@@ -60,6 +71,49 @@ func (d *Driver) Receive(ctx context.Context, mig *api.Migration, disk api.Migra
 		return view(api.MigrationDiskFailed, v.Err.Error(), 0, 0)
 	}
 	return view(api.MigrationDiskCopying, fmt.Sprintf("%s from node %s", v.State, src), v.Done, v.Total)
+}
+
+// migrationMark names mig in the mark of its copies.
+func migrationMark(mig *api.Migration) string {
+	return fmt.Sprintf("%s/%s/%s %s", mig.Meta.Group, mig.Meta.Namespace, mig.Meta.ID, mig.Meta.UID)
+}
+
+// markPath is the file beside the disk file path that names the migration
+// the file was copied for.
+func markPath(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".migration")
+}
+
+// madeFor is the mark of the migration the disk file path was copied for
+// ("": none, or unreadable).
+func madeFor(path string) string {
+	b, err := os.ReadFile(markPath(path))
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// removeStale removes the disk file path that is not a copy of migration
+// mig, unless the disk is placed on this node (then it is the disk's
+// data, not a copy, and the migration fails instead). The finished job k
+// that made it is forgotten: it is not this migration's copy either.
+func (d *Driver) removeStale(ctx context.Context, mig *api.Migration, id, path, k string) error {
+	if d.client == nil {
+		return fmt.Errorf("storage driver has no API client: the file of disk %s here cannot be checked", id)
+	}
+	bs, err := client.For[*api.BlockStorage](d.client).Get(ctx, client.ScopeOf(mig), id)
+	if err != nil && !errors.Is(err, api.ErrNotFound) {
+		return err
+	}
+	if err == nil && placement.NodeOf(bs) == d.node {
+		return fmt.Errorf("disk %s is placed on node %s already: its file there is no copy to replace", id, d.node)
+	}
+	if err := d.cancelJob(ctx, k); err != nil {
+		return err
+	}
+	_, err = d.removeDiskFile(ctx, path)
+	return err
 }
 
 // running says whether job k is still running.
@@ -107,8 +161,9 @@ func (d *Driver) migrationBase(ctx context.Context, g, id string) (string, strin
 }
 
 // receive downloads the disk at url into path: checked to be a qcow2,
-// with a backing file exactly when base is set, then rebased onto base.
-func (d *Driver) receive(ctx context.Context, j *job, hc *http.Client, url, path, base string) error {
+// with a backing file exactly when base is set, then rebased onto base,
+// and marked as copied for the migration mark before it gets its name.
+func (d *Driver) receive(ctx context.Context, j *job, hc *http.Client, url, path, base, mark string) error {
 	tmp, req, err := d.startPeerDownload(ctx, j, url, path)
 	if err != nil {
 		return err
@@ -131,6 +186,9 @@ func (d *Driver) receive(ctx context.Context, j *job, hc *http.Client, url, path
 		if err := qcow2.Rebase(ctx, tmp, base); err != nil {
 			return err
 		}
+	}
+	if err := os.WriteFile(markPath(path), []byte(mark), 0o640); err != nil {
+		return err
 	}
 	d.cacheMu.Lock() // the cached base is not released under the rename
 	defer d.cacheMu.Unlock()

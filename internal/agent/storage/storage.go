@@ -266,11 +266,15 @@ func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 	return d.releaseCached(ctx, backing)
 }
 
-// removeDiskFile removes the disk file at path with its temporary files
-// and the directories it leaves empty, and returns its backing file (""
+// removeDiskFile removes the disk file at path with its temporary files,
+// its migration mark and the directories it leaves empty, and returns its
+// backing file (""
 // for none, or when it was not there), which the caller may release.
 func (d *Driver) removeDiskFile(ctx context.Context, path string) (backing string, err error) {
 	removeTemps(path)
+	if err := os.Remove(markPath(path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
 	if img, err := qcow2.Info(ctx, path); err == nil {
 		backing = img.BackingFile
 	}

@@ -285,7 +285,7 @@ func (d *Driver) stopForMigration(ctx context.Context, vm *api.VirtualMachine, d
 	if err != nil {
 		return res, err
 	}
-	setState(vm, api.VMStateMigrating, fmt.Sprintf("stopped on node %s for migration %s", d.node, mig))
+	setState(vm, api.VMStateMigrating, api.VMMigratingMessage(d.node, vm.Meta.Namespace, mig))
 	return res, nil
 }
 
