@@ -309,7 +309,7 @@ func TestVMDeletedWhileStarting(t *testing.T) {
 	}
 	e.Create(t, "meta: {apiType: systemv0/migration, id: m1, group: g, namespace: ns}\nspec: {virtualMachineID: vm1, targetNode: node-b}")
 	e.waitPhase("m1", api.MigrationStopping)
-	e.agentStatus(api.VMStateMigrating)
+	e.stoppedFor("m1")
 	e.waitPhase("m1", api.MigrationCopying)
 	e.copied("m1", api.MigrationDiskCopied)
 	e.waitPhase("m1", api.MigrationStarting)
