@@ -20,6 +20,9 @@ var (
 	ErrUnauthorized = errors.New("unauthorized")
 	ErrForbidden    = errors.New("forbidden")
 	ErrUnavailable  = errors.New("unavailable")
+	// ErrTooManyRequests is a rate limit: the same request is refused
+	// until the time the message names.
+	ErrTooManyRequests = errors.New("too many requests")
 )
 
 // classes is the one table that maps error classes to HTTP and back.
@@ -36,6 +39,7 @@ var classes = []struct {
 	{ErrUnauthorized, http.StatusUnauthorized, "Unauthorized"},
 	{ErrForbidden, http.StatusForbidden, "Forbidden"},
 	{ErrUnavailable, http.StatusServiceUnavailable, "Unavailable"},
+	{ErrTooManyRequests, http.StatusTooManyRequests, "TooManyRequests"},
 }
 
 // HTTPStatus maps an error to its HTTP status and reason; unknown errors are 500.

@@ -46,6 +46,11 @@ type VirtualRouterExternalIP struct {
 type VirtualRouterNIC struct {
 	NetworkID   string `json:"networkID"`
 	IPv4Address string `json:"ipv4Address"`
+	// MACAddress fixes the MAC of the router's interface on the network;
+	// empty: a stable one derived from the router and the NIC's index.
+	// Copies of an environment share it, so a guest restored from a
+	// memory snapshot finds its gateway at the MAC it remembers.
+	MACAddress string `json:"macAddress,omitempty"`
 }
 
 // ImageEntity is a stored copy of a disk, shared by a group.
@@ -62,6 +67,10 @@ type ImageEntitySpec struct {
 type ImageEntitySource struct {
 	Namespace      string `json:"namespace"`
 	BlockStorageID string `json:"blockStorageID"`
+	// SnapshotID, when set, takes the entity from this snapshot (in
+	// Namespace) instead of the disk's current content: its file for
+	// BlockStorageID.
+	SnapshotID string `json:"snapshotID,omitempty"`
 }
 
 // ImageEntityStatus is the copy's progress and identity.
@@ -134,6 +143,12 @@ type BlockStorageStatus struct {
 	// file is the disk's backing file, so the entity stays while the disk
 	// does.
 	ImageEntity string `json:"imageEntity,omitempty"`
+	// Snapshot is the snapshot ("namespace/id", in the disk's group) the
+	// disk was restored from: its file is an overlay of the snapshot's
+	// file, so the snapshot stays while the disk does.
+	Snapshot string `json:"snapshot,omitempty"`
+	// Restore is the last restore from a snapshot (AnnotationRestore).
+	Restore *RestoreStatus `json:"restore,omitempty"`
 	// Conditions detail the state for programs (docs/api.md).
 	Conditions []Condition `json:"conditions,omitempty"`
 }
@@ -203,6 +218,8 @@ type VirtualMachineStatus struct {
 	// RestartRequired lists the spec changes that take effect only when
 	// the VM is powered off and on again.
 	RestartRequired []string `json:"restartRequired,omitempty"`
+	// Restore is the last restore from a snapshot (AnnotationRestore).
+	Restore *RestoreStatus `json:"restore,omitempty"`
 	// Conditions detail the state for programs (docs/api.md).
 	Conditions []Condition `json:"conditions,omitempty"`
 }

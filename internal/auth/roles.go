@@ -79,14 +79,14 @@ var (
 	// work with. Access objects (bindings) are not among them: only a
 	// group-admin manages who may do what in its group.
 	tenantKinds = []string{"namespace", "network", "virtualrouter", "blockstorage", "virtualmachine",
-		"externalip", "image", "imageentity", "consolelink"}
+		"externalip", "image", "imageentity", "consolelink", "snapshot", "template", "environment", "reset"}
 	editVerbs = []string{VerbGet, VerbList, VerbWatch, VerbCreate, VerbUpdate, VerbDelete, VerbConsole, VerbPower}
 	// placedKinds carry the node they run on (api.PlacedOn).
 	placedKinds = []string{"virtualmachine", "blockstorage", "virtualrouter"}
 	// dependencyKinds are what objects placed on a node depend on and are
 	// not placed themselves; networks span nodes, each writing its own
 	// entry of the network's status and its own finalizer.
-	dependencyKinds = []string{"group", "namespace", "image", "externalip", "externalippool", "network", "imageentity"}
+	dependencyKinds = []string{"group", "namespace", "image", "externalip", "externalippool", "network", "imageentity", "snapshot"}
 	// eventWriteVerbs are what a recorder does (internal/controller/record):
 	// read an event by id, create it, count a repeat. An event is judged as
 	// its involved object too (the API server asks both), so a node writes
@@ -131,6 +131,9 @@ var builtinRoles = map[string]*role{
 		{kinds: []string{"consolelink"}, verbs: []string{VerbGet, VerbList, VerbWatch, VerbCreate, VerbDelete}},
 		// The events of what it may see (each also judged as its object).
 		{kinds: []string{"event"}, verbs: readVerbs},
+		// A team's operator asks for a reset of its environment copy (the
+		// namespace it is bound in); the API server rate-limits it.
+		{kinds: []string{"reset"}, verbs: []string{VerbGet, VerbList, VerbWatch, VerbCreate}},
 	}},
 	RoleNode: {RoleNode, []rule{
 		{kinds: []string{"node"}, verbs: readVerbs},
@@ -141,6 +144,8 @@ var builtinRoles = map[string]*role{
 		// The node holding an entity's source disk takes the entity with
 		// its finalizer (an update), then writes its status.
 		{kinds: []string{"imageentity"}, verbs: []string{VerbUpdate, VerbStatus}, when: placedOrFree},
+		// Likewise the node holding a snapshot's source disk or VM.
+		{kinds: []string{"snapshot"}, verbs: []string{VerbUpdate, VerbStatus}, when: placedOrFree},
 		{kinds: []string{"event"}, verbs: eventWriteVerbs},
 		// A migration's source and target nodes read it and write their
 		// part of its status: the target its disks' copy progress, the
@@ -187,8 +192,18 @@ func coreAgentRules() []rule {
 		// A migration stops a VM (an annotation) and moves it and its
 		// disks to the target node (their node annotations).
 		{kinds: []string{"virtualmachine", "blockstorage"}, verbs: []string{VerbUpdate}},
+		// Environments: the controller stamps out each copy (its
+		// namespace and the template's objects), captures the golden
+		// state (snapshots), asks for restores (a VM annotation), runs
+		// the reset queue and reports.
+		{kinds: envStampedKinds, verbs: []string{VerbCreate, VerbUpdate}},
+		{kinds: []string{"environment", "reset", "snapshot"}, verbs: []string{VerbStatus}},
 	}
 }
+
+// envStampedKinds are what the environment controller creates.
+var envStampedKinds = []string{"namespace", "network", "virtualrouter", "externalip", "blockstorage",
+	"virtualmachine", "snapshot", "reset", "environment"}
 
 // BuiltinRoles returns the names of the built-in roles.
 func BuiltinRoles() []string {
@@ -221,6 +236,9 @@ func PlacedOn(obj api.Object) []string {
 	}
 	if e, ok := obj.(*api.ImageEntity); ok && e.Status.Node != "" {
 		nodes = append(nodes, e.Status.Node)
+	}
+	if s, ok := obj.(*api.Snapshot); ok && s.Status.Node != "" {
+		nodes = append(nodes, s.Status.Node)
 	}
 	if mig, ok := obj.(*api.Migration); ok {
 		for _, n := range []string{mig.Status.SourceNode, mig.Status.TargetNode} {

@@ -47,6 +47,7 @@ var strategies = index(
 	virtualMachineStrategy, consoleLinkStrategy, migrationStrategy,
 	tokenStrategyV, roleStrategy, roleBindingStrategy, clusterRoleBindingStrategy,
 	eventStrategy, quotaStrategyV,
+	snapshotStrategy, templateStrategy, environmentStrategy, resetStrategy,
 )
 
 // For returns the strategy of kind k. Every registered kind has one (a test

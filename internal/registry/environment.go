@@ -1,0 +1,121 @@
+package registry
+
+import (
+	"slices"
+	"time"
+
+	"github.com/humstack/humstack/api"
+)
+
+// A snapshot's source is fixed; only its status moves.
+var snapshotStrategy = &typed[api.SnapshotSpec, api.SnapshotStatus]{
+	validate: validateSnapshot,
+	immutable: []immutable[api.SnapshotSpec, api.SnapshotStatus]{
+		{"spec", func(s *api.Snapshot) any { return s.Spec }},
+	},
+}
+
+var snapshotStates = []string{"", api.SnapshotPending, api.SnapshotCreating, api.SnapshotReady, api.SnapshotError}
+
+func validateSnapshot(s *api.Snapshot, fe *api.FieldErrors) {
+	switch {
+	case s.Spec.BlockStorageID == "" && s.Spec.VirtualMachineID == "":
+		fe.Add("spec", "one of blockStorageID and virtualMachineID is required")
+	case s.Spec.BlockStorageID != "" && s.Spec.VirtualMachineID != "":
+		fe.Add("spec.virtualMachineID", "give blockStorageID or virtualMachineID, not both")
+	case s.Spec.BlockStorageID != "":
+		checkID(fe, "spec.blockStorageID", s.Spec.BlockStorageID)
+		if s.Spec.Memory {
+			fe.Add("spec.memory", "only a VM snapshot holds memory")
+		}
+	default:
+		checkID(fe, "spec.virtualMachineID", s.Spec.VirtualMachineID)
+	}
+	if n := s.Status.Node; n != "" {
+		checkID(fe, "status.node", n)
+	}
+	checkOneOf(fe, "status.state", s.Status.State, snapshotStates...)
+	checkTime(fe, "status.createdAt", s.Status.CreatedAt)
+}
+
+// A reset's request is fixed; only its status moves.
+var resetStrategy = &typed[api.ResetSpec, api.ResetStatus]{
+	validate: validateReset,
+	immutable: []immutable[api.ResetSpec, api.ResetStatus]{
+		{"spec", func(r *api.Reset) any { return r.Spec }},
+	},
+}
+
+var resetPhases = []string{"", api.ResetQueued, api.ResetRunning, api.ResetSucceeded, api.ResetFailed}
+
+func validateReset(r *api.Reset, fe *api.FieldErrors) {
+	if r.Spec.Priority < 0 || r.Spec.Priority > 1000 {
+		fe.Add("spec.priority", "%d is not between 0 and 1000", r.Spec.Priority)
+	}
+	checkTime(fe, "spec.at", r.Spec.At)
+	checkOneOf(fe, "status.phase", r.Status.Phase, resetPhases...)
+	for _, t := range []struct{ field, v string }{
+		{"status.queuedAt", r.Status.QueuedAt}, {"status.startedAt", r.Status.StartedAt}, {"status.finishedAt", r.Status.FinishedAt},
+	} {
+		checkTime(fe, t.field, t.v)
+	}
+}
+
+// A template's parameters and resources are checked as a whole: every
+// resource must be a valid object once its parameters are filled in
+// (validateTemplate).
+var templateStrategy = &typed[api.TemplateSpec, api.Empty]{
+	validate: validateTemplate,
+}
+
+func validateTemplate(t *api.Template, fe *api.FieldErrors) {
+	seen := noDuplicate{}
+	for i, p := range t.Spec.Parameters {
+		f := indexField("spec.parameters", i)
+		seen.check(fe, f+".name", p.Name)
+	}
+	if len(t.Spec.Resources) == 0 {
+		fe.Add("spec.resources", "required: at least one resource")
+	}
+}
+
+var environmentStrategy = &typed[api.EnvironmentSpec, api.EnvironmentStatus]{
+	validate: validateEnvironment,
+	immutable: []immutable[api.EnvironmentSpec, api.EnvironmentStatus]{
+		{"spec.templateID", func(e *api.Environment) any { return e.Spec.TemplateID }},
+	},
+}
+
+var envStates = []string{"", api.EnvCreating, api.EnvReady, api.EnvCapturing, api.EnvResetting, api.EnvDegraded, api.EnvError, api.EnvDeleting}
+
+func validateEnvironment(e *api.Environment, fe *api.FieldErrors) {
+	requireID(fe, "spec.templateID", e.Spec.TemplateID)
+	switch {
+	case e.Spec.Count != 0 && len(e.Spec.Copies) != 0:
+		fe.Add("spec.copies", "give count or copies, not both")
+	case e.Spec.Count < 0 || e.Spec.Count > api.MaxEnvironmentCopies:
+		fe.Add("spec.count", "%d is not between 0 and %d", e.Spec.Count, api.MaxEnvironmentCopies)
+	case len(e.Spec.Copies) > api.MaxEnvironmentCopies:
+		fe.Add("spec.copies", "%d copies: at most %d", len(e.Spec.Copies), api.MaxEnvironmentCopies)
+	}
+	seen := noDuplicate{}
+	for i, c := range e.Spec.Copies {
+		f := indexField("spec.copies", i)
+		seen.check(fe, f, c)
+		if checkID(fe, f, c) && e.Meta.ID != "" {
+			checkID(fe, f, api.CopyNamespace(e.Meta.ID, c))
+		}
+	}
+	if e.Spec.ResetEvery != "" {
+		if d, err := time.ParseDuration(e.Spec.ResetEvery); err != nil || d < time.Minute {
+			fe.Add("spec.resetEvery", "%s is not a duration of at least 1m", quote(e.Spec.ResetEvery))
+		}
+	}
+	if e.Spec.ResetPriority < 0 || e.Spec.ResetPriority > 1000 {
+		fe.Add("spec.resetPriority", "%d is not between 0 and 1000", e.Spec.ResetPriority)
+	}
+	if g := e.Spec.Golden.Copy; g != "" && !slices.Contains(api.CopyNames(e.Spec), g) {
+		fe.Add("spec.golden.copy", "%s is not one of the environment's copies", quote(g))
+	}
+	checkOneOf(fe, "status.state", e.Status.State, envStates...)
+}
