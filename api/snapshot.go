@@ -31,6 +31,11 @@ const (
 // disks are replaced.
 const AnnotationRestore = "snapshotv0/restore"
 
+// AnnotationRestoreCold "true", set with AnnotationRestore, boots the VM
+// from the restored disks even when the snapshot holds memory (`humcli
+// env reset --cold`).
+const AnnotationRestoreCold = "snapshotv0/restore_cold"
+
 // Restore steps (status.restore.step), in order.
 const (
 	RestoreStopping = "Stopping"
