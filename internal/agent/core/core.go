@@ -3,7 +3,8 @@
 // DeleteWaitsFor declarations give, saying in their status what a deletion
 // waits for), external IP bookkeeping, the scheduler (placing VMs,
 // disks and routers that have no node annotation: schedule.go), and the
-// phases of cold migrations (migration.go).
+// phases of cold migrations (migration.go), and environments: templates
+// stamped out once per copy, golden states and scheduled resets (env.go).
 // They act only through the API; nothing here touches a host.
 package core
 
@@ -47,6 +48,7 @@ func Setup(m *controller.Manager, opts Options) error {
 	}
 	setupMigrations(m, all, copts, chooser)
 	setupHolds(m, all, copts)
+	setupEnvironments(m, all, copts)
 	return nil
 }
 
