@@ -327,7 +327,9 @@ func TestEnvironmentCopyStates(t *testing.T) {
 		return e.Status.State == api.EnvResetting && e.Status.Copies[1].State == api.EnvResetting
 	})
 	setPhase(api.ResetSucceeded)
-	env = l.waitEnv(t, "ctf", "reset done", func(e *api.Environment) bool { return e.Status.State == api.EnvReady && e.Status.Copies[1].LastReset == "r1" })
+	env = l.waitEnv(t, "ctf", "reset done", func(e *api.Environment) bool {
+		return e.Status.State == api.EnvReady && e.Status.Copies[1].LastReset == "r1"
+	})
 	if c := env.Status.Copies[1]; c.LastResetAt != "2026-12-03T10:00:00Z" || c.LastResetTookSecond != 2.5 {
 		t.Fatalf("copy 1 %+v", c)
 	}

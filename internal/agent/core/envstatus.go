@@ -94,6 +94,9 @@ func (r *environments) copyState(env *api.Environment, g api.GoldenStatus, c *ap
 	case !present:
 		c.State, c.Message = api.EnvDeleting, "removed from the spec: its namespace is being deleted"
 	case failed != "":
+		if prev != api.EnvError || c.Message != failed {
+			r.events.Event(env, api.EventWarning, reasonStampFailed, "copy %s: %s", c.Name, failed)
+		}
 		c.State, c.Message = api.EnvError, failed
 	case g.State == api.EnvCapturing && g.Copy == c.Name:
 		c.State, c.Message = api.EnvCapturing, g.Message
