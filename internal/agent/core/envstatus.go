@@ -20,20 +20,34 @@ func vmReady(vm *api.VirtualMachine) bool {
 
 // copyVMs lists the VMs of namespace ns (by id) and how many are ready.
 func (r *environments) copyVMs(group, ns string) ([]*api.VirtualMachine, int) {
-	var vms []*api.VirtualMachine
-	ready := 0
+	vms := r.vmsByNamespace(group)[ns]
+	return vms, countReady(vms)
+}
+
+// vmsByNamespace indexes the group's live VMs by namespace, sorted by id:
+// one pass over the cache for every copy of an environment.
+func (r *environments) vmsByNamespace(group string) map[string][]*api.VirtualMachine {
+	out := map[string][]*api.VirtualMachine{}
 	for _, o := range r.vms.List() {
 		vm := o.(*api.VirtualMachine)
-		if vm.Meta.Group != group || vm.Meta.Namespace != ns || vm.Meta.Deleting() {
-			continue
-		}
-		vms = append(vms, vm)
-		if vmReady(vm) {
-			ready++
+		if vm.Meta.Group == group && !vm.Meta.Deleting() {
+			out[vm.Meta.Namespace] = append(out[vm.Meta.Namespace], vm)
 		}
 	}
-	sort.Slice(vms, func(i, j int) bool { return vms[i].Meta.ID < vms[j].Meta.ID })
-	return vms, ready
+	for _, vms := range out {
+		sort.Slice(vms, func(i, j int) bool { return vms[i].Meta.ID < vms[j].Meta.ID })
+	}
+	return out
+}
+
+func countReady(vms []*api.VirtualMachine) int {
+	n := 0
+	for _, vm := range vms {
+		if vmReady(vm) {
+			n++
+		}
+	}
+	return n
 }
 
 // removeCopies deletes the namespaces of copies that left the spec (and
@@ -75,9 +89,10 @@ func (r *environments) copyStates(env *api.Environment, st *api.EnvironmentStatu
 		present[n] = true
 	}
 	st.VMsReady, st.VMsTotal = 0, 0
+	vms, resets := r.vmsByNamespace(env.Meta.Group), r.resetsByNamespace(env.Meta.Group)
 	for i := range st.Copies {
 		c := &st.Copies[i]
-		r.copyState(env, st.Golden, c, present[c.Name], failed[c.Name])
+		r.copyState(env, st.Golden, c, present[c.Name], failed[c.Name], vms[c.Namespace], resets[c.Namespace])
 		st.VMsReady += c.VMsReady
 		st.VMsTotal += c.VMsTotal
 	}
@@ -85,10 +100,11 @@ func (r *environments) copyStates(env *api.Environment, st *api.EnvironmentStatu
 }
 
 // copyState judges one copy.
-func (r *environments) copyState(env *api.Environment, g api.GoldenStatus, c *api.EnvironmentCopy, present bool, failed string) {
-	vms, ready := r.copyVMs(env.Meta.Group, c.Namespace)
+func (r *environments) copyState(env *api.Environment, g api.GoldenStatus, c *api.EnvironmentCopy, present bool, failed string,
+	vms []*api.VirtualMachine, resets []*api.Reset) {
+	ready := countReady(vms)
 	c.VMsTotal, c.VMsReady = len(vms), ready
-	running, queued := r.lastReset(env.Meta.Group, c)
+	running, queued := lastReset(c, resets)
 	prev := c.State
 	switch {
 	case !present:
@@ -132,16 +148,23 @@ func orNone(s string) string {
 	return s
 }
 
+// resetsByNamespace indexes the group's reset jobs by namespace.
+func (r *environments) resetsByNamespace(group string) map[string][]*api.Reset {
+	out := map[string][]*api.Reset{}
+	for _, o := range r.resets.List() {
+		if rs := o.(*api.Reset); rs.Meta.Group == group {
+			out[rs.Meta.Namespace] = append(out[rs.Meta.Namespace], rs)
+		}
+	}
+	return out
+}
+
 // lastReset records the copy's last finished reset (from the reset jobs
 // in its namespace, whose status the reset queue writes) and returns the
 // running and the first queued one, if any.
-func (r *environments) lastReset(group string, c *api.EnvironmentCopy) (running, queued string) {
+func lastReset(c *api.EnvironmentCopy, resets []*api.Reset) (running, queued string) {
 	var last *api.Reset
-	for _, o := range r.resets.List() {
-		rs := o.(*api.Reset)
-		if rs.Meta.Group != group || rs.Meta.Namespace != c.Namespace {
-			continue
-		}
+	for _, rs := range resets {
 		switch {
 		case rs.Status.Phase == api.ResetRunning:
 			running = rs.Meta.ID
