@@ -334,3 +334,28 @@ func TestEnvironmentCopyStates(t *testing.T) {
 		t.Fatalf("copy 1 %+v", c)
 	}
 }
+
+// TestEnvironmentsAllocateConcurrently: environments created at once
+// (reconciled by parallel workers) never get the same network id or
+// external address.
+func TestEnvironmentsAllocateConcurrently(t *testing.T) {
+	l := startEnvLab(t)
+	const envs = 6
+	for i := range envs {
+		l.Create(t, fmt.Sprintf("meta: {apiType: corev0/environment, id: e%d, group: contest}\nspec: {templateID: lab, count: 2}", i))
+	}
+	seen := map[string]string{}
+	for i := range envs {
+		id := fmt.Sprintf("e%d", i)
+		env := l.readyWith(t, id, 2)
+		for _, c := range env.Status.Copies {
+			for _, name := range []string{"vni", "eip", "natip"} {
+				v := c.Values[name]
+				if prev, dup := seen[v]; dup {
+					t.Fatalf("%s copy %s %s=%s is also %s's", id, c.Name, name, v, prev)
+				}
+				seen[v] = id + "/" + c.Name
+			}
+		}
+	}
+}

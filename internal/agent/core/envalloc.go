@@ -145,12 +145,24 @@ type takenValues struct {
 // addresses). Called with allocMu held.
 func (r *environments) taken() *takenValues {
 	t := &takenValues{ids: map[int]bool{}, addrs: map[string]bool{}}
+	cached := map[controller.Key]bool{}
 	for _, o := range r.envs.List() {
 		e := o.(*api.Environment)
+		cached[controller.KeyOf(e)] = true
 		kinds := r.paramKinds(e)
 		for _, c := range mergeCopies(e.Status.Copies, r.written[controller.KeyOf(e)]) {
 			for name, v := range c.Values {
 				t.add(kinds, name, v)
+			}
+		}
+	}
+	for key, copies := range r.written { // not in the cache yet: every value counts
+		if cached[key] {
+			continue
+		}
+		for _, c := range copies {
+			for name, v := range c.Values {
+				t.add(nil, name, v)
 			}
 		}
 	}
