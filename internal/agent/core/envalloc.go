@@ -28,7 +28,7 @@ func (r *environments) allocate(ctx context.Context, env *api.Environment, tpl *
 	key := controller.KeyOf(env)
 	known := mergeCopies(env.Status.Copies, r.written[key])
 	fixed, _ := fixedValues(tpl, env) // prepare checked them
-	taken := r.taken()
+	var taken *takenValues            // what the cluster holds, gathered once a value is needed
 	byName, indexes := map[string]api.EnvironmentCopy{}, map[int]bool{}
 	for _, c := range known {
 		byName[c.Name] = c
@@ -50,6 +50,9 @@ func (r *environments) allocate(ctx context.Context, env *api.Environment, tpl *
 		for _, p := range tpl.Spec.Parameters {
 			if _, ok := c.Values[p.Name]; ok {
 				continue
+			}
+			if taken == nil {
+				taken = r.taken()
 			}
 			v, err := r.value(p, fixed, taken)
 			if err != nil {
