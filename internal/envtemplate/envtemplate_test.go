@@ -72,6 +72,7 @@ func TestRenderErrorsNameTheField(t *testing.T) {
 		{strings.Replace(vmDoc, "systemv0/virtualmachine", "corev0/namespace", 1), "spec.resources[2].meta.apiType", "not a kind a template holds"},
 		{strings.Replace(vmDoc, `"meta"`, `"status":{},"meta"`, 1), "spec.resources[2].status", "meta and spec only"},
 		{`[1]`, "spec.resources[2]", "must be an object"},
+		{strings.Replace(vmDoc, `"id":"vm1"`, `"id":false`, 1), "spec.resources[2].meta.id", "must be a string, got false: quote it"},
 		{strings.Replace(vmDoc, `"1"`, `1`, 1), "spec.resources[2].spec.requestVcpus", "expected string"},
 	} {
 		_, fe := envtemplate.Render(json.RawMessage(tc.doc), vals, "spec.resources[2]")

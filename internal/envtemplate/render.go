@@ -109,7 +109,13 @@ func checkTop(top map[string]any, field string, fe *api.FieldErrors) (*api.Kind,
 	if kind == nil {
 		fe.Add(field+".meta.apiType", "%q is not a kind a template holds (%s)", at, kindList())
 	}
-	id, _ := meta["id"].(string)
+	id, isString := meta["id"].(string)
+	if v, ok := meta["id"]; ok && !isString {
+		// YAML 1.1 reads n, y, no, on, 0x1f... as other types, and the
+		// resource is kept as JSON: the id must be quoted.
+		fe.Add(field+".meta.id", "must be a string, got %v: quote it", v)
+		return kind, ""
+	}
 	if strings.Contains(id, "$") {
 		fe.Add(field+".meta.id", "takes no parameters: each copy has its own namespace, so ids are the same in all")
 	} else if !api.IsID(id) {

@@ -201,6 +201,17 @@ func TestEnvironmentParameterErrors(t *testing.T) {
 	if len(nss) != 0 {
 		t.Fatalf("%d namespaces made", len(nss))
 	}
+	// The API server refuses a template with an unknown parameter, naming
+	// the field.
+	bad, err := api.Decode([]byte("meta: {apiType: corev0/template, id: t2, group: contest}\nspec:\n  resources:\n" +
+		"  - {meta: {apiType: systemv0/network, id: net, annotations: {networkv0/network_type: VXLAN}}, spec: {id: \"${vni}\", ipv4CIDR: 10.0.0.0/24}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = l.Client.Create(context.Background(), bad)
+	if !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "spec.resources[0].spec.id: unknown parameter ${vni}") {
+		t.Fatalf("template with an unknown parameter: %v", err)
+	}
 }
 
 // TestEnvironmentGolden: a capture snapshots every VM of the golden copy
