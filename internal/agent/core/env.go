@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
 	"github.com/humstack/humstack/internal/controller/record"
@@ -123,7 +125,9 @@ func (r *environments) Reconcile(ctx context.Context, key controller.Key) (contr
 	}
 	st := env.Status
 	st.Copies = append([]api.EnvironmentCopy(nil), env.Status.Copies...)
+	st.Conditions = slices.Clone(env.Status.Conditions) // the cache's object is not ours to change
 	res, err := r.sync(ctx, env, &st)
+	setReady(env, &st, err)
 	if werr := r.writeStatus(ctx, env, st); werr != nil {
 		return controller.Result{}, errors.Join(err, werr)
 	}
@@ -158,6 +162,19 @@ func (r *environments) sync(ctx context.Context, env *api.Environment, st *api.E
 		res.RequeueAfter = next
 	}
 	return res, gerr
+}
+
+// setReady sets the Ready condition from the whole state (docs/api.md).
+func setReady(env *api.Environment, st *api.EnvironmentStatus, err error) {
+	c := api.Condition{Type: api.ConditionReady, Status: api.ConditionFalse, Reason: st.State, Message: st.Message,
+		ObservedGeneration: env.Meta.Generation}
+	switch {
+	case err != nil && st.State != api.EnvError:
+		c.Reason, c.Message = "ReconcileFailed", err.Error()
+	case st.State == api.EnvReady:
+		c.Status = api.ConditionTrue
+	}
+	conditions.Set(&st.Conditions, c)
 }
 
 // prepare finds the template and the fixed parameters' values, or says

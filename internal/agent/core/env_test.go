@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
 	"github.com/humstack/humstack/internal/testenv"
@@ -87,6 +88,9 @@ func TestEnvironmentStampsCopies(t *testing.T) {
 		}
 	}
 	t.Logf("values: %v", valuesOf(env))
+	if !conditions.IsTrue(env.Status.Conditions, api.ConditionReady) {
+		t.Fatalf("conditions %+v", env.Status.Conditions)
+	}
 
 	// A team changes vm1 and deletes vm2 of copy 1: vm1 stays as changed,
 	// vm2 is made again, with its MAC.
