@@ -153,10 +153,14 @@ func TestEnvironmentGrowAndShrink(t *testing.T) {
 	if now := inCopy[*api.VirtualMachine](t, l.Client, "ctf-2")["vm1"]; now.Meta.ResourceVersion != vm.Meta.ResourceVersion {
 		t.Fatalf("copy 2's vm1 was written while copies were added")
 	}
+	kept := inCopy[*api.VirtualMachine](t, l.Client, "ctf-0")["vm1"]
 	if err := l.setSpec(t, "ctf", func(s *api.EnvironmentSpec) { s.Count = 2 }); err != nil {
 		t.Fatal(err)
 	}
 	shrunk := valuesOf(l.readyWith(t, "ctf", 2))
+	if now := inCopy[*api.VirtualMachine](t, l.Client, "ctf-0")["vm1"]; now.Meta.ResourceVersion != kept.Meta.ResourceVersion {
+		t.Fatalf("copy 0's vm1 was written while copies were removed")
+	}
 	for _, ns := range []string{"ctf-2", "ctf-3", "ctf-4"} {
 		_, err := l.Client.Get(context.Background(), api.NamespaceKind, client.Scope{Group: "contest"}, ns)
 		if !errors.Is(err, api.ErrNotFound) {
@@ -372,5 +376,33 @@ func TestEnvironmentsAllocateConcurrently(t *testing.T) {
 				seen[v] = id + "/" + c.Name
 			}
 		}
+	}
+}
+
+// TestEnvironmentNamedCopies: copies named by spec.copies keep their
+// index (${index}) and values when others around them go and come.
+func TestEnvironmentNamedCopies(t *testing.T) {
+	l := startEnvLab(t)
+	l.Create(t, "meta: {apiType: corev0/environment, id: cls, group: contest}\nspec: {templateID: lab, copies: [team-a, team-b, team-c]}")
+	before := l.readyWith(t, "cls", 3).Status.Copies
+	if err := l.setSpec(t, "cls", func(s *api.EnvironmentSpec) { s.Copies = []string{"team-a", "team-c", "team-d"} }); err != nil {
+		t.Fatal(err)
+	}
+	after := l.waitEnv(t, "cls", "with team-d ready, team-b gone", func(e *api.Environment) bool {
+		c := e.Status.Copies
+		return e.Status.State == api.EnvReady && len(c) == 3 && c[2].Name == "team-d" && c[2].State == api.EnvReady
+	}).Status.Copies
+	if after[0].Name != "team-a" || after[1].Name != "team-c" || after[2].Name != "team-d" {
+		t.Fatalf("copies %+v", after)
+	}
+	if after[1].Index != before[2].Index || !maps.Equal(after[1].Values, before[2].Values) {
+		t.Fatalf("team-c changed: %+v -> %+v", before[2], after[1])
+	}
+	if after[2].Index == after[0].Index || after[2].Index == after[1].Index {
+		t.Fatalf("team-d index %d taken", after[2].Index)
+	}
+	vm := inCopy[*api.VirtualMachine](t, l.Client, "cls-team-d")["vm1"]
+	if vm.Spec.Hostname != "vm1-team-d" {
+		t.Fatalf("team-d vm1 hostname %s", vm.Spec.Hostname)
 	}
 }
