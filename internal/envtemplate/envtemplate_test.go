@@ -56,6 +56,12 @@ func TestRenderFillsEveryString(t *testing.T) {
 	if r.Ref() != "virtualmachine/vm1" || strings.Join(r.Refs, ",") != "addr,copy" {
 		t.Errorf("ref %s refs %v", r.Ref(), r.Refs)
 	}
+	if k, id, ok := envtemplate.Identify(json.RawMessage(vmDoc)); !ok || k != api.VirtualMachineKind || id != "vm1" {
+		t.Errorf("Identify: %v %s %t", k, id, ok)
+	}
+	if _, _, ok := envtemplate.Identify(json.RawMessage(`{"meta":{"apiType":"corev0/namespace","id":"x"}}`)); ok {
+		t.Error("Identify accepts a namespace")
+	}
 	if c.Namespace() != "ctf-team-a" {
 		t.Errorf("namespace %s", c.Namespace())
 	}

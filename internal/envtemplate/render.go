@@ -39,6 +39,26 @@ func (r Rendered) Ref() string { return Ref(r.Kind, r.ID) }
 // kind k and id.
 func Ref(k *api.Kind, id string) string { return k.Name + "/" + id }
 
+// Identify reads the kind and id of a template resource without rendering
+// it (ids take no parameters); ok is false when they are not valid.
+func Identify(raw json.RawMessage) (kind *api.Kind, id string, ok bool) {
+	var head struct {
+		Meta struct {
+			APIType string `json:"apiType"`
+			ID      string `json:"id"`
+		} `json:"meta"`
+	}
+	if json.Unmarshal(raw, &head) != nil || !api.IsID(head.Meta.ID) {
+		return nil, "", false
+	}
+	for _, k := range Kinds {
+		if k.APIType == head.Meta.APIType {
+			return k, head.Meta.ID, true
+		}
+	}
+	return nil, "", false
+}
+
 // Render fills vals into the template resource raw (spec.resources[i],
 // whose JSON path is field) and decodes it strictly as its kind. The
 // object has no group or namespace: the caller puts it in the copy's.

@@ -148,9 +148,7 @@ func (r *environments) sync(ctx context.Context, env *api.Environment, st *api.E
 	}
 	st.Copies = copies
 	stampErrs := r.stampAll(ctx, env, tpl, fixed, st)
-	if err := r.removeCopies(ctx, env, st); err != nil {
-		return controller.Result{}, err
-	}
+	rerr := r.removeCopies(ctx, env, st)
 	gerr := r.golden(ctx, env, st)
 	r.copyStates(env, st, stampErrs, "")
 	next := r.scheduleResets(ctx, env, st)
@@ -161,7 +159,7 @@ func (r *environments) sync(ctx context.Context, env *api.Environment, st *api.E
 	if next > 0 && (res.RequeueAfter == 0 || next < res.RequeueAfter) {
 		res.RequeueAfter = next
 	}
-	return res, gerr
+	return res, errors.Join(rerr, gerr)
 }
 
 // setReady sets the Ready condition from the whole state (docs/api.md).

@@ -47,6 +47,11 @@ func (r *environments) stamp(ctx context.Context, env *api.Environment, tpl *api
 	cp := envtemplate.Copy{Group: env.Meta.Group, Environment: env.Meta.ID, Name: c.Name, Index: c.Index}
 	vals := cp.Values(params)
 	for i, raw := range tpl.Spec.Resources {
+		if k, id, ok := envtemplate.Identify(raw); ok {
+			if _, ok := r.informerFor(k).Get(controller.Key{Group: env.Meta.Group, Namespace: c.Namespace, ID: id}); ok {
+				continue // exists: nothing to render
+			}
+		}
 		rd, fe := envtemplate.Render(raw, vals, fmt.Sprintf("spec.resources[%d]", i))
 		if fe != nil {
 			return fmt.Sprintf("template %s: %v", tpl.Meta.ID, fe.Err())
