@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/api/conditions"
@@ -404,5 +405,18 @@ func TestEnvironmentNamedCopies(t *testing.T) {
 	vm := inCopy[*api.VirtualMachine](t, l.Client, "cls-team-d")["vm1"]
 	if vm.Spec.Hostname != "vm1-team-d" {
 		t.Fatalf("team-d vm1 hostname %s", vm.Spec.Hostname)
+	}
+}
+
+// TestEnvironmentStampsManyCopies: 20 copies (140 objects) are made and
+// reported Ready; the time is logged (control plane only, fake node).
+func TestEnvironmentStampsManyCopies(t *testing.T) {
+	l := startEnvLab(t)
+	start := time.Now()
+	l.Create(t, "meta: {apiType: corev0/environment, id: big, group: contest}\nspec: {templateID: lab, count: 20}")
+	env := l.readyWith(t, "big", 20)
+	t.Logf("20 copies x 7 objects stamped and Ready in %v", time.Since(start).Round(time.Millisecond))
+	if env.Status.VMsTotal != 40 {
+		t.Fatalf("%d VMs", env.Status.VMsTotal)
 	}
 }
