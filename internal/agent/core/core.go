@@ -42,13 +42,13 @@ func Setup(m *controller.Manager, opts Options) error {
 		return err
 	}
 	setupExternalIPs(m, all, copts)
+	setupEnvironments(m, all, copts)
 	chooser := opts.Chooser
 	if chooser == nil {
 		chooser = SchedulerChooser{Policy: opts.Scheduler.Policy}
 	}
 	setupMigrations(m, all, copts, chooser)
 	setupHolds(m, all, copts)
-	setupEnvironments(m, all, copts)
 	return nil
 }
 

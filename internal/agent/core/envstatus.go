@@ -135,13 +135,13 @@ func notReady(vms []*api.VirtualMachine) string {
 	var out []string
 	for _, vm := range vms {
 		if !vmReady(vm) {
-			out = append(out, fmt.Sprintf("%s is %s", vm.Meta.ID, orNone(vm.Status.State)))
+			out = append(out, fmt.Sprintf("%s is %s", vm.Meta.ID, orUnreported(vm.Status.State)))
 		}
 	}
 	return strings.Join(out, ", ")
 }
 
-func orNone(s string) string {
+func orUnreported(s string) string {
 	if s == "" {
 		return "not reported"
 	}
