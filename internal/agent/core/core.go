@@ -3,8 +3,7 @@
 // DeleteWaitsFor declarations give, saying in their status what a deletion
 // waits for), external IP bookkeeping, the scheduler (placing VMs,
 // disks and routers that have no node annotation: schedule.go), and the
-// phases of cold migrations (migration.go), and environments: templates
-// stamped out once per copy, golden states and scheduled resets (env.go).
+// phases of cold migrations (migration.go).
 // They act only through the API; nothing here touches a host.
 package core
 
