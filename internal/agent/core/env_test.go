@@ -299,7 +299,8 @@ func TestEnvironmentGolden(t *testing.T) {
 }
 
 // TestEnvironmentGoldenFailure: a snapshot in Error fails the capture,
-// says why, and leaves the environment's copies alone.
+// says why, and leaves the environment's copies alone; a golden state
+// captured before stays.
 func TestEnvironmentGoldenFailure(t *testing.T) {
 	l := startEnvLab(t)
 	l.node.mu.Lock()
@@ -312,6 +313,35 @@ func TestEnvironmentGoldenFailure(t *testing.T) {
 	}
 	l.WaitEvent(t, "ctf", "GoldenFailed")
 	l.readyWith(t, "ctf", 1)
+
+	// Once a capture succeeded, a failed one keeps it: still Ready, with
+	// the old snapshots, saying what failed.
+	l.node.mu.Lock()
+	l.node.snapState = api.SnapshotReady
+	l.node.mu.Unlock()
+	if err := l.setSpec(t, "ctf", func(s *api.EnvironmentSpec) { s.Golden.Capture = "t2" }); err != nil {
+		t.Fatal(err)
+	}
+	good := l.waitEnv(t, "ctf", "golden t2", func(e *api.Environment) bool {
+		return e.Status.Golden.State == api.EnvReady && e.Status.Golden.Capture == "t2"
+	}).Status.Golden
+	l.node.mu.Lock()
+	l.node.snapState = api.SnapshotError
+	l.node.mu.Unlock()
+	if err := l.setSpec(t, "ctf", func(s *api.EnvironmentSpec) { s.Golden.Capture = "t3" }); err != nil {
+		t.Fatal(err)
+	}
+	g := l.waitEnv(t, "ctf", "t3 answered", func(e *api.Environment) bool {
+		return e.Status.Golden.Capture == "t3" && e.Status.Golden.State != api.EnvCapturing
+	}).Status.Golden
+	if g.State != api.EnvReady || !maps.Equal(g.Snapshots, good.Snapshots) || g.CapturedAt != good.CapturedAt || g.Copy != "0" ||
+		!strings.Contains(g.Message, "capture t3 failed") || !strings.Contains(g.Message, "disk full") {
+		t.Fatalf("golden after a failed capture %+v, before %+v", g, good)
+	}
+	testenv.Eventually(t, wait, func() (bool, string) { // the failed snapshots go, the good ones stay
+		n := len(inCopy[*api.Snapshot](t, l.Client, "ctf-0"))
+		return n == 2, fmt.Sprintf("%d snapshots in ctf-0", n)
+	})
 }
 
 // TestEnvironmentCopyStates: a stopped VM makes its copy Degraded and

@@ -54,6 +54,7 @@ func (r *environments) golden(ctx context.Context, env *api.Environment, st *api
 		return nil
 	}
 	snaps := map[string]string{}
+	var takenAt time.Time // the last snapshot's createdAt: when the golden state was taken
 	var waiting, failed []string
 	var errs []error
 	for _, vm := range vms {
@@ -72,6 +73,9 @@ func (r *environments) golden(ctx context.Context, env *api.Environment, st *api
 		switch s.Status.State {
 		case api.SnapshotReady:
 			snaps[tid] = ns + "/" + id
+			if at, err := time.Parse(time.RFC3339, s.Status.CreatedAt); err == nil && at.After(takenAt) {
+				takenAt = at
+			}
 		case api.SnapshotError:
 			failed = append(failed, fmt.Sprintf("snapshot %s: %s", id, s.Status.Message))
 		default:
@@ -80,16 +84,38 @@ func (r *environments) golden(ctx context.Context, env *api.Environment, st *api
 	}
 	switch {
 	case len(failed) > 0:
-		g.State, g.Message = api.EnvError, strings.Join(failed, "; ")
-		r.events.Event(env, api.EventWarning, reasonGoldenFailed, "copy %s: %s", g.Copy, g.Message)
+		msg := strings.Join(failed, "; ")
+		r.events.Event(env, api.EventWarning, reasonGoldenFailed, "copy %s: %s", g.Copy, msg)
+		keepPrevious(env, g, msg)
 	case len(waiting) > 0:
 		g.Message = fmt.Sprintf("waiting for snapshots %s", strings.Join(waiting, ", "))
 	default:
 		g.State, g.Message, g.Snapshots = api.EnvReady, "", snaps
-		g.CapturedAt = r.now().UTC().Format(time.RFC3339)
+		if takenAt.IsZero() {
+			takenAt = r.now()
+		}
+		g.CapturedAt = takenAt.UTC().Format(time.RFC3339)
 		r.events.Event(env, api.EventNormal, reasonGoldenCaptured, "copy %s captured (%d VMs, memory %t)", g.Copy, len(snaps), g.Memory)
 	}
 	return errors.Join(errs...)
+}
+
+// keepPrevious ends a failed capture: the golden state captured before,
+// if any, stays Ready (resets and new copies go on using it) and the
+// message says what failed; without one the golden state is Error. Either
+// way the token is answered: a new one tries again.
+func keepPrevious(env *api.Environment, g *api.GoldenStatus, msg string) {
+	if len(g.Snapshots) == 0 {
+		g.State, g.Message = api.EnvError, msg
+		return
+	}
+	for _, ref := range g.Snapshots { // the copy that holds them
+		ns, _, _ := strings.Cut(ref, "/")
+		g.Copy = strings.TrimPrefix(ns, env.Meta.ID+"-")
+		break
+	}
+	g.State = api.EnvReady
+	g.Message = fmt.Sprintf("capture %s failed (%s); the golden state captured at %s stays", g.Capture, msg, g.CapturedAt)
 }
 
 func (r *environments) createSnapshot(ctx context.Context, env *api.Environment, g *api.GoldenStatus, vm *api.VirtualMachine, id string) error {

@@ -90,6 +90,7 @@ func (f *fakeNode) pass(ctx context.Context) {
 		if s.Status.State != state && !s.Meta.Deleting() {
 			_, _ = controller.UpdateStatus(ctx, f.c, s, func(x *api.Snapshot) bool {
 				x.Status.State, x.Status.Node = state, "w1"
+				x.Status.CreatedAt = time.Now().UTC().Format(time.RFC3339)
 				if state == api.SnapshotError {
 					x.Status.Message = "disk full"
 				}
