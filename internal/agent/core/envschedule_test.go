@@ -18,8 +18,9 @@ import (
 func TestScheduledResets(t *testing.T) {
 	e := testenv.Start(t)
 	e.Create(t, "meta: {apiType: corev0/group, id: g}")
-	for _, ns := range []string{"ctf-0", "ctf-1"} {
-		e.Create(t, "meta: {apiType: corev0/namespace, id: "+ns+", group: g}")
+	e.Create(t, "meta: {apiType: corev0/environment, id: ctf, group: g}\nspec: {templateID: t, count: 2}")
+	for _, c := range []string{"0", "1"} { // copies, as the API server admits resets only there
+		e.Create(t, "meta: {apiType: corev0/namespace, id: ctf-"+c+", group: g, annotations: {environmentv0/environment: ctf, environmentv0/copy: \""+c+"\"}}")
 	}
 	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
 	r := &environments{c: e.Client, events: record.Discard, now: func() time.Time { return now }}
