@@ -1,0 +1,271 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/controller/record"
+)
+
+// ResetOptions configure the reset queue.
+type ResetOptions struct {
+	// PerNode is how many resets may run at once on one node (a reset
+	// takes a slot on every node its copy's VMs are on); 0:
+	// DefaultResetsPerNode.
+	PerNode int
+}
+
+// resets runs the reset queue (api.Reset): each job returns one copy of an
+// environment to its golden state by asking every VM of the copy for a
+// restore from the golden snapshot of the template VM it was rendered
+// from (the VM's restore annotation, token = the reset's uid), and follows
+// the VMs' status.restore to the end. Jobs wait in the queue (Queued, with
+// their position) until spec.at and until a slot is free on each node
+// their VMs are on; higher priority first, then the oldest. Every decision
+// is taken from what the API holds, so a reconcile repeated or resumed by
+// another Core agent after a leader change does the same again or nothing;
+// only the slots taken by jobs this agent started but its cache does not
+// show yet are held in memory (claims).
+type resets struct {
+	c       *client.Client
+	resets  *controller.Informer
+	vms     *controller.Informer
+	nss     *controller.Informer
+	envs    *controller.Informer
+	events  record.Recorder
+	now     func() time.Time
+	perNode int
+
+	// mu orders the queue's decisions; claims holds the nodes of the jobs
+	// started by this agent until its cache shows them Running.
+	mu     sync.Mutex
+	claims map[controller.Key][]string
+}
+
+func setupResets(m *controller.Manager, inf func(*api.Kind) *controller.Informer, opts controller.Options, ro ResetOptions) {
+	r := &resets{c: m.Client, resets: inf(api.ResetKind), vms: inf(api.VirtualMachineKind), nss: inf(api.NamespaceKind),
+		envs: inf(api.EnvironmentKind), events: m.Recorder("reset"), now: time.Now, perNode: ro.PerNode,
+		claims: map[controller.Key][]string{}}
+	if r.perNode <= 0 {
+		r.perNode = DefaultResetsPerNode
+	}
+	ctl := controller.New("reset", r.resets, r, opts)
+	// A job that ends or leaves frees slots, and a new one may come
+	// before others: the queued jobs look again.
+	ctl.Watch(r.resets, func(o api.Object) []controller.Key {
+		if o.(*api.Reset).Status.Phase == api.ResetRunning {
+			return nil // its steps move nothing in the queue
+		}
+		return r.queued()
+	})
+	// A VM's restore moves its copy's running job on.
+	ctl.Watch(r.vms, func(o api.Object) []controller.Key { return r.running(o.GetMeta()) })
+	// A golden state captured lets the copies' jobs start.
+	ctl.Watch(r.envs, func(api.Object) []controller.Key { return r.queued() })
+	m.Add(ctl)
+}
+
+// queued lists the jobs not started.
+func (r *resets) queued() []controller.Key {
+	var keys []controller.Key
+	for _, o := range r.resets.List() {
+		if p := o.(*api.Reset).Status.Phase; p == "" || p == api.ResetQueued {
+			keys = append(keys, controller.KeyOf(o))
+		}
+	}
+	return keys
+}
+
+// running lists the running jobs of the namespace of m.
+func (r *resets) running(m *api.Meta) []controller.Key {
+	var keys []controller.Key
+	for _, o := range r.resets.List() {
+		rs := o.(*api.Reset)
+		if rs.Meta.Group == m.Group && rs.Meta.Namespace == m.Namespace && rs.Status.Phase == api.ResetRunning {
+			keys = append(keys, controller.KeyOf(o))
+		}
+	}
+	return keys
+}
+
+// resetPoll is how often a running job looks at its VMs besides the
+// watch (a missed event costs at most this).
+const resetPoll = 2 * time.Second
+
+// Reconcile implements controller.Reconciler.
+func (r *resets) Reconcile(ctx context.Context, key controller.Key) (controller.Result, error) {
+	o, ok := r.resets.Get(key)
+	if !ok || o.(*api.Reset).Meta.Deleting() {
+		r.unclaim(key) // gone: its slots with it
+		return controller.Result{}, nil
+	}
+	rs := o.(*api.Reset)
+	if rs.Status.Finished() {
+		r.unclaim(key)
+		return controller.Result{}, nil
+	}
+	env, copyName, err := r.copyOf(rs)
+	var f failure
+	if errors.As(err, &f) {
+		return controller.Result{}, r.finish(ctx, rs, api.ResetFailed, f.msg, nil)
+	}
+	if err != nil {
+		return controller.Result{}, err
+	}
+	if rs.Status.Phase == api.ResetRunning {
+		return r.progress(ctx, rs, env)
+	}
+	return r.queue(ctx, rs, env, copyName)
+}
+
+// copyOf is the environment and copy name of the reset's namespace.
+func (r *resets) copyOf(rs *api.Reset) (*api.Environment, string, error) {
+	o, ok := r.nss.Get(controller.Key{Group: rs.Meta.Group, ID: rs.Meta.Namespace})
+	if !ok {
+		return nil, "", failf("namespace %s not found", rs.Meta.Namespace)
+	}
+	a := o.GetMeta().Annotations
+	envID, copyName := a[api.AnnotationEnvironment], a[api.AnnotationEnvironmentCopy]
+	if envID == "" || copyName == "" {
+		return nil, "", failf("namespace %s is not a copy of an environment", rs.Meta.Namespace)
+	}
+	eo, ok := r.envs.Get(controller.Key{Group: rs.Meta.Group, ID: envID})
+	if !ok {
+		return nil, "", failf("environment %s of copy %s not found", envID, copyName)
+	}
+	return eo.(*api.Environment), copyName, nil
+}
+
+// queue places a job that has not started: it starts now if it is due and
+// the queue gives it its slots, else it is Queued with its position.
+func (r *resets) queue(ctx context.Context, rs *api.Reset, env *api.Environment, copyName string) (controller.Result, error) {
+	key := controller.KeyOf(rs)
+	now := r.now()
+	at, _ := time.Parse(time.RFC3339, rs.Spec.At) // validated by the registry
+	if rs.Spec.At != "" && now.Before(at) {
+		msg := "scheduled at " + at.UTC().Format(time.RFC3339)
+		return controller.Result{RequeueAfter: at.Sub(now)}, r.queuedStatus(ctx, rs, env, copyName, 0, msg)
+	}
+	r.mu.Lock()
+	if _, ok := r.claims[key]; ok {
+		r.mu.Unlock()
+		return controller.Result{}, nil // started; the cache has not caught up
+	}
+	plan := planResets(r.dueJobs(now), r.busy(), r.perNode)
+	if !plan.start[key] {
+		r.mu.Unlock()
+		msg := fmt.Sprintf("waiting for a reset slot on node %s (%d per node)", plan.waitsFor[key], r.perNode)
+		return controller.Result{RequeueAfter: resetPoll * 15}, r.queuedStatus(ctx, rs, env, copyName, plan.position[key], msg)
+	}
+	targets, err := r.targets(rs, env)
+	if err == nil {
+		// Its slots are taken before the write, so that the next
+		// decision (another worker) counts them.
+		r.claims[key] = nodesOf(targets)
+	}
+	r.mu.Unlock()
+	var f failure
+	if errors.As(err, &f) {
+		return controller.Result{}, r.finish(ctx, rs, api.ResetFailed, f.msg, nil)
+	}
+	if err != nil {
+		return controller.Result{}, err
+	}
+	if err := r.start(ctx, rs, env, copyName, targets); err != nil {
+		r.unclaim(key)
+		return controller.Result{}, err
+	}
+	return controller.Result{RequeueAfter: resetPoll}, nil
+}
+
+// dueJobs are the jobs waiting for slots: not started, not claimed, due.
+func (r *resets) dueJobs(now time.Time) []resetJob {
+	var jobs []resetJob
+	for _, o := range r.resets.List() {
+		rs := o.(*api.Reset)
+		key := controller.KeyOf(rs)
+		if p := rs.Status.Phase; (p != "" && p != api.ResetQueued) || rs.Meta.Deleting() {
+			continue
+		}
+		if _, ok := r.claims[key]; ok {
+			continue
+		}
+		if at, err := time.Parse(time.RFC3339, rs.Spec.At); err == nil && now.Before(at) {
+			continue
+		}
+		j := resetJob{key: key, priority: rs.Spec.Priority, nodes: r.copyNodes(rs.Meta.Group, rs.Meta.Namespace)}
+		if t := rs.Meta.CreationTimestamp; t != nil {
+			j.created = *t
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs
+}
+
+// busy counts the slots taken on each node: the running jobs' nodes (as
+// they recorded them when they started) and the claimed ones'.
+func (r *resets) busy() map[string]int {
+	busy := map[string]int{}
+	for _, o := range r.resets.List() {
+		rs := o.(*api.Reset)
+		key := controller.KeyOf(rs)
+		switch {
+		case rs.Status.Finished():
+			delete(r.claims, key) // the cache shows it: the claim is done
+		case rs.Status.Phase == api.ResetRunning:
+			delete(r.claims, key)
+			for _, n := range rs.Status.Nodes {
+				busy[n]++
+			}
+		}
+	}
+	for _, nodes := range r.claims {
+		for _, n := range nodes {
+			busy[n]++
+		}
+	}
+	return busy
+}
+
+func (r *resets) unclaim(key controller.Key) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.claims, key)
+}
+
+// copyNodes are the nodes the VMs of namespace group/ns are on, sorted.
+func (r *resets) copyNodes(group, ns string) []string {
+	var nodes []string
+	for _, vm := range r.copyVMs(group, ns) {
+		if n := vm.Meta.Annotations[api.AnnotationVirtualMachineNode]; n != "" && !slices.Contains(nodes, n) {
+			nodes = append(nodes, n)
+		}
+	}
+	slices.Sort(nodes)
+	return nodes
+}
+
+// copyVMs are the VMs of the copy stamped from the template (a VM the
+// team made itself is no part of the golden state: left alone), by id.
+func (r *resets) copyVMs(group, ns string) []*api.VirtualMachine {
+	var vms []*api.VirtualMachine
+	for _, o := range r.vms.List() {
+		vm := o.(*api.VirtualMachine)
+		if vm.Meta.Group == group && vm.Meta.Namespace == ns && vm.Meta.Annotations[api.AnnotationTemplateResource] != "" {
+			vms = append(vms, vm)
+		}
+	}
+	slices.SortFunc(vms, func(a, b *api.VirtualMachine) int { return strings.Compare(a.Meta.ID, b.Meta.ID) })
+	return vms
+}
+
+// stamp is the time format of a job's timing: RFC 3339 with milliseconds.
+const stamp = "2006-01-02T15:04:05.000Z07:00"
