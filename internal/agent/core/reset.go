@@ -68,8 +68,11 @@ func setupResets(m *controller.Manager, inf func(*api.Kind) *controller.Informer
 	})
 	// A VM's restore moves its copy's running job on.
 	ctl.Watch(r.vms, func(o api.Object) []controller.Key { return r.running(o.GetMeta()) })
-	// A golden state captured lets the copies' jobs start.
+	// A golden state captured lets the copies' jobs start; a namespace
+	// made a copy lets its jobs begin (and the cache of namespaces is
+	// synced before the first reconcile).
 	ctl.Watch(r.envs, func(api.Object) []controller.Key { return r.queued() })
+	ctl.Watch(r.nss, func(o api.Object) []controller.Key { return r.in(o.GetMeta().Group, o.GetMeta().ID) })
 	m.Add(ctl)
 }
 
@@ -78,6 +81,18 @@ func (r *resets) queued() []controller.Key {
 	var keys []controller.Key
 	for _, o := range r.resets.List() {
 		if p := o.(*api.Reset).Status.Phase; p == "" || p == api.ResetQueued {
+			keys = append(keys, controller.KeyOf(o))
+		}
+	}
+	return keys
+}
+
+// in lists the unfinished jobs of namespace group/ns.
+func (r *resets) in(group, ns string) []controller.Key {
+	var keys []controller.Key
+	for _, o := range r.resets.List() {
+		rs := o.(*api.Reset)
+		if rs.Meta.Group == group && rs.Meta.Namespace == ns && !rs.Status.Finished() {
 			keys = append(keys, controller.KeyOf(o))
 		}
 	}
@@ -112,7 +127,7 @@ func (r *resets) Reconcile(ctx context.Context, key controller.Key) (controller.
 		r.unclaim(key)
 		return controller.Result{}, nil
 	}
-	env, copyName, err := r.copyOf(rs)
+	env, copyName, err := r.copyOf(ctx, rs)
 	var f failure
 	if errors.As(err, &f) {
 		return controller.Result{}, r.finish(ctx, rs, api.ResetFailed, f.msg, nil)
@@ -126,22 +141,35 @@ func (r *resets) Reconcile(ctx context.Context, key controller.Key) (controller.
 	return r.queue(ctx, rs, env, copyName)
 }
 
-// copyOf is the environment and copy name of the reset's namespace.
-func (r *resets) copyOf(rs *api.Reset) (*api.Environment, string, error) {
-	o, ok := r.nss.Get(controller.Key{Group: rs.Meta.Group, ID: rs.Meta.Namespace})
-	if !ok {
+// copyOf is the environment and copy name of the reset's namespace. What
+// the cache lacks is read from the API before the job fails: a cache that
+// has not caught up must not fail it.
+func (r *resets) copyOf(ctx context.Context, rs *api.Reset) (*api.Environment, string, error) {
+	ns, err := cachedOrGet[*api.Namespace](ctx, r, r.nss, client.Scope{Group: rs.Meta.Group}, rs.Meta.Namespace)
+	if errors.Is(err, api.ErrNotFound) {
 		return nil, "", failf("namespace %s not found", rs.Meta.Namespace)
 	}
-	a := o.GetMeta().Annotations
+	if err != nil {
+		return nil, "", err
+	}
+	a := ns.Meta.Annotations
 	envID, copyName := a[api.AnnotationEnvironment], a[api.AnnotationEnvironmentCopy]
 	if envID == "" || copyName == "" {
 		return nil, "", failf("namespace %s is not a copy of an environment", rs.Meta.Namespace)
 	}
-	eo, ok := r.envs.Get(controller.Key{Group: rs.Meta.Group, ID: envID})
-	if !ok {
+	env, err := cachedOrGet[*api.Environment](ctx, r, r.envs, client.Scope{Group: rs.Meta.Group}, envID)
+	if errors.Is(err, api.ErrNotFound) {
 		return nil, "", failf("environment %s of copy %s not found", envID, copyName)
 	}
-	return eo.(*api.Environment), copyName, nil
+	return env, copyName, err
+}
+
+// cachedOrGet is object id of scope sc from inf, else from the API.
+func cachedOrGet[T api.Object](ctx context.Context, r *resets, inf *controller.Informer, sc client.Scope, id string) (T, error) {
+	if o, ok := inf.Get(controller.Key{Group: sc.Group, Namespace: sc.Namespace, ID: id}); ok {
+		return o.(T), nil
+	}
+	return client.For[T](r.c).Get(ctx, sc, id)
 }
 
 // queue places a job that has not started: it starts now if it is due and
