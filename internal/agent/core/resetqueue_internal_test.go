@@ -23,7 +23,9 @@ func started(p resetPlan) string {
 	return fmt.Sprint(s)
 }
 
-func pos(p resetPlan, id string) int { return p.position[controller.Key{Group: "g", Namespace: id, ID: "r"}] }
+func pos(p resetPlan, id string) int {
+	return p.position[controller.Key{Group: "g", Namespace: id, ID: "r"}]
+}
 
 // TestPlanResets: priority then age orders the queue; a job starts when
 // each of its nodes has a free slot; a job that waits reserves a slot on
