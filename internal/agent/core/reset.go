@@ -48,23 +48,33 @@ type resets struct {
 	// started by this agent until its cache shows them Running.
 	mu     sync.Mutex
 	claims map[controller.Key][]string
+	// shown is when each queued job's position was last written: a
+	// position is refreshed at most every positionEvery, since each job
+	// that starts moves every other one up (a write each).
+	shown map[controller.Key]time.Time
 }
+
+// positionEvery bounds how often a queued job's position is written.
+const positionEvery = time.Second
 
 func setupResets(m *controller.Manager, inf func(*api.Kind) *controller.Informer, opts controller.Options, ro ResetOptions) {
 	r := &resets{c: m.Client, resets: inf(api.ResetKind), vms: inf(api.VirtualMachineKind), nss: inf(api.NamespaceKind),
 		envs: inf(api.EnvironmentKind), events: m.Recorder("reset"), now: time.Now, perNode: ro.PerNode,
-		claims: map[controller.Key][]string{}}
+		claims: map[controller.Key][]string{}, shown: map[controller.Key]time.Time{}}
 	if r.perNode <= 0 {
 		r.perNode = DefaultResetsPerNode
 	}
 	ctl := controller.New("reset", r.resets, r, opts)
-	// A job that ends or leaves frees slots, and a new one may come
-	// before others: the queued jobs look again.
-	ctl.Watch(r.resets, func(o api.Object) []controller.Key {
-		if o.(*api.Reset).Status.Phase == api.ResetRunning {
-			return nil // its steps move nothing in the queue
+	// A job that comes, changes phase (starts, ends) or leaves changes
+	// the queue: the queued jobs look again. A running job's steps and a
+	// queued job's position move nothing in it.
+	r.resets.AddHandler(func(old, new api.Object) {
+		if old != nil && new != nil && old.(*api.Reset).Status.Phase == new.(*api.Reset).Status.Phase {
+			return
 		}
-		return r.queued()
+		for _, k := range r.queued() {
+			ctl.Enqueue(k)
+		}
 	})
 	// A VM's restore moves its copy's running job on.
 	ctl.Watch(r.vms, func(o api.Object) []controller.Key { return r.running(o.GetMeta()) })
@@ -187,11 +197,17 @@ func (r *resets) queue(ctx context.Context, rs *api.Reset, env *api.Environment,
 		r.mu.Unlock()
 		return controller.Result{}, nil // started; the cache has not caught up
 	}
-	plan := planResets(r.dueJobs(now), r.busy(), r.perNode)
+	jobs := r.dueJobs(now)
+	plan := planResets(jobs, r.busy(), r.perNode)
 	if !plan.start[key] {
+		pos, nodes := plan.position[key], nodesOfJob(jobs, key)
+		delay, write := r.showPosition(key, rs, pos, now)
 		r.mu.Unlock()
-		msg := fmt.Sprintf("waiting for a reset slot on node %s (%d per node)", plan.waitsFor[key], r.perNode)
-		return controller.Result{RequeueAfter: resetPoll * 15}, r.queuedStatus(ctx, rs, env, copyName, plan.position[key], msg)
+		if !write {
+			return controller.Result{RequeueAfter: delay}, nil
+		}
+		msg := fmt.Sprintf("waiting for a reset slot on node %s (%d per node)", strings.Join(nodes, ", "), r.perNode)
+		return controller.Result{RequeueAfter: resetPoll * 15}, r.queuedStatus(ctx, rs, env, copyName, pos, msg)
 	}
 	targets, err := r.targets(rs, env)
 	if err == nil {
@@ -214,9 +230,39 @@ func (r *resets) queue(ctx context.Context, rs *api.Reset, env *api.Environment,
 	return controller.Result{RequeueAfter: resetPoll}, nil
 }
 
+// showPosition says whether a waiting job's status is written now: when
+// it is not Queued yet, else when its position changed and was not
+// written within positionEvery (else: the delay after which it may be).
+// Called with mu held.
+func (r *resets) showPosition(key controller.Key, rs *api.Reset, pos int, now time.Time) (time.Duration, bool) {
+	if rs.Status.Phase != api.ResetQueued {
+		r.shown[key] = now
+		return 0, true
+	}
+	if rs.Status.Position == pos {
+		return resetPoll * 15, false
+	}
+	if wait := r.shown[key].Add(positionEvery).Sub(now); wait > 0 {
+		return wait, false
+	}
+	r.shown[key] = now
+	return 0, true
+}
+
+// nodesOfJob are the nodes of job key among jobs.
+func nodesOfJob(jobs []resetJob, key controller.Key) []string {
+	for _, j := range jobs {
+		if j.key == key {
+			return j.nodes
+		}
+	}
+	return nil
+}
+
 // dueJobs are the jobs waiting for slots: not started, not claimed, due.
 func (r *resets) dueJobs(now time.Time) []resetJob {
 	var jobs []resetJob
+	nodes := r.nodesByNamespace()
 	for _, o := range r.resets.List() {
 		rs := o.(*api.Reset)
 		key := controller.KeyOf(rs)
@@ -229,7 +275,7 @@ func (r *resets) dueJobs(now time.Time) []resetJob {
 		if at, err := time.Parse(time.RFC3339, rs.Spec.At); err == nil && now.Before(at) {
 			continue
 		}
-		j := resetJob{key: key, priority: rs.Spec.Priority, nodes: r.copyNodes(rs.Meta.Group, rs.Meta.Namespace)}
+		j := resetJob{key: key, priority: rs.Spec.Priority, nodes: nodes[rs.Meta.Group+"/"+rs.Meta.Namespace]}
 		if t := rs.Meta.CreationTimestamp; t != nil {
 			j.created = *t
 		}
@@ -267,18 +313,25 @@ func (r *resets) unclaim(key controller.Key) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.claims, key)
+	delete(r.shown, key)
 }
 
-// copyNodes are the nodes the VMs of namespace group/ns are on, sorted.
-func (r *resets) copyNodes(group, ns string) []string {
-	var nodes []string
-	for _, vm := range r.copyVMs(group, ns) {
-		if n := vm.Meta.Annotations[api.AnnotationVirtualMachineNode]; n != "" && !slices.Contains(nodes, n) {
-			nodes = append(nodes, n)
+// nodesByNamespace maps "group/namespace" to the nodes its VMs stamped
+// from a template are on, sorted: one pass over the VMs per decision.
+func (r *resets) nodesByNamespace() map[string][]string {
+	out := map[string][]string{}
+	for _, o := range r.vms.List() {
+		m := o.GetMeta()
+		n := m.Annotations[api.AnnotationVirtualMachineNode]
+		if n == "" || m.Annotations[api.AnnotationTemplateResource] == "" {
+			continue
+		}
+		k := m.Group + "/" + m.Namespace
+		if i, found := slices.BinarySearch(out[k], n); !found {
+			out[k] = slices.Insert(out[k], i, n)
 		}
 	}
-	slices.Sort(nodes)
-	return nodes
+	return out
 }
 
 // copyVMs are the VMs of the copy stamped from the template (a VM the

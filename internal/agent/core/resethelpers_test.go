@@ -34,6 +34,8 @@ type worldSpec struct {
 	perNode            int
 	restoreTime        time.Duration
 	noGolden           bool
+	// stopped: the reset queue is not started (w.restart starts it).
+	stopped bool
 }
 
 func newResetWorld(t testing.TB, s worldSpec) *resetWorld {
@@ -57,7 +59,9 @@ func newResetWorld(t testing.TB, s worldSpec) *resetWorld {
 	}
 	w.nodes, w.perNode = newFakeNodes(w.Env, s.restoreTime), s.perNode
 	w.Run(t, func(m *controller.Manager) error { w.nodes.setup(m); return nil })
-	w.restart()
+	if !s.stopped {
+		w.restart()
+	}
 	return w
 }
 
