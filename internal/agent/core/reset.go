@@ -48,14 +48,22 @@ type resets struct {
 	// started by this agent until its cache shows them Running.
 	mu     sync.Mutex
 	claims map[controller.Key][]string
-	// shown is when each queued job's position was last written: a
-	// position is refreshed at most every positionEvery, since each job
-	// that starts moves every other one up (a write each).
+	// shown is when each job's progress was last written: a queued
+	// job's position is refreshed at most every positionEvery, since each
+	// job that starts moves every other one up (a write each), and a
+	// running job's steps at most every stepsEvery (each VM moves through
+	// its steps at about the same time).
 	shown map[controller.Key]time.Time
 }
 
-// positionEvery bounds how often a queued job's position is written.
-const positionEvery = time.Second
+// resetWorkers is the least number of the reset queue's workers.
+const resetWorkers = 8
+
+// How often a job's progress may be written (see shown).
+const (
+	positionEvery = 2 * time.Second
+	stepsEvery    = 250 * time.Millisecond
+)
 
 func setupResets(m *controller.Manager, inf func(*api.Kind) *controller.Informer, opts controller.Options, ro ResetOptions) {
 	r := &resets{c: m.Client, resets: inf(api.ResetKind), vms: inf(api.VirtualMachineKind), nss: inf(api.NamespaceKind),
@@ -63,6 +71,12 @@ func setupResets(m *controller.Manager, inf func(*api.Kind) *controller.Informer
 		claims: map[controller.Key][]string{}, shown: map[controller.Key]time.Time{}}
 	if r.perNode <= 0 {
 		r.perNode = DefaultResetsPerNode
+	}
+	// Its reconciles mostly wait on API writes (a job's start writes
+	// each VM; a slot freed lets the next job start): more workers than
+	// the default keep one job's writes from holding up the queue.
+	if opts.Workers < resetWorkers {
+		opts.Workers = resetWorkers
 	}
 	ctl := controller.New("reset", r.resets, r, opts)
 	// A job that comes, changes phase (starts, ends) or leaves changes
@@ -247,6 +261,19 @@ func (r *resets) showPosition(key controller.Key, rs *api.Reset, pos int, now ti
 	}
 	r.shown[key] = now
 	return 0, true
+}
+
+// throttle says how long to wait before job key's progress may be
+// written again (0: now, and it is taken as written).
+func (r *resets) throttle(key controller.Key, every time.Duration) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if wait := r.shown[key].Add(every).Sub(now); wait > 0 {
+		return wait
+	}
+	r.shown[key] = now
+	return 0
 }
 
 // nodesOfJob are the nodes of job key among jobs.

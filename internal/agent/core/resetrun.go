@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/humstack/humstack/api"
@@ -113,12 +114,15 @@ func (r *resets) start(ctx context.Context, rs *api.Reset, env *api.Environment,
 	}
 	r.events.Event(out, api.EventNormal, "ResetStarted", "restoring %d VMs of copy %s on node(s) %s",
 		len(targets), copyName, strings.Join(out.Status.Nodes, ", "))
-	for _, t := range targets {
-		if err := r.request(ctx, out, t); err != nil {
-			return err
-		}
+	// The VMs are asked at once: a job's start is one write per VM, and
+	// every VM restores in parallel on its node anyway.
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() { errs[i] = r.request(ctx, out, t) })
 	}
-	return nil
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // request puts the restore annotation on VM t (token: the job's uid),
@@ -190,6 +194,9 @@ func (r *resets) progress(ctx context.Context, rs *api.Reset, env *api.Environme
 	}
 	switch {
 	case len(pending) > 0:
+		if wait := r.throttle(controller.KeyOf(rs), stepsEvery); wait > 0 {
+			return controller.Result{RequeueAfter: wait}, nil
+		}
 		msg := fmt.Sprintf("%d of %d VMs restored", len(vms)-len(pending)-len(failed), len(vms))
 		if len(failed) > 0 {
 			msg += "; failed: " + strings.Join(failed, ", ")
