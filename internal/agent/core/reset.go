@@ -54,6 +54,46 @@ type resets struct {
 	// running job's steps at most every stepsEvery (each VM moves through
 	// its steps at about the same time).
 	shown map[controller.Key]time.Time
+	// plan is the queue's last decision, kept until a job comes, changes
+	// phase or leaves, a VM comes, moves or leaves, or a job's spec.at
+	// passes: each queued job's reconcile reads it instead of deciding
+	// again over every job and VM. nil: decide again.
+	plan *cachedPlan
+}
+
+// cachedPlan is a decision and what it was made from.
+type cachedPlan struct {
+	jobs  []resetJob
+	plan  resetPlan
+	until time.Time // the first spec.at still to come; zero: none
+}
+
+// waiting says whether reset o has not started.
+func waiting(o api.Object) bool {
+	p := o.(*api.Reset).Status.Phase
+	return p == "" || p == api.ResetQueued
+}
+
+// placedFrom is what of a VM the queue's decision depends on.
+func placedFrom(o api.Object) string {
+	a := o.GetMeta().Annotations
+	return a[api.AnnotationVirtualMachineNode] + "|" + a[api.AnnotationTemplateResource]
+}
+
+func (r *resets) invalidate() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.plan = nil
+}
+
+// decision is the queue's current decision (with mu held).
+func (r *resets) decision(now time.Time) *cachedPlan {
+	if p := r.plan; p != nil && (p.until.IsZero() || now.Before(p.until)) {
+		return p
+	}
+	jobs, until := r.dueJobs(now)
+	r.plan = &cachedPlan{jobs: jobs, plan: planResets(jobs, r.busy(), r.perNode), until: until}
+	return r.plan
 }
 
 // resetWorkers is the least number of the reset queue's workers.
@@ -83,11 +123,21 @@ func setupResets(m *controller.Manager, inf func(*api.Kind) *controller.Informer
 	// the queue: the queued jobs look again. A running job's steps and a
 	// queued job's position move nothing in it.
 	r.resets.AddHandler(func(old, new api.Object) {
-		if old != nil && new != nil && old.(*api.Reset).Status.Phase == new.(*api.Reset).Status.Phase {
+		if old != nil && new != nil && waiting(old) == waiting(new) && old.(*api.Reset).Status.Phase == new.(*api.Reset).Status.Phase {
 			return
 		}
+		if old != nil && new != nil && waiting(old) && waiting(new) {
+			return // "" to Queued: the job's own first write
+		}
+		r.invalidate()
 		for _, k := range r.queued() {
 			ctl.Enqueue(k)
+		}
+	})
+	// Where the copies' VMs are decides which slots a job takes.
+	r.vms.AddHandler(func(old, new api.Object) {
+		if old == nil || new == nil || placedFrom(old) != placedFrom(new) {
+			r.invalidate()
 		}
 	})
 	// A VM's restore moves its copy's running job on.
@@ -211,8 +261,8 @@ func (r *resets) queue(ctx context.Context, rs *api.Reset, env *api.Environment,
 		r.mu.Unlock()
 		return controller.Result{}, nil // started; the cache has not caught up
 	}
-	jobs := r.dueJobs(now)
-	plan := planResets(jobs, r.busy(), r.perNode)
+	d := r.decision(now)
+	jobs, plan := d.jobs, d.plan
 	if !plan.start[key] {
 		pos, nodes := plan.position[key], nodesOfJob(jobs, key)
 		delay, write := r.showPosition(key, rs, pos, now)
@@ -286,9 +336,9 @@ func nodesOfJob(jobs []resetJob, key controller.Key) []string {
 	return nil
 }
 
-// dueJobs are the jobs waiting for slots: not started, not claimed, due.
-func (r *resets) dueJobs(now time.Time) []resetJob {
-	var jobs []resetJob
+// dueJobs are the jobs waiting for slots: not started, not claimed, due;
+// and the first spec.at of the others.
+func (r *resets) dueJobs(now time.Time) (jobs []resetJob, until time.Time) {
 	nodes := r.nodesByNamespace()
 	for _, o := range r.resets.List() {
 		rs := o.(*api.Reset)
@@ -300,6 +350,9 @@ func (r *resets) dueJobs(now time.Time) []resetJob {
 			continue
 		}
 		if at, err := time.Parse(time.RFC3339, rs.Spec.At); err == nil && now.Before(at) {
+			if until.IsZero() || at.Before(until) {
+				until = at
+			}
 			continue
 		}
 		j := resetJob{key: key, priority: rs.Spec.Priority, nodes: nodes[rs.Meta.Group+"/"+rs.Meta.Namespace]}
@@ -308,7 +361,7 @@ func (r *resets) dueJobs(now time.Time) []resetJob {
 		}
 		jobs = append(jobs, j)
 	}
-	return jobs
+	return jobs, until
 }
 
 // busy counts the slots taken on each node: the running jobs' nodes (as
@@ -339,6 +392,9 @@ func (r *resets) busy() map[string]int {
 func (r *resets) unclaim(key controller.Key) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if _, ok := r.claims[key]; ok {
+		r.plan = nil // its slots are free again
+	}
 	delete(r.claims, key)
 	delete(r.shown, key)
 }

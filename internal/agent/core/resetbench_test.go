@@ -26,6 +26,9 @@ type queueRun struct {
 	model, modelMeasured time.Duration
 	meanJob              time.Duration
 	mostAtOnce           int
+	// cpu is the process's CPU time (API server, store, queue, simulated
+	// nodes) from the queue's start to the end.
+	cpu time.Duration
 }
 
 // measureQueue makes the world of s with the queue stopped, creates one
@@ -34,7 +37,7 @@ func measureQueue(t testing.TB, s worldSpec) queueRun {
 	s.stopped = true
 	w := newResetWorld(t, s)
 	parallel(t, 8, s.copies, func(c int) { w.reset(c, "r", "") })
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	w.restart()
 	var resets []*api.Reset
 	testenv.Eventually(t, 10*time.Minute, func() (bool, string) {
@@ -54,7 +57,8 @@ func measureQueue(t testing.TB, s worldSpec) queueRun {
 		}
 		return done == s.copies, fmt.Sprintf("%d of %d resets succeeded", done, s.copies)
 	})
-	run := queueRun{spec: s}
+	run := queueRun{spec: s, cpu: cpuTime() - cpu0}
+
 	var jobs time.Duration
 	for _, r := range resets {
 		started, err1 := time.Parse(time.RFC3339, r.Status.StartedAt)
@@ -96,7 +100,8 @@ func TestResetQueueAgainstModel(t *testing.T) {
 // fake node loop answering the restore annotations). Reported: the
 // completion time, the model (copies x 1 s / (nodes x slots) = 5 s), the
 // model with the jobs' measured time, resets/s, the mean job time and the
-// most resets seen at once on a node (must be 2).
+// most resets seen at once on a node (must be 2), and the process's CPU
+// time per reset (which depends little on what else the machine runs).
 func BenchmarkResetQueue(b *testing.B) {
 	s := worldSpec{nodes: 10, copies: 100, vms: 10, perNode: 2, restoreTime: time.Second}
 	var runs []queueRun
@@ -112,5 +117,6 @@ func BenchmarkResetQueue(b *testing.B) {
 	b.ReportMetric(run.meanJob.Seconds(), "job-s")
 	b.ReportMetric(float64(run.mostAtOnce), "most-per-node")
 	b.ReportMetric(math.Round(100*(run.completion.Seconds()/run.model.Seconds()-1)), "over-model-%")
+	b.ReportMetric(float64(run.cpu.Milliseconds())/float64(s.copies), "cpu-ms/reset")
 	b.ReportMetric(0, "ns/op")
 }
