@@ -133,8 +133,9 @@ func TestResetAdmissionTeam(t *testing.T) {
 	expect(t, "31 s after r1", code, body, http.StatusCreated)
 }
 
-// TestResetAdmissionGroupAdmin: whoever may change the environment sets
-// priority and at and is not rate-limited; nobody resets a namespace that
+// TestResetAdmissionGroupAdmin: whoever may change the environment (a
+// group-admin, the Core agent) sets priority and at and is not
+// rate-limited; nobody resets a namespace that
 // is not a copy.
 func TestResetAdmissionGroupAdmin(t *testing.T) {
 	r := newResetEnv(t, 30*time.Second)
@@ -142,6 +143,10 @@ func TestResetAdmissionGroupAdmin(t *testing.T) {
 	expect(t, "teacher's scheduled reset", code, body, http.StatusCreated)
 	code, body = r.reset("teacher", "e1-0", "r2", `"priority":900`)
 	expect(t, "teacher's second reset", code, body, http.StatusCreated)
+	// The Core agent's scheduled resets (spec.resetEvery) are not held.
+	r.bindNode("node-c", auth.RoleCoreAgent)
+	code, body = r.reset("node:node-c", "e1-0", "scheduled", `"priority":10`)
+	expect(t, "the Core agent's scheduled reset", code, body, http.StatusCreated)
 	for _, who := range []string{"teacher", "admin"} {
 		code, body = r.reset(who, "plain", "r1", ``)
 		expect(t, who+" in a namespace that is no copy", code, body, http.StatusBadRequest, "meta.namespace", "not a copy")
