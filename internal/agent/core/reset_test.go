@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
@@ -34,6 +35,9 @@ func TestResetRestoresTheCopy(t *testing.T) {
 		if _, cold := vm.Meta.Annotations[api.AnnotationRestoreCold]; cold {
 			t.Errorf("VM %s: restore_cold set on a warm reset", id)
 		}
+	}
+	if c := conditions.Find(s.Conditions, api.ConditionReady); c == nil || c.Status != api.ConditionTrue || c.Reason != api.ResetSucceeded {
+		t.Errorf("Ready condition %+v: want True, reason Succeeded", c)
 	}
 	for _, ts := range []string{s.QueuedAt, s.StartedAt, s.FinishedAt} {
 		if _, err := time.Parse(time.RFC3339, ts); err != nil || !strings.Contains(ts, ".") {
@@ -92,6 +96,9 @@ func TestResetOneVMFails(t *testing.T) {
 	w.nodes.failVM("e1-0", "vm1")
 	w.reset(0, "r1", "")
 	r := w.waitPhase(0, "r1", api.ResetFailed, 20*time.Second)
+	if c := conditions.Find(r.Status.Conditions, api.ConditionReady); c == nil || c.Status != api.ConditionFalse || c.Reason != api.ResetFailed {
+		t.Errorf("Ready condition %+v: want False, reason Failed", c)
+	}
 	if !strings.Contains(r.Status.Message, "vm1") || strings.Contains(r.Status.Message, "vm0") {
 		t.Errorf("message %q: want vm1 named, alone", r.Status.Message)
 	}

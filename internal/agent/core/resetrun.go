@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/internal/controller"
 )
 
@@ -28,6 +29,7 @@ func (r *resets) queuedStatus(ctx context.Context, rs *api.Reset, env *api.Envir
 		if s.QueuedAt == "" {
 			s.QueuedAt = queuedAt(x)
 		}
+		phaseCondition(x)
 		return before.Phase != s.Phase || before.Message != s.Message || before.Position != s.Position ||
 			before.Environment != s.Environment || before.Copy != s.Copy || before.QueuedAt != s.QueuedAt
 	})
@@ -35,6 +37,20 @@ func (r *resets) queuedStatus(ctx context.Context, rs *api.Reset, env *api.Envir
 		r.events.Event(rs, api.EventNormal, "ResetQueued", "reset of copy %s of environment %s queued: %s", copyName, env.Meta.ID, msg)
 	}
 	return ignoreNotFound(err)
+}
+
+// phaseCondition sets the job's Ready condition from its phase and
+// message: True once Succeeded, False when Failed, Unknown before.
+func phaseCondition(x *api.Reset) {
+	st := api.ConditionUnknown
+	switch x.Status.Phase {
+	case api.ResetSucceeded:
+		st = api.ConditionTrue
+	case api.ResetFailed:
+		st = api.ConditionFalse
+	}
+	conditions.Set(&x.Status.Conditions, api.Condition{Type: api.ConditionReady, Status: st, Reason: x.Status.Phase,
+		Message: x.Status.Message, ObservedGeneration: x.Meta.Generation})
 }
 
 // queuedAt is when the job entered the queue: its creation.
@@ -104,6 +120,7 @@ func (r *resets) start(ctx context.Context, rs *api.Reset, env *api.Environment,
 		if s.QueuedAt == "" {
 			s.QueuedAt = queuedAt(x)
 		}
+		phaseCondition(x)
 		return true
 	})
 	if err != nil {
@@ -218,6 +235,7 @@ func (r *resets) setRunning(ctx context.Context, rs *api.Reset, vms []api.ResetV
 			return false
 		}
 		s.Message, s.VMs = msg, vms
+		phaseCondition(x)
 		return true
 	})
 	return ignoreNotFound(err)
@@ -243,6 +261,7 @@ func (r *resets) finish(ctx context.Context, rs *api.Reset, phase, msg string, v
 		if t, err := time.Parse(time.RFC3339, s.StartedAt); err == nil {
 			s.TookSeconds = float64(end.Sub(t).Milliseconds()) / 1000
 		}
+		phaseCondition(x)
 		return true
 	})
 	r.unclaim(controller.KeyOf(rs))
