@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/controller"
 )
 
@@ -77,4 +78,162 @@ func planResets(jobs []resetJob, busy map[string]int, perNode int) resetPlan {
 		}
 	}
 	return p
+}
+
+// cachedPlan is a decision and what it was made from.
+type cachedPlan struct {
+	jobs  []resetJob
+	plan  resetPlan
+	until time.Time // the first spec.at still to come; zero: none
+}
+
+// waiting says whether reset o has not started.
+func waiting(o api.Object) bool {
+	p := o.(*api.Reset).Status.Phase
+	return p == "" || p == api.ResetQueued
+}
+
+// placedFrom is what of a VM the queue's decision depends on.
+func placedFrom(o api.Object) string {
+	a := o.GetMeta().Annotations
+	return a[api.AnnotationVirtualMachineNode] + "|" + a[api.AnnotationTemplateResource]
+}
+
+func (r *resets) invalidate() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.plan = nil
+}
+
+// decision is the queue's current decision (with mu held).
+func (r *resets) decision(now time.Time) *cachedPlan {
+	if p := r.plan; p != nil && (p.until.IsZero() || now.Before(p.until)) {
+		return p
+	}
+	jobs, until := r.dueJobs(now)
+	r.plan = &cachedPlan{jobs: jobs, plan: planResets(jobs, r.busy(), r.perNode), until: until}
+	return r.plan
+}
+
+// showPosition says whether a waiting job's status is written now: when
+// it is not Queued yet, else when its position changed and was not
+// written within positionEvery (else: the delay after which it may be).
+// Called with mu held.
+func (r *resets) showPosition(key controller.Key, rs *api.Reset, pos int, now time.Time) (time.Duration, bool) {
+	if rs.Status.Phase != api.ResetQueued {
+		r.shown[key] = now
+		return 0, true
+	}
+	if rs.Status.Position == pos {
+		return resetPoll * 15, false
+	}
+	if wait := r.shown[key].Add(positionEvery).Sub(now); wait > 0 {
+		return wait, false
+	}
+	r.shown[key] = now
+	return 0, true
+}
+
+// throttle says how long to wait before job key's progress may be
+// written again (0: now, and it is taken as written).
+func (r *resets) throttle(key controller.Key, every time.Duration) time.Duration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	if wait := r.shown[key].Add(every).Sub(now); wait > 0 {
+		return wait
+	}
+	r.shown[key] = now
+	return 0
+}
+
+// nodesOfJob are the nodes of job key among jobs.
+func nodesOfJob(jobs []resetJob, key controller.Key) []string {
+	for _, j := range jobs {
+		if j.key == key {
+			return j.nodes
+		}
+	}
+	return nil
+}
+
+// dueJobs are the jobs waiting for slots: not started, not claimed, due;
+// and the first spec.at of the others.
+func (r *resets) dueJobs(now time.Time) (jobs []resetJob, until time.Time) {
+	nodes := r.nodesByNamespace()
+	for _, o := range r.resets.List() {
+		rs := o.(*api.Reset)
+		key := controller.KeyOf(rs)
+		if p := rs.Status.Phase; (p != "" && p != api.ResetQueued) || rs.Meta.Deleting() {
+			continue
+		}
+		if _, ok := r.claims[key]; ok {
+			continue
+		}
+		if at, err := time.Parse(time.RFC3339, rs.Spec.At); err == nil && now.Before(at) {
+			if until.IsZero() || at.Before(until) {
+				until = at
+			}
+			continue
+		}
+		j := resetJob{key: key, priority: rs.Spec.Priority, nodes: nodes[rs.Meta.Group+"/"+rs.Meta.Namespace]}
+		if t := rs.Meta.CreationTimestamp; t != nil {
+			j.created = *t
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, until
+}
+
+// busy counts the slots taken on each node: the running jobs' nodes (as
+// they recorded them when they started) and the claimed ones'.
+func (r *resets) busy() map[string]int {
+	busy := map[string]int{}
+	for _, o := range r.resets.List() {
+		rs := o.(*api.Reset)
+		key := controller.KeyOf(rs)
+		switch {
+		case rs.Status.Finished():
+			delete(r.claims, key) // the cache shows it: the claim is done
+		case rs.Status.Phase == api.ResetRunning:
+			delete(r.claims, key)
+			for _, n := range rs.Status.Nodes {
+				busy[n]++
+			}
+		}
+	}
+	for _, nodes := range r.claims {
+		for _, n := range nodes {
+			busy[n]++
+		}
+	}
+	return busy
+}
+
+func (r *resets) unclaim(key controller.Key) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.claims[key]; ok {
+		r.plan = nil // its slots are free again
+	}
+	delete(r.claims, key)
+	delete(r.shown, key)
+}
+
+// nodesByNamespace maps "group/namespace" to the nodes its VMs stamped
+// from a template are on, sorted: one pass over the VMs per decision.
+func (r *resets) nodesByNamespace() map[string][]string {
+	out := map[string][]string{}
+	for _, o := range r.vms.List() {
+		m := o.GetMeta()
+		n := m.Annotations[api.AnnotationVirtualMachineNode]
+		if n == "" || m.Annotations[api.AnnotationTemplateResource] == "" {
+			continue
+		}
+		k := m.Group + "/" + m.Namespace
+		if i, found := slices.BinarySearch(out[k], n); !found {
+			out[k] = slices.Insert(out[k], i, n)
+		}
+	}
+	return out
 }
