@@ -184,3 +184,19 @@ func Rebase(ctx context.Context, path, backing string) error {
 	_, err := run(ctx, "rebase", "-u", "-f", FormatQCOW2, "-b", backing, "-F", FormatQCOW2, "--", path)
 	return err
 }
+
+// ConvertOnto writes src (a qcow2, read through its whole backing chain)
+// as a qcow2 at dst whose backing file is backing (a qcow2; "" for none):
+// dst holds what src has that backing does not. It takes a disk out of a
+// chain it must not depend on, onto that chain's root.
+func ConvertOnto(ctx context.Context, src, dst, backing string) error {
+	if backing == "" {
+		return Convert(ctx, src, dst, FormatQCOW2)
+	}
+	tmp, err := tempName(dst)
+	if err != nil {
+		return err
+	}
+	_, err = run(ctx, "convert", "-q", "-f", FormatQCOW2, "-O", FormatQCOW2, "-B", backing, "-F", FormatQCOW2, "--", src, tmp)
+	return commit(tmp, dst, err)
+}
