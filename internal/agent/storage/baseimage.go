@@ -213,8 +213,8 @@ func (d *Driver) fetchEntity(ctx context.Context, j *job, hc *http.Client, url, 
 // left alone: the entity's own controller owns them.
 func (d *Driver) releaseCached(ctx context.Context, backing string) error {
 	cache := filepath.Join(d.imageDir, cacheDir) + string(filepath.Separator)
-	if backing == "" || !strings.HasPrefix(backing, cache) {
-		return nil
+	if backing == "" || !strings.HasPrefix(backing, cache) || d.snapshotOf(backing) != "" {
+		return nil // a snapshot's cache is the snapshot controller's
 	}
 	d.cacheMu.Lock()
 	defer d.cacheMu.Unlock()
