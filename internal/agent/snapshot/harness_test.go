@@ -57,10 +57,10 @@ func startNode(t *testing.T, env *testenv.Env, name string) *testNode {
 	dir, img := t.TempDir(), t.TempDir()
 	n.disks = storage.New(storage.Config{Node: name, Dir: dir, ImageDir: img, Client: env.Client, Secret: testSecret,
 		DownloadHost: u.Host, RetryAfter: 200 * time.Millisecond, Snapshots: lateFiles{n}, InUse: n.vms.inUse})
-	n.snaps = New(Config{Node: name, Dir: dir, ImageDir: img, Client: env.Client, DownloadHost: u.Host, Secret: testSecret,
-		Disks: n.disks, VMs: n.vms, InUse: n.vms.inUse, Log: quiet})
-	h = downloadapi.NodeListener(testSecret, n.disks, quiet, downloadapi.SnapshotRoutes{Files: n.snaps, Log: quiet})
 	stop := env.Run(t, func(m *controller.Manager) error {
+		n.snaps = New(Config{Node: name, Dir: dir, ImageDir: img, Client: env.Client, DownloadHost: u.Host, Secret: testSecret,
+			Disks: n.disks, VMs: n.vms, InUse: n.vms.inUse, Log: quiet, Events: m.Recorder("snapshot")})
+		h = downloadapi.NodeListener(testSecret, n.disks, quiet, downloadapi.SnapshotRoutes{Files: n.snaps, Log: quiet})
 		opts := controller.Options{Resync: time.Second}
 		err := system.Setup(m, system.Options{Node: name, Resync: time.Second, Drivers: map[*api.Kind]system.Driver{
 			api.BlockStorageKind: n.disks, api.VirtualMachineKind: fakeVMDriver{n.vms},
@@ -86,6 +86,13 @@ type fakeSaver struct {
 	running map[string][]string // VM key -> its disks' keys
 	saves   int
 	pauses  int
+}
+
+// counts are the saves and pauses so far.
+func (f *fakeSaver) counts() (saves, pauses int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.saves, f.pauses
 }
 
 func (f *fakeSaver) inUse(g, ns, id string) string {

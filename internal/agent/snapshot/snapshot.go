@@ -136,7 +136,7 @@ func (n *Node) Setup(m *controller.Manager, opts controller.Options) {
 	m.Add(ctrl)
 	m.Add(controller.RunnableFunc(func(ctx context.Context) error {
 		if n.snaps.WaitSynced(ctx) {
-			n.sweep(ctx)
+			n.sweep()
 		}
 		return nil
 	}))

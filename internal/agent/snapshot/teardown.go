@@ -76,7 +76,7 @@ func (n *Node) dropGone(key controller.Key, keep string) error {
 
 // sweep removes, at start, every held or cached snapshot directory whose
 // snapshot is gone (level-based: events missed while the agent was down).
-func (n *Node) sweep(ctx context.Context) {
+func (n *Node) sweep() {
 	have := map[string]bool{}
 	for _, o := range n.snaps.List() {
 		m := o.GetMeta()
@@ -99,7 +99,6 @@ func (n *Node) sweep(ctx context.Context) {
 			n.cfg.Log.Info("snapshot sweep removed files of a gone snapshot", "node", n.cfg.Node, "dir", d)
 		}
 	}
-	_ = ctx
 }
 
 // parseDirName splits "<id>-<uid>" (or its ".tmp").

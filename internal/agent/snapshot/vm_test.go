@@ -1,0 +1,118 @@
+package snapshot
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/testenv"
+	"time"
+)
+
+// TestVMSnapshots (VM driver faked): a memory snapshot of a running VM
+// saves the state through the driver and copies every disk while it is
+// paused, by position; one of a stopped VM fails saying why; a disk-only
+// snapshot of a running VM copies inside a pause, of a stopped one
+// without, and records the shape the VM would start with.
+func TestVMSnapshots(t *testing.T) {
+	env := testenv.Start(t)
+	seed(t, env)
+	n := startNode(t, env, "n1")
+	makeDisk(t, env, "a", "n1")
+	makeDisk(t, env, "b", "n1")
+	write(t, n.disks.Path("g", "ns", "a"), 0, 0x0a)
+	write(t, n.disks.Path("g", "ns", "b"), 0, 0x0b)
+	env.Create(t, vmDoc("vm1", "PowerOn", "b", "a"))
+	waitDisk(t, env, "a", func(bs *api.BlockStorage) bool { return bs.Status.State == "Used" })
+
+	snapshotOf(t, env, "mem", "{virtualMachineID: vm1, memory: true}")
+	s := waitSnap(t, env, "mem", api.SnapshotReady)
+	st, dir := s.Status, n.snaps.Dir(&s.Meta)
+	if len(st.Disks) != 2 || st.Disks[0].BlockStorageID != "b" || st.Disks[1].BlockStorageID != "a" || st.Disks[1].File != "disk1.qcow2" ||
+		st.Memory == nil || st.Memory.File != api.SnapshotMemoryFile || st.Machine != `{"vcpus":1}` {
+		t.Fatalf("status %+v", st)
+	}
+	if !holds(t, filepath.Join(dir, "disk0.qcow2"), 0, 0x0b) || !holds(t, filepath.Join(dir, "disk1.qcow2"), 0, 0x0a) {
+		t.Fatal("disk files not in the VM's order")
+	}
+	if sum, size, _ := hashFile(filepath.Join(dir, api.SnapshotMemoryFile)); sum != st.Memory.SHA256 || size != st.Memory.Size {
+		t.Fatalf("memory file %s/%d, status %+v", sum, size, st.Memory)
+	}
+	if saves, _ := n.vms.counts(); saves != 1 {
+		t.Fatalf("%d saves", saves)
+	}
+
+	snapshotOf(t, env, "warmdisks", "{virtualMachineID: vm1}")
+	s = waitSnap(t, env, "warmdisks", api.SnapshotReady)
+	if _, p := n.vms.counts(); p != 1 || s.Status.Memory != nil || s.Status.Machine != `{"vcpus":1,"cold":true}` {
+		t.Fatalf("disk-only snapshot of a running VM: status %+v", s.Status)
+	}
+	snapshotOf(t, env, "disk", "{blockStorageID: a}")
+	waitSnap(t, env, "disk", api.SnapshotReady)
+	if _, p := n.vms.counts(); p != 2 {
+		t.Fatalf("snapshot of a disk of a running VM: %d pauses, want 2", p)
+	}
+
+	vms := client.For[*api.VirtualMachine](env.Client)
+	vm, _ := vms.Get(context.Background(), sc, "vm1")
+	vm.Spec.ActionState = api.ActionPowerOff
+	if _, err := vms.Update(context.Background(), vm); err != nil {
+		t.Fatal(err)
+	}
+	waitDisk(t, env, "a", func(bs *api.BlockStorage) bool { return bs.Status.State == "Active" })
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		v, _ := vms.Get(context.Background(), sc, "vm1")
+		return v.Status.State == "Stopped", "VM not Stopped"
+	})
+	snapshotOf(t, env, "cold", "{virtualMachineID: vm1, memory: true}")
+	s = waitSnap(t, env, "cold", api.SnapshotError)
+	if !strings.Contains(s.Status.Message, "not running") || !strings.Contains(s.Status.Message, "memory") {
+		t.Fatalf("memory snapshot of a stopped VM: %q", s.Status.Message)
+	}
+	if _, err := os.Stat(n.snaps.Dir(&s.Meta)); err == nil {
+		t.Fatal("a failed snapshot left its directory")
+	}
+	env.WaitEvent(t, "cold", "SnapshotFailed")
+	snapshotOf(t, env, "stopped", "{virtualMachineID: vm1}")
+	waitSnap(t, env, "stopped", api.SnapshotReady)
+	if _, p := n.vms.counts(); p != 2 {
+		t.Fatalf("a stopped VM was paused: %d pauses", p)
+	}
+}
+
+// TestImageEntityFromSnapshot: an entity with source.snapshotID is made by
+// the snapshot's node from the snapshot's file of the disk (flattened),
+// not from the disk as it is now.
+func TestImageEntityFromSnapshot(t *testing.T) {
+	env := testenv.Start(t)
+	seed(t, env)
+	n := startNode(t, env, "n1")
+	makeDisk(t, env, "d1", "n1")
+	path := n.disks.Path("g", "ns", "d1")
+	write(t, path, 0, 0x11)
+	snapshotOf(t, env, "s1", "{blockStorageID: d1}")
+	waitSnap(t, env, "s1", api.SnapshotReady)
+	write(t, path, 0, 0x22)
+	// Restored: the snapshot's file is now the disk's backing; the entity
+	// must still hold the snapshot's content only.
+	restore(t, env, api.BlockStorageKind, "d1", api.RestoreValue("ns", "s1", "t1"))
+	waitDisk(t, env, "d1", func(bs *api.BlockStorage) bool { return bs.Status.Snapshot == "ns/s1" })
+	write(t, path, 1<<20, 0x33)
+	env.Create(t, "meta: {apiType: systemv0/imageentity, id: e1, group: g}\nspec: {source: {namespace: ns, blockStorageID: d1, snapshotID: s1}}")
+	var ent *api.ImageEntity
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		ent, _ = client.For[*api.ImageEntity](env.Client).Get(context.Background(), client.Scope{Group: "g"}, "e1")
+		return ent != nil && ent.Status.State == "Available", "entity not Available"
+	})
+	file := n.disks.EntityFile("g", "e1")
+	if sum, _, _ := hashFile(file); sum != ent.Status.SHA256 || ent.Status.Node != "n1" {
+		t.Fatalf("entity %+v, file sha256 %s", ent.Status, sum)
+	}
+	if !holds(t, file, 0, 0x11) || !holds(t, file, 1<<20, 0x00) {
+		t.Fatal("entity does not hold the snapshot's content")
+	}
+}
