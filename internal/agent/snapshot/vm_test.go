@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/host/qcow2"
 	"github.com/humstack/humstack/internal/testenv"
 	"time"
 )
@@ -115,4 +117,45 @@ func TestImageEntityFromSnapshot(t *testing.T) {
 	if !holds(t, file, 0, 0x11) || !holds(t, file, 1<<20, 0x00) {
 		t.Fatal("entity does not hold the snapshot's content")
 	}
+}
+
+// TestSnapshotOfImageDisk: a snapshot of a disk made from an image keeps
+// the entity as its backing file (no copy of the image), records it, and
+// the entity's deletion waits for the snapshot as for a disk.
+func TestSnapshotOfImageDisk(t *testing.T) {
+	env := testenv.Start(t)
+	seed(t, env)
+	n := startNode(t, env, "n1")
+	ctx := context.Background()
+	makeDisk(t, env, "src", "n1")
+	write(t, n.disks.Path("g", "ns", "src"), 0, 0x11)
+	env.Create(t, "meta: {apiType: systemv0/imageentity, id: e1, group: g}\nspec: {source: {namespace: ns, blockStorageID: src}}")
+	env.Create(t, "meta: {apiType: systemv0/image, id: img, group: g}\nspec: {entityMap: {v1: e1}}")
+	env.Create(t, "meta: {apiType: systemv0/blockstorage, id: d1, group: g, namespace: ns, annotations: {blockstoragev0/type: Local, blockstoragev0/node_name: n1}}\n"+
+		"spec: {requestSize: 64M, limitSize: 64M, from: {type: BaseImage, baseImage: {imageName: img, tag: v1}}}")
+	waitDisk(t, env, "d1", func(bs *api.BlockStorage) bool { return bs.Status.State == "Active" && bs.Status.ImageEntity == "e1" })
+	write(t, n.disks.Path("g", "ns", "d1"), 1<<20, 0x22)
+	snapshotOf(t, env, "s1", "{blockStorageID: d1}")
+	s := waitSnap(t, env, "s1", api.SnapshotReady)
+	file := filepath.Join(n.snaps.Dir(&s.Meta), "disk0.qcow2")
+	img, err := qcow2.Info(ctx, file)
+	if err != nil || img.BackingFile != n.disks.EntityFile("g", "e1") || s.Status.Disks[0].ImageEntity != "g/e1" {
+		t.Fatalf("snapshot file %+v, %v; status %+v", img, err, s.Status.Disks)
+	}
+	if !holds(t, file, 0, 0x11) || !holds(t, file, 1<<20, 0x22) {
+		t.Fatal("snapshot content")
+	}
+	client.For[*api.BlockStorage](env.Client).Delete(ctx, sc, "d1", client.DeleteOptions{})
+	ents := client.For[*api.ImageEntity](env.Client)
+	ents.Delete(ctx, client.Scope{Group: "g"}, "e1", client.DeleteOptions{})
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		e, _ := ents.Get(ctx, client.Scope{Group: "g"}, "e1")
+		return e != nil && strings.Contains(e.Status.Message, "snapshot ns/s1") && !strings.Contains(e.Status.Message, "ns/d1"),
+			fmt.Sprintf("entity deletion not waiting for the snapshot only: %+v", e)
+	})
+	client.For[*api.Snapshot](env.Client).Delete(ctx, sc, "s1", client.DeleteOptions{})
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		_, err := ents.Get(ctx, client.Scope{Group: "g"}, "e1")
+		return err != nil, "entity not gone after its snapshot"
+	})
 }
