@@ -122,3 +122,54 @@ func TestFetchBetweenNodes(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchImageSnapshot: a snapshot of a disk made from an image, fetched
+// by a node that has no copy of the image, is pointed at that node's copy
+// of the entity (fetched into its image cache), and a disk restored from
+// it there holds the image's and the snapshot's content; the cached entity
+// stays while the snapshot's cache uses it.
+func TestFetchImageSnapshot(t *testing.T) {
+	env := testenv.Start(t)
+	seed(t, env)
+	n1 := startNode(t, env, "n1")
+	n2 := startNode(t, env, "n2")
+	ctx := context.Background()
+	makeDisk(t, env, "src", "n1")
+	write(t, n1.disks.Path("g", "ns", "src"), 0, 0x11)
+	env.Create(t, "meta: {apiType: systemv0/imageentity, id: e1, group: g}\nspec: {source: {namespace: ns, blockStorageID: src}}")
+	env.Create(t, "meta: {apiType: systemv0/image, id: img, group: g}\nspec: {entityMap: {v1: e1}}")
+	env.Create(t, "meta: {apiType: systemv0/blockstorage, id: d1, group: g, namespace: ns, annotations: {blockstoragev0/type: Local, blockstoragev0/node_name: n1}}\n"+
+		"spec: {requestSize: 64M, limitSize: 64M, from: {type: BaseImage, baseImage: {imageName: img, tag: v1}}}")
+	waitDisk(t, env, "d1", func(bs *api.BlockStorage) bool { return bs.Status.State == "Active" })
+	write(t, n1.disks.Path("g", "ns", "d1"), 1<<20, 0x22)
+	snapshotOf(t, env, "s1", "{blockStorageID: d1}")
+	s1 := waitSnap(t, env, "s1", api.SnapshotReady)
+
+	makeDisk(t, env, "d2", "n2")
+	restore(t, env, api.BlockStorageKind, "d2", api.RestoreValue("ns", "s1", "t1"))
+	bs := waitDisk(t, env, "d2", func(bs *api.BlockStorage) bool { return bs.Status.Restore != nil && bs.Status.Restore.Finished() })
+	if bs.Status.Restore.Step != api.RestoreDone {
+		t.Fatalf("restore %+v", bs.Status.Restore)
+	}
+	cached := filepath.Join(n2.snaps.CacheDir(&s1.Meta), "disk0.qcow2")
+	img, err := qcow2.Info(ctx, cached)
+	if err != nil || !strings.HasPrefix(img.BackingFile, filepath.Join(n2.snaps.cfg.ImageDir, ".cache", "g", "e1-")) {
+		t.Fatalf("cached snapshot file %+v, %v; want an overlay of n2's cached entity", img, err)
+	}
+	p2 := n2.disks.Path("g", "ns", "d2")
+	if !holds(t, p2, 0, 0x11) || !holds(t, p2, 1<<20, 0x22) {
+		t.Fatal("restored disk on n2 does not hold the image's and the snapshot's content")
+	}
+	// The entity's cached copy outlives a disk made from it there.
+	env.Create(t, "meta: {apiType: systemv0/blockstorage, id: d3, group: g, namespace: ns, annotations: {blockstoragev0/type: Local, blockstoragev0/node_name: n2}}\n"+
+		"spec: {requestSize: 64M, limitSize: 64M, from: {type: BaseImage, baseImage: {imageName: img, tag: v1}}}")
+	waitDisk(t, env, "d3", func(bs *api.BlockStorage) bool { return bs.Status.State == "Active" })
+	client.For[*api.BlockStorage](env.Client).Delete(ctx, sc, "d3", client.DeleteOptions{})
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		_, err := client.For[*api.BlockStorage](env.Client).Get(ctx, sc, "d3")
+		return err != nil, "d3 not gone"
+	})
+	if _, err := os.Stat(img.BackingFile); err != nil {
+		t.Fatalf("cached entity released while a snapshot's cache is an overlay of it: %v", err)
+	}
+}

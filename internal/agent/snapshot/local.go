@@ -85,13 +85,6 @@ func (n *Node) fetchOnce(ctx context.Context, snap *api.Snapshot, dir string) er
 // directory, checks each one's sha256, and renames the directory to dir.
 func (n *Node) fetch(ctx context.Context, snap *api.Snapshot, dir string) error {
 	m, st := &snap.Meta, &snap.Status
-	for _, d := range st.Disks {
-		if d.ImageEntity != "" {
-			// The file's backing reference is a path on the holder.
-			return fmt.Errorf("snapshot %s/%s: disk file %s is an overlay of image entity %s; restoring it on another node than %s is not supported yet: %w",
-				m.Namespace, m.ID, d.File, d.ImageEntity, st.Node, api.ErrConflict)
-		}
-	}
 	if st.DownloadHost == "" {
 		return fmt.Errorf("snapshot %s/%s is on node %s, which has no node listener: %w", m.Namespace, m.ID, st.Node, api.ErrConflict)
 	}
@@ -110,6 +103,16 @@ func (n *Node) fetch(ctx context.Context, snap *api.Snapshot, dir string) error 
 	for _, f := range all {
 		if err := n.get(ctx, snap, f, filepath.Join(tmp, f.File)); err != nil {
 			return err
+		}
+	}
+	// A disk file on an image entity names the entity's file on the
+	// holder: it is pointed at this node's copy of the same entity.
+	for _, d := range st.Disks {
+		if d.ImageEntity == "" {
+			continue
+		}
+		if err := n.cfg.Disks.RebaseOnEntity(ctx, filepath.Join(tmp, d.File), d.ImageEntity); err != nil {
+			return fmt.Errorf("snapshot %s/%s: %s: %w", m.Namespace, m.ID, d.File, err)
 		}
 	}
 	controller.Logger(ctx).Info("snapshot fetched", "snapshot", m.Group+"/"+m.Namespace+"/"+m.ID, "from", st.Node, "dir", dir)

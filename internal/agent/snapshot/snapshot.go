@@ -61,6 +61,10 @@ type Disks interface {
 	// BackingEntity is the image entity ("group/id") whose held or cached
 	// file is backing, or "".
 	BackingEntity(backing string) string
+	// RebaseOnEntity makes path (a snapshot's disk file fetched from
+	// another node) an overlay of this node's file of image entity ref
+	// ("group/id"), fetching the entity first when needed.
+	RebaseOnEntity(ctx context.Context, path, ref string) error
 }
 
 // Config configures a node's snapshots.

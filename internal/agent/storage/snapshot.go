@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/agent/downloadapi"
 	"github.com/humstack/humstack/internal/controller"
 	"github.com/humstack/humstack/internal/host/qcow2"
 )
@@ -207,4 +209,55 @@ func (r *entityReconciler) snapshotFile(ctx context.Context, ent *api.ImageEntit
 		return "", EntityError, err.Error()
 	}
 	return disks[i], "", ""
+}
+
+// RebaseOnEntity makes path, a snapshot's disk file fetched from another
+// node (its backing reference names a file on that node), an overlay of
+// this node's file of image entity ref ("group/id"): the entity's own file
+// when this node holds it, else its cached copy, fetched first. Only the
+// header changes: the entity's content is the same on every node (its
+// sha256 is checked when it is fetched). The cached entity then stays
+// while the file does (releaseCached looks at snapshots' caches too).
+func (d *Driver) RebaseOnEntity(ctx context.Context, path, ref string) error {
+	g, id, _ := strings.Cut(ref, "/")
+	if d.client == nil {
+		return errors.New("storage driver has no API client: image entities cannot be resolved")
+	}
+	ent, err := client.For[*api.ImageEntity](d.client).Get(ctx, client.Scope{Group: g}, id)
+	if err != nil {
+		return fmt.Errorf("image entity %s under the snapshot: %w", ref, err)
+	}
+	base := d.EntityFile(g, id)
+	if ent.Status.Node != d.node {
+		if ent.Status.State != EntityAvailable || ent.Status.DownloadHost == "" {
+			return fmt.Errorf("image entity %s under the snapshot is %s on node %s, not fetchable: %w", ref, orNone(ent.Status.State), ent.Status.Node, api.ErrConflict)
+		}
+		base = d.cachedFile(g, id, ent.Status.SHA256)
+		if err := d.fetchEntityNow(ctx, ent, base); err != nil {
+			return err
+		}
+	}
+	d.cacheMu.Lock() // the cached entity must not be released before path names it
+	defer d.cacheMu.Unlock()
+	if _, err := os.Stat(base); err != nil {
+		return err
+	}
+	return qcow2.Rebase(ctx, path, base)
+}
+
+// fetchEntityNow fetches ent into path, unless it is there, and waits.
+func (d *Driver) fetchEntityNow(ctx context.Context, ent *api.ImageEntity, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if d.secret == "" && d.peer == nil {
+		return fmt.Errorf("image entity %s/%s is on node %s and this node has no node certificate and no downloadAPI secret to fetch it with", ent.Meta.Group, ent.Meta.ID, ent.Status.Node)
+	}
+	url, hc := "http://"+ent.Status.DownloadHost+downloadapi.ImageEntityPath(ent.Meta.Group, ent.Meta.ID), http.DefaultClient
+	if d.peer != nil {
+		url, hc = "https://"+ent.Status.DownloadHost+downloadapi.ImageEntityPath(ent.Meta.Group, ent.Meta.ID), d.peer(ent.Status.Node)
+	}
+	j := &job{}
+	j.state.Store(StateQueued)
+	return d.fetchEntity(ctx, j, hc, url, ent.Status.SHA256, path)
 }
