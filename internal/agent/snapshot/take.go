@@ -96,9 +96,7 @@ func (n *Node) takeVM(ctx context.Context, snap *api.Snapshot, tmp string) (api.
 	case n.cfg.VMs == nil && (running || snap.Spec.Memory):
 		return st, failf("this node cannot pause or save VMs: VM %s/%s runs", m.Namespace, vm.Meta.ID)
 	}
-	var paused time.Time
 	copyAll := func(ctx context.Context) error {
-		paused = time.Now()
 		st.Disks = nil
 		for i, id := range vm.Spec.BlockStorageIDs {
 			f, err := n.copyDisk(ctx, m.Group, m.Namespace, id, tmp, i)
@@ -109,6 +107,8 @@ func (n *Node) takeVM(ctx context.Context, snap *api.Snapshot, tmp string) (api.
 		}
 		return nil
 	}
+	// The VM is paused for about all of this (save, copies, resume).
+	start := time.Now()
 	var err error
 	switch {
 	case snap.Spec.Memory:
@@ -124,7 +124,7 @@ func (n *Node) takeVM(ctx context.Context, snap *api.Snapshot, tmp string) (api.
 	default:
 		err = copyAll(ctx)
 	}
-	st.TookSeconds = seconds(time.Since(paused))
+	st.TookSeconds = seconds(time.Since(start))
 	if err != nil {
 		return st, err
 	}
