@@ -137,8 +137,18 @@ func (n *Node) notReady(snap *api.Snapshot) string {
 		case o.GetMeta().Deleting():
 			return fmt.Sprintf("VM %s/%s is being deleted", k.Namespace, k.ID)
 		}
+		for _, id := range o.(*api.VirtualMachine).Spec.BlockStorageIDs {
+			if why := n.diskNotReady(controller.Key{Group: k.Group, Namespace: k.Namespace, ID: id}); why != "" {
+				return why
+			}
+		}
 		return ""
 	}
+	return n.diskNotReady(k)
+}
+
+// diskNotReady says why disk k cannot be copied now, or "".
+func (n *Node) diskNotReady(k controller.Key) string {
 	o, ok := n.disks.Get(k)
 	if !ok {
 		return fmt.Sprintf("waiting: disk %s/%s is not on node %s", k.Namespace, k.ID, n.cfg.Node)

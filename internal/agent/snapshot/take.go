@@ -114,6 +114,9 @@ func (n *Node) takeVM(ctx context.Context, snap *api.Snapshot, tmp string) (api.
 	case snap.Spec.Memory:
 		mem := filepath.Join(tmp, api.SnapshotMemoryFile)
 		st.Machine, err = n.cfg.VMs.Save(ctx, m.Group, m.Namespace, vm.Meta.ID, mem, copyAll)
+		if errors.Is(err, api.ErrConflict) { // it stopped meanwhile
+			return st, failf("VM %s/%s: %v: a memory snapshot needs a running VM", m.Namespace, vm.Meta.ID, err)
+		}
 		if err == nil {
 			var f api.SnapshotFile
 			f, err = describe(mem, "")

@@ -159,3 +159,23 @@ func TestSnapshotOfImageDisk(t *testing.T) {
 		return err != nil, "entity not gone after its snapshot"
 	})
 }
+
+// TestPendingUntilSourceReady: a snapshot waits, Pending and saying for
+// what, until its source's disks are on the node and Active; then it is
+// taken without being asked again.
+func TestPendingUntilSourceReady(t *testing.T) {
+	env := testenv.Start(t)
+	seed(t, env)
+	startNode(t, env, "n1")
+	env.Create(t, vmDoc("vm2", "PowerOff", "later"))
+	snapshotOf(t, env, "s1", "{virtualMachineID: vm2}")
+	s := waitSnap(t, env, "s1", api.SnapshotPending)
+	if s.Status.Message != "waiting: disk ns/later is not on node n1" || s.Status.Node != "n1" {
+		t.Fatalf("pending status %+v", s.Status)
+	}
+	makeDisk(t, env, "later", "n1")
+	s = waitSnap(t, env, "s1", api.SnapshotReady)
+	if len(s.Status.Disks) != 1 || s.Status.Disks[0].BlockStorageID != "later" {
+		t.Fatalf("status %+v", s.Status)
+	}
+}
