@@ -81,6 +81,12 @@ type Config struct {
 	// Events records the VMs' starts, stops and crashes (docs/events.md);
 	// nil discards them.
 	Events events.Recorder
+	// Snapshots and Disks serve restores (api.AnnotationRestore): the
+	// snapshot's files on this node, and replacing a disk's file by an
+	// overlay of one. A VM asking for a restore while they are nil fails
+	// its restore.
+	Snapshots SnapshotFiles
+	Disks     DiskRestorer
 }
 
 // Driver realizes VMs on this node. It implements system.Driver.
@@ -92,6 +98,8 @@ type Driver struct {
 	consoles         Consoles
 	host             hostOps
 	events           events.Recorder
+	snapshots        SnapshotFiles
+	disks            DiskRestorer
 
 	mu     sync.Mutex
 	diedAt map[string]time.Time // VMs found dead while PowerOn, by key
@@ -114,6 +122,7 @@ func New(cfg Config) *Driver {
 	return &Driver{
 		node: cfg.Node, dir: cfg.Dir, accel: cfg.Accel, diskPath: cfg.DiskPath, client: cfg.Client,
 		timeout: t, consoles: cfg.Consoles, host: realHost{}, diedAt: map[string]time.Time{}, events: cfg.Events,
+		snapshots: cfg.Snapshots, disks: cfg.Disks,
 	}
 }
 
