@@ -108,12 +108,7 @@ func (d *Driver) Save(ctx context.Context, group, namespace, id, memFile string,
 		return "", fmt.Errorf("save %s: its record: %w", k, err)
 	}
 	start := time.Now()
-	err = d.paused(ctx, dir, func(ctx context.Context, q *qemu.QMP) error {
-		if err := q.MigrateToFile(ctx, memFile); err != nil {
-			return err
-		}
-		return whilePaused(ctx)
-	})
+	err = paused(ctx, dir, func(ctx context.Context, q *qemu.QMP) error { return q.MigrateToFile(ctx, memFile) }, whilePaused)
 	if err != nil {
 		return "", fmt.Errorf("save %s: %w", k, err)
 	}
@@ -129,15 +124,16 @@ func (d *Driver) Quiesce(ctx context.Context, group, namespace, id string, f fun
 	if _, ok := qemu.Find(dir); !ok {
 		return f(ctx)
 	}
-	return d.paused(ctx, dir, func(ctx context.Context, _ *qemu.QMP) error { return f(ctx) })
+	return paused(ctx, dir, nil, f)
 }
 
-// paused runs f with the VM of dir paused (QMP stop: its disks drained and
-// flushed) and resumes it afterwards, whatever f did. The pause marker
-// covers an agent that dies meanwhile (resumeIfLeftPaused). f gets the
-// QMP connection; it is closed while nothing uses it, because QEMU serves
-// one QMP client at a time.
-func (d *Driver) paused(ctx context.Context, dir string, f func(context.Context, *qemu.QMP) error) (err error) {
+// paused runs withQMP (if not nil) and then f with the VM of dir paused
+// (QMP stop: its disks drained and flushed), and resumes it afterwards,
+// whatever they did. The pause marker covers an agent that dies meanwhile
+// (resumeIfLeftPaused). The QMP connection is closed before f runs:
+// QEMU serves one QMP client at a time, and f may take long (copying
+// disks) while others (metrics, f itself) want to ask QEMU.
+func paused(ctx context.Context, dir string, withQMP func(context.Context, *qemu.QMP) error, f func(context.Context) error) (err error) {
 	marker := filepath.Join(dir, pausedName)
 	if err := os.WriteFile(marker, nil, 0o600); err != nil {
 		return err
@@ -148,11 +144,15 @@ func (d *Driver) paused(ctx context.Context, dir string, f func(context.Context,
 		return err
 	}
 	defer func() { err = errors.Join(err, resume(ctx, dir, marker)) }()
-	defer q.Close()
-	if err := q.Stop(ctx); err != nil {
+	err = q.Stop(ctx)
+	if err == nil && withQMP != nil {
+		err = withQMP(ctx, q)
+	}
+	q.Close()
+	if err != nil {
 		return err
 	}
-	return f(ctx, q)
+	return f(ctx)
 }
 
 // resume continues the VM of dir and removes the pause marker.
