@@ -47,7 +47,7 @@ type VirtualRouterNIC struct {
 	NetworkID   string `json:"networkID"`
 	IPv4Address string `json:"ipv4Address"`
 	// MACAddress fixes the MAC of the router's interface on the network;
-	// empty: a stable one derived from the router and the NIC's index.
+	// empty: a stable one derived from the router and the network.
 	// Copies of an environment share it, so a guest restored from a
 	// memory snapshot finds its gateway at the MAC it remembers.
 	MACAddress string `json:"macAddress,omitempty"`
