@@ -283,8 +283,9 @@ var (
 		APIType: "systemv0/imageentity", Name: "imageentity", Plural: "imageentities",
 		Aliases: []string{"ie"}, Scope: ScopeGroup, Rank: 8,
 		// Its file is the backing file of the disks made from it (on any
-		// node), and images map tags to it.
-		DeleteWaitsFor: []string{"blockstorage", "image"},
+		// node) and of the snapshots of those disks, and images map tags
+		// to it.
+		DeleteWaitsFor: []string{"blockstorage", "image", "snapshot"},
 		Columns: []Column{
 			{"STATE", func(o Object) string { return o.(*ImageEntity).Status.State }},
 			{"SOURCE", func(o Object) string {
