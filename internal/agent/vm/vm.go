@@ -313,6 +313,7 @@ func (d *Driver) stopForMigration(ctx context.Context, vm *api.VirtualMachine, d
 // its directory. Its disks become Active again (they are no longer used).
 func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 	m := obj.GetMeta()
+	defer d.lockVM(key(m))()
 	dir := d.Dir(m.Group, m.Namespace, m.ID)
 	if _, running := qemu.Find(dir); running {
 		if _, err := qemu.Stop(ctx, dir, d.timeout); err != nil {
