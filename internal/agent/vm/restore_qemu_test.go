@@ -85,6 +85,25 @@ func TestRestoreWarmAndColdTiny(t *testing.T) {
 	}
 	bootTook := time.Since(bootStart)
 
+	// Quiesce pauses (disks flushed) while f runs, then resumes.
+	inside := ""
+	if err := r.d.Quiesce(ctx, "g", "ns", "vm1", func(ctx context.Context) error {
+		inside = qmpStatus(t, ctx, vmDir)
+		return nil
+	}); err != nil || inside != "paused" || qmpStatus(t, ctx, vmDir) != "running" {
+		t.Fatalf("Quiesce = %v; status inside %q (want paused), after %q", err, inside, qmpStatus(t, ctx, vmDir))
+	}
+	// A VM left paused by a save whose agent died is resumed by the next
+	// reconcile.
+	leftPaused(t, ctx, vmDir)
+	r.settle(t, ctx, vm)
+	if st := qmpStatus(t, ctx, vmDir); st != "running" {
+		t.Fatalf("a VM left paused is %s after a reconcile", st)
+	}
+	if _, err := os.Stat(filepath.Join(vmDir, pausedName)); !os.IsNotExist(err) {
+		t.Fatalf("pause marker left: %v", err)
+	}
+
 	// Save with memory; the disk is copied while the VM is paused.
 	snapDir := t.TempDir()
 	mem, snapDisk := filepath.Join(snapDir, api.SnapshotMemoryFile), filepath.Join(snapDir, "disk0.qcow2")
@@ -210,4 +229,21 @@ func qmpStatus(t *testing.T, ctx context.Context, dir string) string {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// leftPaused pauses the VM of dir as a save does, marker included, and
+// leaves it so.
+func leftPaused(t *testing.T, ctx context.Context, dir string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, pausedName), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	q, err := qemu.DialQMP(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if err := q.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
 }
