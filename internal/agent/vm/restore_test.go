@@ -171,3 +171,31 @@ func TestShapeOfSpecIsShapeOfLaunch(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoringFromPicksTheVMsOfASnapshot: a snapshot's change wakes the
+// VMs whose restore annotation names it, in its group, and no others.
+func TestRestoringFromPicksTheVMsOfASnapshot(t *testing.T) {
+	vm := func(group, ns, id, restore string) api.Object {
+		v := &api.VirtualMachine{Meta: api.Meta{APIType: api.VirtualMachineKind.APIType, Group: group, Namespace: ns, ID: id}}
+		if restore != "" {
+			v.Meta.Annotations = map[string]string{api.AnnotationRestore: restore}
+		}
+		return v
+	}
+	snap := &api.Snapshot{Meta: api.Meta{Group: "g", Namespace: "golden", ID: "s1"}}
+	placed := []api.Object{
+		vm("g", "copy-1", "web", "golden/s1@r1"),
+		vm("g", "copy-2", "web", "golden/s1@r2"),
+		vm("g", "copy-3", "web", "golden/s2@r1"),
+		vm("h", "copy-1", "web", "golden/s1@r1"),
+		vm("g", "copy-4", "web", ""),
+		vm("g", "copy-5", "web", "not a restore"),
+	}
+	var got []string
+	for _, k := range restoringFrom(snap, placed) {
+		got = append(got, k.Namespace)
+	}
+	if !slices.Equal(got, []string{"copy-1", "copy-2"}) {
+		t.Fatalf("woken %v, want copy-1 and copy-2 of group g", got)
+	}
+}
