@@ -41,6 +41,7 @@ func Setup(m *controller.Manager, opts Options) error {
 		return err
 	}
 	setupExternalIPs(m, all, copts)
+	setupEnvironments(m, all, copts)
 	chooser := opts.Chooser
 	if chooser == nil {
 		chooser = SchedulerChooser{Policy: opts.Scheduler.Policy}
