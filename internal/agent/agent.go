@@ -144,7 +144,7 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 	vms = vm.New(vm.Config{
 		Node: cfg.NodeName, Dir: vc.VirtualMachineDirPath, DiskPath: disks.Path, Client: m.Client,
 		Accel: accel, PowerOffTimeout: seconds(vc.PowerOffTimeoutSeconds), Consoles: consoleAdapter{consoles},
-		Events: m.Recorder("virtualmachine"),
+		Events: m.Recorder("virtualmachine"), Snapshots: snapshotsOf{&snaps}, Disks: disks,
 	})
 	opts := systemOptions(cfg, log, disks, vms)
 	opts.Drivers[api.VirtualRouterKind] = router.New(router.Config{Node: cfg.NodeName, Client: m.Client, Log: log,
@@ -153,7 +153,7 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 		return fmt.Errorf("set up system controllers: %w", err)
 	}
 	storage.SetupImageEntities(m, disks, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
-	snaps = snapshot.New(snapshotConfig(cfg, sc, disks, inUse, m.Recorder("snapshot"), log))
+	snaps = snapshot.New(snapshotConfig(cfg, sc, disks, vms, inUse, m.Recorder("snapshot"), log))
 	snaps.Setup(m, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
 	migrations := migration.Setup(m, cfg.NodeName, disks, vms, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
 	addSystemMetrics(met, m, cfg, self, disks, vms)
@@ -193,10 +193,10 @@ func nodeListener(secret string, files downloadapi.Files, snaps downloadapi.Snap
 
 // snapshotConfig is the node's snapshots' part of cfg: their files beside
 // the disks, their cache beside the images', fetched like images.
-func snapshotConfig(cfg Config, sc storage.Config, disks *storage.Driver, inUse func(g, ns, id string) string, ev record.Recorder, log *slog.Logger) snapshot.Config {
+func snapshotConfig(cfg Config, sc storage.Config, disks *storage.Driver, vms *vm.Driver, inUse func(g, ns, id string) string, ev record.Recorder, log *slog.Logger) snapshot.Config {
 	return snapshot.Config{
 		Node: cfg.NodeName, Dir: sc.Dir, ImageDir: sc.ImageDir, Client: sc.Client, DownloadHost: sc.DownloadHost,
-		Secret: sc.Secret, Peer: sc.Peer, Disks: disks, InUse: inUse, Events: ev, Log: log.With("node", cfg.NodeName),
+		Secret: sc.Secret, Peer: sc.Peer, Disks: disks, VMs: vms, InUse: inUse, Events: ev, Log: log.With("node", cfg.NodeName),
 	}
 }
 
