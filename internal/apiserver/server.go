@@ -135,6 +135,9 @@ func New(store storage.Store, opts Options) *Server {
 		// serving unchecked is not an option.
 		panic(fmt.Sprintf("apiserver: unknown authorization mode %q", opts.Authorization))
 	}
+	// A restore names a snapshot its writer may read (checked first: a
+	// refusal takes nothing from the ledgers below).
+	s.admitters = append(s.admitters, restoreAdmitter{s})
 	quotas := newQuotaAdmitter(s.store, s.log)
 	s.admitters = append(s.admitters, quotas)
 	go quotas.runRepair(s.stopping)

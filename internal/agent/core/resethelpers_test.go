@@ -94,6 +94,8 @@ func (w *resetWorld) setGolden(vms int) {
 	snaps := map[string]string{}
 	for v := range vms {
 		snaps[fmt.Sprintf("vm%d", v)] = fmt.Sprintf("e1-0/golden-vm%d", v)
+		// The API server admits a restore only from a snapshot that exists.
+		w.Create(w.t, fmt.Sprintf("meta: {apiType: systemv0/snapshot, id: golden-vm%d, group: g, namespace: e1-0}\nspec: {virtualMachineID: vm%d, memory: true}", v, v))
 	}
 	if _, err := controller.UpdateStatus(context.Background(), w.Client, env, func(e *api.Environment) bool {
 		e.Status.Golden = api.GoldenStatus{State: api.EnvReady, Capture: "1", Copy: "0", Memory: true, Snapshots: snaps}
