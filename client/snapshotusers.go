@@ -8,8 +8,10 @@ import (
 )
 
 // SnapshotUsers lists what holds snapshot namespace/id of group, on any
-// node: the disks that are overlays of its files ("blockstorage ns/id")
-// and the image entities being made from it ("imageentity id"). The node
+// node: the disks that are overlays of its files ("blockstorage ns/id"),
+// the image entities being made from it ("imageentity id") and the VMs and
+// disks whose restore from it has not finished ("virtualmachine ns/id
+// (restoring)"). The node
 // holding the snapshot waits for none to be left before it deletes the
 // files.
 func (c *Client) SnapshotUsers(ctx context.Context, group, namespace, id string) ([]string, error) {

@@ -56,8 +56,9 @@ func entityUsers(r *http.Request, s *Server, m *api.Meta) ([]string, error) {
 }
 
 // snapshotUsersRoute's handler: what holds snapshot m up (the disks that
-// are overlays of its files, the image entities being made from it), for
-// the node that holds it (status rights), as names only.
+// are overlays of its files, the image entities being made from it, the
+// VMs and disks whose restore from it is unfinished), for the node that
+// holds it (status rights), as names only.
 func (h *resource) snapshotUsers(w http.ResponseWriter, r *http.Request) error {
 	m, err := h.target(r)
 	if err != nil {
@@ -80,7 +81,34 @@ func (h *resource) snapshotUsers(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeData(w, http.StatusOK, "users", append(users, ents...))
+	users = append(users, ents...)
+	// A restore asked for and not yet finished will read the snapshot's
+	// files (a reset in flight while a re-capture drops the old golden
+	// snapshots): the files must stay until it is done.
+	vms, err := listUsers(r, h.s, api.VirtualMachineKind, m.Group, func(vm *api.VirtualMachine) bool {
+		return restoring(vm.Meta.Annotations, vm.Status.Restore, ref)
+	}, func(vm *api.VirtualMachine) string { return "virtualmachine " + vm.Meta.Namespace + "/" + vm.Meta.ID + " (restoring)" })
+	if err != nil {
+		return err
+	}
+	disks, err := listUsers(r, h.s, api.BlockStorageKind, m.Group, func(bs *api.BlockStorage) bool {
+		return bs.Status.Snapshot != ref && restoring(bs.Meta.Annotations, bs.Status.Restore, ref)
+	}, func(bs *api.BlockStorage) string { return "blockstorage " + bs.Meta.Namespace + "/" + bs.Meta.ID + " (restoring)" })
+	if err != nil {
+		return err
+	}
+	return writeData(w, http.StatusOK, "users", append(append(users, vms...), disks...))
+}
+
+// restoring says whether an object with annotations a and restore status
+// st asks for a restore from snapshot ref ("ns/id") that has not finished
+// for the annotation's token.
+func restoring(a map[string]string, st *api.RestoreStatus, ref string) bool {
+	ns, id, token, err := api.ParseRestore(a[api.AnnotationRestore])
+	if err != nil || ns+"/"+id != ref {
+		return false
+	}
+	return st == nil || st.Token != token || !st.Finished()
 }
 
 // listUsers lists, sorted, name(o) for every object o of kind k in group

@@ -1,6 +1,7 @@
 package apiserver_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -118,5 +119,71 @@ func TestSnapshotUsersForItsNode(t *testing.T) {
 	}
 	if got, err := admin.ImageEntityUsers(ctx(t), "g", "tiny"); err != nil || len(got) != 1 || got[0] != "snapshot ns/s1" {
 		t.Errorf("entity users: %v, %v; want the snapshot", got, err)
+	}
+}
+
+// TestSnapshotUsersRestoring: a VM or disk whose restore annotation names
+// the snapshot holds it up until its node reports that restore (that
+// token) finished: a restore in flight still reads the files.
+func TestSnapshotUsersRestoring(t *testing.T) {
+	e, admin := newRBACEnvAsAdmin(t)
+	e.tenancy("g", "ns")
+	for _, id := range []string{"s1", "s2"} {
+		snap := api.SnapshotKind.New().(*api.Snapshot)
+		snap.Meta.ID, snap.Meta.Group, snap.Meta.Namespace = id, "g", "ns"
+		snap.Spec.VirtualMachineID = "src"
+		if _, err := admin.Create(ctx(t), snap); err != nil {
+			t.Fatal(err)
+		}
+		snap.Status.Node, snap.Status.State = "node-b", api.SnapshotReady
+		if _, err := admin.UpdateStatus(ctx(t), snap); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restoring := func(o api.Object, value string, st *api.RestoreStatus) {
+		t.Helper()
+		o.GetMeta().Group, o.GetMeta().Namespace = "g", "ns"
+		o.GetMeta().Annotations = map[string]string{api.AnnotationRestore: value}
+		if _, err := admin.Create(ctx(t), o); err != nil {
+			t.Fatal(err)
+		}
+		if st == nil {
+			return
+		}
+		switch x := o.(type) {
+		case *api.VirtualMachine:
+			x.Status.Restore = st
+		case *api.BlockStorage:
+			x.Status.Restore = st
+		}
+		if _, err := admin.UpdateStatus(ctx(t), o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vm := func(id string) *api.VirtualMachine {
+		v := api.VirtualMachineKind.New().(*api.VirtualMachine)
+		v.Meta.ID = id
+		v.Spec = api.VirtualMachineSpec{RequestVcpus: "100m", LimitVcpus: "1", RequestMemory: "64M", LimitMemory: "64M"}
+		return v
+	}
+	disk := func(id string) *api.BlockStorage {
+		d := api.BlockStorageKind.New().(*api.BlockStorage)
+		d.Meta.ID = id
+		d.Spec.RequestSize, d.Spec.LimitSize = "1G", "1G"
+		return d
+	}
+	restoring(vm("asked"), "ns/s1@t1", nil)
+	restoring(vm("stepping"), "ns/s1@t1", &api.RestoreStatus{Token: "t1", Step: api.RestoreDisks})
+	restoring(vm("done"), "ns/s1@t1", &api.RestoreStatus{Token: "t1", Step: api.RestoreDone})
+	restoring(vm("failed"), "ns/s1@t1", &api.RestoreStatus{Token: "t1", Step: api.RestoreFailed})
+	restoring(vm("again"), "ns/s1@t2", &api.RestoreStatus{Token: "t1", Step: api.RestoreDone})
+	restoring(vm("other"), "ns/s2@t1", nil)
+	restoring(disk("d-asked"), "ns/s1@t1", &api.RestoreStatus{Token: "t0", Step: api.RestoreDone})
+	restoring(disk("d-done"), "ns/s1@t1", &api.RestoreStatus{Token: "t1", Step: api.RestoreDone})
+	got, err := admin.SnapshotUsers(ctx(t), "g", "ns", "s1")
+	want := []string{"virtualmachine ns/again (restoring)", "virtualmachine ns/asked (restoring)",
+		"virtualmachine ns/stepping (restoring)", "blockstorage ns/d-asked (restoring)"}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("users of s1: %q, %v; want %q", got, err, want)
 	}
 }
