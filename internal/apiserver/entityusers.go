@@ -87,13 +87,17 @@ func (h *resource) snapshotUsers(w http.ResponseWriter, r *http.Request) error {
 	// snapshots): the files must stay until it is done.
 	vms, err := listUsers(r, h.s, api.VirtualMachineKind, m.Group, func(vm *api.VirtualMachine) bool {
 		return restoring(vm.Meta.Annotations, vm.Status.Restore, ref)
-	}, func(vm *api.VirtualMachine) string { return "virtualmachine " + vm.Meta.Namespace + "/" + vm.Meta.ID + " (restoring)" })
+	}, func(vm *api.VirtualMachine) string {
+		return "virtualmachine " + vm.Meta.Namespace + "/" + vm.Meta.ID + " (restoring)"
+	})
 	if err != nil {
 		return err
 	}
 	disks, err := listUsers(r, h.s, api.BlockStorageKind, m.Group, func(bs *api.BlockStorage) bool {
 		return bs.Status.Snapshot != ref && restoring(bs.Meta.Annotations, bs.Status.Restore, ref)
-	}, func(bs *api.BlockStorage) string { return "blockstorage " + bs.Meta.Namespace + "/" + bs.Meta.ID + " (restoring)" })
+	}, func(bs *api.BlockStorage) string {
+		return "blockstorage " + bs.Meta.Namespace + "/" + bs.Meta.ID + " (restoring)"
+	})
 	if err != nil {
 		return err
 	}
