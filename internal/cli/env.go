@@ -92,13 +92,20 @@ func (a *app) envResetCmd() *cobra.Command {
 }
 
 // createReset creates the reset of copy copyName of environment envID.
+// The copy's name is checked against the environment when the caller may
+// read it; a team's operator, bound only in its copy's namespace, may not
+// (403, or 404 when it cannot see the group): the reset then goes to the
+// namespace the copy would have, and the API server's admission says
+// whether that namespace is a copy of the environment.
 func (a *app) createReset(ctx context.Context, c *client.Client, envID, copyName string, spec api.ResetSpec, at string) (*api.Reset, error) {
-	env, err := a.environment(ctx, c, envID)
-	if err != nil {
-		return nil, err
-	}
-	if names := api.CopyNames(env.Spec); !slices.Contains(names, copyName) {
-		return nil, fmt.Errorf("environment %s has no copy %q (copies: %s)", envID, copyName, strings.Join(names, ", "))
+	env, envErr := a.environment(ctx, c, envID)
+	switch {
+	case envErr == nil:
+		if names := api.CopyNames(env.Spec); !slices.Contains(names, copyName) {
+			return nil, fmt.Errorf("environment %s has no copy %q (copies: %s)", envID, copyName, strings.Join(names, ", "))
+		}
+	case !api.IsID(envID) || !(errors.Is(envErr, api.ErrForbidden) || errors.Is(envErr, api.ErrNotFound)):
+		return nil, envErr
 	}
 	if at != "" {
 		t, err := parseAt(at, time.Now())
@@ -109,10 +116,13 @@ func (a *app) createReset(ctx context.Context, c *client.Client, envID, copyName
 	}
 	r := api.ResetKind.New().(*api.Reset)
 	r.Meta.ID = "reset-" + time.Now().UTC().Format("20060102-150405") + "-" + random(2)
-	r.Meta.Group, r.Meta.Namespace = env.Meta.Group, api.CopyNamespace(envID, copyName)
+	r.Meta.Group, r.Meta.Namespace = a.global.group, api.CopyNamespace(envID, copyName)
 	r.Spec = spec
 	out, err := client.For[*api.Reset](c).Create(ctx, r)
 	if err != nil {
+		if envErr != nil { // both answers: which one explains depends on the caller's rights
+			return nil, fmt.Errorf("reset in namespace %s: %w (and %v)", r.Meta.Namespace, err, envErr)
+		}
 		return nil, err
 	}
 	fmt.Fprintf(a.stdout, "reset %s/%s/%s of copy %s of environment %s created\n", out.Meta.Group, out.Meta.Namespace, out.Meta.ID, copyName, envID)

@@ -197,3 +197,41 @@ func TestEnvStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewOperatorCannotReadItsEnvironment: a team's operator, bound
+// only in its copy's namespace, cannot read the environment, yet `env
+// reset ENV COPY` works for it: the reset goes to the copy's namespace
+// and the API server's admission judges it. Another team's copy is
+// refused, with both answers in the message.
+func TestReviewOperatorCannotReadItsEnvironment(t *testing.T) {
+	e, toks := newRBACEnv(t)
+	e.mustRun("apply", "--token", toks["admin"], "-f", writeFile(t, "env.yaml", fmt.Sprintf(`meta: {apiType: corev0/group, id: g}
+---
+meta: {apiType: corev0/environment, id: e1, group: g}
+spec: {templateID: t1, count: 2}
+---
+meta: {apiType: corev0/namespace, id: e1-0, group: g, annotations: {%[1]q: e1, %[2]q: "0"}}
+---
+meta: {apiType: corev0/namespace, id: e1-1, group: g, annotations: {%[1]q: e1, %[2]q: "1"}}
+---
+meta: {apiType: corev0/rolebinding, id: team1, group: g}
+spec: {role: operator, namespace: e1-1, subjects: [{kind: user, name: alice}]}
+`, api.AnnotationEnvironment, api.AnnotationEnvironmentCopy)))
+	if r := e.run("get", "environment", "e1", "-g", "g", "--token", toks["alice"]); r.code == 0 {
+		t.Fatalf("setup: alice reads the environment: %s", r)
+	}
+	r := e.run("env", "reset", "e1", "1", "-g", "g", "--token", toks["alice"])
+	if r.code != 0 || !strings.Contains(r.stdout, "reset g/e1-1/reset-") {
+		t.Fatalf("operator of copy 1 resets it: %s", r)
+	}
+	r = e.run("env", "reset", "e1", "0", "-g", "g", "--token", toks["alice"])
+	want := "reset in namespace e1-0: namespace g/e1-0 not found (and user alice may not get environment g/e1)"
+	if r.code == 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("operator of copy 1 resets copy 0: %s\nwant %q", r, want)
+	}
+	// Whoever reads the environment still gets the copy names checked.
+	r = e.run("env", "reset", "e1", "7", "-g", "g", "--token", toks["admin"])
+	if r.code == 0 || !strings.Contains(r.stderr, `environment e1 has no copy "7" (copies: 0, 1)`) {
+		t.Errorf("admin resets copy 7: %s", r)
+	}
+}
