@@ -41,8 +41,10 @@ type envLab struct {
 	nextEP int // numbers the management endpoints
 }
 
-// upEnvLab brings the lab up. The guests need little: 10 tiny VMs of 128M
-// at 100-250m each fit the nodes' stated capacity many times over.
+// upEnvLab brings the lab up. The nodes' stated capacity is small (4
+// vCPUs, 2G) so that the scheduler's spread outweighs its bonus for the
+// node holding the image (+30): the copies' VMs land on both nodes. The
+// guests need little: 128M and 100-250m each.
 func upEnvLab(tb testing.TB) *envLab {
 	tb.Helper()
 	testenv.RequireCommands(tb, append([]string{"qemu-system-x86_64", "qemu-img"}, tiny.RequiredCommands...)...)
@@ -55,7 +57,7 @@ func upEnvLab(tb testing.TB) *envLab {
 		tb.Fatal(err)
 	}
 	l := labtest.Up(tb, lab.Config{Nodes: 2, Modes: []string{lab.ModeAll, lab.ModeSystem},
-		HeartbeatSeconds: 1, NodeGraceSeconds: 5, LimitVcpus: "16", LimitMemory: "8G"})
+		HeartbeatSeconds: 1, NodeGraceSeconds: 5, LimitVcpus: "4", LimitMemory: "2G"})
 	e := &envLab{tb: tb, l: l, c: l.Client(), last: time.Now()}
 	e.signer, e.key = labtest.NewKey(tb)
 	e.apply("base.yaml", map[string]string{"IMAGE_URL": labtest.ServeFromHub(tb, l, img.Disk)})
