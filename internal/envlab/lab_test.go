@@ -41,10 +41,11 @@ type envLab struct {
 	nextEP int // numbers the management endpoints
 }
 
-// upEnvLab brings the lab up. The nodes' stated capacity is small (4
-// vCPUs, 2G) so that the scheduler's spread outweighs its bonus for the
-// node holding the image (+30): the copies' VMs land on both nodes. The
-// guests need little: 128M and 100-250m each.
+// upEnvLab brings the lab up. The guests need little (128M and 100-250m
+// each): the nodes' stated capacity holds them many times over. Both
+// nodes hold the image (base.yaml puts a disk from it on node-b), so the
+// scheduler's image bonus is the same on both and its spread puts the
+// copies' VMs on both.
 func upEnvLab(tb testing.TB) *envLab {
 	tb.Helper()
 	testenv.RequireCommands(tb, append([]string{"qemu-system-x86_64", "qemu-img"}, tiny.RequiredCommands...)...)
@@ -57,11 +58,12 @@ func upEnvLab(tb testing.TB) *envLab {
 		tb.Fatal(err)
 	}
 	l := labtest.Up(tb, lab.Config{Nodes: 2, Modes: []string{lab.ModeAll, lab.ModeSystem},
-		HeartbeatSeconds: 1, NodeGraceSeconds: 5, LimitVcpus: "4", LimitMemory: "2G"})
+		HeartbeatSeconds: 1, NodeGraceSeconds: 5, LimitVcpus: "16", LimitMemory: "8G"})
 	e := &envLab{tb: tb, l: l, c: l.Client(), last: time.Now()}
 	e.signer, e.key = labtest.NewKey(tb)
 	e.apply("base.yaml", map[string]string{"IMAGE_URL": labtest.ServeFromHub(tb, l, img.Disk)})
 	e.wait("imageentity", groupScope, "tiny", "Available", 3*time.Minute)
+	e.wait("blockstorage", client.Scope{Group: group, Namespace: "base"}, "cache-b", "Active", 3*time.Minute)
 	e.step("lab up, image ready")
 	return e
 }
