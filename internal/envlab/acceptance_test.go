@@ -205,6 +205,7 @@ func (a *acceptance) captureWarm() {
 	a.tb.Helper()
 	g := a.capture(teamEnv, true, "warm-1", 5*time.Minute)
 	a.checkGolden(g, true)
+	a.env.Status.Golden = g
 	files := a.nodeFiles()
 	var mem []string
 	for _, f := range under(files, snapshotDir) {

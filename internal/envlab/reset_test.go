@@ -64,6 +64,7 @@ func (a *acceptance) resetWarm(c, quiet, marker string) {
 		a.tb.Fatalf("copy %s's vm1 after a warm reset is %q, want the golden copy's c0-vm1 (its memory)", c, h)
 	}
 	a.checkUntouched(quiet, quietBefore)
+	a.checkCache(sc)
 	a.step("copy " + c + ": marker gone, address back, both running (warm: vm1 is c0-vm1); copy " + quiet + " untouched, lost no ping")
 }
 
@@ -159,4 +160,36 @@ func (a *acceptance) deleteEnvironment(before map[string]bool) {
 		a.tb.Logf("empty directories left (not counted as leaks): %v", notes)
 	}
 	a.step("no snapshot, cache, disk or VM file of the environment left on any node")
+}
+
+// checkCache: a node that restored a VM of sc from a golden snapshot held
+// by another node has that snapshot's files in its cache.
+func (a *acceptance) checkCache(sc client.Scope) {
+	a.tb.Helper()
+	holder := map[string]string{} // template VM -> node of its golden snapshot
+	for vm, ref := range a.env.Status.Golden.Snapshots {
+		ns, id, _ := strings.Cut(ref, "/")
+		if s, err := client.For[*api.Snapshot](a.c).Get(context.Background(), client.Scope{Group: group, Namespace: ns}, id); err == nil {
+			holder[vm] = s.Status.Node
+		}
+	}
+	files := a.nodeFiles()
+	for id, vm := range a.vms(sc) {
+		node := vm.Meta.Annotations[api.AnnotationVirtualMachineNode]
+		if node == holder[id] {
+			a.tb.Logf("%s/%s runs on %s, which holds its golden snapshot: no cache needed", sc.Namespace, id, node)
+			continue
+		}
+		var mine []string
+		for _, f := range under(files, cacheDir) {
+			if strings.HasPrefix(f, node+"/") && strings.HasSuffix(f, ".qcow2") {
+				mine = append(mine, f)
+			}
+		}
+		if len(mine) == 0 {
+			a.tb.Fatalf("%s/%s was restored on %s from a snapshot on %s, but %s has no cached snapshot file (%v)",
+				sc.Namespace, id, node, holder[id], node, under(files, cacheDir))
+		}
+		a.tb.Logf("%s/%s restored on %s from %s's snapshot, through the cache: %v", sc.Namespace, id, node, holder[id], mine)
+	}
 }
