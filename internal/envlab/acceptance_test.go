@@ -42,10 +42,11 @@ type acceptance struct {
 //     that only copy 2 has is unreachable from copy 1.
 //   - A warm golden state of copy 0 is captured; copy 3 is broken (a
 //     marker written to vm1's raw disk, vm2's address changed, vm1 powered
-//     off through the API) and reset: marker gone, address back, both
-//     running, restored warm (vm1 now runs copy 0's memory: its host name
-//     is c0-vm1), while ping loops inside copy 2 lose nothing and copy 2's
-//     VMs keep their QEMU.
+//     off through the API, and moved to the other node so that its restore
+//     goes through that node's snapshot cache) and reset: marker gone,
+//     address back, both running, restored warm (vm1 now runs copy 0's
+//     memory: its host name is c0-vm1), while ping loops inside copy 2
+//     lose nothing and copy 2's VMs keep their QEMU.
 //   - A golden state without memory is captured; copy 3 is broken again
 //     and reset cold: it boots from the restored disks (its own seed: host
 //     name c3-vm1), marker gone.

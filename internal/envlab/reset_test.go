@@ -23,7 +23,41 @@ func (a *acceptance) breakCopy(c, marker string) {
 	}
 	a.setAction(sc, "vm1", "PowerOff")
 	a.wait("virtualmachine", sc, "vm1", "Stopped", 2*time.Minute)
-	a.step("copy " + c + " broken: marker on vm1's disk, vm2 at 10.0.0.77, vm1 powered off")
+	to := a.moveVM(sc, "vm1")
+	a.step("copy " + c + " broken: marker on vm1's disk, vm2 at 10.0.0.77, vm1 powered off and moved to " + to)
+}
+
+// moveVM moves a stopped VM to the other node (a cold migration), so that
+// a reset restores it away from its golden snapshot's node: through that
+// node's snapshot cache. It returns the new node.
+func (a *acceptance) moveVM(sc client.Scope, id string) string {
+	a.tb.Helper()
+	from := a.vms(sc)[id].Meta.Annotations[api.AnnotationVirtualMachineNode]
+	to := "node-a"
+	if from == to {
+		to = "node-b"
+	}
+	m := &api.Migration{Meta: api.Meta{APIType: api.MigrationKind.APIType, ID: "move-" + id, Group: sc.Group, Namespace: sc.Namespace},
+		Spec: api.MigrationSpec{VirtualMachineID: id, TargetNode: to}}
+	migs := client.For[*api.Migration](a.c)
+	if _, err := migs.Create(context.Background(), m); err != nil {
+		a.tb.Fatal(err)
+	}
+	var last *api.Migration
+	if !poll(3*time.Minute, func() bool {
+		got, err := migs.Get(context.Background(), sc, m.Meta.ID)
+		if err == nil {
+			last = got
+		}
+		return err == nil && (got.Status.Phase == api.MigrationSucceeded || got.Status.Phase == api.MigrationFailed)
+	}) || last.Status.Phase != api.MigrationSucceeded {
+		a.tb.Fatalf("moving %s/%s from %s to %s: %+v%s", sc.Namespace, id, from, to, last, a.logs(15))
+	}
+	if got := a.vms(sc)[id]; got.Meta.Annotations[api.AnnotationVirtualMachineNode] != to || got.Status.State != "Stopped" {
+		a.tb.Fatalf("%s/%s after its move: node %s, %s; want %s, Stopped", sc.Namespace, id,
+			got.Meta.Annotations[api.AnnotationVirtualMachineNode], got.Status.State, to)
+	}
+	return to
 }
 
 // resetWarm resets copy c from the warm golden state while ping loops run
