@@ -62,6 +62,8 @@ fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/registry FuzzEventValidate
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/registry FuzzQuotaValidate
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./api FuzzInjectResourceVersion
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/envtemplate FuzzRender
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/envtemplate FuzzSubstitute
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./api FuzzQuantities
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/host/cloudinit FuzzUserData
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/host/cloudinit FuzzMetaData
@@ -80,9 +82,10 @@ fuzz:
 # image's size (it should be flat: disks are overlays), a VM's time from
 # create to QEMU running and to the guest answering ping (TCG, as root), and
 # the scheduler: one decision over 1,000 nodes, and 10,000 placements on
-# 1,000 nodes through the API server (placements/s, p50/p99); and
-# environments in the lab (TCG, as root): the reset of one copy of 10 tiny
-# VMs, warm and cold, and stamping 5 copies x 3 VMs from a warm golden
+# 1,000 nodes through the API server (placements/s, p50/p99); the reset
+# queue: 100 environment copies x 10 VMs reset at once with simulated nodes;
+# and environments in the lab (TCG, as root): the reset of one copy of 10
+# tiny VMs, warm and cold, and stamping 5 copies x 3 VMs from a warm golden
 # state, each to every VM answering ping (docs/environments.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x -timeout 30m ./internal/apiserver
@@ -91,7 +94,7 @@ bench:
 	$(GO) test -run '^$$' -bench BaseImage -benchtime 10x -timeout 30m ./internal/agent/storage
 	$(GO) test -run '^$$' -bench VMStart -benchtime 5x -timeout 30m ./internal/agent/vm
 	$(GO) test -run '^$$' -bench Decide -timeout 30m ./internal/scheduler
-	$(GO) test -run '^$$' -bench Placement -benchtime 1x -timeout 30m ./internal/agent/core
+	$(GO) test -run '^$$' -bench 'Placement|ResetQueue' -benchtime 1x -timeout 30m ./internal/agent/core
 	$(GO) test -run '^$$' -bench Env -benchtime 3x -timeout 30m ./internal/envlab
 
 # lab-up starts a 3-node humstack lab in network namespaces on this machine

@@ -74,6 +74,7 @@ func main() {
 	fs.Float64Var(&cfg.Ratios.CPU, "cpu-overcommit-ratio", placement.DefaultRatios.CPU, "how many times its vCPUs (limitVcpus) a node may be given in VMs' requestVcpus")
 	fs.Float64Var(&cfg.Ratios.Memory, "memory-overcommit-ratio", placement.DefaultRatios.Memory, "how many times its memory (limitMemory) a node may be given in VMs' requestMemory")
 	fs.Float64Var(&cfg.Ratios.Storage, "storage-overcommit-ratio", placement.DefaultRatios.Storage, "how many times its disk space (limitStorage) a node may be given in disks' requestSize")
+	fs.DurationVar(&cfg.ResetInterval, "reset-interval", apiserver.DefaultResetInterval, "the least time between two resets of one environment copy asked for by its team (operator or editor of the copy's namespace; see docs/security.md); 0: none, only one unfinished reset at a time")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
@@ -81,6 +82,9 @@ func main() {
 		os.Exit(2)
 	}
 	cfg.DisableMetrics = !*metrics
+	if cfg.ResetInterval == 0 { // the Config takes 0 for the default
+		cfg.ResetInterval = -1
+	}
 	// The Config takes 0 for the default; on the command line it is a mistake.
 	if r := cfg.Ratios; !(r.CPU > 0 && r.Memory > 0 && r.Storage > 0) {
 		fmt.Fprintf(os.Stderr, "apiserver: overcommit ratios must be greater than 0 (cpu %v, memory %v, storage %v)\n", r.CPU, r.Memory, r.Storage)

@@ -123,7 +123,8 @@ func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.C
 // scheduler would place the VM.
 func coreOptions(cfg Config, log *slog.Logger) core.Options {
 	return core.Options{Log: log, Resync: cfg.Resync(),
-		Scheduler: core.SchedulerOptions{Policy: scheduler.Policy(cfg.Scheduler.Policy)}}
+		Scheduler: core.SchedulerOptions{Policy: scheduler.Policy(cfg.Scheduler.Policy)},
+		Resets:    core.ResetOptions{PerNode: cfg.Resets.PerNode}}
 }
 
 // setupSystem adds the per-node controllers and the node listener (the

@@ -78,6 +78,9 @@ type Config struct {
 	// Scheduler is beyond the seed: how the Core agent's scheduler places
 	// objects without a node annotation (docs/placement.md).
 	Scheduler SchedulerConfig `json:"scheduler"`
+	// Resets is beyond the seed: the reset queue of environments a Core
+	// agent runs (docs/environments.md#resets).
+	Resets ResetsConfig `json:"resets"`
 
 	// Derived when loading; not keys of the file.
 	MemoryBytes  int64    `json:"-"`
@@ -137,6 +140,13 @@ type SchedulerConfig struct {
 	Policy string `json:"policy"`
 }
 
+// ResetsConfig configures the reset queue a Core agent runs.
+type ResetsConfig struct {
+	// PerNode is how many resets run at once on one node: a reset takes
+	// a slot on every node its copy's VMs are on.
+	PerNode int `json:"perNode"`
+}
+
 // ImageAgentConfig is where the image agent reads disks and stores images.
 type ImageAgentConfig struct {
 	BlockStorageDirPath string `json:"blockStorageDirPath"`
@@ -172,6 +182,7 @@ const (
 	DefaultPowerOffTimeout  = 60
 	DefaultPKIDir           = "./pki"
 	DefaultSchedulerPolicy  = "spread"
+	DefaultResetsPerNode    = 2
 )
 
 // defaults is the config before the file is applied: an omitted key keeps
@@ -196,6 +207,7 @@ func defaults() Config {
 			VirtualMachineDirPath: DefaultVMDir, PowerOffTimeoutSeconds: DefaultPowerOffTimeout,
 		},
 		Scheduler: SchedulerConfig{Policy: DefaultSchedulerPolicy},
+		Resets:    ResetsConfig{PerNode: DefaultResetsPerNode},
 	}
 }
 

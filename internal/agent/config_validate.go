@@ -71,7 +71,12 @@ func (c *Config) validate(fe *api.FieldErrors) {
 	checkPath(fe, "virtualMachineAgentConfig.virtualMachineDirPath", v.VirtualMachineDirPath)
 	checkRange(fe, "virtualMachineAgentConfig.powerOffTimeoutSeconds", v.PowerOffTimeoutSeconds, 1, 3600)
 	checkOneOf(fe, "scheduler.policy", c.Scheduler.Policy, "spread", "pack")
+	checkRange(fe, "resets.perNode", c.Resets.PerNode, 1, maxResetsPerNode)
 }
+
+// maxResetsPerNode bounds resets.perNode: each running reset restores its
+// VMs on the node at once.
+const maxResetsPerNode = 64
 
 func (b *BlockStorageAgentConfig) validate(fe *api.FieldErrors, p string) {
 	checkPath(fe, p+".blockStorageDirPath", b.BlockStorageDirPath)

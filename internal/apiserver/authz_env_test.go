@@ -64,16 +64,29 @@ var testNodeAuth = auth.Static(func(r *http.Request) *auth.Identity {
 // test server's own certificate; e.srv.Client() trusts it).
 func newRBACEnvWith(t testing.TB, al *audit.Logger, secure bool) *rbacEnv {
 	t.Helper()
+	return newRBACEnvOpts(t, al, secure, nil)
+}
+
+// newRBACEnvOpts is newRBACEnvWith with its options changed by tweak
+// (nil: none). By default a team's resets are held back only while one is
+// unfinished (no interval): the matrix makes many in a row.
+func newRBACEnvOpts(t testing.TB, al *audit.Logger, secure bool, tweak func(*apiserver.Options)) *rbacEnv {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	nodeAuth := testNodeAuth
-	s := apiserver.New(st, apiserver.Options{
+	opts := apiserver.Options{
 		Log: slog.New(slog.DiscardHandler), Heartbeat: time.Second, Authorization: apiserver.AuthorizationRBAC,
 		NodeSecret: "test-secret", Audit: al, Metrics: apiserver.NewMetrics(),
 		Authenticator: auth.Chain{nodeAuth, &auth.TokenAuthenticator{Lookup: apiserver.TokenLookup(st)}},
-	})
+		ResetInterval: -1,
+	}
+	if tweak != nil {
+		tweak(&opts)
+	}
+	s := apiserver.New(st, opts)
 	srv := httptest.NewUnstartedServer(s.Handler())
 	if secure {
 		srv.StartTLS()

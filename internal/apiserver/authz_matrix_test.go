@@ -2,6 +2,7 @@ package apiserver_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -33,8 +34,8 @@ import (
 type allow struct{ kinds, verbs, classes string }
 
 var (
-	tenant    = "namespace network virtualrouter blockstorage virtualmachine externalip image imageentity consolelink migration"
-	nsTenant  = "namespace network virtualrouter blockstorage virtualmachine externalip consolelink"
+	tenant    = "namespace network virtualrouter blockstorage virtualmachine externalip image imageentity consolelink migration snapshot template environment reset"
+	nsTenant  = "namespace network virtualrouter blockstorage virtualmachine externalip consolelink snapshot reset"
 	everyRead = "get list watch"
 	anywhere  = "ns-obj ns-coll g1-obj g1-coll ns-self g1-self cl-obj cl-coll"
 )
@@ -63,6 +64,8 @@ var matrix = []struct {
 	{who: "operator", allow: []allow{
 		{"virtualmachine", "get list watch power console", "ns-obj ns-coll g1-coll cl-coll"},
 		{"consolelink", "get list watch create delete", "ns-obj ns-coll g1-coll cl-coll"},
+		// Its copy's resets: ask for one, follow it.
+		{"reset", "get list watch create", "ns-obj ns-coll g1-coll cl-coll"},
 		{"event", everyRead, "cl-obj cl-coll"},
 	}},
 	// A console link for the fixture VM: its consoles, nothing else.
@@ -76,7 +79,7 @@ var matrix = []struct {
 	{who: "node:node-b", allow: []allow{
 		{"node", everyRead, "cl-obj cl-coll"},
 		{"virtualmachine blockstorage virtualrouter migration", "list watch", "ns-coll g1-coll cl-coll"},
-		{"group namespace image externalip externalippool network imageentity", everyRead, anywhere},
+		{"group namespace image externalip externalippool network imageentity snapshot", everyRead, anywhere},
 		{"network", "update status", "ns-obj"},
 	},
 		// What is placed on another node (node-a) is out of its sight,
@@ -100,6 +103,9 @@ var matrix = []struct {
 		{"network", "update status", "ns-obj"},
 		// Migrations move VMs and disks (their node annotations).
 		{"virtualmachine blockstorage", "update", anywhere},
+		// Environments: stamping copies, golden snapshots, the reset queue.
+		{"namespace network virtualrouter externalip blockstorage virtualmachine snapshot reset environment", "create update", anywhere},
+		{"environment reset snapshot", "status", anywhere},
 		{"event", "get create update", "cl-obj"},
 	}},
 	// A scrape token (bound to metrics cluster-wide): GET /metrics only.
@@ -350,6 +356,7 @@ func fixtures(t *testing.T) map[*api.Kind]fixture {
 	quota.Meta.ID = "q1"
 	quota.Spec.Hard.VirtualMachines = new(int64(1000))
 	objs = append(objs, node, lease, tok, role, rb, crb, link, mig, ev, quota)
+	objs = append(objs, envFixtures(link.Spec.VirtualMachineID)...)
 
 	out := map[*api.Kind]fixture{}
 	for _, o := range objs {
@@ -363,6 +370,10 @@ func fixtures(t *testing.T) map[*api.Kind]fixture {
 			m.ID = "g1"
 		case api.NamespaceKind:
 			m.ID = "ns1"
+			if m.Annotations == nil {
+				m.Annotations = map[string]string{}
+			}
+			m.Annotations[api.AnnotationEnvironment], m.Annotations[api.AnnotationEnvironmentCopy] = "e1", "0"
 		}
 		if k.Scope >= api.ScopeGroup {
 			m.Group = "g1"
@@ -396,6 +407,28 @@ func fixtures(t *testing.T) map[*api.Kind]fixture {
 	return out
 }
 
+// envFixtures are the environment kinds' objects: a VM snapshot taken on
+// node-a, a template of one network, an environment of it and a finished
+// reset (an unfinished one would make the API server refuse the next
+// reset in ns1: the rate limit). ns1 is the environment's copy "0" (the
+// namespace fixture's annotations), so resets may be created there.
+func envFixtures(vm string) []api.Object {
+	snap := api.SnapshotKind.New().(*api.Snapshot)
+	snap.Meta.ID, snap.Spec.VirtualMachineID = "s1", vm
+	snap.Status = api.SnapshotStatus{State: api.SnapshotReady, Node: "node-a"}
+	tpl := api.TemplateKind.New().(*api.Template)
+	tpl.Meta.ID = "t1"
+	tpl.Spec.Parameters = []api.TemplateParameter{{Name: "vni", Range: "100-199"}}
+	tpl.Spec.Resources = []json.RawMessage{json.RawMessage(`{"meta":{"apiType":"systemv0/network","id":"net1",` +
+		`"annotations":{"networkv0/network_type":"VXLAN"}},"spec":{"id":"${vni}","ipv4CIDR":"10.0.0.0/24"}}`)}
+	env := api.EnvironmentKind.New().(*api.Environment)
+	env.Meta.ID, env.Spec.TemplateID, env.Spec.Count = "e1", "t1", 1
+	reset := api.ResetKind.New().(*api.Reset)
+	reset.Meta.ID = "r1"
+	reset.Status = api.ResetStatus{Phase: api.ResetSucceeded, Environment: "e1", Copy: "0"}
+	return []api.Object{snap, tpl, env, reset}
+}
+
 func key(k *api.Kind, m *api.Meta) string {
 	switch k.Scope {
 	case api.ScopeGroup:
@@ -406,9 +439,21 @@ func key(k *api.Kind, m *api.Meta) string {
 	return "/" + k.Plural + "/" + m.ID
 }
 
-// restore puts back every fixture a cell deleted.
+// restore puts back every fixture a cell deleted, and removes the resets
+// cells made: an unfinished reset in ns1 holds the next one back (429).
 func (e *rbacEnv) restore(fx map[*api.Kind]fixture) {
 	e.t.Helper()
+	kvs, _, err := e.store.List(context.Background(), "/"+api.ResetKind.Plural+"/")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, kv := range kvs {
+		if kv.Key != fx[api.ResetKind].key {
+			if _, err := e.store.Delete(context.Background(), kv.Key, 0); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
 	for _, f := range fx {
 		if _, err := e.store.Get(context.Background(), f.key); errors.Is(err, api.ErrNotFound) {
 			e.put(f.key, f.obj)

@@ -55,6 +55,10 @@ type Config struct {
 	// (--cpu-overcommit-ratio, --memory-overcommit-ratio,
 	// --storage-overcommit-ratio; zero: placement.DefaultRatios').
 	Ratios placement.Ratios
+	// ResetInterval (--reset-interval) is the least time between two
+	// resets of one environment copy asked for by its team; zero:
+	// DefaultResetInterval, negative: no interval.
+	ResetInterval time.Duration
 	// Out receives what is printed for the operator (the CA fingerprint);
 	// nil prints nothing.
 	Out io.Writer
@@ -113,7 +117,8 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer store.Close()
 	opts := Options{Log: cfg.Log, NodeSecret: secret, Audit: al,
-		Events: EventRetention{TTL: cfg.EventTTL, Max: cfg.MaxEvents}, Ratios: cfg.Ratios}
+		Events: EventRetention{TTL: cfg.EventTTL, Max: cfg.MaxEvents}, Ratios: cfg.Ratios,
+		ResetInterval: cfg.ResetInterval}
 	if !cfg.DisableMetrics {
 		// Wrapped before anything uses the store, so the token
 		// authenticator's reads are timed too.

@@ -56,6 +56,11 @@ type Options struct {
 	// and RepairGrace is the age under which it leaves an entry alone
 	// (repair.go); 0: the defaults.
 	RepairInterval, RepairGrace time.Duration
+	// ResetInterval is the least time between two resets of one
+	// environment copy asked for by its team (admit_reset.go); 0:
+	// DefaultResetInterval, negative: none (one unfinished reset at a
+	// time still holds the next).
+	ResetInterval time.Duration
 }
 
 // Server is the humstack API server over one store.
@@ -148,6 +153,8 @@ func New(store storage.Store, opts Options) *Server {
 	s.consoles.peer = newConsolePeer(opts.TLS)
 	// A VM or disk moves between nodes only with a migration.
 	s.admitters = append(s.admitters, migrationGuard{s})
+	// A team resets its environment copy, within limits.
+	s.admitters = append(s.admitters, newResetAdmitter(s, opts.ResetInterval, opts.Now))
 	s.mux = http.NewServeMux()
 	s.routes()
 	if s.metrics != nil {

@@ -68,6 +68,7 @@ func (a *app) newRoot() *cobra.Command {
 		a.describeCmd(), a.labelCmd(),
 		a.consoleCmd(), a.consoleLinkCmd(), a.configCmd(), a.loginCmd(), a.nodeCmd(),
 		a.cordonCmd(true), a.cordonCmd(false), a.migrateCmd(), a.drainCmd(),
+		a.envCmd(), a.snapshotCmd(),
 	)
 	return root
 }
@@ -92,7 +93,7 @@ func (a *app) objectError(name string, err error) {
 // messages ("... not found: not found"); the repetition is noise on a CLI.
 var classes = []error{
 	api.ErrNotFound, api.ErrAlreadyExists, api.ErrConflict, api.ErrInvalid,
-	api.ErrGone, api.ErrUnauthorized, api.ErrForbidden, api.ErrUnavailable,
+	api.ErrGone, api.ErrUnauthorized, api.ErrForbidden, api.ErrUnavailable, api.ErrTooManyRequests,
 }
 
 // message renders an error for the user: one line, without a trailing

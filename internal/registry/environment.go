@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/envtemplate"
 )
 
 // A snapshot's source is fixed; only its status moves.
@@ -61,29 +62,30 @@ func validateReset(r *api.Reset, fe *api.FieldErrors) {
 	}
 }
 
-// A template's parameters and resources are checked as a whole: every
-// resource must be a valid object once its parameters are filled in
-// (validateTemplate).
-var templateStrategy = &typed[api.TemplateSpec, api.Empty]{
-	validate: validateTemplate,
-}
-
-func validateTemplate(t *api.Template, fe *api.FieldErrors) {
-	seen := noDuplicate{}
-	for i, p := range t.Spec.Parameters {
-		f := indexField("spec.parameters", i)
-		seen.check(fe, f+".name", p.Name)
-	}
-	if len(t.Spec.Resources) == 0 {
-		fe.Add("spec.resources", "required: at least one resource")
-	}
-}
-
 var environmentStrategy = &typed[api.EnvironmentSpec, api.EnvironmentStatus]{
 	validate: validateEnvironment,
 	immutable: []immutable[api.EnvironmentSpec, api.EnvironmentStatus]{
 		{"spec.templateID", func(e *api.Environment) any { return e.Spec.TemplateID }},
 	},
+	update: validateEnvironmentUpdate,
+}
+
+// validateEnvironmentUpdate keeps the golden copy while a golden state
+// exists or is being taken: the golden snapshots live in its namespace,
+// and every other copy's disks are overlays of them.
+func validateEnvironmentUpdate(o, n *api.Environment, fe *api.FieldErrors) {
+	g := o.Status.Golden
+	if g.Copy == "" || (len(g.Snapshots) == 0 && g.State != api.EnvCapturing) {
+		return
+	}
+	if slices.Contains(api.CopyNames(n.Spec), g.Copy) {
+		return
+	}
+	field := "spec.count"
+	if len(n.Spec.Copies) > 0 {
+		field = "spec.copies"
+	}
+	fe.Add(field, "copy %s holds the golden state: it cannot be removed (delete the environment instead)", quote(g.Copy))
 }
 
 var envStates = []string{"", api.EnvCreating, api.EnvReady, api.EnvCapturing, api.EnvResetting, api.EnvDegraded, api.EnvError, api.EnvDeleting}
@@ -116,6 +118,11 @@ func validateEnvironment(e *api.Environment, fe *api.FieldErrors) {
 	}
 	if g := e.Spec.Golden.Copy; g != "" && !slices.Contains(api.CopyNames(e.Spec), g) {
 		fe.Add("spec.golden.copy", "%s is not one of the environment's copies", quote(g))
+	}
+	for _, name := range sortedKeys(e.Spec.Parameters) {
+		if !envtemplate.ValidName(name) {
+			fe.Add("spec.parameters."+name, "%s is not a parameter name", quote(name))
+		}
 	}
 	checkOneOf(fe, "status.state", e.Status.State, envStates...)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -31,6 +32,13 @@ func FuzzDecodeValidate(f *testing.F) {
 		all = append(append(all, "---\n"...), data...)
 	}
 	f.Add(all)
+	for _, name := range []string{"template.yaml", "environment.yaml"} { // examples/env
+		data, err := os.ReadFile(filepath.Join(exampleDir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
 	f.Add([]byte(`{"meta":{"apiType":"systemv0/node","id":"n1"},"spec":{"address":"fd00::1"},"status":{"state":"Ready"}}`))
 	f.Add([]byte(`{"meta":{"apiType":"corev0/event","id":"e1"},"spec":{"type":"Warning","reason":"DownloadFailed","message":"HTTP 404","involvedObject":{"apiType":"systemv0/blockstorage","group":"g","namespace":"n","id":"bs1"},"lastTimestamp":"2026-01-01T00:00:00+02:00"}}`))
 	// Free text may hold characters YAML forbids raw but JSON allows.

@@ -35,6 +35,9 @@ type typed[S, T any] struct {
 	migratable bool
 	// immutable lists other fields an update may not change.
 	immutable []immutable[S, T]
+	// update checks rules of an update that depend on the stored object
+	// (beyond immutable fields); nil when the kind has none.
+	update func(old, new *api.Resource[S, T], fe *api.FieldErrors)
 }
 
 // immutable is one field that may not change on update, compared deeply.
@@ -104,6 +107,9 @@ func (s *typed[S, T]) ValidateUpdate(oldObj, newObj api.Object) api.FieldErrors 
 		if !reflect.DeepEqual(f.get(o), f.get(n)) {
 			fe.Add(f.field, "is immutable")
 		}
+	}
+	if s.update != nil {
+		s.update(o, n, &fe)
 	}
 	return fe
 }

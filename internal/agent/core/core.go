@@ -3,7 +3,8 @@
 // DeleteWaitsFor declarations give, saying in their status what a deletion
 // waits for), external IP bookkeeping, the scheduler (placing VMs,
 // disks and routers that have no node annotation: schedule.go), and the
-// phases of cold migrations (migration.go).
+// phases of cold migrations (migration.go), and the reset queue of
+// environments (reset.go).
 // They act only through the API; nothing here touches a host.
 package core
 
@@ -28,6 +29,8 @@ type Options struct {
 	// Chooser picks migration targets; nil: the scheduler's decision
 	// (SchedulerChooser) under Scheduler's policy.
 	Chooser TargetChooser
+	// Resets configures the reset queue of environments (reset.go).
+	Resets ResetOptions
 }
 
 // Setup adds the core controllers to m.
@@ -41,12 +44,14 @@ func Setup(m *controller.Manager, opts Options) error {
 		return err
 	}
 	setupExternalIPs(m, all, copts)
+	setupEnvironments(m, all, copts)
 	chooser := opts.Chooser
 	if chooser == nil {
 		chooser = SchedulerChooser{Policy: opts.Scheduler.Policy}
 	}
 	setupMigrations(m, all, copts, chooser)
 	setupHolds(m, all, copts)
+	setupResets(m, all, copts, opts.Resets)
 	return nil
 }
 
