@@ -48,6 +48,7 @@ type envLab struct {
 // copies' VMs on both.
 func upEnvLab(tb testing.TB) *envLab {
 	tb.Helper()
+	labtest.Require(tb) // root first: the image is built in root's cache
 	testenv.RequireCommands(tb, append([]string{"qemu-system-x86_64", "qemu-img"}, tiny.RequiredCommands...)...)
 	cache, err := guestcache.TestDir()
 	if err != nil {
