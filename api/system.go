@@ -47,7 +47,7 @@ type VirtualRouterNIC struct {
 	NetworkID   string `json:"networkID"`
 	IPv4Address string `json:"ipv4Address"`
 	// MACAddress fixes the MAC of the router's interface on the network;
-	// empty: a stable one derived from the router and the NIC's index.
+	// empty: a stable one derived from the router and the network.
 	// Copies of an environment share it, so a guest restored from a
 	// memory snapshot finds its gateway at the MAC it remembers.
 	MACAddress string `json:"macAddress,omitempty"`
@@ -283,8 +283,9 @@ var (
 		APIType: "systemv0/imageentity", Name: "imageentity", Plural: "imageentities",
 		Aliases: []string{"ie"}, Scope: ScopeGroup, Rank: 8,
 		// Its file is the backing file of the disks made from it (on any
-		// node), and images map tags to it.
-		DeleteWaitsFor: []string{"blockstorage", "image"},
+		// node) and of the snapshots of those disks, and images map tags
+		// to it.
+		DeleteWaitsFor: []string{"blockstorage", "image", "snapshot"},
 		Columns: []Column{
 			{"STATE", func(o Object) string { return o.(*ImageEntity).Status.State }},
 			{"SOURCE", func(o Object) string {

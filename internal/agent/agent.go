@@ -24,6 +24,7 @@ import (
 	"github.com/humstack/humstack/internal/agent/node"
 	"github.com/humstack/humstack/internal/agent/nodecred"
 	"github.com/humstack/humstack/internal/agent/router"
+	"github.com/humstack/humstack/internal/agent/snapshot"
 	"github.com/humstack/humstack/internal/agent/storage"
 	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/agent/vm"
@@ -132,15 +133,18 @@ func coreOptions(cfg Config, log *slog.Logger) core.Options {
 // the cluster's secret), and the node's metrics.
 func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred.Credential, self *node.Agent, met *metrics.Agent, log *slog.Logger) error {
 	var vms *vm.Driver
-	sc := storageConfig(cfg, m.Client, cred, func(g, ns, id string) string { return vms.DiskUser(g, ns, id) })
+	var snaps *snapshot.Node
+	inUse := func(g, ns, id string) string { return vms.DiskUser(g, ns, id) }
+	sc := storageConfig(cfg, m.Client, cred, inUse)
 	sc.Events = m.Recorder("blockstorage")
+	sc.Snapshots = snapshotsOf{&snaps}
 	disks := storage.New(sc)
 	consoles := console.NewManager(func(k console.Key) string { return vms.Dir(k.Group, k.Namespace, k.ID) }, log)
 	vc := cfg.VirtualMachineAgentConfig
 	vms = vm.New(vm.Config{
 		Node: cfg.NodeName, Dir: vc.VirtualMachineDirPath, DiskPath: disks.Path, Client: m.Client,
 		Accel: accel, PowerOffTimeout: seconds(vc.PowerOffTimeoutSeconds), Consoles: consoleAdapter{consoles},
-		Events: m.Recorder("virtualmachine"),
+		Events: m.Recorder("virtualmachine"), Snapshots: snapshotsOf{&snaps}, Disks: disks,
 	})
 	opts := systemOptions(cfg, log, disks, vms)
 	opts.Drivers[api.VirtualRouterKind] = router.New(router.Config{Node: cfg.NodeName, Client: m.Client, Log: log,
@@ -149,6 +153,8 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 		return fmt.Errorf("set up system controllers: %w", err)
 	}
 	storage.SetupImageEntities(m, disks, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
+	snaps = snapshot.New(snapshotConfig(cfg, sc, disks, vms, inUse, m.Recorder("snapshot"), log))
+	snaps.Setup(m, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
 	migrations := migration.Setup(m, cfg.NodeName, disks, vms, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
 	addSystemMetrics(met, m, cfg, self, disks, vms)
 	m.Add(controller.RunnableFunc(func(ctx context.Context) error {
@@ -161,7 +167,7 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 		log.Warn("node listener off: no node certificate (joinToken) and no blockStorageAgentConfig.downloadAPI secret; disks from images held on other nodes cannot be fetched, other nodes cannot fetch from this one, and consoles and metrics cannot be reached")
 		return nil
 	}
-	h := nodeListener(d.Secret, disks, consoles, met, log)
+	h := nodeListener(d.Secret, disks, snaps, consoles, met, log)
 	h.SetMigrationTargets(migrations.Targets)
 	addr := net.JoinHostPort(d.ListenAddress, strconv.Itoa(d.ListenPort))
 	if !cred.Joined() { // the shared secret only, as before
@@ -177,12 +183,29 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 }
 
 // nodeListener is everything the node listener serves, each route behind
-// its row of the one rule table (downloadapi/rules.go): image entities for
-// other nodes, consoles and metrics for the API server, all of it for the
-// deprecated secret. TestNodeListenerMatrix calls it for the routes it
-// checks.
-func nodeListener(secret string, files downloadapi.Files, consoles *console.Manager, met *metrics.Agent, log *slog.Logger) *downloadapi.Listener {
-	return downloadapi.NodeListener(secret, files, log, consoles, met)
+// its row of the one rule table (downloadapi/rules.go): image entities and
+// snapshots for other nodes, consoles and metrics for the API server, all
+// of it for the deprecated secret. TestNodeListenerMatrix calls it for the
+// routes it checks.
+func nodeListener(secret string, files downloadapi.Files, snaps downloadapi.SnapshotFiles, consoles *console.Manager, met *metrics.Agent, log *slog.Logger) *downloadapi.Listener {
+	return downloadapi.NodeListener(secret, files, log, consoles, met, downloadapi.SnapshotRoutes{Files: snaps, Log: log})
+}
+
+// snapshotConfig is the node's snapshots' part of cfg: their files beside
+// the disks, their cache beside the images', fetched like images.
+func snapshotConfig(cfg Config, sc storage.Config, disks *storage.Driver, vms *vm.Driver, inUse func(g, ns, id string) string, ev record.Recorder, log *slog.Logger) snapshot.Config {
+	return snapshot.Config{
+		Node: cfg.NodeName, Dir: sc.Dir, ImageDir: sc.ImageDir, Client: sc.Client, DownloadHost: sc.DownloadHost,
+		Secret: sc.Secret, Peer: sc.Peer, Disks: disks, VMs: vms, InUse: inUse, Events: ev, Log: log.With("node", cfg.NodeName),
+	}
+}
+
+// snapshotsOf lets the storage driver, made first, use the node's
+// snapshots, made after it.
+type snapshotsOf struct{ n **snapshot.Node }
+
+func (s snapshotsOf) Local(ctx context.Context, snap *api.Snapshot) ([]string, string, error) {
+	return (*s.n).Local(ctx, snap)
 }
 
 // consoleAdapter lets the VM driver start and stop console relays without

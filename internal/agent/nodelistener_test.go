@@ -86,6 +86,9 @@ func (d matrixFiles) BlockStorageFile(g, ns, id string) string {
 func (d matrixFiles) ImageEntityFile(g, id string) string {
 	return filepath.Join(string(d), "img", g, id)
 }
+func (d matrixFiles) SnapshotFile(g, ns, id, file string) string {
+	return filepath.Join(string(d), "snap", g, ns, id, file)
+}
 
 // matrixNode is node-a's listener with a disk, an image entity and a VM
 // (with serial and VNC consoles), all named g1/ns1/x1.
@@ -98,7 +101,7 @@ func startMatrixNode(t *testing.T, ca *pki.CA, secret string) matrixNode {
 	t.Helper()
 	quiet := slog.New(slog.DiscardHandler)
 	files := matrixFiles(t.TempDir())
-	for _, p := range []string{files.BlockStorageFile("g1", "ns1", "x1"), files.ImageEntityFile("g1", "x1")} {
+	for _, p := range []string{files.BlockStorageFile("g1", "ns1", "x1"), files.ImageEntityFile("g1", "x1"), files.SnapshotFile("g1", "ns1", "x1", "disk0.qcow2")} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +116,7 @@ func startMatrixNode(t *testing.T, ca *pki.CA, secret string) matrixNode {
 
 	met := metrics.New("node-a", quiet)
 	met.ReconciledOutcome("matrix", time.Millisecond, "success", nil)
-	l := nodeListener(secret, files, vms.Manager, met, quiet)
+	l := nodeListener(secret, files, files, vms.Manager, met, quiet)
 	// node-a's listener TLS, as nodecred.ListenerTLS makes it.
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{*pkitest.NodeCert(t, ca, "node-a")},
 		ClientAuth: tls.VerifyClientCertIfGiven, ClientCAs: ca.Pool()}
@@ -231,7 +234,7 @@ func TestNodeListenerMatrix(t *testing.T) {
 				ids = ids[:1]
 			}
 			for _, id := range ids {
-				path := strings.NewReplacer("{group}", "g1", "{namespace}", "ns1", "{id}", id).Replace(tmpl)
+				path := strings.NewReplacer("{group}", "g1", "{namespace}", "ns1", "{id}", id, "{file}", "disk0.qcow2").Replace(tmpl)
 				for _, c := range callers {
 					cells++
 					w := want(c, secret, allow, id == "x1")
@@ -269,7 +272,7 @@ func TestNodeListenerMatrix(t *testing.T) {
 func TestEveryNodeRouteHasARule(t *testing.T) {
 	m := console.NewManager(func(console.Key) string { return t.TempDir() }, nil)
 	defer m.Close()
-	l := nodeListener("", matrixFiles(t.TempDir()), m, metrics.New("node-a", nil), slog.New(slog.DiscardHandler))
+	l := nodeListener("", matrixFiles(t.TempDir()), matrixFiles(t.TempDir()), m, metrics.New("node-a", nil), slog.New(slog.DiscardHandler))
 	used := map[string]bool{}
 	for _, r := range l.Routes() {
 		if _, ok := downloadapi.RuleOf(r); !ok {
@@ -287,14 +290,14 @@ func TestEveryNodeRouteHasARule(t *testing.T) {
 // TestNodeRulesLeastPrivilege states, apart from the table, what its rows
 // must never allow, so a mistaken row fails even though the matrix takes
 // its expectations from the table: a node certificate reaches image
-// entities only (what a node needs from another to make a disk from an
-// image; never disks, never consoles, which a stolen node credential would
+// entities and snapshots only (what a node needs from another to make a
+// disk from an image or restore one from a snapshot; never disks, never consoles, which a stolen node credential would
 // open on every node, never metrics, which name every VM of the node), and
 // the API server's certificate the consoles and the metrics only.
 func TestNodeRulesLeastPrivilege(t *testing.T) {
 	for _, p := range downloadapi.RulePatterns() {
 		allow, _ := downloadapi.RuleOf(p)
-		entity := p == "GET /v0/imageentities/{group}/{id}"
+		entity := p == "GET /v0/imageentities/{group}/{id}" || p == "GET /v0/snapshots/{group}/{namespace}/{id}/{file}"
 		consoleRoute := strings.HasPrefix(p, "GET /v0/consoles/") || p == "GET "+metrics.Path
 		if slices.Contains(allow, downloadapi.CallerNode) != entity {
 			t.Errorf("%s: node certificates allowed %t, want %t", p, !entity, entity)

@@ -45,6 +45,9 @@ var ruleTable = map[string]routeRule{
 	// Image entities: the disks that are overlays of one (entityusers.go),
 	// for the agent that holds it (status rights), as names only.
 	"GET /api/v0/groups/{group}/{kind}/{id}/users": {verb: auth.VerbStatus},
+	// Snapshots likewise: the disks restored from one and the image
+	// entities being made from it, for the node that holds it.
+	"GET /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/users": {verb: auth.VerbStatus},
 
 	// Virtual machines: power (actionState only) and the consoles.
 	"PUT /api/v0/groups/{group}/namespaces/{namespace}/{kind}/{id}/power":      {verb: auth.VerbPower},

@@ -94,13 +94,17 @@ func validateVirtualRouter(r *api.VirtualRouter, fe *api.FieldErrors) {
 	}
 	// One veth per network: a second NIC on the same network has no bridge
 	// port of its own to go to.
-	nets := noDuplicate{}
+	nets, macs := noDuplicate{}, noDuplicate{}
 	for i, nic := range r.Spec.NICs {
 		f := indexField("spec.nics", i)
 		if requireID(fe, f+".networkID", nic.NetworkID) {
 			nets.check(fe, f+".networkID", nic.NetworkID)
 		}
 		requireIPv4Prefix(fe, f+".ipv4Address", nic.IPv4Address)
+		// Two ports with one MAC would confuse the bridges' forwarding.
+		if hw, ok := checkMAC(fe, f+".macAddress", nic.MACAddress); ok && hw != nil {
+			macs.check(fe, f+".macAddress", hw.String())
+		}
 	}
 	validateRouterAddresses(r, fe)
 }

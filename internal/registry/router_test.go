@@ -36,6 +36,17 @@ func TestValidateRouterAddresses(t *testing.T) {
 				o.Spec.ExternalIPs[0].BindInternalIPv4Address = "10.0.0.1"
 			})(o)
 		}, ""},
+		{"nics/macAddress fixed", "virtualrouter", edit(func(o *r) { o.Spec.NICs[0].MACAddress = "52:54:00:aa:bb:01" }), ""},
+		{"nics/macAddress not a MAC", "virtualrouter", edit(func(o *r) { o.Spec.NICs[0].MACAddress = "52:54:00:aa:bb" }), "spec.nics[0].macAddress"},
+		{"nics/macAddress multicast", "virtualrouter", edit(func(o *r) { o.Spec.NICs[0].MACAddress = "01:00:5e:00:00:01" }), "spec.nics[0].macAddress"},
+		{"nics/macAddress all zeros", "virtualrouter", edit(func(o *r) { o.Spec.NICs[0].MACAddress = "00:00:00:00:00:00" }), "spec.nics[0].macAddress"},
+		{"nics/macAddress twice", "virtualrouter", func(o api.Object) {
+			nic("net2", "10.1.0.254/24")(o)
+			edit(func(o *r) {
+				o.Spec.NICs[0].MACAddress = "52:54:00:AA:BB:01"
+				o.Spec.NICs[1].MACAddress = "52:54:00:aa:bb:01"
+			})(o)
+		}, "spec.nics[1].macAddress"},
 		{"externalGateway/is natGatewayIP", "virtualrouter", edit(func(o *r) { o.Spec.ExternalGateway = o.Spec.NATGatewayIP }), "spec.externalGateway"},
 	})
 }

@@ -47,6 +47,13 @@ var nodeRules = map[string][]Caller{
 	// be asked for a disk from any image, and every node reads every image
 	// and entity through the API already.
 	"GET " + imageEntityPattern: {CallerNode, CallerSecret},
+	// Another node restores a disk or VM from a snapshot this node holds
+	// (golden states are restored on every node an environment's copies
+	// run on): it fetches the snapshot's files once into its cache and
+	// checks them against the snapshot's sha256s. Like image entities, any
+	// node may be asked to restore any snapshot, and every node reads
+	// every snapshot through the API already.
+	"GET " + snapshotPattern: {CallerNode, CallerSecret},
 	// A disk is its VM's data: no other node needs it, and the node role
 	// may not read disks placed on other nodes, except the target of the
 	// disk's migration while it copies the disk; the seed's secret still

@@ -324,3 +324,25 @@ func conditionIs(t *testing.T, vr *api.VirtualRouter, typ string, status api.Con
 		t.Fatalf("router %s: condition %s is %+v, want %s/%s at generation %d", vr.Meta.ID, typ, c, status, reason, vr.Meta.Generation)
 	}
 }
+
+// TestDriverRouterNICMAC: a NIC's macAddress is the MAC of the router's
+// interface on that network (environment copies share it); without it the
+// derived one stays.
+func TestDriverRouterNICMAC(t *testing.T) {
+	e, fake := env(t)
+	e.Create(t, "meta: {apiType: systemv0/network, id: net2, group: g, namespace: ns}\nspec: {ipv4CIDR: 10.1.0.0/24}")
+	doc := strings.Replace(routerDoc("vr1", "192.168.10.200", "", "net1=10.0.0.254/24", "net2=10.1.0.254/24"),
+		"{networkID: net1, ipv4Address: 10.0.0.254/24}", "{networkID: net1, ipv4Address: 10.0.0.254/24, macAddress: 52:54:00:AA:BB:01}", 1)
+	e.Create(t, doc)
+	waitState(t, e, "vr1", StateRunning, "")
+	k := Key("g", "ns", "vr1")
+	d, _ := fake.get(NetnsName("test-", k))
+	if len(d.Ports) != 3 || d.Ports[1].MAC.String() != "52:54:00:aa:bb:01" || d.Ports[2].MAC.String() != portMAC(k, "net2").String() {
+		t.Fatalf("ports %+v", d.Ports)
+	}
+	update(t, e, "vr1", func(vr *api.VirtualRouter) { vr.Spec.NICs[0].MACAddress = "" })
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		d, _ := fake.get(NetnsName("test-", k))
+		return d.Ports[1].MAC.String() == portMAC(k, "net1").String(), fmt.Sprintf("MAC %s", d.Ports[1].MAC)
+	})
+}

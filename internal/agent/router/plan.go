@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"sort"
@@ -126,7 +127,11 @@ func (d *Driver) nics(ctx context.Context, vr *api.VirtualRouter, k string) ([]P
 		if err != nil {
 			return nil, nil, err
 		}
-		ports = append(ports, Port{Host: nicHostName(k, nic.NetworkID), Inside: bridge, MAC: portMAC(k, nic.NetworkID),
+		mac, err := nicMAC(k, i, nic)
+		if err != nil {
+			return nil, nil, err
+		}
+		ports = append(ports, Port{Host: nicHostName(k, nic.NetworkID), Inside: bridge, MAC: mac,
 			Bridge: bridge, Addrs: []netip.Prefix{a}})
 		nets = append(nets, a.Masked())
 	}
@@ -143,6 +148,22 @@ func (d *Driver) nics(ctx context.Context, vr *api.VirtualRouter, k string) ([]P
 // nicAddress checks NIC i's address against its network: a host of the
 // network's CIDR, with its prefix length, and not the gateway address the
 // nodes put on the network's bridge.
+// nicMAC is the MAC of the router's interface on NIC i's network: the one
+// the spec fixes (environment copies share it, so restored guests find
+// their gateway at the MAC they remember), else portMAC.
+func nicMAC(k string, i int, nic api.VirtualRouterNIC) (net.HardwareAddr, error) {
+	if nic.MACAddress == "" {
+		return portMAC(k, nic.NetworkID), nil
+	}
+	// The server validated it; checked again since the kernel would refuse
+	// a multicast one only when the veth is made.
+	hw, err := net.ParseMAC(nic.MACAddress)
+	if err != nil || len(hw) != 6 || hw[0]&1 != 0 || string(hw) == string(make([]byte, 6)) {
+		return nil, invalid("spec.nics[%d].macAddress %q is not a unicast MAC address", i, nic.MACAddress)
+	}
+	return hw, nil
+}
+
 func nicAddress(n *api.Network, i int, s string) (netip.Prefix, error) {
 	f := fmt.Sprintf("spec.nics[%d].ipv4Address", i)
 	cidr, ok := api.ParseIPv4Network(n.Spec.IPv4CIDR)

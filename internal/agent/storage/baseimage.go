@@ -213,23 +213,27 @@ func (d *Driver) fetchEntity(ctx context.Context, j *job, hc *http.Client, url, 
 // left alone: the entity's own controller owns them.
 func (d *Driver) releaseCached(ctx context.Context, backing string) error {
 	cache := filepath.Join(d.imageDir, cacheDir) + string(filepath.Separator)
-	if backing == "" || !strings.HasPrefix(backing, cache) {
-		return nil
+	if backing == "" || !strings.HasPrefix(backing, cache) || d.snapshotOf(backing) != "" {
+		return nil // a snapshot's cache is the snapshot controller's
 	}
 	d.cacheMu.Lock()
 	defer d.cacheMu.Unlock()
+	// Disks, and snapshots' disk files (held under d.dir, cached under the
+	// snapshot cache), may be overlays of it.
 	used := false
-	err := filepath.WalkDir(d.dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || used || e.IsDir() || qcow2.IsTemp(e.Name()) || !strings.HasSuffix(p, ".qcow2") {
+	for _, root := range []string{d.dir, filepath.Join(d.imageDir, cacheDir, snapshotsCacheDir)} {
+		err := filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+			if err != nil || used || e.IsDir() || qcow2.IsTemp(e.Name()) || !strings.HasSuffix(p, ".qcow2") {
+				return err
+			}
+			if img, err := qcow2.Info(ctx, p); err == nil && img.BackingFile == backing {
+				used = true
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, fs.ErrNotExist) || used {
 			return err
 		}
-		if img, err := qcow2.Info(ctx, p); err == nil && img.BackingFile == backing {
-			used = true
-		}
-		return nil
-	})
-	if err != nil || used {
-		return err
 	}
 	if err := os.Remove(backing); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err

@@ -41,7 +41,8 @@ const inUseRecheck = 5 * time.Second
 func SetupImageEntities(m *controller.Manager, d *Driver, opts controller.Options) {
 	disks := m.Informer(api.BlockStorageKind, system.FilterName(d.node), system.PlacedOn(api.BlockStorageKind, d.node))
 	ents := m.Informer(api.ImageEntityKind, "", nil)
-	r := &entityReconciler{c: m.Client, d: d, ents: ents, disks: disks, finalizer: system.Finalizer(d.node)}
+	snaps := m.Informer(api.SnapshotKind, "", nil)
+	r := &entityReconciler{c: m.Client, d: d, ents: ents, disks: disks, snaps: snaps, finalizer: system.Finalizer(d.node)}
 	ctrl := controller.New(api.ImageEntityKind.Name, ents, r, opts)
 	// A source disk becoming Active (or Used, or gone) moves its entities.
 	ctrl.Watch(disks, func(o api.Object) []controller.Key {
@@ -55,6 +56,17 @@ func SetupImageEntities(m *controller.Manager, d *Driver, opts controller.Option
 		}
 		return keys
 	})
+	// A snapshot getting Ready moves the entities made from it.
+	ctrl.Watch(snaps, func(o api.Object) []controller.Key {
+		var keys []controller.Key
+		for _, e := range ents.List() {
+			s, m := e.(*api.ImageEntity).Spec.Source, o.GetMeta()
+			if e.GetMeta().Group == m.Group && s.Namespace == m.Namespace && s.SnapshotID == m.ID {
+				keys = append(keys, controller.KeyOf(e))
+			}
+		}
+		return keys
+	})
 	m.Add(ctrl)
 }
 
@@ -62,6 +74,7 @@ type entityReconciler struct {
 	c           *client.Client
 	d           *Driver
 	ents, disks *controller.Informer
+	snaps       *controller.Informer
 	finalizer   string
 }
 
@@ -108,6 +121,9 @@ func (r *entityReconciler) Reconcile(ctx context.Context, key controller.Key) (c
 // entity must still be torn down here).
 func (r *entityReconciler) source(ent *api.ImageEntity) (*api.BlockStorage, bool) {
 	s := ent.Spec.Source
+	if s.SnapshotID != "" {
+		return nil, r.snapshotMine(ent)
+	}
 	o, ok := r.disks.Get(controller.Key{Group: ent.Meta.Group, Namespace: s.Namespace, ID: s.BlockStorageID})
 	var bs *api.BlockStorage
 	if ok {
@@ -140,22 +156,12 @@ func (r *entityReconciler) converge(ctx context.Context, ent *api.ImageEntity, s
 		r.available(st, sum, fi.Size())
 		return controller.Result{}, nil
 	}
-	where := fmt.Sprintf("%s/%s", ent.Spec.Source.Namespace, ent.Spec.Source.BlockStorageID)
-	switch {
-	case src == nil:
-		setEntity(st, EntityError, fmt.Sprintf("source disk %s is gone from node %s and the copy was never made", where, r.d.node))
-		return controller.Result{}, nil
-	case src.Meta.Deleting():
-		setEntity(st, EntityPending, "source disk "+where+" is being deleted")
-		return controller.Result{}, nil
-	case src.Status.State == StateUsed:
-		setEntity(st, EntityPending, "waiting: source disk "+where+" is used by a running VM")
-		return controller.Result{}, nil
-	case src.Status.State != StateActive:
-		setEntity(st, EntityPending, fmt.Sprintf("waiting for source disk %s to be Active (it is %s)", where, orNone(src.Status.State)))
+	srcPath, state, msg := r.sourceFile(ctx, ent, src)
+	if srcPath == "" {
+		setEntity(st, state, msg)
 		return controller.Result{}, nil
 	}
-	srcPath := r.d.Path(g, src.Meta.Namespace, src.Meta.ID)
+	where := sourceName(ent)
 	v := r.d.runJob("entity:"+g+"/"+id, srcPath, func(ctx context.Context, j *job) error {
 		j.state.Store(StateCopying)
 		sum, err := copyDisk(ctx, srcPath, path)
@@ -179,6 +185,36 @@ func (r *entityReconciler) converge(ctx context.Context, ent *api.ImageEntity, s
 		setEntity(st, EntityCopying, "copying disk "+where)
 	}
 	return controller.Result{RequeueAfter: v.Requeue}, nil
+}
+
+// sourceFile is the file to make the entity from: its source disk's, or
+// the snapshot's file of that disk; or "" with the state and message
+// saying what it waits for.
+func (r *entityReconciler) sourceFile(ctx context.Context, ent *api.ImageEntity, src *api.BlockStorage) (path, state, msg string) {
+	if ent.Spec.Source.SnapshotID != "" {
+		return r.snapshotFile(ctx, ent)
+	}
+	where := sourceName(ent)
+	switch {
+	case src == nil:
+		return "", EntityError, fmt.Sprintf("source disk %s is gone from node %s and the copy was never made", where, r.d.node)
+	case src.Meta.Deleting():
+		return "", EntityPending, "source disk " + where + " is being deleted"
+	case src.Status.State == StateUsed:
+		return "", EntityPending, "waiting: source disk " + where + " is used by a running VM"
+	case src.Status.State != StateActive:
+		return "", EntityPending, fmt.Sprintf("waiting for source disk %s to be Active (it is %s)", where, orNone(src.Status.State))
+	}
+	return r.d.Path(ent.Meta.Group, src.Meta.Namespace, src.Meta.ID), "", ""
+}
+
+// sourceName names the entity's source in messages.
+func sourceName(ent *api.ImageEntity) string {
+	s := ent.Spec.Source
+	if s.SnapshotID != "" {
+		return fmt.Sprintf("%s/%s (snapshot %s)", s.Namespace, s.BlockStorageID, s.SnapshotID)
+	}
+	return s.Namespace + "/" + s.BlockStorageID
 }
 
 func (r *entityReconciler) available(st *api.ImageEntityStatus, sum string, size int64) {

@@ -94,6 +94,9 @@ type Config struct {
 	// Events records the disks' downloads, copies and growth
 	// (docs/events.md); nil discards them.
 	Events record.Recorder
+	// Snapshots gives snapshots' files for a disk's own restore
+	// (AnnotationRestore); nil: disks are not restored.
+	Snapshots SnapshotFiles
 }
 
 // Driver realizes block storages on this node. It implements
@@ -107,6 +110,7 @@ type Driver struct {
 	retry               time.Duration
 	sem                 chan struct{}
 	events              record.Recorder
+	snapshots           SnapshotFiles
 
 	// cacheMu orders making overlays on cached images against removing a
 	// cached image no disk uses any more.
@@ -132,8 +136,8 @@ func New(cfg Config) *Driver {
 		cfg.Events = record.Discard
 	}
 	return &Driver{
-		events: cfg.Events,
-		node:   cfg.Node, dir: cfg.Dir, imageDir: cfg.ImageDir, client: cfg.Client, inUse: cfg.InUse,
+		events: cfg.Events, snapshots: cfg.Snapshots,
+		node: cfg.Node, dir: cfg.Dir, imageDir: cfg.ImageDir, client: cfg.Client, inUse: cfg.InUse,
 		secret: cfg.Secret, host: cfg.DownloadHost, peer: cfg.Peer,
 		retry: r, sem: make(chan struct{}, n), jobs: map[string]*job{},
 	}
@@ -160,6 +164,9 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 	}
 	m := bs.GetMeta()
 	path := d.Path(m.Group, m.Namespace, m.ID)
+	if _, err := d.restoreRequested(ctx, bs); err != nil {
+		return controller.Result{}, err
+	}
 	if done, err := d.existing(ctx, bs, path, limit); done || err != nil {
 		return controller.Result{}, err
 	}
@@ -212,6 +219,7 @@ func (d *Driver) existing(ctx context.Context, bs *api.BlockStorage, path string
 		setState(bs, StateUsed, "attached to running VM "+user)
 		bs.Status.UsedBy = user
 		bs.Status.ImageEntity = d.entityOf(img.BackingFile)
+		bs.Status.Snapshot = d.snapshotOf(img.BackingFile)
 		return true, nil
 	case img.Format != qcow2.FormatQCOW2:
 		setState(bs, StateError, fmt.Sprintf("disk %s is %s, not qcow2", path, img.Format))
@@ -230,6 +238,7 @@ func (d *Driver) existing(ctx context.Context, bs *api.BlockStorage, path string
 		// Read from the file, not remembered: a status written from a
 		// stale copy must not lose which entity backs the disk.
 		bs.Status.ImageEntity = d.entityOf(img.BackingFile)
+		bs.Status.Snapshot = d.snapshotOf(img.BackingFile)
 		d.forget(key(bs.GetMeta()))
 		if d.host != "" {
 			if bs.Meta.Annotations == nil {

@@ -16,6 +16,7 @@ var readyStates = map[*api.Kind][]string{
 	api.VirtualRouterKind:  {"Running"},
 	api.VirtualMachineKind: {"Running"},
 	api.ImageEntityKind:    {"Available"},
+	api.SnapshotKind:       {"Ready"},
 }
 
 // SetCondition sets condition t on obj's status.conditions, observed at

@@ -2,6 +2,7 @@ package vm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -57,8 +58,9 @@ func (realHost) removeTap(name string) error {
 }
 
 // launch makes the VM's taps and seed, records the launch and starts
-// QEMU. A failure removes the taps it made.
-func (d *Driver) launch(ctx context.Context, vm *api.VirtualMachine, dir string, p plan, rec record) (pid int, err error) {
+// QEMU, booting or, when state is not "", loading that saved state (see
+// warm). A failure removes the taps it made.
+func (d *Driver) launch(ctx context.Context, vm *api.VirtualMachine, dir string, p plan, rec record, state string) (pid int, err error) {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return 0, err
 	}
@@ -89,7 +91,34 @@ func (d *Driver) launch(ctx context.Context, vm *api.VirtualMachine, dir string,
 	if err := writeRecord(dir, rec); err != nil {
 		return 0, err
 	}
-	return qemu.Start(ctx, machine(vm, dir, d.accel, p, seedPath))
+	m := machine(vm, dir, d.accel, p, seedPath)
+	if state == "" {
+		return qemu.Start(ctx, m)
+	}
+	return warm(ctx, m, state)
+}
+
+// warm starts QEMU waiting for a saved state, loads state and resumes the
+// guest. A QEMU that fails is killed, so a cold start can follow.
+func warm(ctx context.Context, m qemu.Machine, state string) (pid int, err error) {
+	m.Incoming = true
+	if pid, err = qemu.Start(ctx, m); err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, qemu.Kill(m.Dir))
+		}
+	}()
+	q, err := qemu.DialQMP(ctx, m.Dir)
+	if err != nil {
+		return 0, err
+	}
+	defer q.Close()
+	if err := q.MigrateIncoming(ctx, m.Dir, state); err != nil {
+		return 0, err
+	}
+	return pid, q.Cont(ctx)
 }
 
 // machine is the QEMU description of plan p.

@@ -81,6 +81,12 @@ type Config struct {
 	// Events records the VMs' starts, stops and crashes (docs/events.md);
 	// nil discards them.
 	Events events.Recorder
+	// Snapshots and Disks serve restores (api.AnnotationRestore): the
+	// snapshot's files on this node, and replacing a disk's file by an
+	// overlay of one. A VM asking for a restore while they are nil fails
+	// its restore.
+	Snapshots SnapshotFiles
+	Disks     DiskRestorer
 }
 
 // Driver realizes VMs on this node. It implements system.Driver.
@@ -92,9 +98,13 @@ type Driver struct {
 	consoles         Consoles
 	host             hostOps
 	events           events.Recorder
+	snapshots        SnapshotFiles
+	disks            DiskRestorer
 
-	mu     sync.Mutex
-	diedAt map[string]time.Time // VMs found dead while PowerOn, by key
+	mu       sync.Mutex
+	diedAt   map[string]time.Time   // VMs found dead while PowerOn, by key
+	vmLocks  map[string]*sync.Mutex // per VM: Apply against Save/Quiesce
+	restores map[string]*restoring  // restores in progress or done, by key
 }
 
 var (
@@ -114,6 +124,8 @@ func New(cfg Config) *Driver {
 	return &Driver{
 		node: cfg.Node, dir: cfg.Dir, accel: cfg.Accel, diskPath: cfg.DiskPath, client: cfg.Client,
 		timeout: t, consoles: cfg.Consoles, host: realHost{}, diedAt: map[string]time.Time{}, events: cfg.Events,
+		vmLocks: map[string]*sync.Mutex{}, restores: map[string]*restoring{},
+		snapshots: cfg.Snapshots, disks: cfg.Disks,
 	}
 }
 
@@ -132,6 +144,7 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 	}
 	defer setStarted(vm)
 	m := &vm.Meta
+	defer d.lockVM(key(m))()
 	dir := d.Dir(m.Group, m.Namespace, m.ID)
 	if !socketsFit(dir) {
 		setState(vm, StateError, fmt.Sprintf("virtualMachineDirPath %s is too long: the VM's unix sockets would exceed %d bytes", d.dir, maxSocketPath))
@@ -140,6 +153,9 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 	pid, running := qemu.Find(dir)
 	if mig := vm.Meta.Annotations[api.AnnotationVMMigration]; mig != "" {
 		return d.stopForMigration(ctx, vm, dir, running, mig)
+	}
+	if res, handled, err := d.restore(ctx, vm, dir, running); handled {
+		return res, err
 	}
 	if vm.Spec.ActionState == api.ActionPowerOff {
 		return d.powerOff(ctx, vm, dir, running)
@@ -183,16 +199,17 @@ func (d *Driver) powerOn(ctx context.Context, vm *api.VirtualMachine, dir string
 	case err != nil:
 		return controller.Result{}, err
 	}
-	return d.start(ctx, vm, dir, p)
+	return d.start(ctx, vm, dir, p, "")
 }
 
-// start launches QEMU for plan p. On failure the taps and seed it made
-// are removed again, so nothing is left half-made.
-func (d *Driver) start(ctx context.Context, vm *api.VirtualMachine, dir string, p plan) (controller.Result, error) {
+// start launches QEMU for plan p, booting, or loading the saved state in
+// file state (a warm restore) when it is not "". On failure the taps and
+// seed it made are removed again, so nothing is left half-made.
+func (d *Driver) start(ctx context.Context, vm *api.VirtualMachine, dir string, p plan, state string) (controller.Result, error) {
 	k := key(&vm.Meta)
 	started := time.Now().UTC().Format(time.RFC3339)
 	rec := newRecord(k, d.accel, started, p)
-	pid, err := d.launch(ctx, vm, dir, p, rec)
+	pid, err := d.launch(ctx, vm, dir, p, rec, state)
 	if err != nil {
 		setState(vm, StateError, "start: "+err.Error())
 		d.events.Event(vm, api.EventWarning, "StartFailed", "start: %v", err)
@@ -220,6 +237,9 @@ func (d *Driver) observe(ctx context.Context, vm *api.VirtualMachine, dir string
 	if err != nil {
 		setState(vm, StateError, fmt.Sprintf("QEMU %d runs but its record is unreadable: %v", pid, err))
 		return controller.Result{}, nil
+	}
+	if err := resumeIfLeftPaused(ctx, dir); err != nil {
+		return controller.Result{}, err
 	}
 	if d.consoles != nil {
 		d.consoles.Start(vm.Meta.Group, vm.Meta.Namespace, vm.Meta.ID)
@@ -293,6 +313,7 @@ func (d *Driver) stopForMigration(ctx context.Context, vm *api.VirtualMachine, d
 // its directory. Its disks become Active again (they are no longer used).
 func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 	m := obj.GetMeta()
+	defer d.lockVM(key(m))()
 	dir := d.Dir(m.Group, m.Namespace, m.ID)
 	if _, running := qemu.Find(dir); running {
 		if _, err := qemu.Stop(ctx, dir, d.timeout); err != nil {
@@ -300,6 +321,9 @@ func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 		}
 	}
 	d.forgetDied(key(m))
+	d.mu.Lock()
+	delete(d.restores, key(m))
+	d.mu.Unlock()
 	vm, _ := obj.(*api.VirtualMachine)
 	if err := d.cleanup(ctx, vm, dir, true); err != nil {
 		return err
@@ -321,58 +345,6 @@ func (d *Driver) cleanup(ctx context.Context, vm *api.VirtualMachine, dir string
 		return os.RemoveAll(dir)
 	}
 	return nil
-}
-
-// restartDelay is 1 s, 2 s, 4 s ... up to maxRestartDelay.
-func restartDelay(restarts int) time.Duration {
-	if restarts < 1 {
-		return 0
-	}
-	d := time.Second << min(restarts-1, 6)
-	return min(d, maxRestartDelay)
-}
-
-func (d *Driver) markDied(k string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.diedAt[k] = time.Now()
-}
-
-// forgetDied reports whether the VM k was known to have died.
-func (d *Driver) forgetDied(k string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	_, died := d.diedAt[k]
-	delete(d.diedAt, k)
-	return died
-}
-
-// stopEvent is the reason of a stop: Stopped, or ACPITimeout when the
-// guest ignored the ACPI power button and QEMU was stopped hard.
-func stopEvent(clean bool) string {
-	if clean {
-		return "Stopped"
-	}
-	return "ACPITimeout"
-}
-
-func stopType(clean bool) string {
-	if clean {
-		return api.EventNormal
-	}
-	return api.EventWarning
-}
-
-// restartWait is how long a VM that died must still wait before it is
-// started again.
-func (d *Driver) restartWait(k string, restarts int) time.Duration {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	at, ok := d.diedAt[k]
-	if !ok {
-		return 0
-	}
-	return time.Until(at.Add(restartDelay(restarts)))
 }
 
 func setState(vm *api.VirtualMachine, state, msg string) { system.SetState(vm, state, msg) }

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,5 +183,44 @@ func Resize(ctx context.Context, path string, sizeBytes int64) error {
 // copy on another node has (its sha256 is checked when it is fetched).
 func Rebase(ctx context.Context, path, backing string) error {
 	_, err := run(ctx, "rebase", "-u", "-f", FormatQCOW2, "-b", backing, "-F", FormatQCOW2, "--", path)
+	return err
+}
+
+// ConvertOnto writes src (a qcow2 overlay) as a qcow2 at dst whose
+// backing file is backing (a qcow2 that src's chain ends on; "" for none):
+// dst holds what src's chain has that backing does not. It takes a disk
+// out of a chain it must not depend on, onto that chain's root. (Not
+// qemu-img convert -B, which copies only what the top file allocates and
+// would lose what the files between hold.)
+func ConvertOnto(ctx context.Context, src, dst, backing string) error {
+	tmp, err := tempName(dst)
+	if err != nil {
+		return err
+	}
+	if err := copyFile(src, tmp); err != nil {
+		return commit(tmp, dst, err)
+	}
+	args := []string{"rebase", "-q", "-f", FormatQCOW2, "-b", backing}
+	if backing != "" {
+		args = append(args, "-F", FormatQCOW2)
+	}
+	_, err = run(ctx, append(args, "--", tmp)...)
+	return commit(tmp, dst, err)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
 	return err
 }

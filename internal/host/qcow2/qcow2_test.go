@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -218,4 +219,49 @@ func TestRebase(t *testing.T) {
 	if err := Rebase(ctx, filepath.Join(dir, "missing.qcow2"), b); err == nil {
 		t.Fatal("rebase of a missing file succeeded")
 	}
+}
+
+// TestConvertOnto: a disk two levels above a base is rewritten as one
+// level above it, with the same content and no temporary leftovers; with
+// no base it is self-contained.
+func TestConvertOnto(t *testing.T) {
+	ctx, dir := setup(t)
+	testenv.RequireCommands(t, "qemu-io")
+	base, mid, top := filepath.Join(dir, "base.qcow2"), filepath.Join(dir, "mid.qcow2"), filepath.Join(dir, "top.qcow2")
+	if err := Create(ctx, base, 8*mib, ""); err != nil {
+		t.Fatal(err)
+	}
+	io := func(p, cmd string) string {
+		out, err := exec.Command("qemu-io", "-f", "qcow2", "-c", cmd, p).CombinedOutput()
+		if err != nil {
+			t.Fatalf("qemu-io %s: %v %s", cmd, err, out)
+		}
+		return string(out)
+	}
+	io(base, "write -P 1 0 1M")
+	if err := Create(ctx, mid, 0, base); err != nil {
+		t.Fatal(err)
+	}
+	io(mid, "write -P 2 1M 1M")
+	if err := Create(ctx, top, 0, mid); err != nil {
+		t.Fatal(err)
+	}
+	io(top, "write -P 3 2M 1M")
+	for _, onto := range []string{base, ""} {
+		out := filepath.Join(dir, "out.qcow2")
+		os.Remove(out)
+		if err := ConvertOnto(ctx, top, out, onto); err != nil {
+			t.Fatal(err)
+		}
+		img, err := Info(ctx, out)
+		if err != nil || img.BackingFile != onto || img.VirtualSize != 8*mib {
+			t.Fatalf("onto %q: %+v, %v", onto, img, err)
+		}
+		for i, cmd := range []string{"read -P 1 0 1M", "read -P 2 1M 1M", "read -P 3 2M 1M", "read -P 0 3M 1M"} {
+			if o := io(out, cmd); strings.Contains(o, "failed") {
+				t.Fatalf("onto %q: range %d: %s", onto, i, o)
+			}
+		}
+	}
+	onlyFiles(t, dir, "base.qcow2", "mid.qcow2", "out.qcow2", "top.qcow2")
 }

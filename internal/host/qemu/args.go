@@ -52,6 +52,9 @@ func Args(m Machine) ([]string, error) {
 			"-device", "ide-cd,drive="+seedNode+",bus=ide.1,unit=0,id=hs_seed_cd",
 		)
 	}
+	if m.Incoming {
+		a = append(a, "-S", "-incoming", "defer")
+	}
 	a = append(a,
 		"-chardev", "socket,id="+serialID+",path="+SerialSocket(m.Dir)+",server=on,wait=off",
 		"-serial", "chardev:"+serialID,

@@ -27,6 +27,10 @@ type Machine struct {
 	// UUID is the SMBIOS system UUID (-uuid), 8-4-4-4-12 hexadecimal
 	// digits, or "" for QEMU's default.
 	UUID string
+	// Incoming starts QEMU paused, waiting for a saved state to load
+	// (-S -incoming defer): QMP.MigrateIncoming, then QMP.Cont. The
+	// machine must be the one the state was saved from.
+	Incoming bool
 }
 
 // Disk is one virtio-blk disk.

@@ -1,0 +1,178 @@
+package snapshot
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/agent/downloadapi"
+	"github.com/humstack/humstack/internal/controller"
+)
+
+// fetch is one fetch of a snapshot's files into the cache, shared by
+// every caller that needs them meanwhile.
+type fetch struct {
+	done chan struct{}
+	err  error
+}
+
+// Local implements vm.SnapshotFiles: the paths of the snapshot's files on
+// this node, fetched into the cache first when another node holds them.
+func (n *Node) Local(ctx context.Context, snap *api.Snapshot) (disks []string, memory string, err error) {
+	m := &snap.Meta
+	if snap.Status.State != api.SnapshotReady {
+		return nil, "", fmt.Errorf("snapshot %s/%s is %q, not Ready: %w", m.Namespace, m.ID, snap.Status.State, api.ErrConflict)
+	}
+	dir := n.Dir(m)
+	if snap.Status.Node != n.cfg.Node {
+		dir = n.CacheDir(m)
+		if err := n.fetchOnce(ctx, snap, dir); err != nil {
+			return nil, "", err
+		}
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, "", fmt.Errorf("snapshot %s/%s has no files on node %s: %w", m.Namespace, m.ID, n.cfg.Node, err)
+	}
+	names, mem := files(&snap.Status)
+	for _, name := range names {
+		disks = append(disks, filepath.Join(dir, name))
+	}
+	if mem != "" {
+		memory = filepath.Join(dir, mem)
+	}
+	return disks, memory, nil
+}
+
+// fetchOnce fetches the snapshot into dir unless it is there; concurrent
+// callers wait for the one fetch (a caller that gives up leaves it
+// running for the others).
+func (n *Node) fetchOnce(ctx context.Context, snap *api.Snapshot, dir string) error {
+	n.mu.Lock()
+	if _, err := os.Stat(dir); err == nil {
+		n.mu.Unlock()
+		return nil
+	}
+	f := n.fetches[dir]
+	if f == nil {
+		f = &fetch{done: make(chan struct{})}
+		n.fetches[dir] = f
+		s := *snap
+		go func() {
+			f.err = n.fetch(context.WithoutCancel(ctx), &s, dir)
+			n.mu.Lock()
+			delete(n.fetches, dir)
+			n.mu.Unlock()
+			close(f.done)
+		}()
+	}
+	n.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fetch downloads every file of snap from its node into a temporary
+// directory, checks each one's sha256, and renames the directory to dir.
+func (n *Node) fetch(ctx context.Context, snap *api.Snapshot, dir string) error {
+	m, st := &snap.Meta, &snap.Status
+	if st.DownloadHost == "" {
+		return fmt.Errorf("snapshot %s/%s is on node %s, which has no node listener: %w", m.Namespace, m.ID, st.Node, api.ErrConflict)
+	}
+	tmp := dir + ".tmp"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(tmp, 0o750); err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	all := append([]api.SnapshotFile(nil), st.Disks...)
+	if st.Memory != nil {
+		all = append(all, *st.Memory)
+	}
+	for _, f := range all {
+		if err := n.get(ctx, snap, f, filepath.Join(tmp, f.File)); err != nil {
+			return err
+		}
+	}
+	// A disk file on an image entity names the entity's file on the
+	// holder: it is pointed at this node's copy of the same entity.
+	for _, d := range st.Disks {
+		if d.ImageEntity == "" {
+			continue
+		}
+		if err := n.cfg.Disks.RebaseOnEntity(ctx, filepath.Join(tmp, d.File), d.ImageEntity); err != nil {
+			return fmt.Errorf("snapshot %s/%s: %s: %w", m.Namespace, m.ID, d.File, err)
+		}
+	}
+	controller.Logger(ctx).Info("snapshot fetched", "snapshot", m.Group+"/"+m.Namespace+"/"+m.ID, "from", st.Node, "dir", dir)
+	return os.Rename(tmp, dir)
+}
+
+// get downloads one file of snap to path and checks it.
+func (n *Node) get(ctx context.Context, snap *api.Snapshot, f api.SnapshotFile, path string) error {
+	m, st := &snap.Meta, &snap.Status
+	if !validFile(f.File) {
+		return fmt.Errorf("snapshot %s/%s names file %q: %w", m.Namespace, m.ID, f.File, api.ErrInvalid)
+	}
+	p := downloadapi.SnapshotPath(m.Group, m.Namespace, m.ID, f.File)
+	url, hc := "http://"+st.DownloadHost+p, http.DefaultClient
+	if n.cfg.Peer != nil { // mutual TLS with the holder
+		url, hc = "https://"+st.DownloadHost+p, n.cfg.Peer(st.Node)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if n.cfg.Peer == nil {
+		downloadapi.Authorize(req, n.cfg.Secret)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetch %s: HTTP %s", url, resp.Status)
+	}
+	out, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	size, err := io.Copy(io.MultiWriter(out, h), resp.Body)
+	if err == nil {
+		err = out.Sync()
+	}
+	if err = errors.Join(err, out.Close()); err != nil {
+		return fmt.Errorf("fetch %s: %w", url, err)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 || size != f.Size {
+		return fmt.Errorf("fetch %s: got %d bytes with sha256 %s, want %d bytes with %s: discarded", url, size, got, f.Size, f.SHA256)
+	}
+	return nil
+}
+
+// SnapshotFile implements downloadapi.SnapshotFiles: the file of a Ready
+// snapshot this node holds, or "" (the route answers 404).
+func (n *Node) SnapshotFile(group, namespace, id, file string) string {
+	o, ok := n.snaps.Get(controller.Key{Group: group, Namespace: namespace, ID: id})
+	if !ok || !validFile(file) {
+		return ""
+	}
+	s := o.(*api.Snapshot)
+	if s.Status.Node != n.cfg.Node || s.Status.State != api.SnapshotReady {
+		return ""
+	}
+	return filepath.Join(n.Dir(&s.Meta), file)
+}
