@@ -142,6 +142,21 @@ func (r *resets) start(ctx context.Context, rs *api.Reset, env *api.Environment,
 	return errors.Join(errs...)
 }
 
+// goldenPower is the actionState vm gets back from a reset: that of the
+// VM of the golden copy (namespace goldenNS) it was stamped from, which
+// the capture took as asked; PowerOn when that VM is gone.
+func (r *resets) goldenPower(group, goldenNS string, vm *api.VirtualMachine) string {
+	o, ok := r.vms.Get(controller.Key{Group: group, Namespace: goldenNS, ID: vm.Meta.ID}) // copies keep the template's ids
+	if !ok {
+		return api.ActionPowerOn
+	}
+	g := o.(*api.VirtualMachine)
+	if g.Meta.Annotations[api.AnnotationTemplateResource] != vm.Meta.Annotations[api.AnnotationTemplateResource] || g.Spec.ActionState == "" {
+		return api.ActionPowerOn
+	}
+	return g.Spec.ActionState
+}
+
 // request puts the restore annotation on VM t (token: the job's uid),
 // unless the VM already has it or has done it.
 func (r *resets) request(ctx context.Context, rs *api.Reset, t api.ResetVM) error {
@@ -151,6 +166,7 @@ func (r *resets) request(ctx context.Context, rs *api.Reset, t api.ResetVM) erro
 	}
 	ns, id, _ := strings.Cut(t.Snapshot, "/")
 	want := api.RestoreValue(ns, id, rs.Meta.UID)
+	power := r.goldenPower(rs.Meta.Group, ns, o.(*api.VirtualMachine))
 	_, err := controller.Update(ctx, r.c, o.(*api.VirtualMachine), func(vm *api.VirtualMachine) bool {
 		a := vm.Meta.Annotations
 		if rest := vm.Status.Restore; rest != nil && rest.Token == rs.Meta.UID {
@@ -160,9 +176,13 @@ func (r *resets) request(ctx context.Context, rs *api.Reset, t api.ResetVM) erro
 		if rs.Spec.Cold {
 			cold = "true"
 		}
-		if a[api.AnnotationRestore] == want && a[api.AnnotationRestoreCold] == cold {
+		// Power is part of the golden state: a VM the team powered off
+		// (or on) is put back as the golden copy's VM is (a restore
+		// leaves a PowerOff VM stopped).
+		if a[api.AnnotationRestore] == want && a[api.AnnotationRestoreCold] == cold && vm.Spec.ActionState == power {
 			return false
 		}
+		vm.Spec.ActionState = power
 		if a == nil {
 			a = map[string]string{}
 			vm.Meta.Annotations = a
