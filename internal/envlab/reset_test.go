@@ -71,6 +71,7 @@ func (a *acceptance) resetWarm(c, quiet, marker string) {
 	r, start := a.startReset(teamEnv, c, false)
 	r = a.waitReset(r, 3*time.Minute)
 	done := time.Since(start)
+	a.waitRunning(sc, r, 30*time.Second)
 	a.pingAll(ep, []string{vm1Addr, vm2Addr}, time.Minute)
 	answering := time.Since(start)
 	a.step(fmt.Sprintf("copy %s reset warm: Succeeded after %v (status %.2fs), both VMs answer ping after %v",
@@ -111,6 +112,7 @@ func (a *acceptance) resetCold(c, marker string) {
 	r, start := a.startReset(teamEnv, c, false)
 	r = a.waitReset(r, 5*time.Minute)
 	done := time.Since(start)
+	a.waitRunning(sc, r, 30*time.Second)
 	a.pingAll(ep, []string{vm1Addr, vm2Addr}, 2*time.Minute)
 	a.step(fmt.Sprintf("copy %s reset cold: Succeeded after %v (status %.2fs), both VMs answer ping after %v",
 		c, done.Round(time.Millisecond), r.Status.TookSeconds, time.Since(start).Round(time.Millisecond)))
@@ -226,4 +228,18 @@ func (a *acceptance) checkCache(sc client.Scope) {
 		}
 		a.tb.Logf("%s/%s restored on %s from %s's snapshot, through the cache: %v", sc.Namespace, id, node, holder[id], mine)
 	}
+}
+
+// waitRunning waits until every VM of sc runs after reset r, and fails
+// naming each VM's state and restore otherwise.
+func (a *acceptance) waitRunning(sc client.Scope, r *api.Reset, timeout time.Duration) {
+	a.tb.Helper()
+	if poll(timeout, func() bool { return a.notRunning(sc) == "" }) {
+		return
+	}
+	var b strings.Builder
+	for id, vm := range a.vms(sc) {
+		fmt.Fprintf(&b, "\n  %s: %s %q, actionState %s, restore %+v", id, vm.Status.State, vm.Status.Message, vm.Spec.ActionState, vm.Status.Restore)
+	}
+	a.tb.Fatalf("%s after reset %s (Succeeded): not every VM runs within %v:%s", sc.Namespace, r.Meta.ID, timeout, b.String())
 }
