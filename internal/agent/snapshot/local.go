@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/agent/downloadapi"
@@ -163,16 +164,23 @@ func (n *Node) get(ctx context.Context, snap *api.Snapshot, f api.SnapshotFile, 
 	return nil
 }
 
-// SnapshotFile implements downloadapi.SnapshotFiles: the file of a Ready
-// snapshot this node holds, or "" (the route answers 404).
+// SnapshotFile implements downloadapi.SnapshotFiles: the file of a
+// snapshot this node holds, or "" (the route answers 404). The snapshot's
+// directory gets its name only when every file in it is complete, so its
+// existence is what counts: this node's cache may not show the Ready
+// status it just wrote while another node, which saw it, already asks.
 func (n *Node) SnapshotFile(group, namespace, id, file string) string {
 	o, ok := n.snaps.Get(controller.Key{Group: group, Namespace: namespace, ID: id})
 	if !ok || !validFile(file) {
 		return ""
 	}
 	s := o.(*api.Snapshot)
-	if s.Status.Node != n.cfg.Node || s.Status.State != api.SnapshotReady {
+	if s.Status.Node != n.cfg.Node && !slices.Contains(s.Meta.Finalizers, api.FinalizerNodePrefix+n.cfg.Node) {
 		return ""
 	}
-	return filepath.Join(n.Dir(&s.Meta), file)
+	path := filepath.Join(n.Dir(&s.Meta), file)
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return ""
+	}
+	return path
 }

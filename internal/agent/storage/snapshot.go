@@ -102,14 +102,22 @@ func (d *Driver) restoreRequested(ctx context.Context, bs *api.BlockStorage) (do
 		return false, nil
 	}
 	ns, sid, token, perr := api.ParseRestore(v)
-	if bs.Status.Restore != nil && bs.Status.Restore.Token == token && perr == nil {
+	k := key(&bs.Meta)
+	if perr == nil && bs.Status.Restore != nil && bs.Status.Restore.Token == token {
 		return false, nil // done already
+	}
+	if done, ok := d.restoredStatus(k); ok && perr == nil && done.Token == token {
+		// Done here, but the status write that said so was lost (a
+		// conflict) or is not in the cache yet: say it again, never redo.
+		bs.Status.Restore = &done
+		return true, nil
 	}
 	rs := &api.RestoreStatus{Token: token, Snapshot: ns + "/" + sid, Mode: api.RestoreModeDisksOnly, StartedAt: stamp()}
 	bs.Status.Restore = rs
 	fail := func(msg string) (bool, error) {
 		rs.Step, rs.Message, rs.FinishedAt = api.RestoreFailed, msg, stamp()
 		d.events.Event(bs, api.EventWarning, "RestoreFailed", "%s", msg)
+		d.setRestored(k, *rs)
 		return true, nil
 	}
 	m := &bs.Meta
@@ -140,8 +148,22 @@ func (d *Driver) restoreRequested(ctx context.Context, bs *api.BlockStorage) (do
 		return fail("restore: " + err.Error())
 	}
 	rs.Step, rs.FinishedAt = api.RestoreDone, stamp()
+	d.setRestored(k, *rs)
 	d.events.Event(bs, api.EventNormal, "Restored", "restored from snapshot %s/%s", ns, sid)
 	return true, nil
+}
+
+func (d *Driver) restoredStatus(k string) (api.RestoreStatus, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st, ok := d.restored[k]
+	return st, ok
+}
+
+func (d *Driver) setRestored(k string, st api.RestoreStatus) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.restored[k] = st
 }
 
 // snapshotFileOf is the position of disk id's file in snap, or -1: a disk

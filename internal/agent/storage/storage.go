@@ -118,6 +118,10 @@ type Driver struct {
 
 	mu   sync.Mutex
 	jobs map[string]*job // by object key (group/namespace/id)
+	// restored is the last restore token each disk (by key) finished
+	// here: the informer may hand Apply the disk as it was before the
+	// status write that recorded it, and a restore must never be redone.
+	restored map[string]api.RestoreStatus
 }
 
 var _ system.Driver = (*Driver)(nil)
@@ -139,7 +143,7 @@ func New(cfg Config) *Driver {
 		events: cfg.Events, snapshots: cfg.Snapshots,
 		node: cfg.Node, dir: cfg.Dir, imageDir: cfg.ImageDir, client: cfg.Client, inUse: cfg.InUse,
 		secret: cfg.Secret, host: cfg.DownloadHost, peer: cfg.Peer,
-		retry: r, sem: make(chan struct{}, n), jobs: map[string]*job{},
+		retry: r, sem: make(chan struct{}, n), jobs: map[string]*job{}, restored: map[string]api.RestoreStatus{},
 	}
 }
 
@@ -260,6 +264,9 @@ func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 	if err := d.cancelJob(ctx, key(m)); err != nil {
 		return err
 	}
+	d.mu.Lock()
+	delete(d.restored, key(m))
+	d.mu.Unlock()
 	path := d.Path(m.Group, m.Namespace, m.ID)
 	// An image entity still copying the disk does not hold it up: its copy
 	// is cancelled and the entity says its source went. (Waiting for it

@@ -42,7 +42,16 @@ type restoring struct {
 	disks   []string // the snapshot's disk files on this node, by position
 	memory  string   // its memory file on this node, or ""
 	coldWhy string   // why the VM boots rather than loads the memory
+	// fetchTries counts failed fetches of the snapshot's files.
+	fetchTries int
 }
+
+// A fetch of a snapshot's files is tried maxFetchTries times, the n-th
+// retry after n*fetchRetryDelay.
+const (
+	maxFetchTries   = 5
+	fetchRetryDelay = 2 * time.Second
+)
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
 
@@ -169,7 +178,14 @@ func (d *Driver) restoreFetch(ctx context.Context, vm *api.VirtualMachine, r *re
 	}
 	disks, memory, err := d.snapshots.Local(ctx, snap)
 	if err != nil {
-		return d.restoreFail(vm, r, fmt.Sprintf("fetch snapshot %s: %v", r.status.Snapshot, err))
+		// The holder may be restarting or not yet serving what it just
+		// took: a few tries with backoff before the restore fails.
+		msg := fmt.Sprintf("fetch snapshot %s: %v", r.status.Snapshot, err)
+		if r.fetchTries++; r.fetchTries < maxFetchTries {
+			r.status.Message = fmt.Sprintf("%s (try %d of %d)", msg, r.fetchTries, maxFetchTries)
+			return controller.Result{RequeueAfter: time.Duration(r.fetchTries) * fetchRetryDelay}, nil
+		}
+		return d.restoreFail(vm, r, msg)
 	}
 	if len(disks) != len(vm.Spec.BlockStorageIDs) {
 		return d.restoreFail(vm, r, fmt.Sprintf("snapshot %s gave %d disk files, the VM has %d disks", r.status.Snapshot, len(disks), len(vm.Spec.BlockStorageIDs)))
