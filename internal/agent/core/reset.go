@@ -236,6 +236,9 @@ func (r *resets) queue(ctx context.Context, rs *api.Reset, env *api.Environment,
 			return controller.Result{RequeueAfter: delay}, nil
 		}
 		msg := fmt.Sprintf("waiting for a reset slot on node %s (%d per node)", strings.Join(nodes, ", "), r.perNode)
+		if plan.waitsFor[key] == "" {
+			msg = "waiting for the reset of copy " + copyName + " under way to finish (one at a time per copy)"
+		}
 		return controller.Result{RequeueAfter: resetPoll * 15}, r.queuedStatus(ctx, rs, env, copyName, pos, msg)
 	}
 	targets, err := r.targets(rs, env)
