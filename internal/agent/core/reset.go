@@ -177,7 +177,7 @@ func (r *resets) Reconcile(ctx context.Context, key controller.Key) (controller.
 	rs := o.(*api.Reset)
 	if rs.Status.Finished() {
 		r.unclaim(key)
-		return controller.Result{}, nil
+		return controller.Result{}, r.prune(ctx, rs.Meta.Group, rs.Meta.Namespace)
 	}
 	env, copyName, err := r.copyOf(ctx, rs)
 	var f failure

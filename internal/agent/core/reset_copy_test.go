@@ -1,12 +1,15 @@
 package core_test
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
@@ -40,5 +43,38 @@ func TestResetOneAtATimePerCopy(t *testing.T) {
 	}
 	if n := w.nodes.restores(); n != 2 {
 		t.Errorf("%d restores of vm0, want 2 (one per reset)", n)
+	}
+}
+
+// TestResetKeepsTheLastTenFinished: the queue keeps the 10 resets of a
+// copy that finished last and deletes the older finished ones (scheduled
+// rounds add one per copy every period); other copies' jobs are not
+// touched.
+func TestResetKeepsTheLastTenFinished(t *testing.T) {
+	w := newResetWorld(t, worldSpec{nodes: 1, copies: 2, vms: 1, perNode: 2, restoreTime: 20 * time.Millisecond})
+	w.reset(1, "other", "")
+	w.waitPhase(1, "other", api.ResetSucceeded, 10*time.Second)
+	for i := range 12 {
+		w.reset(0, fmt.Sprintf("r%02d", i), "")
+	}
+	list := func(c int) []*api.Reset {
+		l, _, err := client.For[*api.Reset](w.Client).List(context.Background(), client.Scope{Group: "g", Namespace: fmt.Sprintf("e1-%d", c)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	testenv.Eventually(t, 20*time.Second, func() (bool, string) {
+		var ids []string
+		all := true
+		for _, rs := range list(0) {
+			ids = append(ids, rs.Meta.ID+":"+rs.Status.Phase)
+			all = all && rs.Status.Finished()
+		}
+		slices.Sort(ids)
+		return all && len(ids) == 10 && strings.HasPrefix(ids[0], "r02:"), fmt.Sprintf("resets of copy 0: %v, want r02..r11 finished", ids)
+	})
+	if n := len(list(1)); n != 1 {
+		t.Errorf("copy 1 holds %d resets, want its 1", n)
 	}
 }
