@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
@@ -125,7 +126,8 @@ func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.C
 func coreOptions(cfg Config, log *slog.Logger) core.Options {
 	return core.Options{Log: log, Resync: cfg.Resync(),
 		Scheduler: core.SchedulerOptions{Policy: scheduler.Policy(cfg.Scheduler.Policy)},
-		Resets:    core.ResetOptions{PerNode: cfg.Resets.PerNode}}
+		Resets: core.ResetOptions{PerNode: cfg.Resets.PerNode,
+			Timeout: time.Duration(cfg.Resets.TimeoutSeconds) * time.Second}}
 }
 
 // setupSystem adds the per-node controllers and the node listener (the

@@ -11,6 +11,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/api/conditions"
+	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
 )
 
@@ -64,7 +65,7 @@ func queuedAt(rs *api.Reset) string {
 // targets are the copy's VMs with the golden snapshot each goes back to;
 // a failure when there is no golden state or it lacks one of them
 // (nothing is touched then).
-func (r *resets) targets(rs *api.Reset, env *api.Environment) ([]api.ResetVM, error) {
+func (r *resets) targets(ctx context.Context, rs *api.Reset, env *api.Environment) ([]api.ResetVM, error) {
 	g := env.Status.Golden
 	if g.State != api.EnvReady || len(g.Snapshots) == 0 {
 		return nil, failf("environment %s has no golden state (golden: %s): capture one first (humcli env capture %s)",
@@ -82,9 +83,32 @@ func (r *resets) targets(rs *api.Reset, env *api.Environment) ([]api.ResetVM, er
 			return nil, failf("the golden state of environment %s holds no snapshot of template VM %s (VM %s): capture again",
 				env.Meta.ID, tid, vm.Meta.ID)
 		}
-		out = append(out, api.ResetVM{ID: vm.Meta.ID, Node: vm.Meta.Annotations[api.AnnotationVirtualMachineNode], Snapshot: snap})
+		node := vm.Meta.Annotations[api.AnnotationVirtualMachineNode]
+		if why := r.nodeDown(ctx, node); why != "" {
+			return nil, failf("VM %s cannot be restored: %s", vm.Meta.ID, why)
+		}
+		out = append(out, api.ResetVM{ID: vm.Meta.ID, Node: node, Snapshot: snap})
 	}
 	return out, nil
+}
+
+// nodeDown says why a VM on node cannot restore now ("" when it can): it
+// is on no node, or its node is gone or NotReady. The job fails at once
+// rather than wait for a node that may never answer.
+// What the cache lacks is read from the API (a cache that has not caught
+// up must not fail a job); an API that does not answer fails nothing.
+func (r *resets) nodeDown(ctx context.Context, node string) string {
+	if node == "" {
+		return "it is on no node (not scheduled yet)"
+	}
+	n, err := cachedOrGet[*api.Node](ctx, r, r.nodes, client.Scope{}, node)
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		return "its node " + node + " does not exist"
+	case err == nil && n.Status.State == api.NodeNotReady:
+		return "its node " + node + " is NotReady"
+	}
+	return ""
 }
 
 func orNone(s string) string {
@@ -221,6 +245,11 @@ func (r *resets) progress(ctx context.Context, rs *api.Reset, env *api.Environme
 		} else if err := r.request(ctx, rs, *v); err != nil {
 			return controller.Result{}, err
 		}
+		if v.Step != api.RestoreDone && v.Step != api.RestoreFailed {
+			if why := r.nodeDown(ctx, vm.Meta.Annotations[api.AnnotationVirtualMachineNode]); why != "" {
+				v.Step, v.Message = api.RestoreFailed, why
+			}
+		}
 		switch v.Step {
 		case api.RestoreDone:
 		case api.RestoreFailed:
@@ -229,7 +258,15 @@ func (r *resets) progress(ctx context.Context, rs *api.Reset, env *api.Environme
 			pending = append(pending, v.ID)
 		}
 	}
+	left := r.deadline(rs).Sub(r.now())
 	switch {
+	case len(pending) > 0 && left <= 0:
+		msg := fmt.Sprintf("timed out after %v: %d of %d VMs did not finish their restore: %s", r.timeout,
+			len(pending), len(vms), strings.Join(pending, ", "))
+		if len(failed) > 0 {
+			msg += "; failed: " + strings.Join(failed, ", ")
+		}
+		return controller.Result{}, r.finish(ctx, rs, api.ResetFailed, msg, vms)
 	case len(pending) > 0:
 		if wait := r.throttle(controller.KeyOf(rs), stepsEvery); wait > 0 {
 			return controller.Result{RequeueAfter: wait}, nil
@@ -238,13 +275,23 @@ func (r *resets) progress(ctx context.Context, rs *api.Reset, env *api.Environme
 		if len(failed) > 0 {
 			msg += "; failed: " + strings.Join(failed, ", ")
 		}
-		return controller.Result{RequeueAfter: resetPoll}, r.setRunning(ctx, rs, vms, msg)
+		return controller.Result{RequeueAfter: min(resetPoll, left)}, r.setRunning(ctx, rs, vms, msg)
 	case len(failed) > 0:
 		return controller.Result{}, r.finish(ctx, rs, api.ResetFailed,
 			fmt.Sprintf("%d of %d VMs failed to restore: %s", len(failed), len(vms), strings.Join(failed, ", ")), vms)
 	}
 	return controller.Result{}, r.finish(ctx, rs, api.ResetSucceeded,
 		fmt.Sprintf("%d VMs back to the golden state of environment %s", len(vms), env.Meta.ID), vms)
+}
+
+// deadline is when running job rs times out: resets.timeoutSeconds after
+// it started (its creation if the start cannot be read).
+func (r *resets) deadline(rs *api.Reset) time.Time {
+	t, err := time.Parse(time.RFC3339, rs.Status.StartedAt)
+	if err != nil && rs.Meta.CreationTimestamp != nil {
+		t = *rs.Meta.CreationTimestamp
+	}
+	return t.Add(r.timeout)
 }
 
 // setRunning writes the steps of a running job.
