@@ -153,15 +153,19 @@ func envMAC(env *api.Environment, ref string, i int) net.HardwareAddr {
 
 // goldenRestore is the restore annotation of VM vmID of a new copy when a
 // golden state exists ("" for the golden copy itself, or without one).
+// During a re-capture the snapshots captured before still serve; the
+// token names the snapshot, not the capture asked for, which they do not
+// belong to.
 func goldenRestore(g api.GoldenStatus, copyName, vmID string) string {
-	if g.State != api.EnvReady || copyName == g.Copy {
+	if copyName == g.Copy {
 		return ""
 	}
-	ns, id, ok := strings.Cut(g.Snapshots[vmID], "/")
+	ref := g.Snapshots[vmID]
+	ns, id, ok := strings.Cut(ref, "/")
 	if !ok {
 		return ""
 	}
-	return api.RestoreValue(ns, id, "golden-"+shortHash(g.Capture))
+	return api.RestoreValue(ns, id, "golden-"+shortHash(ref))
 }
 
 func shortHash(s string) string {
