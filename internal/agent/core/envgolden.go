@@ -103,8 +103,10 @@ func (r *environments) golden(ctx context.Context, env *api.Environment, st *api
 // keepPrevious ends a failed capture: the golden state captured before,
 // if any, stays Ready (resets and new copies go on using it) and the
 // message says what failed; without one the golden state is Error. Either
-// way the token is answered: a new one tries again.
+// way the token is answered (failedCapture says it failed): a new one
+// tries again.
 func keepPrevious(env *api.Environment, g *api.GoldenStatus, msg string) {
+	g.FailedCapture, g.CaptureError = g.Capture, msg
 	if len(g.Snapshots) == 0 {
 		g.State, g.Message = api.EnvError, msg
 		return
