@@ -2,6 +2,7 @@ package registry
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -120,6 +121,9 @@ func validateEnvironment(e *api.Environment, fe *api.FieldErrors) {
 		fe.Add("spec.count", "%d is not between 0 and %d", e.Spec.Count, api.MaxEnvironmentCopies)
 	case len(e.Spec.Copies) > api.MaxEnvironmentCopies:
 		fe.Add("spec.copies", "%d copies: at most %d", len(e.Spec.Copies), api.MaxEnvironmentCopies)
+	}
+	if n := e.Spec.Count; n > 0 && n <= api.MaxEnvironmentCopies && e.Meta.ID != "" {
+		checkID(fe, "spec.count", api.CopyNamespace(e.Meta.ID, strconv.Itoa(n-1))) // the longest namespace
 	}
 	seen := noDuplicate{}
 	for i, c := range e.Spec.Copies {
