@@ -83,3 +83,55 @@ func TestNewCopyDuringRecapture(t *testing.T) {
 		t.Fatalf("golden %+v, want t2 still Capturing", g)
 	}
 }
+
+// TestCaptureThatCannotProceed: a capture of an environment without
+// copies fails at once saying why (it would wait forever), and a VM off
+// by design is captured without memory instead of failing the capture.
+func TestCaptureThatCannotProceed(t *testing.T) {
+	l := startEnvLab(t)
+	l.Create(t, "meta: {apiType: corev0/environment, id: none, group: contest}\nspec: {templateID: lab, count: 0, golden: {capture: t1, memory: true}}")
+	g := l.waitEnv(t, "none", "capture answered", func(e *api.Environment) bool {
+		return e.Status.Golden.Capture == "t1" && e.Status.Golden.State != api.EnvCapturing
+	}).Status.Golden
+	if g.State != api.EnvError || g.FailedCapture != "t1" || !strings.Contains(g.CaptureError, "no copies") {
+		t.Fatalf("capture of no copies: %+v", g)
+	}
+
+	l.Create(t, "meta: {apiType: corev0/environment, id: ctf, group: contest}\nspec: {templateID: lab, count: 1, golden: {memory: true}}")
+	l.readyWith(t, "ctf", 1)
+	vm := inCopy[*api.VirtualMachine](t, l.Client, "ctf-0")["vm2"]
+	if _, err := controller.Update(context.Background(), l.Client, vm, func(v *api.VirtualMachine) bool {
+		v.Spec.ActionState = api.ActionPowerOff
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l.readyWith(t, "ctf", 1) // vm2 Stopped, as asked
+	if err := l.setSpec(t, "ctf", func(s *api.EnvironmentSpec) { s.Golden.Capture = "t1" }); err != nil {
+		t.Fatal(err)
+	}
+	g = l.waitEnv(t, "ctf", "golden", func(e *api.Environment) bool { return e.Status.Golden.State == api.EnvReady }).Status.Golden
+	l.node.mu.Lock()
+	defer l.node.mu.Unlock()
+	for id, want := range map[string]bool{"vm1": true, "vm2": false} {
+		if spec, ok := l.node.snaps[g.Snapshots[id]]; !ok || spec.Memory != want {
+			t.Errorf("snapshot of %s: %+v (seen %t), want memory %t", id, spec, ok, want)
+		}
+	}
+}
+
+// TestCopyNamespaceCollision: environment a's copy b-c and environment
+// a-b's copy c would share namespace a-b-c; the second says whose it is.
+func TestCopyNamespaceCollision(t *testing.T) {
+	l := startEnvLab(t)
+	l.Create(t, "meta: {apiType: corev0/environment, id: a, group: contest}\nspec: {templateID: lab, copies: [b-c]}")
+	l.readyWith(t, "a", 1)
+	l.Create(t, "meta: {apiType: corev0/environment, id: a-b, group: contest}\nspec: {templateID: lab, copies: [c]}")
+	l.waitEnv(t, "a-b", "refusing namespace a-b-c", func(e *api.Environment) bool {
+		return len(e.Status.Copies) == 1 && e.Status.Copies[0].State == api.EnvError &&
+			strings.Contains(e.Status.Copies[0].Message, "namespace a-b-c is copy b-c of environment a")
+	})
+	if n := len(inCopy[*api.VirtualMachine](t, l.Client, "a-b-c")); n != 2 {
+		t.Fatalf("%d VMs in a-b-c, want environment a's 2", n)
+	}
+}
