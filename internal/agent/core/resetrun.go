@@ -64,12 +64,19 @@ func queuedAt(rs *api.Reset) string {
 
 // targets are the copy's VMs with the golden snapshot each goes back to;
 // a failure when there is no golden state or it lacks one of them
-// (nothing is touched then).
+// (nothing is touched then). While a capture runs, the golden state
+// captured before (status.golden.snapshots) still serves every copy but
+// the one being captured: restoring that one would mix two states into
+// the new capture, so its reset fails saying so (ask again after it).
 func (r *resets) targets(ctx context.Context, rs *api.Reset, env *api.Environment) ([]api.ResetVM, error) {
 	g := env.Status.Golden
-	if g.State != api.EnvReady || len(g.Snapshots) == 0 {
+	if len(g.Snapshots) == 0 {
 		return nil, failf("environment %s has no golden state (golden: %s): capture one first (humcli env capture %s)",
 			env.Meta.ID, orNone(g.State), env.Meta.ID)
+	}
+	if g.State == api.EnvCapturing && rs.Meta.Namespace == api.CopyNamespace(env.Meta.ID, g.Copy) {
+		return nil, failf("copy %s is being captured as the golden state (capture %s): reset it once the capture is over",
+			g.Copy, g.Capture)
 	}
 	vms := r.copyVMs(rs.Meta.Group, rs.Meta.Namespace)
 	if len(vms) == 0 {
