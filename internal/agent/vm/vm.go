@@ -157,6 +157,11 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 	if res, handled, err := d.restore(ctx, vm, dir, running); handled {
 		return res, err
 	}
+	if mixed := partlyRestored(dir); mixed != "" && !running {
+		setState(vm, StateError, mixed)
+		vm.Status.PID = 0
+		return controller.Result{}, nil
+	}
 	if vm.Spec.ActionState == api.ActionPowerOff {
 		return d.powerOff(ctx, vm, dir, running)
 	}
@@ -322,6 +327,9 @@ func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 	}
 	d.forgetDied(key(m))
 	d.mu.Lock()
+	if r := d.restores[key(m)]; r != nil {
+		r.stopFetch()
+	}
 	delete(d.restores, key(m))
 	d.mu.Unlock()
 	vm, _ := obj.(*api.VirtualMachine)
