@@ -50,7 +50,7 @@ func TestRestoreDisksOnly(t *testing.T) {
 
 	asks(vm, "s1", "t1", false)
 	steps := r.settle(t, ctx, vm)
-	want := []string{api.RestoreStopping, api.RestoreFetching, api.RestoreDisks, api.RestoreDone}
+	want := []string{api.RestoreFetching, api.RestoreStopping, api.RestoreDisks, api.RestoreDone}
 	if !slices.Equal(steps, want) {
 		t.Fatalf("steps %v, want %v", steps, want)
 	}
@@ -113,7 +113,10 @@ func TestRestoreRefusals(t *testing.T) {
 		{"broken", "c", "copy failed"},
 	} {
 		asks(vm, tc.snap, tc.token, false)
-		r.settle(t, ctx, vm)
+		// Refused before the VM is touched: no Stopping step.
+		if steps := r.settle(t, ctx, vm); slices.Contains(steps, api.RestoreStopping) {
+			t.Errorf("%s: steps %v: the VM was stopped for a restore that cannot be done", tc.snap, steps)
+		}
 		if st := vm.Status.Restore; st.Step != api.RestoreFailed || !strings.Contains(st.Message, tc.msg) || st.Token != tc.token {
 			t.Errorf("%s: restore %+v, want Failed with %q", tc.snap, st, tc.msg)
 		}
