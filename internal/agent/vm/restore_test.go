@@ -163,14 +163,21 @@ func TestShapeOfSpecIsShapeOfLaunch(t *testing.T) {
 	if !strings.Contains(got, `"00:16:3e:0a:0b:0c"`) || !strings.Contains(got, `"memoryMiB":256`) {
 		t.Fatalf("shape %s lacks the fixed MAC or the memory", got)
 	}
-	for _, edit := range []func(){
-		func() { vm.Spec.LimitMemory = "512M" },
-		func() { vm.Spec.NICs[1].MACAddress = "52:54:00:00:00:01" },
-		func() { d.accel = "kvm" },
+	// Each edit alone, on a fresh VM and driver: edits must not pile up,
+	// else a later one that changed nothing would pass on an earlier one.
+	for name, edit := range map[string]func(vm *api.VirtualMachine, d *Driver){
+		"memory":      func(vm *api.VirtualMachine, _ *Driver) { vm.Spec.LimitMemory = "512M" },
+		"MAC":         func(vm *api.VirtualMachine, _ *Driver) { vm.Spec.NICs[1].MACAddress = "52:54:00:00:00:01" },
+		"accelerator": func(_ *api.VirtualMachine, d *Driver) { d.accel = "kvm" },
 	} {
-		edit()
+		vm, _ := fixedVM(t)
+		d := New(Config{Node: "n1", Dir: t.TempDir(), Accel: "tcg"})
+		if why := d.shapeDiffers(vm, got); why != "" {
+			t.Fatalf("%s: the shape differs before the edit: %s", name, why)
+		}
+		edit(vm, d)
 		if why := d.shapeDiffers(vm, got); why == "" {
-			t.Fatalf("shape unchanged after an edit: %s", got)
+			t.Fatalf("%s: shape unchanged after the edit: %s", name, got)
 		}
 	}
 }
