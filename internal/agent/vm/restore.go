@@ -67,6 +67,7 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z
 func (d *Driver) restore(ctx context.Context, vm *api.VirtualMachine, dir string, running bool) (res controller.Result, handled bool, err error) {
 	ann := vm.Meta.Annotations[api.AnnotationRestore]
 	if ann == "" {
+		d.abandonFetch(key(&vm.Meta)) // no longer asked for
 		return res, false, nil
 	}
 	ns, id, token, perr := api.ParseRestore(ann)

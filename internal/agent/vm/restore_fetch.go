@@ -53,6 +53,16 @@ func (r *restoring) stopFetch() {
 	}
 }
 
+// abandonFetch stops the transfer of VM k's restore, if one runs: the
+// restore is no longer asked for (the VM's lock is held).
+func (d *Driver) abandonFetch(k string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r := d.restores[k]; r != nil {
+		r.stopFetch()
+	}
+}
+
 // restoreFetch checks the snapshot (every time: it may go while its files
 // travel) and has its files on this node; the VM is untouched until both
 // are done.
