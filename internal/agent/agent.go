@@ -138,6 +138,9 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 	var snaps *snapshot.Node
 	inUse := func(g, ns, id string) string { return vms.DiskUser(g, ns, id) }
 	sc := storageConfig(cfg, m.Client, cred, inUse)
+	sc.WhileUnused = func(ctx context.Context, g, ns, id string, f func(context.Context) error) error {
+		return vms.WhileDiskUnused(ctx, g, ns, id, f)
+	}
 	sc.Events = m.Recorder("blockstorage")
 	sc.Snapshots = snapshotsOf{&snaps}
 	disks := storage.New(sc)
