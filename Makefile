@@ -83,7 +83,10 @@ fuzz:
 # create to QEMU running and to the guest answering ping (TCG, as root), and
 # the scheduler: one decision over 1,000 nodes, and 10,000 placements on
 # 1,000 nodes through the API server (placements/s, p50/p99); the reset
-# queue: 100 environment copies x 10 VMs reset at once with simulated nodes.
+# queue: 100 environment copies x 10 VMs reset at once with simulated nodes;
+# and environments in the lab (TCG, as root): the reset of one copy of 10
+# tiny VMs, warm and cold, and stamping 5 copies x 3 VMs from a warm golden
+# state, each to every VM answering ping (docs/environments.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x -timeout 30m ./internal/apiserver
 	$(GO) test -run '^$$' -bench . -timeout 30m ./internal/storage/...
@@ -92,6 +95,7 @@ bench:
 	$(GO) test -run '^$$' -bench VMStart -benchtime 5x -timeout 30m ./internal/agent/vm
 	$(GO) test -run '^$$' -bench Decide -timeout 30m ./internal/scheduler
 	$(GO) test -run '^$$' -bench 'Placement|ResetQueue' -benchtime 1x -timeout 30m ./internal/agent/core
+	$(GO) test -run '^$$' -bench Env -benchtime 3x -timeout 30m ./internal/envlab
 
 # lab-up starts a 3-node humstack lab in network namespaces on this machine
 # (as root) and prints how to use humcli against it; lab-down removes it and

@@ -147,6 +147,13 @@ type GoldenStatus struct {
 	// the golden copy's namespace.
 	Snapshots  map[string]string `json:"snapshots,omitempty"`
 	CapturedAt string            `json:"capturedAt,omitempty"`
+	// FailedCapture is the token whose capture failed, and CaptureError
+	// why: set when a capture fails, whether the state before stays
+	// (State Ready) or there is none (State Error); a new token clears
+	// them. A program waiting for its token checks FailedCapture, since
+	// State alone says Ready after a failed re-capture.
+	FailedCapture string `json:"failedCapture,omitempty"`
+	CaptureError  string `json:"captureError,omitempty"`
 }
 
 // Reset phases (status.phase).

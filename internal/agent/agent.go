@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
@@ -125,7 +126,8 @@ func setupMode(m *controller.Manager, cfg Config, accel string, cred *nodecred.C
 func coreOptions(cfg Config, log *slog.Logger) core.Options {
 	return core.Options{Log: log, Resync: cfg.Resync(),
 		Scheduler: core.SchedulerOptions{Policy: scheduler.Policy(cfg.Scheduler.Policy)},
-		Resets:    core.ResetOptions{PerNode: cfg.Resets.PerNode}}
+		Resets: core.ResetOptions{PerNode: cfg.Resets.PerNode,
+			Timeout: time.Duration(cfg.Resets.TimeoutSeconds) * time.Second}}
 }
 
 // setupSystem adds the per-node controllers and the node listener (the
@@ -136,6 +138,9 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 	var snaps *snapshot.Node
 	inUse := func(g, ns, id string) string { return vms.DiskUser(g, ns, id) }
 	sc := storageConfig(cfg, m.Client, cred, inUse)
+	sc.WhileUnused = func(ctx context.Context, g, ns, id string, f func(context.Context) error) error {
+		return vms.WhileDiskUnused(ctx, g, ns, id, f)
+	}
 	sc.Events = m.Recorder("blockstorage")
 	sc.Snapshots = snapshotsOf{&snaps}
 	disks := storage.New(sc)

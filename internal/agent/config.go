@@ -145,6 +145,10 @@ type ResetsConfig struct {
 	// PerNode is how many resets run at once on one node: a reset takes
 	// a slot on every node its copy's VMs are on.
 	PerNode int `json:"perNode"`
+	// TimeoutSeconds is how long a reset may run: one whose VMs have not
+	// all finished their restore by then is Failed naming them (a node
+	// that never answers must not hold the copy and the slots forever).
+	TimeoutSeconds int `json:"timeoutSeconds"`
 }
 
 // ImageAgentConfig is where the image agent reads disks and stores images.
@@ -183,6 +187,7 @@ const (
 	DefaultPKIDir           = "./pki"
 	DefaultSchedulerPolicy  = "spread"
 	DefaultResetsPerNode    = 2
+	DefaultResetsTimeout    = 600
 )
 
 // defaults is the config before the file is applied: an omitted key keeps
@@ -207,7 +212,7 @@ func defaults() Config {
 			VirtualMachineDirPath: DefaultVMDir, PowerOffTimeoutSeconds: DefaultPowerOffTimeout,
 		},
 		Scheduler: SchedulerConfig{Policy: DefaultSchedulerPolicy},
-		Resets:    ResetsConfig{PerNode: DefaultResetsPerNode},
+		Resets:    ResetsConfig{PerNode: DefaultResetsPerNode, TimeoutSeconds: DefaultResetsTimeout},
 	}
 }
 

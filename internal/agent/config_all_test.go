@@ -26,10 +26,11 @@ func TestEveryBadKey(t *testing.T) {
 			`parallelLimt: unknown field`, // parallelLimit is not a top-level key
 			`zzz: unknown field`,
 		}},
-		{"scheduler and bridges", "scheduler: {policy: packed}\nnetworkAgentConfig: {externalBridges: [exBr, \"a b\"]}\nresets: {perNode: 0}\n", []string{
+		{"scheduler and bridges", "scheduler: {policy: packed}\nnetworkAgentConfig: {externalBridges: [exBr, \"a b\"]}\nresets: {perNode: 0, timeoutSeconds: 0}\n", []string{
 			`networkAgentConfig.externalBridges[1]: "a b" is not a network interface name (at most 15 characters, no '/', ':' or spaces)`,
 			`scheduler.policy: "packed" is not one of spread, pack`,
 			`resets.perNode: 0 is out of range 1-64`,
+			`resets.timeoutSeconds: 0 is out of range 1-86400`,
 		}},
 		{"nested and values", "networkAgentConfig: {vxlan: {devNmae: eth0, group: 10.0.0.1}}\napiServerPort: 0\naccel: KVM\n", []string{
 			`networkAgentConfig.vxlan.devNmae: unknown field (did you mean "devName"?)`,

@@ -72,11 +72,16 @@ func (c *Config) validate(fe *api.FieldErrors) {
 	checkRange(fe, "virtualMachineAgentConfig.powerOffTimeoutSeconds", v.PowerOffTimeoutSeconds, 1, 3600)
 	checkOneOf(fe, "scheduler.policy", c.Scheduler.Policy, "spread", "pack")
 	checkRange(fe, "resets.perNode", c.Resets.PerNode, 1, maxResetsPerNode)
+	checkRange(fe, "resets.timeoutSeconds", c.Resets.TimeoutSeconds, 1, maxResetsTimeout)
 }
 
 // maxResetsPerNode bounds resets.perNode: each running reset restores its
 // VMs on the node at once.
 const maxResetsPerNode = 64
+
+// maxResetsTimeout bounds resets.timeoutSeconds (a day): a reset that
+// has not ended by then will not.
+const maxResetsTimeout = 86400
 
 func (b *BlockStorageAgentConfig) validate(fe *api.FieldErrors, p string) {
 	checkPath(fe, p+".blockStorageDirPath", b.BlockStorageDirPath)

@@ -292,6 +292,9 @@ func (a *app) waitCapture(ctx context.Context, c *client.Client, env *api.Enviro
 				last = line
 			}
 			switch {
+			case g.Capture == token && g.FailedCapture == token: // Ready when the previous state stays
+				a.errorf("golden state of environment %s: capture failed: %s", env.Meta.ID, g.CaptureError)
+				return errReported
 			case g.Capture == token && g.State == api.EnvReady:
 				fmt.Fprintf(a.stdout, "golden state of environment %s captured: %d snapshots\n", env.Meta.ID, len(g.Snapshots))
 				return nil

@@ -2,6 +2,8 @@ package registry
 
 import (
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/humstack/humstack/api"
@@ -71,21 +73,41 @@ var environmentStrategy = &typed[api.EnvironmentSpec, api.EnvironmentStatus]{
 }
 
 // validateEnvironmentUpdate keeps the golden copy while a golden state
-// exists or is being taken: the golden snapshots live in its namespace,
-// and every other copy's disks are overlays of them.
+// exists or is being taken, and the copy whose namespace holds the
+// current golden snapshots (during a re-capture of another copy they
+// still serve): the snapshots live in its namespace, and every other
+// copy's disks are overlays of them.
 func validateEnvironmentUpdate(o, n *api.Environment, fe *api.FieldErrors) {
 	g := o.Status.Golden
-	if g.Copy == "" || (len(g.Snapshots) == 0 && g.State != api.EnvCapturing) {
-		return
+	var keep []string
+	if g.Copy != "" && (len(g.Snapshots) > 0 || g.State == api.EnvCapturing) {
+		keep = append(keep, g.Copy)
 	}
-	if slices.Contains(api.CopyNames(n.Spec), g.Copy) {
-		return
+	for _, ref := range sortedValues(g.Snapshots) {
+		ns, _, _ := strings.Cut(ref, "/")
+		if c, ok := strings.CutPrefix(ns, o.Meta.ID+"-"); ok && !slices.Contains(keep, c) {
+			keep = append(keep, c)
+		}
 	}
 	field := "spec.count"
 	if len(n.Spec.Copies) > 0 {
 		field = "spec.copies"
 	}
-	fe.Add(field, "copy %s holds the golden state: it cannot be removed (delete the environment instead)", quote(g.Copy))
+	names := api.CopyNames(n.Spec)
+	for _, c := range keep {
+		if !slices.Contains(names, c) {
+			fe.Add(field, "copy %s holds the golden state: it cannot be removed (delete the environment instead)", quote(c))
+		}
+	}
+}
+
+// sortedValues are m's values in the order of its keys.
+func sortedValues(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for _, k := range sortedKeys(m) {
+		out = append(out, m[k])
+	}
+	return out
 }
 
 var envStates = []string{"", api.EnvCreating, api.EnvReady, api.EnvCapturing, api.EnvResetting, api.EnvDegraded, api.EnvError, api.EnvDeleting}
@@ -99,6 +121,9 @@ func validateEnvironment(e *api.Environment, fe *api.FieldErrors) {
 		fe.Add("spec.count", "%d is not between 0 and %d", e.Spec.Count, api.MaxEnvironmentCopies)
 	case len(e.Spec.Copies) > api.MaxEnvironmentCopies:
 		fe.Add("spec.copies", "%d copies: at most %d", len(e.Spec.Copies), api.MaxEnvironmentCopies)
+	}
+	if n := e.Spec.Count; n > 0 && n <= api.MaxEnvironmentCopies && e.Meta.ID != "" {
+		checkID(fe, "spec.count", api.CopyNamespace(e.Meta.ID, strconv.Itoa(n-1))) // the longest namespace
 	}
 	seen := noDuplicate{}
 	for i, c := range e.Spec.Copies {

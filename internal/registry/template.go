@@ -123,12 +123,45 @@ func checkPerCopy(raw json.RawMessage, params []api.TemplateParameter, field str
 		if typ != api.NetworkTypeVXLAN && typ != api.NetworkTypeVLAN {
 			return
 		}
-		if p, ok := param(r.Spec.ID); !ok || p.Range == "" {
+		p, ok := param(r.Spec.ID)
+		if !ok || p.Range == "" {
 			fe.Add(field+".spec.id", "a %s network's id must be a range parameter (\"${name}\"): copies must not share a wire", typ)
+			return
+		}
+		limit := maxVNI
+		if typ == api.NetworkTypeVLAN {
+			limit = maxVLAN
+		}
+		if lo, hi, err := envtemplate.ParseRange(p.Range); err == nil && (lo < 1 || hi > limit) {
+			fe.Add(field+".spec.id", "parameter %s's range %s goes beyond the %s ids 1-%d", p.Name, p.Range, typ, limit)
 		}
 	case api.ExternalIPKind.APIType:
 		if p, ok := param(r.Spec.IPv4Address); ok && p.ExternalIPPool != "" && p.ExternalIPPool != r.Spec.PoolID {
 			fe.Add(field+".spec.poolID", "%s: parameter %s takes its addresses from pool %s", quote(r.Spec.PoolID), p.Name, p.ExternalIPPool)
 		}
+		if !perCopyValue(r.Spec.IPv4Address, params) {
+			fe.Add(field+".spec.ipv4Address", "%s is the same in every copy: the second copy's would collide with the first's; "+
+				"take it from an externalIPPool parameter (\"${name}\")", quote(r.Spec.IPv4Address))
+		}
 	}
+}
+
+// perCopyValue says whether template string v differs between copies: it
+// refers to an allocated parameter (range, externalIPPool) or to the
+// copy's own built-ins. A literal, or fixed parameters only, is the same
+// in every copy; refused whatever the count, since an environment may
+// grow.
+func perCopyValue(v string, params []api.TemplateParameter) bool {
+	perCopy := map[string]bool{envtemplate.BuiltinCopy: true, envtemplate.BuiltinIndex: true, envtemplate.BuiltinNamespace: true,
+		envtemplate.BuiltinGroup: false, envtemplate.BuiltinEnvironment: false}
+	for _, p := range params {
+		perCopy[p.Name] = !envtemplate.IsFixed(p)
+	}
+	vals := map[string]string{} // every name known, so that every reference is seen
+	for name := range perCopy {
+		vals[name] = "x"
+	}
+	found := false
+	_, _ = envtemplate.Substitute(v, vals, func(name string) { found = found || perCopy[name] })
+	return found
 }

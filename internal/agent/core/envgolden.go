@@ -11,6 +11,7 @@ import (
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/envtemplate"
 )
 
 // annotationGoldenCapture on a golden snapshot names the capture it
@@ -47,10 +48,19 @@ func (r *environments) golden(ctx context.Context, env *api.Environment, st *api
 	case g.State != api.EnvCapturing:
 		return r.dropSnapshots(ctx, env, *g)
 	}
+	if msg := r.nothingToCapture(env, g); msg != "" {
+		r.events.Event(env, api.EventWarning, reasonGoldenFailed, "%s", msg)
+		keepPrevious(env, g, msg)
+		return nil
+	}
 	ns := api.CopyNamespace(env.Meta.ID, g.Copy)
 	vms, ready := r.copyVMs(env.Meta.Group, ns)
-	if len(vms) == 0 || ready < len(vms) {
-		g.Message = fmt.Sprintf("waiting for copy %s's VMs to run (%d/%d)", g.Copy, ready, len(vms))
+	switch {
+	case len(vms) == 0:
+		g.Message = fmt.Sprintf("waiting for copy %s's VMs to be made", g.Copy)
+		return nil
+	case ready < len(vms):
+		g.Message = fmt.Sprintf("waiting for copy %s's VMs to be as asked (%d/%d): %s", g.Copy, ready, len(vms), notReady(vms))
 		return nil
 	}
 	snaps := map[string]string{}
@@ -79,7 +89,7 @@ func (r *environments) golden(ctx context.Context, env *api.Environment, st *api
 		case api.SnapshotError:
 			failed = append(failed, fmt.Sprintf("snapshot %s: %s", id, s.Status.Message))
 		default:
-			waiting = append(waiting, id)
+			waiting = append(waiting, strings.TrimSuffix(id+" ("+orUnreported(s.Status.State)+": "+s.Status.Message, ": ")+")")
 		}
 	}
 	switch {
@@ -103,8 +113,10 @@ func (r *environments) golden(ctx context.Context, env *api.Environment, st *api
 // keepPrevious ends a failed capture: the golden state captured before,
 // if any, stays Ready (resets and new copies go on using it) and the
 // message says what failed; without one the golden state is Error. Either
-// way the token is answered: a new one tries again.
+// way the token is answered (failedCapture says it failed): a new one
+// tries again.
 func keepPrevious(env *api.Environment, g *api.GoldenStatus, msg string) {
+	g.FailedCapture, g.CaptureError = g.Capture, msg
 	if len(g.Snapshots) == 0 {
 		g.State, g.Message = api.EnvError, msg
 		return
@@ -118,11 +130,31 @@ func keepPrevious(env *api.Environment, g *api.GoldenStatus, msg string) {
 	g.Message = fmt.Sprintf("capture %s failed (%s); the golden state captured at %s stays", g.Capture, msg, g.CapturedAt)
 }
 
+// nothingToCapture says why a capture cannot even start: no copy, or a
+// template without VMs. Waiting would never end.
+func (r *environments) nothingToCapture(env *api.Environment, g *api.GoldenStatus) string {
+	if g.Copy == "" {
+		return "the environment has no copies: there is nothing to capture"
+	}
+	o, ok := r.templates.Get(controller.Key{Group: env.Meta.Group, ID: env.Spec.TemplateID})
+	if !ok {
+		return "" // the environment's state says so
+	}
+	for _, raw := range o.(*api.Template).Spec.Resources {
+		if k, _, ok := envtemplate.Identify(raw); ok && k == api.VirtualMachineKind {
+			return ""
+		}
+	}
+	return fmt.Sprintf("template %s has no VMs: there is nothing to capture", env.Spec.TemplateID)
+}
+
 func (r *environments) createSnapshot(ctx context.Context, env *api.Environment, g *api.GoldenStatus, vm *api.VirtualMachine, id string) error {
 	s := &api.Snapshot{
 		Meta: api.Meta{APIType: api.SnapshotKind.APIType, ID: id, Group: vm.Meta.Group, Namespace: vm.Meta.Namespace,
 			Annotations: map[string]string{api.AnnotationEnvironment: env.Meta.ID, annotationGoldenCapture: shortHash(g.Capture)}},
-		Spec: api.SnapshotSpec{VirtualMachineID: vm.Meta.ID, Memory: g.Memory},
+		// A VM off by design has no memory to save: its disks are its state
+		// (and a reset leaves it off).
+		Spec: api.SnapshotSpec{VirtualMachineID: vm.Meta.ID, Memory: g.Memory && vm.Spec.ActionState != api.ActionPowerOff},
 	}
 	if _, err := r.c.Create(ctx, s); err != nil && !errors.Is(err, api.ErrAlreadyExists) {
 		return fmt.Errorf("creating golden snapshot %s: %w", id, err)

@@ -97,7 +97,7 @@ func TestEnvironmentGoldenFailure(t *testing.T) {
 	l.node.mu.Unlock()
 	l.Create(t, "meta: {apiType: corev0/environment, id: ctf, group: contest}\nspec: {templateID: lab, count: 1, golden: {capture: t1, memory: true}}")
 	env := l.waitEnv(t, "ctf", "golden failed", func(e *api.Environment) bool { return e.Status.Golden.State == api.EnvError })
-	if !strings.Contains(env.Status.Golden.Message, "disk full") {
+	if g := env.Status.Golden; !strings.Contains(g.Message, "disk full") || g.FailedCapture != "t1" || !strings.Contains(g.CaptureError, "disk full") {
 		t.Fatalf("golden %+v", env.Status.Golden)
 	}
 	l.WaitEvent(t, "ctf", "GoldenFailed")
@@ -124,7 +124,8 @@ func TestEnvironmentGoldenFailure(t *testing.T) {
 		return e.Status.Golden.Capture == "t3" && e.Status.Golden.State != api.EnvCapturing
 	}).Status.Golden
 	if g.State != api.EnvReady || !maps.Equal(g.Snapshots, good.Snapshots) || g.CapturedAt != good.CapturedAt || g.Copy != "0" ||
-		!strings.Contains(g.Message, "capture t3 failed") || !strings.Contains(g.Message, "disk full") {
+		!strings.Contains(g.Message, "capture t3 failed") || !strings.Contains(g.Message, "disk full") ||
+		g.FailedCapture != "t3" || !strings.Contains(g.CaptureError, "disk full") || good.FailedCapture != "" {
 		t.Fatalf("golden after a failed capture %+v, before %+v", g, good)
 	}
 	testenv.Eventually(t, wait, func() (bool, string) { // the failed snapshots go, the good ones stay

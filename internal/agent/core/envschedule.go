@@ -39,12 +39,21 @@ func (r *environments) scheduleResets(ctx context.Context, env *api.Environment,
 }
 
 // createResets makes round at's reset job in each copy of the spec; its
-// id is the round's time, so a reconcile repeated makes no second one.
+// id is the round's time, so a reconcile repeated makes no second one. A
+// copy with an unfinished reset is skipped this round: one job of a copy
+// runs at a time, and jobs piling up behind a slow or stuck one would
+// only reset the copy again and again once it ends.
 func (r *environments) createResets(ctx context.Context, env *api.Environment, st *api.EnvironmentStatus, at time.Time) {
 	id := "every-" + at.Format("20060102-150405")
 	made := 0
+	busy := map[string]bool{}
+	for _, o := range r.resets.List() {
+		if rs := o.(*api.Reset); rs.Meta.Group == env.Meta.Group && !rs.Status.Finished() {
+			busy[rs.Meta.Namespace] = true
+		}
+	}
 	for _, c := range st.Copies {
-		if c.State == api.EnvDeleting {
+		if c.State == api.EnvDeleting || busy[c.Namespace] {
 			continue
 		}
 		rs := &api.Reset{

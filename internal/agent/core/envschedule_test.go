@@ -2,11 +2,13 @@ package core
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/controller"
 	"github.com/humstack/humstack/internal/controller/record"
 	"github.com/humstack/humstack/internal/testenv"
 )
@@ -23,7 +25,12 @@ func TestScheduledResets(t *testing.T) {
 		e.Create(t, "meta: {apiType: corev0/namespace, id: ctf-"+c+", group: g, annotations: {environmentv0/environment: ctf, environmentv0/copy: \""+c+"\"}}")
 	}
 	now := time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)
-	r := &environments{c: e.Client, events: record.Discard, now: func() time.Time { return now }}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	rsInf := controller.NewInformer(e.Client, api.ResetKind, client.Scope{}, nil, slog.New(slog.DiscardHandler))
+	go func() { _ = rsInf.Run(ctx) }()
+	rsInf.WaitSynced(ctx)
+	r := &environments{c: e.Client, events: record.Discard, now: func() time.Time { return now }, resets: rsInf}
 	env := &api.Environment{Meta: api.Meta{ID: "ctf", Group: "g"},
 		Spec: api.EnvironmentSpec{Count: 2, ResetEvery: "30m", ResetPriority: 7}}
 	st := &api.EnvironmentStatus{Copies: []api.EnvironmentCopy{{Name: "0", Namespace: "ctf-0"}, {Name: "1", Namespace: "ctf-1"}}}
@@ -64,10 +71,37 @@ func TestScheduledResets(t *testing.T) {
 	if got := resets(); len(got) != 1 || got["every-20261203-110000"] != 2 {
 		t.Fatalf("resets %v, want one per copy of round 11:00", got)
 	}
+	// Copy 0's job ends, copy 1's does not: the next round skips copy 1
+	// (one job of a copy runs at a time; none piles up behind it).
+	finishReset(t, e, rsInf, "ctf-0", "every-20261203-110000")
 	step(95*time.Minute, "2026-12-03T13:00:00Z", 25*time.Minute) // 11:30 taken, 12:00 and 12:30 skipped
-	if got := resets(); len(got) != 2 || got["every-20261203-113000"] != 2 {
-		t.Fatalf("resets %v", got)
+	if got := resets(); len(got) != 2 || got["every-20261203-113000"] != 1 {
+		t.Fatalf("resets %v, want round 11:30 in copy 0 alone", got)
+	}
+	if _, err := client.For[*api.Reset](e.Client).Get(ctx, client.Scope{Group: "g", Namespace: "ctf-0"}, "every-20261203-113000"); err != nil {
+		t.Fatalf("round 11:30 of copy 0: %v", err)
 	}
 	env.Spec.ResetEvery = ""
 	step(0, "", 0)
+}
+
+// finishReset marks reset id of namespace ns Succeeded and waits until inf
+// shows it.
+func finishReset(t *testing.T, e *testenv.Env, inf *controller.Informer, ns, id string) {
+	t.Helper()
+	sc := client.Scope{Group: "g", Namespace: ns}
+	rs, err := client.For[*api.Reset](e.Client).Get(context.Background(), sc, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := controller.UpdateStatus(context.Background(), e.Client, rs, func(x *api.Reset) bool {
+		x.Status.Phase = api.ResetSucceeded
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		o, ok := inf.Get(controller.Key{Group: "g", Namespace: ns, ID: id})
+		return ok && o.(*api.Reset).Status.Finished(), "reset " + ns + "/" + id + " not finished in the cache"
+	})
 }

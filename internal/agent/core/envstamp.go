@@ -104,11 +104,21 @@ func (r *environments) copyNamespace(ctx context.Context, env *api.Environment, 
 	m := o.GetMeta()
 	switch {
 	case m.Annotations[api.AnnotationEnvironment] != env.Meta.ID || m.Annotations[api.AnnotationEnvironmentCopy] != c.Name:
-		return fmt.Sprintf("namespace %s exists and is not this copy's", c.Namespace)
+		return namespaceTaken(c.Namespace, m)
 	case m.Deleting():
 		return fmt.Sprintf("namespace %s of a removed copy is still being deleted", c.Namespace)
 	}
 	return ""
+}
+
+// namespaceTaken says whose namespace ns is: names "<env>-<copy>" of two
+// environments of a group can meet (environment a's copy b-c and
+// environment a-b's copy c), and the namespace is never adopted.
+func namespaceTaken(ns string, m *api.Meta) string {
+	if e, c := m.Annotations[api.AnnotationEnvironment], m.Annotations[api.AnnotationEnvironmentCopy]; e != "" && c != "" {
+		return fmt.Sprintf("namespace %s is copy %s of environment %s: rename this copy or that environment", ns, c, e)
+	}
+	return fmt.Sprintf("namespace %s exists and is not this copy's (it belongs to no environment)", ns)
 }
 
 // dress puts a rendered resource in copy c: its group and namespace, the
@@ -153,15 +163,19 @@ func envMAC(env *api.Environment, ref string, i int) net.HardwareAddr {
 
 // goldenRestore is the restore annotation of VM vmID of a new copy when a
 // golden state exists ("" for the golden copy itself, or without one).
+// During a re-capture the snapshots captured before still serve; the
+// token names the snapshot, not the capture asked for, which they do not
+// belong to.
 func goldenRestore(g api.GoldenStatus, copyName, vmID string) string {
-	if g.State != api.EnvReady || copyName == g.Copy {
+	if copyName == g.Copy {
 		return ""
 	}
-	ns, id, ok := strings.Cut(g.Snapshots[vmID], "/")
+	ref := g.Snapshots[vmID]
+	ns, id, ok := strings.Cut(ref, "/")
 	if !ok {
 		return ""
 	}
-	return api.RestoreValue(ns, id, "golden-"+shortHash(g.Capture))
+	return api.RestoreValue(ns, id, "golden-"+shortHash(ref))
 }
 
 func shortHash(s string) string {

@@ -21,7 +21,15 @@ type ResetOptions struct {
 	// takes a slot on every node its copy's VMs are on); 0:
 	// DefaultResetsPerNode.
 	PerNode int
+	// Timeout is how long a job may run: a job whose VMs have not all
+	// finished by then is Failed naming them, and frees its slots; 0:
+	// DefaultResetTimeout.
+	Timeout time.Duration
 }
+
+// DefaultResetTimeout is how long a reset may run (the Core agent's config
+// key resets.timeoutSeconds).
+const DefaultResetTimeout = 10 * time.Minute
 
 // resets runs the reset queue (api.Reset): each job returns one copy of an
 // environment to its golden state by asking every VM of the copy for a
@@ -40,9 +48,11 @@ type resets struct {
 	vms     *controller.Informer
 	nss     *controller.Informer
 	envs    *controller.Informer
+	nodes   *controller.Informer
 	events  record.Recorder
 	now     func() time.Time
 	perNode int
+	timeout time.Duration
 
 	// mu orders the queue's decisions; claims holds the nodes of the jobs
 	// started by this agent until its cache shows them Running.
@@ -72,10 +82,13 @@ const (
 
 func setupResets(m *controller.Manager, inf func(*api.Kind) *controller.Informer, opts controller.Options, ro ResetOptions) {
 	r := &resets{c: m.Client, resets: inf(api.ResetKind), vms: inf(api.VirtualMachineKind), nss: inf(api.NamespaceKind),
-		envs: inf(api.EnvironmentKind), events: m.Recorder("reset"), now: time.Now, perNode: ro.PerNode,
-		claims: map[controller.Key][]string{}, shown: map[controller.Key]time.Time{}}
+		envs: inf(api.EnvironmentKind), nodes: inf(api.NodeKind), events: m.Recorder("reset"), now: time.Now,
+		perNode: ro.PerNode, timeout: ro.Timeout, claims: map[controller.Key][]string{}, shown: map[controller.Key]time.Time{}}
 	if r.perNode <= 0 {
 		r.perNode = DefaultResetsPerNode
+	}
+	if r.timeout <= 0 {
+		r.timeout = DefaultResetTimeout
 	}
 	// Its reconciles mostly wait on API writes (a job's start writes
 	// each VM; a slot freed lets the next job start): more workers than
@@ -164,7 +177,7 @@ func (r *resets) Reconcile(ctx context.Context, key controller.Key) (controller.
 	rs := o.(*api.Reset)
 	if rs.Status.Finished() {
 		r.unclaim(key)
-		return controller.Result{}, nil
+		return controller.Result{}, r.prune(ctx, rs.Meta.Group, rs.Meta.Namespace)
 	}
 	env, copyName, err := r.copyOf(ctx, rs)
 	var f failure
@@ -236,9 +249,12 @@ func (r *resets) queue(ctx context.Context, rs *api.Reset, env *api.Environment,
 			return controller.Result{RequeueAfter: delay}, nil
 		}
 		msg := fmt.Sprintf("waiting for a reset slot on node %s (%d per node)", strings.Join(nodes, ", "), r.perNode)
+		if plan.waitsFor[key] == "" {
+			msg = "waiting for the reset of copy " + copyName + " under way to finish (one at a time per copy)"
+		}
 		return controller.Result{RequeueAfter: resetPoll * 15}, r.queuedStatus(ctx, rs, env, copyName, pos, msg)
 	}
-	targets, err := r.targets(rs, env)
+	targets, err := r.targets(ctx, rs, env)
 	if err == nil {
 		// Its slots are taken before the write, so that the next
 		// decision (another worker) counts them.

@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/api/conditions"
+	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
@@ -72,6 +74,33 @@ func TestResetCold(t *testing.T) {
 		if w.vm(0, v.ID).Meta.Annotations[api.AnnotationRestoreCold] != "true" {
 			t.Errorf("VM %s: no restore_cold annotation", v.ID)
 		}
+	}
+}
+
+// TestResetPowersAsGolden: a reset puts each VM's power back as the
+// golden copy's VM has it, in the same write as its restore annotation:
+// a VM the team powered off runs again; one the golden copy keeps off is
+// powered off.
+func TestResetPowersAsGolden(t *testing.T) {
+	w := newResetWorld(t, worldSpec{nodes: 1, copies: 2, vms: 3})
+	w.setAction(1, "vm1", api.ActionPowerOff) // the team's
+	w.setAction(0, "vm2", api.ActionPowerOff) // golden: kept off
+	w.reset(1, "r1", "")
+	w.waitPhase(1, "r1", api.ResetSucceeded, 20*time.Second)
+	for id, want := range map[string]string{"vm0": api.ActionPowerOn, "vm1": api.ActionPowerOn, "vm2": api.ActionPowerOff} {
+		if vm := w.vm(1, id); vm.Spec.ActionState != want || vm.Meta.Annotations[api.AnnotationRestore] == "" {
+			t.Errorf("VM %s after the reset: actionState %q, restore %q; want %s and the restore", id,
+				vm.Spec.ActionState, vm.Meta.Annotations[api.AnnotationRestore], want)
+		}
+	}
+}
+
+func (w *resetWorld) setAction(c int, id, action string) {
+	w.t.Helper()
+	vm := w.vm(c, id)
+	vm.Spec.ActionState = action
+	if _, err := client.For[*api.VirtualMachine](w.Client).Update(context.Background(), vm); err != nil {
+		w.t.Fatal(err)
 	}
 }
 

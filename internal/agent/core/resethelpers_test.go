@@ -26,6 +26,7 @@ type resetWorld struct {
 	t       testing.TB
 	nodes   *fakeNodes
 	perNode int
+	timeout time.Duration
 	stop    func() // stops the reset queue
 }
 
@@ -33,6 +34,7 @@ type worldSpec struct {
 	nodes, copies, vms int
 	perNode            int
 	restoreTime        time.Duration
+	timeout            time.Duration // the queue's resets.timeoutSeconds; 0: the default
 	noGolden           bool
 	// stopped: the reset queue is not started (w.restart starts it).
 	stopped bool
@@ -57,7 +59,7 @@ func newResetWorld(t testing.TB, s worldSpec) *resetWorld {
 	if !s.noGolden {
 		w.setGolden(s.vms)
 	}
-	w.nodes, w.perNode = newFakeNodes(w.Env, s.restoreTime), s.perNode
+	w.nodes, w.perNode, w.timeout = newFakeNodes(w.Env, s.restoreTime), s.perNode, s.timeout
 	w.Run(t, func(m *controller.Manager) error { w.nodes.setup(m); return nil })
 	if !s.stopped {
 		w.restart()
@@ -69,7 +71,7 @@ func newResetWorld(t testing.TB, s worldSpec) *resetWorld {
 // agent's term).
 func (w *resetWorld) restart() {
 	w.stop = w.Run(w.t, func(m *controller.Manager) error {
-		core.SetupResetQueue(m, core.ResetOptions{PerNode: w.perNode})
+		core.SetupResetQueue(m, core.ResetOptions{PerNode: w.perNode, Timeout: w.timeout})
 		return nil
 	})
 }

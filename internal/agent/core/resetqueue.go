@@ -2,6 +2,7 @@ package core
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 	"time"
 
@@ -28,18 +29,27 @@ type resetPlan struct {
 	start    map[controller.Key]bool
 	position map[controller.Key]int
 	// waitsFor names, for a job that cannot start, a node whose slots are
-	// taken (or held for a job before it).
+	// taken (or held for a job before it); "" when it waits behind
+	// another job of its copy.
 	waitsFor map[controller.Key]string
 }
 
+// copyOfJob is the "group/namespace" of a job: its copy. At most one job
+// of a copy runs at once: two would each write their token into the
+// same VMs' restore annotation and a node would restore them over and
+// over.
+func copyOfJob(k controller.Key) string { return k.Group + "/" + k.Namespace }
+
 // planResets orders the due jobs (priority, highest first; then the
 // oldest; then by key) and starts each one whose nodes all have a free
-// slot (busy counts the slots taken on each node, perNode is the limit).
-// A job that cannot start reserves a slot on each of its nodes: a later
+// slot (busy counts the slots taken on each node, perNode is the limit)
+// and no other job of its copy runs (active holds the copies with a
+// running or claimed job; a job that waits for its copy reserves no slot:
+// it could not take one anyway). A job that cannot start for slots reserves a slot on each of its nodes: a later
 // job needing the last slot of one of them waits behind it, so a job
 // spanning many nodes is not overtaken forever by small ones, while a
 // later job on other nodes (or on nodes with room for both) starts.
-func planResets(jobs []resetJob, busy map[string]int, perNode int) resetPlan {
+func planResets(jobs []resetJob, busy map[string]int, active map[string]bool, perNode int) resetPlan {
 	jobs = slices.Clone(jobs)
 	slices.SortFunc(jobs, func(a, b resetJob) int {
 		if c := cmp.Compare(b.priority, a.priority); c != 0 {
@@ -55,8 +65,17 @@ func planResets(jobs []resetJob, busy map[string]int, perNode int) resetPlan {
 		used[n] = c
 	}
 	p := resetPlan{start: map[controller.Key]bool{}, position: map[controller.Key]int{}, waitsFor: map[controller.Key]string{}}
+	running := maps.Clone(active)
+	if running == nil {
+		running = map[string]bool{}
+	}
 	pos := 0
 	for _, j := range jobs {
+		if running[copyOfJob(j.key)] {
+			pos++
+			p.position[j.key], p.waitsFor[j.key] = pos, ""
+			continue
+		}
 		blocker := ""
 		for _, n := range j.nodes {
 			if used[n] >= perNode {
@@ -65,7 +84,7 @@ func planResets(jobs []resetJob, busy map[string]int, perNode int) resetPlan {
 			}
 		}
 		if blocker == "" {
-			p.start[j.key] = true
+			p.start[j.key], running[copyOfJob(j.key)] = true, true
 			for _, n := range j.nodes {
 				used[n]++
 			}
@@ -111,7 +130,8 @@ func (r *resets) decision(now time.Time) *cachedPlan {
 		return p
 	}
 	jobs, until := r.dueJobs(now)
-	r.plan = &cachedPlan{jobs: jobs, plan: planResets(jobs, r.busy(), r.perNode), until: until}
+	busy, active := r.busy()
+	r.plan = &cachedPlan{jobs: jobs, plan: planResets(jobs, busy, active, r.perNode), until: until}
 	return r.plan
 }
 
@@ -186,9 +206,10 @@ func (r *resets) dueJobs(now time.Time) (jobs []resetJob, until time.Time) {
 }
 
 // busy counts the slots taken on each node: the running jobs' nodes (as
-// they recorded them when they started) and the claimed ones'.
-func (r *resets) busy() map[string]int {
-	busy := map[string]int{}
+// they recorded them when they started) and the claimed ones'; active
+// holds their copies ("group/namespace").
+func (r *resets) busy() (busy map[string]int, active map[string]bool) {
+	busy, active = map[string]int{}, map[string]bool{}
 	for _, o := range r.resets.List() {
 		rs := o.(*api.Reset)
 		key := controller.KeyOf(rs)
@@ -197,17 +218,19 @@ func (r *resets) busy() map[string]int {
 			delete(r.claims, key) // the cache shows it: the claim is done
 		case rs.Status.Phase == api.ResetRunning:
 			delete(r.claims, key)
+			active[copyOfJob(key)] = true
 			for _, n := range rs.Status.Nodes {
 				busy[n]++
 			}
 		}
 	}
-	for _, nodes := range r.claims {
+	for key, nodes := range r.claims {
+		active[copyOfJob(key)] = true
 		for _, n := range nodes {
 			busy[n]++
 		}
 	}
-	return busy
+	return busy, active
 }
 
 func (r *resets) unclaim(key controller.Key) {

@@ -54,7 +54,7 @@ func TestPlanResets(t *testing.T) {
 		{"no VMs placed: no slot", []resetJob{job("a", 0, 9)}, map[string]int{"n1": 9}, 1, "[a]", nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			p := planResets(c.jobs, c.busy, c.perNode)
+			p := planResets(c.jobs, c.busy, nil, c.perNode)
 			if got := started(p); got != c.start {
 				t.Errorf("started %s, want %s", got, c.start)
 			}
@@ -67,5 +67,28 @@ func TestPlanResets(t *testing.T) {
 				t.Errorf("positions %v, want %v", p.position, c.pos)
 			}
 		})
+	}
+}
+
+// TestPlanResetsOneJobPerCopy: two jobs of one copy never start together,
+// and none starts while a job of its copy runs; one waiting for its copy
+// holds no slot.
+func TestPlanResetsOneJobPerCopy(t *testing.T) {
+	k := func(ns, id string) controller.Key { return controller.Key{Group: "g", Namespace: ns, ID: id} }
+	jobs := []resetJob{
+		{key: k("a", "r1"), created: time.Unix(1, 0), nodes: []string{"n1"}},
+		{key: k("a", "r2"), created: time.Unix(2, 0), nodes: []string{"n1"}},
+		{key: k("b", "r1"), created: time.Unix(3, 0), nodes: []string{"n1"}},
+	}
+	p := planResets(jobs, nil, nil, 2)
+	if !p.start[k("a", "r1")] || p.start[k("a", "r2")] || !p.start[k("b", "r1")] {
+		t.Errorf("started %v: want a/r1 and b/r1 (a/r2 waits for a/r1, holding no slot)", p.start)
+	}
+	if p.position[k("a", "r2")] != 1 || p.waitsFor[k("a", "r2")] != "" {
+		t.Errorf("a/r2: position %d waits for %q, want 1 and its copy", p.position[k("a", "r2")], p.waitsFor[k("a", "r2")])
+	}
+	p = planResets(jobs[1:], nil, map[string]bool{"g/a": true}, 2)
+	if p.start[k("a", "r2")] || !p.start[k("b", "r1")] {
+		t.Errorf("started %v with a job of copy a running: want b/r1 alone", p.start)
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/api/conditions"
+	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
 )
 
@@ -63,12 +64,19 @@ func queuedAt(rs *api.Reset) string {
 
 // targets are the copy's VMs with the golden snapshot each goes back to;
 // a failure when there is no golden state or it lacks one of them
-// (nothing is touched then).
-func (r *resets) targets(rs *api.Reset, env *api.Environment) ([]api.ResetVM, error) {
+// (nothing is touched then). While a capture runs, the golden state
+// captured before (status.golden.snapshots) still serves every copy but
+// the one being captured: restoring that one would mix two states into
+// the new capture, so its reset fails saying so (ask again after it).
+func (r *resets) targets(ctx context.Context, rs *api.Reset, env *api.Environment) ([]api.ResetVM, error) {
 	g := env.Status.Golden
-	if g.State != api.EnvReady || len(g.Snapshots) == 0 {
+	if len(g.Snapshots) == 0 {
 		return nil, failf("environment %s has no golden state (golden: %s): capture one first (humcli env capture %s)",
 			env.Meta.ID, orNone(g.State), env.Meta.ID)
+	}
+	if g.State == api.EnvCapturing && rs.Meta.Namespace == api.CopyNamespace(env.Meta.ID, g.Copy) {
+		return nil, failf("copy %s is being captured as the golden state (capture %s): reset it once the capture is over",
+			g.Copy, g.Capture)
 	}
 	vms := r.copyVMs(rs.Meta.Group, rs.Meta.Namespace)
 	if len(vms) == 0 {
@@ -82,9 +90,32 @@ func (r *resets) targets(rs *api.Reset, env *api.Environment) ([]api.ResetVM, er
 			return nil, failf("the golden state of environment %s holds no snapshot of template VM %s (VM %s): capture again",
 				env.Meta.ID, tid, vm.Meta.ID)
 		}
-		out = append(out, api.ResetVM{ID: vm.Meta.ID, Node: vm.Meta.Annotations[api.AnnotationVirtualMachineNode], Snapshot: snap})
+		node := vm.Meta.Annotations[api.AnnotationVirtualMachineNode]
+		if why := r.nodeDown(ctx, node); why != "" {
+			return nil, failf("VM %s cannot be restored: %s", vm.Meta.ID, why)
+		}
+		out = append(out, api.ResetVM{ID: vm.Meta.ID, Node: node, Snapshot: snap})
 	}
 	return out, nil
+}
+
+// nodeDown says why a VM on node cannot restore now ("" when it can): it
+// is on no node, or its node is gone or NotReady. The job fails at once
+// rather than wait for a node that may never answer.
+// What the cache lacks is read from the API (a cache that has not caught
+// up must not fail a job); an API that does not answer fails nothing.
+func (r *resets) nodeDown(ctx context.Context, node string) string {
+	if node == "" {
+		return "it is on no node (not scheduled yet)"
+	}
+	n, err := cachedOrGet[*api.Node](ctx, r, r.nodes, client.Scope{}, node)
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		return "its node " + node + " does not exist"
+	case err == nil && n.Status.State == api.NodeNotReady:
+		return "its node " + node + " is NotReady"
+	}
+	return ""
 }
 
 func orNone(s string) string {
@@ -142,6 +173,21 @@ func (r *resets) start(ctx context.Context, rs *api.Reset, env *api.Environment,
 	return errors.Join(errs...)
 }
 
+// goldenPower is the actionState vm gets back from a reset: that of the
+// VM of the golden copy (namespace goldenNS) it was stamped from, which
+// the capture took as asked; PowerOn when that VM is gone.
+func (r *resets) goldenPower(group, goldenNS string, vm *api.VirtualMachine) string {
+	o, ok := r.vms.Get(controller.Key{Group: group, Namespace: goldenNS, ID: vm.Meta.ID}) // copies keep the template's ids
+	if !ok {
+		return api.ActionPowerOn
+	}
+	g := o.(*api.VirtualMachine)
+	if g.Meta.Annotations[api.AnnotationTemplateResource] != vm.Meta.Annotations[api.AnnotationTemplateResource] || g.Spec.ActionState == "" {
+		return api.ActionPowerOn
+	}
+	return g.Spec.ActionState
+}
+
 // request puts the restore annotation on VM t (token: the job's uid),
 // unless the VM already has it or has done it.
 func (r *resets) request(ctx context.Context, rs *api.Reset, t api.ResetVM) error {
@@ -151,6 +197,7 @@ func (r *resets) request(ctx context.Context, rs *api.Reset, t api.ResetVM) erro
 	}
 	ns, id, _ := strings.Cut(t.Snapshot, "/")
 	want := api.RestoreValue(ns, id, rs.Meta.UID)
+	power := r.goldenPower(rs.Meta.Group, ns, o.(*api.VirtualMachine))
 	_, err := controller.Update(ctx, r.c, o.(*api.VirtualMachine), func(vm *api.VirtualMachine) bool {
 		a := vm.Meta.Annotations
 		if rest := vm.Status.Restore; rest != nil && rest.Token == rs.Meta.UID {
@@ -160,9 +207,13 @@ func (r *resets) request(ctx context.Context, rs *api.Reset, t api.ResetVM) erro
 		if rs.Spec.Cold {
 			cold = "true"
 		}
-		if a[api.AnnotationRestore] == want && a[api.AnnotationRestoreCold] == cold {
+		// Power is part of the golden state: a VM the team powered off
+		// (or on) is put back as the golden copy's VM is (a restore
+		// leaves a PowerOff VM stopped).
+		if a[api.AnnotationRestore] == want && a[api.AnnotationRestoreCold] == cold && vm.Spec.ActionState == power {
 			return false
 		}
+		vm.Spec.ActionState = power
 		if a == nil {
 			a = map[string]string{}
 			vm.Meta.Annotations = a
@@ -201,6 +252,11 @@ func (r *resets) progress(ctx context.Context, rs *api.Reset, env *api.Environme
 		} else if err := r.request(ctx, rs, *v); err != nil {
 			return controller.Result{}, err
 		}
+		if v.Step != api.RestoreDone && v.Step != api.RestoreFailed {
+			if why := r.nodeDown(ctx, vm.Meta.Annotations[api.AnnotationVirtualMachineNode]); why != "" {
+				v.Step, v.Message = api.RestoreFailed, why
+			}
+		}
 		switch v.Step {
 		case api.RestoreDone:
 		case api.RestoreFailed:
@@ -209,7 +265,15 @@ func (r *resets) progress(ctx context.Context, rs *api.Reset, env *api.Environme
 			pending = append(pending, v.ID)
 		}
 	}
+	left := r.deadline(rs).Sub(r.now())
 	switch {
+	case len(pending) > 0 && left <= 0:
+		msg := fmt.Sprintf("timed out after %v: %d of %d VMs did not finish their restore: %s", r.timeout,
+			len(pending), len(vms), strings.Join(pending, ", "))
+		if len(failed) > 0 {
+			msg += "; failed: " + strings.Join(failed, ", ")
+		}
+		return controller.Result{}, r.finish(ctx, rs, api.ResetFailed, msg, vms)
 	case len(pending) > 0:
 		if wait := r.throttle(controller.KeyOf(rs), stepsEvery); wait > 0 {
 			return controller.Result{RequeueAfter: wait}, nil
@@ -218,13 +282,23 @@ func (r *resets) progress(ctx context.Context, rs *api.Reset, env *api.Environme
 		if len(failed) > 0 {
 			msg += "; failed: " + strings.Join(failed, ", ")
 		}
-		return controller.Result{RequeueAfter: resetPoll}, r.setRunning(ctx, rs, vms, msg)
+		return controller.Result{RequeueAfter: min(resetPoll, left)}, r.setRunning(ctx, rs, vms, msg)
 	case len(failed) > 0:
 		return controller.Result{}, r.finish(ctx, rs, api.ResetFailed,
 			fmt.Sprintf("%d of %d VMs failed to restore: %s", len(failed), len(vms), strings.Join(failed, ", ")), vms)
 	}
 	return controller.Result{}, r.finish(ctx, rs, api.ResetSucceeded,
 		fmt.Sprintf("%d VMs back to the golden state of environment %s", len(vms), env.Meta.ID), vms)
+}
+
+// deadline is when running job rs times out: resets.timeoutSeconds after
+// it started (its creation if the start cannot be read).
+func (r *resets) deadline(rs *api.Reset) time.Time {
+	t, err := time.Parse(time.RFC3339, rs.Status.StartedAt)
+	if err != nil && rs.Meta.CreationTimestamp != nil {
+		t = *rs.Meta.CreationTimestamp
+	}
+	return t.Add(r.timeout)
 }
 
 // setRunning writes the steps of a running job.

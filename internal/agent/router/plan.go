@@ -145,9 +145,6 @@ func (d *Driver) nics(ctx context.Context, vr *api.VirtualRouter, k string) ([]P
 	return ports, nets, nil
 }
 
-// nicAddress checks NIC i's address against its network: a host of the
-// network's CIDR, with its prefix length, and not the gateway address the
-// nodes put on the network's bridge.
 // nicMAC is the MAC of the router's interface on NIC i's network: the one
 // the spec fixes (environment copies share it, so restored guests find
 // their gateway at the MAC they remember), else portMAC.
@@ -164,6 +161,9 @@ func nicMAC(k string, i int, nic api.VirtualRouterNIC) (net.HardwareAddr, error)
 	return hw, nil
 }
 
+// nicAddress checks NIC i's address against its network: a host of the
+// network's CIDR, with its prefix length, and not the gateway address the
+// nodes put on the network's bridge.
 func nicAddress(n *api.Network, i int, s string) (netip.Prefix, error) {
 	f := fmt.Sprintf("spec.nics[%d].ipv4Address", i)
 	cidr, ok := api.ParseIPv4Network(n.Spec.IPv4CIDR)

@@ -143,8 +143,24 @@ func (d *Driver) restoreRequested(ctx context.Context, bs *api.BlockStorage) (do
 	if err != nil {
 		return fail("fetch: " + err.Error())
 	}
+	// The files took time to come: the snapshot may have gone meanwhile,
+	// and a disk must not become an overlay of a snapshot being deleted.
+	if again, err := client.For[*api.Snapshot](d.client).Get(ctx, client.Scope{Group: m.Group, Namespace: ns}, sid); err != nil || again.Meta.Deleting() || again.Meta.UID != snap.Meta.UID {
+		if err != nil && !errors.Is(err, api.ErrNotFound) {
+			return false, err
+		}
+		return fail(fmt.Sprintf("snapshot %s/%s was deleted during the restore", ns, sid))
+	}
 	rs.Step = api.RestoreDisks
-	if err := d.RestoreDisk(ctx, m.Group, m.Namespace, m.ID, disks[file]); err != nil {
+	// Under the VM driver's guard: a VM must not start with the disk
+	// between the check that none runs with it and the replacement.
+	restore := func(ctx context.Context) error { return d.RestoreDisk(ctx, m.Group, m.Namespace, m.ID, disks[file]) }
+	if d.whileUnused != nil {
+		err = d.whileUnused(ctx, m.Group, m.Namespace, m.ID, restore)
+	} else {
+		err = restore(ctx)
+	}
+	if err != nil {
 		return fail("restore: " + err.Error())
 	}
 	rs.Step, rs.FinishedAt = api.RestoreDone, stamp()

@@ -97,6 +97,12 @@ type Config struct {
 	// Snapshots gives snapshots' files for a disk's own restore
 	// (AnnotationRestore); nil: disks are not restored.
 	Snapshots SnapshotFiles
+	// WhileUnused runs f while no VM of this node runs with the disk
+	// group/namespace/id and none starts with it (the VM driver's
+	// WhileDiskUnused), refusing with api.ErrConflict when one runs. A
+	// disk's own restore replaces the file inside it. Nil: no VMs on this
+	// node (f just runs).
+	WhileUnused func(ctx context.Context, group, namespace, id string, f func(context.Context) error) error
 }
 
 // Driver realizes block storages on this node. It implements
@@ -111,6 +117,7 @@ type Driver struct {
 	sem                 chan struct{}
 	events              record.Recorder
 	snapshots           SnapshotFiles
+	whileUnused         func(ctx context.Context, group, namespace, id string, f func(context.Context) error) error
 
 	// cacheMu orders making overlays on cached images against removing a
 	// cached image no disk uses any more.
@@ -140,7 +147,7 @@ func New(cfg Config) *Driver {
 		cfg.Events = record.Discard
 	}
 	return &Driver{
-		events: cfg.Events, snapshots: cfg.Snapshots,
+		events: cfg.Events, snapshots: cfg.Snapshots, whileUnused: cfg.WhileUnused,
 		node: cfg.Node, dir: cfg.Dir, imageDir: cfg.ImageDir, client: cfg.Client, inUse: cfg.InUse,
 		secret: cfg.Secret, host: cfg.DownloadHost, peer: cfg.Peer,
 		retry: r, sem: make(chan struct{}, n), jobs: map[string]*job{}, restored: map[string]api.RestoreStatus{},

@@ -8,18 +8,21 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
-	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/controller"
 	"github.com/humstack/humstack/internal/host/qemu"
 )
 
 // A restore (api.AnnotationRestore) runs as steps, one per reconcile, so
-// that status.restore shows each step while it runs: Stopping (QEMU is
-// killed: its state is being discarded), Fetching (the snapshot's files
-// on this node), RestoringDisks (each disk becomes an overlay of the
-// snapshot's file at its position), then RestoringMemory (warm: QEMU
-// loads the saved state) or Booting (cold), and Done; Failed ends it too.
-// A PowerOff VM only gets its disks back (mode "disks").
+// that status.restore shows each step while it runs: Fetching (the
+// snapshot is checked and its files are brought to this node, in the
+// background, while the VM still runs), Stopping (QEMU is killed: its
+// state is being discarded), RestoringDisks (each disk becomes an overlay
+// of the snapshot's file at its position), then RestoringMemory (warm:
+// QEMU loads the saved state) or Booting (cold), and Done; Failed ends it
+// too. Everything that can refuse the restore, and the transfer, comes
+// before Stopping: a restore that cannot be done leaves the VM running,
+// and the VM is down only for the local steps. A PowerOff VM only gets
+// its disks back (mode "disks").
 //
 // Progress lives in the driver (restoring) as well as in status: the
 // informer's copy of a VM may lag behind the status written at the last
@@ -42,8 +45,11 @@ type restoring struct {
 	disks   []string // the snapshot's disk files on this node, by position
 	memory  string   // its memory file on this node, or ""
 	coldWhy string   // why the VM boots rather than loads the memory
-	// fetchTries counts failed fetches of the snapshot's files.
+	// fetch is the transfer of the snapshot's files in progress, if any;
+	// fetchTries counts the failed ones, the next not before retryAt.
+	fetch      *fetchJob
 	fetchTries int
+	retryAt    time.Time
 }
 
 // A fetch of a snapshot's files is tried maxFetchTries times, the n-th
@@ -61,6 +67,7 @@ func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z
 func (d *Driver) restore(ctx context.Context, vm *api.VirtualMachine, dir string, running bool) (res controller.Result, handled bool, err error) {
 	ann := vm.Meta.Annotations[api.AnnotationRestore]
 	if ann == "" {
+		d.abandonFetch(key(&vm.Meta)) // no longer asked for
 		return res, false, nil
 	}
 	ns, id, token, perr := api.ParseRestore(ann)
@@ -81,7 +88,7 @@ func (d *Driver) restore(ctx context.Context, vm *api.VirtualMachine, dir string
 	case r.status.Finished():
 		return res, false, nil
 	case fresh:
-		// Report Stopping before doing it.
+		// Report the restore before its first step.
 		controller.Logger(ctx).Info("vm restore", "snapshot", r.status.Snapshot, "token", token)
 		return controller.Result{RequeueAfter: stepDelay}, true, nil
 	}
@@ -95,23 +102,28 @@ func (d *Driver) restoringFor(vm *api.VirtualMachine, snapshot, token string) (r
 	k := key(&vm.Meta)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if r := d.restores[k]; r != nil && r.status.Token == token {
-		return r, false
+	old := d.restores[k]
+	if old != nil && old.status.Token == token {
+		return old, false
+	}
+	if old != nil {
+		old.stopFetch() // another restore replaces it
 	}
 	if st := vm.Status.Restore; st != nil && st.Token == token && st.Finished() {
 		return nil, false
 	}
 	now := time.Now()
-	r = &restoring{started: now, status: api.RestoreStatus{Token: token, Snapshot: snapshot, Step: api.RestoreStopping, StartedAt: stamp(now)}}
+	r = &restoring{started: now, status: api.RestoreStatus{Token: token, Snapshot: snapshot, Step: api.RestoreFetching, StartedAt: stamp(now)}}
 	d.restores[k] = r
 	return r, true
 }
 
-// restoringState is the VM's state while a restore runs: Stopping until
-// QEMU is gone, then Starting (Stopped for a VM that stays off), the
-// message naming the step.
+// restoringState is the VM's state while a restore runs: as it was while
+// Fetching (QEMU, if it runs, still runs), Stopping until QEMU is gone,
+// then Starting (Stopped for a VM that stays off), the message naming the
+// step.
 func restoringState(vm *api.VirtualMachine, st *api.RestoreStatus) {
-	if st.Finished() {
+	if st.Finished() || st.Step == api.RestoreFetching {
 		return
 	}
 	state := StateStarting
@@ -132,6 +144,8 @@ func restoringState(vm *api.VirtualMachine, st *api.RestoreStatus) {
 // restoreStep does r's current step and moves it to the next.
 func (d *Driver) restoreStep(ctx context.Context, vm *api.VirtualMachine, dir string, running bool, r *restoring) (controller.Result, error) {
 	switch r.status.Step {
+	case api.RestoreFetching:
+		return d.restoreFetch(ctx, vm, r)
 	case api.RestoreStopping:
 		if running {
 			if err := qemu.Kill(dir); err != nil {
@@ -142,63 +156,18 @@ func (d *Driver) restoreStep(ctx context.Context, vm *api.VirtualMachine, dir st
 		if err := d.cleanup(ctx, vm, dir, false); err != nil {
 			return controller.Result{}, err
 		}
-		r.status.Step = api.RestoreFetching
+		r.status.Step = api.RestoreDisks
 		return controller.Result{RequeueAfter: stepDelay}, nil
-	case api.RestoreFetching:
-		return d.restoreFetch(ctx, vm, r)
 	case api.RestoreDisks:
-		return d.restoreDisks(ctx, vm, r)
+		return d.restoreDisks(ctx, vm, dir, r)
 	default: // RestoringMemory, Booting
 		return d.restoreLaunch(ctx, vm, dir, r)
 	}
 }
 
-// restoreFetch finds the snapshot and has its files on this node.
-func (d *Driver) restoreFetch(ctx context.Context, vm *api.VirtualMachine, r *restoring) (controller.Result, error) {
-	ns, id, _ := cutRef(r.status.Snapshot)
-	snap, err := client.For[*api.Snapshot](d.client).Get(ctx, client.Scope{Group: vm.Meta.Group, Namespace: ns}, id)
-	switch {
-	case errors.Is(err, api.ErrNotFound):
-		return d.restoreFail(vm, r, fmt.Sprintf("snapshot %s not found", r.status.Snapshot))
-	case err != nil:
-		return controller.Result{}, err
-	case snap.Meta.Deleting():
-		return d.restoreFail(vm, r, fmt.Sprintf("snapshot %s is being deleted", r.status.Snapshot))
-	case snap.Status.State == api.SnapshotError:
-		return d.restoreFail(vm, r, fmt.Sprintf("snapshot %s failed: %s", r.status.Snapshot, snap.Status.Message))
-	case snap.Status.State != api.SnapshotReady:
-		r.status.Message = fmt.Sprintf("waiting for snapshot %s to be Ready (it is %s)", r.status.Snapshot, orNone(snap.Status.State))
-		return controller.Result{RequeueAfter: snapshotWait}, nil
-	case snap.Spec.VirtualMachineID == "":
-		return d.restoreFail(vm, r, fmt.Sprintf("snapshot %s is of disk %s, not of a VM", r.status.Snapshot, snap.Spec.BlockStorageID))
-	case len(snap.Status.Disks) != len(vm.Spec.BlockStorageIDs):
-		return d.restoreFail(vm, r, fmt.Sprintf("snapshot %s has %d disks, the VM has %d", r.status.Snapshot, len(snap.Status.Disks), len(vm.Spec.BlockStorageIDs)))
-	case d.snapshots == nil || d.disks == nil:
-		return d.restoreFail(vm, r, "this node cannot restore snapshots (no snapshot store configured)")
-	}
-	disks, memory, err := d.snapshots.Local(ctx, snap)
-	if err != nil {
-		// The holder may be restarting or not yet serving what it just
-		// took: a few tries with backoff before the restore fails.
-		msg := fmt.Sprintf("fetch snapshot %s: %v", r.status.Snapshot, err)
-		if r.fetchTries++; r.fetchTries < maxFetchTries {
-			r.status.Message = fmt.Sprintf("%s (try %d of %d)", msg, r.fetchTries, maxFetchTries)
-			return controller.Result{RequeueAfter: time.Duration(r.fetchTries) * fetchRetryDelay}, nil
-		}
-		return d.restoreFail(vm, r, msg)
-	}
-	if len(disks) != len(vm.Spec.BlockStorageIDs) {
-		return d.restoreFail(vm, r, fmt.Sprintf("snapshot %s gave %d disk files, the VM has %d disks", r.status.Snapshot, len(disks), len(vm.Spec.BlockStorageIDs)))
-	}
-	r.snap, r.disks, r.memory = snap, disks, memory
-	r.status.Message = ""
-	r.status.Step = api.RestoreDisks
-	return controller.Result{RequeueAfter: stepDelay}, nil
-}
-
-// restoreDisks replaces each disk, once the disks are ready here, and
-// decides between warm and cold.
-func (d *Driver) restoreDisks(ctx context.Context, vm *api.VirtualMachine, r *restoring) (controller.Result, error) {
+// restoreDisks replaces each disk, once the disks are ready here and the
+// snapshot is still there, and decides between warm and cold.
+func (d *Driver) restoreDisks(ctx context.Context, vm *api.VirtualMachine, dir string, r *restoring) (controller.Result, error) {
 	_, err := d.resolve(ctx, vm)
 	var w waitError
 	switch {
@@ -210,10 +179,14 @@ func (d *Driver) restoreDisks(ctx context.Context, vm *api.VirtualMachine, r *re
 	case err != nil && !errors.As(err, &w):
 		return controller.Result{}, err
 	}
-	for i, id := range vm.Spec.BlockStorageIDs {
-		if err := d.disks.RestoreDisk(ctx, vm.Meta.Group, vm.Meta.Namespace, id, r.disks[i]); err != nil {
-			return d.restoreFail(vm, r, fmt.Sprintf("restore disk %s: %v", id, err))
+	if msg, err := d.snapshotStill(ctx, vm, r); err != nil || msg != "" {
+		if err != nil {
+			return controller.Result{}, err
 		}
+		return d.restoreFail(vm, r, msg)
+	}
+	if err := d.replaceDisks(ctx, vm, dir, r); err != nil {
+		return d.restoreFail(vm, r, err.Error())
 	}
 	r.status.Message = ""
 	switch {
@@ -293,9 +266,16 @@ func (d *Driver) restoreDone(vm *api.VirtualMachine, r *restoring) (controller.R
 }
 
 func (d *Driver) restoreFail(vm *api.VirtualMachine, r *restoring, msg string) (controller.Result, error) {
+	r.stopFetch()
 	r.status.Step, r.status.Message, r.status.FinishedAt = api.RestoreFailed, msg, stamp(time.Now())
 	d.events.Event(vm, api.EventWarning, "RestoreFailed", "restore from snapshot %s: %s", r.status.Snapshot, msg)
-	if _, running := qemu.Find(d.Dir(vm.Meta.Group, vm.Meta.Namespace, vm.Meta.ID)); !running {
+	dir := d.Dir(vm.Meta.Group, vm.Meta.Namespace, vm.Meta.ID)
+	if mixed := partlyRestored(dir); mixed != "" {
+		setState(vm, StateError, mixed)
+		vm.Status.PID = 0
+		return controller.Result{}, nil
+	}
+	if _, running := qemu.Find(dir); !running {
 		// Not a crash: the next reconcile powers it on (or leaves it off).
 		setState(vm, StateStopped, "restore failed: "+msg)
 		vm.Status.PID = 0

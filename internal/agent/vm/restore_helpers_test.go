@@ -3,6 +3,7 @@ package vm
 import (
 	"bufio"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"os/exec"
@@ -25,12 +26,29 @@ type fakeFiles struct {
 	disks  []string
 	memory string
 	calls  int
+	// block, when set, holds each fetch until it is closed or the fetch
+	// is cancelled (then ended counts it).
+	block chan struct{}
+	ended int
 }
 
-func (f *fakeFiles) Local(_ context.Context, _ *api.Snapshot) ([]string, string, error) {
+func (f *fakeFiles) Local(ctx context.Context, _ *api.Snapshot) ([]string, string, error) {
+	f.mu.Lock()
+	f.calls++
+	block := f.block
+	f.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			f.mu.Lock()
+			f.ended++
+			f.mu.Unlock()
+			return nil, "", ctx.Err()
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls++
 	return f.disks, f.memory, nil
 }
 
@@ -38,15 +56,20 @@ func (f *fakeFiles) Local(_ context.Context, _ *api.Snapshot) ([]string, string,
 // qemu-img on the test's files: a fresh overlay of backing, renamed over
 // the disk's file.
 type imgRestorer struct {
-	path  func(group, namespace, id string) string
-	mu    sync.Mutex
-	calls []string
+	path   func(group, namespace, id string) string
+	mu     sync.Mutex
+	calls  []string
+	failOn string // a disk id whose restore fails
 }
 
 func (r *imgRestorer) RestoreDisk(_ context.Context, group, namespace, id, backing string) error {
 	r.mu.Lock()
 	r.calls = append(r.calls, id+"<-"+filepath.Base(backing))
+	fail := r.failOn == id
 	r.mu.Unlock()
+	if fail {
+		return errors.New("disk full")
+	}
 	dst := r.path(group, namespace, id)
 	tmp := dst + ".restore"
 	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, tmp).CombinedOutput(); err != nil {
@@ -147,7 +170,11 @@ func (r *restoreEnv) settle(t *testing.T, ctx context.Context, vm *api.VirtualMa
 		if st := vm.Status.Restore; st != nil && (len(steps) == 0 || steps[len(steps)-1] != st.Step) {
 			steps = append(steps, st.Step)
 		}
-		if res.RequeueAfter != stepDelay {
+		switch res.RequeueAfter {
+		case stepDelay:
+		case fetchPoll: // the snapshot's files are on their way
+			time.Sleep(fetchPoll)
+		default:
 			return steps
 		}
 	}

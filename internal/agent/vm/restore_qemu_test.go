@@ -157,7 +157,7 @@ func TestRestoreWarmAndColdTiny(t *testing.T) {
 	steps := r.settle(t, ctx, vm)
 	warmTook := time.Since(warmStart)
 	con = readConsole(t, vmDir)
-	want := []string{api.RestoreStopping, api.RestoreFetching, api.RestoreDisks, api.RestoreMemory, api.RestoreDone}
+	want := []string{api.RestoreFetching, api.RestoreStopping, api.RestoreDisks, api.RestoreMemory, api.RestoreDone}
 	if rs := vm.Status.Restore; !slices.Equal(steps, want) || rs.Mode != api.RestoreModeWarm || vm.Status.State != StateRunning {
 		t.Fatalf("warm restore: steps %v (want %v), %+v, state %s %q", steps, want, rs, vm.Status.State, vm.Status.Message)
 	}
@@ -186,7 +186,7 @@ func TestRestoreWarmAndColdTiny(t *testing.T) {
 	coldStart := time.Now()
 	steps = r.settle(t, ctx, vm)
 	con = readConsole(t, vmDir)
-	want = []string{api.RestoreStopping, api.RestoreFetching, api.RestoreDisks, api.RestoreBooting, api.RestoreDone}
+	want = []string{api.RestoreFetching, api.RestoreStopping, api.RestoreDisks, api.RestoreBooting, api.RestoreDone}
 	if rs := vm.Status.Restore; !slices.Equal(steps, want) || rs.Mode != api.RestoreModeCold || rs.Message != "cold restore asked for" {
 		t.Fatalf("cold restore: steps %v, %+v", steps, rs)
 	}
@@ -208,7 +208,7 @@ func TestRestoreWarmAndColdTiny(t *testing.T) {
 	asks(vm, "s1", "f1", false)
 	steps = r.settle(t, ctx, vm)
 	con = readConsole(t, vmDir)
-	want = []string{api.RestoreStopping, api.RestoreFetching, api.RestoreDisks, api.RestoreMemory, api.RestoreBooting, api.RestoreDone}
+	want = []string{api.RestoreFetching, api.RestoreStopping, api.RestoreDisks, api.RestoreMemory, api.RestoreBooting, api.RestoreDone}
 	if rs := vm.Status.Restore; !slices.Equal(steps, want) || rs.Mode != api.RestoreModeCold || !strings.HasPrefix(rs.Message, "warm restore failed: ") {
 		t.Fatalf("fallback: steps %v, %+v", steps, rs)
 	}

@@ -50,7 +50,7 @@ func TestRestoreDisksOnly(t *testing.T) {
 
 	asks(vm, "s1", "t1", false)
 	steps := r.settle(t, ctx, vm)
-	want := []string{api.RestoreStopping, api.RestoreFetching, api.RestoreDisks, api.RestoreDone}
+	want := []string{api.RestoreFetching, api.RestoreStopping, api.RestoreDisks, api.RestoreDone}
 	if !slices.Equal(steps, want) {
 		t.Fatalf("steps %v, want %v", steps, want)
 	}
@@ -113,7 +113,10 @@ func TestRestoreRefusals(t *testing.T) {
 		{"broken", "c", "copy failed"},
 	} {
 		asks(vm, tc.snap, tc.token, false)
-		r.settle(t, ctx, vm)
+		// Refused before the VM is touched: no Stopping step.
+		if steps := r.settle(t, ctx, vm); slices.Contains(steps, api.RestoreStopping) {
+			t.Errorf("%s: steps %v: the VM was stopped for a restore that cannot be done", tc.snap, steps)
+		}
 		if st := vm.Status.Restore; st.Step != api.RestoreFailed || !strings.Contains(st.Message, tc.msg) || st.Token != tc.token {
 			t.Errorf("%s: restore %+v, want Failed with %q", tc.snap, st, tc.msg)
 		}
@@ -160,14 +163,21 @@ func TestShapeOfSpecIsShapeOfLaunch(t *testing.T) {
 	if !strings.Contains(got, `"00:16:3e:0a:0b:0c"`) || !strings.Contains(got, `"memoryMiB":256`) {
 		t.Fatalf("shape %s lacks the fixed MAC or the memory", got)
 	}
-	for _, edit := range []func(){
-		func() { vm.Spec.LimitMemory = "512M" },
-		func() { vm.Spec.NICs[1].MACAddress = "52:54:00:00:00:01" },
-		func() { d.accel = "kvm" },
+	// Each edit alone, on a fresh VM and driver: edits must not pile up,
+	// else a later one that changed nothing would pass on an earlier one.
+	for name, edit := range map[string]func(vm *api.VirtualMachine, d *Driver){
+		"memory":      func(vm *api.VirtualMachine, _ *Driver) { vm.Spec.LimitMemory = "512M" },
+		"MAC":         func(vm *api.VirtualMachine, _ *Driver) { vm.Spec.NICs[1].MACAddress = "52:54:00:00:00:01" },
+		"accelerator": func(_ *api.VirtualMachine, d *Driver) { d.accel = "kvm" },
 	} {
-		edit()
+		vm, _ := fixedVM(t)
+		d := New(Config{Node: "n1", Dir: t.TempDir(), Accel: "tcg"})
+		if why := d.shapeDiffers(vm, got); why != "" {
+			t.Fatalf("%s: the shape differs before the edit: %s", name, why)
+		}
+		edit(vm, d)
 		if why := d.shapeDiffers(vm, got); why == "" {
-			t.Fatalf("shape unchanged after an edit: %s", got)
+			t.Fatalf("%s: shape unchanged after the edit: %s", name, got)
 		}
 	}
 }

@@ -105,6 +105,8 @@ type Driver struct {
 	diedAt   map[string]time.Time   // VMs found dead while PowerOn, by key
 	vmLocks  map[string]*sync.Mutex // per VM: Apply against Save/Quiesce
 	restores map[string]*restoring  // restores in progress or done, by key
+	// diskLocks, per disk: a VM's start against the disk's own restore.
+	diskLocks map[string]*sync.Mutex
 }
 
 var (
@@ -124,7 +126,7 @@ func New(cfg Config) *Driver {
 	return &Driver{
 		node: cfg.Node, dir: cfg.Dir, accel: cfg.Accel, diskPath: cfg.DiskPath, client: cfg.Client,
 		timeout: t, consoles: cfg.Consoles, host: realHost{}, diedAt: map[string]time.Time{}, events: cfg.Events,
-		vmLocks: map[string]*sync.Mutex{}, restores: map[string]*restoring{},
+		vmLocks: map[string]*sync.Mutex{}, restores: map[string]*restoring{}, diskLocks: map[string]*sync.Mutex{},
 		snapshots: cfg.Snapshots, disks: cfg.Disks,
 	}
 }
@@ -156,6 +158,11 @@ func (d *Driver) Apply(ctx context.Context, obj api.Object) (controller.Result, 
 	}
 	if res, handled, err := d.restore(ctx, vm, dir, running); handled {
 		return res, err
+	}
+	if mixed := partlyRestored(dir); mixed != "" && !running {
+		setState(vm, StateError, mixed)
+		vm.Status.PID = 0
+		return controller.Result{}, nil
 	}
 	if vm.Spec.ActionState == api.ActionPowerOff {
 		return d.powerOff(ctx, vm, dir, running)
@@ -209,7 +216,9 @@ func (d *Driver) start(ctx context.Context, vm *api.VirtualMachine, dir string, 
 	k := key(&vm.Meta)
 	started := time.Now().UTC().Format(time.RFC3339)
 	rec := newRecord(k, d.accel, started, p)
+	unlock := d.lockDisks(vm)
 	pid, err := d.launch(ctx, vm, dir, p, rec, state)
+	unlock()
 	if err != nil {
 		setState(vm, StateError, "start: "+err.Error())
 		d.events.Event(vm, api.EventWarning, "StartFailed", "start: %v", err)
@@ -322,6 +331,9 @@ func (d *Driver) Remove(ctx context.Context, obj api.Object) error {
 	}
 	d.forgetDied(key(m))
 	d.mu.Lock()
+	if r := d.restores[key(m)]; r != nil {
+		r.stopFetch()
+	}
 	delete(d.restores, key(m))
 	d.mu.Unlock()
 	vm, _ := obj.(*api.VirtualMachine)
