@@ -122,9 +122,13 @@ func (f *fakeSaver) Save(ctx context.Context, g, ns, id, memFile string, whilePa
 	return `{"vcpus":1}`, whilePaused(ctx)
 }
 
+// Quiesce pauses (counts a pause) only a VM whose process runs, like the
+// driver, which looks at the live process, not at the VM's status.
 func (f *fakeSaver) Quiesce(ctx context.Context, g, ns, id string, fn func(context.Context) error) error {
 	f.mu.Lock()
-	f.pauses++
+	if _, ok := f.running[g+"/"+ns+"/"+id]; ok {
+		f.pauses++
+	}
 	f.mu.Unlock()
 	return fn(ctx)
 }
