@@ -31,6 +31,10 @@ func (n *Node) Local(ctx context.Context, snap *api.Snapshot) (disks []string, m
 	if snap.Status.State != api.SnapshotReady {
 		return nil, "", fmt.Errorf("snapshot %s/%s is %q, not Ready: %w", m.Namespace, m.ID, snap.Status.State, api.ErrConflict)
 	}
+	names, mem, err := files(&snap.Status)
+	if err != nil {
+		return nil, "", fmt.Errorf("snapshot %s/%s: %w", m.Namespace, m.ID, err)
+	}
 	dir := n.Dir(m)
 	if snap.Status.Node != n.cfg.Node {
 		dir = n.CacheDir(m)
@@ -41,7 +45,6 @@ func (n *Node) Local(ctx context.Context, snap *api.Snapshot) (disks []string, m
 	if _, err := os.Stat(dir); err != nil {
 		return nil, "", fmt.Errorf("snapshot %s/%s has no files on node %s: %w", m.Namespace, m.ID, n.cfg.Node, err)
 	}
-	names, mem := files(&snap.Status)
 	for _, name := range names {
 		disks = append(disks, filepath.Join(dir, name))
 	}
