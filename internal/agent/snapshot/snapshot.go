@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
@@ -82,7 +83,11 @@ type Config struct {
 	// HTTP with the deprecated shared secret.
 	Secret string
 	Peer   func(node string) *http.Client
-	Disks  Disks
+	// StallTimeout fails a fetch from another node that gets no response
+	// headers, or no next byte of the body, for this long (0:
+	// DefaultStallTimeout).
+	StallTimeout time.Duration
+	Disks        Disks
 	// VMs pauses and saves VMs; nil: VM snapshots of running VMs and
 	// memory snapshots fail with a message saying so.
 	VMs Saver
@@ -113,6 +118,9 @@ func New(cfg Config) *Node {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
 	}
 	return &Node{cfg: cfg, finalizer: system.Finalizer(cfg.Node), fetches: map[string]*fetch{}}
 }
