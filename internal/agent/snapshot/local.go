@@ -133,7 +133,11 @@ func (n *Node) fetch(ctx context.Context, snap *api.Snapshot, dir string) error 
 	if err := os.MkdirAll(tmp, 0o750); err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { // after a failure: with what its files were rebased on
+		if err := n.remove(context.WithoutCancel(ctx), n.cacheDir(), tmp); err != nil {
+			controller.Logger(ctx).Error("snapshot fetch: cleanup failed", "dir", tmp, "err", err)
+		}
+	}()
 	all := append([]api.SnapshotFile(nil), st.Disks...)
 	if st.Memory != nil {
 		all = append(all, *st.Memory)

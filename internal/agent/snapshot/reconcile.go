@@ -25,11 +25,11 @@ func (r reconciler) Reconcile(ctx context.Context, key controller.Key) (controll
 	n := r.n
 	o, ok := n.snaps.Get(key)
 	if !ok {
-		return controller.Result{}, n.dropGone(key, "")
+		return controller.Result{}, n.dropGone(ctx, key, "")
 	}
 	snap := o.(*api.Snapshot)
 	// A snapshot re-created under the same id: the old one's files go.
-	if err := n.dropGone(key, snap.Meta.UID); err != nil {
+	if err := n.dropGone(ctx, key, snap.Meta.UID); err != nil {
 		return controller.Result{}, err
 	}
 	if !n.mine(snap) {

@@ -66,6 +66,10 @@ type Disks interface {
 	// another node) an overlay of this node's file of image entity ref
 	// ("group/id"), fetching the entity first when needed.
 	RebaseOnEntity(ctx context.Context, path, ref string) error
+	// ReleaseBacking removes backing when it is a cached image entity
+	// that no disk or snapshot file on this node is an overlay of any
+	// more.
+	ReleaseBacking(ctx context.Context, backing string) error
 }
 
 // Config configures a node's snapshots.
@@ -148,7 +152,7 @@ func (n *Node) Setup(m *controller.Manager, opts controller.Options) {
 	m.Add(ctrl)
 	m.Add(controller.RunnableFunc(func(ctx context.Context) error {
 		if n.snaps.WaitSynced(ctx) {
-			n.sweep()
+			n.sweep(ctx)
 		}
 		return nil
 	}))
