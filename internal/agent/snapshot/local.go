@@ -157,8 +157,27 @@ func (n *Node) fetch(ctx context.Context, snap *api.Snapshot, dir string) error 
 			return fmt.Errorf("snapshot %s/%s: %s: %w", m.Namespace, m.ID, d.File, err)
 		}
 	}
-	controller.Logger(ctx).Info("snapshot fetched", "snapshot", m.Group+"/"+m.Namespace+"/"+m.ID, "from", st.Node, "dir", dir)
-	return os.Rename(tmp, dir)
+	if err := os.Rename(tmp, dir); err != nil {
+		return err
+	}
+	return n.keepFetched(ctx, snap, dir)
+}
+
+// keepFetched keeps dir, just fetched, only if its snapshot still exists
+// under the same uid: one deleted meanwhile (or before a caller holding an
+// old copy asked) had its cache dropped already, and nothing else would
+// drop this one.
+func (n *Node) keepFetched(ctx context.Context, snap *api.Snapshot, dir string) error {
+	m := &snap.Meta
+	if n.snaps != nil {
+		o, ok := n.snaps.Get(controller.KeyOf(snap))
+		if !ok || o.GetMeta().UID != m.UID {
+			err := fmt.Errorf("snapshot %s/%s (uid %s) is gone: %w", m.Namespace, m.ID, m.UID, api.ErrNotFound)
+			return errors.Join(err, n.remove(context.WithoutCancel(ctx), n.cacheDir(), dir))
+		}
+	}
+	controller.Logger(ctx).Info("snapshot fetched", "snapshot", m.Group+"/"+m.Namespace+"/"+m.ID, "from", snap.Status.Node, "dir", dir)
+	return nil
 }
 
 // get downloads one file of snap to path and checks it. A holder that
