@@ -157,7 +157,7 @@ func (n *Node) fetch(ctx context.Context, snap *api.Snapshot, dir string) error 
 			return fmt.Errorf("snapshot %s/%s: %s: %w", m.Namespace, m.ID, d.File, err)
 		}
 	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := commitDir(tmp, dir); err != nil {
 		return err
 	}
 	return n.keepFetched(ctx, snap, dir)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/host/qcow2"
 )
 
 // manifestFile records, in a snapshot's directory, the status it was
@@ -50,11 +51,34 @@ func (n *Node) take(ctx context.Context, snap *api.Snapshot, dir string) (api.Sn
 	if err := writeManifest(tmp, st); err != nil {
 		return st, err
 	}
-	if err := os.Rename(tmp, dir); err != nil {
+	if err := commitDir(tmp, dir); err != nil {
 		return st, err
 	}
 	ok = true
 	return st, nil
+}
+
+// commitDir flushes every file in tmp and tmp itself, renames it to dir
+// and flushes dir's parent: a complete directory's name must never, after
+// a power loss, name files that are not all there (QEMU's memory stream
+// and qemu-img's output are not fsynced by them).
+func commitDir(tmp, dir string) error {
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := qcow2.Sync(filepath.Join(tmp, e.Name())); err != nil {
+			return err
+		}
+	}
+	if err := qcow2.Sync(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return err
+	}
+	return qcow2.Sync(filepath.Dir(dir))
 }
 
 // takeDisk copies one disk, inside the pause of its VM when a VM of this
@@ -189,12 +213,19 @@ func splitKey(k string) (g, ns, id string) {
 
 func seconds(d time.Duration) float64 { return float64(d.Milliseconds()) / 1000 }
 
+// writeManifest writes the manifest into dir, flushed (commitDir flushes
+// it again with the others: it is cheap, and writeManifest is then safe
+// alone).
 func writeManifest(dir string, st api.SnapshotStatus) error {
 	b, err := json.Marshal(st)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, manifestFile), b, 0o640)
+	path := filepath.Join(dir, manifestFile)
+	if err := os.WriteFile(path, b, 0o640); err != nil {
+		return err
+	}
+	return qcow2.Sync(path)
 }
 
 func readManifest(dir string) (api.SnapshotStatus, error) {
