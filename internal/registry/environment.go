@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +40,21 @@ func validateSnapshot(s *api.Snapshot, fe *api.FieldErrors) {
 	}
 	checkOneOf(fe, "status.state", s.Status.State, snapshotStates...)
 	checkTime(fe, "status.createdAt", s.Status.CreatedAt)
+	checkSnapshotFiles(fe, &s.Status)
+}
+
+// checkSnapshotFiles allows only the names the agent writes (disk<i>.qcow2
+// at position i, memory.state): nodes join them to their directories, so
+// anything else (a path, "..") would name a file outside the snapshot's.
+func checkSnapshotFiles(fe *api.FieldErrors, st *api.SnapshotStatus) {
+	for i, d := range st.Disks {
+		if want := fmt.Sprintf(api.SnapshotDiskFileFmt, i); d.File != want {
+			fe.Add(fmt.Sprintf("status.disks[%d].file", i), "%q is not %q, the name of disk file %d", d.File, want, i)
+		}
+	}
+	if m := st.Memory; m != nil && m.File != api.SnapshotMemoryFile {
+		fe.Add("status.memory.file", "%q is not %q", m.File, api.SnapshotMemoryFile)
+	}
 }
 
 // A reset's request is fixed; only its status moves.

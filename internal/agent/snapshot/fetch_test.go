@@ -91,7 +91,7 @@ func TestFetchBetweenNodes(t *testing.T) {
 		os.MkdirAll(d, 0o750)
 		os.WriteFile(filepath.Join(d, "disk0.qcow2"), []byte("x"), 0o600)
 	}
-	n2.snaps.sweep()
+	n2.snaps.sweep(context.Background())
 	for _, d := range []string{stale, staleHeld} {
 		if _, err := os.Stat(d); err == nil {
 			t.Fatalf("sweep left %s", d)

@@ -104,15 +104,23 @@ func hashFile(path string) (string, int64, error) {
 }
 
 // files are the names of a snapshot's files: disks by position, then
-// memory ("" when none).
-func files(st *api.SnapshotStatus) (disks []string, memory string) {
+// memory ("" when none). A name that is not one the agent writes (the
+// status is only data: it could name "../..") is an error, never joined
+// to a directory.
+func files(st *api.SnapshotStatus) (disks []string, memory string, err error) {
 	for _, d := range st.Disks {
+		if !validFile(d.File) {
+			return nil, "", fmt.Errorf("snapshot names disk file %q: %w", d.File, api.ErrInvalid)
+		}
 		disks = append(disks, d.File)
 	}
 	if st.Memory != nil {
+		if st.Memory.File != api.SnapshotMemoryFile {
+			return nil, "", fmt.Errorf("snapshot names memory file %q: %w", st.Memory.File, api.ErrInvalid)
+		}
 		memory = st.Memory.File
 	}
-	return disks, memory
+	return disks, memory, nil
 }
 
 // validFile says whether name is a snapshot file name a request may ask

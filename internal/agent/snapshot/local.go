@@ -22,6 +22,12 @@ import (
 type fetch struct {
 	done chan struct{}
 	err  error
+	// waiters are the callers waiting for it (under Node.mu); when the
+	// last one gives up, the fetch is abandoned: cancelled, and a later
+	// caller waits for it to end and starts a new one.
+	waiters   int
+	abandoned bool
+	cancel    context.CancelFunc
 }
 
 // Local implements vm.SnapshotFiles: the paths of the snapshot's files on
@@ -30,6 +36,10 @@ func (n *Node) Local(ctx context.Context, snap *api.Snapshot) (disks []string, m
 	m := &snap.Meta
 	if snap.Status.State != api.SnapshotReady {
 		return nil, "", fmt.Errorf("snapshot %s/%s is %q, not Ready: %w", m.Namespace, m.ID, snap.Status.State, api.ErrConflict)
+	}
+	names, mem, err := files(&snap.Status)
+	if err != nil {
+		return nil, "", fmt.Errorf("snapshot %s/%s: %w", m.Namespace, m.ID, err)
 	}
 	dir := n.Dir(m)
 	if snap.Status.Node != n.cfg.Node {
@@ -41,7 +51,6 @@ func (n *Node) Local(ctx context.Context, snap *api.Snapshot) (disks []string, m
 	if _, err := os.Stat(dir); err != nil {
 		return nil, "", fmt.Errorf("snapshot %s/%s has no files on node %s: %w", m.Namespace, m.ID, n.cfg.Node, err)
 	}
-	names, mem := files(&snap.Status)
 	for _, name := range names {
 		disks = append(disks, filepath.Join(dir, name))
 	}
@@ -52,34 +61,62 @@ func (n *Node) Local(ctx context.Context, snap *api.Snapshot) (disks []string, m
 }
 
 // fetchOnce fetches the snapshot into dir unless it is there; concurrent
-// callers wait for the one fetch (a caller that gives up leaves it
-// running for the others).
+// callers wait for the one fetch, which is cancelled when the last of
+// them gives up (nobody needs it; a stalled holder must not keep it).
 func (n *Node) fetchOnce(ctx context.Context, snap *api.Snapshot, dir string) error {
-	n.mu.Lock()
-	if _, err := os.Stat(dir); err == nil {
-		n.mu.Unlock()
-		return nil
-	}
-	f := n.fetches[dir]
-	if f == nil {
-		f = &fetch{done: make(chan struct{})}
-		n.fetches[dir] = f
-		s := *snap
-		go func() {
-			f.err = n.fetch(context.WithoutCancel(ctx), &s, dir)
-			n.mu.Lock()
-			delete(n.fetches, dir)
+	for {
+		n.mu.Lock()
+		if _, err := os.Stat(dir); err == nil {
 			n.mu.Unlock()
-			close(f.done)
-		}()
+			return nil
+		}
+		f := n.fetches[dir]
+		if f != nil && f.abandoned { // ending: the next one starts after it
+			n.mu.Unlock()
+			select {
+			case <-f.done:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if f == nil {
+			f = n.startFetch(ctx, snap, dir)
+		}
+		f.waiters++
+		n.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.err
+		case <-ctx.Done():
+			n.mu.Lock()
+			if f.waiters--; f.waiters == 0 {
+				f.abandoned = true
+				f.cancel()
+			}
+			n.mu.Unlock()
+			return ctx.Err()
+		}
 	}
-	n.mu.Unlock()
-	select {
-	case <-f.done:
-		return f.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+}
+
+// startFetch starts the fetch of snap into dir (n.mu held). It runs on
+// its own context (it outlives the caller that started it while others
+// wait), keeping ctx's values (the logger).
+func (n *Node) startFetch(ctx context.Context, snap *api.Snapshot, dir string) *fetch {
+	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	f := &fetch{done: make(chan struct{}), cancel: cancel}
+	n.fetches[dir] = f
+	s := *snap
+	go func() {
+		defer cancel()
+		f.err = n.fetch(fctx, &s, dir)
+		n.mu.Lock()
+		delete(n.fetches, dir)
+		n.mu.Unlock()
+		close(f.done)
+	}()
+	return f
 }
 
 // fetch downloads every file of snap from its node into a temporary
@@ -96,7 +133,11 @@ func (n *Node) fetch(ctx context.Context, snap *api.Snapshot, dir string) error 
 	if err := os.MkdirAll(tmp, 0o750); err != nil {
 		return err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() { // after a failure: with what its files were rebased on
+		if err := n.remove(context.WithoutCancel(ctx), n.cacheDir(), tmp); err != nil {
+			controller.Logger(ctx).Error("snapshot fetch: cleanup failed", "dir", tmp, "err", err)
+		}
+	}()
 	all := append([]api.SnapshotFile(nil), st.Disks...)
 	if st.Memory != nil {
 		all = append(all, *st.Memory)
@@ -116,11 +157,33 @@ func (n *Node) fetch(ctx context.Context, snap *api.Snapshot, dir string) error 
 			return fmt.Errorf("snapshot %s/%s: %s: %w", m.Namespace, m.ID, d.File, err)
 		}
 	}
-	controller.Logger(ctx).Info("snapshot fetched", "snapshot", m.Group+"/"+m.Namespace+"/"+m.ID, "from", st.Node, "dir", dir)
-	return os.Rename(tmp, dir)
+	if err := commitDir(tmp, dir); err != nil {
+		return err
+	}
+	return n.keepFetched(ctx, snap, dir)
 }
 
-// get downloads one file of snap to path and checks it.
+// keepFetched keeps dir, just fetched, only if its snapshot still exists
+// under the same uid: one deleted meanwhile (or before a caller holding an
+// old copy asked) had its cache dropped already, and nothing else would
+// drop this one.
+func (n *Node) keepFetched(ctx context.Context, snap *api.Snapshot, dir string) error {
+	m := &snap.Meta
+	if n.snaps != nil {
+		o, ok := n.snaps.Get(controller.KeyOf(snap))
+		if !ok || o.GetMeta().UID != m.UID {
+			err := fmt.Errorf("snapshot %s/%s (uid %s) is gone: %w", m.Namespace, m.ID, m.UID, api.ErrNotFound)
+			return errors.Join(err, n.remove(context.WithoutCancel(ctx), n.cacheDir(), dir))
+		}
+	}
+	controller.Logger(ctx).Info("snapshot fetched", "snapshot", m.Group+"/"+m.Namespace+"/"+m.ID, "from", snap.Status.Node, "dir", dir)
+	return nil
+}
+
+// get downloads one file of snap to path and checks it. A holder that
+// does not answer, or whose body stops flowing, for StallTimeout fails it
+// (a dial timeout alone would let a stalled holder hold the fetch, and
+// the restores waiting on it, forever).
 func (n *Node) get(ctx context.Context, snap *api.Snapshot, f api.SnapshotFile, path string) error {
 	m, st := &snap.Meta, &snap.Status
 	if !validFile(f.File) {
@@ -131,6 +194,8 @@ func (n *Node) get(ctx context.Context, snap *api.Snapshot, f api.SnapshotFile, 
 	if n.cfg.Peer != nil { // mutual TLS with the holder
 		url, hc = "https://"+st.DownloadHost+p, n.cfg.Peer(st.Node)
 	}
+	ctx, w := newWatchdog(ctx, n.cfg.StallTimeout, fmt.Errorf("fetch %s: node %s sent nothing for %s: %w", url, st.Node, n.cfg.StallTimeout, api.ErrUnavailable))
+	defer w.stop()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -140,7 +205,7 @@ func (n *Node) get(ctx context.Context, snap *api.Snapshot, f api.SnapshotFile, 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("fetch %s: %w", url, err)
+		return w.explain(fmt.Errorf("fetch %s: %w", url, err))
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
@@ -151,12 +216,12 @@ func (n *Node) get(ctx context.Context, snap *api.Snapshot, f api.SnapshotFile, 
 		return err
 	}
 	h := sha256.New()
-	size, err := io.Copy(io.MultiWriter(out, h), resp.Body)
+	size, err := io.Copy(io.MultiWriter(out, h), w.reader(resp.Body))
 	if err == nil {
 		err = out.Sync()
 	}
 	if err = errors.Join(err, out.Close()); err != nil {
-		return fmt.Errorf("fetch %s: %w", url, err)
+		return w.explain(fmt.Errorf("fetch %s: %w", url, err))
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != f.SHA256 || size != f.Size {
 		return fmt.Errorf("fetch %s: got %d bytes with sha256 %s, want %d bytes with %s: discarded", url, size, got, f.Size, f.SHA256)

@@ -25,11 +25,11 @@ func (r reconciler) Reconcile(ctx context.Context, key controller.Key) (controll
 	n := r.n
 	o, ok := n.snaps.Get(key)
 	if !ok {
-		return controller.Result{}, n.dropGone(key, "")
+		return controller.Result{}, n.dropGone(ctx, key, "")
 	}
 	snap := o.(*api.Snapshot)
 	// A snapshot re-created under the same id: the old one's files go.
-	if err := n.dropGone(key, snap.Meta.UID); err != nil {
+	if err := n.dropGone(ctx, key, snap.Meta.UID); err != nil {
 		return controller.Result{}, err
 	}
 	if !n.mine(snap) {
@@ -85,11 +85,16 @@ func (n *Node) converge(ctx context.Context, snap *api.Snapshot, st *api.Snapsho
 		// Taken, but not recorded (a crash between the rename and the
 		// status write): the directory holds the status it was taken with.
 		rec, err := readManifest(dir)
-		if err != nil {
+		if err == nil {
+			*st = merge(*st, rec)
+			return nil
+		}
+		// Unreadable (torn by a crash before the files were flushed):
+		// nothing says what the files are; take the snapshot again.
+		controller.Logger(ctx).Error("snapshot directory without a readable manifest: taking it again", "dir", dir, "err", err)
+		if err := n.remove(ctx, n.snapshotsDir(), dir); err != nil {
 			return err
 		}
-		*st = merge(*st, rec)
-		return nil
 	}
 	if st.State == api.SnapshotError {
 		return nil

@@ -31,6 +31,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
@@ -65,6 +66,10 @@ type Disks interface {
 	// another node) an overlay of this node's file of image entity ref
 	// ("group/id"), fetching the entity first when needed.
 	RebaseOnEntity(ctx context.Context, path, ref string) error
+	// ReleaseBacking removes backing when it is a cached image entity
+	// that no disk or snapshot file on this node is an overlay of any
+	// more.
+	ReleaseBacking(ctx context.Context, backing string) error
 }
 
 // Config configures a node's snapshots.
@@ -82,7 +87,11 @@ type Config struct {
 	// HTTP with the deprecated shared secret.
 	Secret string
 	Peer   func(node string) *http.Client
-	Disks  Disks
+	// StallTimeout fails a fetch from another node that gets no response
+	// headers, or no next byte of the body, for this long (0:
+	// DefaultStallTimeout).
+	StallTimeout time.Duration
+	Disks        Disks
 	// VMs pauses and saves VMs; nil: VM snapshots of running VMs and
 	// memory snapshots fail with a message saying so.
 	VMs Saver
@@ -114,6 +123,9 @@ func New(cfg Config) *Node {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.StallTimeout <= 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
 	return &Node{cfg: cfg, finalizer: system.Finalizer(cfg.Node), fetches: map[string]*fetch{}}
 }
 
@@ -140,7 +152,7 @@ func (n *Node) Setup(m *controller.Manager, opts controller.Options) {
 	m.Add(ctrl)
 	m.Add(controller.RunnableFunc(func(ctx context.Context) error {
 		if n.snaps.WaitSynced(ctx) {
-			n.sweep()
+			n.sweep(ctx)
 		}
 		return nil
 	}))

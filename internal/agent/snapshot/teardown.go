@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/internal/controller"
+	"github.com/humstack/humstack/internal/host/qcow2"
 )
 
 // usersRecheck is how often a deletion held up by disks made from the
@@ -43,7 +45,7 @@ func (n *Node) teardown(ctx context.Context, snap *api.Snapshot) (controller.Res
 		return controller.Result{RequeueAfter: usersRecheck}, ignoreNotFound(err)
 	}
 	dir := n.Dir(m)
-	if err := removeAll(n.snapshotsDir(), dir, dir+".tmp"); err != nil {
+	if err := n.remove(ctx, n.snapshotsDir(), dir, dir+".tmp"); err != nil {
 		return controller.Result{}, err
 	}
 	controller.Logger(ctx).Info("snapshot files removed; releasing", "dir", dir)
@@ -53,7 +55,7 @@ func (n *Node) teardown(ctx context.Context, snap *api.Snapshot) (controller.Res
 // dropGone removes what this node has of snapshot key under any uid but
 // keep ("" for none: the snapshot is gone): its cache, and files it held
 // of a snapshot removed without its finalizer (forced).
-func (n *Node) dropGone(key controller.Key, keep string) error {
+func (n *Node) dropGone(ctx context.Context, key controller.Key, keep string) error {
 	for _, root := range []string{n.snapshotsDir(), n.cacheDir()} {
 		dir := filepath.Join(root, key.Group, key.Namespace)
 		entries, err := os.ReadDir(dir)
@@ -65,7 +67,7 @@ func (n *Node) dropGone(key controller.Key, keep string) error {
 			if !ok || id != key.ID || uid == keep {
 				continue
 			}
-			if err := removeAll(root, filepath.Join(dir, e.Name())); err != nil {
+			if err := n.remove(ctx, root, filepath.Join(dir, e.Name())); err != nil {
 				return err
 			}
 			n.cfg.Log.Info("snapshot files of a gone snapshot removed", "node", n.cfg.Node, "snapshot", key.String(), "uid", uid, "dir", dir)
@@ -76,7 +78,7 @@ func (n *Node) dropGone(key controller.Key, keep string) error {
 
 // sweep removes, at start, every held or cached snapshot directory whose
 // snapshot is gone (level-based: events missed while the agent was down).
-func (n *Node) sweep() {
+func (n *Node) sweep(ctx context.Context) {
 	have := map[string]bool{}
 	for _, o := range n.snaps.List() {
 		m := o.GetMeta()
@@ -92,7 +94,7 @@ func (n *Node) sweep() {
 			if _, _, ok := parseDirName(filepath.Base(d)); !ok {
 				continue
 			}
-			if err := removeAll(root, d); err != nil {
+			if err := n.remove(ctx, root, d); err != nil {
 				n.cfg.Log.Error("snapshot sweep failed", "dir", d, "err", err)
 				continue
 			}
@@ -108,6 +110,33 @@ func parseDirName(name string) (id, uid string, ok bool) {
 		return "", "", false
 	}
 	return name[:len(name)-uidLen-1], name[len(name)-uidLen:], true
+}
+
+// remove removes snapshot directories dirs under root (removeAll), then
+// releases the cached image entities their disk files were overlays of:
+// a node that fetched an entity only to rebase a snapshot's file on it
+// must not keep it once the file is gone.
+func (n *Node) remove(ctx context.Context, root string, dirs ...string) error {
+	var backings []string
+	for _, d := range dirs {
+		files, _ := filepath.Glob(filepath.Join(d, "*.qcow2"))
+		for _, f := range files {
+			if img, err := qcow2.Info(ctx, f); err == nil && img.BackingFile != "" && !slices.Contains(backings, img.BackingFile) {
+				backings = append(backings, img.BackingFile)
+			}
+		}
+	}
+	if err := removeAll(root, dirs...); err != nil {
+		return err
+	}
+	var errs []error
+	for _, b := range backings {
+		if n.cfg.Disks == nil {
+			break
+		}
+		errs = append(errs, n.cfg.Disks.ReleaseBacking(ctx, b))
+	}
+	return errors.Join(errs...)
 }
 
 // removeAll removes dirs and then their parents up to root while empty.

@@ -208,6 +208,15 @@ func (d *Driver) fetchEntity(ctx context.Context, j *job, hc *http.Client, url, 
 	return os.Rename(tmp, path)
 }
 
+// ReleaseBacking removes backing, a cached image entity, once no disk and
+// no snapshot file on this node is an overlay of it (the snapshot
+// controller calls it after removing a snapshot's files: the entity a
+// fetched snapshot file was rebased on is released with it). Other
+// backing files are left alone.
+func (d *Driver) ReleaseBacking(ctx context.Context, backing string) error {
+	return d.releaseCached(ctx, backing)
+}
+
 // releaseCached removes a cached image once no disk on this node has it as
 // its backing file. Other backing files (an entity this node holds) are
 // left alone: the entity's own controller owns them.

@@ -95,8 +95,14 @@ func IsTemp(name string) bool { return strings.HasPrefix(name, ".") && strings.H
 // and removed otherwise.
 func TempName(path string) (string, error) { return tempName(path) }
 
-// commit renames tmp to path, or removes tmp when err is set.
+// commit renames tmp to path, or removes tmp when err is set. The file is
+// flushed before the rename and the directory after it: otherwise a power
+// loss may leave path naming an empty or partial file (qemu-img does not
+// fsync), or the old file back under path.
 func commit(tmp, path string, err error) error {
+	if err == nil {
+		err = Sync(tmp)
+	}
 	if err == nil {
 		err = os.Rename(tmp, path)
 	}
@@ -104,7 +110,21 @@ func commit(tmp, path string, err error) error {
 		os.Remove(tmp)
 		return &pathError{err: err, tmp: tmp, path: path}
 	}
+	if err := Sync(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	return nil
+}
+
+// Sync flushes path, a file or a directory (its entries: a rename or a
+// new file in it), to stable storage. A variable so that tests can see
+// what is flushed when.
+var Sync = func(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
 }
 
 // pathError names path where err names its random temporary file, so the
