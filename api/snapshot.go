@@ -20,9 +20,11 @@ const (
 // status.restore (VMs and disks), and a restore whose token equals
 // status.restore.token is done and never repeated (level-based: a node
 // that restarts mid-restore finds the token unfinished and does it again).
+// The API server admits the annotation only from a writer that may get
+// the snapshot it names.
 //
-// A VM restore kills the VM's QEMU (its state is being discarded),
-// replaces each of its disks by a fresh qcow2 overlay of the snapshot's
+// A VM restore checks the snapshot and has its files on the node first,
+// then kills the VM's QEMU (its state is being discarded), replaces each of its disks by a fresh qcow2 overlay of the snapshot's
 // file for that disk (by position in spec.blockStorageIDs; O(1), nothing
 // is copied), then, when the snapshot holds memory and the machine is the
 // same shape, starts QEMU from the saved RAM and device state (warm:
@@ -36,10 +38,12 @@ const AnnotationRestore = "snapshotv0/restore"
 // env reset --cold`).
 const AnnotationRestoreCold = "snapshotv0/restore_cold"
 
-// Restore steps (status.restore.step), in order.
+// Restore steps (status.restore.step), in order: the checks and the fetch
+// run while the VM still runs, so a restore that cannot succeed never
+// stops it and the VM is down only for the local steps.
 const (
+	RestoreFetching = "Fetching" // the snapshot is checked and its files copied from their node to this node's cache
 	RestoreStopping = "Stopping"
-	RestoreFetching = "Fetching" // the snapshot's files are copied from their node to this node's cache
 	RestoreDisks    = "RestoringDisks"
 	RestoreMemory   = "RestoringMemory" // warm: QEMU loads the saved state
 	RestoreBooting  = "Booting"         // cold
