@@ -3,6 +3,7 @@ package vm
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,8 +27,10 @@ func backingOf(t *testing.T, path string) string {
 
 func readySnapshot(disks ...string) api.SnapshotStatus {
 	st := api.SnapshotStatus{State: api.SnapshotReady, Node: "n1"}
-	for i, d := range disks {
-		st.Disks = append(st.Disks, api.SnapshotFile{BlockStorageID: "bs1", File: filepath.Base(d), SHA256: "x" + string(rune('0'+i))})
+	// The server takes only disk<i>.qcow2 at position i; the fake
+	// SnapshotFiles hands out the paths given.
+	for i := range disks {
+		st.Disks = append(st.Disks, api.SnapshotFile{BlockStorageID: "bs1", File: fmt.Sprintf(api.SnapshotDiskFileFmt, i), SHA256: "x" + string(rune('0'+i))})
 	}
 	return st
 }
