@@ -5,9 +5,27 @@ FUZZTIME ?= 15s
 PORT    ?= 8080
 INSECURE ?= 0
 
-.PHONY: all apiserver agent humcli test unit scenario fuzz bench run demo deps clean
+.PHONY: all ui ui-deps ui-check apiserver agent humcli test unit scenario fuzz bench run demo deps clean
 
-all: apiserver agent humcli
+all: ui apiserver agent humcli
+
+# ui builds the web console (ui/, with its npm packages pinned by
+# ui/package-lock.json) into internal/ui/dist, which the apiserver embeds.
+# The build is committed, so `go build` alone gives a complete apiserver;
+# ui-check (part of make test) fails when the committed build is stale.
+ui: ui-deps
+	cd ui && node build.mjs --report
+
+# ui-deps installs exactly the locked packages (npm's registry only; no
+# package downloads anything else: playwright-core drives the system
+# Chromium).
+ui-deps:
+	cd ui && npm ci --no-audit --no-fund --loglevel=error
+
+ui-check: ui
+	cd ui && npm run --silent test:unit
+	@git diff --quiet -- internal/ui/dist && test -z "$$(git ls-files --others --exclude-standard internal/ui/dist)" || \
+		{ git status --short -- internal/ui/dist; echo 'internal/ui/dist is stale: run make ui and commit it'; exit 1; }
 
 apiserver:
 	$(GO) build -o $(BIN)/apiserver ./cmd/apiserver
@@ -40,7 +58,7 @@ demo: all
 
 # test is what CI runs: static checks, every test (race detector on), and a
 # short fuzz run of each fuzz target.
-test: unit scenario fuzz
+test: ui-check unit scenario fuzz
 
 # unit fails when gofmt or `go mod tidy` would change anything (tidy -diff
 # prints the change and exits non-zero), then vets and tests.

@@ -11,6 +11,9 @@
 #           (genisoimage), xorriso and busybox findfs (busybox-static);
 #           prometheus (the server and promtool) for the metrics tests, which
 #           start their own Prometheus on a free loopback port.
+#   ui:     Node.js and npm build the web console (make ui); its browser
+#           tests drive Debian's chromium with playwright-core (from npm,
+#           pinned in ui/package-lock.json; it downloads no browser).
 set -euo pipefail
 packages=(
   make git gcc ca-certificates
@@ -18,7 +21,14 @@ packages=(
   mmdebstrap syslinux syslinux-common mtools dosfstools fdisk grub-pc-bin
   cpio xz-utils zstd e2fsprogs iputils-ping openssh-client
   util-linux genisoimage xorriso busybox-static prometheus
+  chromium fonts-dejavu-core
 )
+# Node.js: Debian's nodejs and npm unless a Node.js with npm is installed
+# already (another source's nodejs package bundles npm and conflicts with
+# Debian's npm package).
+if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
+  packages+=(nodejs npm)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -214,7 +214,12 @@ func TestAnonymousAndExpired(t *testing.T) {
 	if code, _ := e.call("", "GET", "/healthz", ""); code != 200 {
 		t.Errorf("healthz anonymous: %d", code)
 	}
-	for _, path := range []string{"/api/v0/groups", "/api/v0/nosuchthing", "/"} {
+	// The server's root sends a browser to the web console, whose static
+	// files are public (they hold no data).
+	if code, msg := e.call("", "GET", "/", ""); code != 200 || !strings.HasPrefix(msg, "<!doctype html>") {
+		t.Errorf("anonymous /: %d %.80s, want the console's page", code, msg)
+	}
+	for _, path := range []string{"/api/v0/groups", "/api/v0/nosuchthing", "/uinot", "/api/v0/ui/"} {
 		if code, msg := e.call("", "GET", path, ""); code != 401 || !strings.Contains(msg, "authentication required") {
 			t.Errorf("anonymous %s: %d %s", path, code, msg)
 		}

@@ -49,7 +49,7 @@ const joinRoute = "POST /api/v0/nodes/{id}/join"
 // isPublic reports whether r asks for one of the API paths besides the
 // health check that a caller without credentials may use: a join, or a
 // join token's cluster info.
-func isPublic(r *http.Request) bool { return isJoin(r) || isClusterInfo(r) }
+func isPublic(r *http.Request) bool { return isJoin(r) || isClusterInfo(r) || isUI(r) }
 
 // isJoin reports whether r asks for a join.
 func isJoin(r *http.Request) bool {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/ui"
 )
 
 // route serves a request through the mux, except that a path no route
@@ -19,6 +20,10 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	}
 	if pattern != "" {
 		s.mux.ServeHTTP(w, r)
+		return
+	}
+	if r.Method == http.MethodGet && r.URL.Path == "/" {
+		http.Redirect(w, r, ui.Prefix, http.StatusFound)
 		return
 	}
 	// The mux's own answer says which of the two it is and, for 405,

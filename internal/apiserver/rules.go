@@ -18,6 +18,11 @@ import (
 var ruleTable = map[string]routeRule{
 	"GET /healthz": {public: true},
 
+	// The web console (internal/ui): static files holding no data; what
+	// it shows it reads from this API with the user's own token. (A GET
+	// of the server's root, which is no route, redirects there: noroute.go.)
+	"GET /ui/": {public: true},
+
 	// Collections: lists (and watches), creates. /api/v0/{kind} is also the
 	// cluster-wide list of a group or namespaced kind (a "wide list").
 	"GET /api/v0/{kind}":                                        {verb: auth.VerbList},

@@ -254,6 +254,7 @@ func (s *Server) routes() {
 	s.joinRoutes()
 	s.metricsRoute()
 	s.nodeMetricsRoutes()
+	s.uiRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,33 @@
+// The web console's entry: the route table is filled by the views
+// (views/index.js: the cloud's pages; consoles/index.js: consoles and the
+// console-link page; panels/index.js: kind-specific panels), then the
+// app renders the page of the current route.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import './style.css';
+import './views/index.js';
+import './consoles/index.js';
+import './panels/index.js';
+import { allRoutes } from './routes.js';
+import { match, useRoute } from './lib/router.js';
+import { session } from './lib/session.js';
+import { Shell } from './views/shell.jsx';
+import { Login } from './views/login.jsx';
+
+function App() {
+  const route = useRoute();
+  const [, setTick] = useState(0);
+  useEffect(() => session.subscribe(() => setTick((t) => t + 1)), []);
+  for (const r of allRoutes()) {
+    const params = match(r.pattern, route.path);
+    if (!params) continue;
+    const Page = r.component;
+    if (r.auth && !session.token()) return <Login />;
+    const page = <Page {...params} query={route.query} />;
+    return r.chrome ? <Shell route={route}>{page}</Shell> : page;
+  }
+  if (!session.token()) return <Login />;
+  return <Shell route={route}><p role="alert">No page at {route.path}.</p></Shell>;
+}
+
+render(<App />, document.getElementById('app'));

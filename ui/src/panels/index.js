@@ -1,0 +1,1 @@
+// Kind-specific panels (registerPanel in ../panels.js).
