@@ -1,7 +1,8 @@
 // Who the caller is and what it may do (GET /api/v0/whoami): name, scopes
 // with the verbs per kind. Loaded once per credential; views derive every
 // request from it (lib/access.js).
-import { useEffect, useState } from 'preact/hooks';
+import { createContext } from 'preact';
+import { useContext, useEffect, useState } from 'preact/hooks';
 import { get } from './api.js';
 import { loadKinds } from './kinds.js';
 import { session } from './session.js';
@@ -29,3 +30,7 @@ export function useAccess() {
   }, [session.link() || session.token()]);
   return st;
 }
+
+// Access is what the shell loaded ({who, kinds}), for the pages inside it.
+export const Access = createContext({ who: null, kinds: null, error: null });
+export const useAccessCtx = () => useContext(Access);
