@@ -1,9 +1,11 @@
 // Apply, as `humcli apply` does it (internal/cli/write.go): every document
 // of a multi-document YAML text, owners first (kinds by rank); for each,
-// GET it: absent -> POST (created); present -> PUT with the stored
+// read it: absent -> POST (created); present -> PUT with the stored
 // resourceVersion and the stored annotations the document does not mention
 // (agents record state there), "updated" or "unchanged"; a lost race
-// (409) is retried. A failure does not stop the others. Results keep the
+// (409) is retried. A failure does not stop the others. It reads the
+// object from its collection when the caller may list there, so that a new
+// object costs no 404 (which the browser logs as a console error). Results keep the
 // document's parsed form so errors can be shown at their lines.
 import { parseAllDocuments } from 'yaml';
 import { ApiError, get, post, put } from './api.js';
@@ -36,13 +38,22 @@ export function prepare(text, kinds, defaults = {}) {
 // name is how a result names its object: kind/[group/][namespace/]id.
 export const nameOf = (kind, m) => [kind.name, m.group, m.namespace, m.id].filter(Boolean).join('/');
 
-async function applyOnce(kind, obj) {
-  let cur = null;
-  try {
-    cur = (await get(objectPath(kind, obj.meta))).data[kind.name];
-  } catch (e) {
-    if (!(e instanceof ApiError && e.status === 404)) throw e;
+async function current(kind, obj, viaList) {
+  const m = obj.meta;
+  if (viaList) {
+    const env = await get(collectionPath(kind, m.group, m.namespace));
+    return (Object.values(env.data || {})[0] || []).find((o) => o.meta.id === m.id) || null;
   }
+  try {
+    return (await get(objectPath(kind, m))).data[kind.name];
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }
+}
+
+async function applyOnce(kind, obj, viaList) {
+  const cur = await current(kind, obj, viaList);
   if (!cur) {
     await post(collectionPath(kind, obj.meta.group, obj.meta.namespace), obj);
     return 'created';
@@ -56,11 +67,12 @@ async function applyOnce(kind, obj) {
 }
 
 // applyOne applies one prepared document: 'created', 'updated' or
-// 'unchanged', or throws the last ApiError.
-export async function applyOne(kind, obj) {
+// 'unchanged', or throws the last ApiError. viaList: the caller may list
+// the object's collection.
+export async function applyOne(kind, obj, viaList = false) {
   let err;
   for (let i = 0; i < 3; i++) {
-    try { return await applyOnce(kind, obj); } catch (e) {
+    try { return await applyOnce(kind, obj, viaList); } catch (e) {
       err = e;
       if (!(e instanceof ApiError && e.status === 409)) throw e;
     }

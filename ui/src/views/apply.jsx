@@ -6,6 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { stringify } from 'yaml';
 import { get } from '../lib/api.js';
+import { can } from '../lib/access.js';
 import { kindByPlural, objectPath, objectRoute } from '../lib/kinds.js';
 import { applyOne, nameOf, order, prepare } from '../lib/applier.js';
 import { fieldLine } from '../lib/yamlerrors.js';
@@ -21,7 +22,7 @@ function editable(obj) {
 }
 
 export function Apply({ query }) {
-  const { kinds } = useAccessCtx();
+  const { who, kinds } = useAccessCtx();
   const [text, setText] = useState('');
   const [g, setG] = useState(query.get('g') || '');
   const [ns, setNs] = useState(query.get('ns') || '');
@@ -50,7 +51,7 @@ export function Apply({ query }) {
       for (const it of order(items)) {
         const name = nameOf(it.kind, it.obj.meta);
         try {
-          results.push({ name, result: await applyOne(it.kind, it.obj), href: objectRoute(it.kind, it.obj.meta) });
+          results.push({ name, result: await applyOne(it.kind, it.obj, can(who, 'list', it.kind.plural, it.obj.meta.group || '', it.obj.meta.namespace || '')), href: objectRoute(it.kind, it.obj.meta) });
         } catch (e) {
           results.push({ name, result: 'error', message: e.message });
           if (e.fields?.length) {
