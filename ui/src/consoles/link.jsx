@@ -3,7 +3,7 @@
 // request). It shows the link's VM, or every VM of its namespace, each
 // with its power state, power buttons when the link may power, and its
 // consoles; nothing else, no navigation.
-import { useList } from '../panels/live.js';
+import { useList } from '../lib/watch.js';
 import { VMControls } from '../panels/vm.jsx';
 import { SerialConsole, VNCConsole } from './lazy.jsx';
 import { vmPath } from './paths.js';

@@ -4,8 +4,8 @@
 // carries the annotations environmentv0/environment and environmentv0/copy
 // (written by the environment controller; only a group grant may).
 import { useState } from 'preact/hooks';
-import { useList } from './live.js';
-import { allows, useWho, verbsOf } from './rights.js';
+import { useList } from '../lib/watch.js';
+import { allows, useWho } from './rights.js';
 import { createReset, ResetQueue } from './resets.jsx';
 
 const enc = encodeURIComponent;
@@ -17,8 +17,8 @@ function CopyResets({ ns, env, copy }) {
   const g = ns.meta.group;
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState(null);
-  const { items, error } = useList(`/api/v0/groups/${enc(g)}/namespaces/${enc(ns.meta.id)}/resets`);
-  const verbs = verbsOf(who, g, ns.meta.id, 'resets');
+  const mayList = allows(who, 'list', 'resets', g, ns.meta.id) && allows(who, 'watch', 'resets', g, ns.meta.id);
+  const { items, error } = useList(mayList ? `/api/v0/groups/${enc(g)}/namespaces/${enc(ns.meta.id)}/resets` : null);
   const reset = async () => {
     setBusy(true);
     setMsg(null);
@@ -33,13 +33,13 @@ function CopyResets({ ns, env, copy }) {
   return (
     <section class="panel" aria-labelledby="ns-reset-h">
       <h2 id="ns-reset-h">Environment {env}, copy {copy}</h2>
-      {allows(verbs, 'create') && (
+      {allows(who, 'create', 'resets', g, ns.meta.id) && (
         <p>
           <button type="button" data-testid={`reset-${copy}`} disabled={busy} onClick={reset}>Reset my environment</button>
           {' '}<span class="muted">Puts every VM of this copy back to the golden state.</span>
         </p>)}
       {msg && <p role={msg.ok ? 'status' : 'alert'} class={msg.ok ? 'muted' : 'error'}>{msg.text}</p>}
-      {allows(verbs, 'list') && <div class="scroll"><ResetQueue resets={items} error={error} /></div>}
+      {mayList && <div class="scroll"><ResetQueue resets={items} error={error} /></div>}
     </section>
   );
 }

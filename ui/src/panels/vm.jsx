@@ -50,7 +50,7 @@ export function VMControls({ obj, link, verbs }) {
 // VMPanel is the object page's panel for a virtualmachine.
 export function VMPanel({ obj }) {
   const who = useWho();
-  const verbs = verbsOf(who, obj.meta.group, obj.meta.namespace, 'virtualmachines');
+  const verbs = verbsOf(who, 'virtualmachines', obj.meta.group, obj.meta.namespace, ['power', 'console']);
   return (
     <section class="panel" aria-labelledby="vm-panel-h">
       <h2 id="vm-panel-h">Power and consoles</h2>
