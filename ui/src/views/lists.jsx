@@ -11,6 +11,7 @@ import { useList } from '../lib/watch.js';
 import { KindTable } from './table.jsx';
 import { DeleteDialog } from './delete.jsx';
 import { stateOf } from './cells.jsx';
+import { panelsOf } from '../panels.js';
 
 const mayList = (who, k, g, ns) => can(who, 'list', k.plural, g, ns) && can(who, 'watch', k.plural, g, ns);
 
@@ -121,6 +122,7 @@ export function NamespacePage({ group, namespace }) {
   return (
     <section>
       <PlaceHeader kind={kindByName(kinds, 'namespace')} g={group} ns={namespace} />
+      {panelsOf('namespace').map((P, i) => <P key={i} kind={kindByName(kinds, 'namespace')} obj={{ meta: { group, id: namespace } }} />)}
       {nk.map((k) => <KindTable key={k.plural} kind={k} path={collectionPath(k, group, namespace)} />)}
       {nk.length === 0 && <NotAllowed what="anything" />}
     </section>
