@@ -33,3 +33,12 @@ test('resets: id, progress, order', () => {
     r('Running', { id: 'run' }), r('Queued', { id: 'q1', position: 1 }), r('Failed', { id: 'b', finishedAt: '2026-01-02T00:00:00Z' })]);
   assert.deepEqual(order.map((x) => x.meta.id), ['run', 'q1', 'q2', 'b', 'a']);
 });
+
+test('a copy namespace is found from its VMs', async () => {
+  const { copyOfVMs } = await import('../../src/panels/copyof.js');
+  const vm = (env) => ({ meta: { id: 'web', annotations: env ? { 'environmentv0/environment': env } : {} } });
+  assert.deepEqual(copyOfVMs([vm(''), vm('ctf')], 'ctf-team1'), { env: 'ctf', copy: 'team1' });
+  assert.equal(copyOfVMs([vm('ctf')], 'other-team1'), null);
+  assert.equal(copyOfVMs([vm('ctf')], 'ctf-'), null);
+  assert.equal(copyOfVMs([], 'ctf-team1'), null);
+});
