@@ -9,3 +9,4 @@ import { NamespaceResetPanel } from './nsreset.jsx';
 registerPanel('virtualmachine', VMPanel);
 registerPanel('environment', EnvironmentPanel);
 registerPanel('namespace', NamespaceResetPanel);
+import './zz_dev.jsx';

@@ -122,9 +122,9 @@ export function NamespacePage({ group, namespace }) {
   return (
     <section>
       <PlaceHeader kind={kindByName(kinds, 'namespace')} g={group} ns={namespace} />
-      {panelsOf('namespace').map((P, i) => <P key={i} kind={kindByName(kinds, 'namespace')} obj={{ meta: { group, id: namespace } }} />)}
       {nk.map((k) => <KindTable key={k.plural} kind={k} path={collectionPath(k, group, namespace)} />)}
       {nk.length === 0 && <NotAllowed what="anything" />}
+      {panelsOf('namespace').map((P, i) => <P key={i} kind={kindByName(kinds, 'namespace')} obj={{ meta: { group, id: namespace } }} />)}
     </section>
   );
 }
