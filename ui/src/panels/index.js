@@ -9,4 +9,3 @@ import { NamespaceResetPanel } from './nsreset.jsx';
 registerPanel('virtualmachine', VMPanel);
 registerPanel('environment', EnvironmentPanel);
 registerPanel('namespace', NamespaceResetPanel);
-import './zz_dev.jsx';
