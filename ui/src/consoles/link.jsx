@@ -8,6 +8,7 @@ import { VMControls } from '../panels/vm.jsx';
 import { SerialConsole, VNCConsole } from './lazy.jsx';
 import { vmPath } from './paths.js';
 import { useGet } from './useget.js';
+import { ConsoleGate } from './gate.jsx';
 
 const enc = encodeURIComponent;
 
@@ -76,7 +77,9 @@ function LinkConsole({ token, vm, which }) {
       <p class="links"><a href={`#/link/${enc(token)}`}>Back to your machines</a></p>
       <h1>{which === 'serial' ? 'Serial console' : 'Screen'} of {vm}</h1>
       {err && <LinkError error={err} />}
-      {data && s && <C group={s.group} namespace={s.namespace} id={vm} height="calc(100vh - 14rem)" />}
+      {data && s && <ConsoleGate vm={data.virtualmachine}>
+        <C group={s.group} namespace={s.namespace} id={vm} height="calc(100vh - 14rem)" />
+      </ConsoleGate>}
     </LinkFrame>
   );
 }

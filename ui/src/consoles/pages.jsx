@@ -5,6 +5,7 @@
 import { SerialConsole, VNCConsole } from './lazy.jsx';
 import { consoleHref, vmPath } from './paths.js';
 import { useGet } from './useget.js';
+import { ConsoleGate } from './gate.jsx';
 
 const enc = encodeURIComponent;
 
@@ -21,7 +22,9 @@ function ConsolePage({ group, namespace, id, which }) {
         <a href={consoleHref({ group, namespace, id }, other)}>{other === 'vnc' ? 'VNC console' : 'Serial console'}</a>
       </p>
       {error && <p role="alert" class="error" data-testid="console-error">{error.message}</p>}
-      {data && <C group={group} namespace={namespace} id={id} height="calc(100vh - 15rem)" />}
+      {data && <ConsoleGate vm={data.virtualmachine}>
+        <C group={group} namespace={namespace} id={id} height="calc(100vh - 15rem)" />
+      </ConsoleGate>}
     </section>
   );
 }
