@@ -12,6 +12,11 @@ import { KindTable } from './table.jsx';
 import { DeleteDialog } from './delete.jsx';
 import { stateOf } from './cells.jsx';
 
+// prioOf orders a namespace page's tables for the stream budget
+// (lib/watch.js): what changes most, and matters most, first.
+const preferred = ['virtualmachines', 'blockstorages', 'resets', 'networks', 'virtualrouters'];
+const prioOf = (k) => (preferred.includes(k.plural) ? 2 + (preferred.length - preferred.indexOf(k.plural)) / 10 : 1);
+
 const mayList = (who, k, g, ns) => can(who, 'list', k.plural, g, ns) && can(who, 'watch', k.plural, g, ns);
 
 export function Home() {
@@ -47,7 +52,7 @@ export function ClusterList({ plural }) {
   if (!k) return <p role="alert" class="error">No kind {plural}.</p>;
   if (!mayList(who, k) || (k.scope !== 'cluster' && !clusterWide(who))) return <NotAllowed what={plural} />;
   return (
-    <section><h1>{plural}</h1><KindTable kind={k} path={collectionPath(k)} wide={k.scope !== 'cluster'} heading={false} /></section>
+    <section><h1>{plural}</h1><KindTable kind={k} path={collectionPath(k)} wide={k.scope !== 'cluster'} heading={false} prio={3} /></section>
   );
 }
 
@@ -61,7 +66,7 @@ function PlaceHeader({ kind, g, ns }) {
   let path = null;
   if (kind.name === 'group' && t.listGroups) path = '/api/v0/groups';
   if (kind.name === 'namespace') path = t.listAllNamespaces ? '/api/v0/namespaces' : mayList(who, kind, g) ? collectionPath(kind, g) : null;
-  const { items } = useList(path);
+  const { items } = useList(path, 0);
   const obj = items.find((o) => o.meta.id === id && (kind.name === 'group' || o.meta.group === g));
   return (
     <header class="place">
@@ -108,7 +113,7 @@ export function GroupKindList({ group, plural }) {
   if (!mayList(who, k, group)) return <NotAllowed what={plural} />;
   return (
     <section><h1>{plural} in {group}</h1>
-      <KindTable kind={k} path={collectionPath(k, group)} wide={k.scope === 'namespace'} heading={false} />
+      <KindTable kind={k} path={collectionPath(k, group)} wide={k.scope === 'namespace'} heading={false} prio={3} />
     </section>
   );
 }
@@ -121,7 +126,7 @@ export function NamespacePage({ group, namespace }) {
   return (
     <section>
       <PlaceHeader kind={kindByName(kinds, 'namespace')} g={group} ns={namespace} />
-      {nk.map((k) => <KindTable key={k.plural} kind={k} path={collectionPath(k, group, namespace)} />)}
+      {nk.map((k) => <KindTable key={k.plural} kind={k} path={collectionPath(k, group, namespace)} prio={prioOf(k)} />)}
       {nk.length === 0 && <NotAllowed what="anything" />}
     </section>
   );
@@ -134,7 +139,7 @@ export function NsKindList({ group, namespace, plural }) {
   if (!mayList(who, k, group, namespace)) return <NotAllowed what={plural} />;
   return (
     <section><h1>{plural} in {group}/{namespace}</h1>
-      <KindTable kind={k} path={collectionPath(k, group, namespace)} heading={false} />
+      <KindTable kind={k} path={collectionPath(k, group, namespace)} heading={false} prio={3} />
     </section>
   );
 }
