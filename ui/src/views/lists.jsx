@@ -58,8 +58,8 @@ export function ClusterList({ plural }) {
 
 // PlaceHeader shows a group's or namespace's own object: state, message
 // (while it is being deleted: what it waits for), details and delete.
-function PlaceHeader({ kind, g, ns }) {
-  const { who } = useAccessCtx();
+function PlaceHeader({ kind, g, ns = '' }) {
+  const { who, kinds } = useAccessCtx();
   const [del, setDel] = useState(false);
   const id = ns || g;
   const t = treeOf(who);
@@ -74,7 +74,7 @@ function PlaceHeader({ kind, g, ns }) {
       {obj && <p>State: <span data-testid="place-state">{stateOf(obj)}</span>{obj.status?.message ? ` — ${obj.status.message}` : ''}</p>}
       <p class="actions">
         {obj && <a href={objectRoute(kind, obj.meta)}>Details</a>}
-        {can(who, 'create', 'virtualmachines', g, ns || undefined) && <a href={`#/apply?g=${encodeURIComponent(g)}${ns ? '&ns=' + encodeURIComponent(ns) : ''}`}>Apply YAML here</a>}
+        {kinds.some((k) => k.scope !== 'cluster' && can(who, 'create', k.plural, g, ns)) && <a href={`#/apply?g=${encodeURIComponent(g)}${ns ? '&ns=' + encodeURIComponent(ns) : ''}`}>Apply YAML here</a>}
         {obj && can(who, 'delete', kind.plural, kind.name === 'group' ? '' : g) && (
           <button type="button" data-testid="delete" onClick={() => setDel(true)}>Delete {kind.name}</button>
         )}
