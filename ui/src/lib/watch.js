@@ -16,6 +16,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, authorize, get } from './api.js';
 import { sseParser } from './sse.js';
+import { session } from './session.js';
 
 const watches = new Map();
 const STREAMS_H1 = 4;
@@ -79,6 +80,7 @@ async function stream(w, signal) {
   if (!resp.ok) {
     let env = null;
     try { env = await resp.json(); } catch { /* not JSON */ }
+    if (resp.status === 401) session.expired(env?.error || 'signed out');
     throw new ApiError(resp.status, env?.reason, env?.error || resp.statusText, env?.fields);
   }
   w.error = null;
