@@ -255,6 +255,7 @@ func (s *Server) routes() {
 	s.metricsRoute()
 	s.nodeMetricsRoutes()
 	s.uiRoutes()
+	s.introspectionRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
