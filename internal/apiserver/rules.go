@@ -22,6 +22,11 @@ var ruleTable = map[string]routeRule{
 	// it shows it reads from this API with the user's own token. (A GET
 	// of the server's root, which is no route, redirects there: noroute.go.)
 	"GET /ui/": {public: true},
+	// Its OIDC sign-in (uilogin.go): whether there is one, the redirect to
+	// the issuer and the way back; the ID token is the issuer's to give.
+	"GET /ui/config.json":   {public: true},
+	"GET /ui/oidc/login":    {public: true},
+	"GET /ui/oidc/callback": {public: true},
 
 	// Who the caller is and what it may do where, and the kinds
 	// (whoami.go): for every authenticated caller, console links included.
