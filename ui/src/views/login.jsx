@@ -5,16 +5,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { session } from '../lib/session.js';
 import { currentRoute, navigate } from '../lib/router.js';
+import { loadConfig } from '../lib/config.js';
 
-let config = null;
-
-// loadConfig reads the public UI config once ({oidc: {issuer, loginURL} | null}).
-function loadConfig() {
-  config ||= fetch('/ui/config.json', { credentials: 'omit', headers: { Accept: 'application/json' } })
-    .then((r) => (r.ok ? r.json() : {}))
-    .catch(() => ({}));
-  return config;
-}
 
 // returnPath is the app path to come back to after signing in.
 function returnPath() {
@@ -45,7 +37,7 @@ export function Login() {
       <form onSubmit={submit} aria-labelledby="login-h">
         <h1 id="login-h">Sign in to humstack</h1>
         {error && <p role="alert" class="error" data-testid="login-error">{error}</p>}
-        {!error && session.reason() && <p role="alert" class="error">{session.reason()}</p>}
+        {!error && session.reason() && <p role="alert" class="error" data-testid="login-error">{session.reason()}</p>}
         <label for="token">Token</label>
         <input id="token" data-testid="token-input" type="password" autocomplete="off"
           value={tok} onInput={(e) => setTok(e.currentTarget.value)} />

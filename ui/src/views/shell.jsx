@@ -53,11 +53,12 @@ export function Shell({ route, children }) {
         <a href="#/" class="brand">humstack</a>
         <span class="who">
           {acc.who && <span data-testid="whoami" title={acc.who.kind}>{acc.who.name}</span>}
-          <button type="button" data-testid="signout" onClick={() => session.signOut()}>Sign out</button>
+          {!session.open() && <button type="button" data-testid="signout" onClick={() => session.signOut()}>Sign out</button>}
         </span>
       </header>
       <div class="body">
-        <nav id="nav" data-testid="nav" aria-label="Main" class="nav">
+        <nav id="nav" data-testid="nav" aria-label="Main" class="nav"
+          onKeyDown={(e) => { if (e.key === 'Escape' && open) { setOpen(false); document.querySelector('.nav-toggle')?.focus(); } }}>
           {acc.who && acc.kinds && <Nav who={acc.who} kinds={acc.kinds} current={current} />}
         </nav>
         <main id="main" class="page" tabIndex={-1}>
