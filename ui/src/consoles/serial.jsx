@@ -8,7 +8,6 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
-import '@xterm/xterm/css/xterm.css';
 import { get, wsAuth } from '../lib/api.js';
 import { closeText, vmPath, whyRefused } from './paths.js';
 import { readClipboard, writeClipboard } from './clipboard.js';
