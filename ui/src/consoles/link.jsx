@@ -70,6 +70,9 @@ function LinkConsole({ token, vm, which }) {
   const { who, error } = useLink();
   const s = who?.scope;
   const { data, error: vmErr } = useGet(s ? vmPath(s.group, s.namespace, vm) : null);
+  // Live state (the console waits for Running): the link may watch its VMs.
+  const { items } = useList(data && s ? `/api/v0/groups/${enc(s.group)}/namespaces/${enc(s.namespace)}/virtualmachines` : null);
+  const live = items.find((o) => o.meta.id === vm) || data?.virtualmachine;
   const C = which === 'serial' ? SerialConsole : VNCConsole;
   const err = error || vmErr;
   return (
@@ -77,7 +80,7 @@ function LinkConsole({ token, vm, which }) {
       <p class="links"><a href={`#/link/${enc(token)}`}>Back to your machines</a></p>
       <h1>{which === 'serial' ? 'Serial console' : 'Screen'} of {vm}</h1>
       {err && <LinkError error={err} />}
-      {data && s && <ConsoleGate vm={data.virtualmachine}>
+      {data && s && <ConsoleGate vm={live}>
         <C group={s.group} namespace={s.namespace} id={vm} height="calc(100vh - 14rem)" />
       </ConsoleGate>}
     </LinkFrame>
