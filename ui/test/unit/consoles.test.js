@@ -1,3 +1,4 @@
+// Unit tests of the consoles' and panels' pure modules: paths, power buttons, resets, copies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeText, consoleHref, vmPath } from '../../src/consoles/paths.js';
