@@ -31,3 +31,6 @@ func RepairLedgers(ctx context.Context, s *Server) error { return s.repair.pass(
 func (s *Server) ReleaseForTest(ctx context.Context, k *api.Kind, obj api.Object) {
 	s.released(ctx, k, obj)
 }
+
+// SetLoginClock makes the web console's sign-in read the time on now.
+func SetLoginClock(s *Server, now func() time.Time) { s.login.now = now }

@@ -111,12 +111,14 @@ type Server struct {
 
 // New builds a server; call Handler or Serve.
 func New(store storage.Store, opts Options) *Server {
-	s := &Server{store: store, log: opts.Log, heartbeat: opts.Heartbeat, audit: opts.Audit, tls: opts.TLS, metrics: opts.Metrics,
-		login: newUILogin(opts.OIDCLogin)}
+	s := &Server{store: store, log: opts.Log, heartbeat: opts.Heartbeat, audit: opts.Audit, tls: opts.TLS, metrics: opts.Metrics}
 	if s.metrics != nil {
 		s.store = s.metrics.Store(store)
 	}
-	s.links = &auth.ConsoleLinkAuthenticator{Source: &linkKeys{s: s}, Now: opts.Now}
+	keys := &linkKeys{s: s}
+	s.links = &auth.ConsoleLinkAuthenticator{Source: keys, Now: opts.Now}
+	// The sign-in's cookie key derives from the same cluster secret.
+	s.login = newUILogin(opts.OIDCLogin, keys.ConsoleLinkKey)
 	s.authn = authChain(s.links, opts.Authenticator)
 	if s.log == nil {
 		s.log = slog.Default()
