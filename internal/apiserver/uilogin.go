@@ -65,9 +65,9 @@ var oidcScopes = []string{oidc.ScopeOpenID, "profile", "email"}
 const loginTTL = 10 * time.Minute
 
 func (s *Server) uiLoginRoutes() {
-	s.handle(nil, "GET /ui/config.json", s.uiConfig)
-	s.handle(nil, "GET "+oidcLoginPath, s.oidcLogin)
-	s.handle(nil, "GET "+oidcCallbackPath, s.oidcCallback)
+	s.handle(nil, "GET /ui/config.json", withUIHeaders(s.uiConfig))
+	s.handle(nil, "GET "+oidcLoginPath, withUIHeaders(s.oidcLogin))
+	s.handle(nil, "GET "+oidcCallbackPath, withUIHeaders(s.oidcCallback))
 }
 
 func (s *Server) uiConfig(w http.ResponseWriter, r *http.Request) {
