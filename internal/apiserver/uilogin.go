@@ -161,7 +161,10 @@ func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 		s.loginFailed(w, r, err)
 		return
 	}
+	// A public GET is audited as anonymous and only when refused: a
+	// sign-in is kept, under the identity it signed in.
 	audit.FromContext(r.Context()).SetIdentity(id)
+	audit.Keep(r.Context())
 	s.log.InfoContext(r.Context(), "OIDC sign-in", "request_id", requestID(r.Context()), "identity", id.Name)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")

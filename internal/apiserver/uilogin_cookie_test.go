@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/internal/apiserver"
+	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/auth"
 	"github.com/humstack/humstack/internal/auth/issuertest"
 	"github.com/humstack/humstack/internal/storage/bolt"
@@ -20,8 +21,8 @@ import (
 
 // loginServers starts n apiservers over one store with the sign-in of
 // issuer is (redirect: --oidc-redirect-url, "" for none), their clocks
-// at *clock (Unix seconds, 0: now).
-func loginServers(t *testing.T, is *issuertest.Issuer, n int, redirect string, clock *atomic.Int64) ([]*httptest.Server, []*apiserver.Server) {
+// at *clock (Unix seconds, 0: now), auditing to al[0] if given.
+func loginServers(t *testing.T, is *issuertest.Issuer, n int, redirect string, clock *atomic.Int64, al ...*audit.Logger) ([]*httptest.Server, []*apiserver.Server) {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.Options{})
 	if err != nil {
@@ -36,8 +37,12 @@ func loginServers(t *testing.T, is *issuertest.Issuer, n int, redirect string, c
 	var hs []*httptest.Server
 	var ss []*apiserver.Server
 	for range n {
-		s := apiserver.New(st, apiserver.Options{Log: slog.New(slog.DiscardHandler), Authorization: apiserver.AuthorizationRBAC,
-			Authenticator: oa, OIDCLogin: &apiserver.OIDCLogin{Auth: oa, RedirectURL: redirect}})
+		opts := apiserver.Options{Log: slog.New(slog.DiscardHandler), Authorization: apiserver.AuthorizationRBAC,
+			Authenticator: oa, OIDCLogin: &apiserver.OIDCLogin{Auth: oa, RedirectURL: redirect}}
+		if len(al) > 0 {
+			opts.Audit = al[0]
+		}
+		s := apiserver.New(st, opts)
 		apiserver.SetLoginClock(s, func() time.Time {
 			if c := clock.Load(); c != 0 {
 				return time.Unix(c, 0)
@@ -141,5 +146,41 @@ func TestOIDCLoginCookie(t *testing.T) {
 	if q := callbackWith(func(*http.Cookie) {}); q.Get("id_token") == "" {
 		// The ID token itself is checked on the real clock.
 		t.Errorf("a sign-in nine minutes old: %v", q)
+	}
+}
+
+// TestOIDCSignInAudited: the audit log records a sign-in under the
+// identity it signed in, and a refused one with its reason.
+func TestOIDCSignInAudited(t *testing.T) {
+	is := issuertest.New(t)
+	is.SetLoginClaims(map[string]any{"sub": "u1", "preferred_username": "alice"})
+	var clock atomic.Int64
+	sink := &syncBuffer{}
+	al := audit.New(sink, audit.Options{Log: slog.New(slog.DiscardHandler)})
+	hs, _ := loginServers(t, is, 1, "", &clock, al)
+	b := newBrowser(t, is)
+	if ok, q := b.signIn(hs[0].URL, "/"); !ok {
+		t.Fatalf("sign-in: %v", q)
+	}
+	if ok, _ := fragment(t, b.visit(hs[0].URL+"/ui/oidc/callback?code=x&state=forged", "/ui/")); ok {
+		t.Fatal("a forged callback signed in")
+	}
+	if err := al.Close(); err != nil {
+		t.Fatal(err)
+	}
+	events, err := audit.ReadAll(strings.NewReader(sink.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signedIn, refused bool
+	for _, e := range events {
+		if e.Path != "/ui/oidc/callback" {
+			continue
+		}
+		signedIn = signedIn || e.Identity.Name == "oidc:alice" && e.Code == http.StatusFound
+		refused = refused || strings.Contains(e.Reason, "start again")
+	}
+	if !signedIn || !refused {
+		t.Errorf("audit log (sign-in %v, refusal %v):\n%s", signedIn, refused, sink.String())
 	}
 }
