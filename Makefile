@@ -20,6 +20,7 @@ ui: ui-deps
 # package downloads anything else: playwright-core drives the system
 # Chromium).
 ui-deps:
+	@scripts/check-node.sh
 	cd ui && npm ci --no-audit --no-fund --loglevel=error
 
 ui-check: ui

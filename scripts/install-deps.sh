@@ -55,6 +55,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     systemctl disable --now prometheus.service || true
   fi
 fi
+# Debian 12's nodejs is 18: enough to build the console, not for its
+# browser tests (playwright-core 1.65.2 wants Node.js >= 20). Say so now
+# rather than let them fail later; a Node.js 20+ already here is kept.
+if command -v node >/dev/null; then
+  node_version=$(node -p 'process.versions.node')
+  if [ "${node_version%%.*}" -lt 20 ]; then
+    echo "install-deps: Node.js $node_version builds the web console (make ui), but its browser tests need" \
+      "Node.js >= 20 (playwright-core 1.65.2): install Node.js 20 or later (e.g. NodeSource's nodejs 20.x," \
+      "which bundles npm) to run them" >&2
+  fi
+fi
 if ! command -v go >/dev/null; then
   if [ -x /usr/local/go/bin/go ]; then
     echo "install-deps: go is at /usr/local/go/bin; add it to PATH" >&2

@@ -108,16 +108,7 @@ func newRBACEnvOpts(t testing.TB, al *audit.Logger, secure bool, tweak func(*api
 // would) and remembers its bearer under owner.
 func (e *rbacEnv) token(owner, expiresAt string, groups ...string) string {
 	e.t.Helper()
-	id := strings.ReplaceAll(owner, ":", "-") + "-token"
-	bearer, salt, hash, err := auth.IssueToken(id)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	t := api.TokenKind.New().(*api.Token)
-	t.Meta.ID = id
-	t.Spec = api.TokenSpec{Owner: owner, Groups: groups, ExpiresAt: expiresAt}
-	t.Status = api.TokenStatus{Salt: salt, Hash: hash}
-	e.put("/tokens/"+id, t)
+	bearer := putToken(e.t, e.store, owner, expiresAt, groups...)
 	e.tokens[owner] = bearer
 	return bearer
 }

@@ -37,6 +37,7 @@ type consoleEnv struct {
 	agent  *consoletest.Agent
 	serial *consoletest.Serial
 	admin  string // the admin's bearer token, with authorization rbac
+	api    *apiserver.Server
 }
 
 func newConsoleEnv(t *testing.T, apiSecret string) *consoleEnv {
@@ -74,7 +75,7 @@ func newConsoleEnvWith(t *testing.T, opts apiserver.Options) *consoleEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &consoleEnv{st: st, c: c, url: srv.URL, agent: consoletest.StartAgent(t, nodeSecret), admin: admin}
+	e := &consoleEnv{st: st, c: c, url: srv.URL, agent: consoletest.StartAgent(t, nodeSecret), admin: admin, api: s}
 	e.create(t, "meta: {apiType: corev0/group, id: g1}")
 	e.create(t, "meta: {apiType: corev0/namespace, id: ns1, group: g1}")
 	e.create(t, "meta: {apiType: systemv0/node, id: worker1}\nspec: {address: 127.0.0.1, downloadHost: '"+e.agent.Host()+"'}")

@@ -97,15 +97,40 @@ func withLinkToken(key []byte, obj api.Object) ([]byte, error) {
 }
 
 // guardLink ends a console session opened with a console link once the
-// link expires or is revoked: it checks the link again every
-// linkRecheck and closes the user's side with 1008 (policy violation) and
-// the reason. A store that cannot answer does not end the session; the
-// next check decides. The returned func stops the guard.
+// link expires or is revoked (linkGuard): it closes the user's side with
+// 1008 (policy violation) and the reason. The returned func stops the
+// guard.
 func (s *Server) guardLink(r *http.Request, down *websocket.Conn) (stop func()) {
-	if auth.FromContext(r.Context()).Via != auth.ConsoleLinkVia {
+	return s.linkGuard(r, func(err error) {
+		down.Close(websocket.StatusPolicyViolation, closeReason(err))
+	})
+}
+
+// linkGuard watches the console link a request was opened with, for
+// sessions that outlive the request's authentication (consoles, watch
+// streams): it checks the link again every linkRecheck, and ends the
+// session at the link's expiry to the second, calling onEnd once with
+// the reason (wrapping api.ErrUnauthorized). A store that cannot answer
+// does not end the session; the next check decides. Other identities
+// are not watched. The returned func stops the guard.
+func (s *Server) linkGuard(r *http.Request, onEnd func(error)) (stop func()) {
+	id := auth.FromContext(r.Context())
+	if id.Via != auth.ConsoleLinkVia {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	// An unreadable expiry (validation forbids it) leaves the checks to
+	// the authenticator, which treats it as past.
+	var expired <-chan time.Time
+	if exp, err := time.Parse(time.RFC3339, id.ExpiresAt); err == nil {
+		at := time.NewTimer(max(0, exp.Sub(s.now())))
+		context.AfterFunc(ctx, func() { at.Stop() })
+		expired = at.C
+	}
+	end := func(err error) {
+		s.log.InfoContext(r.Context(), "console link session ended", "request_id", requestID(r.Context()), "path", r.URL.Path, "reason", err.Error())
+		onEnd(err)
+	}
 	go func() {
 		t := time.NewTicker(s.linkRecheck)
 		defer t.Stop()
@@ -113,17 +138,27 @@ func (s *Server) guardLink(r *http.Request, down *websocket.Conn) (stop func()) 
 			select {
 			case <-ctx.Done():
 				return
+			case <-expired:
+				end(fmt.Errorf("console link expired: %w", api.ErrUnauthorized))
+				return
 			case <-t.C:
 			}
 			_, _, err := s.links.Authenticate(r.WithContext(ctx))
 			if errors.Is(err, api.ErrUnauthorized) {
-				s.log.InfoContext(r.Context(), "console link session ended", "request_id", requestID(r.Context()), "reason", err.Error())
-				down.Close(websocket.StatusPolicyViolation, closeReason(err))
+				end(err)
 				return
 			}
 		}
 	}()
 	return cancel
+}
+
+// now is the clock console links expire by.
+func (s *Server) now() time.Time {
+	if s.links.Now != nil {
+		return s.links.Now()
+	}
+	return time.Now()
 }
 
 // closeReason is err's message within a websocket close frame's limit.

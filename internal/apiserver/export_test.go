@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"net/http"
 	"time"
 
 	"github.com/humstack/humstack/api"
@@ -31,3 +32,9 @@ func RepairLedgers(ctx context.Context, s *Server) error { return s.repair.pass(
 func (s *Server) ReleaseForTest(ctx context.Context, k *api.Kind, obj api.Object) {
 	s.released(ctx, k, obj)
 }
+
+// SetLoginClock makes the web console's sign-in read the time on now.
+func SetLoginClock(s *Server, now func() time.Time) { s.login.now = now }
+
+// HTTPServer is the http.Server Serve runs s with.
+func HTTPServer(s *Server) *http.Server { return s.httpServer() }

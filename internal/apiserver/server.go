@@ -111,12 +111,14 @@ type Server struct {
 
 // New builds a server; call Handler or Serve.
 func New(store storage.Store, opts Options) *Server {
-	s := &Server{store: store, log: opts.Log, heartbeat: opts.Heartbeat, audit: opts.Audit, tls: opts.TLS, metrics: opts.Metrics,
-		login: newUILogin(opts.OIDCLogin)}
+	s := &Server{store: store, log: opts.Log, heartbeat: opts.Heartbeat, audit: opts.Audit, tls: opts.TLS, metrics: opts.Metrics}
 	if s.metrics != nil {
 		s.store = s.metrics.Store(store)
 	}
-	s.links = &auth.ConsoleLinkAuthenticator{Source: &linkKeys{s: s}, Now: opts.Now}
+	keys := &linkKeys{s: s}
+	s.links = &auth.ConsoleLinkAuthenticator{Source: keys, Now: opts.Now}
+	// The sign-in's cookie key derives from the same cluster secret.
+	s.login = newUILogin(opts.OIDCLogin, keys.ConsoleLinkKey)
 	s.authn = authChain(s.links, opts.Authenticator)
 	if s.log == nil {
 		s.log = slog.Default()
@@ -194,12 +196,7 @@ func (s *Server) Handler() http.Handler { return s.middleware(http.HandlerFunc(s
 // Serve answers on ln until ctx ends, then shuts down gracefully: watch
 // streams are closed, in-flight requests get up to 10 s to finish.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	hs := s.httpServer()
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	s.log.Info("apiserver listening", "address", ln.Addr().String(), "https", s.tls != nil)
@@ -219,6 +216,33 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// HTTP limits. Headers: a bearer token (an ID token: a few KiB) and a
+// few cookies; Go's default allows 1 MiB. Streams: over HTTP/2 a
+// connection carries many requests at once, and each open watch is one
+// stream; a web console holds a handful, so 100 (RFC 9113's recommended
+// minimum; Go's default is 250) leaves room and bounds what one
+// connection can hold open. A client wanting more opens another
+// connection, as it would over HTTP/1.1.
+const (
+	maxHeaderBytes       = 128 << 10
+	maxConcurrentStreams = 100
+)
+
+// httpServer is the http.Server of Serve. HTTP/2 is on over TLS
+// (tls.go's NextProtos); Go's server never sends
+// SETTINGS_ENABLE_CONNECT_PROTOCOL (without GODEBUG=http2xconnect=1), so
+// browsers open websockets on an HTTP/1.1 connection of their own.
+func (s *Server) httpServer() *http.Server {
+	return &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    maxHeaderBytes,
+		HTTP2:             &http.HTTP2Config{MaxConcurrentStreams: maxConcurrentStreams},
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
 }
 
 // routes registers every kind's endpoints from the api registry.

@@ -25,9 +25,14 @@ type teamEnv struct {
 	op, viewer string
 }
 
-func newTeamEnv(t *testing.T) *teamEnv {
+func newTeamEnv(t *testing.T) *teamEnv { t.Helper(); return newTeamEnvWith(t, 0) }
+
+// newTeamEnvWith is newTeamEnv checking console links every recheck
+// (0: the default).
+func newTeamEnvWith(t *testing.T, recheck time.Duration) *teamEnv {
 	t.Helper()
-	e := newConsoleEnvWith(t, apiserver.Options{NodeSecret: nodeSecret, Authorization: apiserver.AuthorizationRBAC})
+	e := newConsoleEnvWith(t, apiserver.Options{NodeSecret: nodeSecret, Authorization: apiserver.AuthorizationRBAC,
+		ConsoleLinkRecheck: recheck})
 	e.create(t, vmDoc("vm2", "worker1"))
 	e.agent.AddVM(t, console.Key{Group: "g1", Namespace: "ns1", ID: "vm2"}, "vm2 login: ")
 	e.create(t, "meta: {apiType: corev0/namespace, id: ns2, group: g1}")
@@ -104,7 +109,7 @@ func TestTeamConsoleLink(t *testing.T) {
 	events := e.watch(t, tok, "/api/v0/virtualmachines?watch=true")
 	e.create(t, strings.Replace(vmDoc("vm4", "worker1"), "namespace: ns1", "namespace: ns2", 1))
 	e.create(t, vmDoc("vm5", "worker1"))
-	if got := <-events; got != "vm5" {
+	if got := nextEvent(t, events); got != "vm5" {
 		t.Errorf("first watch event: %s, want vm5 (vm4 is in ns2)", got)
 	}
 
@@ -145,6 +150,70 @@ func TestTeamConsoleLink(t *testing.T) {
 	}
 }
 
+// nextEvent is the next object id from a watch (watch), "EOF" when the
+// stream ended; the test fails after 10 s without one.
+func nextEvent(t *testing.T, events <-chan string) string {
+	t.Helper()
+	select {
+	case id, ok := <-events:
+		if !ok {
+			return "EOF"
+		}
+		return id
+	case <-time.After(10 * time.Second):
+		t.Fatal("no watch event in 10 s")
+		return ""
+	}
+}
+
+// makeLink has the operator create a console link of spec in g1/ns1 and
+// returns its token.
+func (e *teamEnv) makeLink(t *testing.T, id, spec string) string {
+	t.Helper()
+	code, body := e.call(t, e.op, "POST", linksPath, `{"meta":{"id":"`+id+`"},"spec":`+spec+`}`)
+	var created struct {
+		Data struct{ ConsoleLink api.ConsoleLink } `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(body), &created); code != 201 || err != nil {
+		t.Fatalf("create link %s: %d %s", id, code, body)
+	}
+	return created.Data.ConsoleLink.Status.Token
+}
+
+// TestTeamLinkWatchEnds: a watch opened with a console link ends when the
+// link is deleted (at the next recheck) and when it expires (at its
+// expiry, before any recheck), and delivers nothing after.
+func TestTeamLinkWatchEnds(t *testing.T) {
+	e := newTeamEnvWith(t, 100*time.Millisecond)
+	tok := e.makeLink(t, "revoked", `{"allVirtualMachines":true,"expiresAt":"2100-01-01T00:00:00Z"}`)
+	events := e.watch(t, tok, "/api/v0/virtualmachines?watch=true")
+	e.create(t, vmDoc("vm5", "worker1"))
+	if got := nextEvent(t, events); got != "vm5" {
+		t.Fatalf("first event: %s, want vm5", got)
+	}
+	if code, body := e.call(t, e.op, "DELETE", linksPath+"/revoked", ""); code != 200 {
+		t.Fatalf("delete the link: %d %s", code, body)
+	}
+	time.Sleep(300 * time.Millisecond) // past a recheck
+	e.create(t, vmDoc("vm6", "worker1"))
+	if got := nextEvent(t, events); got != "EOF" {
+		t.Errorf("after the link's delete the watch delivered %s, want the stream's end", got)
+	}
+
+	// Expiry: the recheck is an hour away, the expiry 2-3 s.
+	e = newTeamEnvWith(t, time.Hour)
+	exp := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second)
+	tok = e.makeLink(t, "short", `{"allVirtualMachines":true,"expiresAt":"`+exp.Format(time.RFC3339)+`"}`)
+	events = e.watch(t, tok, "/api/v0/virtualmachines?watch=true")
+	for time.Now().Before(exp.Add(500 * time.Millisecond)) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.create(t, vmDoc("vm6", "worker1"))
+	if got := nextEvent(t, events); got != "EOF" {
+		t.Errorf("after the link's expiry the watch delivered %s, want the stream's end", got)
+	}
+}
+
 // watch opens a watch with a link token and sends the id of each event's
 // object; it ends with the test.
 func (e *teamEnv) watch(t *testing.T, tok, path string) <-chan string {
@@ -158,6 +227,7 @@ func (e *teamEnv) watch(t *testing.T, tok, path string) <-chan string {
 	}
 	out := make(chan string, 16)
 	go func() {
+		defer close(out)
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -12,6 +13,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/audit"
 	"github.com/humstack/humstack/internal/auth"
 )
 
@@ -62,9 +65,9 @@ var oidcScopes = []string{oidc.ScopeOpenID, "profile", "email"}
 const loginTTL = 10 * time.Minute
 
 func (s *Server) uiLoginRoutes() {
-	s.handle(nil, "GET /ui/config.json", s.uiConfig)
-	s.handle(nil, "GET "+oidcLoginPath, s.oidcLogin)
-	s.handle(nil, "GET "+oidcCallbackPath, s.oidcCallback)
+	s.handle(nil, "GET /ui/config.json", withUIHeaders(s.uiConfig))
+	s.handle(nil, "GET "+oidcLoginPath, withUIHeaders(s.oidcLogin))
+	s.handle(nil, "GET "+oidcCallbackPath, withUIHeaders(s.oidcCallback))
 }
 
 func (s *Server) uiConfig(w http.ResponseWriter, r *http.Request) {
@@ -85,17 +88,20 @@ func (s *Server) uiConfig(w http.ResponseWriter, r *http.Request) {
 	writeRaw(w, http.StatusOK, append(b, '\n'))
 }
 
-// oauthConfig is the OAuth client of a request: the issuer's endpoints
-// and the callback URL.
-func (s *Server) oauthConfig(r *http.Request) (*oauth2.Config, error) {
+// oauthConfig is the OAuth client of a sign-in: the issuer's endpoints
+// and the callback URL redirect.
+func (s *Server) oauthConfig(redirect string) (*oauth2.Config, error) {
 	ep, err := s.login.cfg.Auth.Endpoint()
 	if err != nil {
 		return nil, err
 	}
 	return &oauth2.Config{ClientID: s.login.cfg.Auth.ClientID(), ClientSecret: s.login.cfg.ClientSecret,
-		Endpoint: ep, RedirectURL: s.login.redirectURL(r), Scopes: oidcScopes}, nil
+		Endpoint: ep, RedirectURL: redirect, Scopes: oidcScopes}, nil
 }
 
+// redirectURL is the callback URL of a sign-in started by r: the flag's,
+// else from r (scheme by TLS, its Host). It is computed once, at the
+// login, and sealed in the cookie: the callback repeats it to the issuer.
 func (l *uiLogin) redirectURL(r *http.Request) string {
 	if l.cfg.RedirectURL != "" {
 		return l.cfg.RedirectURL
@@ -109,57 +115,77 @@ func (l *uiLogin) redirectURL(r *http.Request) string {
 
 func (s *Server) oidcLogin(w http.ResponseWriter, r *http.Request) {
 	if s.login == nil {
-		loginFailed(w, r, "OIDC sign-in is not configured on this server")
+		s.loginFailed(w, r, errors.New("OIDC sign-in is not configured on this server"))
 		return
 	}
-	conf, err := s.oauthConfig(r)
-	if err != nil {
-		s.log.WarnContext(r.Context(), "OIDC sign-in failed", "request_id", requestID(r.Context()), "err", err)
-		loginFailed(w, r, "the OIDC issuer is unavailable")
+	bind := r.URL.Query().Get("bind")
+	if !validBind(bind) {
+		s.loginFailed(w, r, fmt.Errorf("the sign-in was not started by the web console (bind: want 16 to 64 base64url characters): %w",
+			api.ErrInvalid))
 		return
 	}
 	st := loginState{State: rand.Text(), Nonce: rand.Text(), Verifier: oauth2.GenerateVerifier(),
-		Return: appPath(r.URL.Query().Get("return")), Expires: time.Now().Add(loginTTL).Unix()}
-	s.login.setCookie(w, r, st)
+		Return: appPath(r.URL.Query().Get("return")), Bind: bind, Redirect: s.login.redirectURL(r),
+		Expires: s.login.now().Add(loginTTL).Unix()}
+	conf, err := s.oauthConfig(st.Redirect)
+	if err == nil {
+		err = s.login.setCookie(w, r, st)
+	}
+	if err != nil {
+		s.log.WarnContext(r.Context(), "OIDC sign-in failed", "request_id", requestID(r.Context()), "err", err)
+		s.loginFailed(w, r, fmt.Errorf("the OIDC issuer or the store is unavailable: %w", api.ErrUnavailable))
+		return
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, conf.AuthCodeURL(st.State, oauth2.S256ChallengeOption(st.Verifier), oidc.Nonce(st.Nonce)), http.StatusFound)
 }
 
 func (s *Server) oidcCallback(w http.ResponseWriter, r *http.Request) {
 	if s.login == nil {
-		loginFailed(w, r, "OIDC sign-in is not configured on this server")
+		s.loginFailed(w, r, errors.New("OIDC sign-in is not configured on this server"))
 		return
 	}
-	st, err := s.login.readCookie(r)
-	s.login.clearCookie(w, r) // a sign-in is answered once
+	// The state first: a callback that is none of this browser's
+	// sign-ins (a forged ?error= included) changes nothing.
+	state := r.URL.Query().Get("state")
+	st, err := s.login.readCookie(r, state)
 	if err != nil {
-		loginFailed(w, r, err.Error())
+		s.loginFailed(w, r, err)
 		return
 	}
-	raw, err := s.completeLogin(r, st)
+	// The cookie is cleared; replaying the callback with it is stopped
+	// by the issuer's code, which is single use.
+	s.login.clearCookie(w, r, st.State)
+	id, raw, err := s.completeLogin(r, st)
 	if err != nil {
-		s.log.InfoContext(r.Context(), "OIDC sign-in refused", "request_id", requestID(r.Context()), "err", err)
-		loginFailed(w, r, err.Error())
+		s.loginFailed(w, r, err)
 		return
 	}
+	// A public GET is audited as anonymous and only when refused: a
+	// sign-in is kept, under the identity it signed in.
+	audit.FromContext(r.Context()).SetIdentity(id)
+	audit.Keep(r.Context())
+	s.log.InfoContext(r.Context(), "OIDC sign-in", "request_id", requestID(r.Context()), "identity", id.Name)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
-	http.Redirect(w, r, signinFragment+url.Values{"id_token": {raw}, "return": {st.Return}}.Encode(), http.StatusFound)
+	http.Redirect(w, r, signinFragment+url.Values{"id_token": {raw}, "return": {st.Return}, "bind": {st.Bind}}.Encode(), http.StatusFound)
 }
 
 // completeLogin checks the callback against the login it answers and
-// returns the verified ID token. Its errors are short lines for the user.
-func (s *Server) completeLogin(r *http.Request, st loginState) (string, error) {
+// returns the verified ID token and its identity. Its errors wrap
+// api.ErrUnauthorized (or ErrUnavailable) and read as short lines for the
+// user (userMessage).
+func (s *Server) completeLogin(r *http.Request, st loginState) (*auth.Identity, string, error) {
 	q := r.URL.Query()
+	refused := func(msg string) (*auth.Identity, string, error) {
+		return nil, "", fmt.Errorf("%s: %w", msg, api.ErrUnauthorized)
+	}
 	if e := q.Get("error"); e != "" {
-		return "", errors.New("the OIDC issuer refused the sign-in (" + shortCode(e) + ")")
+		return refused("the OIDC issuer refused the sign-in (" + shortCode(e) + ")")
 	}
-	if !equalSecret(q.Get("state"), st.State) {
-		return "", errors.New("the sign-in's state does not match: start again")
-	}
-	conf, err := s.oauthConfig(r)
+	conf, err := s.oauthConfig(st.Redirect)
 	if err != nil {
-		return "", errors.New("the OIDC issuer is unavailable")
+		return nil, "", fmt.Errorf("the OIDC issuer is unavailable: %w", api.ErrUnavailable)
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 15*time.Second)
 	defer cancel()
@@ -168,18 +194,19 @@ func (s *Server) completeLogin(r *http.Request, st loginState) (string, error) {
 	if err != nil {
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) && re.ErrorCode != "" {
-			return "", errors.New("the OIDC issuer refused the code (" + shortCode(re.ErrorCode) + ")")
+			return refused("the OIDC issuer refused the code (" + shortCode(re.ErrorCode) + ")")
 		}
-		return "", errors.New("the OIDC issuer's token endpoint failed")
+		return nil, "", fmt.Errorf("the OIDC issuer's token endpoint failed: %w", api.ErrUnavailable)
 	}
 	raw, _ := tok.Extra("id_token").(string)
 	if raw == "" {
-		return "", errors.New("the OIDC issuer answered without an ID token")
+		return refused("the OIDC issuer answered without an ID token")
 	}
-	if _, err := s.login.cfg.Auth.VerifyLogin(ctx, raw, st.Nonce); err != nil {
-		return "", err
+	id, err := s.login.cfg.Auth.VerifyLogin(ctx, raw, st.Nonce)
+	if err != nil {
+		return nil, "", err
 	}
-	return raw, nil
+	return id, raw, nil
 }
 
 // appPath is return if it is a path of the app ("/..."), else "/": never
@@ -203,8 +230,12 @@ func shortCode(code string) string {
 	return code[:min(len(code), 40)]
 }
 
-// loginFailed sends the browser to the app's login page with msg.
-func loginFailed(w http.ResponseWriter, r *http.Request, msg string) {
+// loginFailed sends the browser to the app's login page with err's
+// message, and records the refusal in the audit log.
+func (s *Server) loginFailed(w http.ResponseWriter, r *http.Request, err error) {
+	s.log.InfoContext(r.Context(), "OIDC sign-in refused", "request_id", requestID(r.Context()), "err", err)
+	msg := userMessage(err)
+	audit.Deny(r.Context(), msg)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, loginFragment+url.Values{"error": {msg}}.Encode(), http.StatusFound)
 }

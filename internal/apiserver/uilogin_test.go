@@ -56,9 +56,12 @@ func (b *browser) visit(u, stopAt string) string {
 // returns the fragment's query (id_token and return, or error).
 func (b *browser) signIn(base, ret string) (signin bool, q url.Values) {
 	b.t.Helper()
-	loc := b.visit(base+"/ui/oidc/login?"+url.Values{"return": {ret}}.Encode(), "/ui/")
+	loc := b.visit(base+"/ui/oidc/login?"+url.Values{"return": {ret}, "bind": {testBind}}.Encode(), "/ui/")
 	return fragment(b.t, loc)
 }
+
+// testBind is the app's binding value in these tests.
+const testBind = "Bind-0123456789_abc"
 
 // fragment parses the app URL a sign-in ends at.
 func fragment(t *testing.T, loc string) (signin bool, q url.Values) {
@@ -97,7 +100,7 @@ func TestOIDCSignIn(t *testing.T) {
 
 	b := newBrowser(t, is)
 	ok, q := b.signIn(s.base, "/g/g1/ns/ns1")
-	if !ok || q.Get("return") != "/g/g1/ns/ns1" || q.Get("id_token") == "" {
+	if !ok || q.Get("return") != "/g/g1/ns/ns1" || q.Get("id_token") == "" || q.Get("bind") != testBind {
 		t.Fatalf("sign-in: %v %v", ok, q)
 	}
 	tok := q.Get("id_token")
@@ -130,7 +133,7 @@ func TestOIDCSignIn(t *testing.T) {
 
 	// Stopped at the issuer's redirect back: the callback URL.
 	callback := func() *url.URL {
-		loc := b.visit(s.base+"/ui/oidc/login?return=/", "/ui/oidc/callback")
+		loc := b.visit(s.base+"/ui/oidc/login?return=/&bind="+testBind, "/ui/oidc/callback")
 		u, err := url.Parse(loc)
 		if err != nil || u.Query().Get("code") == "" {
 			t.Fatalf("issuer's redirect: %q", loc)
@@ -150,9 +153,32 @@ func TestOIDCSignIn(t *testing.T) {
 		return &v
 	}
 
+	// A wrong state, even with an error, changes nothing: the real
+	// callback still works, once.
 	cb := callback()
 	fails("wrong state", withQuery(cb, cb.Query().Get("code"), "x"+cb.Query().Get("state")), "state does not match")
+	forged := *cb
+	forged.RawQuery = url.Values{"error": {"access_denied"}, "state": {"wrong"}}.Encode()
+	fails("an error with a wrong state", &forged, "state does not match")
+	if ok, q := fragment(t, b.visit(cb.String(), "/ui/")); !ok || q.Get("bind") != testBind {
+		t.Fatalf("the callback after forged ones: %v %v", ok, q)
+	}
 	fails("the callback again (its cookie is gone)", cb, "start again")
+
+	// Two sign-ins at once (two tabs): each has its own cookie.
+	tab1, tab2 := callback(), callback()
+	for _, u := range []*url.URL{tab2, tab1} {
+		if ok, q := fragment(t, b.visit(u.String(), "/ui/")); !ok {
+			t.Errorf("one of two sign-ins at once: %v", q)
+		}
+	}
+	// The app's binding value is required and checked.
+	for _, bind := range []string{"", "short", "has space 0123456789", strings.Repeat("a", 65)} {
+		loc := b.visit(s.base+"/ui/oidc/login?"+url.Values{"return": {"/"}, "bind": {bind}}.Encode(), "/ui/")
+		if ok, q := fragment(t, loc); ok || !strings.Contains(q.Get("error"), "not started by the web console") {
+			t.Errorf("bind %q: %v %v", bind, ok, q)
+		}
+	}
 
 	used := callback()
 	if ok, _ := fragment(t, b.visit(used.String(), "/ui/")); !ok {

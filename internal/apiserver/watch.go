@@ -35,6 +35,9 @@ func (h *resource) watch(w http.ResponseWriter, r *http.Request, sc scope) error
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	defer context.AfterFunc(h.s.stopping, cancel)()
+	// A console link's stream ends when the link expires or is revoked,
+	// as its consoles do: its filter asks only the identity of the start.
+	defer h.s.linkGuard(r, func(error) { cancel() })()
 	events, err := h.s.store.Watch(ctx, collectionPrefix(h.kind, sc), rev)
 	if err != nil {
 		return fmt.Errorf("watch %s from resourceVersion %d: %w", h.kind.Plural, rev, err)

@@ -23,14 +23,22 @@ import (
 // server would, and returns its bearer value.
 func storeToken(t testing.TB, st storage.Store, owner string, groups ...string) string {
 	t.Helper()
-	id := owner + "-token"
+	return putToken(t, st, owner, "", groups...)
+}
+
+// putToken stores a token for owner straight into st (as the server
+// would) and returns its bearer; the one helper behind storeToken and
+// rbacEnv.token.
+func putToken(t testing.TB, st storage.Store, owner, expiresAt string, groups ...string) string {
+	t.Helper()
+	id := strings.ReplaceAll(owner, ":", "-") + "-token"
 	bearer, salt, hash, err := auth.IssueToken(id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := api.TokenKind.New().(*api.Token)
 	tok.Meta.ID = id
-	tok.Spec = api.TokenSpec{Owner: owner, Groups: groups}
+	tok.Spec = api.TokenSpec{Owner: owner, Groups: groups, ExpiresAt: expiresAt}
 	tok.Status = api.TokenStatus{Salt: salt, Hash: hash}
 	data, err := api.Encode(tok)
 	if err != nil {
@@ -129,6 +137,19 @@ func TestWebsocketBearerSubprotocol(t *testing.T) {
 	req.Header.Set("Sec-WebSocket-Protocol", entry)
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("plain GET with the subprotocol header: %v %v, want 401", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	// Only a console route takes it: elsewhere an upgrade with it is
+	// anonymous too.
+	req, _ = http.NewRequest("GET", e.url+"/api/v0/groups", nil)
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", "websocket")
+	req.Header.Set("Sec-WebSocket-Version", "13")
+	req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+	req.Header.Set("Sec-WebSocket-Protocol", "binary, "+entry)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /api/v0/groups as an upgrade with the subprotocol: %v %v, want 401", resp, err)
 	} else {
 		resp.Body.Close()
 	}

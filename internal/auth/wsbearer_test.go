@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/humstack/humstack/api"
@@ -15,7 +16,7 @@ import (
 // lines are one list); other requests are untouched; conflicts are 400.
 func TestWebsocketBearer(t *testing.T) {
 	upgrade := func(protos ...string) *http.Request {
-		r := httptest.NewRequest("GET", "/x", nil)
+		r := httptest.NewRequest("GET", "/api/v0/groups/g1/namespaces/ns1/virtualmachines/vm1/serial", nil)
 		r.Header.Set("Connection", "Upgrade")
 		r.Header.Set("Upgrade", "websocket")
 		for _, p := range protos {
@@ -43,6 +44,30 @@ func TestWebsocketBearer(t *testing.T) {
 	plain.Header.Set("Sec-WebSocket-Protocol", entry)
 	if out, err := auth.WebsocketBearer(plain); err != nil || out != plain {
 		t.Errorf("plain GET: %v", err)
+	}
+	// Not a console route: no credential there.
+	other := upgrade(entry)
+	other.URL.Path = "/api/v0/groups"
+	if out, err := auth.WebsocketBearer(other); err != nil || out != other {
+		t.Errorf("GET /api/v0/groups with the token subprotocol: %v", err)
+	}
+	// A proxy's Basic credentials are no bearer: replaced.
+	basic := upgrade(entry)
+	basic.Header.Set("Authorization", "Basic dTpw")
+	if out, err := auth.WebsocketBearer(basic); err != nil {
+		t.Errorf("with Basic credentials: %v", err)
+	} else if b, _ := auth.BearerOf(out); b != "hst_t1.secret" {
+		t.Errorf("with Basic credentials: bearer %q", b)
+	}
+	many := make([]string, 1000)
+	for i := range many {
+		many[i] = "p"
+	}
+	long := upgrade("binary", auth.BearerSubprotocolPrefix+strings.Repeat("A", 9<<10))
+	for name, req := range map[string]*http.Request{"1000 entries": upgrade(strings.Join(many, ","), entry), "a 9 KiB entry": long} {
+		if _, err := auth.WebsocketBearer(req); !errors.Is(err, api.ErrInvalid) {
+			t.Errorf("%s: %v, want invalid", name, err)
+		}
 	}
 	both := upgrade(entry)
 	both.Header.Set("Authorization", "Bearer x")

@@ -40,6 +40,15 @@ var securityHeaders = map[string]string{
 	"Cross-Origin-Opener-Policy": "same-origin",
 }
 
+// SetSecurityHeaders puts the console's security headers on an answer;
+// the apiserver's other routes under /ui/ (config.json, the OIDC
+// sign-in) use it too.
+func SetSecurityHeaders(w http.ResponseWriter) {
+	for k, v := range securityHeaders {
+		w.Header().Set(k, v)
+	}
+}
+
 // Handler serves the console under Prefix: hashed assets with a year of
 // caching, every other path the app's index.html (the app routes itself),
 // never cached so that a new build is picked up at the next load.
@@ -49,9 +58,7 @@ func Handler() http.Handler {
 	built := err == nil
 	start := time.Now()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for k, v := range securityHeaders {
-			w.Header().Set(k, v)
-		}
+		SetSecurityHeaders(w)
 		if !built {
 			http.Error(w, "this apiserver was built without its web console: run `make ui` (or `make all`) and build it again",
 				http.StatusServiceUnavailable)

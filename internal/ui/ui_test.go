@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 )
@@ -67,8 +69,12 @@ func TestRoutingAndHeaders(t *testing.T) {
 		if resp.Header.Get("Cache-Control") != "no-cache" {
 			t.Errorf("%s: Cache-Control %q", p, resp.Header.Get("Cache-Control"))
 		}
-		csp := resp.Header.Get("Content-Security-Policy")
-		if !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-eval") {
+		// The policy exactly: a looser one ('unsafe-inline' scripts, eval,
+		// another origin) must fail here.
+		const wantCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+			"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; " +
+			"frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
+		if csp := resp.Header.Get("Content-Security-Policy"); csp != wantCSP {
 			t.Errorf("%s: CSP %q", p, csp)
 		}
 		if resp.Header.Get("Referrer-Policy") != "no-referrer" || resp.Header.Get("X-Frame-Options") != "DENY" {
@@ -78,10 +84,33 @@ func TestRoutingAndHeaders(t *testing.T) {
 	if resp := get(t, h, "/ui/assets/nope.js"); resp.StatusCode != 404 {
 		t.Errorf("missing asset: %d", resp.StatusCode)
 	}
-	if resp := get(t, h, "/ui/../../etc/passwd"); resp.StatusCode == 200 {
-		b, _ := io.ReadAll(resp.Body)
-		if strings.Contains(string(b), "root:") {
-			t.Fatal("path traversal")
+	// Paths out of dist: never a file outside it, only the app or a 404.
+	// ui.go is in the embedded FS's parent; index.html is dist's own.
+	src, err := fs.ReadFile(os.DirFS("."), "ui.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/ui/assets/../../ui.go", "/ui/assets/%2e%2e/%2e%2e/ui.go", "/ui/assets/..%2f..%2fui.go",
+		"/ui/../ui.go", "/ui/assets/%2e%2e/index.html", "/ui/assets/../manifest.json"} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodGet, "/ui/", nil)
+		req.URL.RawPath, req.URL.Path = p, mustUnescape(t, p)
+		h.ServeHTTP(rec, req)
+		body := rec.Body.String()
+		if strings.Contains(body, "package ui") || strings.Contains(body, string(src[:40])) {
+			t.Errorf("%s: served a file outside dist", p)
+		}
+		if rec.Code == 200 && !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+			t.Errorf("%s: %d %s, want the app or 404", p, rec.Code, rec.Header().Get("Content-Type"))
 		}
 	}
+}
+
+func mustUnescape(t *testing.T, p string) string {
+	t.Helper()
+	u, err := url.PathUnescape(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

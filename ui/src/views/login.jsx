@@ -6,6 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { session } from '../lib/session.js';
 import { currentRoute, navigate } from '../lib/router.js';
 import { loadConfig } from '../lib/config.js';
+import { BIND_KEY, acceptSignin, loginURL, newBind } from '../lib/signin.js';
 
 
 // returnPath is the app path to come back to after signing in.
@@ -43,23 +44,40 @@ export function Login() {
           value={tok} onInput={(e) => setTok(e.currentTarget.value)} />
         <button type="submit" data-testid="token-signin">Sign in</button>
         {oidc?.loginURL && (
-          <a class="button" data-testid="oidc-signin"
-            href={oidc.loginURL + '?return=' + encodeURIComponent(returnPath())}>Sign in with single sign-on</a>
+          <a class="button" data-testid="oidc-signin" href={oidc.loginURL}
+            onClick={(e) => { e.preventDefault(); startSignin(oidc.loginURL, returnPath()); }}>Sign in with single sign-on</a>
         )}
       </form>
     </main>
   );
 }
 
-// Signin is the OIDC return (#/signin?id_token=...&return=...): it keeps
-// the ID token as the session's bearer token, scrubs it from the URL and
-// the history entry, and goes on to the return path.
+// startSignin goes to the server's OIDC sign-in, bound to this tab
+// (lib/signin.js).
+function startSignin(url, ret) {
+  const bind = newBind();
+  sessionStorage.setItem(BIND_KEY, bind);
+  location.assign(loginURL(url, ret, bind));
+}
+
+// Signin is the OIDC return (#/signin?id_token=...&return=...&bind=...):
+// when the sign-in is the one this tab started (the echoed bind), it keeps
+// the ID token as the session's bearer token; either way it scrubs the
+// token from the URL and the history entry, then goes on to the return
+// path, or to the login page with the reason.
 export function Signin({ query }) {
   useEffect(() => {
     const tok = query.get('id_token');
     const ret = (query.get('return') || '/').startsWith('/') ? query.get('return') || '/' : '/';
-    history.replaceState(null, '', location.pathname + location.search + '#' + ret);
-    if (tok) session.signIn(tok);
+    const stored = sessionStorage.getItem(BIND_KEY);
+    sessionStorage.removeItem(BIND_KEY);
+    let to = ret;
+    if (tok && acceptSignin(stored, query.get('bind'))) {
+      session.signIn(tok);
+    } else {
+      to = '/login?error=' + encodeURIComponent('This sign-in was not started from this tab: sign in again.');
+    }
+    history.replaceState(null, '', location.pathname + location.search + '#' + to);
     dispatchEvent(new HashChangeEvent('hashchange'));
   }, []);
   return <main class="login" id="main"><p aria-live="polite">Signing in…</p></main>;
