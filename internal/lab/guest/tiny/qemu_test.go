@@ -22,7 +22,7 @@ type testVM struct {
 	qmp     string // QMP socket
 	// serialSock is the serial line's socket (bootMode.consoles).
 	serialSock string
-	exited  chan struct{}
+	exited     chan struct{}
 }
 
 // bootMode says how a test VM boots and where its seed is.
