@@ -80,7 +80,7 @@ func TestWebConsole(t *testing.T) {
 		"HUMSTACK_LINK_SCOPE":     contest + "/" + nsA,
 		"HUMSTACK_FOREIGN_VM":     foreignVM,
 		// Names the operator and team a's link must never see.
-		"HUMSTACK_FOREIGN_NAMES": strings.Join([]string{nsB, "group1", "ns1", "base", foreignVM, "node-a", "node-b", "node-c"}, ","),
+		"HUMSTACK_FOREIGN_NAMES": strings.Join([]string{nsB, "group1", "ns1", "base", foreignVM}, ","),
 		"HUMSTACK_ENV":           contest + "/" + envID,
 		"HUMSTACK_ENV_COPIES":    teamA + "," + teamB,
 		"HUMSTACK_SCENARIO_DIR":  scenario,

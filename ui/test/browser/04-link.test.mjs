@@ -1,0 +1,64 @@
+// Team a's console link (every VM of its copy, power too): the link page
+// shows team a's VMs only, no navigation, opens a console; team b's VM is
+// out of reach: the page says the server refused and no websocket to it
+// carries anything.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { env } from './lib/env.mjs';
+import { TABLET, byTest, launch, open, screenshot, waitText } from './lib/browser.mjs';
+import { noErrors, noOverflow, words } from './lib/app.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+const linkURL = (rest = '') => env.url + '#/link/' + env.link + rest;
+
+test('the console-link page shows only team a\'s VMs and their consoles', async () => {
+  const { context, page, rec } = await open(browser);
+  await page.goto(linkURL());
+  await byTest(page, 'link-page').waitFor({ timeout: 30000 });
+  await byTest(page, 'link-vm-box').waitFor({ timeout: 30000 });
+  const vms = await page.locator('[data-testid^="link-vm-"]').evaluateAll((es) => es.map((e) => e.getAttribute('data-testid')));
+  assert.deepEqual(vms, ['link-vm-box'], 'VMs on team a\'s link page');
+  assert.equal(await byTest(page, 'nav').count(), 0, 'the link page has navigation');
+  const box = byTest(page, 'link-vm-box');
+  for (const b of ['power-on', 'power-off', 'open-serial', 'open-vnc']) {
+    assert.equal(await box.locator(`[data-testid="${b}"]`).count(), 1, `team a's VM has ${b}`);
+  }
+  await waitText(box.locator('[data-testid=power-state]'), /Running/, 60000, 'box power-state');
+  const seen = await words(page);
+  const leaked = env.foreignNames.filter((n) => seen.has(n));
+  assert.deepEqual(leaked, [], 'names of other teams or the cluster on the link page');
+  await screenshot(page, '10-console-link');
+  await noOverflow(page, 'link page');
+  await page.setViewportSize(TABLET);
+  await noOverflow(page, 'link page (tablet)');
+  await screenshot(page, 'tablet-console-link');
+  // Its serial console, through the link.
+  await page.goto(linkURL('/box/serial'));
+  await waitText(byTest(page, 'console-status'), /connected/i, 30000, 'link serial console-status');
+  const ws = rec.sockets.filter((w) => w.url.includes('/virtualmachines/box/serial'));
+  assert.ok(ws.length >= 1 && ws.every((w) => w.url.includes('link=')), 'the link\'s serial websocket carries ?link=');
+  await screenshot(page, '10-console-link-serial');
+  noErrors(rec, 'link page');
+  await context.close();
+});
+
+test('team a\'s link cannot reach team b\'s VM', async () => {
+  const { context, page, rec } = await open(browser);
+  for (const kind of ['serial', 'vnc']) {
+    await page.goto(linkURL(`/${env.foreignVM}/${kind}`));
+    const text = await waitText(byTest(page, 'link-error'), /\S/, 30000, `link-error for ${env.foreignVM}'s ${kind}`);
+    console.log(`# link-error (${kind}): ${text}`);
+    await page.waitForTimeout(2000); // a console that would open has done so by now
+  }
+  const reached = rec.sockets.filter((w) => w.url.includes(`/virtualmachines/${env.foreignVM}/`) && w.received > 0);
+  assert.deepEqual(reached.map((w) => w.url), [], 'websockets to team b\'s VM that carried data');
+  const answered = rec.responses.filter((r) => r.url.includes(`/virtualmachines/${env.foreignVM}`) && r.status < 300);
+  assert.deepEqual(answered.map((r) => `${r.status} ${r.url}`), [], 'successful answers about team b\'s VM');
+  await screenshot(page, '10-console-link-refused');
+  // The refusals (403/404) are the expected console messages; nothing else.
+  assert.deepEqual(rec.errors.filter((e) => !/status of 40[34]|WebSocket connection to .* failed/.test(e)), [], 'other errors');
+  await context.close();
+});
