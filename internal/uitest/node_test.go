@@ -65,6 +65,12 @@ func artifactsDir(t testing.TB) string {
 // the Chromium it starts ends with it when it must be killed.
 func runNode(t testing.TB, timeout time.Duration, env map[string]string, args ...string) error {
 	t.Helper()
+	return runNodeTo(t, func(l string) { t.Log(l) }, timeout, env, args...)
+}
+
+// runNodeTo is runNode with each line of output given to onLine.
+func runNodeTo(t testing.TB, onLine func(string), timeout time.Duration, env map[string]string, args ...string) error {
+	t.Helper()
 	cmd := exec.Command("node", args...)
 	cmd.Dir = filepath.Join(repoRoot, "ui")
 	cmd.Env = os.Environ()
@@ -89,7 +95,7 @@ func runNode(t testing.TB, timeout time.Duration, env map[string]string, args ..
 	}
 	pw.Close()
 	logged := make(chan struct{})
-	go func() { defer close(logged); logLines(t, pr) }()
+	go func() { defer close(logged); eachLine(pr, onLine) }()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -108,11 +114,11 @@ func runNode(t testing.TB, timeout time.Duration, env map[string]string, args ..
 	return err
 }
 
-// logLines logs every line read from r.
-func logLines(t testing.TB, r io.Reader) {
+// eachLine calls f with every line read from r.
+func eachLine(r io.Reader, f func(string)) {
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	sc.Buffer(make([]byte, 64*1024), 4*1024*1024)
 	for sc.Scan() {
-		t.Log(sc.Text())
+		f(sc.Text())
 	}
 }
