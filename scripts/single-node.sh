@@ -103,6 +103,7 @@ if [ "$insecure" != 1 ]; then
   fi
   echo "single-node: HTTPS and RBAC, $(grep -m1 'cluster CA fingerprint' "$home/apiserver.log")"
   echo "single-node: humcli context \"local\" is the cluster admin (token in $home/database/admin.token)"
+  echo "single-node: web console at https://127.0.0.1:$port/ui/ (trust $home/database/pki/ca.crt; sign in with that token)"
 fi
 echo "single-node: apiserver on 127.0.0.1:$port (log $home/apiserver.log); starting the agent (Ctrl-C stops both)"
 "$bin/agent" --config "$agentcfg"

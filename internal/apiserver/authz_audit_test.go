@@ -62,7 +62,7 @@ func TestAuthorizationEscapedPaths(t *testing.T) {
 	e.bind("viewer2", auth.RoleViewer, "g1", "ns2") // may read g1/ns2, not g1/ns1
 	fx := fixtures(t)
 	e.restore(fx)
-	e.consoleLink("link:vm", fx[api.VirtualMachineKind].id)
+	e.consoleLink("link:vm", api.ConsoleLinkSpec{VirtualMachineID: fx[api.VirtualMachineKind].id})
 	id := fx[api.VirtualMachineKind].id
 	for _, who := range []string{"viewer2", "link:vm"} {
 		for _, p := range []string{

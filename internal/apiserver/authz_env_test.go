@@ -122,13 +122,14 @@ func (e *rbacEnv) token(owner, expiresAt string, groups ...string) string {
 	return bearer
 }
 
-// consoleLink has admin create a console link to VM vm (g1/ns1) through
-// the API, and remembers its token as who's.
-func (e *rbacEnv) consoleLink(who, vm string) {
+// consoleLink has admin create a console link of spec (in g1/ns1)
+// through the API, and remembers its token as who's.
+func (e *rbacEnv) consoleLink(who string, spec api.ConsoleLinkSpec) {
 	e.t.Helper()
 	l := api.ConsoleLinkKind.New().(*api.ConsoleLink)
-	l.Meta.ID, l.Meta.Group, l.Meta.Namespace = "matrix-link", "g1", "ns1"
-	l.Spec = api.ConsoleLinkSpec{VirtualMachineID: vm, ExpiresAt: "2100-01-01T00:00:00Z"}
+	l.Meta.ID, l.Meta.Group, l.Meta.Namespace = strings.ReplaceAll(who, ":", "-"), "g1", "ns1"
+	l.Spec = spec
+	l.Spec.ExpiresAt = "2100-01-01T00:00:00Z"
 	body, err := api.Encode(l)
 	if err != nil {
 		e.t.Fatal(err)

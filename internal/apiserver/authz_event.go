@@ -85,7 +85,7 @@ func (s *Server) visibleEvent(ctx context.Context, id *auth.Identity, verb strin
 		if json.Unmarshal(kv.Value, ev) != nil {
 			return false
 		}
-		p, _, err := s.policy.get(ctx)
+		p, err := s.currentPolicy(ctx)
 		if err != nil {
 			return false
 		}

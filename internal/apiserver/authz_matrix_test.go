@@ -68,10 +68,12 @@ var matrix = []struct {
 		{"reset", "get list watch create", "ns-obj ns-coll g1-coll cl-coll"},
 		{"event", everyRead, "cl-obj cl-coll"},
 	}},
-	// A console link for the fixture VM: its consoles, nothing else.
-	// By id, it learns nothing: every holder is hidden (404 whether the id
-	// exists or not).
-	{who: "link:vm", allow: []allow{{"virtualmachine", "console", "ns-obj"}}, byID: http.StatusNotFound},
+	// A console link for the fixture VM: reads of it (lists and watches
+	// filtered to it) and its consoles, nothing else. By id, it learns
+	// nothing: every holder is hidden (404 whether the id exists or not).
+	{who: "link:vm", allow: []allow{{"virtualmachine", "get list watch console", "ns-obj ns-coll g1-coll cl-coll"}}, byID: http.StatusNotFound},
+	// A team's link to every VM of g1/ns1, with power.
+	{who: "link:team", allow: []allow{{"virtualmachine", "get list watch console power", "ns-obj ns-coll g1-coll cl-coll"}}, byID: http.StatusNotFound},
 	// Cluster-wide lists of what can be inside a group answer, filtered.
 	// The fixture event is about g1's VM: hidden like the VM.
 	{who: "g2admin", allow: []allow{{"group rolebinding quota event " + tenant, "list watch", "cl-coll"}},
@@ -143,7 +145,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	e.bindNode("node-c", auth.RoleCoreAgent)
 	fx := fixtures(t)
 	e.restore(fx)
-	e.consoleLink("link:vm", fx[api.VirtualMachineKind].id)
+	e.consoleLink("link:vm", api.ConsoleLinkSpec{VirtualMachineID: fx[api.VirtualMachineKind].id})
+	e.consoleLink("link:team", api.ConsoleLinkSpec{AllVirtualMachines: true, Power: true})
 	_, jt, err := pki.CreateJoinToken(context.Background(), e.store, pki.TokenOptions{TTL: time.Hour}, time.Now())
 	if err != nil {
 		t.Fatal(err)

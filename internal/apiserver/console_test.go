@@ -19,6 +19,7 @@ import (
 	"github.com/humstack/humstack/internal/agent/console"
 	"github.com/humstack/humstack/internal/agent/console/consoletest"
 	"github.com/humstack/humstack/internal/apiserver"
+	"github.com/humstack/humstack/internal/auth"
 	"github.com/humstack/humstack/internal/storage/bolt"
 )
 
@@ -35,6 +36,7 @@ type consoleEnv struct {
 	url    string
 	agent  *consoletest.Agent
 	serial *consoletest.Serial
+	admin  string // the admin's bearer token, with authorization rbac
 }
 
 func newConsoleEnv(t *testing.T, apiSecret string) *consoleEnv {
@@ -49,18 +51,30 @@ func newConsoleEnvWith(t *testing.T, opts apiserver.Options) *consoleEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Log = slog.New(slog.DiscardHandler)
-	srv := httptest.NewServer(apiserver.New(st, opts).Handler())
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	var copts []client.Option
+	var admin string
+	if opts.Authorization == apiserver.AuthorizationRBAC {
+		// The cluster admin's token, stored as the server would.
+		admin = storeToken(t, st, "admin", auth.GroupMasters)
+		opts.Authenticator = &auth.TokenAuthenticator{Lookup: apiserver.TokenLookup(st)}
+		copts = append(copts, client.WithToken(admin))
+	}
+	s := apiserver.New(st, opts)
+	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		srv.CloseClientConnections()
 		srv.Close()
+		s.Close()
 		st.Close()
 	})
-	c, err := client.New(srv.URL)
+	c, err := client.New(srv.URL, copts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &consoleEnv{st: st, c: c, url: srv.URL, agent: consoletest.StartAgent(t, nodeSecret)}
+	e := &consoleEnv{st: st, c: c, url: srv.URL, agent: consoletest.StartAgent(t, nodeSecret), admin: admin}
 	e.create(t, "meta: {apiType: corev0/group, id: g1}")
 	e.create(t, "meta: {apiType: corev0/namespace, id: ns1, group: g1}")
 	e.create(t, "meta: {apiType: systemv0/node, id: worker1}\nspec: {address: 127.0.0.1, downloadHost: '"+e.agent.Host()+"'}")

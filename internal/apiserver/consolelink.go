@@ -75,16 +75,24 @@ func (k *linkKeys) ConsoleLink(ctx context.Context, group, namespace, id string)
 	return obj.(*api.ConsoleLink), nil
 }
 
+// LinkUIPath is the web console's page of a console link, before its token.
+const LinkUIPath = "/ui/#/link/"
+
 // withLinkToken returns the create's answer for a new link: the stored
 // object with the token and URLs in its status, which is never stored.
 func withLinkToken(key []byte, obj api.Object) ([]byte, error) {
 	l := obj.(*api.ConsoleLink)
 	tok := auth.SignConsoleLink(key, l)
-	vm := "/api/v0/groups/" + l.Meta.Group + "/namespaces/" + l.Meta.Namespace + "/" +
-		api.VirtualMachineKind.Plural + "/" + l.Spec.VirtualMachineID
-	q := "?" + url.Values{auth.ConsoleLinkParam: {tok}}.Encode()
 	answer := *l
-	answer.Status = api.ConsoleLinkStatus{Token: tok, SerialURL: vm + "/serial" + q, VNCURL: vm + "/ws" + q, LogURL: vm + "/serial/log" + q}
+	// The token is base64url and DNS labels joined by dots: nothing in it
+	// needs escaping in a URL fragment.
+	answer.Status = api.ConsoleLinkStatus{Token: tok, UIURL: LinkUIPath + tok}
+	if !l.Spec.AllVirtualMachines {
+		vm := "/api/v0/groups/" + l.Meta.Group + "/namespaces/" + l.Meta.Namespace + "/" +
+			api.VirtualMachineKind.Plural + "/" + l.Spec.VirtualMachineID
+		q := "?" + url.Values{auth.ConsoleLinkParam: {tok}}.Encode()
+		answer.Status.SerialURL, answer.Status.VNCURL, answer.Status.LogURL = vm+"/serial"+q, vm+"/ws"+q, vm+"/serial/log"+q
+	}
 	return api.Encode(&answer)
 }
 

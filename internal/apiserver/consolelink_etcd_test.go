@@ -42,7 +42,7 @@ func TestConsoleLinkKeySharedOnEtcd(t *testing.T) {
 	}
 	// A recognized link on a path it does not open is 403; an
 	// unrecognized one would be 401.
-	path := "/api/v0/groups/g1/namespaces/ns1/virtualmachines/vm1"
+	path := "/api/v0/groups/g1/namespaces/ns1/networks"
 	for _, e := range []*env{a, b} {
 		for _, l := range links {
 			if code, _ := e.do(http.MethodGet, path+"?link="+l.Status.Token, "", ""); code != http.StatusForbidden {

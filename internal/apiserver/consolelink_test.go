@@ -128,12 +128,21 @@ func TestConsoleLinkOpensItsConsoleOnly(t *testing.T) {
 	q := "?link=" + tok
 	for _, p := range []string{
 		vmPath + "/vm2/serial", vmPath + "/vm2/ws", vmPath + "/vm2/serial/log", // another VM's consoles
-		vmPath + "/vm1", vmPath, "/api/v0/virtualmachines", "/api/v0/nodes", "/api/v0/groups/g1", // REST
+		vmPath + "/vm2", "/api/v0/nodes", "/api/v0/groups/g1", "/api/v0/events", // REST
 		"/api/v0/groups/g1/namespaces/ns1/consolelinks/team1-vm1",
 		vmPath + "/vm1%2Fserial", // decodes like vm1/serial, but routes to the VM object (id "vm1/serial")
 	} {
-		if code, body := e.get(t, p+q); code != http.StatusForbidden || !strings.Contains(body, "may open only the console of virtualmachine g1/ns1/vm1") {
+		if code, body := e.get(t, p+q); code != http.StatusForbidden || !strings.Contains(body, "may reach only virtualmachine g1/ns1/vm1 (get, list, watch, console)") {
 			t.Errorf("GET %s: %d %s, want 403", p, code, body)
+		}
+	}
+	// Its VM may be read; lists at every width show it alone.
+	if code, body := e.get(t, vmPath+"/vm1"+q); code != 200 || !strings.Contains(body, `"id":"vm1"`) {
+		t.Errorf("GET its VM: %d %s", code, body)
+	}
+	for _, p := range []string{vmPath, "/api/v0/groups/g1/virtualmachines", "/api/v0/virtualmachines"} {
+		if code, body := e.get(t, p+q); code != 200 || !strings.Contains(body, `"id":"vm1"`) || strings.Contains(body, `"id":"vm2"`) {
+			t.Errorf("GET %s: %d %s, want vm1 only", p, code, body)
 		}
 	}
 	// Paths that are no route answer as they do to anyone (404, 405),
@@ -149,6 +158,9 @@ func TestConsoleLinkOpensItsConsoleOnly(t *testing.T) {
 	}
 	if _, code, _ := e.dial(t, vmPath+"/vm2/serial"+q); code != http.StatusForbidden {
 		t.Errorf("vm2's serial websocket: HTTP %d, want 403", code)
+	}
+	if e.send(t, "PUT", vmPath+"/vm1/power"+q, "x", `{"actionState":"PowerOff"}`) != http.StatusForbidden {
+		t.Error("a link without power powered its VM off")
 	}
 	if e.send(t, "DELETE", "/api/v0/groups/g1/namespaces/ns1/consolelinks/team1-vm1"+q, "x", "") != http.StatusForbidden ||
 		e.send(t, "PUT", vmPath+"/vm1"+q, "x", vmDoc("vm1", "worker1")) != http.StatusForbidden ||
@@ -283,7 +295,7 @@ func TestConsoleLinkAudit(t *testing.T) {
 			t.Errorf("line %d holds the token", i)
 		}
 	}
-	if evs[0].Object.APIType != "corev0/consolelink" || !strings.Contains(evs[5].Reason, "revoked") || !strings.Contains(evs[3].Reason, "may open only") {
+	if evs[0].Object.APIType != "corev0/consolelink" || !strings.Contains(evs[5].Reason, "revoked") || !strings.Contains(evs[3].Reason, "may reach only") {
 		t.Errorf("lines %+v", evs)
 	}
 }

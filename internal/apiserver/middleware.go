@@ -90,7 +90,15 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 		}()
 		r = r.WithContext(ctx)
 		t := s.authClock()
-		who, err := s.authenticate(r)
+		// A browser's websocket carries its bearer token as a subprotocol
+		// (auth.WebsocketBearer): moved to Authorization, then checked by
+		// the one chain like any other bearer token.
+		var who *auth.Identity
+		wr, err := auth.WebsocketBearer(r)
+		if err == nil {
+			r = wr
+			who, err = s.authenticate(r)
+		}
 		s.authSpent(t)
 		if err != nil {
 			if errors.Is(err, api.ErrUnauthorized) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/humstack/humstack/api"
 )
@@ -249,9 +250,11 @@ func (ru rule) holds(id *Identity, a Attributes) (bool, error) {
 }
 
 // authorizeDelegation is the rule of console links: a link hands on the
-// right to open one VM's console, so creating one also needs verb console
-// on that VM. A role that may create links but not open consoles cannot
-// reach a console through a link.
+// right to open consoles (and to power, with spec.power), so creating one
+// also needs those verbs on what it names: the VM, or, for a link to every
+// VM of the namespace, virtualmachines in the whole namespace (a grant
+// covering the namespace, not one VM's). A role that may create links but
+// not open consoles cannot reach a console through a link.
 func authorizeDelegation(id *Identity, a Attributes, p *Policy) error {
 	if a.Kind != api.ConsoleLinkKind.Name || a.Verb != VerbCreate {
 		return nil
@@ -268,28 +271,58 @@ func authorizeDelegation(id *Identity, a Attributes, p *Policy) error {
 	if !ok || l == nil {
 		return &classError{msg: fmt.Sprintf("%s may not create a console link without naming its virtual machine", describe(id)), class: api.ErrForbidden}
 	}
-	vm := Attributes{Verb: VerbConsole, Kind: api.VirtualMachineKind.Name, Group: a.Group, Namespace: a.Namespace, ID: l.Spec.VirtualMachineID}
-	if err := authorizeGrants(id, vm, p); err != nil {
-		return &classError{msg: fmt.Sprintf("%s may not create a console link to virtualmachine %s: it may not open that console itself (%v)",
-			describe(id), objectPath(vm), err), class: api.ErrForbidden}
+	what := "virtualmachine " + Scope{a.Group, a.Namespace}.String() + "/" + l.Spec.VirtualMachineID
+	vmID := l.Spec.VirtualMachineID
+	if l.Spec.AllVirtualMachines {
+		what, vmID = "every virtualmachine of "+Scope{a.Group, a.Namespace}.String(), ""
+	}
+	verbs := []string{VerbConsole}
+	if l.Spec.Power {
+		verbs = append(verbs, VerbPower)
+	}
+	for _, verb := range verbs {
+		vm := Attributes{Verb: verb, Kind: api.VirtualMachineKind.Name, Group: a.Group, Namespace: a.Namespace, ID: vmID}
+		if err := authorizeGrants(id, vm, p); err != nil {
+			return &classError{msg: fmt.Sprintf("%s may not create a console link to %s: it may not %s it itself (%v)",
+				describe(id), what, verbPhrase(verb), err), class: api.ErrForbidden}
+		}
 	}
 	return nil
 }
 
-// authorizeLimited lets a console-link identity open its one console.
+func verbPhrase(verb string) string {
+	if verb == VerbConsole {
+		return "open the console of"
+	}
+	return verb
+}
+
+// authorizeLimited holds a console-link identity to its limit: the verbs
+// the link grants, on its VM (or every VM of its namespace), and lists
+// and watches that contain them (filtered to them item by item, with the
+// item's id set).
 func authorizeLimited(id *Identity, a Attributes) error {
 	l := id.Limit
 	k, err := api.LookupKind(l.APIType)
-	if err == nil && a.Verb == VerbConsole && a.Kind == k.Name &&
-		a.Group == l.Group && a.Namespace == l.Namespace && a.ID == l.ID {
-		return nil
+	if err == nil && a.Kind == k.Name && slices.Contains(id.LimitVerbs, a.Verb) {
+		home := Scope{l.Group, l.Namespace}
+		switch {
+		case a.collection() && Scope{a.Group, a.Namespace}.covers(home):
+			return nil
+		case a.ID != "" && a.Group == l.Group && a.Namespace == l.Namespace && (l.ID == "" || a.ID == l.ID):
+			return nil
+		}
 	}
 	what := l.APIType
 	if err == nil {
 		what = k.Name
 	}
-	return &classError{msg: fmt.Sprintf("%s may open only the console of %s %s",
-		describe(id), what, Scope{l.Group, l.Namespace}.String()+"/"+l.ID), class: api.ErrForbidden}
+	reach := what + " " + Scope{l.Group, l.Namespace}.String() + "/" + l.ID
+	if l.ID == "" {
+		reach = kindPlural(what) + " of " + Scope{l.Group, l.Namespace}.String()
+	}
+	return &classError{msg: fmt.Sprintf("%s may reach only %s (%s)", describe(id), reach, strings.Join(id.LimitVerbs, ", ")),
+		class: api.ErrForbidden}
 }
 
 // denied builds the error for a refused request.

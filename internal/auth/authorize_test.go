@@ -181,12 +181,15 @@ func TestNodeRole(t *testing.T) {
 
 func TestConsoleLinkLimit(t *testing.T) {
 	link := &Identity{Name: "link-1", Kind: KindConsoleLink, Via: "consolelink",
-		Limit: &ObjectRef{APIType: "systemv0/virtualmachine", Group: "g", Namespace: "ns", ID: "vm1"}}
+		Limit: &ObjectRef{APIType: "systemv0/virtualmachine", Group: "g", Namespace: "ns", ID: "vm1"}, LimitVerbs: LinkVerbs(api.ConsoleLinkSpec{})}
 	p := NewPolicy(nil, nil)
-	if err := Authorize(link, vmAt(VerbConsole, "g", "ns", "vm1"), p); err != nil {
-		t.Errorf("its console: %v", err)
+	for _, a := range []Attributes{vmAt(VerbConsole, "g", "ns", "vm1"), vmAt(VerbGet, "g", "ns", "vm1"), vmAt(VerbList, "g", "ns", "")} {
+		if err := Authorize(link, a, p); err != nil {
+			t.Errorf("%+v: %v", a, err)
+		}
 	}
-	for _, a := range []Attributes{vmAt(VerbConsole, "g", "ns", "vm2"), vmAt(VerbGet, "g", "ns", "vm1"), vmAt(VerbPower, "g", "ns", "vm1")} {
+	for _, a := range []Attributes{vmAt(VerbConsole, "g", "ns", "vm2"), vmAt(VerbGet, "g", "ns", "vm2"), vmAt(VerbPower, "g", "ns", "vm1"),
+		vmAt(VerbUpdate, "g", "ns", "vm1"), vmAt(VerbList, "g", "ns2", ""), {Verb: VerbGet, Kind: "network", Group: "g", Namespace: "ns", ID: "vm1"}} {
 		if got := result(Authorize(link, a, p)); got != "403" {
 			t.Errorf("%+v: %s, want 403", a, got)
 		}

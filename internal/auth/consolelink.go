@@ -19,8 +19,8 @@ import (
 //	GROUP.NAMESPACE.LINKID.MAC
 //
 // where MAC is the first 16 bytes of HMAC-SHA256, under the cluster's
-// console-link key, of the link's scoped id, its uid, its VM and its expiry,
-// base64url without padding. IDs are DNS labels, so the dots are
+// console-link key, of the link's scoped id, its uid, its VM, its expiry
+// and its grants when set (linkMAC), base64url without padding. IDs are DNS labels, so the dots are
 // unambiguous. The token carries no rights of its own: the authenticator
 // reads the link object it names, so deleting the link revokes the token at
 // once, and a link made again under the same id has a new uid and so a new
@@ -91,14 +91,39 @@ func SignConsoleLink(key []byte, l *api.ConsoleLink) string {
 	return ConsoleLinkToken{Group: l.Meta.Group, Namespace: l.Meta.Namespace, ID: l.Meta.ID, MAC: linkMAC(key, l)}.String()
 }
 
+// linkMAC signs a link. The grants added after the first version
+// (allVirtualMachines, power) go in only when set, after a version
+// marker, so that the links made before them keep their MAC (their
+// tokens keep working) while a link with a grant can never be mistaken
+// for one without: every field ends with a NUL, and no RFC 3339 expiry
+// holds one.
 func linkMAC(key []byte, l *api.ConsoleLink) []byte {
 	m := hmac.New(sha256.New, key)
-	for _, f := range []string{"humstack console link v1", l.Meta.Group, l.Meta.Namespace, l.Meta.ID, l.Meta.UID,
-		l.Spec.VirtualMachineID, l.Spec.ExpiresAt} {
+	fields := []string{"humstack console link v1", l.Meta.Group, l.Meta.Namespace, l.Meta.ID, l.Meta.UID,
+		l.Spec.VirtualMachineID, l.Spec.ExpiresAt}
+	if l.Spec.AllVirtualMachines || l.Spec.Power {
+		fields = append(fields, "v2")
+		if l.Spec.AllVirtualMachines {
+			fields = append(fields, "allVirtualMachines")
+		}
+		if l.Spec.Power {
+			fields = append(fields, "power")
+		}
+	}
+	for _, f := range fields {
 		m.Write([]byte(f))
 		m.Write([]byte{0})
 	}
 	return m.Sum(nil)[:macLen]
+}
+
+// LinkVerbs are the verbs a console link grants on its VMs.
+func LinkVerbs(spec api.ConsoleLinkSpec) []string {
+	v := []string{VerbGet, VerbList, VerbWatch, VerbConsole}
+	if spec.Power {
+		v = append(v, VerbPower)
+	}
+	return v
 }
 
 // ConsoleLinkSource is what the authenticator needs from the store.
@@ -111,8 +136,9 @@ type ConsoleLinkSource interface {
 }
 
 // ConsoleLinkAuthenticator recognizes requests carrying ?link=TOKEN and
-// turns them into an identity limited to the link's VM. What that identity
-// may do (verb console on that VM only) is authorization's business.
+// turns them into an identity limited to the link's VM (or every VM of its
+// namespace) and the link's verbs (LinkVerbs). Authorization holds it to
+// them.
 type ConsoleLinkAuthenticator struct {
 	Source ConsoleLinkSource
 	Now    func() time.Time // nil: time.Now
@@ -147,12 +173,17 @@ func (a *ConsoleLinkAuthenticator) Authenticate(r *http.Request) (*Identity, boo
 	if !a.now().Before(expiry(l)) {
 		return nil, true, fmt.Errorf("console link expired: %w", api.ErrUnauthorized)
 	}
+	ref := &ObjectRef{APIType: api.VirtualMachineKind.APIType, Group: t.Group, Namespace: t.Namespace, ID: l.Spec.VirtualMachineID}
+	if l.Spec.AllVirtualMachines {
+		ref.ID = "" // every VM of the namespace
+	}
 	return &Identity{
-		Name: "consolelink:" + t.Group + "/" + t.Namespace + "/" + t.ID,
-		Kind: KindConsoleLink,
-		Limit: &ObjectRef{APIType: api.VirtualMachineKind.APIType, Group: t.Group, Namespace: t.Namespace,
-			ID: l.Spec.VirtualMachineID},
-		Via: ConsoleLinkVia,
+		Name:       "consolelink:" + t.Group + "/" + t.Namespace + "/" + t.ID,
+		Kind:       KindConsoleLink,
+		Limit:      ref,
+		LimitVerbs: LinkVerbs(l.Spec),
+		ExpiresAt:  l.Spec.ExpiresAt,
+		Via:        ConsoleLinkVia,
 	}, true, nil
 }
 

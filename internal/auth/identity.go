@@ -16,7 +16,7 @@ const (
 	KindUser           IdentityKind = "user"           // a person: token or OIDC
 	KindServiceAccount IdentityKind = "serviceaccount" // a program with a token
 	KindNode           IdentityKind = "node"           // an agent, by its node certificate
-	KindConsoleLink    IdentityKind = "consolelink"    // a console link: one VM's console only
+	KindConsoleLink    IdentityKind = "consolelink"    // a console link: its VMs' consoles (and reads, power)
 )
 
 // ObjectRef names one object; an identity limited to it may reach nothing else.
@@ -35,8 +35,13 @@ type Identity struct {
 	// Node is the node's name for KindNode identities.
 	Node string
 	// Limit, when set (console links), is the only object the identity may
-	// reach, and then only with the verbs its authenticator granted.
-	Limit *ObjectRef
+	// reach (ID empty: every object of its kind in its namespace), and
+	// then only with LimitVerbs.
+	Limit      *ObjectRef
+	LimitVerbs []string
+	// ExpiresAt is when the credential stops working (RFC 3339), where
+	// the authenticator knows it (console links); "" otherwise.
+	ExpiresAt string
 	// Via says how it was established ("token", "oidc", "x509",
 	// "consolelink", "none"), for the audit log.
 	Via string

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/humstack/humstack/api"
 )
@@ -89,5 +90,40 @@ func (p *Policy) grants(id *Identity) []grant {
 			}
 		}
 	}
+	return out
+}
+
+// ScopeRoles is a scope in which an identity holds roles.
+type ScopeRoles struct {
+	Scope Scope
+	Roles []string // role names, sorted, each once
+}
+
+// Scopes lists where id holds roles under p (nil: the implicit grants
+// only), one entry per scope: the cluster first, then groups and their
+// namespaces by name. An identity holding cluster-admin over the whole
+// cluster may do everything everywhere: its one scope is the cluster. It
+// says where to look; what may be done there is Authorize's answer.
+func (p *Policy) Scopes(id *Identity) []ScopeRoles {
+	by := map[Scope][]string{}
+	for _, g := range p.grants(id) {
+		if g.role.name == RoleClusterAdmin && g.scope == (Scope{}) {
+			return []ScopeRoles{{Roles: []string{RoleClusterAdmin}}}
+		}
+		if !slices.Contains(by[g.scope], g.role.name) {
+			by[g.scope] = append(by[g.scope], g.role.name)
+		}
+	}
+	out := make([]ScopeRoles, 0, len(by))
+	for sc, roles := range by {
+		slices.Sort(roles)
+		out = append(out, ScopeRoles{Scope: sc, Roles: roles})
+	}
+	slices.SortFunc(out, func(a, b ScopeRoles) int {
+		if c := strings.Compare(a.Scope.Group, b.Scope.Group); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Scope.Namespace, b.Scope.Namespace)
+	})
 	return out
 }

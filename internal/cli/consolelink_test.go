@@ -32,12 +32,18 @@ func TestConsoleLinkCommand(t *testing.T) {
 	if !strings.HasPrefix(id, vm.ID+"-") || !strings.Contains(r.stdout, "--revoke "+id) {
 		t.Fatalf("link id %q in %s", id, r.stdout)
 	}
-	rest := strings.Replace(logURL, "/serial/log?", "?", 1) // the VM itself, not its console
+	if !strings.Contains(r.stdout, "\nui:     http://"+e.host+":"+e.port+"/ui/#/link/"+token+"\n") {
+		t.Fatalf("no web console URL in:\n%s", r.stdout)
+	}
+	if code := status(t, strings.Replace(logURL, "/serial/log?", "?", 1)); code != http.StatusOK {
+		t.Fatalf("the VM itself with the link: HTTP %d, want 200", code)
+	}
+	rest := strings.Replace(logURL, "/virtualmachines/"+vm.ID+"/serial/log?", "/networks?", 1) // another kind
 	if code := status(t, rest); code != http.StatusForbidden {
 		t.Fatalf("REST with the link: HTTP %d, want 403", code)
 	}
 	r = e.mustRun("console-link", "--list", "-g", vm.Group, "-n", vm.Namespace)
-	if !regexp.MustCompile(`(?m)^` + id + ` +` + vm.ID + ` +\S+ +active$`).MatchString(r.stdout) {
+	if !regexp.MustCompile(`(?m)^` + id + ` +` + vm.ID + ` +false +\S+ +active$`).MatchString(r.stdout) {
 		t.Fatalf("list:\n%s", r.stdout)
 	}
 	if r = e.mustRun("console-link", "--list", "other", "-g", vm.Group, "-n", vm.Namespace); strings.Contains(r.stdout, id) {
@@ -53,8 +59,23 @@ func TestConsoleLinkCommand(t *testing.T) {
 	if strings.Contains(r.stdout, token) {
 		t.Fatal("the list shows the token")
 	}
+	// A team's link: every VM of the namespace, with power.
+	r = e.mustRun("console-link", "--all", "--power", "-g", vm.Group, "-n", vm.Namespace)
+	m = regexp.MustCompile(`(?m)^consolelink (all-\S+) opens every virtualmachine of \S+ \(and powers them on and off\) until \S+\n` +
+		`serial: ws://\S+/virtualmachines/VM/serial\?link=(\S+) \(any VM of the namespace\)\nui: +http://\S+/ui/#/link/(\S+)\n`).FindStringSubmatch(r.stdout)
+	if m == nil || m[2] != m[3] {
+		t.Fatalf("--all output:\n%s", r.stdout)
+	}
+	power := "http://" + e.host + ":" + e.port + "/api/v0/groups/" + vm.Group + "/namespaces/" + vm.Namespace + "/virtualmachines/" + vm.ID + "?link=" + m[2]
+	if code := status(t, power); code != http.StatusOK {
+		t.Fatalf("the team link reading %s: HTTP %d", vm.ID, code)
+	}
+	r = e.mustRun("console-link", "--list", "-g", vm.Group, "-n", vm.Namespace)
+	if !regexp.MustCompile(`(?m)^` + m[1] + ` +\(all\) +true +\S+ +active$`).MatchString(r.stdout) {
+		t.Fatalf("list:\n%s", r.stdout)
+	}
 	for _, args := range [][]string{{"console-link"}, {"console-link", "a", "b"}, {"console-link", "vm", "--ttl", "0s"},
-		{"console-link", "--revoke", "x", "vm"}} {
+		{"console-link", "--revoke", "x", "vm"}, {"console-link", "--all", "vm"}, {"console-link", "--all", "--revoke", "x"}} {
 		if r := e.run(args...); r.code != 1 || len(lines(r.stderr)) != 1 {
 			t.Errorf("%v: %v", args, r)
 		}

@@ -17,8 +17,11 @@ var consoleLinkStrategy = &typed[api.ConsoleLinkSpec, api.ConsoleLinkStatus]{
 }
 
 func validateConsoleLink(l *api.ConsoleLink, fe *api.FieldErrors) {
-	if !api.IsID(l.Spec.VirtualMachineID) {
-		fe.Add("spec.virtualMachineID", "%s is not a virtual machine id (want a DNS label)", quote(l.Spec.VirtualMachineID))
+	switch {
+	case l.Spec.AllVirtualMachines && l.Spec.VirtualMachineID != "":
+		fe.Add("spec.virtualMachineID", "must be empty with spec.allVirtualMachines (the link opens every virtual machine of its namespace)")
+	case !l.Spec.AllVirtualMachines && !api.IsID(l.Spec.VirtualMachineID):
+		fe.Add("spec.virtualMachineID", "%s is not a virtual machine id (want a DNS label, or spec.allVirtualMachines: true)", quote(l.Spec.VirtualMachineID))
 	}
 	if _, err := time.Parse(time.RFC3339, l.Spec.ExpiresAt); err != nil {
 		fe.Add("spec.expiresAt", "%s is not an RFC 3339 time", quote(l.Spec.ExpiresAt))

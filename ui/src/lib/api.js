@@ -13,14 +13,39 @@ export class ApiError extends Error {
   }
 }
 
-// request sends one API request with the session's bearer token. A 401
+// authorize returns the URL to fetch for path and sets the credentials in
+// headers: a console link rides as ?link=<token> (no header), a token as
+// Authorization: Bearer. watch.js uses it too.
+export function authorize(path, headers) {
+  const link = session.link();
+  if (link) return path + (path.includes('?') ? '&' : '?') + 'link=' + encodeURIComponent(link);
+  const tok = session.token();
+  if (tok) headers.Authorization = 'Bearer ' + tok;
+  return path;
+}
+
+// wsAuth returns the websocket URL and subprotocols for an API path (a
+// console: .../virtualmachines/{id}/ws or /serial). Browsers cannot set
+// headers on a websocket: a token is offered as the subprotocol
+// humstack.bearer.<base64url(token)> beside "binary" (the server answers
+// "binary"); a console link keeps ?link=.
+export function wsAuth(path) {
+  const base = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host;
+  const link = session.link();
+  if (link) return { url: base + authorize(path, {}), protocols: ['binary'] };
+  const tok = session.token();
+  const b64 = btoa(String.fromCharCode(...new TextEncoder().encode(tok)))
+    .replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  return { url: base + path, protocols: tok ? ['binary', 'humstack.bearer.' + b64] : ['binary'] };
+}
+
+// request sends one API request with the session's credentials. A 401
 // ends the session (the token expired or was revoked).
 export async function request(method, path, body, { signal } = {}) {
   const headers = { Accept: 'application/json' };
-  const tok = session.token();
-  if (tok) headers.Authorization = 'Bearer ' + tok;
+  const url = authorize(path, headers);
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  const resp = await fetch(path, {
+  const resp = await fetch(url, {
     method, headers, signal, credentials: 'omit',
     body: body === undefined ? undefined : JSON.stringify(body),
   });

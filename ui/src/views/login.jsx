@@ -1,21 +1,74 @@
-// Sign-in with a bearer token (humcli's token: `hst_...`, or an OIDC ID
-// token).
-import { useState } from 'preact/hooks';
+// Sign-in: a bearer token (humcli's token: `hst_...`, or an OIDC ID token),
+// or, when /ui/config.json names an OIDC issuer, the issuer's sign-in
+// (the server's /ui/oidc/login, which comes back to #/signin). An OIDC
+// failure comes back as #/login?error=...
+import { useEffect, useState } from 'preact/hooks';
 import { session } from '../lib/session.js';
+import { currentRoute, navigate } from '../lib/router.js';
+
+let config = null;
+
+// loadConfig reads the public UI config once ({oidc: {issuer, loginURL} | null}).
+function loadConfig() {
+  config ||= fetch('/ui/config.json', { credentials: 'omit', headers: { Accept: 'application/json' } })
+    .then((r) => (r.ok ? r.json() : {}))
+    .catch(() => ({}));
+  return config;
+}
+
+// returnPath is the app path to come back to after signing in.
+function returnPath() {
+  const r = currentRoute();
+  if (r.path === '/login' || r.path === '/signin') {
+    const ret = r.query.get('return') || '/';
+    return ret.startsWith('/') ? ret : '/';
+  }
+  const q = r.query.toString();
+  return r.path + (q ? '?' + q : '');
+}
 
 export function Login() {
   const [tok, setTok] = useState('');
-  const submit = (e) => { e.preventDefault(); if (tok.trim()) session.signIn(tok); };
+  const [oidc, setOidc] = useState(null);
+  useEffect(() => { loadConfig().then((c) => setOidc(c?.oidc || null)); }, []);
+  const route = currentRoute();
+  const error = route.path === '/login' ? route.query.get('error') : '';
+  const submit = (e) => {
+    e.preventDefault();
+    if (!tok.trim()) return;
+    const ret = returnPath();
+    session.signIn(tok);
+    if (route.path === '/login' || route.path === '/signin') navigate(ret);
+  };
   return (
-    <main class="login">
+    <main class="login" id="main">
       <form onSubmit={submit} aria-labelledby="login-h">
         <h1 id="login-h">Sign in to humstack</h1>
-        {session.reason() && <p role="alert" class="error">{session.reason()}</p>}
+        {error && <p role="alert" class="error" data-testid="login-error">{error}</p>}
+        {!error && session.reason() && <p role="alert" class="error">{session.reason()}</p>}
         <label for="token">Token</label>
         <input id="token" data-testid="token-input" type="password" autocomplete="off"
           value={tok} onInput={(e) => setTok(e.currentTarget.value)} />
         <button type="submit" data-testid="token-signin">Sign in</button>
+        {oidc?.loginURL && (
+          <a class="button" data-testid="oidc-signin"
+            href={oidc.loginURL + '?return=' + encodeURIComponent(returnPath())}>Sign in with single sign-on</a>
+        )}
       </form>
     </main>
   );
+}
+
+// Signin is the OIDC return (#/signin?id_token=...&return=...): it keeps
+// the ID token as the session's bearer token, scrubs it from the URL and
+// the history entry, and goes on to the return path.
+export function Signin({ query }) {
+  useEffect(() => {
+    const tok = query.get('id_token');
+    const ret = (query.get('return') || '/').startsWith('/') ? query.get('return') || '/' : '/';
+    history.replaceState(null, '', location.pathname + location.search + '#' + ret);
+    if (tok) session.signIn(tok);
+    dispatchEvent(new HashChangeEvent('hashchange'));
+  }, []);
+  return <main class="login" id="main"><p aria-live="polite">Signing in…</p></main>;
 }

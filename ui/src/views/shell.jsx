@@ -1,15 +1,71 @@
-// The page frame: header with the signed-in identity and sign-out, the
-// navigation, and the page.
+// The page frame: a skip link, the header (who is signed in, sign-out, and
+// at tablet width the navigation's toggle), the navigation (overview,
+// apply, nodes, the groups/namespaces tree, the cluster kinds the caller
+// may list) and the page. It loads whoami and the kinds once and hands
+// them to the pages (Access context): pages render only once both are in.
+import { useEffect, useState } from 'preact/hooks';
 import { session } from '../lib/session.js';
+import { Access, useAccess } from '../lib/whoami.js';
+import { can, kindsAt } from '../lib/access.js';
+import { listRoute } from '../lib/kinds.js';
+import { Tree } from './tree.jsx';
 
-export function Shell({ children }) {
+function skipToMain(e) {
+  e.preventDefault();
+  document.getElementById('main')?.focus();
+}
+
+function Nav({ who, kinds, current }) {
+  const cluster = kindsAt(who, kinds, 'cluster').filter((k) => k.name !== 'group');
+  const link = (href, text, testid) => (
+    <a href={href} data-testid={testid} aria-current={current === href ? 'page' : undefined}>{text}</a>
+  );
   return (
-    <div class="shell">
+    <>
+      <ul class="nav-links">
+        <li>{link('#/', 'Overview')}</li>
+        <li>{link('#/apply', 'Apply YAML', 'nav-apply')}</li>
+        {can(who, 'list', 'nodes') && can(who, 'watch', 'nodes') && <li>{link('#/nodes', 'Nodes', 'nav-nodes')}</li>}
+      </ul>
+      <h2 class="nav-h">Groups</h2>
+      <Tree who={who} current={current} />
+      {cluster.length > 0 && <>
+        <h2 class="nav-h">Cluster</h2>
+        <ul class="nav-links">
+          {cluster.map((k) => <li key={k.plural}>{link(listRoute(k), k.plural)}</li>)}
+        </ul>
+      </>}
+    </>
+  );
+}
+
+export function Shell({ route, children }) {
+  const acc = useAccess();
+  const [open, setOpen] = useState(false);
+  useEffect(() => setOpen(false), [route?.path]);
+  const current = '#' + (route?.path || '/');
+  return (
+    <div class={'shell' + (open ? ' nav-open' : '')}>
+      <a href="#main" class="skip" onClick={skipToMain}>Skip to content</a>
       <header class="top">
+        <button type="button" class="nav-toggle" aria-controls="nav" aria-expanded={open ? 'true' : 'false'}
+          onClick={() => setOpen(!open)}>Menu</button>
         <a href="#/" class="brand">humstack</a>
-        <button type="button" data-testid="signout" onClick={() => session.signOut()}>Sign out</button>
+        <span class="who">
+          {acc.who && <span data-testid="whoami" title={acc.who.kind}>{acc.who.name}</span>}
+          <button type="button" data-testid="signout" onClick={() => session.signOut()}>Sign out</button>
+        </span>
       </header>
-      <main id="main" class="page">{children}</main>
+      <div class="body">
+        <nav id="nav" data-testid="nav" aria-label="Main" class="nav">
+          {acc.who && acc.kinds && <Nav who={acc.who} kinds={acc.kinds} current={current} />}
+        </nav>
+        <main id="main" class="page" tabIndex={-1}>
+          {acc.error && <p role="alert" class="error">{acc.error.message}</p>}
+          {!acc.error && !(acc.who && acc.kinds) && <p aria-live="polite">Loading…</p>}
+          {acc.who && acc.kinds && <Access.Provider value={acc}>{children}</Access.Provider>}
+        </main>
+      </div>
     </div>
   );
 }

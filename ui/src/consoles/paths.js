@@ -1,0 +1,26 @@
+// Paths of a VM's API routes and of the UI's console pages. Pure (unit-tested).
+const enc = encodeURIComponent;
+
+// vmPath is the API path of a VM object.
+export function vmPath(group, namespace, id) {
+  return `/api/v0/groups/${enc(group)}/namespaces/${enc(namespace)}/virtualmachines/${enc(id)}`;
+}
+
+// consoleHref is the UI page of a VM's console (which: serial | vnc): the
+// full page for a signed-in user, or the console-link page's own when a
+// link token is given.
+export function consoleHref({ group, namespace, id, link }, which) {
+  if (link) return `#/link/${enc(link)}/${enc(id)}/${which}`;
+  return `#/console/${enc(group)}/${enc(namespace)}/${enc(id)}/${which}`;
+}
+
+// closeText explains a websocket close: the server's reason when it gave
+// one, else the status code's meaning.
+export function closeText(code, reason) {
+  if (reason) return reason;
+  const known = {
+    1000: 'closed', 1001: 'going away (the VM stopped)', 1006: 'connection failed or lost',
+    1008: 'refused (policy)', 1011: 'server error',
+  };
+  return `${known[code] || 'closed'} (${code})`;
+}

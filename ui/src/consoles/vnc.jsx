@@ -1,0 +1,67 @@
+// The VNC console: noVNC's RFB on the API's websocket
+// (.../virtualmachines/{id}/ws). The page opens the websocket itself and
+// hands it to RFB, so it hears the close's code and the server's reason
+// (a revoked link: 1008 and why). The screen scales to the box; the
+// clipboard box sends text to the guest and shows what the guest copies.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import RFB from '@novnc/novnc';
+import { wsAuth } from '../lib/api.js';
+import { closeText, vmPath } from './paths.js';
+
+export default function VNCConsole({ group, namespace, id, height }) {
+  const box = useRef(null);
+  const rfbRef = useRef(null);
+  const [status, setStatus] = useState('connecting');
+  const [clip, setClip] = useState('');
+  const [note, setNote] = useState('');
+
+  useEffect(() => {
+    const { url, protocols } = wsAuth(vmPath(group, namespace, id) + '/ws');
+    const ws = new WebSocket(url, protocols);
+    let closed = '';
+    ws.addEventListener('close', (e) => { closed = closeText(e.code, e.reason); });
+    const rfb = new RFB(box.current, ws, { shared: true });
+    rfb.scaleViewport = true;
+    rfb.focusOnClick = true;
+    rfb.background = '#111';
+    rfbRef.current = rfb;
+    rfb.addEventListener('connect', () => setStatus('connected'));
+    rfb.addEventListener('disconnect', (e) => {
+      rfbRef.current = null;
+      setStatus('closed: ' + (closed || (e.detail.clean ? 'disconnected' : 'connection lost')));
+    });
+    rfb.addEventListener('securityfailure', (e) => setNote('security failure: ' + (e.detail.reason || e.detail.status)));
+    rfb.addEventListener('credentialsrequired', () => setNote('the VNC server asks for a password; humstack\'s VMs have none'));
+    rfb.addEventListener('clipboard', (e) => { setClip(e.detail.text); setNote('the guest copied text'); });
+    return () => {
+      if (rfbRef.current) rfbRef.current.disconnect();
+      rfbRef.current = null;
+    };
+  }, [group, namespace, id]);
+
+  const send = () => {
+    if (!rfbRef.current) return;
+    rfbRef.current.clipboardPasteFrom(clip);
+    setNote(`sent ${clip.length} characters to the guest's clipboard`);
+    rfbRef.current.focus();
+  };
+  const cad = () => { rfbRef.current?.sendCtrlAltDel(); rfbRef.current?.focus(); };
+  const live = status === 'connected';
+  return (
+    <div class="console">
+      <div class="console-bar" role="toolbar" aria-label="VNC console">
+        <span data-testid="console-status" role="status" class="console-status">{status}</span>
+        <button type="button" data-testid="ctrl-alt-del" onClick={cad} disabled={!live}>Send Ctrl-Alt-Del</button>
+        <span class="muted" aria-live="polite">{note}</span>
+      </div>
+      <div data-testid="vnc-console" class="vnc-box" ref={box} style={height ? { height } : undefined}
+        aria-label={`Screen of ${id}`} />
+      <div class="clipboard">
+        <label for="vnc-clipboard">Clipboard (to and from the guest)</label>
+        <textarea id="vnc-clipboard" data-testid="clipboard" rows="2" value={clip}
+          onInput={(e) => setClip(e.currentTarget.value)} />
+        <button type="button" data-testid="clipboard-send" onClick={send} disabled={!live}>Send to the guest</button>
+      </div>
+    </div>
+  );
+}

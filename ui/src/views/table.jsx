@@ -1,0 +1,58 @@
+// A live table of one kind's objects (the watch keeps it current): ID,
+// name, state, Ready, node, age, and the transfer progress when an object
+// has one. Generic over kinds; rows link to the object page (a group's or
+// namespace's row to its page). data-testid: list-<plural>, row-<id> (or
+// row-<ns>-<id> when the list spans namespaces), state.
+import { objectRoute, placeRoute } from '../lib/kinds.js';
+import { useList } from '../lib/watch.js';
+import { Progress, ReadyCell, age, nodeOf, stateOf, transferOf } from './cells.jsx';
+
+export function rowLink(kind, o) {
+  if (kind.name === 'group') return placeRoute(o.meta.id);
+  if (kind.name === 'namespace') return placeRoute(o.meta.group, o.meta.id);
+  return objectRoute(kind, o.meta);
+}
+
+// KindTable lists kind at path; wide: the path spans namespaces (or groups).
+export function KindTable({ kind, path, wide = false, heading = true }) {
+  const { items, loaded, error } = useList(path);
+  const spansNs = wide && kind.scope === 'namespace';
+  const spansGroups = wide && kind.scope !== 'cluster' && /^\/api\/v0\/[^/]+$/.test(path);
+  const hasProgress = items.some((o) => transferOf(o.status));
+  const id = `h-list-${kind.plural}`;
+  return (
+    <section class="kind-list" aria-labelledby={id}>
+      {heading && <h2 id={id}>{kind.plural} <span class="count">{loaded ? items.length : ''}</span></h2>}
+      {error && <p role="alert" class="error">{error.message}</p>}
+      <div class="table-wrap">
+        <table data-testid={`list-${kind.plural}`} aria-labelledby={heading ? id : undefined} aria-label={heading ? undefined : kind.plural}>
+          <thead><tr>
+            {spansGroups && <th scope="col">Group</th>}
+            {spansNs && <th scope="col">Namespace</th>}
+            <th scope="col">ID</th><th scope="col">Name</th><th scope="col">State</th>
+            <th scope="col">Ready</th><th scope="col">Node</th><th scope="col">Age</th>
+            {hasProgress && <th scope="col">Progress</th>}
+          </tr></thead>
+          <tbody>
+            {items.map((o) => (
+              <tr key={`${o.meta.group}/${o.meta.namespace}/${o.meta.id}`}
+                data-testid={spansNs ? `row-${o.meta.namespace}-${o.meta.id}` : `row-${o.meta.id}`}>
+                {spansGroups && <td>{o.meta.group}</td>}
+                {spansNs && <td>{o.meta.namespace}</td>}
+                <td><a href={rowLink(kind, o)}>{o.meta.id}</a></td>
+                <td>{o.meta.name || ''}</td>
+                <td data-testid="state" title={o.status?.message || ''}>{stateOf(o)}</td>
+                <td><ReadyCell obj={o} /></td>
+                <td>{nodeOf(o) || '-'}</td>
+                <td title={o.meta.creationTimestamp}>{age(o.meta.creationTimestamp)}</td>
+                {hasProgress && <td><Progress obj={o} /></td>}
+              </tr>
+            ))}
+            {loaded && items.length === 0 && <tr><td colSpan={9} class="muted">none</td></tr>}
+            {!loaded && !error && <tr><td colSpan={9} class="muted">loading…</td></tr>}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { closeText, consoleHref, vmPath } from '../../src/consoles/paths.js';
+import { powerView } from '../../src/panels/vmstate.js';
+import { resetID, resetProgress, sortResets } from '../../src/panels/resetq.js';
+import { verbsIn } from '../../src/panels/rights.js';
+import { applyEvent, parseSSE } from '../../src/panels/live.js';
+
+test('console paths: API, full page and link page', () => {
+  assert.equal(vmPath('g 1', 'ns', 'vm1'), '/api/v0/groups/g%201/namespaces/ns/virtualmachines/vm1');
+  assert.equal(consoleHref({ group: 'g', namespace: 'n', id: 'v' }, 'vnc'), '#/console/g/n/v/vnc');
+  assert.equal(consoleHref({ group: 'g', namespace: 'n', id: 'v', link: 'tok' }, 'serial'), '#/link/tok/v/serial');
+  assert.equal(closeText(1008, 'console link expired'), 'console link expired');
+  assert.equal(closeText(1006, ''), 'connection failed or lost (1006)');
+  assert.equal(closeText(4000, ''), 'closed (4000)');
+});
+
+test('power buttons wait while the VM moves', () => {
+  const vm = (actionState, state) => ({ spec: { actionState }, status: { state } });
+  assert.deepEqual(powerView(vm('PowerOn', 'Running')), { state: 'Running', busy: false, canOn: false, canOff: true });
+  assert.deepEqual(powerView(vm('PowerOff', 'Stopped')), { state: 'Stopped', busy: false, canOn: true, canOff: false });
+  assert.equal(powerView(vm('PowerOff', 'Running')).busy, true); // asked off, still running
+  assert.equal(powerView(vm('PowerOn', 'Starting')).canOff, false);
+  assert.equal(powerView(vm('PowerOn', 'Error')).canOn, true);
+  assert.equal(powerView({ spec: {}, status: {} }).state, '-');
+});
+
+test('resets: id, progress, order', () => {
+  assert.match(resetID(new Date(Date.UTC(2026, 0, 2, 3, 4, 5))), /^reset-20260102-030405-[0-9a-f]{4}$/);
+  const r = (phase, extra = {}) => ({ meta: { id: extra.id || phase }, spec: {}, status: { phase, ...extra } });
+  assert.equal(resetProgress(r('Succeeded')), 1);
+  assert.equal(resetProgress(r('Queued')), 0);
+  assert.equal(resetProgress(r('Running', { vms: [{ step: 'Done' }, { step: 'Stopping' }] })), 0.7);
+  const order = sortResets([r('Succeeded', { id: 'a', finishedAt: '2026-01-01T00:00:00Z' }), r('Queued', { id: 'q2', position: 2 }),
+    r('Running', { id: 'run' }), r('Queued', { id: 'q1', position: 1 }), r('Failed', { id: 'b', finishedAt: '2026-01-02T00:00:00Z' })]);
+  assert.deepEqual(order.map((x) => x.meta.id), ['run', 'q1', 'q2', 'b', 'a']);
+});
+
+test('rights: verbs of the scopes covering a place', () => {
+  const who = { scopes: [
+    { group: 'contest', namespace: 'env1-team1', kinds: { resets: ['get', 'list', 'watch', 'create'] } },
+    { group: 'lab', namespace: '', kinds: { environments: ['get', 'update'] } },
+  ] };
+  assert.deepEqual(verbsIn(who, 'contest', 'env1-team1', 'resets'), ['get', 'list', 'watch', 'create']);
+  assert.deepEqual(verbsIn(who, 'contest', 'env1-team2', 'resets'), []);
+  assert.deepEqual(verbsIn(who, 'lab', '', 'environments'), ['get', 'update']);
+  assert.deepEqual(verbsIn({ scopes: [{ group: '', namespace: '', kinds: { resets: ['create'] } }] }, 'x', 'y', 'resets'), ['create']);
+});
+
+test('watch: SSE parsing and events', () => {
+  const { events, rest } = parseSSE(': watching\n\nid: 5\nevent: ADDED\ndata: {"a":1}\n\n: heartbeat\n\nid: 6\ndata: {"b"');
+  assert.deepEqual(events, [{ id: '5', event: 'ADDED', data: '{"a":1}' }]);
+  assert.equal(rest, 'id: 6\ndata: {"b"');
+  const o = { meta: { group: 'g', namespace: 'n', id: 'v' }, status: { state: 'Running' } };
+  let m = applyEvent(new Map(), { type: 'ADDED', object: o });
+  m = applyEvent(m, { type: 'MODIFIED', object: { ...o, status: { state: 'Stopped' } } });
+  assert.equal([...m.values()][0].status.state, 'Stopped');
+  assert.equal(applyEvent(m, { type: 'DELETED', object: o }).size, 0);
+});
