@@ -4,7 +4,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { env } from './lib/env.mjs';
-import { DESKTOP, TABLET, byTest, launch, open, screenshot, waitText } from './lib/browser.mjs';
+import { DESKTOP, TABLET, byTest, launch, open, screenshot, waitText, explain, lastOpened } from './lib/browser.mjs';
 import { figure, noErrors, noOverflow, signIn } from './lib/app.mjs';
 
 let browser;
@@ -27,7 +27,7 @@ test('bundle size from the build manifest', () => {
   console.log(`# bundle: ${bundle.files} files, ${bundle.totalRaw} B raw, ${bundle.totalGzip} B gzip; entry ${entry.bytes} B (${entry.gzip} B gzip)`);
 });
 
-test('first load: navigation timing and the first view, 5 fresh contexts', async () => {
+test('first load: navigation timing and the first view, 5 fresh contexts', () => explain(lastOpened, 'first-load-navigation-timing-and-the-fir', async () => {
   const runs = [];
   for (let i = 0; i < 5; i++) {
     const { context, page, rec } = await open(browser);
@@ -46,9 +46,9 @@ test('first load: navigation timing and the first view, 5 fresh contexts', async
   figure('firstLoad', { where: 'Chromium through the loopback relay into the lab (TLS)', runs, median });
   console.log(`# first load (median of 5, ms): ${JSON.stringify(median)}`);
   assert.ok(median.firstView < 1000, `first view after ${median.firstView} ms (goal: under 1 s on loopback)`);
-});
+}));
 
-test('sign in with the keyboard only; a wrong token is refused', async () => {
+test('sign in with the keyboard only; a wrong token is refused', () => explain(lastOpened, 'sign-in-with-the-keyboard-only-a-wrong-t', async () => {
   const { context, page, rec } = await open(browser);
   await page.goto(env.url);
   await byTest(page, 'token-input').waitFor();
@@ -72,7 +72,7 @@ test('sign in with the keyboard only; a wrong token is refused', async () => {
   console.log(`# login-error: ${text}`);
   assert.deepEqual(bad.rec.errors.filter((e) => !/status of 401/.test(e)), [], 'errors besides the 401');
   await bad.context.close();
-});
+}));
 
 async function signInExpectingRefusal(page, token) {
   await page.goto(env.url);

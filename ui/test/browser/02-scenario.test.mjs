@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { env } from './lib/env.mjs';
-import { DESKTOP, TABLET, byTest, go, launch, open, screenshot, waitText } from './lib/browser.mjs';
+import { DESKTOP, TABLET, byTest, go, launch, open, screenshot, waitText, explain, lastOpened } from './lib/browser.mjs';
 import { apply, docs, noErrors, noOverflow, signIn, timed } from './lib/app.mjs';
 
 const NS_LIST = '/g/group1/ns/ns1/virtualmachines';
@@ -22,7 +22,7 @@ after(async () => { await browser?.close(); });
 const scenario = (names) => names.map((n) => readFileSync(join(env.scenario, n), 'utf8')).join('\n---\n');
 const files = () => readdirSync(env.scenario).filter((f) => f.endsWith('.yaml')).sort();
 
-test('apply the reference scenario through the editor; the image entity becomes Available live', async () => {
+test('apply the reference scenario through the editor; the image entity becomes Available live', () => explain(lastOpened, 'apply-the-reference-scenario-through-the', async () => {
   const all = files();
   assert.equal(all.length, 8, `scenario files: ${all}`);
   const first = scenario(all.slice(0, 5));
@@ -34,9 +34,9 @@ test('apply the reference scenario through the editor; the image entity becomes 
   const rest = scenario(all.slice(5));
   await timed('apply scenario 06-08', () => apply(s.page, rest, docs(rest)));
   noErrors(s.rec, 'apply');
-});
+}));
 
-test('vm1 and vm2 become Running on the list without reload or polling', async () => {
+test('vm1 and vm2 become Running on the list without reload or polling', () => explain(lastOpened, 'vm1-and-vm2-become-running-on-the-list-w', async () => {
   const { page, rec } = s;
   await go(page, NS_LIST);
   await byTest(page, 'list-virtualmachines').waitFor({ timeout: 30000 });
@@ -70,9 +70,9 @@ test('vm1 and vm2 become Running on the list without reload or polling', async (
   await screenshot(page, '03-namespace-list');
   await noOverflow(page, 'VM list');
   noErrors(rec, 'live list');
-});
+}));
 
-test('overview, tree, namespace page, VM object page, nodes', async () => {
+test('overview, tree, namespace page, VM object page, nodes', () => explain(lastOpened, 'overview-tree-namespace-page-vm-object-p', async () => {
   const { page, rec } = s;
   await go(page, '/');
   await byTest(page, 'tree').waitFor();
@@ -116,9 +116,9 @@ test('overview, tree, namespace page, VM object page, nodes', async () => {
   }
   await page.setViewportSize(DESKTOP);
   noErrors(rec, 'views');
-});
+}));
 
-test('bad YAML: the field error names the JSON path at its line', async () => {
+test('bad YAML: the field error names the JSON path at its line', () => explain(lastOpened, 'bad-yaml-the-field-error-names-the-json-', async () => {
   const { page, rec } = s;
   const yaml = [
     'meta:',
@@ -156,4 +156,4 @@ test('bad YAML: the field error names the JSON path at its line', async () => {
   // The refused create is the expected console message (400), nothing else.
   assert.deepEqual(rec.errors.filter((e) => !/status of 400/.test(e)), [], 'errors besides the 400');
   rec.errors.length = 0;
-});
+}));

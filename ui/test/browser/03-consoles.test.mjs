@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { env } from './lib/env.mjs';
-import { byTest, go, launch, open, screenshot, waitText } from './lib/browser.mjs';
+import { byTest, go, launch, open, screenshot, waitText, explain, lastOpened } from './lib/browser.mjs';
 import { noErrors, noOverflow, signIn, timed } from './lib/app.mjs';
 
 const VM = '/g/group1/ns/ns1/virtualmachines/';
@@ -51,7 +51,7 @@ export async function runInSerial(page, rec) {
   }
 }
 
-test('serial console: a command runs in the guest and its output appears', async () => {
+test('serial console: a command runs in the guest and its output appears', () => explain(lastOpened, 'serial-console-a-command-runs-in-the-gue', async () => {
   await go(s.page, VM + 'vm1');
   const page = await openConsole(s.page, 'open-serial', 'serial');
   await byTest(page, 'serial-console').waitFor({ timeout: 15000 });
@@ -62,7 +62,7 @@ test('serial console: a command runs in the guest and its output appears', async
   await noOverflow(page, 'serial console');
   noErrors(s.rec, 'serial console');
   if (page !== s.page) await page.close();
-});
+}));
 
 // canvasColours counts the distinct colours of noVNC's canvas (up to 16).
 const canvasColours = (page) => page.evaluate(() => {
@@ -74,7 +74,7 @@ const canvasColours = (page) => page.evaluate(() => {
   return seen.size;
 });
 
-test('VNC console: the canvas shows the guest screen (not one colour)', async () => {
+test('VNC console: the canvas shows the guest screen (not one colour)', () => explain(lastOpened, 'vnc-console-the-canvas-shows-the-guest-s', async () => {
   await go(s.page, VM + 'vm1');
   const page = await openConsole(s.page, 'open-vnc', 'vnc');
   await byTest(page, 'vnc-console').waitFor({ timeout: 15000 });
@@ -95,9 +95,9 @@ test('VNC console: the canvas shows the guest screen (not one colour)', async ()
   await noOverflow(page, 'VNC console');
   noErrors(s.rec, 'VNC console');
   if (page !== s.page) await page.close();
-});
+}));
 
-test('power vm2 off and on from its page: Stopped, then Running', async () => {
+test('power vm2 off and on from its page: Stopped, then Running', () => explain(lastOpened, 'power-vm2-off-and-on-from-its-page-stopp', async () => {
   const { page, rec } = s;
   await go(page, VM + 'vm2');
   await waitText(byTest(page, 'power-state'), /Running/, 60000, 'vm2 power-state');
@@ -110,4 +110,4 @@ test('power vm2 off and on from its page: Stopped, then Running', async () => {
   const puts = rec.requests.filter((r) => r.method === 'PUT' && /\/virtualmachines\/vm2\/power$/.test(new URL(r.url).pathname));
   assert.equal(puts.length, 2, 'power requests (PUT .../vm2/power)');
   noErrors(rec, 'power');
-});
+}));

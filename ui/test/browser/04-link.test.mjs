@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { env } from './lib/env.mjs';
-import { TABLET, byTest, launch, open, screenshot, waitText } from './lib/browser.mjs';
+import { TABLET, byTest, launch, open, screenshot, waitText, explain, lastOpened } from './lib/browser.mjs';
 import { noErrors, noOverflow, words } from './lib/app.mjs';
 
 let browser;
@@ -14,7 +14,7 @@ after(async () => { await browser?.close(); });
 
 const linkURL = (rest = '') => env.url + '#/link/' + env.link + rest;
 
-test('the console-link page shows only team a\'s VMs and their consoles', async () => {
+test('the console-link page shows only team a\'s VMs and their consoles', () => explain(lastOpened, 'the-console-link-page-shows-only-team-a-', async () => {
   const { context, page, rec } = await open(browser);
   await page.goto(linkURL());
   await byTest(page, 'link-page').waitFor({ timeout: 30000 });
@@ -43,22 +43,32 @@ test('the console-link page shows only team a\'s VMs and their consoles', async 
   await screenshot(page, '10-console-link-serial');
   noErrors(rec, 'link page');
   await context.close();
-});
+}));
 
-test('team a\'s link cannot reach team b\'s VM', async () => {
+test('team a\'s link cannot reach team b\'s VM', () => explain(lastOpened, 'link-refused', async () => {
   const { context, page, rec } = await open(browser);
+  const foreign = `/virtualmachines/${env.foreignVM}`;
   for (const kind of ['serial', 'vnc']) {
+    const from = rec.responses.length;
     await page.goto(linkURL(`/${env.foreignVM}/${kind}`));
     const text = await waitText(byTest(page, 'link-error'), /\S/, 30000, `link-error for ${env.foreignVM}'s ${kind}`);
-    console.log(`# link-error (${kind}): ${text}`);
     await page.waitForTimeout(2000); // a console that would open has done so by now
+    const mine = rec.responses.slice(from);
+    // The link works (the page knows who it is), and the server itself
+    // refused the VM: the page shows that refusal's message.
+    assert.ok(mine.some((r) => new URL(r.url).pathname === '/api/v0/whoami' && r.status === 200), 'the link page\'s whoami did not succeed');
+    const refusals = mine.filter((r) => r.url.includes(foreign) && (r.status === 403 || r.status === 404));
+    assert.ok(refusals.length >= 1, `no request for ${env.foreignVM} was refused by the server (403/404); answers: ${mine.map((r) => r.status + ' ' + r.url).join(', ')}`);
+    const msg = (await refusals[0].response.json().catch(() => ({}))).error || '';
+    assert.ok(msg && text.includes(msg), `link-error ${JSON.stringify(text)} does not show the server's refusal ${JSON.stringify(msg)}`);
+    console.log(`# link-error (${kind}): ${text}`);
   }
-  const reached = rec.sockets.filter((w) => w.url.includes(`/virtualmachines/${env.foreignVM}/`) && w.received > 0);
+  const reached = rec.sockets.filter((w) => w.url.includes(foreign + '/') && w.received > 0);
   assert.deepEqual(reached.map((w) => w.url), [], 'websockets to team b\'s VM that carried data');
-  const answered = rec.responses.filter((r) => r.url.includes(`/virtualmachines/${env.foreignVM}`) && r.status < 300);
+  const answered = rec.responses.filter((r) => r.url.includes(foreign) && r.status < 300);
   assert.deepEqual(answered.map((r) => `${r.status} ${r.url}`), [], 'successful answers about team b\'s VM');
   await screenshot(page, '10-console-link-refused');
   // The refusals (403/404) are the expected console messages; nothing else.
   assert.deepEqual(rec.errors.filter((e) => !/status of 40[34]|WebSocket connection to .* failed/.test(e)), [], 'other errors');
   await context.close();
-});
+}));

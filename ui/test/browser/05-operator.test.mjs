@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { env } from './lib/env.mjs';
-import { TABLET, byTest, go, launch, open, screenshot, waitText } from './lib/browser.mjs';
+import { TABLET, byTest, go, launch, open, screenshot, waitText, explain, lastOpened } from './lib/browser.mjs';
 import { noErrors, noOverflow, signIn, words } from './lib/app.mjs';
 
 let browser;
@@ -23,7 +23,7 @@ function inScope(path, { group, ns }) {
     path.startsWith('/ui/') || path === '/ui';
 }
 
-test('the operator sees only its namespace: DOM and network', async () => {
+test('the operator sees only its namespace: DOM and network', () => explain(lastOpened, 'the-operator-sees-only-its-namespace-dom', async () => {
   const sc = env.operatorScope;
   const { context, page, rec } = await open(browser);
   await signIn(page, env.operator);
@@ -71,4 +71,4 @@ test('the operator sees only its namespace: DOM and network', async () => {
   console.log(`# operator: ${api.length} requests, all in ${sc.group}/${sc.ns} or caller-wide`);
   noErrors(rec, 'operator views');
   await context.close();
-});
+}));

@@ -3,14 +3,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { env } from './lib/env.mjs';
-import { TABLET, byTest, go, launch, open, screenshot, waitText } from './lib/browser.mjs';
+import { TABLET, byTest, go, launch, open, screenshot, waitText, explain, lastOpened } from './lib/browser.mjs';
 import { noErrors, noOverflow, signIn, timed } from './lib/app.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-test('reset team a\'s copy from the environment page; the queue shows it finish live', async () => {
+test('reset team a\'s copy from the environment page; the queue shows it finish live', () => explain(lastOpened, 'reset-team-a-s-copy-from-the-environment', async () => {
   const e = env.env;
   const [copy, other] = env.copies;
   const { context, page, rec } = await open(browser);
@@ -59,4 +59,4 @@ test('reset team a\'s copy from the environment page; the queue shows it finish 
   await screenshot(page, 'tablet-environment');
   noErrors(rec, 'environment reset');
   await context.close();
-});
+}));

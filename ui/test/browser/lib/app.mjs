@@ -5,12 +5,16 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { env } from './env.mjs';
-import { byTest, go } from './browser.mjs';
+import { byTest, explain, go } from './browser.mjs';
 
 // signIn signs in with token using the keyboard only: Tab until the token
 // field has the focus, type, Tab to the sign-in button, Enter. It waits
 // for the signed-in shell.
-export async function signIn(page, token) {
+export function signIn(page, token) {
+  return explain(page, 'signin', () => keyboardSignIn(page, token));
+}
+
+async function keyboardSignIn(page, token) {
   await go(page, '/');
   await byTest(page, 'token-input').waitFor({ timeout: 30000 });
   await tabTo(page, 'token-input');

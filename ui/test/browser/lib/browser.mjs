@@ -33,10 +33,16 @@ function firstViewProbe(sel) {
   new MutationObserver(mark).observe(document, { childList: true, subtree: true });
 }
 
+// lastOpened is the page a test opened last (a console's own window
+// included): what explain shows when a test fails.
+let lastPage = null;
+export const lastOpened = () => lastPage;
+
 // open makes a fresh context (no session) and a recorded page in it.
 export async function open(browser, viewport = DESKTOP) {
   const context = await browser.newContext({ viewport, ignoreHTTPSErrors: true });
   await context.addInitScript(firstViewProbe, FIRST_VIEW);
+  context.on('page', (p) => { lastPage = p; });
   const page = await context.newPage();
   const rec = record(page);
   return { context, page, rec };
@@ -95,4 +101,23 @@ export async function waitText(loc, re, timeout, what) {
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${what}: waited ${timeout} ms for ${re}, last text ${JSON.stringify(last)}`);
+}
+
+// explain runs fn; when it fails, it saves a screenshot of the page as
+// screenshots/fail-<name>.png and adds the page's URL and visible text to
+// the error, so that a failure in CI shows what the browser showed.
+export async function explain(page, name, fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    const p = typeof page === 'function' ? page() : page;
+    let seen = '';
+    if (p) try {
+      await screenshot(p, 'fail-' + name);
+      const text = await p.evaluate(() => document.body.innerText);
+      seen = `\n--- the page (${p.url()}) showed:\n${text.slice(0, 1500)}`;
+    } catch { /* the page is gone */ }
+    e.message += seen;
+    throw e;
+  }
 }
