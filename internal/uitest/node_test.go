@@ -53,8 +53,16 @@ func artifactsDir(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.MkdirAll(filepath.Join(abs, "screenshots"), 0o755); err != nil {
+	shots := filepath.Join(abs, "screenshots")
+	if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	// A previous run's pictures and figures would pass for this run's.
+	old, _ := filepath.Glob(filepath.Join(shots, "*.png"))
+	for _, f := range append(old, filepath.Join(abs, "figures.json")) {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
 	}
 	return abs
 }
