@@ -70,6 +70,7 @@ test('sign in with the keyboard only; a wrong token is refused', () => explain(l
   await signInExpectingRefusal(bad.page, 'hst_nosuchtoken.AAAA');
   const text = await waitText(byTest(bad.page, 'login-error'), /\S/, 15000, 'login-error');
   console.log(`# login-error: ${text}`);
+  assert.ok(bad.rec.responses.some((r) => r.status === 401), 'the wrong token was never refused by the server (401)');
   assert.deepEqual(bad.rec.errors.filter((e) => !/status of 401/.test(e)), [], 'errors besides the 401');
   await bad.context.close();
 }));

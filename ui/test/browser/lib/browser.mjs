@@ -118,6 +118,7 @@ export async function explain(page, name, fn) {
       seen = `\n--- the page (${p.url()}) showed:\n${text.slice(0, 1500)}`;
     } catch { /* the page is gone */ }
     e.message += seen;
+    if (e.stack) e.stack += seen; // what node:test prints
     throw e;
   }
 }
