@@ -18,7 +18,7 @@ after(async () => { await browser?.close(); });
 // openConsole clicks a console button of the VM panel: the console opens
 // in this page (#/console/...) or in a new one; it returns that page.
 export async function openConsole(page, button, kind) {
-  const popup = page.context().waitForEvent('page', { timeout: 5000 }).catch(() => null);
+  const popup = page.context().waitForEvent('page', { timeout: 2000 }).catch(() => null);
   await byTest(page, button).first().click();
   const other = await popup;
   const p = other || page;
@@ -34,7 +34,7 @@ export const terminalLines = (page) => page.evaluate(() =>
 // runInSerial types cmd (a shell command printing ui-<n>-ok with n from
 // the guest's $RANDOM) and returns the expanded output line.
 export async function runInSerial(page, rec) {
-  await waitText(byTest(page, 'console-status'), /connected/i, 30000, 'serial console-status');
+  await waitText(byTest(page, 'console-status'), /^\s*connected\s*$/i, 30000, 'serial console-status');
   const ws = rec.sockets.filter((w) => /\/serial(\?|$)/.test(w.url));
   assert.ok(ws.length >= 1, 'no websocket to a /serial route');
   await byTest(page, 'serial-console').click();
@@ -79,7 +79,7 @@ test('VNC console: the canvas shows the guest screen (not one colour)', () => ex
   const page = await openConsole(s.page, 'open-vnc', 'vnc');
   await byTest(page, 'vnc-console').waitFor({ timeout: 15000 });
   for (const b of ['ctrl-alt-del', 'clipboard', 'clipboard-send']) await byTest(page, b).waitFor();
-  await waitText(byTest(page, 'console-status'), /connected/i, 30000, 'VNC console-status');
+  await waitText(byTest(page, 'console-status'), /^\s*connected\s*$/i, 30000, 'VNC console-status');
   assert.ok(s.rec.sockets.some((w) => /\/ws(\?|$)/.test(w.url)), 'no websocket to the /ws (VNC) route');
   const colours = await timed('VNC canvas not blank', async () => {
     const end = Date.now() + 60000;

@@ -37,7 +37,7 @@ test('the console-link page shows only team a\'s VMs and their consoles', () => 
   await screenshot(page, 'tablet-console-link');
   // Its serial console, through the link.
   await page.goto(linkURL('/box/serial'));
-  await waitText(byTest(page, 'console-status'), /connected/i, 30000, 'link serial console-status');
+  await waitText(byTest(page, 'console-status'), /^\s*connected\s*$/i, 30000, 'link serial console-status');
   const ws = rec.sockets.filter((w) => w.url.includes('/virtualmachines/box/serial'));
   assert.ok(ws.length >= 1 && ws.every((w) => w.url.includes('link=')), 'the link\'s serial websocket carries ?link=');
   await screenshot(page, '10-console-link-serial');
