@@ -20,7 +20,7 @@ test('reset team a\'s copy from the environment page; the queue shows it finish 
   for (const c of env.copies) await waitText(byTest(page, 'env-copy-' + c).locator('[data-testid=copy-state]'), /\S/, 30000, `copy ${c} state`);
   await byTest(page, 'capture').waitFor({ timeout: 15000 });
   await page.evaluate(() => { window.__uitestMark = 'reset'; });
-  const rowIDs = () => page.locator('[data-testid=reset-queue] [data-testid^="reset-"]:not([data-testid="reset-state"])')
+  const rowIDs = () => page.locator('[data-testid=reset-queue] tr[data-testid^="reset-"]')
     .evaluateAll((es) => es.map((e) => e.getAttribute('data-testid')));
   const before = new Set(await rowIDs());
   await byTest(page, 'reset-' + copy).click();
