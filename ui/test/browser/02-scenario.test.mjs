@@ -106,7 +106,13 @@ test('overview, tree, namespace page, VM object page, nodes', () => explain(last
   await noOverflow(page, 'nodes');
   // The same views at a tablet's width.
   await page.setViewportSize(TABLET);
-  for (const [hash, id, name] of [['/', 'tree', 'overview'], [NS_LIST, 'list-virtualmachines', 'namespace-list'],
+  // The navigation folds behind its toggle at this width: it opens.
+  await go(page, '/');
+  await page.locator('button[aria-controls="nav"]').click();
+  await byTest(page, 'tree-ns-group1-ns1').waitFor({ timeout: 15000 });
+  await noOverflow(page, 'navigation open (tablet)');
+  await screenshot(page, 'tablet-navigation');
+  for (const [hash, id, name] of [['/', 'whoami', 'overview'], [NS_LIST, 'list-virtualmachines', 'namespace-list'],
     [NS_LIST + '/vm1', 'object', 'vm-object'], ['/nodes', 'list-nodes', 'nodes'], ['/apply', 'yaml-editor', 'editor']]) {
     await go(page, hash);
     await byTest(page, id).first().waitFor({ timeout: 15000 });

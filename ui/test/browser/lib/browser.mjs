@@ -96,8 +96,9 @@ export async function waitText(loc, re, timeout, what) {
   const end = Date.now() + timeout;
   let last = '';
   while (Date.now() < end) {
-    last = (await loc.first().textContent({ timeout: 1000 }).catch(() => null)) ?? '(absent)';
-    if (re.test(last)) return last;
+    const t = await loc.first().textContent({ timeout: 1000 }).catch(() => null);
+    last = t ?? '(absent)';
+    if (t !== null && re.test(t)) return t;
     await new Promise((r) => setTimeout(r, 250));
   }
   throw new Error(`${what}: waited ${timeout} ms for ${re}, last text ${JSON.stringify(last)}`);
