@@ -67,6 +67,8 @@ func main() {
 	fs.StringVar(&cfg.OIDC.GroupsClaim, "oidc-groups-claim", auth.DefaultOIDCGroupsClaim, "ID token claim listing the user's groups")
 	fs.StringVar(&cfg.OIDC.GroupsPrefix, "oidc-groups-prefix", "", "prefix of every group name from the groups claim (e.g. oidc:)")
 	fs.StringVar(&cfg.OIDC.CAFile, "oidc-ca-file", "", "CA certificates (PEM) to trust for the issuer instead of the system's (a private issuer)")
+	fs.StringVar(&cfg.OIDC.RedirectURL, "oidc-redirect-url", "", "the web console sign-in's callback URL, as the issuer allows it (default: the request's scheme and host + /ui/oidc/callback)")
+	fs.StringVar(&cfg.OIDC.ClientSecretFile, "oidc-client-secret-file", "", "file holding the client secret, for an issuer that wants a confidential client (default: a public client)")
 	fs.BoolVar(&cfg.TLS.InsecureHTTP, "insecure-http", false, "serve plain HTTP on purpose (a trusted lab, or the original humstack's clients), with a warning; tokens then cross the network in clear")
 	metrics := fs.Bool("metrics", true, "serve Prometheus metrics on GET /metrics (role metrics or cluster-admin; see docs/metrics.md); false: no /metrics and no request or store metrics")
 	fs.DurationVar(&cfg.EventTTL, "event-ttl", apiserver.DefaultEventTTL, "delete an event not seen again for this long")

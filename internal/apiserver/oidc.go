@@ -3,6 +3,9 @@ package apiserver
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/humstack/humstack/internal/auth"
@@ -19,6 +22,12 @@ type OIDCConfig struct {
 	GroupsClaim    string // --oidc-groups-claim ("": groups)
 	GroupsPrefix   string // --oidc-groups-prefix
 	CAFile         string // --oidc-ca-file: CA (PEM) of a private issuer
+	// RedirectURL (--oidc-redirect-url) is the web console sign-in's
+	// callback URL as the issuer must allow it; "": from each request.
+	RedirectURL string
+	// ClientSecretFile (--oidc-client-secret-file) holds the client
+	// secret, for an issuer that wants a confidential client.
+	ClientSecretFile string
 }
 
 // strayFlag names an --oidc-* flag given without --oidc-issuer-url, so
@@ -31,6 +40,8 @@ func (c OIDCConfig) strayFlag() string {
 		{"--oidc-groups-claim", c.GroupsClaim, auth.DefaultOIDCGroupsClaim},
 		{"--oidc-groups-prefix", c.GroupsPrefix, ""},
 		{"--oidc-ca-file", c.CAFile, ""},
+		{"--oidc-redirect-url", c.RedirectURL, ""},
+		{"--oidc-client-secret-file", c.ClientSecretFile, ""},
 	} {
 		if f.val != "" && f.val != f.def {
 			return f.name
@@ -51,7 +62,32 @@ func checkOIDCFlags(c OIDCConfig, authorization string) error {
 	if authorization != AuthorizationRBAC {
 		return errors.New("--oidc-issuer-url needs --authorization rbac (OIDC users get their rights from role bindings)")
 	}
+	if c.RedirectURL != "" {
+		u, err := url.Parse(c.RedirectURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Fragment != "" {
+			return fmt.Errorf("--oidc-redirect-url %q: want an absolute http(s) URL (the server's %s as the browser reaches it)", c.RedirectURL, oidcCallbackPath)
+		}
+	}
 	return nil
+}
+
+// oidcLogin is the web console's sign-in of the flags, over the bearer ID
+// token authenticator a (nil: OIDC off).
+func oidcLogin(c OIDCConfig, a *auth.OIDCAuthenticator) (*OIDCLogin, error) {
+	if a == nil {
+		return nil, nil
+	}
+	l := &OIDCLogin{Auth: a, RedirectURL: c.RedirectURL}
+	if c.ClientSecretFile != "" {
+		b, err := os.ReadFile(c.ClientSecretFile)
+		if err != nil {
+			return nil, fmt.Errorf("--oidc-client-secret-file: %w", err)
+		}
+		if l.ClientSecret = strings.TrimSpace(string(b)); l.ClientSecret == "" {
+			return nil, fmt.Errorf("--oidc-client-secret-file %s: the file is empty", c.ClientSecretFile)
+		}
+	}
+	return l, nil
 }
 
 // newOIDCAuthenticator builds the OIDC authenticator of the flags and

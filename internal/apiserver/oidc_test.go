@@ -156,6 +156,10 @@ func TestOIDCFlagErrors(t *testing.T) {
 		{apiserver.AuthorizationRBAC, apiserver.OIDCConfig{IssuerURL: "https://idp.example"}, "--oidc-client-id: required"},
 		{apiserver.AuthorizationRBAC, apiserver.OIDCConfig{IssuerURL: "http://idp.example", ClientID: "x"}, "--oidc-issuer-url: want an https:// URL"},
 		{apiserver.AuthorizationRBAC, apiserver.OIDCConfig{IssuerURL: "https://idp.example", ClientID: "x", CAFile: "/nonexistent"}, "--oidc-ca-file"},
+		{apiserver.AuthorizationRBAC, apiserver.OIDCConfig{RedirectURL: "https://h/ui/oidc/callback"}, "--oidc-redirect-url needs --oidc-issuer-url"},
+		{apiserver.AuthorizationRBAC, apiserver.OIDCConfig{ClientSecretFile: "/x"}, "--oidc-client-secret-file needs --oidc-issuer-url"},
+		{apiserver.AuthorizationRBAC, apiserver.OIDCConfig{IssuerURL: "https://idp.example", ClientID: "x", RedirectURL: "/ui/oidc/callback"}, "--oidc-redirect-url \"/ui/oidc/callback\": want an absolute"},
+		{apiserver.AuthorizationRBAC, apiserver.OIDCConfig{IssuerURL: "https://idp.example", ClientID: "x", ClientSecretFile: "/nonexistent"}, "--oidc-client-secret-file"},
 	}
 	for _, tc := range cases {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

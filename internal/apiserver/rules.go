@@ -22,6 +22,16 @@ var ruleTable = map[string]routeRule{
 	// it shows it reads from this API with the user's own token. (A GET
 	// of the server's root, which is no route, redirects there: noroute.go.)
 	"GET /ui/": {public: true},
+	// Its OIDC sign-in (uilogin.go): whether there is one, the redirect to
+	// the issuer and the way back; the ID token is the issuer's to give.
+	"GET /ui/config.json":   {public: true},
+	"GET /ui/oidc/login":    {public: true},
+	"GET /ui/oidc/callback": {public: true},
+
+	// Who the caller is and what it may do where, and the kinds
+	// (whoami.go): for every authenticated caller, console links included.
+	"GET /api/v0/whoami": {authenticated: true},
+	"GET /api/v0/kinds":  {authenticated: true},
 
 	// Collections: lists (and watches), creates. /api/v0/{kind} is also the
 	// cluster-wide list of a group or namespaced kind (a "wide list").
@@ -86,7 +96,10 @@ var ruleTable = map[string]routeRule{
 type routeRule struct {
 	verb   string
 	public bool
-	kind   string // for routes of no api kind (join tokens, metrics)
+	// authenticated routes need a caller (anonymous is 401 with rbac)
+	// and no authorization: they answer about the caller itself.
+	authenticated bool
+	kind          string // for routes of no api kind (join tokens, metrics)
 }
 
 // Route is one registered route: the mux pattern, the template it was made
@@ -125,6 +138,10 @@ func subresource(tmpl string) string {
 	_, tail, _ := strings.Cut(tmpl, "{id}/")
 	return tail
 }
+
+// RuleAuthenticated reports whether the rule table lets any
+// authenticated caller use a route template, without authorization.
+func RuleAuthenticated(template string) bool { return ruleTable[template].authenticated }
 
 // RuleKind returns the kind the rule table names for a route template of
 // no api kind (jointoken, metrics), or "".

@@ -125,7 +125,11 @@ func Run(ctx context.Context, cfg Config) error {
 		opts.Metrics = NewMetrics()
 		store = opts.Metrics.Store(store)
 	}
-	if opts.Authorization, opts.Authenticator, err = authOptions(ctx, cfg, store); err != nil {
+	var oa *auth.OIDCAuthenticator
+	if opts.Authorization, opts.Authenticator, oa, err = authOptions(ctx, cfg, store); err != nil {
+		return err
+	}
+	if opts.OIDCLogin, err = oidcLogin(cfg.OIDC, oa); err != nil {
 		return err
 	}
 	tc, topts, err := setupTLS(ctx, cfg, store)
@@ -172,22 +176,24 @@ func openAudit(cfg Config) (*audit.Logger, error) {
 }
 
 // authOptions checks --authorization and, with rbac, bootstraps the admin
-// token and builds the authenticator chain.
-func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, auth.Authenticator, error) {
+// token and builds the authenticator chain; it returns the OIDC
+// authenticator too (nil without --oidc-issuer-url), for the web
+// console's sign-in.
+func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, auth.Authenticator, *auth.OIDCAuthenticator, error) {
 	switch cfg.Authorization {
 	case AuthorizationOff:
 		cfg.Log.Warn("INSECURE: --authorization off: every caller may read and change everything")
-		return AuthorizationOff, nil, nil
+		return AuthorizationOff, nil, nil, nil
 	case AuthorizationRBAC:
 	default:
-		return "", nil, fmt.Errorf("--authorization %q: want %s or %s", cfg.Authorization, AuthorizationOff, AuthorizationRBAC)
+		return "", nil, nil, fmt.Errorf("--authorization %q: want %s or %s", cfg.Authorization, AuthorizationOff, AuthorizationRBAC)
 	}
 	oa, err := newOIDCAuthenticator(cfg)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	if err := bootstrapAdmin(ctx, store, cfg.DataDir, cfg.Log); err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	// humstack tokens (hst_...) and ID tokens (JWTs) never look alike, so
 	// each bearer value is checked by one of the two.
@@ -195,7 +201,7 @@ func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, 
 	if oa != nil {
 		chain = append(chain, oa)
 	}
-	return AuthorizationRBAC, chain, nil
+	return AuthorizationRBAC, chain, oa, nil
 }
 
 // readNodeSecret reads the secret file, if any: its content without

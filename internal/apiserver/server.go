@@ -61,6 +61,9 @@ type Options struct {
 	// DefaultResetInterval, negative: none (one unfinished reset at a
 	// time still holds the next).
 	ResetInterval time.Duration
+	// OIDCLogin turns on the web console's OIDC sign-in (uilogin.go); nil:
+	// off (/ui/config.json says so).
+	OIDCLogin *OIDCLogin
 }
 
 // Server is the humstack API server over one store.
@@ -102,11 +105,14 @@ type Server struct {
 	// ledger is the node capacity admitter, repair its repair loop.
 	ledger *nodeLedger
 	repair *repairer
+	// login is the web console's OIDC sign-in; nil: off.
+	login *uiLogin
 }
 
 // New builds a server; call Handler or Serve.
 func New(store storage.Store, opts Options) *Server {
-	s := &Server{store: store, log: opts.Log, heartbeat: opts.Heartbeat, audit: opts.Audit, tls: opts.TLS, metrics: opts.Metrics}
+	s := &Server{store: store, log: opts.Log, heartbeat: opts.Heartbeat, audit: opts.Audit, tls: opts.TLS, metrics: opts.Metrics,
+		login: newUILogin(opts.OIDCLogin)}
 	if s.metrics != nil {
 		s.store = s.metrics.Store(store)
 	}
@@ -255,6 +261,8 @@ func (s *Server) routes() {
 	s.metricsRoute()
 	s.nodeMetricsRoutes()
 	s.uiRoutes()
+	s.uiLoginRoutes()
+	s.introspectionRoutes()
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

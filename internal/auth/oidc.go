@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
 )
 
 // OIDCVia is Identity.Via of an identity from an OIDC ID token.
@@ -79,6 +80,7 @@ type OIDCAuthenticator struct {
 
 	mu       sync.Mutex
 	verifier *oidc.IDTokenVerifier
+	endpoint oauth2.Endpoint // the issuer's, from discovery (oidclogin.go)
 	backoff  time.Duration
 	nextTry  time.Time
 }
@@ -205,6 +207,7 @@ func (a *OIDCAuthenticator) getVerifier() (*oidc.IDTokenVerifier, error) {
 	p, err := oidc.NewProvider(ctx, a.cfg.IssuerURL)
 	if err == nil {
 		a.verifier, err = a.newVerifier(p)
+		a.endpoint = p.Endpoint()
 	}
 	if err != nil {
 		a.backoff = min(max(2*a.backoff, a.cfg.RetryMin), a.cfg.RetryMax)

@@ -23,7 +23,8 @@ function App() {
     if (!params) continue;
     const Page = r.component;
     if (r.auth && !session.token()) return <Login />;
-    const page = <Page {...params} query={route.query} />;
+    // keyed by path: another page (or object) starts with fresh state
+    const page = <Page key={route.path} {...params} query={route.query} />;
     return r.chrome ? <Shell route={route}>{page}</Shell> : page;
   }
   if (!session.token()) return <Login />;

@@ -83,8 +83,8 @@ func (is *Issuer) serveDeviceAuth(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// serveToken is the token endpoint: the device code grant and the
-// refresh token grant.
+// serveToken is the token endpoint: the device code grant, the refresh
+// token grant and the authorization code grant (code.go).
 func (is *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 	if !clientOK(w, r) {
 		return
@@ -94,6 +94,8 @@ func (is *Issuer) serveToken(w http.ResponseWriter, r *http.Request) {
 		is.deviceToken(w, r.PostForm.Get("device_code"))
 	case "refresh_token":
 		is.refreshToken(w, r.PostForm.Get("refresh_token"))
+	case codeGrant:
+		is.codeToken(w, r)
 	default:
 		oauthError(w, http.StatusBadRequest, "unsupported_grant_type")
 	}

@@ -3,8 +3,8 @@
 // a JWKS that counts its fetches and can publish more keys (rotation), ID
 // tokens signed with go-jose (through go-oidc's oidctest), and an OAuth 2.0
 // token endpoint with the device authorization grant (RFC 8628) and
-// refresh tokens (device.go). It can be switched down (connections
-// dropped) and up again.
+// refresh tokens (device.go), and the authorization code grant with PKCE
+// (code.go). It can be switched down (connections dropped) and up again.
 package issuertest
 
 import (
@@ -48,6 +48,7 @@ type Issuer struct {
 	// issues; 0: an hour. Set it before the first token request.
 	IDTokenTTL time.Duration
 	dev        deviceState
+	code       codeState
 }
 
 // New starts an issuer, stopped at the test's end.
@@ -57,11 +58,13 @@ func New(t testing.TB) *Issuer {
 	is := &Issuer{Key: key}
 	is.Publish(KeyID, key)
 	is.dev.init()
+	is.code.codes = map[string]*codeReq{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", is.serveDiscovery)
 	mux.HandleFunc("GET /keys", is.serveKeys)
 	mux.HandleFunc("POST /device", is.serveDeviceAuth)
 	mux.HandleFunc("POST /token", is.serveToken)
+	mux.HandleFunc("GET /auth", is.serveAuthorize)
 	is.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if is.down.Load() {
 			drop(w)
@@ -126,7 +129,8 @@ func (is *Issuer) serveDiscovery(w http.ResponseWriter, _ *http.Request) {
 		"response_types_supported":              []string{"code", "id_token"},
 		"subject_types_supported":               []string{"public"},
 		"id_token_signing_alg_values_supported": []string{oidc.RS256},
-		"grant_types_supported":                 []string{"refresh_token", deviceGrant},
+		"grant_types_supported":                 []string{"refresh_token", deviceGrant, codeGrant},
+		"code_challenge_methods_supported":      []string{"S256"},
 	}
 	if !is.noDevice.Load() {
 		d["device_authorization_endpoint"] = is.URL + "/device"

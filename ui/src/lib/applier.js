@@ -7,7 +7,7 @@
 // object from its collection when the caller may list there, so that a new
 // object costs no 404 (which the browser logs as a console error). Results keep the
 // document's parsed form so errors can be shown at their lines.
-import { parseAllDocuments } from 'yaml';
+import { isScalar, parseAllDocuments } from 'yaml';
 import { ApiError, get, post, put } from './api.js';
 import { collectionPath, kindByName, kindByType, objectPath } from './kinds.js';
 import { docLine, syntaxErrors } from './yamlerrors.js';
@@ -18,7 +18,8 @@ import { docLine, syntaxErrors } from './yamlerrors.js';
 export function prepare(text, kinds, defaults = {}) {
   const out = [];
   for (const doc of parseAllDocuments(text)) {
-    if (doc.contents === null && doc.errors.length === 0) continue; // only comments
+    const empty = doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
+    if (empty && doc.errors.length === 0) continue; // only blanks and comments, as humcli skips them
     const line = docLine(text, doc);
     const item = { doc, line, obj: null, kind: null, syntax: [], error: '' };
     out.push(item);

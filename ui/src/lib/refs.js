@@ -41,7 +41,8 @@ export function refsOf(obj, kinds) {
       if (kind && ids) {
         const place = placeOf(kind, obj, v);
         ids.forEach((id, i) => {
-          if (id && place) out.push({ field: `${path}.${key}` + (typeof x === 'string' ? '' : `[${i}]`), kind, id, ...place });
+          // ${param}: a template's parameter, not an object yet
+          if (id && place && !id.includes('${')) out.push({ field: `${path}.${key}` + (typeof x === 'string' ? '' : `[${i}]`), kind, id, ...place });
         });
       } else walk(x, `${path}.${key}`);
     }

@@ -15,6 +15,7 @@ export function useRoute() {
   useEffect(() => {
     const f = () => setR(currentRoute());
     addEventListener('hashchange', f);
+    f(); // a change between the first render and now (a child's effect replaced the URL)
     return () => removeEventListener('hashchange', f);
   }, []);
   return r;

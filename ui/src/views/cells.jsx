@@ -36,8 +36,13 @@ export function transferOf(st) {
   if (Array.isArray(st.disks) && st.disks.some((d) => d.totalBytes > 0)) {
     return st.disks.reduce((a, d) => ({ done: a.done + (d.copiedBytes || 0), total: a.total + (d.totalBytes || 0) }), { done: 0, total: 0 });
   }
+  if (busy.includes(st.state)) return { done: 0, total: 0, busy: true };
   return null;
 }
+
+// busy states are transfers that report no byte counts (an image entity
+// copying its source): shown as an indeterminate progress bar.
+const busy = ['Queued', 'Downloading', 'Copying'];
 
 // Progress shows a running transfer: a <progress> with the percent, or the
 // bytes so far when the total is unknown. Nothing once it is complete and
@@ -45,6 +50,9 @@ export function transferOf(st) {
 export function Progress({ obj }) {
   const t = transferOf(obj?.status);
   if (!t) return null;
+  if (t.busy) {
+    return <span class="progress"><progress data-testid="progress" aria-label={obj.status.state} /> {obj.status.state}</span>;
+  }
   if (t.total > 0) {
     const pct = Math.min(100, Math.floor((t.done * 100) / t.total));
     return (

@@ -12,6 +12,11 @@ import { KindTable } from './table.jsx';
 import { DeleteDialog } from './delete.jsx';
 import { stateOf } from './cells.jsx';
 
+// prioOf orders a namespace page's tables for the stream budget
+// (lib/watch.js): what changes most, and matters most, first.
+const preferred = ['virtualmachines', 'blockstorages', 'resets', 'networks', 'virtualrouters'];
+const prioOf = (k) => (preferred.includes(k.plural) ? 2 + (preferred.length - preferred.indexOf(k.plural)) / 10 : 1);
+
 const mayList = (who, k, g, ns) => can(who, 'list', k.plural, g, ns) && can(who, 'watch', k.plural, g, ns);
 
 export function Home() {
@@ -47,21 +52,21 @@ export function ClusterList({ plural }) {
   if (!k) return <p role="alert" class="error">No kind {plural}.</p>;
   if (!mayList(who, k) || (k.scope !== 'cluster' && !clusterWide(who))) return <NotAllowed what={plural} />;
   return (
-    <section><h1>{plural}</h1><KindTable kind={k} path={collectionPath(k)} wide={k.scope !== 'cluster'} heading={false} /></section>
+    <section><h1>{plural}</h1><KindTable kind={k} path={collectionPath(k)} wide={k.scope !== 'cluster'} heading={false} prio={3} /></section>
   );
 }
 
 // PlaceHeader shows a group's or namespace's own object: state, message
 // (while it is being deleted: what it waits for), details and delete.
-function PlaceHeader({ kind, g, ns }) {
-  const { who } = useAccessCtx();
+function PlaceHeader({ kind, g, ns = '' }) {
+  const { who, kinds } = useAccessCtx();
   const [del, setDel] = useState(false);
   const id = ns || g;
   const t = treeOf(who);
   let path = null;
   if (kind.name === 'group' && t.listGroups) path = '/api/v0/groups';
   if (kind.name === 'namespace') path = t.listAllNamespaces ? '/api/v0/namespaces' : mayList(who, kind, g) ? collectionPath(kind, g) : null;
-  const { items } = useList(path);
+  const { items } = useList(path, 0);
   const obj = items.find((o) => o.meta.id === id && (kind.name === 'group' || o.meta.group === g));
   return (
     <header class="place">
@@ -69,7 +74,7 @@ function PlaceHeader({ kind, g, ns }) {
       {obj && <p>State: <span data-testid="place-state">{stateOf(obj)}</span>{obj.status?.message ? ` — ${obj.status.message}` : ''}</p>}
       <p class="actions">
         {obj && <a href={objectRoute(kind, obj.meta)}>Details</a>}
-        {can(who, 'create', 'virtualmachines', g, ns || undefined) && <a href={`#/apply?g=${encodeURIComponent(g)}${ns ? '&ns=' + encodeURIComponent(ns) : ''}`}>Apply YAML here</a>}
+        {kinds.some((k) => k.scope !== 'cluster' && can(who, 'create', k.plural, g, ns)) && <a href={`#/apply?g=${encodeURIComponent(g)}${ns ? '&ns=' + encodeURIComponent(ns) : ''}`}>Apply YAML here</a>}
         {obj && can(who, 'delete', kind.plural, kind.name === 'group' ? '' : g) && (
           <button type="button" data-testid="delete" onClick={() => setDel(true)}>Delete {kind.name}</button>
         )}
@@ -108,7 +113,7 @@ export function GroupKindList({ group, plural }) {
   if (!mayList(who, k, group)) return <NotAllowed what={plural} />;
   return (
     <section><h1>{plural} in {group}</h1>
-      <KindTable kind={k} path={collectionPath(k, group)} wide={k.scope === 'namespace'} heading={false} />
+      <KindTable kind={k} path={collectionPath(k, group)} wide={k.scope === 'namespace'} heading={false} prio={3} />
     </section>
   );
 }
@@ -121,7 +126,7 @@ export function NamespacePage({ group, namespace }) {
   return (
     <section>
       <PlaceHeader kind={kindByName(kinds, 'namespace')} g={group} ns={namespace} />
-      {nk.map((k) => <KindTable key={k.plural} kind={k} path={collectionPath(k, group, namespace)} />)}
+      {nk.map((k) => <KindTable key={k.plural} kind={k} path={collectionPath(k, group, namespace)} prio={prioOf(k)} />)}
       {nk.length === 0 && <NotAllowed what="anything" />}
     </section>
   );
@@ -134,7 +139,7 @@ export function NsKindList({ group, namespace, plural }) {
   if (!mayList(who, k, group, namespace)) return <NotAllowed what={plural} />;
   return (
     <section><h1>{plural} in {group}/{namespace}</h1>
-      <KindTable kind={k} path={collectionPath(k, group, namespace)} heading={false} />
+      <KindTable kind={k} path={collectionPath(k, group, namespace)} heading={false} prio={3} />
     </section>
   );
 }

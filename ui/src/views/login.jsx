@@ -45,7 +45,7 @@ export function Login() {
       <form onSubmit={submit} aria-labelledby="login-h">
         <h1 id="login-h">Sign in to humstack</h1>
         {error && <p role="alert" class="error" data-testid="login-error">{error}</p>}
-        {!error && session.reason() && <p role="alert" class="error">{session.reason()}</p>}
+        {!error && session.reason() && <p role="alert" class="error" data-testid="login-error">{session.reason()}</p>}
         <label for="token">Token</label>
         <input id="token" data-testid="token-input" type="password" autocomplete="off"
           value={tok} onInput={(e) => setTok(e.currentTarget.value)} />

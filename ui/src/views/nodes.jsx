@@ -36,7 +36,7 @@ function Allocated({ n }) {
 export function Nodes() {
   const { who, kinds } = useAccessCtx();
   const allowed = can(who, 'list', 'nodes') && can(who, 'watch', 'nodes');
-  const { items, loaded, error } = useList(allowed ? '/api/v0/nodes' : null);
+  const { items, loaded, error } = useList(allowed ? '/api/v0/nodes' : null, 3);
   const nk = kindByName(kinds, 'node');
   if (!allowed) return <p role="alert" class="error">You may not list nodes.</p>;
   return (

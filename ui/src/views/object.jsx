@@ -18,7 +18,7 @@ import { DeleteDialog } from './delete.jsx';
 // useObject returns {obj, loaded, error} for kind's object id at (g, ns).
 function useObject(who, kind, g, ns, id) {
   const live = kind && can(who, 'list', kind.plural, g, ns) && can(who, 'watch', kind.plural, g, ns);
-  const list = useList(live ? collectionPath(kind, g, ns) : null);
+  const list = useList(live ? collectionPath(kind, g, ns) : null, 3);
   const [once, setOnce] = useState({ obj: null, loaded: false, error: null });
   useEffect(() => {
     if (live || !kind || !can(who, 'get', kind.plural, g, ns)) return undefined;

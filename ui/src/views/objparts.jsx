@@ -39,7 +39,7 @@ export function Conditions({ obj }) {
 export function Events({ who, kind, obj }) {
   const m = obj.meta;
   const allowed = canAnywhere(who, 'watch', 'events') && can(who, 'list', 'events', m.group || '', m.namespace || '');
-  const { items, error } = useList(allowed ? '/api/v0/events' : null);
+  const { items, error } = useList(allowed ? '/api/v0/events' : null, 2);
   const mine = items.filter((e) => {
     const io = e.spec?.involvedObject || {};
     return io.apiType === kind.apiType && io.id === m.id && (io.group || '') === (m.group || '') &&

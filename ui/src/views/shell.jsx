@@ -57,7 +57,8 @@ export function Shell({ route, children }) {
         </span>
       </header>
       <div class="body">
-        <nav id="nav" data-testid="nav" aria-label="Main" class="nav">
+        <nav id="nav" data-testid="nav" aria-label="Main" class="nav"
+          onKeyDown={(e) => { if (e.key === 'Escape' && open) { setOpen(false); document.querySelector('.nav-toggle')?.focus(); } }}>
           {acc.who && acc.kinds && <Nav who={acc.who} kinds={acc.kinds} current={current} />}
         </nav>
         <main id="main" class="page" tabIndex={-1}>

@@ -14,7 +14,7 @@ function NsLink({ g, ns, current }) {
 }
 
 function TreeGroup({ g, namespaces, listPath, current }) {
-  const live = useList(listPath);
+  const live = useList(listPath, 0);
   const names = new Set(namespaces);
   for (const o of live.items) if (o.meta.group === g) names.add(o.meta.id);
   const href = placeRoute(g);
@@ -28,8 +28,8 @@ function TreeGroup({ g, namespaces, listPath, current }) {
 
 export function Tree({ who, current }) {
   const t = treeOf(who);
-  const groups = useList(t.listGroups ? '/api/v0/groups' : null);
-  const all = useList(t.listAllNamespaces ? '/api/v0/namespaces' : null);
+  const groups = useList(t.listGroups ? '/api/v0/groups' : null, 0);
+  const all = useList(t.listAllNamespaces ? '/api/v0/namespaces' : null, 0);
   const byName = new Map(t.groups.map((gr) => [gr.name, gr]));
   for (const o of groups.items) if (!byName.has(o.meta.id)) byName.set(o.meta.id, { name: o.meta.id, namespaces: [], listNamespaces: false });
   const nsOf = (g) => all.items.filter((o) => o.meta.group === g).map((o) => o.meta.id);

@@ -30,6 +30,8 @@ test('refsOf walks the spec and places references', () => {
   ]);
   const ie = { meta: { id: 'ie1', group: 'g' }, spec: { source: { namespace: 'ns9', blockStorageID: 'bs1' } } };
   assert.deepEqual(refsOf(ie, kinds).map((x) => [x.kind.name, x.id, x.group, x.namespace]), [['blockstorage', 'bs1', 'g', 'ns9']]);
+  const tpl = { meta: { id: 't', group: 'g' }, spec: { resources: [{ spec: { poolID: 'p1', from: { baseImage: { imageName: '${image}' } } } }] } };
+  assert.deepEqual(refsOf(tpl, kinds).map((x) => x.id), ['p1']);
   const bs = { meta: { id: 'bs1', group: 'g', namespace: 'n' } };
   assert.ok(refersTo(vm, kinds, kinds[1], bs));
   assert.ok(!refersTo(vm, kinds, kinds[1], { meta: { id: 'bs1', group: 'g', namespace: 'other' } }));

@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { prepare, order, nameOf } from '../../src/lib/applier.js';
+
+const kinds = [
+  { apiType: 'corev0/group', name: 'group', plural: 'groups', scope: 'cluster', rank: 0 },
+  { apiType: 'corev0/namespace', name: 'namespace', plural: 'namespaces', scope: 'group', rank: 1 },
+  { apiType: 'systemv0/virtualmachine', name: 'virtualmachine', plural: 'virtualmachines', scope: 'namespace', rank: 7 },
+];
+
+test('prepare fills the default scope, orders owners first and names bad documents', () => {
+  const text = `meta: {apiType: systemv0/virtualmachine, id: vm1}
+---
+# only a comment
+---
+meta: {apiType: corev0/namespace, id: ns1}
+---
+meta: {apiType: corev0/group, id: g1}
+---
+meta: {apiType: corev0/nosuch, id: x}
+---
+spec: {}
+`;
+  const items = prepare(text, kinds, { g: 'g1', ns: 'ns1' });
+  assert.equal(items.length, 5);
+  assert.deepEqual(items.map((i) => i.line), [1, 5, 7, 9, 11]);
+  assert.deepEqual(items[0].obj.meta, { apiType: 'systemv0/virtualmachine', id: 'vm1', group: 'g1', namespace: 'ns1' });
+  assert.deepEqual(items[1].obj.meta, { apiType: 'corev0/namespace', id: 'ns1', group: 'g1' });
+  assert.equal(items[2].obj.meta.group, undefined, 'a cluster kind gets no group');
+  assert.match(items[3].error, /meta.apiType: unknown kind "corev0\/nosuch"/);
+  assert.match(items[4].error, /meta is missing/);
+  assert.deepEqual(order(items).map((i) => nameOf(i.kind, i.obj.meta)), ['group/g1', 'namespace/g1/ns1', 'virtualmachine/g1/ns1/vm1']);
+});
+
+test('prepare reports a YAML syntax error at its line and sends nothing of that document', () => {
+  const items = prepare('meta:\n  apiType: corev0/group\n  id: [g1\n', kinds);
+  assert.equal(items.length, 1);
+  assert.equal(items[0].obj, null);
+  assert.ok(items[0].syntax.length > 0 && items[0].syntax[0].line >= 3, JSON.stringify(items[0].syntax));
+});
