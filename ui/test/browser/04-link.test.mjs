@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { env } from './lib/env.mjs';
 import { TABLET, byTest, launch, open, screenshot, waitText, explain, lastOpened } from './lib/browser.mjs';
-import { noErrors, noOverflow, words } from './lib/app.mjs';
+import { inScope, noErrors, noOverflow, words } from './lib/app.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -41,6 +41,14 @@ test('the console-link page shows only team a\'s VMs and their consoles', () => 
   const ws = rec.sockets.filter((w) => w.url.includes('/virtualmachines/box/serial'));
   assert.ok(ws.length >= 1 && ws.every((w) => w.url.includes('link=')), 'the link\'s serial websocket carries ?link=');
   await screenshot(page, '10-console-link-serial');
+  // Every request of the link page stays in the link's namespace and
+  // carries the link, never a bearer token; nothing is refused.
+  const out = rec.requests.map((r) => new URL(r.url)).filter((u) => !inScope(u.pathname, env.linkScope));
+  assert.deepEqual(out.map((u) => u.pathname), [], 'requests of the link page outside its namespace');
+  const api = rec.requests.filter((r) => new URL(r.url).pathname.startsWith('/api/'));
+  assert.ok(api.length > 0 && api.every((r) => new URL(r.url).searchParams.has('link')), 'API requests of the link page without ?link=');
+  const refused = rec.responses.filter((r) => r.status === 403 || r.status === 404).map((r) => `${r.status} ${r.url}`);
+  assert.deepEqual(refused, [], 'refused requests (403/404) on the link page');
   noErrors(rec, 'link page');
   await context.close();
 }));

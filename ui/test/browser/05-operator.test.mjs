@@ -6,22 +6,11 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { env } from './lib/env.mjs';
 import { TABLET, byTest, go, launch, open, screenshot, waitText, explain, lastOpened } from './lib/browser.mjs';
-import { noErrors, noOverflow, signIn, words } from './lib/app.mjs';
+import { inScope, noErrors, noOverflow, signIn, words } from './lib/app.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
-
-// inScope reports whether an API path is the operator's: its namespace's
-// own paths, or the caller-wide routes every user has (whoami, kinds), or
-// the cluster-wide event collection, which the server filters to what the
-// caller may see (its bodies are checked too).
-function inScope(path, { group, ns }) {
-  const mine = `/api/v0/groups/${group}/namespaces/${ns}`;
-  return path === mine || path.startsWith(mine + '/') ||
-    ['/api/v0/whoami', '/api/v0/kinds', '/api/v0/events'].includes(path) ||
-    path.startsWith('/ui/') || path === '/ui';
-}
 
 test('the operator sees only its namespace: DOM and network', () => explain(lastOpened, 'the-operator-sees-only-its-namespace-dom', async () => {
   const sc = env.operatorScope;
@@ -36,6 +25,7 @@ test('the operator sees only its namespace: DOM and network', () => explain(last
     [`/g/${sc.group}/ns/${sc.ns}/virtualmachines/box`, 'object', 'vm-object'],
     [`/g/${sc.group}/ns/${sc.ns}/resets`, 'list-resets', 'resets'],
     [`/g/${sc.group}/ns/${sc.ns}/consolelinks`, 'list-consolelinks', 'links'],
+    ['/apply', 'yaml-editor', 'editor'],
   ];
   await byTest(page, `tree-ns-${sc.group}-${sc.ns}`).waitFor({ timeout: 15000 });
   const trees = await page.locator('[data-testid^="tree-ns-"],[data-testid^="tree-group-"]').evaluateAll((es) => es.map((e) => e.getAttribute('data-testid')));

@@ -110,3 +110,15 @@ export async function timed(name, fn) {
   console.log(`# ${name}: ${ms} ms`);
   return out;
 }
+
+// inScope reports whether an API path belongs to a caller confined to one
+// namespace: that namespace's own paths, the caller-wide routes every
+// caller has (whoami, kinds), the cluster-wide event collection (the
+// server filters it to what the caller may see; its answers are checked
+// too), and the app's own files.
+export function inScope(path, { group, ns }) {
+  const mine = `/api/v0/groups/${group}/namespaces/${ns}`;
+  return path === mine || path.startsWith(mine + '/') ||
+    ['/api/v0/whoami', '/api/v0/kinds', '/api/v0/events'].includes(path) ||
+    path.startsWith('/ui/') || path === '/ui';
+}
