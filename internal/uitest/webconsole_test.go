@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,9 @@ func TestMain(m *testing.M) { labtest.Main(m) }
 // browserTimeout bounds the whole browser run (TCG guests on a busy
 // machine: the scenario's VMs boot, power off and on, a copy is reset).
 const browserTimeout = 20 * time.Minute
+
+// minBrowserTests is how many tests ui/test/browser holds today.
+const minBrowserTests = 14
 
 // webConsole is one run: the lab, the admin's token, a step timer.
 type webConsole struct {
@@ -89,11 +93,25 @@ func TestWebConsole(t *testing.T) {
 		"HUMSTACK_CHROMIUM":      chromium,
 	}
 	start := time.Now()
-	err = runNode(t, browserTimeout, env, "--test", "--test-concurrency=1", "--test-reporter=spec", "test/browser/")
+	summary := map[string]int{}
+	err = runNodeTo(t, func(l string) {
+		t.Log(l)
+		// The spec reporter's summary: "ℹ tests 14", "ℹ pass 14", ...
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "ℹ" {
+			if n, err := strconv.Atoi(f[2]); err == nil {
+				summary[f[1]] = n
+			}
+		}
+	}, browserTimeout, env, "--test", "--test-concurrency=1", "--test-reporter=spec", "test/browser/")
 	w.step("browser tests ran")
 	if err != nil {
 		t.Fatalf("browser tests (node --test ui/test/browser/) failed after %v: %v; screenshots in %s",
 			time.Since(start).Round(time.Second), err, artifacts)
+	}
+	// A run that passes by running fewer tests (a file that no longer
+	// loads its tests, a test skipped) is no pass.
+	if summary["tests"] < minBrowserTests || summary["pass"] != summary["tests"] || summary["skipped"]+summary["todo"] > 0 {
+		t.Fatalf("browser tests: summary %v, want at least %d tests, all passed, none skipped", summary, minBrowserTests)
 	}
 	t.Logf("screenshots and figures.json in %s", artifacts)
 }
