@@ -40,12 +40,15 @@ func (w *webConsole) step(what string) {
 
 // TestWebConsole is issue 19's acceptance in Chromium: in a Secure
 // three-node lab prepared by the admin (prepare), the browser tests of
-// ui/test/browser sign in, apply the reference scenario through the
-// editor, watch the VMs become Running without reload, run a command on
-// vm1's serial console, see vm2's... (see ui/test/browser/*.test.mjs and
-// docs/ui.md), with screenshots and figures written to the artifacts
-// directory. Every step the browser takes goes through the relay to the
-// real API server, as a user's browser would.
+// ui/test/browser sign in with the keyboard, apply the reference scenario
+// through the editor and watch its VMs become Running on an open list,
+// run a command on vm1's serial console, see vm1's screen over VNC, power
+// vm2 off and on, show a field error, open team a's console link and fail
+// to reach team b's VM, check that the operator sees only its namespace
+// (DOM and network), and reset a copy of the environment (docs/ui.md),
+// writing screenshots and figures to the artifacts directory. Every step
+// goes through the relay to the real API server, as a user's browser's
+// would.
 func TestWebConsole(t *testing.T) {
 	testenv.RequireRoot(t)
 	testenv.RequireCommands(t, append([]string{"qemu-system-x86_64", "qemu-img", "ip"}, tiny.RequiredCommands...)...)
