@@ -35,6 +35,11 @@ const dialTimeout = 3 * time.Second
 func defaultTransport() *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 15 * time.Second}).DialContext
+	// HTTP/1.1, one connection per stream: the apiserver also offers
+	// HTTP/2 (for browsers), but a client's watches on separate
+	// connections keep one slow stream from holding up the others', and
+	// failover (above) closes exactly the connection that failed.
+	tr.ForceAttemptHTTP2 = false
 	return tr
 }
 

@@ -23,7 +23,7 @@ import (
 func WithTLS(tc *tls.Config) Option {
 	return func(c *Client) {
 		tr := defaultTransport()
-		tr.TLSClientConfig = tc
+		tr.TLSClientConfig = tc.Clone() // the transport may change it (ALPN); the caller's stays theirs
 		c.hc = &http.Client{Transport: tr}
 	}
 }

@@ -44,3 +44,20 @@ func TestBearerTokenAndTLS(t *testing.T) {
 		t.Error("a short fingerprint was accepted")
 	}
 }
+
+// The client stays on HTTP/1.1 although the apiserver offers HTTP/2, and
+// WithTLS leaves the caller's configuration alone.
+func TestClientHTTP1AndOwnTLSConfig(t *testing.T) {
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	c, err := New("https://127.0.0.1:1", WithTLS(tc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := c.hc.Transport.(*http.Transport)
+	if tr.ForceAttemptHTTP2 {
+		t.Error("the client attempts HTTP/2")
+	}
+	if tr.TLSClientConfig == tc {
+		t.Error("WithTLS shares the caller's tls.Config with the transport")
+	}
+}

@@ -71,8 +71,13 @@ func setupTLS(ctx context.Context, cfg Config, st storage.Store) (*tls.Config, *
 		MinVersion: tls.VersionTLS12,
 		ClientAuth: tls.VerifyClientCertIfGiven,
 		ClientCAs:  pool,
-		// HTTP/1.1 only: watch streams and console websockets use it.
-		NextProtos: []string{"http/1.1"},
+		// HTTP/2 first: a browser opens at most six HTTP/1.1 connections
+		// to a server, and every open watch stream holds one, so the web
+		// console's live pages need HTTP/2's multiplexing. Websockets stay
+		// on HTTP/1.1: Go's HTTP/2 server does not offer extended CONNECT
+		// (RFC 8441) unless GODEBUG=http2xconnect=1, so browsers open the
+		// console websockets on a connection of their own.
+		NextProtos: []string{"h2", "http/1.1"},
 	}
 	if t.CertFile != "" {
 		kp, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)

@@ -20,7 +20,8 @@ import (
 // --oidc-client-id (public; --oidc-client-secret-file for an issuer that
 // wants a confidential client).
 //
-//	GET /ui/config.json     {"oidc":{"issuer":"...","loginURL":"/ui/oidc/login"}} or {"oidc":null}
+//	GET /ui/config.json     {"oidc":{"issuer":"...","loginURL":"/ui/oidc/login"}} or {"oidc":null},
+//	                        and "authorization": "rbac" or "off" (the console asks for no sign-in)
 //	GET /ui/oidc/login      ?return=<app path>: 302 to the issuer
 //	GET /ui/oidc/callback   302 to /ui/#/signin?id_token=<jwt>&return=<app path>,
 //	                        or to /ui/#/login?error=<short message>
@@ -76,7 +77,11 @@ func (s *Server) uiConfig(w http.ResponseWriter, r *http.Request) {
 		info = &oidcInfo{Issuer: s.login.cfg.Auth.IssuerURL(), LoginURL: oidcLoginPath}
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	b, _ := jsonMarshal(map[string]any{"oidc": info})
+	authz := AuthorizationRBAC
+	if s.policy == nil {
+		authz = AuthorizationOff
+	}
+	b, _ := jsonMarshal(map[string]any{"oidc": info, "authorization": authz})
 	writeRaw(w, http.StatusOK, append(b, '\n'))
 }
 

@@ -86,7 +86,7 @@ func TestOIDCSignIn(t *testing.T) {
 	is := issuertest.New(t)
 	s := startOIDC(t, is, apiserver.OIDCConfig{UsernameClaim: "preferred_username"})
 	code, body := s.call("", "GET", "/ui/config.json", "")
-	if code != 200 || strings.TrimSpace(body) != `{"oidc":{"issuer":"`+is.URL+`","loginURL":"/ui/oidc/login"}}` {
+	if code != 200 || strings.TrimSpace(body) != `{"authorization":"rbac","oidc":{"issuer":"`+is.URL+`","loginURL":"/ui/oidc/login"}}` {
 		t.Fatalf("config.json: %d %s", code, body)
 	}
 	s.mustCreate("/api/v0/groups", `{"meta":{"id":"g1"}}`)
@@ -192,7 +192,7 @@ func TestOIDCSignInOff(t *testing.T) {
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || strings.TrimSpace(string(b)) != `{"oidc":null}` {
+	if resp.StatusCode != 200 || strings.TrimSpace(string(b)) != `{"authorization":"off","oidc":null}` {
 		t.Fatalf("config.json: %d %s", resp.StatusCode, b)
 	}
 	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

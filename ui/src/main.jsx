@@ -11,6 +11,7 @@ import './panels/index.js';
 import { allRoutes } from './routes.js';
 import { match, useRoute } from './lib/router.js';
 import { session } from './lib/session.js';
+import { loadConfig } from './lib/config.js';
 import { Shell } from './views/shell.jsx';
 import { Login } from './views/login.jsx';
 
@@ -22,13 +23,19 @@ function App() {
     const params = match(r.pattern, route.path);
     if (!params) continue;
     const Page = r.component;
-    if (r.auth && !session.token()) return <Login />;
+    if (r.auth && !session.signedIn()) return <Login />;
     // keyed by path: another page (or object) starts with fresh state
     const page = <Page key={route.path} {...params} query={route.query} />;
     return r.chrome ? <Shell route={route}>{page}</Shell> : page;
   }
-  if (!session.token()) return <Login />;
+  if (!session.signedIn()) return <Login />;
   return <Shell route={route}><p role="alert">No page at {route.path}.</p></Shell>;
 }
 
-render(<App />, document.getElementById('app'));
+// The config says whether the server asks for credentials at all; the
+// first render waits for it (one small request) so that a server without
+// authorization never shows a sign-in form.
+loadConfig().then((c) => {
+  session.setOpen(c?.authorization === 'off');
+  render(<App />, document.getElementById('app'));
+});

@@ -5,10 +5,14 @@
 //  - link: a console link (#/link/<token>/...). The link token is the URL's
 //    own, so the mode follows the page: it is read from location.hash each
 //    time, and requests carry it as ?link=<token> instead of the header.
+//  - open: the server runs without authorization (/ui/config.json says
+//    "authorization": "off"); requests carry no credential and no sign-in
+//    is asked for.
 // Listeners hear sign-in and sign-out.
 const KEY = 'humstack.token';
 const listeners = new Set();
 let lastReason = '';
+let open = false;
 
 // linkOf returns the console-link token of a hash (#/link/<token>...), or ''.
 export function linkOf(hash) {
@@ -18,6 +22,10 @@ export function linkOf(hash) {
 
 export const session = {
   token: () => sessionStorage.getItem(KEY) || '',
+  // signedIn: a token, or a server that asks for none.
+  signedIn: () => open || !!session.token(),
+  open: () => open,
+  setOpen(v) { open = !!v; listeners.forEach((f) => f()); },
   // link is the console-link token when the page is a console-link page.
   link: () => (typeof location === 'undefined' ? '' : linkOf(location.hash)),
   signIn(token) {

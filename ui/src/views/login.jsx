@@ -5,16 +5,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { session } from '../lib/session.js';
 import { currentRoute, navigate } from '../lib/router.js';
+import { loadConfig } from '../lib/config.js';
 
-let config = null;
-
-// loadConfig reads the public UI config once ({oidc: {issuer, loginURL} | null}).
-function loadConfig() {
-  config ||= fetch('/ui/config.json', { credentials: 'omit', headers: { Accept: 'application/json' } })
-    .then((r) => (r.ok ? r.json() : {}))
-    .catch(() => ({}));
-  return config;
-}
 
 // returnPath is the app path to come back to after signing in.
 function returnPath() {

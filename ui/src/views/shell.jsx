@@ -53,7 +53,7 @@ export function Shell({ route, children }) {
         <a href="#/" class="brand">humstack</a>
         <span class="who">
           {acc.who && <span data-testid="whoami" title={acc.who.kind}>{acc.who.name}</span>}
-          <button type="button" data-testid="signout" onClick={() => session.signOut()}>Sign out</button>
+          {!session.open() && <button type="button" data-testid="signout" onClick={() => session.signOut()}>Sign out</button>}
         </span>
       </header>
       <div class="body">
