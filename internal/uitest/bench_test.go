@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/humstack/humstack/internal/apiserver"
+	"github.com/humstack/humstack/internal/auth"
+	"github.com/humstack/humstack/internal/storage/bolt"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
@@ -19,7 +22,12 @@ import (
 // load including the context's creation (Chromium's start is not counted).
 func BenchmarkUIFirstLoad(b *testing.B) {
 	requireBrowser(b)
-	e := testenv.Start(b)
+	// RBAC, as a real server: the app's first view is the sign-in form
+	// (with authorization off it would go straight to the cluster).
+	e := testenv.StartWith(b, func(st *bolt.Store, o *apiserver.Options) {
+		o.Authorization = apiserver.AuthorizationRBAC
+		o.Authenticator = &auth.TokenAuthenticator{Lookup: apiserver.TokenLookup(st)}
+	})
 	var out strings.Builder
 	b.ResetTimer()
 	err := runNodeTo(b, func(l string) {
