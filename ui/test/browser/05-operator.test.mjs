@@ -1,12 +1,13 @@
 // An operator-role token bound to team a's namespace sees only that
 // namespace in every view: the DOM names nothing else, and every request
 // the app makes stays in its scope, is never refused (403/404), and no
-// answer names another namespace.
+// answer names another namespace. From its copy's page it resets its
+// environment copy.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { env } from './lib/env.mjs';
 import { TABLET, byTest, go, launch, open, screenshot, waitText, explain, lastOpened } from './lib/browser.mjs';
-import { inScope, noErrors, noOverflow, signIn, words } from './lib/app.mjs';
+import { inScope, noErrors, noOverflow, resetAndFollow, signIn, words } from './lib/app.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -40,6 +41,15 @@ test('the operator sees only its namespace: DOM and network', () => explain(last
     await noOverflow(page, `operator ${name}`);
     if (name === 'overview' || name === 'vm-object') await screenshot(page, `11-operator-${name}`);
   }
+  // Its copy's page (the namespace object, readable inside itself): it
+  // resets its own environment copy and follows the reset live.
+  await go(page, `/g/${sc.group}/namespaces/${sc.ns}`);
+  await byTest(page, `reset-${env.copies[0]}`).waitFor({ timeout: 30000 });
+  await resetAndFollow(page, rec, env.copies[0], `/api/v0/groups/${sc.group}/namespaces/${sc.ns}/resets`, 'operator');
+  const seen = await words(page);
+  assert.deepEqual(env.foreignNames.filter((n) => seen.has(n)), [], 'foreign names on the operator\'s copy page');
+  await screenshot(page, '11-operator-reset');
+  await noOverflow(page, 'operator copy page');
   await page.setViewportSize(TABLET);
   await go(page, views[2][0]);
   await byTest(page, 'row-box').waitFor();

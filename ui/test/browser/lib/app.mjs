@@ -122,3 +122,43 @@ export function inScope(path, { group, ns }) {
     ['/api/v0/whoami', '/api/v0/kinds', '/api/v0/events'].includes(path) ||
     path.startsWith('/ui/') || path === '/ui';
 }
+
+// resetAndFollow clicks the reset button of copy (data-testid
+// reset-<copy>) on the page's environment or copy panel, and follows the
+// new row of its reset-queue until the reset has Succeeded, live: no
+// reload, one POST to the copy's resets (resetsPath). It returns the
+// states the row showed.
+export async function resetAndFollow(page, rec, copy, resetsPath, label) {
+  await page.evaluate(() => { window.__uitestMark = 'reset'; });
+  const rowIDs = () => page.locator('[data-testid=reset-queue] tr[data-testid^="reset-"]')
+    .evaluateAll((es) => es.map((e) => e.getAttribute('data-testid')));
+  const before = new Set(await rowIDs());
+  await byTest(page, 'reset-' + copy).click();
+  const row = await timed(`${label}: reset row in the queue`, async () => {
+    const end = Date.now() + 60000;
+    for (;;) {
+      const fresh = (await rowIDs()).filter((id) => !before.has(id));
+      if (fresh.length === 1) return byTest(page, fresh[0]);
+      assert.ok(fresh.length === 0, `several new rows in reset-queue: ${fresh}`);
+      assert.ok(Date.now() < end, 'no new row in reset-queue 60 s after the reset button');
+      await page.waitForTimeout(250);
+    }
+  });
+  const states = [];
+  await timed(`${label}: reset Succeeded (live)`, async () => {
+    const end = Date.now() + 6 * 60000;
+    for (;;) {
+      const st = ((await row.locator('[data-testid=reset-state]').textContent().catch(() => '')) || '').trim();
+      if (st !== states[states.length - 1]) states.push(st);
+      if (/Succeeded/.test(st)) return;
+      assert.ok(!/Failed/.test(st), `the reset failed: ${st}`);
+      assert.ok(Date.now() < end, `the reset is ${st} after 6 min`);
+      await page.waitForTimeout(250);
+    }
+  });
+  console.log(`# ${label}: reset states seen: ${states.join(' -> ')}`);
+  assert.equal(await page.evaluate(() => window.__uitestMark), 'reset', 'the page was reloaded');
+  const posts = rec.requests.filter((r) => r.method === 'POST' && new URL(r.url).pathname === resetsPath);
+  assert.equal(posts.length, 1, `the reset was asked by one POST to ${resetsPath}`);
+  return states;
+}
