@@ -2,7 +2,7 @@
 // namespace in every view: the DOM names nothing else, and every request
 // the app makes stays in its scope, is never refused (403/404), and no
 // answer names another namespace. From its copy's page it resets its
-// environment copy.
+// environment copy (a test of its own).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { env } from './lib/env.mjs';
@@ -41,15 +41,6 @@ test('the operator sees only its namespace: DOM and network', () => explain(last
     await noOverflow(page, `operator ${name}`);
     if (name === 'overview' || name === 'vm-object') await screenshot(page, `11-operator-${name}`);
   }
-  // Its copy's page (the namespace object, readable inside itself): it
-  // resets its own environment copy and follows the reset live.
-  await go(page, `/g/${sc.group}/namespaces/${sc.ns}`);
-  await byTest(page, `reset-${env.copies[0]}`).waitFor({ timeout: 30000 });
-  await resetAndFollow(page, rec, env.copies[0], `/api/v0/groups/${sc.group}/namespaces/${sc.ns}/resets`, 'operator');
-  const seen = await words(page);
-  assert.deepEqual(env.foreignNames.filter((n) => seen.has(n)), [], 'foreign names on the operator\'s copy page');
-  await screenshot(page, '11-operator-reset');
-  await noOverflow(page, 'operator copy page');
   await page.setViewportSize(TABLET);
   await go(page, views[2][0]);
   await byTest(page, 'row-box').waitFor();
@@ -70,5 +61,28 @@ test('the operator sees only its namespace: DOM and network', () => explain(last
   }
   console.log(`# operator: ${api.length} requests, all in ${sc.group}/${sc.ns} or caller-wide`);
   noErrors(rec, 'operator views');
+  await context.close();
+}));
+
+// The copy's page is the namespace object's (readable inside itself, so
+// the operator may GET it): the operator resets its own environment copy
+// there and follows the reset live, with nothing of other teams shown or
+// asked for.
+test('team a\'s operator resets its own copy from its copy\'s page', () => explain(lastOpened, 'operator-reset', async () => {
+  const sc = env.operatorScope;
+  const { context, page, rec } = await open(browser);
+  await signIn(page, env.operator);
+  await go(page, `/g/${sc.group}/namespaces/${sc.ns}`);
+  await byTest(page, `reset-${env.copies[0]}`).waitFor({ timeout: 30000 });
+  await resetAndFollow(page, rec, env.copies[0], `/api/v0/groups/${sc.group}/namespaces/${sc.ns}/resets`, 'operator');
+  const seen = await words(page);
+  assert.deepEqual(env.foreignNames.filter((n) => seen.has(n)), [], 'foreign names on the operator\'s copy page');
+  await screenshot(page, '11-operator-reset');
+  await noOverflow(page, 'operator copy page');
+  const out = rec.requests.map((r) => new URL(r.url)).filter((u) => !inScope(u.pathname, sc)).map((u) => u.pathname);
+  assert.deepEqual(out, [], 'requests outside the operator\'s namespace');
+  const refused = rec.responses.filter((r) => r.status === 403 || r.status === 404).map((r) => `${r.status} ${r.url}`);
+  assert.deepEqual(refused, [], 'refused requests (403/404)');
+  noErrors(rec, 'operator reset');
   await context.close();
 }));
