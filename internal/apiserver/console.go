@@ -154,13 +154,16 @@ func isHostPort(s string) bool {
 // proxyConsole relays a websocket to the agent's console route path.
 func (s *Server) proxyConsole(path func(console.Key) string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if !isWebsocket(r) {
-			writeError(r.Context(), w, s.log, fmt.Errorf("this is a websocket endpoint (send Upgrade: websocket): %w", api.ErrInvalid))
-			return
-		}
+		// The target first: a plain GET learns why a console cannot open
+		// (no such VM, not placed, consoles off), which a browser's
+		// websocket, refused before it opens, never shows its page.
 		t, err := s.consoleTarget(r)
 		if err != nil {
 			writeError(r.Context(), w, s.log, err)
+			return
+		}
+		if !isWebsocket(r) {
+			writeError(r.Context(), w, s.log, fmt.Errorf("this is a websocket endpoint (send Upgrade: websocket): %w", api.ErrInvalid))
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), consoleDialTimeout)

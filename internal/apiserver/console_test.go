@@ -286,4 +286,14 @@ func TestConsoleNeedsAWebsocket(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("HTTP %d, want 400", resp.StatusCode)
 	}
+	// Why a console cannot open comes before the missing upgrade: a
+	// browser page asks this way after its websocket was refused.
+	resp, err = http.Get(e.url + "/api/v0/groups/g1/namespaces/ns1/virtualmachines/nosuchvm/serial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("missing VM, plain GET: HTTP %d, want 404", resp.StatusCode)
+	}
 }

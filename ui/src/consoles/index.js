@@ -1,5 +1,9 @@
 // Consoles and the console-link page (serial with xterm.js, VNC with noVNC).
 // The console code itself loads on first use (lazy.jsx).
+// xterm.js's own CSS: static, so it is in the app's one CSS file (esbuild
+// puts CSS imported by a lazy chunk there anyway, and a copy beside the
+// chunk that nothing loads).
+import '@xterm/xterm/css/xterm.css';
 import './consoles.css';
 import { addRoute } from '../routes.js';
 import { SerialPage, VNCPage } from './pages.jsx';

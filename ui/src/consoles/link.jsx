@@ -3,11 +3,12 @@
 // request). It shows the link's VM, or every VM of its namespace, each
 // with its power state, power buttons when the link may power, and its
 // consoles; nothing else, no navigation.
-import { useList } from '../panels/live.js';
+import { useList } from '../lib/watch.js';
 import { VMControls } from '../panels/vm.jsx';
 import { SerialConsole, VNCConsole } from './lazy.jsx';
 import { vmPath } from './paths.js';
 import { useGet } from './useget.js';
+import { ConsoleGate } from './gate.jsx';
 
 const enc = encodeURIComponent;
 
@@ -69,6 +70,9 @@ function LinkConsole({ token, vm, which }) {
   const { who, error } = useLink();
   const s = who?.scope;
   const { data, error: vmErr } = useGet(s ? vmPath(s.group, s.namespace, vm) : null);
+  // Live state (the console waits for Running): the link may watch its VMs.
+  const { items } = useList(data && s ? `/api/v0/groups/${enc(s.group)}/namespaces/${enc(s.namespace)}/virtualmachines` : null);
+  const live = items.find((o) => o.meta.id === vm) || data?.virtualmachine;
   const C = which === 'serial' ? SerialConsole : VNCConsole;
   const err = error || vmErr;
   return (
@@ -76,7 +80,9 @@ function LinkConsole({ token, vm, which }) {
       <p class="links"><a href={`#/link/${enc(token)}`}>Back to your machines</a></p>
       <h1>{which === 'serial' ? 'Serial console' : 'Screen'} of {vm}</h1>
       {err && <LinkError error={err} />}
-      {data && s && <C group={s.group} namespace={s.namespace} id={vm} height="calc(100vh - 14rem)" />}
+      {data && s && <ConsoleGate vm={live}>
+        <C group={s.group} namespace={s.namespace} id={vm} height="calc(100vh - 14rem)" />
+      </ConsoleGate>}
     </LinkFrame>
   );
 }

@@ -5,11 +5,21 @@
 import { SerialConsole, VNCConsole } from './lazy.jsx';
 import { consoleHref, vmPath } from './paths.js';
 import { useGet } from './useget.js';
+import { ConsoleGate } from './gate.jsx';
+import { useList } from '../lib/watch.js';
+import { can } from '../lib/access.js';
+import { useAccessCtx } from '../lib/whoami.js';
 
 const enc = encodeURIComponent;
 
 function ConsolePage({ group, namespace, id, which }) {
   const { data, error } = useGet(vmPath(group, namespace, id));
+  // The VM's state, live when the caller may watch the namespace's VMs
+  // (the console waits for Running).
+  const { who } = useAccessCtx();
+  const watch = who && can(who, 'list', 'virtualmachines', group, namespace) && can(who, 'watch', 'virtualmachines', group, namespace);
+  const { items } = useList(watch ? vmPath(group, namespace, id).replace(/\/[^/]+$/, '') : null);
+  const vm = items.find((o) => o.meta.id === id) || data?.virtualmachine;
   const other = which === 'serial' ? 'vnc' : 'serial';
   const C = which === 'serial' ? SerialConsole : VNCConsole;
   return (
@@ -21,7 +31,9 @@ function ConsolePage({ group, namespace, id, which }) {
         <a href={consoleHref({ group, namespace, id }, other)}>{other === 'vnc' ? 'VNC console' : 'Serial console'}</a>
       </p>
       {error && <p role="alert" class="error" data-testid="console-error">{error.message}</p>}
-      {data && <C group={group} namespace={namespace} id={id} height="calc(100vh - 15rem)" />}
+      {data && <ConsoleGate vm={vm}>
+        <C group={group} namespace={namespace} id={id} height="calc(100vh - 15rem)" />
+      </ConsoleGate>}
     </section>
   );
 }

@@ -24,3 +24,15 @@ export function closeText(code, reason) {
   };
   return `${known[code] || 'closed'} (${code})`;
 }
+
+// whyRefused asks the API, without a websocket upgrade, why a console's
+// websocket closed before it opened (browsers hide the refusal's answer):
+// the server's message for a refusal it explains, else ''.
+export async function whyRefused(get, path) {
+  try {
+    await get(path);
+    return '';
+  } catch (e) {
+    return [401, 403, 404, 409, 502, 503].includes(e.status) ? e.message : '';
+  }
+}

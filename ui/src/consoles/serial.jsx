@@ -8,9 +8,8 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
-import '@xterm/xterm/css/xterm.css';
-import { wsAuth } from '../lib/api.js';
-import { closeText, vmPath } from './paths.js';
+import { get, wsAuth } from '../lib/api.js';
+import { closeText, vmPath, whyRefused } from './paths.js';
 import { readClipboard, writeClipboard } from './clipboard.js';
 
 const latin1 = (s) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
@@ -47,12 +46,17 @@ export default function SerialConsole({ group, namespace, id, height }) {
     const ro = new ResizeObserver(refit);
     ro.observe(box.current);
 
-    const { url, protocols } = wsAuth(vmPath(group, namespace, id) + '/serial');
+    const path = vmPath(group, namespace, id) + '/serial';
+    const { url, protocols } = wsAuth(path);
+    let opened = false;
     const ws = new WebSocket(url, protocols);
     ws.binaryType = 'arraybuffer';
-    ws.onopen = () => { setStatus('connected'); term.focus(); };
+    ws.onopen = () => { opened = true; setStatus('connected'); term.focus(); };
     ws.onmessage = (e) => term.write(typeof e.data === 'string' ? e.data : new Uint8Array(e.data));
-    ws.onclose = (e) => setStatus('closed: ' + closeText(e.code, e.reason));
+    ws.onclose = async (e) => {
+      const why = opened || e.reason ? '' : await whyRefused(get, path);
+      setStatus('closed: ' + (why || closeText(e.code, e.reason)));
+    };
     const enc = new TextEncoder();
     const send = (bytes) => { if (ws.readyState === WebSocket.OPEN) ws.send(bytes); };
     const d1 = term.onData((s) => send(enc.encode(s)));

@@ -5,8 +5,8 @@
 // clipboard box sends text to the guest and shows what the guest copies.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import RFB from '@novnc/novnc';
-import { wsAuth } from '../lib/api.js';
-import { closeText, vmPath } from './paths.js';
+import { get, wsAuth } from '../lib/api.js';
+import { closeText, vmPath, whyRefused } from './paths.js';
 
 export default function VNCConsole({ group, namespace, id, height }) {
   const box = useRef(null);
@@ -16,18 +16,25 @@ export default function VNCConsole({ group, namespace, id, height }) {
   const [note, setNote] = useState('');
 
   useEffect(() => {
-    const { url, protocols } = wsAuth(vmPath(group, namespace, id) + '/ws');
+    const path = vmPath(group, namespace, id) + '/ws';
+    const { url, protocols } = wsAuth(path);
     const ws = new WebSocket(url, protocols);
-    let closed = '';
-    ws.addEventListener('close', (e) => { closed = closeText(e.code, e.reason); });
+    let closed = '', opened = false;
+    ws.addEventListener('open', () => { opened = true; });
+    const closing = new Promise((res) => ws.addEventListener('close', async (e) => {
+      const why = opened || e.reason ? '' : await whyRefused(get, path);
+      closed = why || closeText(e.code, e.reason);
+      res();
+    }));
     const rfb = new RFB(box.current, ws, { shared: true });
     rfb.scaleViewport = true;
     rfb.focusOnClick = true;
     rfb.background = '#111';
     rfbRef.current = rfb;
     rfb.addEventListener('connect', () => setStatus('connected'));
-    rfb.addEventListener('disconnect', (e) => {
+    rfb.addEventListener('disconnect', async (e) => {
       rfbRef.current = null;
+      await closing;
       setStatus('closed: ' + (closed || (e.detail.clean ? 'disconnected' : 'connection lost')));
     });
     rfb.addEventListener('securityfailure', (e) => setNote('security failure: ' + (e.detail.reason || e.detail.status)));

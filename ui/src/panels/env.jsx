@@ -3,13 +3,13 @@
 // capture (spec.golden.capture := now, as `humcli env capture` does).
 import { useState } from 'preact/hooks';
 import { get, put } from '../lib/api.js';
-import { useList } from './live.js';
-import { allows, useWho, verbsOf } from './rights.js';
+import { useList } from '../lib/watch.js';
+import { allows, useWho } from './rights.js';
 import { createReset, ResetQueue } from './resets.jsx';
 
 const enc = encodeURIComponent;
 
-function CopyRow({ env, c, resetVerbs }) {
+function CopyRow({ env, c, mayReset }) {
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState(null);
   const reset = async () => {
@@ -33,7 +33,7 @@ function CopyRow({ env, c, resetVerbs }) {
       <td>{values || '-'}</td>
       <td>{c.lastResetAt ? `${c.lastResetAt} (${(c.lastResetTookSeconds || 0).toFixed(1)} s)` : '-'}</td>
       <td>
-        {allows(resetVerbs(c.namespace), 'create') && (
+        {mayReset && (
           <button type="button" data-testid={`reset-${c.name}`} disabled={busy} onClick={reset}>Reset {c.name}</button>)}
         {msg && <div role={msg.ok ? 'status' : 'alert'} class={msg.ok ? 'muted' : 'error'}>{msg.text}</div>}
       </td>
@@ -89,9 +89,11 @@ export function EnvironmentPanel({ obj }) {
   const g = obj.meta.group;
   const copies = obj.status?.copies || [];
   const namespaces = new Set(copies.map((c) => c.namespace));
-  const { items, error } = useList(`/api/v0/groups/${enc(g)}/resets`);
+  // The group's resets, when the caller may watch them there (an operator
+  // of one copy does not reach this page: it may not read environments).
+  const mayList = allows(who, 'list', 'resets', g) && allows(who, 'watch', 'resets', g);
+  const { items, error } = useList(mayList ? `/api/v0/groups/${enc(g)}/resets` : null);
   const resets = items.filter((r) => r.status?.environment === obj.meta.id || namespaces.has(r.meta.namespace));
-  const resetVerbs = (ns) => verbsOf(who, g, ns, 'resets');
   return (
     <section class="panel" aria-labelledby="env-panel-h">
       <h2 id="env-panel-h">Copies</h2>
@@ -99,14 +101,14 @@ export function EnvironmentPanel({ obj }) {
         <table data-testid="env-copies" class="table">
           <thead><tr><th>Copy</th><th>Namespace</th><th>State</th><th>VMs ready</th><th>Values</th><th>Last reset</th><th>Actions</th></tr></thead>
           <tbody>
-            {copies.map((c) => <CopyRow key={c.name} env={obj} c={c} resetVerbs={resetVerbs} />)}
+            {copies.map((c) => <CopyRow key={c.name} env={obj} c={c} mayReset={allows(who, 'create', 'resets', g, c.namespace)} />)}
             {!copies.length && <tr><td colSpan="7" class="muted">No copies yet.</td></tr>}
           </tbody>
         </table>
       </div>
-      {allows(verbsOf(who, g, '', 'environments'), 'update') && <Capture env={obj} />}
-      <h2>Resets</h2>
-      <div class="scroll"><ResetQueue resets={resets} error={error} /></div>
+      {allows(who, 'update', 'environments', g) && <Capture env={obj} />}
+      {mayList && <><h2>Resets</h2>
+        <div class="scroll"><ResetQueue resets={resets} error={error} /></div></>}
     </section>
   );
 }

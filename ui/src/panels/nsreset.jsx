@@ -4,21 +4,21 @@
 // carries the annotations environmentv0/environment and environmentv0/copy
 // (written by the environment controller; only a group grant may).
 import { useState } from 'preact/hooks';
-import { useList } from './live.js';
-import { allows, useWho, verbsOf } from './rights.js';
+import { useList } from '../lib/watch.js';
+import { can } from '../lib/access.js';
+import { allows, useWho } from './rights.js';
 import { createReset, ResetQueue } from './resets.jsx';
+import { ANN_COPY, ANN_ENV, copyOfVMs } from './copyof.js';
 
 const enc = encodeURIComponent;
-export const ANN_ENV = 'environmentv0/environment';
-export const ANN_COPY = 'environmentv0/copy';
 
 function CopyResets({ ns, env, copy }) {
   const who = useWho();
   const g = ns.meta.group;
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState(null);
-  const { items, error } = useList(`/api/v0/groups/${enc(g)}/namespaces/${enc(ns.meta.id)}/resets`);
-  const verbs = verbsOf(who, g, ns.meta.id, 'resets');
+  const mayList = allows(who, 'list', 'resets', g, ns.meta.id) && allows(who, 'watch', 'resets', g, ns.meta.id);
+  const { items, error } = useList(mayList ? `/api/v0/groups/${enc(g)}/namespaces/${enc(ns.meta.id)}/resets` : null);
   const reset = async () => {
     setBusy(true);
     setMsg(null);
@@ -33,21 +33,36 @@ function CopyResets({ ns, env, copy }) {
   return (
     <section class="panel" aria-labelledby="ns-reset-h">
       <h2 id="ns-reset-h">Environment {env}, copy {copy}</h2>
-      {allows(verbs, 'create') && (
+      {allows(who, 'create', 'resets', g, ns.meta.id) && (
         <p>
           <button type="button" data-testid={`reset-${copy}`} disabled={busy} onClick={reset}>Reset my environment</button>
           {' '}<span class="muted">Puts every VM of this copy back to the golden state.</span>
         </p>)}
       {msg && <p role={msg.ok ? 'status' : 'alert'} class={msg.ok ? 'muted' : 'error'}>{msg.text}</p>}
-      {allows(verbs, 'list') && <div class="scroll"><ResetQueue resets={items} error={error} /></div>}
+      {mayList && <div class="scroll"><ResetQueue resets={items} error={error} /></div>}
     </section>
   );
 }
 
-// NamespaceResetPanel is the namespace object page's panel: nothing for a
-// namespace that is no copy.
+// ByVMs is for a caller who may not read the namespace (a team's
+// operator): the copy is found from the VMs it may list (the namespace
+// page lists them too, and the live list is shared).
+function ByVMs({ obj }) {
+  const who = useWho();
+  const g = obj.meta.group, ns = obj.meta.id;
+  const may = who && can(who, 'list', 'virtualmachines', g, ns) && can(who, 'watch', 'virtualmachines', g, ns);
+  const { items } = useList(may ? `/api/v0/groups/${enc(g)}/namespaces/${enc(ns)}/virtualmachines` : null);
+  const c = copyOfVMs(items, ns);
+  return c ? <CopyResets ns={obj} env={c.env} copy={c.copy} /> : null;
+}
+
+// NamespaceResetPanel is the panel of a namespace: on its object page
+// (obj is the namespace, with its annotations) and on the namespace page
+// (obj holds only meta.group and meta.id: the caller may not be allowed to
+// read the namespace). Nothing for a namespace that is no copy.
 export function NamespaceResetPanel({ obj }) {
   const a = obj.meta.annotations || {};
-  if (!a[ANN_ENV] || !a[ANN_COPY]) return null;
-  return <CopyResets ns={obj} env={a[ANN_ENV]} copy={a[ANN_COPY]} />;
+  if (a[ANN_ENV] && a[ANN_COPY]) return <CopyResets ns={obj} env={a[ANN_ENV]} copy={a[ANN_COPY]} />;
+  if (!obj.meta.uid) return <ByVMs obj={obj} />;
+  return null;
 }

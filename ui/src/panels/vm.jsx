@@ -8,6 +8,7 @@ import { useState } from 'preact/hooks';
 import { put } from '../lib/api.js';
 import { consoleHref, vmPath } from '../consoles/paths.js';
 import { powerView } from './vmstate.js';
+import { useWho, verbsOf } from './rights.js';
 
 export function VMControls({ obj, link, verbs }) {
   const m = obj.meta;
@@ -48,10 +49,12 @@ export function VMControls({ obj, link, verbs }) {
 
 // VMPanel is the object page's panel for a virtualmachine.
 export function VMPanel({ obj }) {
+  const who = useWho();
+  const verbs = verbsOf(who, 'virtualmachines', obj.meta.group, obj.meta.namespace, ['power', 'console']);
   return (
     <section class="panel" aria-labelledby="vm-panel-h">
       <h2 id="vm-panel-h">Power and consoles</h2>
-      <VMControls obj={obj} />
+      <VMControls obj={obj} verbs={verbs} />
     </section>
   );
 }

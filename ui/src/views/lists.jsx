@@ -11,6 +11,7 @@ import { useList } from '../lib/watch.js';
 import { KindTable } from './table.jsx';
 import { DeleteDialog } from './delete.jsx';
 import { stateOf } from './cells.jsx';
+import { panelsOf } from '../panels.js';
 
 // prioOf orders a namespace page's tables for the stream budget
 // (lib/watch.js): what changes most, and matters most, first.
@@ -128,6 +129,7 @@ export function NamespacePage({ group, namespace }) {
       <PlaceHeader kind={kindByName(kinds, 'namespace')} g={group} ns={namespace} />
       {nk.map((k) => <KindTable key={k.plural} kind={k} path={collectionPath(k, group, namespace)} prio={prioOf(k)} />)}
       {nk.length === 0 && <NotAllowed what="anything" />}
+      {panelsOf('namespace').map((P, i) => <P key={i} kind={kindByName(kinds, 'namespace')} obj={{ meta: { group, id: namespace } }} />)}
     </section>
   );
 }

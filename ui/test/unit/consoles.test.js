@@ -1,10 +1,9 @@
+// Unit tests of the consoles' and panels' pure modules: paths, power buttons, resets, copies.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { closeText, consoleHref, vmPath } from '../../src/consoles/paths.js';
 import { powerView } from '../../src/panels/vmstate.js';
 import { resetID, resetProgress, sortResets } from '../../src/panels/resetq.js';
-import { verbsIn } from '../../src/panels/rights.js';
-import { applyEvent, parseSSE } from '../../src/panels/live.js';
 
 test('console paths: API, full page and link page', () => {
   assert.equal(vmPath('g 1', 'ns', 'vm1'), '/api/v0/groups/g%201/namespaces/ns/virtualmachines/vm1');
@@ -36,24 +35,11 @@ test('resets: id, progress, order', () => {
   assert.deepEqual(order.map((x) => x.meta.id), ['run', 'q1', 'q2', 'b', 'a']);
 });
 
-test('rights: verbs of the scopes covering a place', () => {
-  const who = { scopes: [
-    { group: 'contest', namespace: 'env1-team1', kinds: { resets: ['get', 'list', 'watch', 'create'] } },
-    { group: 'lab', namespace: '', kinds: { environments: ['get', 'update'] } },
-  ] };
-  assert.deepEqual(verbsIn(who, 'contest', 'env1-team1', 'resets'), ['get', 'list', 'watch', 'create']);
-  assert.deepEqual(verbsIn(who, 'contest', 'env1-team2', 'resets'), []);
-  assert.deepEqual(verbsIn(who, 'lab', '', 'environments'), ['get', 'update']);
-  assert.deepEqual(verbsIn({ scopes: [{ group: '', namespace: '', kinds: { resets: ['create'] } }] }, 'x', 'y', 'resets'), ['create']);
-});
-
-test('watch: SSE parsing and events', () => {
-  const { events, rest } = parseSSE(': watching\n\nid: 5\nevent: ADDED\ndata: {"a":1}\n\n: heartbeat\n\nid: 6\ndata: {"b"');
-  assert.deepEqual(events, [{ id: '5', event: 'ADDED', data: '{"a":1}' }]);
-  assert.equal(rest, 'id: 6\ndata: {"b"');
-  const o = { meta: { group: 'g', namespace: 'n', id: 'v' }, status: { state: 'Running' } };
-  let m = applyEvent(new Map(), { type: 'ADDED', object: o });
-  m = applyEvent(m, { type: 'MODIFIED', object: { ...o, status: { state: 'Stopped' } } });
-  assert.equal([...m.values()][0].status.state, 'Stopped');
-  assert.equal(applyEvent(m, { type: 'DELETED', object: o }).size, 0);
+test('a copy namespace is found from its VMs', async () => {
+  const { copyOfVMs } = await import('../../src/panels/copyof.js');
+  const vm = (env) => ({ meta: { id: 'web', annotations: env ? { 'environmentv0/environment': env } : {} } });
+  assert.deepEqual(copyOfVMs([vm(''), vm('ctf')], 'ctf-team1'), { env: 'ctf', copy: 'team1' });
+  assert.equal(copyOfVMs([vm('ctf')], 'other-team1'), null);
+  assert.equal(copyOfVMs([vm('ctf')], 'ctf-'), null);
+  assert.equal(copyOfVMs([], 'ctf-team1'), null);
 });
