@@ -143,8 +143,8 @@ test('bad YAML: the field error names the JSON path at its line', () => explain(
     '  group: group1',
     '  namespace: ns1',
     'spec:',
-    '  requestVcpus: 100m',
-    '  limitVcpus: 100m',
+    '  requestVcpus: 1000m',
+    '  limitVcpus: 1000m',
     '  requestMemory: 64M',
     '  limitMemory: 64M',
     '  nics:',
@@ -164,6 +164,7 @@ test('bad YAML: the field error names the JSON path at its line', () => explain(
   const hit = texts.findIndex((t) => t.includes('spec.nics[0].ipv4Address'));
   assert.ok(hit >= 0, `no field-error names spec.nics[0].ipv4Address: ${JSON.stringify(texts)}`);
   assert.equal(await fe.nth(hit).getAttribute('data-line'), String(line), 'field-error data-line');
+  assert.equal(texts.length, 1, `field errors besides the address's: ${JSON.stringify(texts)}`);
   await screenshot(page, '05-editor-field-error');
   // Nothing was made: the list has no row for it.
   await go(page, NS_LIST);
