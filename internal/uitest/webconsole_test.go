@@ -96,21 +96,18 @@ func TestWebConsole(t *testing.T) {
 		"HUMSTACK_CHROMIUM":      chromium,
 	}
 	start := time.Now()
-	summary := map[string]int{}
-	err = runNodeTo(t, func(l string) {
-		t.Log(l)
-		// The spec reporter's summary: "ℹ tests 14", "ℹ pass 14", ...
-		if f := strings.Fields(l); len(f) == 3 && f[0] == "ℹ" {
-			if n, err := strconv.Atoi(f[2]); err == nil {
-				summary[f[1]] = n
-			}
-		}
-	}, browserTimeout, env, "--test", "--test-concurrency=1", "--test-reporter=spec", "test/browser/")
+	// The spec reporter for the log, TAP into a file for the summary (its
+	// "# tests N" lines are the same in every Node.js version).
+	tap := filepath.Join(t.TempDir(), "browser.tap")
+	err = runNode(t, browserTimeout, env, "--test", "--test-concurrency=1",
+		"--test-reporter=spec", "--test-reporter-destination=stdout",
+		"--test-reporter=tap", "--test-reporter-destination="+tap, "test/browser/")
 	w.step("browser tests ran")
 	if err != nil {
 		t.Fatalf("browser tests (node --test ui/test/browser/) failed after %v: %v; screenshots in %s",
 			time.Since(start).Round(time.Second), err, artifacts)
 	}
+	summary := tapSummary(t, tap)
 	// A run that passes by running fewer tests (a file that no longer
 	// loads its tests, a test skipped) is no pass.
 	if summary["tests"] < minBrowserTests || summary["pass"] != summary["tests"] || summary["skipped"]+summary["todo"] > 0 {
@@ -151,4 +148,23 @@ func mustAbs(t testing.TB, p string) string {
 		t.Fatal(err)
 	}
 	return abs
+}
+
+// tapSummary reads the counts at the end of a TAP report ("# tests 15",
+// "# pass 15", ...).
+func tapSummary(t testing.TB, path string) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("the browser tests' TAP report: %v", err)
+	}
+	sum := map[string]int{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "#" {
+			if n, err := strconv.Atoi(f[2]); err == nil {
+				sum[f[1]] = n
+			}
+		}
+	}
+	return sum
 }
