@@ -64,16 +64,22 @@ test('the operator sees only its namespace: DOM and network', () => explain(last
   await context.close();
 }));
 
-// The copy's page is the namespace object's (readable inside itself, so
-// the operator may GET it): the operator resets its own environment copy
-// there and follows the reset live, with nothing of other teams shown or
-// asked for.
+// The operator resets its own environment copy from its namespace (the
+// tree's page of it, or the namespace object's page) and follows the reset
+// live, with nothing of other teams shown or asked for.
 test('team a\'s operator resets its own copy from its copy\'s page', () => explain(lastOpened, 'operator-reset', async () => {
   const sc = env.operatorScope;
   const { context, page, rec } = await open(browser);
   await signIn(page, env.operator);
-  await go(page, `/g/${sc.group}/namespaces/${sc.ns}`);
-  await byTest(page, `reset-${env.copies[0]}`).waitFor({ timeout: 30000 });
+  // As a user would: its namespace in the tree; the button is there, or
+  // on the namespace object's page.
+  await go(page, '/');
+  await byTest(page, `tree-ns-${sc.group}-${sc.ns}`).click();
+  const button = byTest(page, `reset-${env.copies[0]}`);
+  if (!await button.waitFor({ timeout: 10000 }).then(() => true, () => false)) {
+    await go(page, `/g/${sc.group}/namespaces/${sc.ns}`);
+    await button.waitFor({ timeout: 30000 });
+  }
   await resetAndFollow(page, rec, env.copies[0], `/api/v0/groups/${sc.group}/namespaces/${sc.ns}/resets`, 'operator');
   const seen = await words(page);
   assert.deepEqual(env.foreignNames.filter((n) => seen.has(n)), [], 'foreign names on the operator\'s copy page');
