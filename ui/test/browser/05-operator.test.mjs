@@ -64,22 +64,19 @@ test('the operator sees only its namespace: DOM and network', () => explain(last
   await context.close();
 }));
 
-// The operator resets its own environment copy from its namespace (the
-// tree's page of it, or the namespace object's page) and follows the reset
-// live, with nothing of other teams shown or asked for.
-test('team a\'s operator resets its own copy from its copy\'s page', () => explain(lastOpened, 'operator-reset', async () => {
+// The operator resets its own environment copy from its namespace's page
+// (its link in the tree) and follows the reset live, with nothing of other
+// teams shown or asked for.
+test('team a\'s operator resets its own copy from its namespace\'s page', () => explain(lastOpened, 'operator-reset', async () => {
   const sc = env.operatorScope;
   const { context, page, rec } = await open(browser);
   await signIn(page, env.operator);
-  // As a user would: its namespace in the tree; the button is there, or
-  // on the namespace object's page.
+  // As a user would: its namespace in the tree, whose page has the
+  // copy's panel.
   await go(page, '/');
   await byTest(page, `tree-ns-${sc.group}-${sc.ns}`).click();
-  const button = byTest(page, `reset-${env.copies[0]}`);
-  if (!await button.waitFor({ timeout: 10000 }).then(() => true, () => false)) {
-    await go(page, `/g/${sc.group}/namespaces/${sc.ns}`);
-    await button.waitFor({ timeout: 30000 });
-  }
+  await page.waitForURL(new RegExp(`#/g/${sc.group}/ns/${sc.ns}$`));
+  await byTest(page, `reset-${env.copies[0]}`).waitFor({ timeout: 30000 });
   await resetAndFollow(page, rec, env.copies[0], `/api/v0/groups/${sc.group}/namespaces/${sc.ns}/resets`, 'operator');
   const seen = await words(page);
   assert.deepEqual(env.foreignNames.filter((n) => seen.has(n)), [], 'foreign names on the operator\'s copy page');
