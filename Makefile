@@ -105,7 +105,9 @@ fuzz:
 # queue: 100 environment copies x 10 VMs reset at once with simulated nodes;
 # and environments in the lab (TCG, as root): the reset of one copy of 10
 # tiny VMs, warm and cold, and stamping 5 copies x 3 VMs from a warm golden
-# state, each to every VM answering ping (docs/environments.md).
+# state, each to every VM answering ping (docs/environments.md); and the web
+# console's first load: Chromium loading the sign-in page from an in-process
+# API server on loopback, a fresh browser context each time (docs/ui.md).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x -timeout 30m ./internal/apiserver
 	$(GO) test -run '^$$' -bench . -timeout 30m ./internal/storage/...
@@ -115,6 +117,7 @@ bench:
 	$(GO) test -run '^$$' -bench Decide -timeout 30m ./internal/scheduler
 	$(GO) test -run '^$$' -bench 'Placement|ResetQueue' -benchtime 1x -timeout 30m ./internal/agent/core
 	$(GO) test -run '^$$' -bench Env -benchtime 3x -timeout 30m ./internal/envlab
+	$(GO) test -run '^$$' -bench UIFirstLoad -benchtime 10x -timeout 10m ./internal/uitest
 
 # lab-up starts a 3-node humstack lab in network namespaces on this machine
 # (as root) and prints how to use humcli against it; lab-down removes it and

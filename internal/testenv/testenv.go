@@ -28,13 +28,22 @@ type Env struct {
 }
 
 // Start runs an API server until the test ends.
-func Start(t testing.TB) *Env {
+func Start(t testing.TB) *Env { return StartWith(t, nil) }
+
+// StartWith is Start with the API server's options changed by tweak (nil:
+// none), which also gets the server's store: e.g. RBAC with the store's
+// tokens.
+func StartWith(t testing.TB, tweak func(st *bolt.Store, o *apiserver.Options)) *Env {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := apiserver.New(st, apiserver.Options{Log: slog.New(slog.DiscardHandler)})
+	opts := apiserver.Options{Log: slog.New(slog.DiscardHandler)}
+	if tweak != nil {
+		tweak(st, &opts)
+	}
+	s := apiserver.New(st, opts)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		srv.CloseClientConnections()

@@ -20,7 +20,9 @@ type testVM struct {
 	started time.Time
 	serial  string // serial console log
 	qmp     string // QMP socket
-	exited  chan struct{}
+	// serialSock is the serial line's socket (bootMode.consoles).
+	serialSock string
+	exited     chan struct{}
 }
 
 // bootMode says how a test VM boots and where its seed is.
@@ -31,6 +33,9 @@ type bootMode struct {
 	// seedIf is the seed's QEMU interface: "ide" (a CD-ROM, as the product
 	// attaches it) or "virtio" (a virtio disk).
 	seedIf string
+	// consoles gives the VM a VGA card and its serial line on a socket
+	// (vm.serialSock) as the product does, still logged to vm.serial.
+	consoles bool
 }
 
 // startVM boots the image (its disk through a qcow2 overlay, so the cached
@@ -43,7 +48,8 @@ func startVM(t *testing.T, n testNet, img Image, mode bootMode, seed, mac string
 	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", img.Disk, overlay).CombinedOutput(); err != nil {
 		t.Fatalf("overlay: %v: %s", err, out)
 	}
-	vm := &testVM{serial: filepath.Join(dir, "serial.log"), qmp: filepath.Join(dir, "qmp.sock"), exited: make(chan struct{})}
+	vm := &testVM{serial: filepath.Join(dir, "serial.log"), qmp: filepath.Join(dir, "qmp.sock"),
+		serialSock: filepath.Join(dir, "serial.sock"), exited: make(chan struct{})}
 	args := append([]string{"netns", "exec", n.name}, vm.qemuArgs(n, img, mode, overlay, seed, mac)...)
 	// ip netns exec execs QEMU in place: the PID is QEMU's.
 	vm.cmd = exec.Command("ip", args...)
@@ -70,11 +76,16 @@ func (vm *testVM) qemuArgs(n testNet, img Image, mode bootMode, overlay, seed, m
 	args := []string{"qemu-system-x86_64",
 		"-accel", "tcg,tb-size=256", "-m", "128", "-smp", "1",
 		"-nodefaults", "-no-user-config", "-display", "none",
-		"-serial", "file:" + vm.serial,
 		"-qmp", "unix:" + vm.qmp + ",server=on,wait=off",
 		"-drive", "file=" + overlay + ",if=virtio,format=qcow2",
 		"-netdev", "tap,id=n0,ifname=" + n.tap + ",script=no,downscript=no",
 		"-device", "virtio-net-pci,netdev=n0,mac=" + mac,
+	}
+	if mode.consoles {
+		args = append(args, "-chardev", "socket,id=s0,path="+vm.serialSock+",server=on,wait=off,logfile="+vm.serial,
+			"-serial", "chardev:s0", "-device", "VGA")
+	} else {
+		args = append(args, "-serial", "file:"+vm.serial)
 	}
 	if mode.seedIf == "ide" {
 		args = append(args, "-drive", "file="+seed+",media=cdrom,if=ide,format=raw,readonly=on")

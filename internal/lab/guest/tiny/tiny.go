@@ -3,7 +3,10 @@
 // busybox initramfs whose init (./init, a static Go program) reads the
 // cloud-init NoCloud seed, sets the host name, configures each NIC matched
 // by MAC, installs the SSH keys, runs dropbear and prints ReadyMarker on
-// the serial console. Under TCG it reaches SSH in seconds.
+// the serial console, then gives the serial console and tty1 (the VGA
+// screen a VNC viewer sees) a root shell each. Under TCG it reaches SSH in
+// seconds. The kernel's own messages stay on the serial line only, and
+// quiet: every byte there costs under TCG.
 //
 // Everything comes from the Debian archive through apt (no root, no
 // chroot, no loop mounts): `apt-get download` of pinned versions and

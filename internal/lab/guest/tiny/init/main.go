@@ -1,8 +1,10 @@
 // Command init is PID 1 of the tiny test guest (see package tiny): it reads
 // the cloud-init NoCloud seed and does the part of cloud-init's job the
 // tests need — host name, static network per NIC matched by MAC, SSH keys —
-// then runs dropbear, prints a ready marker on the serial console, reaps
-// orphans, and powers off on the ACPI power button or a poweroff request.
+// then runs dropbear, prints a ready marker on the serial console, starts a
+// root shell on the serial console and on tty1 (the VGA screen, for VNC),
+// respawned when they exit, reaps orphans, and powers off on the ACPI power
+// button or a poweroff request.
 //
 // It is a static Go program rather than a shell script so that the seed is
 // read with a real YAML parser and the network set through netlink.
@@ -43,6 +45,8 @@ func main() {
 	} else {
 		fmt.Fprintf(os.Stdout, "%s hostname=%s uptime=%s\n", readyMarker, host, uptimeSince(start))
 	}
+	// After the marker, so that the shells' prompts never come before it.
+	startShells(log, host)
 	supervise()
 }
 

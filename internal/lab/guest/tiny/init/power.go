@@ -38,12 +38,22 @@ func supervise() {
 	}
 }
 
+// reap waits for every child that exited and restarts those recorded
+// for it (the console shells, shells.go).
 func reap() {
+	mu.Lock()
+	defer mu.Unlock()
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
 		if pid <= 0 || err != nil {
 			return
+		}
+		if again, ok := children[pid]; ok {
+			delete(children, pid)
+			if !stopping {
+				go again()
+			}
 		}
 	}
 }
@@ -52,6 +62,9 @@ func reap() {
 // reboot. It never returns.
 func shutdown(cmd int, why string) {
 	fmt.Fprintf(os.Stdout, "tiny-init: %s\n", why)
+	mu.Lock()
+	stopping = true // the shells killed below stay dead
+	mu.Unlock()
 	unix.Kill(-1, unix.SIGTERM)
 	time.Sleep(200 * time.Millisecond)
 	unix.Kill(-1, unix.SIGKILL)
