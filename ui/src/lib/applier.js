@@ -9,11 +9,12 @@
 // document's parsed form so errors can be shown at their lines.
 import { isScalar, parseAllDocuments } from 'yaml';
 import { ApiError, get, post, put } from './api.js';
-import { collectionPath, kindByName, kindByType, objectPath } from './kinds.js';
+import { collectionPath, kindByType, objectPath } from './kinds.js';
 import { docLine, syntaxErrors } from './yamlerrors.js';
 
-// prepare parses text into [{doc, obj, kind, line, error}] (error: a YAML
-// syntax error list, or a message), filling meta.group and meta.namespace
+// prepare parses text into [{doc, obj, kind, line, syntax, fields, error}]
+// (syntax: YAML syntax errors; fields: [{field, detail}] of a bad identity;
+// error: another message), filling meta.group and meta.namespace
 // from the defaults (the editor's ?g=&ns=) where the kind needs them.
 export function prepare(text, kinds, defaults = {}) {
   const out = [];
@@ -21,19 +22,43 @@ export function prepare(text, kinds, defaults = {}) {
     const empty = doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
     if (empty && doc.errors.length === 0) continue; // only blanks and comments, as humcli skips them
     const line = docLine(text, doc);
-    const item = { doc, line, obj: null, kind: null, syntax: [], error: '' };
+    const item = { doc, line, obj: null, kind: null, syntax: [], fields: [], error: '' };
     out.push(item);
     if (doc.errors.length) { item.syntax = syntaxErrors(text, doc); continue; }
-    const obj = doc.toJS();
+    let obj;
+    try { obj = doc.toJS(); } catch (e) { item.error = e.message; continue; } // e.g. too many aliases
     if (!obj || typeof obj !== 'object' || !obj.meta || typeof obj.meta !== 'object') { item.error = 'not an object: meta is missing'; continue; }
-    const kind = kindByType(kinds, obj.meta.apiType) || kindByName(kinds, obj.meta.apiType);
+    // Only the apiType, as humcli's decoding (a kind's name is not one).
+    const kind = kindByType(kinds, obj.meta.apiType);
     if (!kind) { item.error = `meta.apiType: unknown kind ${JSON.stringify(obj.meta.apiType ?? '')}`; continue; }
-    if (!obj.meta.id) { item.error = 'meta.id: required'; continue; }
     if (kind.scope !== 'cluster' && !obj.meta.group && defaults.g) obj.meta.group = defaults.g;
     if (kind.scope === 'namespace' && !obj.meta.namespace && defaults.ns) obj.meta.namespace = defaults.ns;
+    item.fields = identityErrors(kind, obj.meta);
+    if (item.fields.length) continue;
     item.obj = obj; item.kind = kind;
   }
   return out;
+}
+
+const dnsLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+// identityErrors checks what addresses the object, as humcli's
+// checkIdentity (internal/cli/manifest.go): id, and group and namespace
+// where the kind's scope needs them, each a DNS label. Without this an
+// empty group or namespace would turn the object's path into a wide
+// collection and the apply would touch another namespace's object.
+// It returns [{field, detail}], as the server's field errors.
+export function identityErrors(kind, m) {
+  const errs = [];
+  const check = (field, v, needed) => {
+    if (!needed) return;
+    if (v === undefined || v === null || v === '') errs.push({ field, detail: 'required' });
+    else if (typeof v !== 'string' || !dnsLabel.test(v)) errs.push({ field, detail: `invalid id ${JSON.stringify(v)} (want a DNS label)` });
+  };
+  check('meta.id', m.id, true);
+  check('meta.group', m.group, kind.scope !== 'cluster');
+  check('meta.namespace', m.namespace, kind.scope === 'namespace');
+  return errs;
 }
 
 // name is how a result names its object: kind/[group/][namespace/]id.
@@ -43,7 +68,10 @@ async function current(kind, obj, viaList) {
   const m = obj.meta;
   if (viaList) {
     const env = await get(collectionPath(kind, m.group, m.namespace));
-    return (Object.values(env.data || {})[0] || []).find((o) => o.meta.id === m.id) || null;
+    // The collection is the object's own place (prepare refused an empty
+    // scope); matching the place too keeps that true even so.
+    return (Object.values(env.data || {})[0] || []).find((o) => o.meta.id === m.id &&
+      (o.meta.group || '') === (m.group || '') && (o.meta.namespace || '') === (m.namespace || '')) || null;
   }
   try {
     return (await get(objectPath(kind, m))).data[kind.name];
@@ -56,19 +84,22 @@ async function current(kind, obj, viaList) {
 async function applyOnce(kind, obj, viaList) {
   const cur = await current(kind, obj, viaList);
   if (!cur) {
-    await post(collectionPath(kind, obj.meta.group, obj.meta.namespace), obj);
-    return 'created';
+    // The create's answer is the only one that carries a token's or a
+    // console link's secret (status.token, status.uiURL): keep it.
+    const env = await post(collectionPath(kind, obj.meta.group, obj.meta.namespace), obj);
+    return { result: 'created', obj: env?.data?.[kind.name] || null };
   }
   const next = structuredClone(obj);
   next.meta.annotations = { ...(cur.meta.annotations || {}), ...(obj.meta.annotations || {}) };
   if (Object.keys(next.meta.annotations).length === 0) delete next.meta.annotations;
   next.meta.resourceVersion = cur.meta.resourceVersion;
   const out = (await put(objectPath(kind, obj.meta), next)).data[kind.name];
-  return out?.meta?.resourceVersion === cur.meta.resourceVersion ? 'unchanged' : 'updated';
+  return { result: out?.meta?.resourceVersion === cur.meta.resourceVersion ? 'unchanged' : 'updated', obj: out || null };
 }
 
-// applyOne applies one prepared document: 'created', 'updated' or
-// 'unchanged', or throws the last ApiError. viaList: the caller may list
+// applyOne applies one prepared document: {result, obj}, result being
+// 'created', 'updated' or 'unchanged' and obj the server's answer, or
+// throws the last ApiError. viaList: the caller may list
 // the object's collection.
 export async function applyOne(kind, obj, viaList = false) {
   let err;

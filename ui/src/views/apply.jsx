@@ -11,7 +11,42 @@ import { kindByPlural, objectPath, objectRoute } from '../lib/kinds.js';
 import { applyOne, nameOf, order, prepare } from '../lib/applier.js';
 import { fieldLine } from '../lib/yamlerrors.js';
 import { useAccessCtx } from '../lib/whoami.js';
+import { secretsOf } from '../lib/secrets.js';
+import { writeClipboard } from '../consoles/clipboard.js';
 import { Editor } from './editor.jsx';
+
+// Secrets shows the one-time secrets of a create's answer (a token, a
+// console link): the server never shows them again.
+function Secrets({ items }) {
+  return (
+    <div class="secrets" role="group" aria-label="Secrets, shown only now">
+      <p class="warn"><strong>Shown only now:</strong> copy it before you leave this page; the server keeps no copy and will not show it again.</p>
+      <dl>
+        {items.map((s) => (
+          <div key={s.key}>
+            <dt>{s.label}</dt>
+            <dd>
+              <code data-testid="apply-secret" data-key={s.key}>{s.value}</code>{' '}
+              <CopyButton text={s.value} label={s.label} />
+              {s.href && <>{' '}<a href={s.href} target="_blank" rel="noopener noreferrer">open</a></>}
+            </dd>
+          </div>
+        ))}
+      </dl>
+    </div>
+  );
+}
+
+function CopyButton({ text, label }) {
+  const [done, setDone] = useState('');
+  const copy = async () => setDone((await writeClipboard(text)) ? 'copied' : 'copy failed: select the text and copy it');
+  return (
+    <>
+      <button type="button" data-testid="copy-secret" onClick={copy} aria-label={`Copy ${label}`}>Copy</button>
+      {done && <span class="muted" role="status"> {done}</span>}
+    </>
+  );
+}
 
 // editable drops what the server sets from an object read for editing.
 function editable(obj) {
@@ -39,30 +74,45 @@ export function Apply({ query }) {
 
   const run = async () => {
     setBusy(true);
-    const items = prepare(text, kinds, { g, ns });
     const marks = [], errors = [], results = [];
+    try {
+      await applyAll(text, marks, errors, results);
+    } catch (e) {
+      // Nothing outside applyOne should throw; if it does, say so rather
+      // than leave the button busy and the page silent.
+      errors.push(`apply stopped: ${e.message}`);
+    } finally {
+      setOut({ results, marks, errors });
+      setBusy(false);
+    }
+  };
+
+  const applyAll = async (text, marks, errors, results) => {
+    const items = prepare(text, kinds, { g, ns });
     for (const it of items) {
       for (const s of it.syntax) marks.push({ line: s.line, text: `YAML syntax: ${s.message}` });
+      for (const f of it.fields) marks.push({ line: fieldLine(text, it.doc, f.field).line, text: `${f.field}: ${f.detail}` });
       if (it.error) errors.push(`document at line ${it.line}: ${it.error}`);
     }
     if (marks.length || errors.length) {
       errors.push('nothing was applied: fix the errors above first');
-    } else {
-      for (const it of order(items)) {
-        const name = nameOf(it.kind, it.obj.meta);
-        try {
-          results.push({ name, result: await applyOne(it.kind, it.obj, can(who, 'list', it.kind.plural, it.obj.meta.group || '', it.obj.meta.namespace || '')), href: objectRoute(it.kind, it.obj.meta) });
-        } catch (e) {
-          results.push({ name, result: 'error', message: e.message });
-          if (e.fields?.length) {
-            for (const f of e.fields) marks.push({ line: fieldLine(text, it.doc, f.field).line, text: `${f.field}: ${f.detail}` });
-          } else errors.push(`${name}: ${e.message}`);
-        }
-      }
-      if (items.length === 0) errors.push('no objects: the text holds no YAML document');
+      return;
     }
-    setOut({ results, marks, errors });
-    setBusy(false);
+    for (const it of order(items)) {
+      const name = nameOf(it.kind, it.obj.meta);
+      try {
+        const viaList = can(who, 'list', it.kind.plural, it.obj.meta.group || '', it.obj.meta.namespace || '');
+        const { result, obj } = await applyOne(it.kind, it.obj, viaList);
+        const secrets = result === 'created' ? secretsOf(obj, location.origin) : [];
+        results.push({ name, result, href: objectRoute(it.kind, it.obj.meta), secrets });
+      } catch (e) {
+        results.push({ name, result: 'error', message: e.message });
+        if (e.fields?.length) {
+          for (const f of e.fields) marks.push({ line: fieldLine(text, it.doc, f.field).line, text: `${f.field}: ${f.detail}` });
+        } else errors.push(`${name}: ${e.message}`);
+      }
+    }
+    if (items.length === 0) errors.push('no objects: the text holds no YAML document');
   };
 
   return (
@@ -84,6 +134,7 @@ export function Apply({ query }) {
           {out.results.map((r, i) => (
             <li key={i} class={r.result === 'error' ? 'error' : ''}>
               {r.result === 'error' ? <>{r.name} error: {r.message}</> : <><a href={r.href}>{r.name}</a> {r.result}</>}
+              {r.secrets?.length > 0 && <Secrets items={r.secrets} />}
             </li>
           ))}
         </ol>

@@ -38,3 +38,34 @@ test('prepare reports a YAML syntax error at its line and sends nothing of that 
   assert.equal(items[0].obj, null);
   assert.ok(items[0].syntax.length > 0 && items[0].syntax[0].line >= 3, JSON.stringify(items[0].syntax));
 });
+
+test('prepare refuses a missing or bad group/namespace as humcli does, at the field', () => {
+  const text = `meta: {apiType: systemv0/virtualmachine, id: vm-ns2, group: g1}
+---
+meta: {apiType: systemv0/virtualmachine, id: vm1}
+---
+meta: {apiType: corev0/namespace, id: Bad_Id, group: g1}
+---
+meta: {apiType: virtualmachine, id: vm1, group: g1, namespace: ns1}
+`;
+  const items = prepare(text, kinds);
+  assert.deepEqual(items[0].fields, [{ field: 'meta.namespace', detail: 'required' }]);
+  assert.equal(items[0].obj, null, 'nothing is sent');
+  assert.deepEqual(items[1].fields.map((f) => f.field), ['meta.group', 'meta.namespace']);
+  assert.match(items[2].fields[0].detail, /invalid id "Bad_Id"/);
+  assert.match(items[3].error, /unknown kind "virtualmachine"/, 'a kind name is not an apiType');
+  assert.deepEqual(order(items), []);
+  // defaults fill the scope; then it passes
+  const ok = prepare(text.split('---')[1], kinds, { g: 'g1', ns: 'ns1' });
+  assert.deepEqual(ok[0].fields, []);
+  assert.ok(ok[0].obj);
+});
+
+test('prepare reports a document that cannot be converted instead of throwing', () => {
+  const bomb = 'a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n' +
+    'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n' +
+    'e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n';
+  const items = prepare(bomb, kinds);
+  assert.equal(items.length, 1);
+  assert.ok(items[0].error || items[0].syntax.length, JSON.stringify(items[0].error));
+});
