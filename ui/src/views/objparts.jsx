@@ -83,10 +83,14 @@ function RefLink({ who, kind, m }) {
 export function Dependencies({ who, kinds, kind, obj }) {
   const refs = refsOf(obj, kinds);
   const [back, setBack] = useState(null);
+  const [backErr, setBackErr] = useState(null);
   const key = `${kind.plural}/${obj.meta.group}/${obj.meta.namespace}/${obj.meta.id}`;
   useEffect(() => {
     const ctrl = new AbortController();
-    findReferrers(who, kinds, kind, obj, ctrl.signal).then(setBack, () => setBack([]));
+    setBack(null); setBackErr(null);
+    // A failed list must not read as "nothing uses it": say it failed.
+    // Only the abort of leaving the page is not worth a word.
+    findReferrers(who, kinds, kind, obj, ctrl.signal).then(setBack, (e) => !ctrl.signal.aborted && setBackErr(e));
     return () => ctrl.abort();
   }, [key]);
   return (
@@ -100,7 +104,8 @@ export function Dependencies({ who, kinds, kind, obj }) {
       <ul>
         {back?.map((b) => <li key={b.kind.plural + b.obj.meta.id}><RefLink who={who} kind={b.kind} m={b.obj.meta} /></li>)}
         {back && back.length === 0 && <li class="muted">nothing</li>}
-        {!back && <li class="muted">looking…</li>}
+        {!back && !backErr && <li class="muted">looking…</li>}
+        {backErr && <li role="alert" class="error">could not find what uses it: {backErr.message}</li>}
       </ul>
     </section>
   );

@@ -14,12 +14,17 @@ test('console paths: API, full page and link page', () => {
   assert.equal(closeText(4000, ''), 'closed (4000)');
 });
 
-test('power buttons wait while the VM moves', () => {
+test('power buttons: off whenever asked to run, on when asked off and not stopping', () => {
   const vm = (actionState, state) => ({ spec: { actionState }, status: { state } });
   assert.deepEqual(powerView(vm('PowerOn', 'Running')), { state: 'Running', busy: false, canOn: false, canOff: true });
   assert.deepEqual(powerView(vm('PowerOff', 'Stopped')), { state: 'Stopped', busy: false, canOn: true, canOff: false });
   assert.equal(powerView(vm('PowerOff', 'Running')).busy, true); // asked off, still running
-  assert.equal(powerView(vm('PowerOn', 'Starting')).canOff, false);
+  assert.equal(powerView(vm('PowerOn', 'Starting')).canOff, true, 'a starting VM may be stopped');
+  assert.equal(powerView(vm('PowerOn', 'Pending')).canOff, true, 'a VM stuck Pending may be stopped');
+  assert.deepEqual(powerView({ spec: { actionState: 'PowerOn' }, status: {} }), { state: '-', busy: true, canOn: false, canOff: true }, 'unplaced');
+  assert.equal(powerView(vm('PowerOff', 'Running')).canOff, false, 'already asked off');
+  assert.equal(powerView(vm('PowerOff', 'Stopping')).canOn, false);
+  assert.equal(powerView(vm('PowerOff', '')).canOn, true);
   assert.equal(powerView(vm('PowerOn', 'Error')).canOn, true);
   assert.equal(powerView({ spec: {}, status: {} }).state, '-');
 });
