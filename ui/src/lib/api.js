@@ -39,8 +39,7 @@ export function wsAuth(path) {
   return { url: base + path, protocols: tok ? ['binary', 'humstack.bearer.' + b64] : ['binary'] };
 }
 
-// request sends one API request with the session's credentials. A 401
-// ends the session (the token expired or was revoked).
+// request sends one API request with the session's credentials.
 export async function request(method, path, body, { signal } = {}) {
   const headers = { Accept: 'application/json' };
   const url = authorize(path, headers);
@@ -49,13 +48,17 @@ export async function request(method, path, body, { signal } = {}) {
     method, headers, signal, credentials: 'omit',
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  if (!resp.ok) throw await apiErrorOf(resp);
+  try { return await resp.json(); } catch { return null; /* not JSON: a proxy's page */ }
+}
+
+// apiErrorOf reads a failed answer's envelope into an ApiError (watch.js
+// uses it too). A 401 ends the session (the token expired or was revoked).
+export async function apiErrorOf(resp) {
   let env = null;
   try { env = await resp.json(); } catch { /* not JSON: a proxy's page */ }
-  if (!resp.ok) {
-    if (resp.status === 401) session.expired(env?.error || 'signed out');
-    throw new ApiError(resp.status, env?.reason, env?.error || resp.statusText, env?.fields);
-  }
-  return env;
+  if (resp.status === 401) session.expired(env?.error || 'signed out');
+  return new ApiError(resp.status, env?.reason, env?.error || resp.statusText, env?.fields);
 }
 
 export const get = (path, opts) => request('GET', path, undefined, opts);

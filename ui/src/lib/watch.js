@@ -13,11 +13,18 @@
 // and are marked not live (live: false) until a slot frees, then resume
 // from their last event id (the server replays what they missed). Over
 // HTTP/2 every watch streams.
+//
+// Stall detection: the server sends ": heartbeat" every 10 s so that a
+// client can tell a dead stream (a half-open connection after a suspend, a
+// NAT or proxy that dropped it) from a quiet one; reader.read() alone would
+// wait for ever. A stream that brings no byte for timing.stallMs is
+// aborted and resumed from its last event; meanwhile the table says it is
+// reconnecting. timing is exported for the unit tests.
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, authorize, get } from './api.js';
+import { ApiError, apiErrorOf, authorize, get } from './api.js';
 import { sseParser } from './sse.js';
-import { session } from './session.js';
 
+export const timing = { stallMs: 30000, backoffMs: 1000, maxBackoffMs: 15000, healthyMs: 30000 };
 const watches = new Map();
 const STREAMS_H1 = 4;
 let seq = 0;
@@ -44,10 +51,13 @@ function schedule() {
   });
 }
 
+// waitActive resolves when a slot frees for w (or the watch ends); its
+// abort listener goes with it, so pauses leave nothing behind.
 function waitActive(w, signal) {
   return new Promise((res) => {
-    w.wake = res;
-    signal.addEventListener('abort', res, { once: true });
+    const done = () => { signal.removeEventListener('abort', done); w.wake = null; res(); };
+    w.wake = done;
+    signal.addEventListener('abort', done, { once: true });
   });
 }
 
@@ -58,13 +68,15 @@ const byPlace = (a, b) => keyOf(a).localeCompare(keyOf(b));
 
 function sleep(ms, signal) {
   return new Promise((res) => {
-    const t = setTimeout(res, ms);
-    signal.addEventListener('abort', () => { clearTimeout(t); res(); }, { once: true });
+    const wake = () => { clearTimeout(t); res(); };
+    const t = setTimeout(() => { signal.removeEventListener('abort', wake); res(); }, ms);
+    signal.addEventListener('abort', wake, { once: true });
   });
 }
 
 function emit(w) {
-  w.snapshot = { items: [...w.items.values()].sort(byPlace), loaded: w.loaded, error: w.error, live: w.active && w.loaded };
+  w.snapshot = { items: [...w.items.values()].sort(byPlace), loaded: w.loaded, error: w.error,
+    live: w.active && w.loaded && !w.reconnecting, reconnecting: w.active && w.loaded && w.reconnecting };
   w.listeners.forEach((_, f) => f(w.snapshot));
 }
 
@@ -72,42 +84,61 @@ function emit(w) {
 const fatal = (err) => err instanceof ApiError && [400, 401, 403, 404, 405].includes(err.status);
 
 // stream follows the collection from w.rv, keeping w.rv at the last event.
-async function stream(w, signal) {
+// It returns how it ended: 'closed' (the server ended it), 'stalled' (no
+// byte for timing.stallMs) or 'bad' (an event that does not parse: the
+// caller lists again); it throws on a refused or broken request.
+async function stream(w, ctrl) {
   const headers = { Accept: 'text/event-stream' };
   if (w.rv) headers['Last-Event-ID'] = w.rv;
   const path = w.path + (w.path.includes('?') ? '&' : '?') + 'watch=true&resourceVersion=' + encodeURIComponent(w.rv || '0');
-  const resp = await fetch(authorize(path, headers), { headers, signal, credentials: 'omit', cache: 'no-store' });
-  if (!resp.ok) {
-    let env = null;
-    try { env = await resp.json(); } catch { /* not JSON */ }
-    if (resp.status === 401) session.expired(env?.error || 'signed out');
-    throw new ApiError(resp.status, env?.reason, env?.error || resp.statusText, env?.fields);
-  }
-  w.error = null;
-  emit(w);
-  const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
-  const feed = sseParser((ev) => {
-    if (ev.id) w.rv = ev.id;
-    let msg;
-    try { msg = JSON.parse(ev.data); } catch { return; }
-    if (!msg?.object?.meta) return;
-    if (msg.type === 'DELETED') w.items.delete(keyOf(msg.object));
-    else w.items.set(keyOf(msg.object), msg.object);
-  });
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    const before = w.rv;
-    feed(value);
-    if (w.rv !== before) emit(w);
+  let ended = '', timer = null;
+  const stop = (why) => { ended = ended || why; ctrl.abort(); };
+  const arm = () => { clearTimeout(timer); timer = setTimeout(() => stop('stalled'), timing.stallMs); };
+  arm(); // the answer's headers count too
+  try {
+    const resp = await fetch(authorize(path, headers), { headers, signal: ctrl.signal, credentials: 'omit', cache: 'no-store' });
+    if (!resp.ok) throw await apiErrorOf(resp);
+    w.error = null; w.reconnecting = false;
+    emit(w);
+    const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
+    const feed = sseParser((ev) => {
+      if (ended) return;
+      let msg;
+      try { msg = JSON.parse(ev.data); } catch { msg = null; }
+      if (!msg?.object?.meta) {
+        // Its id is past it: resuming would never replay it. List again.
+        w.error = new Error('a watch event could not be read; listing again');
+        stop('bad');
+        return;
+      }
+      if (ev.id) w.rv = ev.id;
+      w.events++;
+      if (msg.type === 'DELETED') w.items.delete(keyOf(msg.object));
+      else w.items.set(keyOf(msg.object), msg.object);
+    });
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return ended || 'closed';
+      arm(); // any byte, a heartbeat comment included
+      const before = w.events;
+      feed(value);
+      if (w.events !== before || ended) emit(w);
+      if (ended) return ended;
+    }
+  } catch (err) {
+    if (ended) return ended;
+    throw err;
+  } finally {
+    clearTimeout(timer);
   }
 }
 
 async function run(w) {
   const { signal } = w.ctrl;
-  let backoff = 1000;
+  let backoff = timing.backoffMs;
   w.rv = null;
   while (!signal.aborted) {
+    let healthy = false;
     try {
       if (w.rv === null) {
         const env = await get(w.path, { signal });
@@ -119,32 +150,44 @@ async function run(w) {
       }
       if (!w.active) { await waitActive(w, signal); continue; }
       w.streamCtrl = new AbortController();
-      const stop = () => w.streamCtrl.abort();
+      const ctrl = w.streamCtrl;
+      const stop = () => ctrl.abort();
       signal.addEventListener('abort', stop, { once: true });
-      try { await stream(w, w.streamCtrl.signal); } finally { signal.removeEventListener('abort', stop); }
-      backoff = 1000;
+      const began = Date.now(), events = w.events;
+      let how;
+      try { how = await stream(w, ctrl); } finally { signal.removeEventListener('abort', stop); }
+      if (signal.aborted) return;
+      if (!w.active) continue; // paused by the budget: wait for a slot
+      if (how === 'bad') w.rv = null;
+      // A stream that lived or brought events resets the backoff; one
+      // that a server or proxy closes at once does not (no reconnect storm).
+      healthy = how !== 'bad' && (w.events > events || Date.now() - began >= timing.healthyMs);
+      w.reconnecting = true;
+      emit(w);
     } catch (err) {
       if (signal.aborted) return;
       if (!w.active) continue; // paused by the budget: wait for a slot
       if (err instanceof ApiError && err.status === 410) { w.rv = null; continue; }
       w.error = err;
+      w.reconnecting = !fatal(err) && w.loaded;
       emit(w);
       if (fatal(err)) return;
     }
+    if (healthy) backoff = timing.backoffMs;
     await sleep(backoff, signal);
-    backoff = Math.min(backoff * 2, 15000);
+    backoff = healthy ? timing.backoffMs : Math.min(backoff * 2, timing.maxBackoffMs);
   }
 }
 
-// subscribe calls f with {items, loaded, error, live} now and on every
+// subscribe calls f with {items, loaded, error, live, reconnecting} now and on every
 // change of the collection at path; prio orders the watches for the
 // stream budget (higher first). It returns the unsubscribe function.
 export function subscribe(path, f, prio = 1) {
   let w = watches.get(path);
   if (!w) {
     w = { path, items: new Map(), loaded: false, error: null, listeners: new Map(), ctrl: new AbortController(),
-      active: false, prio, seq: seq++ };
-    w.snapshot = { items: [], loaded: false, error: null, live: false };
+      active: false, reconnecting: false, events: 0, prio, seq: seq++ };
+    w.snapshot = { items: [], loaded: false, error: null, live: false, reconnecting: false };
     watches.set(path, w);
     run(w);
   }
@@ -162,7 +205,7 @@ export function subscribe(path, f, prio = 1) {
   };
 }
 
-const empty = { items: [], loaded: false, error: null, live: false };
+const empty = { items: [], loaded: false, error: null, live: false, reconnecting: false };
 
 // useList returns the live {items, loaded, error, live} of the collection
 // at path (an API path); a null path lists nothing. prio: see subscribe

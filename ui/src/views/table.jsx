@@ -15,7 +15,7 @@ export function rowLink(kind, o) {
 
 // KindTable lists kind at path; wide: the path spans namespaces (or groups).
 export function KindTable({ kind, path, wide = false, heading = true, prio = 1 }) {
-  const { items, loaded, error, live } = useList(path, prio);
+  const { items, loaded, error, live, reconnecting } = useList(path, prio);
   const spansNs = wide && kind.scope === 'namespace';
   const spansGroups = wide && kind.scope !== 'cluster' && /^\/api\/v0\/[^/]+$/.test(path);
   const hasProgress = items.some((o) => transferOf(o.status));
@@ -23,7 +23,8 @@ export function KindTable({ kind, path, wide = false, heading = true, prio = 1 }
   return (
     <section class="kind-list" aria-labelledby={id}>
       {heading && <h2 id={id}>{kind.plural} <span class="count">{loaded ? items.length : ''}</span></h2>}
-      {loaded && !live && !error && <p class="muted">Not live: too many watches for an HTTP/1.1 connection (the rest are live); it resumes when you leave another list.</p>}
+      {reconnecting && <p role="status" class="warn" data-testid="list-reconnecting">Reconnecting: live updates stopped; resuming from the last change seen…</p>}
+      {loaded && !live && !reconnecting && !error && <p class="muted">Not live: too many watches for an HTTP/1.1 connection (the rest are live); it resumes when you leave another list.</p>}
       {error && <p role="alert" class="error">{error.message}</p>}
       <div class="table-wrap">
         <table data-testid={`list-${kind.plural}`} aria-labelledby={heading ? id : undefined} aria-label={heading ? undefined : kind.plural}>
