@@ -72,6 +72,7 @@ export default function SerialConsole({ group, namespace, id, height }) {
     return () => {
       d1.dispose(); d2.dispose(); ro.disconnect();
       ws.onclose = null;
+      ws.onmessage = null; // the terminal is disposed below
       ws.close(1000, 'console closed');
       term.dispose();
       termRef.current = null;

@@ -11,6 +11,7 @@ import { closeText, vmPath, whyRefused } from './paths.js';
 export default function VNCConsole({ group, namespace, id, height }) {
   const box = useRef(null);
   const rfbRef = useRef(null);
+  const focusBtn = useRef(null);
   const [status, setStatus] = useState('connecting');
   const [clip, setClip] = useState('');
   const [note, setNote] = useState('');
@@ -19,9 +20,12 @@ export default function VNCConsole({ group, namespace, id, height }) {
     const path = vmPath(group, namespace, id) + '/ws';
     const { url, protocols } = wsAuth(path);
     const ws = new WebSocket(url, protocols);
-    let closed = '', opened = false;
+    let closed = '', opened = false, gone = false;
     ws.addEventListener('open', () => { opened = true; });
+    // gone: the page left; no reason to ask the server why (a request
+    // after the page is gone) and no state to set.
     const closing = new Promise((res) => ws.addEventListener('close', async (e) => {
+      if (gone) { res(); return; }
       const why = opened || e.reason ? '' : await whyRefused(get, path);
       closed = why || closeText(e.code, e.reason);
       res();
@@ -35,12 +39,30 @@ export default function VNCConsole({ group, namespace, id, height }) {
     rfb.addEventListener('disconnect', async (e) => {
       rfbRef.current = null;
       await closing;
+      if (gone) return;
       setStatus('closed: ' + (closed || (e.detail.clean ? 'disconnected' : 'connection lost')));
     });
     rfb.addEventListener('securityfailure', (e) => setNote('security failure: ' + (e.detail.reason || e.detail.status)));
     rfb.addEventListener('credentialsrequired', () => setNote('the VNC server asks for a password; humstack\'s VMs have none'));
     rfb.addEventListener('clipboard', (e) => { setClip(e.detail.text); setNote('the guest copied text'); });
+    // Keyboard access: noVNC makes its canvas unreachable by Tab
+    // (tabIndex -1) and, once focused, keeps every key for the guest, Tab
+    // included. So the canvas joins the Tab order, and Ctrl+Shift+X (as in
+    // the serial console) leaves it: a capture listener on the box sees
+    // the key before noVNC's listener on the canvas.
+    const canvas = box.current.querySelector('canvas');
+    if (canvas) canvas.tabIndex = 0;
+    const leave = (e) => {
+      if (e.ctrlKey && e.shiftKey && !e.altKey && e.key.toLowerCase() === 'x') {
+        e.preventDefault(); e.stopPropagation();
+        focusBtn.current?.focus();
+      }
+    };
+    const boxEl = box.current;
+    boxEl.addEventListener('keydown', leave, true);
     return () => {
+      gone = true;
+      boxEl.removeEventListener('keydown', leave, true);
       if (rfbRef.current) rfbRef.current.disconnect();
       rfbRef.current = null;
     };
@@ -58,11 +80,13 @@ export default function VNCConsole({ group, namespace, id, height }) {
     <div class="console">
       <div class="console-bar" role="toolbar" aria-label="VNC console">
         <span data-testid="console-status" role="status" class="console-status">{status}</span>
+        <button type="button" data-testid="vnc-focus" ref={focusBtn} onClick={() => rfbRef.current?.focus()}>Focus screen</button>
         <button type="button" data-testid="ctrl-alt-del" onClick={cad} disabled={!live}>Send Ctrl-Alt-Del</button>
         <span class="muted" aria-live="polite">{note}</span>
       </div>
       <div data-testid="vnc-console" class="vnc-box" ref={box} style={height ? { height } : undefined}
         aria-label={`Screen of ${id}`} />
+      <p class="muted small">The screen keeps every key, Tab included, for the guest: Ctrl+Shift+X leaves it.</p>
       <div class="clipboard">
         <label for="vnc-clipboard">Clipboard (to and from the guest)</label>
         <textarea id="vnc-clipboard" data-testid="clipboard" rows="2" value={clip}
