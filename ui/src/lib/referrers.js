@@ -25,14 +25,31 @@ export function candidates(who, kinds, kind, obj) {
   return kinds.filter((k) => ok(k) && k.plural !== 'events').map((k) => ({ kind: k, path: `/api/v0/${k.plural}` }));
 }
 
+// contentLists returns [{kind, path}] to list for what is inside a group
+// or namespace (kind is group or namespace, obj the object): the kinds the
+// caller may list there, at that place only.
+export function contentLists(who, kinds, kind, obj) {
+  const g = kind.name === 'group' ? obj.meta.id : obj.meta.group;
+  const ns = kind.name === 'namespace' ? obj.meta.id : '';
+  return ns
+    ? kindsAt(who, kinds, 'namespace', g, ns).map((k) => ({ kind: k, path: collectionPath(k, g, ns) }))
+    : kinds.filter((k) => k.scope !== 'cluster' && can(who, 'list', k.plural, g)).map((k) => ({ kind: k, path: collectionPath(k, g) }));
+}
+
+// listAll reads every list of [{kind, path}] into [{kind, obj}] kept by
+// keep(kind, obj); one failure fails the whole (no partial answer passed
+// off as complete).
+export async function listAll(lists, keep, signal) {
+  const out = [];
+  await Promise.all(lists.map(async ({ kind: k, path }) => {
+    const env = await get(path, { signal });
+    for (const o of Object.values(env.data || {})[0] || []) if (keep(k, o)) out.push({ kind: k, obj: o });
+  }));
+  return out;
+}
+
 // findReferrers lists [{kind, obj}] referring to obj (of kind).
 export async function findReferrers(who, kinds, kind, obj, signal) {
-  const out = [];
-  await Promise.all(candidates(who, kinds, kind, obj).map(async ({ kind: k, path }) => {
-    const env = await get(path, { signal });
-    for (const o of Object.values(env.data || {})[0] || []) {
-      if (refersTo(o, kinds, kind, obj)) out.push({ kind: k, obj: o });
-    }
-  }));
+  const out = await listAll(candidates(who, kinds, kind, obj), (k, o) => refersTo(o, kinds, kind, obj), signal);
   return out.sort((a, b) => a.kind.rank - b.kind.rank || a.obj.meta.id.localeCompare(b.obj.meta.id));
 }

@@ -4,25 +4,15 @@
 // them, or they lose what they use). Then DELETE; a 202 (finalizers
 // remain) shows the object's live state until it is gone.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { can, kindsAt } from '../lib/access.js';
-import { del, get } from '../lib/api.js';
-import { collectionPath, objectPath } from '../lib/kinds.js';
-import { findReferrers } from '../lib/referrers.js';
+import { del } from '../lib/api.js';
+import { objectPath } from '../lib/kinds.js';
+import { contentLists, findReferrers, listAll } from '../lib/referrers.js';
 import { useAccessCtx } from '../lib/whoami.js';
 import { stateOf } from './cells.jsx';
 
 // contents lists [{kind, obj}] inside a group or namespace.
 async function contents(who, kinds, kind, obj, signal) {
-  const g = kind.name === 'group' ? obj.meta.id : obj.meta.group;
-  const ns = kind.name === 'namespace' ? obj.meta.id : '';
-  const lists = ns
-    ? kindsAt(who, kinds, 'namespace', g, ns).map((k) => [k, collectionPath(k, g, ns)])
-    : kinds.filter((k) => k.scope !== 'cluster' && can(who, 'list', k.plural, g)).map((k) => [k, collectionPath(k, g)]);
-  const out = [];
-  await Promise.all(lists.map(async ([k, path]) => {
-    const env = await get(path, { signal });
-    for (const o of Object.values(env.data || {})[0] || []) out.push({ kind: k, obj: o });
-  }));
+  const out = await listAll(contentLists(who, kinds, kind, obj), () => true, signal);
   return out.sort((a, b) => b.kind.rank - a.kind.rank || a.obj.meta.id.localeCompare(b.obj.meta.id));
 }
 

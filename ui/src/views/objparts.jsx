@@ -85,14 +85,20 @@ export function Dependencies({ who, kinds, kind, obj }) {
   const [back, setBack] = useState(null);
   const [backErr, setBackErr] = useState(null);
   const key = `${kind.plural}/${obj.meta.group}/${obj.meta.namespace}/${obj.meta.id}`;
+  // A cluster object may be used from anywhere: finding out lists every
+  // kind cluster-wide, so it waits for the user to ask.
+  const onDemand = kind.scope === 'cluster';
+  const [askedKey, setAskedKey] = useState('');
+  const asked = askedKey === key;
   useEffect(() => {
-    const ctrl = new AbortController();
     setBack(null); setBackErr(null);
+    if (onDemand && !asked) return undefined;
+    const ctrl = new AbortController();
     // A failed list must not read as "nothing uses it": say it failed.
     // Only the abort of leaving the page is not worth a word.
     findReferrers(who, kinds, kind, obj, ctrl.signal).then(setBack, (e) => !ctrl.signal.aborted && setBackErr(e));
     return () => ctrl.abort();
-  }, [key]);
+  }, [key, asked]);
   return (
     <section data-testid="dependencies" aria-labelledby="h-deps"><h2 id="h-deps">Dependencies</h2>
       <h3>Uses</h3>
@@ -104,7 +110,8 @@ export function Dependencies({ who, kinds, kind, obj }) {
       <ul>
         {back?.map((b) => <li key={b.kind.plural + b.obj.meta.id}><RefLink who={who} kind={b.kind} m={b.obj.meta} /></li>)}
         {back && back.length === 0 && <li class="muted">nothing</li>}
-        {!back && !backErr && <li class="muted">looking…</li>}
+        {!back && !backErr && onDemand && !asked && <li><button type="button" data-testid="find-referrers" onClick={() => setAskedKey(key)}>Find what uses it</button> <span class="muted">(lists every kind cluster-wide)</span></li>}
+        {!back && !backErr && (!onDemand || asked) && <li class="muted">looking…</li>}
         {backErr && <li role="alert" class="error">could not find what uses it: {backErr.message}</li>}
       </ul>
     </section>

@@ -1,8 +1,8 @@
 // A live table of one kind's objects (the watch keeps it current): ID,
 // name, state, Ready, node, age, and the transfer progress when an object
 // has one. Generic over kinds; rows link to the object page (a group's or
-// namespace's row to its page). data-testid: list-<plural>, row-<id> (or
-// row-<ns>-<id> when the list spans namespaces), state.
+// namespace's row to its page). data-testid: list-<plural>, rows (see
+// rowTestId), state.
 import { objectRoute, placeRoute } from '../lib/kinds.js';
 import { useList } from '../lib/watch.js';
 import { Progress, ReadyCell, age, nodeOf, stateOf, transferOf } from './cells.jsx';
@@ -11,6 +11,13 @@ export function rowLink(kind, o) {
   if (kind.name === 'group') return placeRoute(o.meta.id);
   if (kind.name === 'namespace') return placeRoute(o.meta.group, o.meta.id);
   return objectRoute(kind, o.meta);
+}
+
+// rowTestId names a row uniquely within its list: row-<id>; when the list
+// spans namespaces row-<ns>-<id>; when it spans groups (a cluster-wide
+// list of a group or namespaced kind) row-<g>-<id> or row-<g>-<ns>-<id>.
+export function rowTestId(m, spansGroups, spansNs) {
+  return 'row-' + [spansGroups && m.group, spansNs && m.namespace, m.id].filter(Boolean).join('-');
 }
 
 // KindTable lists kind at path; wide: the path spans namespaces (or groups).
@@ -38,7 +45,7 @@ export function KindTable({ kind, path, wide = false, heading = true, prio = 1 }
           <tbody>
             {items.map((o) => (
               <tr key={`${o.meta.group}/${o.meta.namespace}/${o.meta.id}`}
-                data-testid={spansNs ? `row-${o.meta.namespace}-${o.meta.id}` : `row-${o.meta.id}`}>
+                data-testid={rowTestId(o.meta, spansGroups, spansNs)}>
                 {spansGroups && <td>{o.meta.group}</td>}
                 {spansNs && <td>{o.meta.namespace}</td>}
                 <td><a href={rowLink(kind, o)}>{o.meta.id}</a></td>
