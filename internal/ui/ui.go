@@ -32,7 +32,7 @@ const Prefix = "/ui/"
 // browsers never send; no-referrer keeps any URL out of other requests.
 var securityHeaders = map[string]string{
 	"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
-		"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; " +
+		"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'none'; " +
 		"frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
 	"X-Content-Type-Options":     "nosniff",
 	"X-Frame-Options":            "DENY",
