@@ -50,8 +50,11 @@ export default function VNCConsole({ group, namespace, id, height }) {
     // included. So the canvas joins the Tab order, and Ctrl+Shift+X (as in
     // the serial console) leaves it: a capture listener on the box sees
     // the key before noVNC's listener on the canvas.
-    const canvas = box.current.querySelector('canvas');
-    if (canvas) canvas.tabIndex = 0;
+    // noVNC adds its canvas a moment after the RFB is made: watch for it.
+    const tabbable = () => box.current?.querySelectorAll('canvas').forEach((c) => { c.tabIndex = 0; });
+    const mo = new MutationObserver(tabbable);
+    mo.observe(box.current, { childList: true, subtree: true });
+    tabbable();
     const leave = (e) => {
       if (e.ctrlKey && e.shiftKey && !e.altKey && e.key.toLowerCase() === 'x') {
         e.preventDefault(); e.stopPropagation();
@@ -62,6 +65,7 @@ export default function VNCConsole({ group, namespace, id, height }) {
     boxEl.addEventListener('keydown', leave, true);
     return () => {
       gone = true;
+      mo.disconnect();
       boxEl.removeEventListener('keydown', leave, true);
       if (rfbRef.current) rfbRef.current.disconnect();
       rfbRef.current = null;
