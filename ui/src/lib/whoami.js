@@ -12,8 +12,11 @@ let cache = { cred: null, promise: null };
 export function loadWhoami() {
   const cred = session.link() || session.token();
   if (cache.cred !== cred || !cache.promise) {
-    cache = { cred, promise: get('/api/v0/whoami').then((env) => env.data.whoami) };
-    cache.promise.catch(() => { cache = { cred: null, promise: null }; });
+    const promise = get('/api/v0/whoami').then((env) => env.data.whoami);
+    cache = { cred, promise };
+    // A failure forgets this answer only: a late failure of an old
+    // credential must not wipe the new one's.
+    promise.catch(() => { if (cache.promise === promise) cache = { cred: null, promise: null }; });
   }
   return cache.promise;
 }

@@ -48,8 +48,10 @@ function Capture({ env }) {
   const [copy, setCopy] = useState(g.copy || '');
   const [memory, setMemory] = useState(true);
   const [msg, setMsg] = useState(null);
+  const [busy, setBusy] = useState(false);
   const capture = async () => {
-    setMsg(null);
+    if (busy) return; // a second capture token would restart the capture
+    setMsg(null); setBusy(true);
     const path = `/api/v0/groups/${enc(env.meta.group)}/environments/${enc(env.meta.id)}`;
     try {
       for (let attempt = 0; ; attempt++) {
@@ -66,6 +68,8 @@ function Capture({ env }) {
       setMsg({ ok: true, text: 'capture asked' });
     } catch (e) {
       setMsg({ ok: false, text: e.message });
+    } finally {
+      setBusy(false);
     }
   };
   return (
@@ -78,7 +82,7 @@ function Capture({ env }) {
         {names.map((n) => <option key={n} value={n}>{n}</option>)}
       </select></label>{' '}
       <label><input type="checkbox" checked={memory} onChange={(e) => setMemory(e.currentTarget.checked)} /> with memory (warm resets)</label>{' '}
-      <button type="button" data-testid="capture" onClick={capture}>Capture golden state</button>
+      <button type="button" data-testid="capture" onClick={capture} disabled={busy}>{busy ? 'Asking…' : 'Capture golden state'}</button>
       {msg && <span role={msg.ok ? 'status' : 'alert'} class={msg.ok ? 'muted' : 'error'}> {msg.text}</span>}
     </div>
   );

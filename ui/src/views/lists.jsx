@@ -67,11 +67,12 @@ function PlaceHeader({ kind, g, ns = '' }) {
   let path = null;
   if (kind.name === 'group' && t.listGroups) path = '/api/v0/groups';
   if (kind.name === 'namespace') path = t.listAllNamespaces ? '/api/v0/namespaces' : mayList(who, kind, g) ? collectionPath(kind, g) : null;
-  const { items } = useList(path, 0);
+  const { items, error } = useList(path, 0);
   const obj = items.find((o) => o.meta.id === id && (kind.name === 'group' || o.meta.group === g));
   return (
     <header class="place">
       <h1>{kind.name} {ns ? `${g}/${ns}` : g}</h1>
+      {error && <p role="alert" class="error">{error.message}</p>}
       {obj && <p>State: <span data-testid="place-state">{stateOf(obj)}</span>{obj.status?.message ? ` — ${obj.status.message}` : ''}</p>}
       <p class="actions">
         {obj && <a href={objectRoute(kind, obj.meta)}>Details</a>}

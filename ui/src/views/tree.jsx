@@ -22,6 +22,7 @@ function TreeGroup({ g, namespaces, listPath, current }) {
     <li>
       <a href={href} data-testid={`tree-group-${g}`} class="tree-group" aria-current={current === href ? 'page' : undefined}>{g}</a>
       {names.size > 0 && <ul>{[...names].sort().map((ns) => <NsLink key={ns} g={g} ns={ns} current={current} />)}</ul>}
+      {live.error && <p role="alert" class="error small">namespaces: {live.error.message}</p>}
     </li>
   );
 }
@@ -41,7 +42,9 @@ export function Tree({ who, current }) {
           namespaces={t.listAllNamespaces ? [...gr.namespaces, ...nsOf(gr.name)] : gr.namespaces}
           listPath={!t.listAllNamespaces && gr.listNamespaces ? `/api/v0/groups/${encodeURIComponent(gr.name)}/namespaces` : null} />
       ))}
-      {list.length === 0 && <li class="muted">{groups.loaded || !t.listGroups ? 'no groups' : 'loading…'}</li>}
+      {groups.error && <li role="alert" class="error">groups: {groups.error.message}</li>}
+      {all.error && <li role="alert" class="error">namespaces: {all.error.message}</li>}
+      {list.length === 0 && !groups.error && <li class="muted">{groups.loaded || !t.listGroups ? 'no groups' : 'loading…'}</li>}
     </ul>
   );
 }
