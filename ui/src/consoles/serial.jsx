@@ -19,6 +19,7 @@ export default function SerialConsole({ group, namespace, id, height }) {
   const termRef = useRef(null);
   const copyBtn = useRef(null);
   const [status, setStatus] = useState('connecting');
+  const [attempt, setAttempt] = useState(0); // Reconnect: a new session
   const [note, setNote] = useState('');
   const [manual, setManual] = useState(null); // the paste box's text, or null when closed
 
@@ -77,7 +78,7 @@ export default function SerialConsole({ group, namespace, id, height }) {
       term.dispose();
       termRef.current = null;
     };
-  }, [group, namespace, id]);
+  }, [group, namespace, id, attempt]);
 
   const sendManual = (e) => {
     e.preventDefault();
@@ -89,6 +90,7 @@ export default function SerialConsole({ group, namespace, id, height }) {
     <div class="console">
       <div class="console-bar" role="toolbar" aria-label="Serial console">
         <span data-testid="console-status" role="status" class="console-status">{status}</span>
+        {status.startsWith('closed') && <button type="button" data-testid="reconnect" onClick={() => { setStatus('connecting'); setAttempt((n) => n + 1); }}>Reconnect</button>}
         <button type="button" ref={copyBtn} data-testid="copy" onClick={copy} title="Ctrl+Shift+C">Copy</button>
         <button type="button" data-testid="paste" onClick={paste} title="Ctrl+Shift+V">Paste</button>
         <span class="muted" aria-live="polite">{note}</span>

@@ -13,6 +13,7 @@ export default function VNCConsole({ group, namespace, id, height }) {
   const rfbRef = useRef(null);
   const focusBtn = useRef(null);
   const [status, setStatus] = useState('connecting');
+  const [attempt, setAttempt] = useState(0); // Reconnect: a new session
   const [clip, setClip] = useState('');
   const [note, setNote] = useState('');
 
@@ -70,7 +71,7 @@ export default function VNCConsole({ group, namespace, id, height }) {
       if (rfbRef.current) rfbRef.current.disconnect();
       rfbRef.current = null;
     };
-  }, [group, namespace, id]);
+  }, [group, namespace, id, attempt]);
 
   const send = () => {
     if (!rfbRef.current) return;
@@ -84,6 +85,7 @@ export default function VNCConsole({ group, namespace, id, height }) {
     <div class="console">
       <div class="console-bar" role="toolbar" aria-label="VNC console">
         <span data-testid="console-status" role="status" class="console-status">{status}</span>
+        {status.startsWith('closed') && <button type="button" data-testid="reconnect" onClick={() => { setStatus('connecting'); setAttempt((n) => n + 1); }}>Reconnect</button>}
         <button type="button" data-testid="vnc-focus" ref={focusBtn} onClick={() => rfbRef.current?.focus()}>Focus screen</button>
         <button type="button" data-testid="ctrl-alt-del" onClick={cad} disabled={!live}>Send Ctrl-Alt-Del</button>
         <span class="muted" aria-live="polite">{note}</span>

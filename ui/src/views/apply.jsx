@@ -72,6 +72,13 @@ export function Apply({ query }) {
         (e) => setOut({ results: [], marks: [], errors: [e.message] }));
   }, [editKind?.plural, editId]);
 
+  // An edit moves lines under the marks: they would point at the wrong
+  // ones, so they go (the results and other errors stay).
+  const edit = (t) => {
+    setText(t);
+    if (out.marks.length) setOut({ ...out, marks: [] });
+  };
+
   const run = async () => {
     setBusy(true);
     const marks = [], errors = [], results = [];
@@ -122,7 +129,7 @@ export function Apply({ query }) {
         <label for="apply-g">Default group</label> <input id="apply-g" value={g} onInput={(e) => setG(e.currentTarget.value)} size={12} />
         {' '}<label for="apply-ns">Default namespace</label> <input id="apply-ns" value={ns} onInput={(e) => setNs(e.currentTarget.value)} size={12} />
       </p>
-      <Editor value={text} onInput={setText} marks={out.marks} label="YAML documents, separated by ---" />
+      <Editor value={text} onInput={edit} marks={out.marks} label="YAML documents, separated by ---" />
       <p class="actions">
         <button type="button" data-testid="apply" onClick={run} disabled={busy || !text.trim()}>{busy ? 'Applying…' : 'Apply'}</button>
       </p>
