@@ -7,7 +7,7 @@ import { consoleHref, vmPath } from './paths.js';
 import { useGet } from './useget.js';
 import { ConsoleGate } from './gate.jsx';
 import { useList } from '../lib/watch.js';
-import { can } from '../lib/access.js';
+import { canWatch } from '../lib/access.js';
 import { useAccessCtx } from '../lib/whoami.js';
 
 const enc = encodeURIComponent;
@@ -17,7 +17,7 @@ function ConsolePage({ group, namespace, id, which }) {
   // The VM's state, live when the caller may watch the namespace's VMs
   // (the console waits for Running).
   const { who } = useAccessCtx();
-  const watch = who && can(who, 'list', 'virtualmachines', group, namespace) && can(who, 'watch', 'virtualmachines', group, namespace);
+  const watch = who && canWatch(who, 'virtualmachines', group, namespace);
   const { items } = useList(watch ? vmPath(group, namespace, id).replace(/\/[^/]+$/, '') : null);
   const vm = items.find((o) => o.meta.id === id) || data?.virtualmachine;
   const other = which === 'serial' ? 'vnc' : 'serial';

@@ -21,6 +21,10 @@ export function can(who, verb, plural, g = '', ns = '') {
   return who.scopes.some((s) => covers(s, g, ns) && (s.kinds?.[plural] || []).includes(verb));
 }
 
+// canWatch says whether who may list and watch plural at (g, ns): what a
+// live list (lib/watch.js) needs.
+export const canWatch = (who, plural, g = '', ns = '') => can(who, 'list', plural, g, ns) && can(who, 'watch', plural, g, ns);
+
 // canAnywhere says whether some scope grants verb on plural (the wide
 // collections, e.g. /api/v0/events, are filtered per item).
 export function canAnywhere(who, verb, plural) {
@@ -30,7 +34,7 @@ export function canAnywhere(who, verb, plural) {
 // kindsAt returns the kinds of a level ('cluster', 'group', 'namespace')
 // the caller may list (and watch) at the place (g, ns), in rank order.
 export function kindsAt(who, kinds, level, g = '', ns = '') {
-  return kinds.filter((k) => k.scope === level && can(who, 'list', k.plural, g, ns) && can(who, 'watch', k.plural, g, ns))
+  return kinds.filter((k) => k.scope === level && canWatch(who, k.plural, g, ns))
     .sort((a, b) => a.rank - b.rank || a.plural.localeCompare(b.plural));
 }
 
@@ -50,11 +54,11 @@ export function treeOf(who) {
     if (s.namespace) groups.get(s.group).namespaces.add(s.namespace);
   }
   return {
-    listGroups: can(who, 'list', 'groups') && can(who, 'watch', 'groups'),
-    listAllNamespaces: can(who, 'list', 'namespaces') && can(who, 'watch', 'namespaces'),
+    listGroups: canWatch(who, 'groups'),
+    listAllNamespaces: canWatch(who, 'namespaces'),
     groups: [...groups.values()].sort((a, b) => a.name.localeCompare(b.name)).map((gr) => ({
       name: gr.name,
-      listNamespaces: can(who, 'list', 'namespaces', gr.name) && can(who, 'watch', 'namespaces', gr.name),
+      listNamespaces: canWatch(who, 'namespaces', gr.name),
       namespaces: [...gr.namespaces].sort(),
     })),
   };

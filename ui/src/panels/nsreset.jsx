@@ -5,7 +5,7 @@
 // (written by the environment controller; only a group grant may).
 import { useState } from 'preact/hooks';
 import { useList } from '../lib/watch.js';
-import { can } from '../lib/access.js';
+import { canWatch } from '../lib/access.js';
 import { allows, useWho } from './rights.js';
 import { createReset, ResetQueue } from './resets.jsx';
 import { ANN_COPY, ANN_ENV, copyOfVMs } from './copyof.js';
@@ -50,7 +50,7 @@ function CopyResets({ ns, env, copy }) {
 function ByVMs({ obj }) {
   const who = useWho();
   const g = obj.meta.group, ns = obj.meta.id;
-  const may = who && can(who, 'list', 'virtualmachines', g, ns) && can(who, 'watch', 'virtualmachines', g, ns);
+  const may = who && canWatch(who, 'virtualmachines', g, ns);
   const { items } = useList(may ? `/api/v0/groups/${enc(g)}/namespaces/${enc(ns)}/virtualmachines` : null);
   const c = copyOfVMs(items, ns);
   return c ? <CopyResets ns={obj} env={c.env} copy={c.copy} /> : null;

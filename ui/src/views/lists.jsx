@@ -4,7 +4,7 @@
 // Each table is live (views/table.jsx). Nothing is requested that the
 // caller's whoami does not allow.
 import { useState } from 'preact/hooks';
-import { can, clusterWide, kindsAt, treeOf } from '../lib/access.js';
+import { can, canWatch, clusterWide, kindsAt, treeOf } from '../lib/access.js';
 import { useAccessCtx } from '../lib/whoami.js';
 import { collectionPath, kindByName, kindByPlural, objectRoute, placeRoute } from '../lib/kinds.js';
 import { useList } from '../lib/watch.js';
@@ -18,7 +18,7 @@ import { panelsOf } from '../panels.js';
 const preferred = ['virtualmachines', 'blockstorages', 'resets', 'networks', 'virtualrouters'];
 const prioOf = (k) => (preferred.includes(k.plural) ? 2 + (preferred.length - preferred.indexOf(k.plural)) / 10 : 1);
 
-const mayList = (who, k, g, ns) => can(who, 'list', k.plural, g, ns) && can(who, 'watch', k.plural, g, ns);
+const mayList = (who, k, g, ns) => canWatch(who, k.plural, g, ns);
 
 export function Home() {
   const { who, kinds } = useAccessCtx();

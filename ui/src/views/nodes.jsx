@@ -1,7 +1,7 @@
 // The nodes with their capacity (spec.limitVcpus/limitMemory/limitStorage
 // and what the API server lets be placed: status.allocatable) and what is
 // allocated (status.allocatedVcpus/Memory/Storage, the reservations), live.
-import { can } from '../lib/access.js';
+import { canWatch } from '../lib/access.js';
 import { kindByName, objectRoute } from '../lib/kinds.js';
 import { useList } from '../lib/watch.js';
 import { useAccessCtx } from '../lib/whoami.js';
@@ -35,7 +35,7 @@ function Allocated({ n }) {
 
 export function Nodes() {
   const { who, kinds } = useAccessCtx();
-  const allowed = can(who, 'list', 'nodes') && can(who, 'watch', 'nodes');
+  const allowed = canWatch(who, 'nodes');
   const { items, loaded, error } = useList(allowed ? '/api/v0/nodes' : null, 3);
   const nk = kindByName(kinds, 'node');
   if (!allowed) return <p role="alert" class="error">You may not list nodes.</p>;

@@ -5,7 +5,7 @@
 // list it there, else read once.
 import { useEffect, useState } from 'preact/hooks';
 import { stringify } from 'yaml';
-import { can } from '../lib/access.js';
+import { can, canWatch } from '../lib/access.js';
 import { get } from '../lib/api.js';
 import { collectionPath, kindByPlural, listRoute, objectPath } from '../lib/kinds.js';
 import { useList } from '../lib/watch.js';
@@ -17,7 +17,7 @@ import { DeleteDialog } from './delete.jsx';
 
 // useObject returns {obj, loaded, error} for kind's object id at (g, ns).
 function useObject(who, kind, g, ns, id) {
-  const live = kind && can(who, 'list', kind.plural, g, ns) && can(who, 'watch', kind.plural, g, ns);
+  const live = kind && canWatch(who, kind.plural, g, ns);
   const list = useList(live ? collectionPath(kind, g, ns) : null, 3);
   const [once, setOnce] = useState({ obj: null, loaded: false, error: null });
   useEffect(() => {

@@ -6,7 +6,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import { session } from '../lib/session.js';
 import { Access, useAccess } from '../lib/whoami.js';
-import { can, kindsAt } from '../lib/access.js';
+import { canWatch, kindsAt } from '../lib/access.js';
 import { listRoute } from '../lib/kinds.js';
 import { Tree } from './tree.jsx';
 
@@ -25,7 +25,7 @@ function Nav({ who, kinds, current }) {
       <ul class="nav-links">
         <li>{link('#/', 'Overview')}</li>
         <li>{link('#/apply', 'Apply YAML', 'nav-apply')}</li>
-        {can(who, 'list', 'nodes') && can(who, 'watch', 'nodes') && <li>{link('#/nodes', 'Nodes', 'nav-nodes')}</li>}
+        {canWatch(who, 'nodes') && <li>{link('#/nodes', 'Nodes', 'nav-nodes')}</li>}
       </ul>
       <h2 class="nav-h">Groups</h2>
       <Tree who={who} current={current} />

@@ -44,3 +44,13 @@ test('a cluster-wide grant lists groups and everything', () => {
   assert.equal(treeOf(admin).listAllNamespaces, true);
   assert.ok(!can(null, 'list', 'nodes'));
 });
+
+test('canWatch needs both list and watch at the place', async () => {
+  const { canWatch } = await import('../../src/lib/access.js');
+  const listOnly = { scopes: [{ group: 'g1', namespace: 'ns1', kinds: { virtualmachines: ['get', 'list'] } }] };
+  assert.ok(canWatch(operator, 'virtualmachines', 'g1', 'ns1'));
+  assert.ok(!canWatch(operator, 'virtualmachines', 'g1', 'ns2'));
+  assert.ok(!canWatch(listOnly, 'virtualmachines', 'g1', 'ns1'));
+  assert.ok(canWatch(admin, 'nodes'));
+  assert.ok(!canWatch(null, 'nodes'));
+});
