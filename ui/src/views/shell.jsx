@@ -3,11 +3,12 @@
 // apply, nodes, the groups/namespaces tree, the cluster kinds the caller
 // may list) and the page. It loads whoami and the kinds once and hands
 // them to the pages (Access context): pages render only once both are in.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { session } from '../lib/session.js';
 import { Access, useAccess } from '../lib/whoami.js';
 import { canWatch, kindsAt } from '../lib/access.js';
 import { listRoute } from '../lib/kinds.js';
+import { titleOf } from '../lib/title.js';
 import { Tree } from './tree.jsx';
 
 function skipToMain(e) {
@@ -42,14 +43,26 @@ function Nav({ who, kinds, current }) {
 export function Shell({ route, children }) {
   const acc = useAccess();
   const [open, setOpen] = useState(false);
-  useEffect(() => setOpen(false), [route?.path]);
+  const first = useRef(true);
+  useEffect(() => {
+    setOpen(false);
+    // A new page: say so (title) and move the keyboard focus to it, as a
+    // page load would; not on the first load, where nothing moved.
+    document.title = titleOf(route?.path);
+    if (first.current) { first.current = false; return; }
+    document.getElementById('main')?.focus({ preventScroll: true });
+  }, [route?.path]);
+  const toggle = () => {
+    setOpen(!open);
+    if (!open) setTimeout(() => document.querySelector('#nav a')?.focus()); // after it shows
+  };
   const current = '#' + (route?.path || '/');
   return (
     <div class={'shell' + (open ? ' nav-open' : '')}>
       <a href="#main" class="skip" onClick={skipToMain}>Skip to content</a>
       <header class="top">
         <button type="button" class="nav-toggle" aria-controls="nav" aria-expanded={open ? 'true' : 'false'}
-          onClick={() => setOpen(!open)}>Menu</button>
+          onClick={toggle}>Menu</button>
         <a href="#/" class="brand">humstack</a>
         <span class="who">
           {acc.who && <span data-testid="whoami" title={acc.who.kind}>{acc.who.name}</span>}
