@@ -10,9 +10,10 @@
 import { isScalar, parseAllDocuments } from 'yaml';
 import { ApiError, get, post, put } from './api.js';
 import { collectionPath, kindByType, objectPath } from './kinds.js';
-import { docLine, syntaxErrors } from './yamlerrors.js';
+import { docLine, fieldLine, syntaxErrors } from './yamlerrors.js';
 
-// prepare parses text into [{doc, obj, kind, line, syntax, fields, error}]
+// prepare parses text into [{doc, prefix, obj, kind, line, syntax, fields, error}]
+// (prefix: "[i]" for the items of a document that is a list, else '')
 // (syntax: YAML syntax errors; fields: [{field, detail}] of a bad identity;
 // error: another message), filling meta.group and meta.namespace
 // from the defaults (the editor's ?g=&ns=) where the kind needs them.
@@ -22,23 +23,33 @@ export function prepare(text, kinds, defaults = {}) {
     const empty = doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null);
     if (empty && doc.errors.length === 0) continue; // only blanks and comments, as humcli skips them
     const line = docLine(text, doc);
-    const item = { doc, line, obj: null, kind: null, syntax: [], fields: [], error: '' };
-    out.push(item);
-    if (doc.errors.length) { item.syntax = syntaxErrors(text, doc); continue; }
-    let obj;
-    try { obj = doc.toJS(); } catch (e) { item.error = e.message; continue; } // e.g. too many aliases
-    if (!obj || typeof obj !== 'object' || !obj.meta || typeof obj.meta !== 'object') { item.error = 'not an object: meta is missing'; continue; }
-    // Only the apiType, as humcli's decoding (a kind's name is not one).
-    const kind = kindByType(kinds, obj.meta.apiType);
-    if (!kind) { item.error = `meta.apiType: unknown kind ${JSON.stringify(obj.meta.apiType ?? '')}`; continue; }
-    if (kind.scope !== 'cluster' && !obj.meta.group && defaults.g) obj.meta.group = defaults.g;
-    if (kind.scope === 'namespace' && !obj.meta.namespace && defaults.ns) obj.meta.namespace = defaults.ns;
-    item.fields = identityErrors(kind, obj.meta);
-    if (item.fields.length) continue;
-    item.obj = obj; item.kind = kind;
+    const base = { doc, line, prefix: '', obj: null, kind: null, syntax: [], fields: [], error: '' };
+    if (doc.errors.length) { out.push({ ...base, syntax: syntaxErrors(text, doc) }); continue; }
+    let v;
+    try { v = doc.toJS(); } catch (e) { out.push({ ...base, error: e.message }); continue; } // e.g. too many aliases
+    // A list of objects (what `humcli get -o json` prints) is its items,
+    // as humcli's decoding takes it; prefix locates an item's fields.
+    const objs = Array.isArray(v) ? v.map((o, i) => [o, `[${i}]`]) : [[v, '']];
+    for (const [obj, prefix] of objs) {
+      const item = { ...base, prefix, line: prefix ? fieldLine(text, doc, prefix).line : line };
+      out.push(item);
+      const where = prefix ? `item ${prefix}: ` : '';
+      if (!obj || typeof obj !== 'object' || !obj.meta || typeof obj.meta !== 'object') { item.error = where + 'not an object: meta is missing'; continue; }
+      // Only the apiType, as humcli's decoding (a kind's name is not one).
+      const kind = kindByType(kinds, obj.meta.apiType);
+      if (!kind) { item.error = `${where}meta.apiType: unknown kind ${JSON.stringify(obj.meta.apiType ?? '')}`; continue; }
+      if (kind.scope !== 'cluster' && !obj.meta.group && defaults.g) obj.meta.group = defaults.g;
+      if (kind.scope === 'namespace' && !obj.meta.namespace && defaults.ns) obj.meta.namespace = defaults.ns;
+      item.fields = identityErrors(kind, obj.meta);
+      if (item.fields.length) continue;
+      item.obj = obj; item.kind = kind;
+    }
   }
   return out;
 }
+
+// fieldPath is the path of an item's field within its document.
+export const fieldPath = (item, field) => (item.prefix ? `${item.prefix}.${field}` : field);
 
 const dnsLabel = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 

@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { get } from '../lib/api.js';
 import { can } from '../lib/access.js';
 import { kindByPlural, objectPath, objectRoute } from '../lib/kinds.js';
-import { applyOne, nameOf, order, prepare } from '../lib/applier.js';
+import { applyOne, fieldPath, nameOf, order, prepare } from '../lib/applier.js';
 import { fieldLine } from '../lib/yamlerrors.js';
 import { useAccessCtx } from '../lib/whoami.js';
 import { secretsOf } from '../lib/secrets.js';
@@ -98,7 +98,7 @@ export function Apply({ query }) {
     const items = prepare(text, kinds, { g, ns });
     for (const it of items) {
       for (const s of it.syntax) marks.push({ line: s.line, text: `YAML syntax: ${s.message}` });
-      for (const f of it.fields) marks.push({ line: fieldLine(text, it.doc, f.field).line, text: `${f.field}: ${f.detail}` });
+      for (const f of it.fields) marks.push({ line: fieldLine(text, it.doc, fieldPath(it, f.field)).line, text: `${f.field}: ${f.detail}` });
       if (it.error) errors.push(`document at line ${it.line}: ${it.error}`);
     }
     if (marks.length || errors.length) {
@@ -115,7 +115,7 @@ export function Apply({ query }) {
       } catch (e) {
         results.push({ name, result: 'error', message: e.message });
         if (e.fields?.length) {
-          for (const f of e.fields) marks.push({ line: fieldLine(text, it.doc, f.field).line, text: `${f.field}: ${f.detail}` });
+          for (const f of e.fields) marks.push({ line: fieldLine(text, it.doc, fieldPath(it, f.field)).line, text: `${f.field}: ${f.detail}` });
         } else errors.push(`${name}: ${e.message}`);
       }
     }

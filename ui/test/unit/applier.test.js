@@ -69,3 +69,17 @@ test('prepare reports a document that cannot be converted instead of throwing', 
   assert.equal(items.length, 1);
   assert.ok(items[0].error || items[0].syntax.length, JSON.stringify(items[0].error));
 });
+
+test('a document that is a list of objects is its items, each located', async () => {
+  const { fieldPath } = await import('../../src/lib/applier.js');
+  const { fieldLine } = await import('../../src/lib/yamlerrors.js');
+  const text = `- meta: {apiType: corev0/group, id: g1}
+- meta: {apiType: corev0/namespace, id: ns1}
+`;
+  const items = prepare(text, kinds);
+  assert.equal(items.length, 2);
+  assert.equal(items[0].obj.meta.id, 'g1');
+  assert.deepEqual(items[1].fields, [{ field: 'meta.group', detail: 'required' }]);
+  assert.equal(items[1].line, 2);
+  assert.equal(fieldLine(text, items[1].doc, fieldPath(items[1], 'meta.group')).line, 2);
+});
