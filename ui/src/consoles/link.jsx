@@ -9,8 +9,8 @@ import { SerialConsole, VNCConsole } from './lazy.jsx';
 import { vmPath } from './paths.js';
 import { useGet } from './useget.js';
 import { ConsoleGate } from './gate.jsx';
+import { VM, collectionPath, enc } from '../lib/paths.js';
 
-const enc = encodeURIComponent;
 
 // useLink reads whoami with the link: {who: {scope, link}, error}.
 function useLink() {
@@ -34,7 +34,7 @@ function LinkFrame({ children, sub }) {
 }
 
 function LinkVMs({ token, scope, link }) {
-  const path = `/api/v0/groups/${enc(scope.group)}/namespaces/${enc(scope.namespace)}/virtualmachines`;
+  const path = collectionPath(VM, scope.group, scope.namespace);
   const { items, error, loaded } = useList(path);
   const vms = items
     .filter((o) => link.allVirtualMachines || o.meta.id === link.virtualMachineID)
@@ -71,7 +71,7 @@ function LinkConsole({ token, vm, which }) {
   const s = who?.scope;
   const { data, error: vmErr } = useGet(s ? vmPath(s.group, s.namespace, vm) : null);
   // Live state (the console waits for Running): the link may watch its VMs.
-  const { items } = useList(data && s ? `/api/v0/groups/${enc(s.group)}/namespaces/${enc(s.namespace)}/virtualmachines` : null);
+  const { items } = useList(data && s ? collectionPath(VM, s.group, s.namespace) : null);
   const live = items.find((o) => o.meta.id === vm) || data?.virtualmachine;
   const C = which === 'serial' ? SerialConsole : VNCConsole;
   const err = error || vmErr;

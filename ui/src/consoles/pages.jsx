@@ -9,8 +9,8 @@ import { ConsoleGate } from './gate.jsx';
 import { useList } from '../lib/watch.js';
 import { canWatch } from '../lib/access.js';
 import { useAccessCtx } from '../lib/whoami.js';
+import { VM, collectionPath, objectRoute } from '../lib/paths.js';
 
-const enc = encodeURIComponent;
 
 function ConsolePage({ group, namespace, id, which }) {
   const { data, error } = useGet(vmPath(group, namespace, id));
@@ -18,7 +18,7 @@ function ConsolePage({ group, namespace, id, which }) {
   // (the console waits for Running).
   const { who } = useAccessCtx();
   const watch = who && canWatch(who, 'virtualmachines', group, namespace);
-  const { items } = useList(watch ? vmPath(group, namespace, id).replace(/\/[^/]+$/, '') : null);
+  const { items } = useList(watch ? collectionPath(VM, group, namespace) : null);
   const vm = items.find((o) => o.meta.id === id) || data?.virtualmachine;
   const other = which === 'serial' ? 'vnc' : 'serial';
   const C = which === 'serial' ? SerialConsole : VNCConsole;
@@ -26,7 +26,7 @@ function ConsolePage({ group, namespace, id, which }) {
     <section class="console-page" aria-labelledby="console-h">
       <h1 id="console-h">{which === 'serial' ? 'Serial console' : 'Screen'} of {group}/{namespace}/{id}</h1>
       <p class="links">
-        <a href={`#/g/${enc(group)}/ns/${enc(namespace)}/virtualmachines/${enc(id)}`}>The VM</a>
+        <a href={objectRoute(VM, { group, namespace, id })}>The VM</a>
         {' · '}
         <a href={consoleHref({ group, namespace, id }, other)}>{other === 'vnc' ? 'VNC console' : 'Serial console'}</a>
       </p>

@@ -1,9 +1,9 @@
 // Paths of a VM's API routes and of the UI's console pages. Pure (unit-tested).
-const enc = encodeURIComponent;
+import { VM, enc, objectPath } from '../lib/paths.js';
 
 // vmPath is the API path of a VM object.
 export function vmPath(group, namespace, id) {
-  return `/api/v0/groups/${enc(group)}/namespaces/${enc(namespace)}/virtualmachines/${enc(id)}`;
+  return objectPath(VM, { group, namespace, id });
 }
 
 // consoleHref is the UI page of a VM's console (which: serial | vnc): the

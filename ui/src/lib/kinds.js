@@ -1,7 +1,7 @@
 // Kind discovery: the kinds the server has (GET /api/v0/kinds: apiType,
 // name, plural, scope, aliases, rank). Every list, page and path is built
 // from them, so a new kind needs no new page. Paths and routes of objects
-// are here too.
+// are in paths.js (re-exported here).
 import { useEffect, useState } from 'preact/hooks';
 import { get } from './api.js';
 import { session } from './session.js';
@@ -36,34 +36,5 @@ export const kindByPlural = (kinds, plural) => kinds?.find((k) => k.plural === p
 export const kindByName = (kinds, name) => kinds?.find((k) => k.name === name) || null;
 export const kindByType = (kinds, apiType) => kinds?.find((k) => k.apiType === apiType) || null;
 
-const enc = encodeURIComponent;
-
-// collectionPath is the API collection of kind at the place (g, ns); for
-// a namespaced kind with no ns (or a group kind with no g) it is the wide
-// collection, filtered by the server to what the caller may see.
-export function collectionPath(kind, g = '', ns = '') {
-  if (kind.scope === 'cluster' || !g) return `/api/v0/${kind.plural}`;
-  if (kind.scope === 'group' || !ns) return `/api/v0/groups/${enc(g)}/${kind.plural}`;
-  return `/api/v0/groups/${enc(g)}/namespaces/${enc(ns)}/${kind.plural}`;
-}
-
-// objectPath is the API path of an object of kind.
-export const objectPath = (kind, m) => `${collectionPath(kind, m.group, m.namespace)}/${enc(m.id)}`;
-
-// listRoute and objectRoute are the console's pages (hash routes).
-export function listRoute(kind, g = '', ns = '') {
-  if (kind.scope === 'cluster') return `#/c/${kind.plural}`;
-  if (kind.scope === 'group' || !ns) return `#/g/${enc(g)}/${kind.plural}`;
-  return `#/g/${enc(g)}/ns/${enc(ns)}/${kind.plural}`;
-}
-
-export function objectRoute(kind, m) {
-  if (kind.scope === 'cluster') return `#/c/${kind.plural}/${enc(m.id)}`;
-  if (kind.scope === 'group') return `#/g/${enc(m.group)}/${kind.plural}/${enc(m.id)}`;
-  return `#/g/${enc(m.group)}/ns/${enc(m.namespace)}/${kind.plural}/${enc(m.id)}`;
-}
-
-// A group or namespace page stands for the object of that kind.
-export function placeRoute(g, ns) {
-  return ns ? `#/g/${enc(g)}/ns/${enc(ns)}` : `#/g/${enc(g)}`;
-}
+// The paths and routes live in paths.js (pure); kinds.js hands them on.
+export { collectionPath, objectPath, listRoute, objectRoute, placeRoute } from './paths.js';

@@ -6,8 +6,8 @@ import { get, put } from '../lib/api.js';
 import { useList } from '../lib/watch.js';
 import { allows, useWho } from './rights.js';
 import { createReset, ResetQueue } from './resets.jsx';
+import { ENV, RESET, collectionPath, objectPath, placeRoute } from '../lib/paths.js';
 
-const enc = encodeURIComponent;
 
 function CopyRow({ env, c, mayReset }) {
   const [busy, setBusy] = useState(false);
@@ -27,7 +27,7 @@ function CopyRow({ env, c, mayReset }) {
   return (
     <tr data-testid={`env-copy-${c.name}`}>
       <td>{c.name}</td>
-      <td><a href={`#/g/${enc(env.meta.group)}/ns/${enc(c.namespace)}`}>{c.namespace}</a></td>
+      <td><a href={placeRoute(env.meta.group, c.namespace)}>{c.namespace}</a></td>
       <td data-testid="copy-state" title={c.message || ''}>{c.state || '-'}{c.message ? `: ${c.message}` : ''}</td>
       <td>{c.vmsReady}/{c.vmsTotal}</td>
       <td>{values || '-'}</td>
@@ -52,7 +52,7 @@ function Capture({ env }) {
   const capture = async () => {
     if (busy) return; // a second capture token would restart the capture
     setMsg(null); setBusy(true);
-    const path = `/api/v0/groups/${enc(env.meta.group)}/environments/${enc(env.meta.id)}`;
+    const path = objectPath(ENV, env.meta);
     try {
       for (let attempt = 0; ; attempt++) {
         const cur = (await get(path)).data.environment;
@@ -96,7 +96,7 @@ export function EnvironmentPanel({ obj }) {
   // The group's resets, when the caller may watch them there (an operator
   // of one copy does not reach this page: it may not read environments).
   const mayList = allows(who, 'list', 'resets', g) && allows(who, 'watch', 'resets', g);
-  const { items, error } = useList(mayList ? `/api/v0/groups/${enc(g)}/resets` : null);
+  const { items, error } = useList(mayList ? collectionPath(RESET, g) : null);
   const resets = items.filter((r) => r.status?.environment === obj.meta.id || namespaces.has(r.meta.namespace));
   return (
     <section class="panel" aria-labelledby="env-panel-h">

@@ -9,8 +9,8 @@ import { canWatch } from '../lib/access.js';
 import { allows, useWho } from './rights.js';
 import { createReset, ResetQueue } from './resets.jsx';
 import { ANN_COPY, ANN_ENV, copyOfVMs } from './copyof.js';
+import { RESET, VM, collectionPath } from '../lib/paths.js';
 
-const enc = encodeURIComponent;
 
 function CopyResets({ ns, env, copy }) {
   const who = useWho();
@@ -18,7 +18,7 @@ function CopyResets({ ns, env, copy }) {
   const [busy, setBusy] = useState(false);
   const [msg, setMsg] = useState(null);
   const mayList = allows(who, 'list', 'resets', g, ns.meta.id) && allows(who, 'watch', 'resets', g, ns.meta.id);
-  const { items, error } = useList(mayList ? `/api/v0/groups/${enc(g)}/namespaces/${enc(ns.meta.id)}/resets` : null);
+  const { items, error } = useList(mayList ? collectionPath(RESET, g, ns.meta.id) : null);
   const reset = async () => {
     setBusy(true);
     setMsg(null);
@@ -51,7 +51,7 @@ function ByVMs({ obj }) {
   const who = useWho();
   const g = obj.meta.group, ns = obj.meta.id;
   const may = who && canWatch(who, 'virtualmachines', g, ns);
-  const { items } = useList(may ? `/api/v0/groups/${enc(g)}/namespaces/${enc(ns)}/virtualmachines` : null);
+  const { items } = useList(may ? collectionPath(VM, g, ns) : null);
   const c = copyOfVMs(items, ns);
   return c ? <CopyResets ns={obj} env={c.env} copy={c.copy} /> : null;
 }

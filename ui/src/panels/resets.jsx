@@ -2,15 +2,15 @@
 // and the live queue of resets with each VM's step.
 import { post } from '../lib/api.js';
 import { resetID, resetProgress, sortResets } from './resetq.js';
+import { RESET, collectionPath } from '../lib/paths.js';
 
-const enc = encodeURIComponent;
 
 // createReset asks for a reset of the copy whose namespace is namespace
 // (the object `humcli env reset` creates: an id, the copy's namespace, an
 // empty spec: priority 0, now, warm when the golden state allows).
 export function createReset(group, namespace) {
   const obj = { meta: { apiType: 'corev0/reset', id: resetID(), group, namespace }, spec: {} };
-  return post(`/api/v0/groups/${enc(group)}/namespaces/${enc(namespace)}/resets`, obj);
+  return post(collectionPath(RESET, group, namespace), obj);
 }
 
 function Steps({ vms }) {

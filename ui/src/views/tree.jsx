@@ -5,6 +5,7 @@
 import { treeOf } from '../lib/access.js';
 import { placeRoute } from '../lib/kinds.js';
 import { useList } from '../lib/watch.js';
+import { NAMESPACE, collectionPath } from '../lib/paths.js';
 
 function NsLink({ g, ns, current }) {
   const href = placeRoute(g, ns);
@@ -40,7 +41,7 @@ export function Tree({ who, current }) {
       {list.map((gr) => (
         <TreeGroup key={gr.name} g={gr.name} current={current}
           namespaces={t.listAllNamespaces ? [...gr.namespaces, ...nsOf(gr.name)] : gr.namespaces}
-          listPath={!t.listAllNamespaces && gr.listNamespaces ? `/api/v0/groups/${encodeURIComponent(gr.name)}/namespaces` : null} />
+          listPath={!t.listAllNamespaces && gr.listNamespaces ? collectionPath(NAMESPACE, gr.name) : null} />
       ))}
       {groups.error && <li role="alert" class="error">groups: {groups.error.message}</li>}
       {all.error && <li role="alert" class="error">namespaces: {all.error.message}</li>}

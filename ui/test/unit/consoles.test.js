@@ -48,3 +48,12 @@ test('a copy namespace is found from its VMs', async () => {
   assert.equal(copyOfVMs([vm('ctf')], 'ctf-'), null);
   assert.equal(copyOfVMs([], 'ctf-team1'), null);
 });
+
+test('paths: one builder for API paths and routes', async () => {
+  const { collectionPath, objectPath, objectRoute, placeRoute, VM, RESET, ENV } = await import('../../src/lib/paths.js');
+  assert.equal(collectionPath(VM, 'g', 'n'), '/api/v0/groups/g/namespaces/n/virtualmachines');
+  assert.equal(collectionPath(RESET, 'g'), '/api/v0/groups/g/resets');
+  assert.equal(objectPath(ENV, { group: 'g', id: 'ctf' }), '/api/v0/groups/g/environments/ctf');
+  assert.equal(objectRoute(VM, { group: 'g', namespace: 'n', id: 'v 1' }), '#/g/g/ns/n/virtualmachines/v%201');
+  assert.equal(placeRoute('g', 'n'), '#/g/g/ns/n');
+});
