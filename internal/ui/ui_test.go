@@ -72,7 +72,7 @@ func TestRoutingAndHeaders(t *testing.T) {
 		// The policy exactly: a looser one ('unsafe-inline' scripts, eval,
 		// another origin) must fail here.
 		const wantCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
-			"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'self' blob:; " +
+			"img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; worker-src 'none'; " +
 			"frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'"
 		if csp := resp.Header.Get("Content-Security-Policy"); csp != wantCSP {
 			t.Errorf("%s: CSP %q", p, csp)
