@@ -28,3 +28,13 @@ export function acceptSignin(stored, echoed) {
 export function loginURL(base, ret, bind) {
   return base + '?return=' + encodeURIComponent(ret) + '&bind=' + encodeURIComponent(bind);
 }
+
+// loginErrorText is how the login page shows a #/login?error= message: the
+// URL is anyone's to write, so the text is framed as a failed sign-in,
+// stripped of control characters and cut short, never taken as the page's
+// own words (it is rendered as text, never as HTML).
+export function loginErrorText(raw) {
+  const s = String(raw || '').replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  if (!s) return '';
+  return 'Sign-in failed: ' + (s.length > 200 ? s.slice(0, 200) + '…' : s);
+}

@@ -6,7 +6,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { session } from '../lib/session.js';
 import { currentRoute, navigate } from '../lib/router.js';
 import { loadConfig } from '../lib/config.js';
-import { BIND_KEY, acceptSignin, loginURL, newBind } from '../lib/signin.js';
+import { BIND_KEY, acceptSignin, loginErrorText, loginURL, newBind } from '../lib/signin.js';
 
 
 // returnPath is the app path to come back to after signing in.
@@ -25,7 +25,7 @@ export function Login() {
   const [oidc, setOidc] = useState(null);
   useEffect(() => { loadConfig().then((c) => setOidc(c?.oidc || null)); }, []);
   const route = currentRoute();
-  const error = route.path === '/login' ? route.query.get('error') : '';
+  const error = route.path === '/login' ? loginErrorText(route.query.get('error')) : '';
   const submit = (e) => {
     e.preventDefault();
     if (!tok.trim()) return;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { acceptSignin, newBind, loginURL } from '../../src/lib/signin.js';
+import { acceptSignin, newBind, loginURL, loginErrorText } from '../../src/lib/signin.js';
 
 test('acceptSignin takes only the sign-in this tab started', () => {
   const mine = newBind();
@@ -23,4 +23,13 @@ test('newBind draws 32 base64url characters, fresh each time', () => {
 test('loginURL passes the return path and the binding', () => {
   assert.equal(loginURL('/ui/oidc/login', '/g/a b', 'x'.repeat(16)),
     '/ui/oidc/login?return=%2Fg%2Fa%20b&bind=' + 'x'.repeat(16));
+});
+
+test('a login error from the URL is framed, one line, and short', () => {
+  assert.equal(loginErrorText(''), '');
+  assert.equal(loginErrorText(null), '');
+  assert.equal(loginErrorText('state mismatch'), 'Sign-in failed: state mismatch');
+  assert.equal(loginErrorText('a\nb\u0000c'), 'Sign-in failed: a b c');
+  const long = loginErrorText('x'.repeat(500));
+  assert.ok(long.length < 230 && long.endsWith('…'), long);
 });
