@@ -31,23 +31,35 @@ export const terminalLines = (page) => page.evaluate(() =>
   [...document.querySelectorAll('[data-testid=serial-console] .xterm-rows > div')]
     .map((r) => r.textContent.replace(/\u00a0/g, ' ').trimEnd()));
 
-// runInSerial types cmd (a shell command printing ui-<n>-ok with n from
-// the guest's $RANDOM) and returns the expanded output line.
+// runInSerial types a shell command printing ui-<n>-ok (n from the
+// guest's $RANDOM) and returns the expanded output line. A VM is Running
+// as soon as QEMU runs, before its guest has booted: keys typed while the
+// shell is not up yet are lost (the first try then prints "o: not found"),
+// so the command is typed again every few seconds until its output shows.
 export async function runInSerial(page, rec) {
   await waitText(byTest(page, 'console-status'), /^\s*connected\s*$/i, 30000, 'serial console-status');
   const ws = rec.sockets.filter((w) => /\/serial(\?|$)/.test(w.url));
   assert.ok(ws.length >= 1, 'no websocket to a /serial route');
   await byTest(page, 'serial-console').click();
-  await page.keyboard.press('Enter'); // a fresh prompt
-  await page.keyboard.type('echo ui-$RANDOM-ok');
-  await page.keyboard.press('Enter');
   const end = Date.now() + 60000;
+  let tries = 0;
   for (;;) {
+    tries++;
+    await page.keyboard.press('Enter'); // a fresh prompt
+    await page.keyboard.type('echo ui-$RANDOM-ok');
+    await page.keyboard.press('Enter');
+    const next = Date.now() + 6000;
+    while (Date.now() < next) {
+      const lines = await terminalLines(page);
+      const out = lines.find((l) => /^ui-\d+-ok$/.test(l.trim()));
+      if (out) {
+        console.log(`# serial command typed ${tries} time(s)`);
+        return out.trim();
+      }
+      await page.waitForTimeout(300);
+    }
     const lines = await terminalLines(page);
-    const out = lines.find((l) => /^ui-\d+-ok$/.test(l.trim()));
-    if (out) return out.trim();
-    assert.ok(Date.now() < end, `no ui-<n>-ok line in the terminal after 60 s; rows:\n${lines.filter(Boolean).join('\n')}`);
-    await page.waitForTimeout(300);
+    assert.ok(Date.now() < end, `no ui-<n>-ok line in the terminal after 60 s (${tries} tries); rows:\n${lines.filter(Boolean).join('\n')}`);
   }
 }
 
