@@ -138,9 +138,15 @@ func (e *rbacEnv) openWatch(t *testing.T, who, path string) *http.Response {
 // watchIDs opens a watch as who and sends the id of each event's object.
 func (e *rbacEnv) watchIDs(t *testing.T, who, path string) <-chan string {
 	t.Helper()
-	resp := e.openWatch(t, who, path)
+	return eventIDs(e.openWatch(t, who, path))
+}
+
+// eventIDs reads a watch stream and sends the id of each event's object;
+// the channel closes when the stream ends (or nobody reads for 10 s).
+func eventIDs(resp *http.Response) <-chan string {
 	out := make(chan string, 16)
 	go func() {
+		defer close(out)
 		defer resp.Body.Close()
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -151,7 +157,11 @@ func (e *rbacEnv) watchIDs(t *testing.T, who, path string) <-chan string {
 			}
 			var ev struct{ Object struct{ Meta api.Meta } }
 			if json.Unmarshal([]byte(data), &ev) == nil {
-				out <- ev.Object.Meta.ID
+				select {
+				case out <- ev.Object.Meta.ID:
+				case <-time.After(10 * time.Second):
+					return
+				}
 			}
 		}
 	}()

@@ -225,26 +225,5 @@ func (e *teamEnv) watch(t *testing.T, tok, path string) <-chan string {
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("watch %s: %v %v", path, resp, err)
 	}
-	out := make(chan string, 16)
-	go func() {
-		defer close(out)
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			data, ok := strings.CutPrefix(sc.Text(), "data: ")
-			if !ok {
-				continue
-			}
-			var ev struct{ Object struct{ Meta api.Meta } }
-			if json.Unmarshal([]byte(data), &ev) == nil {
-				select {
-				case out <- ev.Object.Meta.ID:
-				case <-time.After(10 * time.Second):
-					return
-				}
-			}
-		}
-	}()
-	return out
+	return eventIDs(resp)
 }
