@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/auth"
+	"github.com/humstack/humstack/internal/storage"
 	"github.com/humstack/humstack/internal/storage/bolt"
 )
 
@@ -285,4 +287,78 @@ func TestEventsGoWithTheirScope(t *testing.T) {
 	if !isClass(err, api.ErrNotFound) || !strings.Contains(err.Error(), "group g") && !strings.Contains(err.Error(), "namespace g/n") {
 		t.Fatalf("an event about an object of a removed group: %v, want 404 naming it", err)
 	}
+}
+
+// TestNoEventOutlivesItsGroup: agents keep writing events about a group
+// and its namespace while it is removed by force (its namespace left
+// behind), through the API server that removes it and through a second
+// one on the same store. In the store's history no event written through
+// the removing server is left at the revision that removed the group
+// (whoever sees it gone sees its events gone), and no event at all is left
+// once the writers stop.
+func TestNoEventOutlivesItsGroup(t *testing.T) {
+	_, st, a := retentionEnv(t, apiserver.EventRetention{}, nil)
+	s2 := apiserver.New(st, apiserver.Options{Log: slog.New(slog.DiscardHandler)})
+	srv2 := httptest.NewServer(s2.Handler())
+	t.Cleanup(func() { srv2.Close(); s2.Close() })
+	b, err := client.New(srv2.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := st.Revision(ctx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithCancel(ctx(t))
+	defer cancel()
+	changes, err := st.Watch(wctx, "/", rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for w, c := range []*client.Client{a, b, a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				ref := api.ObjectReference{APIType: api.GroupKind.APIType, ID: "g"}
+				if i%2 == 1 {
+					ref = vmRef("g", "n", "vm")
+				}
+				_, err := c.Create(ctx(t), eventAbout(fmt.Sprintf("w%d-%d", w, i), ref, "DeletionWaiting", time.Now().UTC()))
+				if isClass(err, api.ErrNotFound) {
+					return // the group is gone
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if _, err := b.Delete(ctx(t), api.GroupKind, client.Scope{}, "g", client.DeleteOptions{Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if left := storedEvents(t, st); len(left) != 0 {
+		t.Fatalf("events of removed group g left: %v", left)
+	}
+	alive := map[string]bool{}
+	for ch := range changes {
+		key := ch.KV.Key
+		switch {
+		case key == "/groups/g" && ch.Type == storage.EventDelete:
+			if len(alive) > 0 {
+				t.Fatalf("at the revision group g was removed (%d) its events were still stored: %v", ch.KV.ModRevision, slices.Sorted(maps.Keys(alive)))
+			}
+			return
+		case strings.HasPrefix(key, "/events/w1-"), strings.HasPrefix(key, "/events/w3-"): // through b
+			alive[key] = ch.Type == storage.EventPut
+			if !alive[key] {
+				delete(alive, key)
+			}
+		}
+	}
+	t.Fatal("the store's watch ended before the group's removal")
 }

@@ -146,16 +146,7 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 	create := func() (int64, error) { return h.s.store.Create(r.Context(), objectKey(h.kind, m), data) }
 	var rev int64
 	if h.kind == api.EventKind {
-		// Within --max-events, and only while the event's group and
-		// namespace exist (checked under the same lock as their removal
-		// deletes their events: no event outlives them).
-		ev := obj.(*api.Event)
-		rev, err = h.s.events.create(r.Context(), func() (int64, error) {
-			if err := h.s.checkEventScope(r.Context(), ev); err != nil {
-				return 0, err
-			}
-			return create()
-		})
+		rev, err = h.s.createEvent(r.Context(), obj.(*api.Event), create) // eventscope.go
 	} else {
 		rev, err = create()
 	}

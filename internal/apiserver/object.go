@@ -197,12 +197,14 @@ func (h *resource) admitUpdate(ctx context.Context, cur storage.KV, next api.Obj
 // state, marked Done.
 func (h *resource) remove(ctx context.Context, w http.ResponseWriter, cur storage.KV, last api.Object) error {
 	m := last.GetMeta()
-	rev, err := h.s.store.Delete(ctx, objectKey(h.kind, m), cur.ModRevision)
+	// A group's or namespace's events go with it (eventscope.go).
+	rev, err := h.s.deleteScope(ctx, h.kind, m, func() (int64, error) {
+		return h.s.store.Delete(ctx, objectKey(h.kind, m), cur.ModRevision)
+	})
 	if err != nil {
 		return h.writeErr(m, err)
 	}
 	h.s.released(ctx, h.kind, h.storedForRelease(cur, last))
-	h.s.scopeRemoved(ctx, h.kind, m) // its events go with it (eventscope.go)
 	m.DeleteState = api.DeleteStateDone
 	m.ResourceVersion = ""
 	data, err := api.Encode(last)
