@@ -10,6 +10,9 @@ const (
 	AnnotationBlockStorageNode   = "blockstoragev0/node_name"
 	AnnotationBSDownloadHost     = "bs-download-host"
 	AnnotationVirtualMachineNode = "virtualmachinev0/node_name"
+	// AnnotationDHCPNode is the node whose agent runs a network's DHCP and
+	// DNS server; the scheduler sets it when empty.
+	AnnotationDHCPNode = "networkv0/dhcp_node_name"
 )
 
 // Group is an organisation; it owns namespaces, images and image entities.

@@ -15,11 +15,51 @@ type NetworkSpec struct {
 	// ID is the VNI or VLAN ID, a string in the seed.
 	ID       string `json:"id,omitempty"`
 	IPv4CIDR string `json:"ipv4CIDR"`
+	// DHCP configures the network's DHCP and DNS server: dnsmasq, run by
+	// the agent of one node (AnnotationDHCPNode) in a network namespace of
+	// its own, with a static lease for every NIC the network's address
+	// pool (ipv4CIDR) assigned. Absent: on, with the defaults below.
+	DHCP *NetworkDHCP `json:"dhcp,omitempty"`
+}
+
+// NetworkDHCP is a network's DHCP and DNS service (docs/network-services.md).
+type NetworkDHCP struct {
+	// Disabled turns the service off: no server, no namespace; guests
+	// without cloud-init get no address.
+	Disabled bool `json:"disabled,omitempty"`
+	// Address is the server's address in ipv4CIDR. The API server assigns
+	// one from the pool when it is empty and reserves it like a NIC's.
+	Address string `json:"address,omitempty"`
+	// Gateway is the router handed to clients; empty: the address of the
+	// networkv0/default_gateway annotation, else that of the namespace's
+	// virtual router NIC on this network, else none.
+	Gateway string `json:"gateway,omitempty"`
+	// Nameservers are the DNS servers handed to clients; empty: Address.
+	Nameservers []string `json:"nameservers,omitempty"`
+	// Upstreams are the DNS servers names outside Domain are forwarded to,
+	// reached through the network's gateway; empty: only the network's own
+	// names are answered.
+	Upstreams []string `json:"upstreams,omitempty"`
+	// Domain is the suffix of the VMs' names, <vm>.<namespace>.<group>.<domain>
+	// (default "internal").
+	Domain string `json:"domain,omitempty"`
 }
 
 // NetworkStatus holds the per-node state of the network.
 type NetworkStatus struct {
 	Nodes map[string]StateStatus `json:"nodes,omitempty"`
+	// DHCP is the state of the DHCP and DNS server, written by the agent of
+	// the node that runs it.
+	DHCP *NetworkDHCPStatus `json:"dhcp,omitempty"`
+}
+
+// NetworkDHCPStatus is where a network's DHCP and DNS server runs and how.
+type NetworkDHCPStatus struct {
+	Node    string `json:"node,omitempty"`
+	State   string `json:"state,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Leases counts the static leases the server was configured with.
+	Leases int `json:"leases,omitempty"`
 }
 
 // VirtualRouter routes and NATs between networks and an external pool.
@@ -32,8 +72,31 @@ type VirtualRouterSpec struct {
 	NATGatewayIP    string                    `json:"natGatewayIP,omitempty"`
 	NICs            []VirtualRouterNIC        `json:"nics,omitempty"`
 
+	// PortForwards forward ports of an external address to ports of
+	// internal addresses (DNAT), also for the networks' own VMs (hairpin).
+	PortForwards []VirtualRouterPortForward `json:"portForwards,omitempty"`
+
 	NATRules  Unsupported `json:"natRules,omitzero" legacy:"port-level NAT rules; a router does source NAT through natGatewayIP and 1:1 NAT through externalIPs"`
-	DNATRules Unsupported `json:"dnatRules,omitzero" legacy:"port forwarding rules; bind a whole external IP with spec.externalIPs"`
+	DNATRules Unsupported `json:"dnatRules,omitzero" legacy:"port forwarding rules; use spec.portForwards, or bind a whole external IP with spec.externalIPs"`
+}
+
+// VirtualRouterPortForward forwards one port, or a range, of an external
+// address to an internal address.
+type VirtualRouterPortForward struct {
+	// ExternalIPID is the external IP (of the router's namespace) whose
+	// ports are forwarded; it must not also be bound 1:1 in externalIPs.
+	// Empty: natGatewayIP.
+	ExternalIPID string `json:"externalIPID,omitempty"`
+	// Protocol is "tcp" or "udp".
+	Protocol string `json:"protocol"`
+	// ExternalPort is a port ("2222") or an inclusive range ("3000-3010").
+	ExternalPort string `json:"externalPort"`
+	// InternalAddress is the address in one of the router's networks the
+	// traffic goes to.
+	InternalAddress string `json:"internalAddress"`
+	// InternalPort is the port, or the first port of the range, there;
+	// empty: the external port(s).
+	InternalPort string `json:"internalPort,omitempty"`
 }
 
 // VirtualRouterExternalIP binds an external IP 1:1 to an internal address.
@@ -187,10 +250,16 @@ type VMNIC struct {
 	NetworkID string `json:"networkID"`
 	// MACAddress fixes the NIC's MAC; empty: a stable one derived from the
 	// VM and the NIC's index.
-	MACAddress     string   `json:"macAddress,omitempty"`
+	MACAddress string `json:"macAddress,omitempty"`
+	// IPv4Address is the NIC's address in its network's ipv4CIDR; empty:
+	// the API server assigns one from the network's pool, which stays the
+	// NIC's for its life (an update leaving it empty keeps it).
 	IPv4Address    string   `json:"ipv4Address,omitempty"`
 	Nameservers    []string `json:"nameservers,omitempty"`
 	DefaultGateway string   `json:"defaultGateway,omitempty"`
+	// SecurityGroupIDs are the security groups (of the VM's namespace)
+	// filtering the NIC's traffic; none: everything is allowed.
+	SecurityGroupIDs []string `json:"securityGroupIDs,omitempty"`
 
 	IPv6Address Unsupported `json:"ipv6Address,omitzero" legacy:"IPv6 guest addresses; networks are IPv4 only"`
 }

@@ -59,7 +59,10 @@ func fixtures(t *testing.T) map[*api.Kind]fixture {
 	quota := api.QuotaKind.New().(*api.Quota)
 	quota.Meta.ID = "q1"
 	quota.Spec.Hard.VirtualMachines = new(int64(1000))
-	objs = append(objs, node, lease, tok, role, rb, crb, link, mig, ev, quota)
+	sg := api.SecurityGroupKind.New().(*api.SecurityGroup)
+	sg.Meta.ID = "sg1"
+	sg.Spec.Rules = []api.SecurityGroupRule{{Direction: api.DirectionIngress, Protocol: api.ProtocolTCP, Ports: "22"}}
+	objs = append(objs, node, lease, tok, role, rb, crb, link, mig, ev, quota, sg)
 	objs = append(objs, envFixtures(link.Spec.VirtualMachineID)...)
 
 	out := map[*api.Kind]fixture{}

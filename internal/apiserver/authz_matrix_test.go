@@ -33,8 +33,8 @@ import (
 type allow struct{ kinds, verbs, classes string }
 
 var (
-	tenant    = "namespace network virtualrouter blockstorage virtualmachine externalip image imageentity consolelink migration snapshot template environment reset"
-	nsTenant  = "namespace network virtualrouter blockstorage virtualmachine externalip consolelink snapshot reset"
+	tenant    = "namespace network virtualrouter blockstorage virtualmachine externalip image imageentity consolelink migration snapshot template environment reset securitygroup"
+	nsTenant  = "namespace network virtualrouter blockstorage virtualmachine externalip consolelink snapshot reset securitygroup"
 	everyRead = "get list watch"
 	anywhere  = "ns-obj ns-coll g1-obj g1-coll ns-self g1-self cl-obj cl-coll"
 )
@@ -80,7 +80,7 @@ var matrix = []struct {
 	{who: "node:node-b", allow: []allow{
 		{"node", everyRead, "cl-obj cl-coll"},
 		{"virtualmachine blockstorage virtualrouter migration", "list watch", "ns-coll g1-coll cl-coll"},
-		{"group namespace image externalip externalippool network imageentity snapshot", everyRead, anywhere},
+		{"group namespace image externalip externalippool network imageentity snapshot securitygroup", everyRead, anywhere},
 		{"network", "update status", "ns-obj"},
 	},
 		// What is placed on another node (node-a) is out of its sight,

@@ -79,14 +79,14 @@ var (
 	// work with. Access objects (bindings) are not among them: only a
 	// group-admin manages who may do what in its group.
 	tenantKinds = []string{"namespace", "network", "virtualrouter", "blockstorage", "virtualmachine",
-		"externalip", "image", "imageentity", "consolelink", "snapshot", "template", "environment", "reset"}
+		"externalip", "image", "imageentity", "consolelink", "snapshot", "template", "environment", "reset", "securitygroup"}
 	editVerbs = []string{VerbGet, VerbList, VerbWatch, VerbCreate, VerbUpdate, VerbDelete, VerbConsole, VerbPower}
 	// placedKinds carry the node they run on (api.PlacedOn).
 	placedKinds = []string{"virtualmachine", "blockstorage", "virtualrouter"}
 	// dependencyKinds are what objects placed on a node depend on and are
 	// not placed themselves; networks span nodes, each writing its own
 	// entry of the network's status and its own finalizer.
-	dependencyKinds = []string{"group", "namespace", "image", "externalip", "externalippool", "network", "imageentity", "snapshot"}
+	dependencyKinds = []string{"group", "namespace", "image", "externalip", "externalippool", "network", "imageentity", "snapshot", "securitygroup"}
 	// eventWriteVerbs are what a recorder does (internal/controller/record):
 	// read an event by id, create it, count a repeat. An event is judged as
 	// its involved object too (the API server asks both), so a node writes

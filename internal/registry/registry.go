@@ -48,6 +48,7 @@ var strategies = index(
 	tokenStrategyV, roleStrategy, roleBindingStrategy, clusterRoleBindingStrategy,
 	eventStrategy, quotaStrategyV,
 	snapshotStrategy, templateStrategy, environmentStrategy, resetStrategy,
+	securityGroupStrategy,
 )
 
 // For returns the strategy of kind k. Every registered kind has one (a test
