@@ -23,6 +23,7 @@ import (
 func teamVM(t testing.TB, g, ns, id string) *api.VirtualMachine {
 	vm := seedFixture(t, "virtualmachine").(*api.VirtualMachine)
 	vm.Meta.ID, vm.Meta.Group, vm.Meta.Namespace = id, g, ns
+	vm.Spec.NICs[0].IPv4Address = addrFor(g + "/" + ns + "/" + id)
 	return vm
 }
 

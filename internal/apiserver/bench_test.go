@@ -39,10 +39,28 @@ func newVM(id string) *api.VirtualMachine {
 	vm.Spec = api.VirtualMachineSpec{
 		RequestVcpus: "1000m", LimitVcpus: "1000m", RequestMemory: "1G", LimitMemory: "1G",
 		BlockStorageIDs: []string{"bs1"}, ActionState: api.ActionPowerOn,
-		NICs: []api.VMNIC{{NetworkID: "net1", IPv4Address: "10.0.0.1", Nameservers: []string{"8.8.8.8"}, DefaultGateway: "10.0.0.254"}},
+		NICs: []api.VMNIC{{NetworkID: "net1", IPv4Address: addrFor("g/ns/" + id), Nameservers: []string{"8.8.8.8"}, DefaultGateway: "10.0.0.254"}},
 	}
 	return vm
 }
+
+// addrFor gives each VM id of the package's tests an address of its own
+// (the API server refuses a second holder of an address, ipam.go), the
+// same on every call, so an update of a VM keeps it. net1 does not exist
+// in these tests: any address is accepted.
+func addrFor(id string) string {
+	if a, ok := vmAddrs.Load(id); ok {
+		return a.(string)
+	}
+	n := vmAddrCount.Add(1)
+	a, _ := vmAddrs.LoadOrStore(id, fmt.Sprintf("10.%d.%d.%d", n>>16&255, n>>8&255, n&255))
+	return a.(string)
+}
+
+var (
+	vmAddrs     sync.Map
+	vmAddrCount atomic.Int64
+)
 
 func seedVMs(b *testing.B, vms client.Resource[*api.VirtualMachine], prefix string, n int) {
 	var next atomic.Int64

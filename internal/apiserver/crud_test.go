@@ -31,12 +31,12 @@ func TestStatusAndSpecNeverOverwriteEachOther(t *testing.T) {
 
 	// A user updates spec with an object that carries no status.
 	u := e.mustDecode(network("g", "ns", "net1")).(*api.Network)
-	u.Spec.IPv4CIDR = "10.1.0.0/16"
+	u.Spec.DHCP = &api.NetworkDHCP{Disabled: true}
 	up, err := nets.Update(ctx(t), u)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if up.Spec.IPv4CIDR != "10.1.0.0/16" || up.Status.Nodes["w1"].State != "Available" || up.Meta.UID != n.Meta.UID {
+	if up.Spec.DHCP == nil || !up.Spec.DHCP.Disabled || up.Status.Nodes["w1"].State != "Available" || up.Meta.UID != n.Meta.UID {
 		t.Fatalf("user update clobbered status or server fields: %+v", up)
 	}
 
@@ -46,7 +46,7 @@ func TestStatusAndSpecNeverOverwriteEachOther(t *testing.T) {
 		t.Fatalf("stale update: %v, want ErrConflict", err)
 	}
 	u.Meta.ResourceVersion = up.Meta.ResourceVersion
-	u.Spec.IPv4CIDR = "10.2.0.0/16"
+	u.Spec.DHCP = &api.NetworkDHCP{Domain: "lab"}
 	if _, err := nets.Update(ctx(t), u); err != nil {
 		t.Fatal(err)
 	}

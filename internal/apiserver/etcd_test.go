@@ -2,6 +2,7 @@ package apiserver_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -137,7 +138,11 @@ func listAll(t *testing.T, c *client.Client) map[string]string {
 		for _, o := range objs {
 			m := o.GetMeta()
 			m.ResourceVersion = ""
-			out[fmt.Sprintf("%s %s/%s/%s", k.Name, m.Group, m.Namespace, m.ID)] = fmt.Sprintf("%+v", o)
+			b, err := json.Marshal(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[fmt.Sprintf("%s %s/%s/%s", k.Name, m.Group, m.Namespace, m.ID)] = string(b)
 		}
 	}
 	return out

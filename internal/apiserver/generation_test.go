@@ -132,7 +132,7 @@ func TestGenerationIsStored(t *testing.T) {
 	if n, err = nets.Update(ctx(t), n); err != nil || n.Meta.Generation != 1 {
 		t.Fatalf("meta change of an old object: generation %d (err %v), want 1", n.Meta.Generation, err)
 	}
-	n.Spec.IPv4CIDR = "10.1.0.0/24"
+	n.Spec.DHCP = &api.NetworkDHCP{Disabled: true}
 	if n, err = nets.Update(ctx(t), n); err != nil || n.Meta.Generation != 2 {
 		t.Fatalf("spec change of an old object: generation %d (err %v), want 2", n.Meta.Generation, err)
 	}

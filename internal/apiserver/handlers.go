@@ -127,10 +127,6 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 			return err
 		}
 	}
-	data, err := api.Encode(obj)
-	if err != nil {
-		return err
-	}
 	if err := h.checkAbsent(r.Context(), m); err != nil {
 		return err
 	}
@@ -143,6 +139,11 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 			undo()
 		}
 	}()
+	// Encoded after admission: it may assign addresses (ipam.go).
+	data, err := api.Encode(obj)
+	if err != nil {
+		return err
+	}
 	create := func() (int64, error) { return h.s.store.Create(r.Context(), objectKey(h.kind, m), data) }
 	var rev int64
 	if h.kind == api.EventKind {
@@ -185,6 +186,7 @@ func (h *resource) update(w http.ResponseWriter, r *http.Request) {
 		keepFinalizers := obj.GetMeta().Finalizers == nil
 		return h.retry(r.Context(), obj.GetMeta(), want, func(cur api.Object, kv storage.KV) error {
 			mergeUpdate(obj, cur, keepFinalizers)
+			keepAddresses(obj, cur)
 			h.s.settleNode(h.kind, obj, reservationsOf(cur))
 			if err := h.validate(obj, cur); err != nil {
 				return err
@@ -292,7 +294,8 @@ func (h *resource) retry(ctx context.Context, m *api.Meta, want int64, fn func(a
 				objectName(h.kind, m), kv.ModRevision, want, api.ErrConflict)
 		}
 		err = fn(cur, kv)
-		if want == 0 && attempt < maxRetries && errors.Is(err, api.ErrConflict) {
+		var held *heldError // another object's address: reading again changes nothing
+		if want == 0 && attempt < maxRetries && errors.Is(err, api.ErrConflict) && !errors.As(err, &held) {
 			continue
 		}
 		return err

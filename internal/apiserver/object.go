@@ -167,6 +167,13 @@ func (h *resource) commit(ctx context.Context, w http.ResponseWriter, cur storag
 		if err != nil {
 			return err
 		}
+		if old != nil {
+			// Admission may have assigned addresses (ipam.go).
+			if data, err = api.Encode(next); err != nil {
+				undo()
+				return err
+			}
+		}
 		if rev, err = h.s.store.Update(ctx, key, data, cur.ModRevision); err != nil {
 			undo()
 			return h.writeErr(m, err)

@@ -166,6 +166,8 @@ func New(store storage.Store, opts Options) *Server {
 	s.admitters = append(s.admitters, migrationGuard{s})
 	// A team resets its environment copy, within limits.
 	s.admitters = append(s.admitters, newResetAdmitter(s, opts.ResetInterval, opts.Now))
+	// Networks' address pools (ipam.go), last: it writes the most.
+	s.admitters = append(s.admitters, &ipam{store: s.store, now: s.events.now, grace: ipamGrace, log: s.log})
 	s.mux = http.NewServeMux()
 	s.routes()
 	if s.metrics != nil {

@@ -23,6 +23,9 @@ var networkStrategy = &typed[api.NetworkSpec, api.NetworkStatus]{
 	frozenAnnotations: []string{api.AnnotationNetworkType},
 	immutable: []immutable[api.NetworkSpec, api.NetworkStatus]{
 		{"spec.id", func(n *api.Network) any { return n.Spec.ID }},
+		// The CIDR is the network's address pool (IPAM): the addresses its
+		// VMs and routers hold were checked against it.
+		{"spec.ipv4CIDR", func(n *api.Network) any { return n.Spec.IPv4CIDR }},
 	},
 }
 

@@ -27,7 +27,7 @@ func TestValidateUpdate(t *testing.T) {
 		{"network/type dropped (defaults to Bridge)", "network", edit(func(n *api.Network) { delete(n.Meta.Annotations, api.AnnotationNetworkType) }),
 			"meta.annotations[networkv0/network_type]"},
 		{"network/bridge_name set by the system", "network", edit(func(n *api.Network) { setAnnotation(&n.Meta, api.AnnotationBridgeName, "hum-1") }), ""},
-		{"network/cidr", "network", edit(func(n *api.Network) { n.Spec.IPv4CIDR = "10.0.1.0/24" }), ""},
+		{"network/cidr", "network", edit(func(n *api.Network) { n.Spec.IPv4CIDR = "10.0.1.0/24" }), "spec.ipv4CIDR"},
 
 		{"blockstorage/from url", "blockstorage", edit(func(b *api.BlockStorage) { b.Spec.From.HTTP.URL = "http://other/img" }), "spec.from"},
 		{"blockstorage/from type", "blockstorage-baseimage", edit(func(b *api.BlockStorage) { b.Spec.From.BaseImage.Tag = "2204" }), "spec.from"},

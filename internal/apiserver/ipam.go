@@ -1,0 +1,288 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/storage"
+)
+
+// ipamGrace is how old a ledger entry must be before it may be reclaimed
+// when its holder does not hold the address (a write that reserved it and
+// never stored its object: a crash, a lost race). A write in flight is
+// far younger.
+const ipamGrace = 2 * time.Minute
+
+// ipam is the address pool admitter (docs/network-services.md, IPAM).
+// Its ledger is one store key per held address,
+// /ipam/<group>/<namespace>/<network>/<address>, whose value names the
+// holder. The store's atomic Create makes an address one holder's, also
+// between API servers on one etcd: a second Create of the key fails, and
+// the loser tries the next address (assignment) or is refused (explicit
+// address). Keys are written before the object and removed after it, so
+// an object never holds an address without its key; a key without its
+// object (a crash between the two) is reclaimed with compare-and-swap
+// once it is older than the grace period.
+type ipam struct {
+	store storage.Store
+	now   func() time.Time
+	grace time.Duration
+	log   *slog.Logger
+}
+
+// heldError is a 409 for an address another object holds. The update
+// handler does not retry it: re-reading the object changes nothing.
+type heldError struct{ msg string }
+
+func (e *heldError) Error() string { return e.msg }
+func (e *heldError) Unwrap() error { return api.ErrConflict }
+
+// watches implements admitter.
+func (p *ipam) watches(k *api.Kind) bool {
+	return k == api.VirtualMachineKind || k == api.VirtualRouterKind || k == api.NetworkKind
+}
+
+// taken is one ledger key an admission wrote, and the revision it wrote.
+type taken struct {
+	key string
+	rev int64
+}
+
+// admit reserves every address obj claims that old did not, and assigns
+// one to each claim without: explicit claims first, so an assignment
+// never takes an address a later NIC of the same object names.
+func (p *ipam) admit(ctx context.Context, k *api.Kind, old, obj api.Object) (func(), error) {
+	m := obj.GetMeta()
+	prev := held(k, old)
+	// A claim that had no address before (data older than IPAM) is not
+	// assigned one by an update: the agents' status writes go through
+	// here too, and must not change the spec.
+	unassigned := map[string]bool{}
+	if old != nil {
+		for _, c := range claimsOf(k, old) {
+			if !c.addr.IsValid() {
+				unassigned[c.field+"|"+c.network] = true
+			}
+		}
+	}
+	var mine []taken
+	undo := func() { p.undo(ctx, mine) }
+	fail := func(err error) (func(), error) { undo(); return func() {}, err }
+	pools := map[string]*poolOf{}
+	claims := claimsOf(k, obj)
+	seen := map[string]string{} // network/address -> field, within obj
+	for _, c := range claims {
+		if !c.addr.IsValid() {
+			continue
+		}
+		key := c.network + "/" + c.addr.String()
+		if f, dup := seen[key]; dup {
+			return fail(api.Invalid(c.field, "%s is also %s", c.addr, f))
+		}
+		seen[key] = c.field
+		if _, kept := prev[key]; kept {
+			continue
+		}
+		po, err := p.poolFor(ctx, k, obj, c, pools)
+		switch {
+		case errors.Is(err, errNoNetwork):
+			// The original humcli creates routers and VMs before their
+			// network: the address is reserved all the same, and
+			// checked against the pool when the network comes
+			// (checkAdopted).
+		case err != nil:
+			return fail(err)
+		default:
+			if why := po.pool.check(c.addr, c.nic < 0); why != "" {
+				return fail(api.Invalid(c.field, "%s", why))
+			}
+		}
+		t, err := p.reserve(ctx, k, m, c, c.addr)
+		if err != nil {
+			return fail(err)
+		}
+		mine = append(mine, t...)
+	}
+	if n, ok := obj.(*api.Network); ok && old == nil {
+		if err := p.checkAdopted(ctx, n); err != nil {
+			return fail(err)
+		}
+	}
+	for _, c := range claims {
+		if c.addr.IsValid() || c.set == nil || unassigned[c.field+"|"+c.network] {
+			continue
+		}
+		po, err := p.poolFor(ctx, k, obj, c, pools)
+		if err != nil {
+			return fail(err)
+		}
+		a, t, err := p.assign(ctx, k, m, c, po)
+		if err != nil {
+			return fail(err)
+		}
+		c.set(a)
+		mine = append(mine, t)
+	}
+	return undo, nil
+}
+
+// errNoNetwork is the 404 of a claim on a network that does not exist.
+var errNoNetwork = fmt.Errorf("no such network: %w", api.ErrNotFound)
+
+// checkAdopted checks, when network n is created, the addresses VMs and
+// routers reserved on it before it existed: each must be one a NIC may
+// hold in n's pool.
+func (p *ipam) checkAdopted(ctx context.Context, n *api.Network) error {
+	pl, ok := networkPool(n)
+	if !ok {
+		return nil // validation refused it already
+	}
+	kvs, _, err := p.store.List(ctx, ipamPrefix(n.Meta.Group, n.Meta.Namespace, n.Meta.ID))
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		a, ok := addrOfKey(kv.Key)
+		var e ipamEntry
+		if !ok || json.Unmarshal(kv.Value, &e) != nil || e.Kind == api.NetworkKind.Name {
+			continue // a stale entry of an earlier network of this name
+		}
+		if why := pl.check(a, false); why != "" && !p.stale(ctx, e, n.Meta.ID, a) {
+			return fmt.Errorf("spec.ipv4CIDR: %s, which %s holds: %w", why, e.holder(), api.ErrConflict)
+		}
+	}
+	return nil
+}
+
+// poolOf is a network's pool and the network's meta, read once per
+// admission.
+type poolOf struct {
+	pool pool
+	net  *api.Meta
+}
+
+// poolFor is the pool claim c draws on: the network obj itself for its
+// own addresses, else the network c names, which must exist.
+func (p *ipam) poolFor(ctx context.Context, k *api.Kind, obj api.Object, c claim, pools map[string]*poolOf) (*poolOf, error) {
+	if po, ok := pools[c.network]; ok {
+		return po, nil
+	}
+	n, ok := obj.(*api.Network)
+	if !ok {
+		m := obj.GetMeta()
+		nm := &api.Meta{Group: m.Group, Namespace: m.Namespace, ID: c.network}
+		field := fmt.Sprintf("spec.nics[%d].networkID", c.nic)
+		kv, err := p.store.Get(ctx, objectKey(api.NetworkKind, nm))
+		if errors.Is(err, api.ErrNotFound) {
+			return nil, fmt.Errorf("%s: network %s/%s does not exist (create the network first): %w", field, m.Namespace, c.network, errNoNetwork)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal(kv.Value, &n); err != nil {
+			return nil, fmt.Errorf("decode stored network %s/%s: %w", m.Namespace, c.network, err)
+		}
+		if n.Meta.Deleting() {
+			return nil, fmt.Errorf("%s: network %s/%s is being deleted: %w", field, m.Namespace, c.network, api.ErrForbidden)
+		}
+	}
+	pl, ok := networkPool(n)
+	if !ok {
+		return nil, api.Invalid("spec.ipv4CIDR", "network %s/%s has no valid ipv4CIDR", n.Meta.Namespace, n.Meta.ID)
+	}
+	po := &poolOf{pool: pl, net: &n.Meta}
+	pools[c.network] = po
+	return po, nil
+}
+
+// reserve makes address a of c's network obj's (m's): created, already
+// obj's, or reclaimed from a holder that no longer holds it. It returns
+// what it wrote, for the undo (nothing when the key was already obj's).
+func (p *ipam) reserve(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr) ([]taken, error) {
+	key := ipamKey(m.Group, m.Namespace, c.network, a)
+	val, err := json.Marshal(newEntry(k, m, c, p.now()))
+	if err != nil {
+		return nil, err
+	}
+	for range casAttempts {
+		rev, err := p.store.Create(ctx, key, val)
+		if err == nil {
+			return []taken{{key, rev}}, nil
+		}
+		if !errors.Is(err, api.ErrAlreadyExists) {
+			return nil, err
+		}
+		kv, err := p.store.Get(ctx, key)
+		if errors.Is(err, api.ErrNotFound) {
+			continue // released meanwhile: create again
+		}
+		if err != nil {
+			return nil, err
+		}
+		var e ipamEntry
+		_ = json.Unmarshal(kv.Value, &e) // unreadable: an unknown holder, stale
+		if e.ownedBy(k, m) {
+			if e.NIC != c.nic || e.Field != c.field { // moved between NICs
+				_, _ = p.store.Update(ctx, key, val, kv.ModRevision)
+			}
+			return nil, nil
+		}
+		if !p.stale(ctx, e, c.network, a) {
+			return nil, &heldError{fmt.Sprintf("%s: %s is held by %s", c.field, a, e.holder())}
+		}
+		rev, err = p.store.Update(ctx, key, val, kv.ModRevision)
+		if err == nil {
+			p.log.Info("ipam: stale entry reclaimed", "key", key, "holder", e.holder())
+			return []taken{{key, rev}}, nil
+		}
+		if !errors.Is(err, api.ErrConflict) && !errors.Is(err, api.ErrNotFound) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("%s: %s: too many concurrent writes; try again: %w", c.field, a, api.ErrConflict)
+}
+
+// stale says whether entry e (for address a of network) may be
+// reclaimed: older than the grace period, and its holder is gone or no
+// longer claims the address.
+func (p *ipam) stale(ctx context.Context, e ipamEntry, network string, a netip.Addr) bool {
+	if e.age(p.now()) < p.grace {
+		return false
+	}
+	k := kindOfEntry(e)
+	if k == nil {
+		return true
+	}
+	kv, err := p.store.Get(ctx, objectKey(k, &api.Meta{Group: e.Group, Namespace: e.Namespace, ID: e.ID}))
+	if errors.Is(err, api.ErrNotFound) {
+		return true
+	}
+	if err != nil {
+		return false
+	}
+	obj, err := decodeStored(k, kv.Value)
+	if err != nil {
+		return false
+	}
+	return obj.GetMeta().UID != e.UID || !stillHolds(k, obj, network, a)
+}
+
+// undo removes what an admission wrote, unless it changed since.
+func (p *ipam) undo(ctx context.Context, ts []taken) {
+	if len(ts) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerTimeout)
+	defer cancel()
+	for _, t := range ts {
+		if _, err := p.store.Delete(ctx, t.key, t.rev); err != nil && !errors.Is(err, api.ErrConflict) && !errors.Is(err, api.ErrNotFound) {
+			p.log.Warn("ipam: undo failed; the entry is reclaimed after the grace period", "key", t.key, "err", err)
+		}
+	}
+}

@@ -1,0 +1,174 @@
+package apiserver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/storage"
+)
+
+// assign takes a free address of po's pool for claim c: the lowest (a
+// NIC) or the highest below the last (a DHCP server). Every address the
+// ledger lists is skipped; an address another write took since the list
+// loses the Create and the next is tried. A full pool reclaims a stale
+// entry if it has one, and is refused otherwise.
+func (p *ipam) assign(ctx context.Context, k *api.Kind, m *api.Meta, c claim, po *poolOf) (netip.Addr, taken, error) {
+	kvs, _, err := p.store.List(ctx, ipamPrefix(m.Group, m.Namespace, c.network))
+	if err != nil {
+		return netip.Addr{}, taken{}, err
+	}
+	used := map[netip.Addr]bool{}
+	for _, kv := range kvs {
+		if a, ok := addrOfKey(kv.Key); ok {
+			used[a] = true
+		}
+	}
+	isUsed := func(a netip.Addr) bool { return used[a] }
+	pick := po.pool.lowestFree
+	if c.dhcp {
+		pick = po.pool.dhcpFree
+	}
+	for {
+		a, ok := pick(isUsed)
+		if !ok {
+			break
+		}
+		t, err := p.tryCreate(ctx, k, m, c, a)
+		if err != nil {
+			return netip.Addr{}, taken{}, err
+		}
+		if t.key != "" {
+			return a, t, nil
+		}
+		used[a] = true // lost to another write
+	}
+	for _, kv := range kvs {
+		a, ok := addrOfKey(kv.Key)
+		if !ok || po.pool.check(a, c.nic < 0) != "" {
+			continue
+		}
+		var e ipamEntry
+		_ = json.Unmarshal(kv.Value, &e)
+		if !p.stale(ctx, e, c.network, a) {
+			continue
+		}
+		if t, err := p.reclaim(ctx, k, m, c, a, kv); err == nil {
+			return a, t, nil
+		}
+	}
+	n := 0
+	for a := range used {
+		if _, r := po.pool.reserved[a]; !r && po.pool.prefix.Contains(a) {
+			n++
+		}
+	}
+	return netip.Addr{}, taken{}, po.pool.exhausted(c.field, po.net, n)
+}
+
+// tryCreate creates a's key for claim c; a zero taken means another
+// holder has it.
+func (p *ipam) tryCreate(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr) (taken, error) {
+	key := ipamKey(m.Group, m.Namespace, c.network, a)
+	val, err := json.Marshal(newEntry(k, m, c, p.now()))
+	if err != nil {
+		return taken{}, err
+	}
+	rev, err := p.store.Create(ctx, key, val)
+	switch {
+	case err == nil:
+		return taken{key, rev}, nil
+	case errors.Is(err, api.ErrAlreadyExists):
+		return taken{}, nil
+	}
+	return taken{}, err
+}
+
+// reclaim takes over the stale entry kv under compare-and-swap.
+func (p *ipam) reclaim(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr, kv storage.KV) (taken, error) {
+	val, err := json.Marshal(newEntry(k, m, c, p.now()))
+	if err != nil {
+		return taken{}, err
+	}
+	rev, err := p.store.Update(ctx, kv.Key, val, kv.ModRevision)
+	if err != nil {
+		return taken{}, err
+	}
+	p.log.Info("ipam: stale entry reclaimed", "key", kv.Key)
+	return taken{kv.Key, rev}, nil
+}
+
+// release implements admitter: obj has left the store; its addresses go
+// back to their pools. A network's whole pool goes with it.
+func (p *ipam) release(ctx context.Context, k *api.Kind, obj api.Object) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerTimeout)
+	defer cancel()
+	m := obj.GetMeta()
+	for _, c := range held(k, obj) {
+		p.drop(ctx, k, m, ipamKey(m.Group, m.Namespace, c.network, c.addr))
+	}
+	if k == api.NetworkKind {
+		p.dropPool(ctx, m)
+	}
+}
+
+// committed implements committer: what old held and obj no longer does
+// (a NIC removed, an address changed) goes back, now that the update is
+// stored.
+func (p *ipam) committed(ctx context.Context, k *api.Kind, old, obj api.Object) {
+	now := held(k, obj)
+	var gone []string
+	m := obj.GetMeta()
+	for key, c := range held(k, old) {
+		if _, ok := now[key]; !ok {
+			gone = append(gone, ipamKey(m.Group, m.Namespace, c.network, c.addr))
+		}
+	}
+	if len(gone) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerTimeout)
+	defer cancel()
+	for _, key := range gone {
+		p.drop(ctx, k, m, key)
+	}
+}
+
+// drop deletes key if it is still m's.
+func (p *ipam) drop(ctx context.Context, k *api.Kind, m *api.Meta, key string) {
+	kv, err := p.store.Get(ctx, key)
+	if err != nil {
+		if !errors.Is(err, api.ErrNotFound) {
+			p.log.Warn("ipam: release failed; the entry is reclaimed after the grace period", "key", key, "err", err)
+		}
+		return
+	}
+	var e ipamEntry
+	if json.Unmarshal(kv.Value, &e) != nil || !e.ownedBy(k, m) {
+		return // another holder's since (a new object of the same name)
+	}
+	if _, err := p.store.Delete(ctx, key, kv.ModRevision); err != nil && !errors.Is(err, api.ErrConflict) && !errors.Is(err, api.ErrNotFound) {
+		p.log.Warn("ipam: release failed; the entry is reclaimed after the grace period", "key", key, "err", err)
+	}
+}
+
+// dropPool deletes every entry of network m's pool, except those of a
+// new network of the same name created since.
+func (p *ipam) dropPool(ctx context.Context, m *api.Meta) {
+	kvs, _, err := p.store.List(ctx, ipamPrefix(m.Group, m.Namespace, m.ID))
+	if err != nil {
+		p.log.Warn("ipam: releasing a network's pool failed", "network", m.Namespace+"/"+m.ID, "err", err)
+		return
+	}
+	for _, kv := range kvs {
+		var e ipamEntry
+		if json.Unmarshal(kv.Value, &e) == nil && e.Kind == api.NetworkKind.Name && e.ID == m.ID && e.UID != m.UID {
+			continue
+		}
+		if _, err := p.store.Delete(ctx, kv.Key, kv.ModRevision); err != nil && !errors.Is(err, api.ErrConflict) && !errors.Is(err, api.ErrNotFound) {
+			p.log.Warn("ipam: releasing a network's pool failed", "key", kv.Key, "err", err)
+		}
+	}
+}
