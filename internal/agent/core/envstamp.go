@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net"
+	"slices"
 	"strings"
 
 	"github.com/humstack/humstack/api"
@@ -46,7 +48,8 @@ func (r *environments) stamp(ctx context.Context, env *api.Environment, tpl *api
 	maps.Copy(params, c.Values) // a copy keeps the values it was made with
 	cp := envtemplate.Copy{Group: env.Meta.Group, Environment: env.Meta.ID, Name: c.Name, Index: c.Index}
 	vals := cp.Values(params)
-	for i, raw := range tpl.Spec.Resources {
+	for _, i := range stampOrder(tpl.Spec.Resources) {
+		raw := tpl.Spec.Resources[i]
 		if k, id, ok := envtemplate.Identify(raw); ok {
 			if _, ok := r.informerFor(k).Get(controller.Key{Group: env.Meta.Group, Namespace: c.Namespace, ID: id}); ok {
 				continue // exists: nothing to render
@@ -65,6 +68,33 @@ func (r *environments) stamp(ctx context.Context, env *api.Environment, tpl *api
 		}
 	}
 	return ""
+}
+
+// stampOrder is the order resources are made in: by their kind's rank
+// (networks before the VMs and routers whose addresses their pools
+// assign), in template order within a kind; a VM that fails waits, and
+// what follows it is not made until it is.
+func stampOrder(resources []json.RawMessage) []int {
+	rank := func(raw json.RawMessage) int {
+		var head struct {
+			Meta struct {
+				APIType string `json:"apiType"`
+			} `json:"meta"`
+		}
+		_ = json.Unmarshal(raw, &head)
+		for _, k := range envtemplate.Kinds {
+			if k.APIType == head.Meta.APIType {
+				return k.Rank
+			}
+		}
+		return 1 << 30 // last: Render refuses it
+	}
+	order := make([]int, len(resources))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return rank(resources[a]) - rank(resources[b]) })
+	return order
 }
 
 func (r *environments) informerFor(k *api.Kind) *controller.Informer {
