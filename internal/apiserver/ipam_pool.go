@@ -106,6 +106,19 @@ func (p pool) lowestFree(taken func(netip.Addr) bool) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
+// lowestFreeN is up to n of the lowest usable addresses neither taken
+// nor reserved.
+func (p pool) lowestFreeN(taken func(netip.Addr) bool, n int) []netip.Addr {
+	var out []netip.Addr
+	first, last := p.bounds()
+	for a := first; len(out) < n && !last.Less(a); a = a.Next() {
+		if _, r := p.reserved[a]; !r && !taken(a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // dhcpFree is the address a network's DHCP server gets: the highest free
 // usable address below the last usable one (for 10.0.0.0/24: .253; .254
 // and .1 are the addresses users give routers), else the last one.

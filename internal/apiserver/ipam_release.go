@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 
 	"github.com/humstack/humstack/api"
@@ -27,12 +28,8 @@ func (p *ipam) assign(ctx context.Context, k *api.Kind, m *api.Meta, c claim, po
 		}
 	}
 	isUsed := func(a netip.Addr) bool { return used[a] }
-	pick := po.pool.lowestFree
-	if c.dhcp {
-		pick = po.pool.dhcpFree
-	}
-	for {
-		a, ok := pick(isUsed)
+	for lost := 0; ; lost++ {
+		a, ok := p.pick(po.pool, c, isUsed, lost)
 		if !ok {
 			break
 		}
@@ -43,7 +40,14 @@ func (p *ipam) assign(ctx context.Context, k *api.Kind, m *api.Meta, c claim, po
 		if t.key != "" {
 			return a, t, nil
 		}
-		used[a] = true // lost to another write
+		used[a] = true // lost to another write: see what the others took
+		if more, _, err := p.store.List(ctx, ipamPrefix(m.Group, m.Namespace, c.network)); err == nil {
+			for _, kv := range more {
+				if a, ok := addrOfKey(kv.Key); ok {
+					used[a] = true
+				}
+			}
+		}
 	}
 	for _, kv := range kvs {
 		a, ok := addrOfKey(kv.Key)
@@ -66,6 +70,29 @@ func (p *ipam) assign(ctx context.Context, k *api.Kind, m *api.Meta, c claim, po
 		}
 	}
 	return netip.Addr{}, taken{}, po.pool.exhausted(c.field, po.net, n)
+}
+
+// spread is how many of the lowest free addresses a NIC that lost a race
+// picks among at random: writes racing for one pool would otherwise all
+// go for the same address, one winning per round (100 concurrent creates
+// took ~100 rounds of store writes).
+const spread = 16
+
+// pick is the address claim c tries next: for a NIC the lowest free one,
+// after a lost race one of the lowest few; for a DHCP server the highest
+// below the last usable one.
+func (p *ipam) pick(pl pool, c claim, taken func(netip.Addr) bool, lost int) (netip.Addr, bool) {
+	if c.dhcp {
+		return pl.dhcpFree(taken)
+	}
+	if lost == 0 {
+		return pl.lowestFree(taken)
+	}
+	free := pl.lowestFreeN(taken, spread)
+	if len(free) == 0 {
+		return netip.Addr{}, false
+	}
+	return free[rand.IntN(len(free))], true
 }
 
 // tryCreate creates a's key for claim c; a zero taken means another
