@@ -17,6 +17,7 @@ func TestGetWatch(t *testing.T) {
 		"-f", "../../examples/seed/05-network.yaml")
 	e.mustRun("create", "-f", "../../examples/seed/11-virtualmachine.yaml")
 	vm2 := strings.Replace(readFile(t, "../../examples/seed/11-virtualmachine.yaml"), "id: vm1", "id: vm2", 1)
+	vm2 = strings.Replace(vm2, "ipv4Address: 10.0.0.1", "ipv4Address: 10.0.0.2", 1) // one holder per address
 	e.mustRun("create", "-f", writeFile(t, "vm2.yaml", vm2))
 
 	for _, tc := range []struct {

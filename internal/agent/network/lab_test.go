@@ -102,9 +102,12 @@ spec: {id: "100", ipv4CIDR: 10.0.0.0/24}
 // vm is a VM record placed on node that uses net1. It is PowerOff: a
 // node realizes the networks of every VM placed on it, running or not, and
 // these tests need the network, not a guest.
+// Each VM has an address of its own: the API server refuses a second
+// holder of one.
 func vm(id, node string) string {
+	addr := map[string]string{"vmb": "10.0.0.9", "vmc": "10.0.0.10"}[id]
 	return fmt.Sprintf(`meta: {apiType: systemv0/virtualmachine, id: %s, group: g, namespace: ns, annotations: {virtualmachinev0/node_name: %s}}
-spec: {actionState: PowerOff, requestVcpus: 1, limitVcpus: 1, requestMemory: 128M, limitMemory: 128M, nics: [{networkID: net1, ipv4Address: 10.0.0.9}]}`, id, node)
+spec: {actionState: PowerOff, requestVcpus: 1, limitVcpus: 1, requestMemory: 128M, limitMemory: 128M, nics: [{networkID: net1, ipv4Address: %s}]}`, id, node, addr)
 }
 
 // apply runs the real humcli inside the lab.

@@ -74,7 +74,7 @@ func readyNode(t *testing.T, e *testenv.Env, id, addr string) {
 
 func vmOn(t *testing.T, e *testenv.Env, id, node, network string) {
 	e.Create(t, fmt.Sprintf(`meta: {apiType: systemv0/virtualmachine, id: %s, group: g, namespace: ns, annotations: {virtualmachinev0/node_name: %s}}
-spec: {requestVcpus: 1, limitVcpus: 1, requestMemory: 1G, limitMemory: 1G, nics: [{networkID: %s, ipv4Address: 10.0.0.5}]}`, id, node, network))
+spec: {requestVcpus: 1, limitVcpus: 1, requestMemory: 1G, limitMemory: 1G, nics: [{networkID: %s, ipv4Address: 10.0.0.%d}]}`, id, node, network, 5+int(id[0]-'a')))
 }
 
 func getNet(t *testing.T, e *testenv.Env, id string) (*api.Network, error) {
