@@ -33,6 +33,9 @@ func (s *Server) ReleaseForTest(ctx context.Context, k *api.Kind, obj api.Object
 	s.released(ctx, k, obj)
 }
 
+// BackfillIPAM runs the address pools' backfill once (ipam_backfill.go).
+func BackfillIPAM(ctx context.Context, s *Server) error { return s.ipam.backfill(ctx) }
+
 // SetLoginClock makes the web console's sign-in read the time on now.
 func SetLoginClock(s *Server, now func() time.Time) { s.login.now = now }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"sync"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
+	"github.com/humstack/humstack/internal/apiserver"
 	"github.com/humstack/humstack/internal/storage/etcd/etcdtest"
 )
 
@@ -353,4 +355,31 @@ func keys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// A VM stored before the ledger existed (an upgrade) keeps its address:
+// the backfill reserves it, and the pool hands out the next one.
+func TestIPAMBackfillsOlderObjects(t *testing.T) {
+	e := ipamEnv(t, "10.0.0.0/24")
+	old := ipVM(t, "old", "net1", "10.0.0.1")
+	old.Meta.UID = "older-than-ipam"
+	b, err := api.Encode(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.Create(ctx(t), "/virtualmachines/g/ns/old", b); err != nil {
+		t.Fatal(err)
+	}
+	s := apiserver.New(e.store, apiserver.Options{Log: slog.New(slog.DiscardHandler)})
+	t.Cleanup(s.Close)
+	if err := apiserver.BackfillIPAM(ctx(t), s); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(e.ledger()["10.0.0.1"], `"uid":"older-than-ipam"`) {
+		t.Fatalf("the older VM's address is not reserved: %v", e.ledger())
+	}
+	vm, err := createVM(e, ipVM(t, "new", "net1", ""))
+	if err != nil || vm.Spec.NICs[0].IPv4Address != "10.0.0.2" {
+		t.Fatalf("new VM: %v (err %v), want 10.0.0.2", vm, err)
+	}
 }

@@ -105,6 +105,8 @@ type Server struct {
 	// ledger is the node capacity admitter, repair its repair loop.
 	ledger *nodeLedger
 	repair *repairer
+	// ipam keeps the networks' address pools (ipam.go).
+	ipam *ipam
 	// login is the web console's OIDC sign-in; nil: off.
 	login *uiLogin
 }
@@ -167,7 +169,9 @@ func New(store storage.Store, opts Options) *Server {
 	// A team resets its environment copy, within limits.
 	s.admitters = append(s.admitters, newResetAdmitter(s, opts.ResetInterval, opts.Now))
 	// Networks' address pools (ipam.go), last: it writes the most.
-	s.admitters = append(s.admitters, &ipam{store: s.store, now: s.events.now, grace: ipamGrace, log: s.log})
+	s.ipam = &ipam{store: s.store, now: s.events.now, grace: ipamGrace, log: s.log}
+	s.admitters = append(s.admitters, s.ipam)
+	go s.ipam.runBackfill(s.stopping)
 	s.mux = http.NewServeMux()
 	s.routes()
 	if s.metrics != nil {
