@@ -24,3 +24,21 @@ func TestApplyWithoutAddresses(t *testing.T) {
 		t.Fatalf("get: no assigned address:\n%s", r.stdout)
 	}
 }
+
+// The IPAM example applies as its comment says, twice.
+func TestIPAMExample(t *testing.T) {
+	e := newEnv(t)
+	const f = "../../examples/network-services/ipam.yaml"
+	e.mustRun("apply", "-f", f)
+	if r := e.mustRun("apply", "-f", f); strings.Count(r.stdout, "unchanged") != 7 {
+		t.Fatalf("second apply:\n%s", r.stdout)
+	}
+	for vm, addr := range map[string]string{"web1": "10.0.0.1", "web2": "10.0.0.2", "db": "10.0.0.10"} {
+		if r := e.mustRun("get", "vm", vm, "-g", "demo", "-n", "lab", "-o", "yaml"); !strings.Contains(r.stdout, "ipv4Address: "+addr+"\n") {
+			t.Errorf("%s has not %s:\n%s", vm, addr, r.stdout)
+		}
+	}
+	if r := e.mustRun("get", "network", "net1", "-g", "demo", "-n", "lab", "-o", "yaml"); !strings.Contains(r.stdout, "address: 10.0.0.253") {
+		t.Errorf("network:\n%s", r.stdout)
+	}
+}
