@@ -114,7 +114,13 @@ func TestExportImportBoltToEtcd(t *testing.T) {
 	if err := apiserver.Import(ctx(t), cfg, bytes.NewReader(dump.Bytes())); err == nil {
 		t.Fatal("import into a non-empty store succeeded")
 	}
-	after := listAll(t, newEtcdEnv(t, cl.Endpoints()).c)
+	imported := newEtcdEnv(t, cl.Endpoints())
+	after := listAll(t, imported.c)
+	// The address pools' ledger goes along (ipam.go): the network's DHCP
+	// server keeps its address.
+	if _, err := imported.store.Get(ctx(t), "/ipam/g/ns1/net1/10.0.0.253"); err != nil {
+		t.Errorf("the imported store has no ledger key of net1's DHCP server: %v", err)
+	}
 	if len(after) != len(before) || len(before) != 4 {
 		t.Fatalf("after import %d objects, before %d (want 4)", len(after), len(before))
 	}

@@ -114,11 +114,14 @@ func TestLedgerKeys(t *testing.T) {
 		t.Errorf("addrOfKey(%q) = %v %v", key, got, ok)
 	}
 	// No kind's plural is "ipam": lists and watches of a kind never see
-	// the ledger.
+	// the ledger, and the object counts (metrics) do not count it.
 	for _, k := range api.Kinds() {
 		if k.Plural == "ipam" {
 			t.Errorf("kind %s has the ledger's prefix", k.Name)
 		}
+	}
+	if k := newObjectCounter(nil).kindOf(key); k != "" {
+		t.Errorf("the object count takes %s for a %s", key, k)
 	}
 }
 
