@@ -15,6 +15,10 @@
 // state (options, hosts, leases, pidfile, log) lives in
 // <Dir>/<hash>, Dir beside the agent's VM directory.
 //
+// The leases and the router's gateway come from the network's
+// status.dhcp, where the Core agent writes them (package leases): this
+// node may not read the VMs placed on others.
+//
 // It is a system.NetworkService: the network controller realizes the
 // network on this node while the node serves it, calls Apply after the
 // bridge is right, and Remove (before it lets the network go) when the
@@ -65,7 +69,6 @@ type Config struct {
 type Server struct {
 	node, dir, prefix string
 	c                 *client.Client
-	vms, routers      *controller.Informer
 }
 
 var _ system.NetworkService = (*Server)(nil)
@@ -81,14 +84,6 @@ func New(cfg Config) *Server {
 
 // Name implements system.NetworkService.
 func (s *Server) Name() string { return "DHCP server" }
-
-// Inputs implements system.NetworkService: every VM and router (their
-// NICs are the leases and the gateway).
-func (s *Server) Inputs(m *controller.Manager) []*controller.Informer {
-	s.vms = m.Informer(api.VirtualMachineKind, "", nil)
-	s.routers = m.Informer(api.VirtualRouterKind, "", nil)
-	return []*controller.Informer{s.vms, s.routers}
-}
 
 // Serves implements system.NetworkService: DHCP on, with an address, and
 // this node named by networkv0/dhcp_node_name.
@@ -106,15 +101,7 @@ func (s *Server) names(m *api.Meta) names {
 // Apply implements system.NetworkService.
 func (s *Server) Apply(ctx context.Context, n *api.Network) (controller.Result, error) {
 	nm := s.names(&n.Meta)
-	var vms []*api.VirtualMachine
-	for _, o := range s.vms.List() {
-		vms = append(vms, o.(*api.VirtualMachine))
-	}
-	var routers []*api.VirtualRouter
-	for _, o := range s.routers.List() {
-		routers = append(routers, o.(*api.VirtualRouter))
-	}
-	p, err := makePlan(n, vms, routers, nm.dir)
+	p, err := makePlan(n, nm.dir)
 	var w waitError
 	if errors.As(err, &w) {
 		return controller.Result{}, s.report(ctx, n, StatePending, w.msg, 0)
@@ -191,11 +178,12 @@ func (s *Server) clearStatus(ctx context.Context, n *api.Network) error {
 	if n.Status.DHCP == nil || n.Status.DHCP.Node != s.node {
 		return nil
 	}
+	// The Core agent's hosts stay: another node may take over.
 	_, err := controller.UpdateStatus(ctx, s.c, n, func(x *api.Network) bool {
 		if x.Status.DHCP == nil || x.Status.DHCP.Node != s.node {
 			return false
 		}
-		x.Status.DHCP = nil
+		x.Status.DHCP.Node, x.Status.DHCP.State, x.Status.DHCP.Message, x.Status.DHCP.Leases = "", "", "", 0
 		return true
 	})
 	return ignoreNotFound(err)
@@ -203,12 +191,16 @@ func (s *Server) clearStatus(ctx context.Context, n *api.Network) error {
 
 // report writes status.dhcp, if it changed.
 func (s *Server) report(ctx context.Context, n *api.Network, state, msg string, leases int) error {
-	want := api.NetworkDHCPStatus{Node: s.node, State: state, Message: msg, Leases: leases}
 	_, err := controller.UpdateStatus(ctx, s.c, n, func(x *api.Network) bool {
-		if x.Status.DHCP != nil && *x.Status.DHCP == want {
+		d := x.Status.DHCP
+		if d == nil {
+			d = &api.NetworkDHCPStatus{}
+		}
+		if d.Node == s.node && d.State == state && d.Message == msg && d.Leases == leases {
 			return false
 		}
-		x.Status.DHCP = &want
+		d.Node, d.State, d.Message, d.Leases = s.node, state, msg, leases
+		x.Status.DHCP = d
 		return true
 	})
 	return ignoreNotFound(err)

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"sort"
 
 	"github.com/humstack/humstack/api"
-	"github.com/humstack/humstack/internal/agent/vm"
 	"github.com/humstack/humstack/internal/host/dnsmasq"
 )
 
@@ -64,9 +62,9 @@ type waitError struct{ msg string }
 
 func (e waitError) Error() string { return e.msg }
 
-// makePlan computes n's server from the VMs and routers of its namespace
-// (others are ignored). dir is the server's state directory.
-func makePlan(n *api.Network, vms []*api.VirtualMachine, routers []*api.VirtualRouter, dir string) (plan, error) {
+// makePlan computes n's server from its spec and the hosts and router
+// gateway the Core agent wrote in its status. dir is the state directory.
+func makePlan(n *api.Network, dir string) (plan, error) {
 	d := spec(n)
 	cidr, ok := api.ParseIPv4Network(n.Spec.IPv4CIDR)
 	if !ok {
@@ -87,8 +85,12 @@ func makePlan(n *api.Network, vms []*api.VirtualMachine, routers []*api.VirtualR
 		Dir: dir, Interface: Inside, Address: netip.PrefixFrom(addr, cidr.Bits()),
 		Domain: domain, Search: n.Meta.Namespace + "." + n.Meta.Group + "." + domain,
 	}}
+	var st api.NetworkDHCPStatus
+	if n.Status.DHCP != nil {
+		st = *n.Status.DHCP
+	}
 	var err error
-	if p.conf.Gateway, p.gatewayFrom, err = gateway(n, d, cidr, routers); err != nil {
+	if p.conf.Gateway, p.gatewayFrom, err = gateway(n, d, st.RouterGateway); err != nil {
 		return plan{}, err
 	}
 	if p.conf.Nameservers, err = addrs("spec.dhcp.nameservers", d.Nameservers); err != nil {
@@ -97,13 +99,13 @@ func makePlan(n *api.Network, vms []*api.VirtualMachine, routers []*api.VirtualR
 	if p.conf.Upstreams, err = addrs("spec.dhcp.upstreams", d.Upstreams); err != nil {
 		return plan{}, err
 	}
-	p.conf.Hosts = hosts(n, vms, cidr)
+	p.conf.Hosts = hosts(st.Hosts, cidr)
 	return p, nil
 }
 
 // gateway is spec.dhcp.gateway, else networkv0/default_gateway, else the
-// namespace's router NIC on n (the oldest router by id), else none.
-func gateway(n *api.Network, d api.NetworkDHCP, cidr netip.Prefix, routers []*api.VirtualRouter) (netip.Addr, string, error) {
+// namespace's router on n (status.dhcp.routerGateway), else none.
+func gateway(n *api.Network, d api.NetworkDHCP, router string) (netip.Addr, string, error) {
 	if d.Gateway != "" {
 		a, ok := api.ParseIPv4(d.Gateway)
 		if !ok {
@@ -114,16 +116,8 @@ func gateway(n *api.Network, d api.NetworkDHCP, cidr netip.Prefix, routers []*ap
 	if p, ok := api.ParseIPv4Prefix(n.Meta.Annotations[api.AnnotationDefaultGateway]); ok {
 		return p.Addr(), api.AnnotationDefaultGateway, nil
 	}
-	sort.Slice(routers, func(i, j int) bool { return routers[i].Meta.ID < routers[j].Meta.ID })
-	for _, r := range routers {
-		if !sameScope(&r.Meta, &n.Meta) || r.Meta.Deleting() {
-			continue
-		}
-		for _, nic := range r.Spec.NICs {
-			if p, ok := api.ParseIPv4Prefix(nic.IPv4Address); ok && nic.NetworkID == n.Meta.ID && cidr.Contains(p.Addr()) {
-				return p.Addr(), "virtualrouter " + r.Meta.ID, nil
-			}
-		}
+	if a, ok := api.ParseIPv4(router); ok {
+		return a, "virtual router", nil
 	}
 	return netip.Addr{}, "", nil
 }
@@ -140,35 +134,18 @@ func addrs(field string, ss []string) ([]netip.Addr, error) {
 	return out, nil
 }
 
-// hosts are the static leases: for each VM of n's namespace, its first NIC
-// on n with an address in n's CIDR, under the VM's id.
-func hosts(n *api.Network, vms []*api.VirtualMachine, cidr netip.Prefix) []dnsmasq.Host {
+// hosts converts the status's hosts, leaving out any that does not parse
+// or lies outside cidr (the Core agent wrote them from specs the API
+// server validated; this only keeps dnsmasq from refusing its files).
+func hosts(hs []api.NetworkDHCPHost, cidr netip.Prefix) []dnsmasq.Host {
 	var out []dnsmasq.Host
-	for _, v := range vms {
-		if !sameScope(&v.Meta, &n.Meta) || v.Meta.Deleting() {
+	for _, h := range hs {
+		mac, err := net.ParseMAC(h.MAC)
+		a, ok := api.ParseIPv4(h.IPv4Address)
+		if err != nil || len(mac) != 6 || !ok || !cidr.Contains(a) || !api.IsID(h.Name) {
 			continue
 		}
-		for i, nic := range v.Spec.NICs {
-			if nic.NetworkID != n.Meta.ID {
-				continue
-			}
-			a, ok := api.ParseIPv4(nic.IPv4Address)
-			if !ok || !cidr.Contains(a) {
-				continue
-			}
-			out = append(out, dnsmasq.Host{MAC: nicMAC(v, i), IP: a, Name: v.Meta.ID})
-			break
-		}
+		out = append(out, dnsmasq.Host{MAC: mac, IP: a, Name: h.Name})
 	}
 	return out
 }
-
-// nicMAC is the MAC of NIC i as the VM driver gives it.
-func nicMAC(v *api.VirtualMachine, i int) net.HardwareAddr {
-	if hw, err := net.ParseMAC(v.Spec.NICs[i].MACAddress); err == nil && len(hw) == 6 {
-		return hw
-	}
-	return vm.MAC(vm.Key(&v.Meta), i)
-}
-
-func sameScope(a, b *api.Meta) bool { return a.Group == b.Group && a.Namespace == b.Namespace }

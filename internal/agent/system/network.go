@@ -62,12 +62,7 @@ func setupNetworks(m *controller.Manager, opts Options, copts controller.Options
 	for _, inf := range r.users {
 		ctl.Watch(inf, networksOf)
 	}
-	if opts.NetworkService != nil {
-		r.service = opts.NetworkService
-		for _, inf := range r.service.Inputs(m) {
-			ctl.Watch(inf, networksOf)
-		}
-	}
+	r.service = opts.NetworkService
 	// Nodes coming and going change the unicast VXLAN peers of every network.
 	ctl.Watch(r.nodes, func(api.Object) []controller.Key {
 		var keys []controller.Key
@@ -257,9 +252,6 @@ type NetworkService interface {
 	// Remove stops the service of n on this node and removes what it
 	// made; nothing there is not an error, and cheap.
 	Remove(ctx context.Context, n *api.Network) error
-	// Inputs are the informers whose objects (VMs, routers) change what
-	// the service of their networks does.
-	Inputs(m *controller.Manager) []*controller.Informer
 }
 
 // notImplementedNetworks says so instead of pretending.
