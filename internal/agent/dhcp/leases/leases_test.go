@@ -33,7 +33,7 @@ func TestHosts(t *testing.T) {
 		vmWith("ns1", "vm1", api.VMNIC{NetworkID: "other", IPv4Address: "10.1.0.5"},
 			api.VMNIC{NetworkID: "net1", IPv4Address: "10.0.0.10"}, api.VMNIC{NetworkID: "net1", IPv4Address: "10.0.0.12"}),
 		vmWith("ns2", "vm3", api.VMNIC{NetworkID: "net1", IPv4Address: "10.0.0.13"}), // another namespace
-		vmWith("ns1", "vm4", api.VMNIC{NetworkID: "net1"}),                          // no address yet
+		vmWith("ns1", "vm4", api.VMNIC{NetworkID: "net1"}),                           // no address yet
 		vmWith("ns1", "vm5", api.VMNIC{NetworkID: "net1", IPv4Address: "10.9.0.1"}),  // outside the CIDR
 	}
 	got := Hosts(network(), vms)
