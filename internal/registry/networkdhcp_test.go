@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"os"
 	"testing"
 
 	"github.com/humstack/humstack/api"
@@ -38,6 +39,29 @@ func TestNetworkDHCPValidation(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, fe)
 		case tc.field != "" && !hasField(fe, tc.field):
 			t.Errorf("%s: want an error on %s, got %v", tc.name, tc.field, fieldsOf(fe))
+		}
+	}
+}
+
+// The example in examples/network-services validates.
+func TestNetworkDHCPExample(t *testing.T) {
+	data, err := os.ReadFile("../../examples/network-services/dhcp.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := api.SplitDocuments(data)
+	if len(docs) != 2 {
+		t.Fatalf("%d documents, want 2", len(docs))
+	}
+	for i, d := range docs {
+		obj, err := api.Decode(d)
+		if err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+		s := strategyOf(t, obj)
+		s.Default(obj)
+		if fe := s.Validate(obj); len(fe) > 0 {
+			t.Errorf("document %d: %v", i, fe)
 		}
 	}
 }

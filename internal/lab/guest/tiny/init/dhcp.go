@@ -52,9 +52,9 @@ func configureDHCP(log *slog.Logger) error {
 		}
 		// -b: background once bound or after the tries; -O search: ask
 		// for option 119 too (the default request list lacks it).
-		cmd := exec.Command("/bin/udhcpc", "-i", a.Name, "-s", dhcpScript, "-t", "40", "-T", "1", "-b", "-O", "search")
+		cmd := exec.Command("/bin/busybox", "udhcpc", "-i", a.Name, "-s", dhcpScript, "-t", "40", "-T", "1", "-b", "-O", "search")
 		out, err := cmd.CombinedOutput()
-		log.Info("dhcp", "link", a.Name, "mac", a.HardwareAddr, "udhcpc", string(out), "err", err)
+		log.Info("dhcp", "link", a.Name, "mac", a.HardwareAddr.String(), "udhcpc", string(out), "err", err)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("network: udhcpc on %s: %w", a.Name, err))
 		}
