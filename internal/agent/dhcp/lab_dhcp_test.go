@@ -64,7 +64,7 @@ func TestLabDHCP(t *testing.T) {
 	}
 
 	// (b) forwarding through the router to the upstream.
-	if out := v.ssh(vm1Addr, "nslookup "+upstreamName, time.Minute); !strings.Contains(out, upstreamAddr) {
+	if out := v.ssh(vm1Addr, "nslookup -type=a "+upstreamName, time.Minute); !strings.Contains(out, upstreamAddr) {
 		t.Errorf("vm1: nslookup %s (forwarded):\n%s\nwant %s", upstreamName, out, upstreamAddr)
 	}
 
