@@ -3,11 +3,14 @@ package lab
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Names of what a node's agent makes for the networks' DHCP servers (see
@@ -42,30 +45,48 @@ func (l *Lab) ServiceLeftovers(ctx context.Context, node string) ([]string, erro
 			left = append(left, "veth "+strings.TrimSuffix(f[1], ":"))
 		}
 	}
-	for _, pid := range l.dnsmasqPIDs() {
+	for _, pid := range dnsmasqPIDs(l.st.Dir) {
 		left = append(left, fmt.Sprintf("dnsmasq pid %d", pid))
 	}
 	return left, nil
 }
 
-// dnsmasqPIDs are the processes running dnsmasq with an options file in
-// the lab's work dir.
-func (l *Lab) dnsmasqPIDs() []int {
+// dnsmasqPIDs are the processes running dnsmasq with an options file
+// under dir (a lab's work dir).
+func dnsmasqPIDs(dir string) []int {
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		args := bytes.Split(cmd, []byte{0})
-		if filepath.Base(string(args[0])) == "dnsmasq" && bytes.Contains(cmd, []byte("--conf-file="+l.st.Dir+"/")) {
+		if err == nil && isDNSMasqUnder(pid, dir) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
+}
+
+func isDNSMasqUnder(pid int, dir string) bool {
+	cmd, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+	if err != nil {
+		return false
+	}
+	args := bytes.Split(cmd, []byte{0})
+	return filepath.Base(string(args[0])) == "dnsmasq" && bytes.Contains(cmd, []byte("--conf-file="+filepath.Clean(dir)+"/"))
+}
+
+// killDNSMasqUnder kills the DHCP servers of a lab's agents that outlived
+// their namespace (the sweep finds processes through the lab's
+// namespaces; one whose namespace was unmounted under it is found here,
+// by its command line), each checked again just before the signal.
+func killDNSMasqUnder(dir string) error {
+	var errs []error
+	for _, pid := range dnsmasqPIDs(dir) {
+		if !isDNSMasqUnder(pid, dir) {
+			continue
+		}
+		if err := unix.Kill(pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill dnsmasq %d: %w", pid, err))
+		}
+	}
+	return errors.Join(errs...)
 }

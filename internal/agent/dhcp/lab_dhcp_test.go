@@ -86,8 +86,8 @@ func TestLabDHCP(t *testing.T) {
 	v.setUpstreams([]string{"192.168.10.254", "203.0.113.1"})
 	testenv.Eventually(t, time.Minute, func() (bool, string) {
 		b, _ := os.ReadFile(v.serverDir() + "/dnsmasq.conf")
-		p, _ := os.ReadFile(v.serverDir() + "/dnsmasq.pid")
-		return strings.Contains(string(b), "server=192.168.10.254") && strings.TrimSpace(string(p)) != fmt.Sprint(pid),
+		p, ok := v.tryPID()
+		return strings.Contains(string(b), "server=192.168.10.254") && ok && p != pid,
 			"server not restarted with the new upstreams"
 	})
 	v.waitServer(3, 30*time.Second)

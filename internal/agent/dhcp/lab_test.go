@@ -157,17 +157,28 @@ func (v *dhcpLab) serverDir() string {
 	return filepath.Join(v.Dir(), "node-b", "dhcp", dhcp.Hash("g", "ns", "net1"))
 }
 
-// pid is the server's PID from its pidfile, checked alive.
-func (v *dhcpLab) pid() int {
-	v.t.Helper()
+// tryPID is the server's PID from its pidfile, if that process runs.
+func (v *dhcpLab) tryPID() (int, bool) {
 	b, err := os.ReadFile(filepath.Join(v.serverDir(), "dnsmasq.pid"))
 	if err != nil {
-		v.t.Fatal(err)
+		return 0, false
 	}
 	var pid int
-	fmt.Sscan(string(b), &pid)
+	if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 0 {
+		return 0, false
+	}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
-		v.t.Fatalf("dnsmasq %d not running: %v", pid, err)
+		return 0, false
+	}
+	return pid, true
+}
+
+// pid is the server's PID, which must run.
+func (v *dhcpLab) pid() int {
+	v.t.Helper()
+	pid, ok := v.tryPID()
+	if !ok {
+		v.t.Fatalf("no dnsmasq runs for %s", v.serverDir())
 	}
 	return pid
 }
