@@ -39,6 +39,11 @@ func TestLabDHCP(t *testing.T) {
 	pid := v.pid()
 	v.waitState("virtualmachine", "vm1", "Running", 3*time.Minute)
 	running := time.Now()
+	mac1 := vm.MAC("g/ns/vm1", 0).String()
+	testenv.Eventually(t, 3*time.Minute, func() (bool, string) {
+		return strings.Contains(v.leaseFile(), mac1), "vm1 has no lease:\n" + v.leaseFile()
+	})
+	t.Logf("vm1 Running to its DHCP lease: %v", time.Since(running).Round(time.Millisecond))
 	v.waitState("virtualmachine", "vm2", "Running", 3*time.Minute)
 
 	// (a) vm1 got everything from DHCP.
@@ -113,8 +118,8 @@ func TestLabDHCP(t *testing.T) {
 		return errors.Is(err, api.ErrNotFound), fmt.Sprintf("network still there (%v)", err)
 	})
 	t.Logf("network deleted in %v", time.Since(deleted).Round(time.Millisecond))
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d", newPID)); err == nil {
-		t.Errorf("dnsmasq %d still runs after the network's deletion", newPID)
+	if st := procState(newPID); st != "" && st != "Z" {
+		t.Errorf("dnsmasq %d still runs (state %s) after the network's deletion", newPID, st)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -145,4 +150,18 @@ func (v *dhcpLab) setUpstreams(ups []string) {
 			v.t.Fatal(err)
 		}
 	}
+}
+
+// procState is the state letter of /proc/<pid>/stat ("" when gone); a
+// zombie ("Z") has ended and waits for whoever adopted it to reap it.
+func procState(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 || i+2 >= len(b) {
+		return ""
+	}
+	return string(b[i+2])
 }

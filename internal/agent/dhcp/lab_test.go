@@ -167,7 +167,7 @@ func (v *dhcpLab) tryPID() (int, bool) {
 	if _, err := fmt.Sscan(string(b), &pid); err != nil || pid <= 0 {
 		return 0, false
 	}
-	if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+	if st := procState(pid); st == "" || st == "Z" {
 		return 0, false
 	}
 	return pid, true
