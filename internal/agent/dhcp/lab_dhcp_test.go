@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,6 +26,8 @@ import (
 //     through the router;
 //   - a new VM reloads the server (same PID, leases kept); an option
 //     change restarts it, keeping the leases;
+//   - a killed server is started again; disabling DHCP removes it all,
+//     enabling it brings it back;
 //   - deleting the network removes the process, namespace and veth.
 func TestLabDHCP(t *testing.T) {
 	v := upDHCPLab(t)
@@ -105,6 +108,33 @@ func TestLabDHCP(t *testing.T) {
 		t.Errorf("after the restart: nslookup vm2:\n%s", out)
 	}
 
+	// A server that dies is started again at the next reconcile.
+	if err := syscall.Kill(newPID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		p, ok := v.tryPID()
+		return ok && p != newPID, "dnsmasq not started again after it was killed"
+	})
+	newPID = v.pid()
+	t.Logf("dnsmasq killed to running again (pid %d): %v", newPID, time.Since(killed).Round(time.Millisecond))
+
+	// Opt-out: everything of the server goes; back on, it returns.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	v.setDisabled(true)
+	testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+		left, err := v.ServiceLeftovers(ctx, "node-b")
+		return err == nil && len(left) == 0, fmt.Sprintf("with DHCP disabled, left on node-b: %v %v", left, err)
+	})
+	if d := v.network().Status.DHCP; d != nil && d.Node != "" {
+		t.Errorf("status.dhcp with DHCP disabled: %+v", d)
+	}
+	v.setDisabled(false)
+	v.waitServer(3, 30*time.Second)
+	newPID = v.pid()
+
 	// (d) the network goes: process, namespace and veth with it.
 	for _, o := range []string{"virtualmachine vm1", "virtualmachine vm2", "virtualmachine vm3", "virtualrouter vrouter1", "network net1"} {
 		f := strings.Fields(o)
@@ -121,8 +151,6 @@ func TestLabDHCP(t *testing.T) {
 	if st := procState(newPID); st != "" && st != "Z" {
 		t.Errorf("dnsmasq %d still runs (state %s) after the network's deletion", newPID, st)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	left, err := v.ServiceLeftovers(ctx, "node-b")
 	if err != nil {
 		t.Fatal(err)
@@ -132,6 +160,23 @@ func TestLabDHCP(t *testing.T) {
 	}
 	if _, err := os.Stat(v.serverDir()); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("server state %s left (%v)", v.serverDir(), err)
+	}
+}
+
+// setDisabled sets net1's spec.dhcp.disabled.
+func (v *dhcpLab) setDisabled(off bool) {
+	v.t.Helper()
+	nets := client.For[*api.Network](v.Client())
+	for {
+		n := v.network()
+		n.Spec.DHCP.Disabled = off
+		_, err := nets.Update(context.Background(), n)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, api.ErrConflict) {
+			v.t.Fatal(err)
+		}
 	}
 }
 
