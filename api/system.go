@@ -60,6 +60,24 @@ type NetworkDHCPStatus struct {
 	Message string `json:"message,omitempty"`
 	// Leases counts the static leases the server was configured with.
 	Leases int `json:"leases,omitempty"`
+	// Hosts are the static leases and names, one per VM of the network's
+	// namespace (its first NIC on the network with an address), written
+	// by the Core agent: the serving node may not read VMs placed on
+	// other nodes.
+	Hosts []NetworkDHCPHost `json:"hosts,omitempty"`
+	// RouterGateway is the address of the namespace's virtual router on
+	// the network (the first router by id), written by the Core agent:
+	// the gateway handed out when spec.dhcp.gateway and the
+	// networkv0/default_gateway annotation are empty.
+	RouterGateway string `json:"routerGateway,omitempty"`
+}
+
+// NetworkDHCPHost is one static lease: the NIC's MAC gets IPv4Address,
+// and Name.<namespace>.<group>.<domain> resolves to it.
+type NetworkDHCPHost struct {
+	Name        string `json:"name"`
+	MAC         string `json:"mac"`
+	IPv4Address string `json:"ipv4Address"`
 }
 
 // VirtualRouter routes and NATs between networks and an external pool.

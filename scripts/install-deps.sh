@@ -3,7 +3,9 @@
 # as root. Safe to run again: it installs only what is missing.
 #
 #   build:  make, git, gcc (the race detector needs cgo), Go >= 1.26
-#   agent:  qemu-system-x86, qemu-utils, iproute2, nftables (nft, for inspection)
+#   agent:  qemu-system-x86, qemu-utils, iproute2, nftables (nft, for inspection),
+#           dnsmasq-base (the networks' DHCP and DNS servers; the binary only,
+#           no system service)
 #   tests:  the lab's guest images are built from Debian packages at test
 #           time (mmdebstrap, syslinux, mtools, dosfstools, fdisk, grub-pc-bin,
 #           cpio, xz-utils, zstd, e2fsprogs), and tests ping and ssh guests;
@@ -17,7 +19,7 @@
 set -euo pipefail
 packages=(
   make git gcc ca-certificates
-  qemu-system-x86 qemu-utils iproute2 nftables
+  qemu-system-x86 qemu-utils iproute2 nftables dnsmasq-base
   mmdebstrap syslinux syslinux-common mtools dosfstools fdisk grub-pc-bin
   cpio xz-utils zstd e2fsprogs iputils-ping openssh-client
   util-linux genisoimage xorriso busybox-static prometheus

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/console"
 	"github.com/humstack/humstack/internal/agent/core"
+	"github.com/humstack/humstack/internal/agent/dhcp"
 	"github.com/humstack/humstack/internal/agent/downloadapi"
 	"github.com/humstack/humstack/internal/agent/leader"
 	"github.com/humstack/humstack/internal/agent/metrics"
@@ -154,6 +156,7 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 	opts := systemOptions(cfg, log, disks, vms)
 	opts.Drivers[api.VirtualRouterKind] = router.New(router.Config{Node: cfg.NodeName, Client: m.Client, Log: log,
 		Events: m.Recorder("virtualrouter")})
+	opts.NetworkService = dhcp.New(dhcp.Config{Node: cfg.NodeName, Dir: DHCPDir(cfg), Client: m.Client, Log: log})
 	if err := system.Setup(m, opts); err != nil {
 		return fmt.Errorf("set up system controllers: %w", err)
 	}
@@ -185,6 +188,13 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 	tc := cred.ListenerTLS()
 	m.Add(controller.RunnableFunc(func(ctx context.Context) error { return downloadapi.ServeMTLS(ctx, addr, h, tc, log) }))
 	return nil
+}
+
+// DHCPDir holds the state of the networks' DHCP servers on this node
+// (options, hosts, leases, pidfiles, logs): "dhcp" beside
+// virtualMachineDirPath, so it is kept with the VMs' state.
+func DHCPDir(cfg Config) string {
+	return filepath.Join(filepath.Dir(cfg.VirtualMachineAgentConfig.VirtualMachineDirPath), "dhcp")
 }
 
 // nodeListener is everything the node listener serves, each route behind

@@ -83,6 +83,7 @@ func sweep(ctx context.Context, prefix, dir string) error {
 	}
 	var errs []error
 	errs = append(errs, killIn(netnsIDs(names), 10*time.Second))
+	errs = append(errs, killDNSMasqUnder(dir))
 	errs = append(errs, unmountUnder(dir))
 	for _, n := range names {
 		errs = append(errs, delNetns(ctx, n))

@@ -55,6 +55,7 @@ func validateNetwork(n *api.Network, fe *api.FieldErrors) {
 	if br := ann[api.AnnotationBridgeName]; br != "" {
 		checkIfName(fe, annotationField(api.AnnotationBridgeName), br)
 	}
+	validateNetworkDHCP(n, cidr, cidrOK, fe)
 }
 
 func validateNetworkID(fe *api.FieldErrors, typ, id string) {

@@ -105,6 +105,7 @@ func setupScheduler(m *controller.Manager, inf func(*api.Kind) *controller.Infor
 		s.ctls[k] = ctl
 		m.Add(ctl)
 	}
+	setupDHCPScheduler(m, s, inf, copts)
 	// A disk waits for the VM that uses it: when the VM is placed (by this
 	// scheduler, whose disk cache may not have shown the disk yet, or by
 	// hand), the disk follows.

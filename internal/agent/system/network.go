@@ -42,6 +42,7 @@ type networks struct {
 	nodes   *controller.Informer
 	driver  NetworkDriver
 	finaliz string
+	service NetworkService // nil: none
 }
 
 func setupNetworks(m *controller.Manager, opts Options, copts controller.Options) {
@@ -61,6 +62,7 @@ func setupNetworks(m *controller.Manager, opts Options, copts controller.Options
 	for _, inf := range r.users {
 		ctl.Watch(inf, networksOf)
 	}
+	r.service = opts.NetworkService
 	// Nodes coming and going change the unicast VXLAN peers of every network.
 	ctl.Watch(r.nodes, func(api.Object) []controller.Key {
 		var keys []controller.Key
@@ -101,7 +103,17 @@ func (r *networks) Reconcile(ctx context.Context, key controller.Key) (controlle
 	}
 	n := o.(*api.Network)
 	users := r.usersOf(key)
+	serves := r.service != nil && !n.Meta.Deleting() && r.service.Serves(n)
+	if serves {
+		users = append(users, r.service.Name())
+	}
 	held := slices.Contains(n.Meta.Finalizers, r.finaliz)
+	if !serves {
+		// Before the finalizer goes: the service must be gone first.
+		if err := r.removeService(ctx, n); err != nil {
+			return controller.Result{}, err
+		}
+	}
 	switch {
 	case len(users) == 0 && held:
 		return controller.Result{}, r.release(ctx, n)
@@ -119,7 +131,20 @@ func (r *networks) Reconcile(ctx context.Context, key controller.Key) (controlle
 	if err := r.driver.Apply(ctx, n, r.peers()); err != nil {
 		return controller.Result{}, errors.Join(err, r.report(ctx, n, NetworkError, err.Error()))
 	}
-	return controller.Result{}, r.report(ctx, n, NetworkAvailable, "")
+	if err := r.report(ctx, n, NetworkAvailable, ""); err != nil || !serves {
+		return controller.Result{}, err
+	}
+	return r.service.Apply(ctx, n)
+}
+
+func (r *networks) removeService(ctx context.Context, n *api.Network) error {
+	if r.service == nil {
+		return nil
+	}
+	if err := r.service.Remove(ctx, n); err != nil {
+		return fmt.Errorf("remove %s: %w", r.service.Name(), err)
+	}
+	return nil
 }
 
 // usersOf names the VMs and routers on this node, not being deleted, that
@@ -209,6 +234,24 @@ func (r *networks) peers() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// NetworkService is what a node runs for a network besides its bridge:
+// the network's DHCP and DNS server, on the node named by its
+// networkv0/dhcp_node_name. While it serves a network there, the node
+// realizes the network and holds its finalizer.
+type NetworkService interface {
+	// Name names the service among a network's users ("DHCP server").
+	Name() string
+	// Serves reports whether this node runs the service of n (not being
+	// deleted).
+	Serves(n *api.Network) bool
+	// Apply makes the service of n run, after the network is realized
+	// here, and writes its status.
+	Apply(ctx context.Context, n *api.Network) (controller.Result, error)
+	// Remove stops the service of n on this node and removes what it
+	// made; nothing there is not an error, and cheap.
+	Remove(ctx context.Context, n *api.Network) error
 }
 
 // notImplementedNetworks says so instead of pretending.

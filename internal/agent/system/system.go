@@ -20,7 +20,9 @@ type Options struct {
 	Drivers map[*api.Kind]Driver
 	// NetworkDriver realizes networks; nil reports them as not implemented.
 	NetworkDriver NetworkDriver
-	Workers       int
+	// NetworkService runs per-network services (DHCP and DNS); nil: none.
+	NetworkService NetworkService
+	Workers        int
 	// Resync is how often every object is reconciled without a change
 	// (the seed's pollingSeconds): how soon drift on the host is repaired.
 	Resync time.Duration

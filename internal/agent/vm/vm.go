@@ -131,7 +131,11 @@ func New(cfg Config) *Driver {
 	}
 }
 
-func key(m *api.Meta) string { return m.Group + "/" + m.Namespace + "/" + m.ID }
+func key(m *api.Meta) string { return Key(m) }
+
+// Key is the VM's key, group/namespace/id, from which its NICs' MACs
+// (MAC) and taps are derived.
+func Key(m *api.Meta) string { return m.Group + "/" + m.Namespace + "/" + m.ID }
 
 // Dir is the directory of the VM group/namespace/id on this node.
 func (d *Driver) Dir(group, namespace, id string) string {

@@ -16,7 +16,7 @@ const initPackage = "github.com/humstack/humstack/internal/lab/guest/tiny/init"
 // build makes the entry base/key: it works in a temporary directory next
 // to it and renames it into place only when complete. The caller holds the
 // lock.
-func build(ctx context.Context, base, key string, pkgs []pkg) error {
+func build(ctx context.Context, base, key string, pkgs []pkg, opts Options) error {
 	start := time.Now()
 	removeStale(base)
 	pruneUnused(base, key)
@@ -36,7 +36,7 @@ func build(ctx context.Context, base, key string, pkgs []pkg) error {
 	}
 	kernel := filepath.Join(tmp, kernelName)
 	initrd := filepath.Join(tmp, initrdName)
-	if err := makeInitramfs(ctx, root, initBin, kernel, initrd); err != nil {
+	if err := makeInitramfs(ctx, root, initBin, kernel, initrd, opts); err != nil {
 		return err
 	}
 	if err := makeDisk(ctx, work, kernel, initrd, filepath.Join(tmp, diskName)); err != nil {

@@ -16,7 +16,7 @@ var sshBinaries = []string{"usr/sbin/dropbear", "usr/bin/dropbearkey"}
 // makeInitramfs writes the kernel found in the extracted packages (root) to
 // kernelOut and the initramfs to initrdOut: the init, busybox with its
 // applet links, dropbear with the libraries it loads, and the modules.
-func makeInitramfs(ctx context.Context, root, initBin, kernelOut, initrdOut string) error {
+func makeInitramfs(ctx context.Context, root, initBin, kernelOut, initrdOut string, opts Options) error {
 	kver, err := kernelVersion(root)
 	if err != nil {
 		return err
@@ -33,6 +33,10 @@ func makeInitramfs(ctx context.Context, root, initBin, kernelOut, initrdOut stri
 	c.Symlink("var/run", "/run")
 	// The kernel opens /dev/console for init before devtmpfs is mounted.
 	c.CharDev("dev/console", 0o600, 5, 1)
+	if opts.DHCP {
+		c.File("etc/tiny-dhcp", 0o644, nil)
+		c.File("etc/udhcpc.script", 0o755, []byte(udhcpcScript))
+	}
 	steps := []func() error{
 		func() error { return addFile(c, "init", initBin, 0o755) },
 		func() error { return addBusybox(ctx, c, root) },

@@ -84,6 +84,11 @@ type manifest struct {
 // no entry matches the current package versions and sources. Concurrent
 // callers, also in other processes, wait for one build.
 func Build(ctx context.Context, cacheDir string) (Image, error) {
+	return BuildWith(ctx, cacheDir, Options{})
+}
+
+// BuildWith is Build of the variant opts.
+func BuildWith(ctx context.Context, cacheDir string, opts Options) (Image, error) {
 	base := filepath.Join(cacheDir, "tiny")
 	if err := os.MkdirAll(base, 0o755); err != nil {
 		return Image{}, fmt.Errorf("tiny image: %w", err)
@@ -96,6 +101,7 @@ func Build(ctx context.Context, cacheDir string) (Image, error) {
 	if err != nil {
 		return Image{}, fmt.Errorf("tiny image: %w", err)
 	}
+	key += opts.suffix()
 	if img, ok := lookup(base, key); ok {
 		return img, nil
 	}
@@ -107,7 +113,7 @@ func Build(ctx context.Context, cacheDir string) (Image, error) {
 	if img, ok := lookup(base, key); ok { // built by another process meanwhile
 		return img, nil
 	}
-	if err := build(ctx, base, key, pkgs); err != nil {
+	if err := build(ctx, base, key, pkgs, opts); err != nil {
 		return Image{}, fmt.Errorf("tiny image: %w", err)
 	}
 	img, ok := lookup(base, key)

@@ -59,7 +59,11 @@ func boot(log *slog.Logger) (string, error) {
 	if err := setHostname(in.Hostname); err != nil {
 		return "", err
 	}
-	if err := configureNetwork(log, in); err != nil {
+	configure := func() error { return configureNetwork(log, in) }
+	if dhcpOnly() {
+		configure = func() error { return configureDHCP(log) }
+	}
+	if err := configure(); err != nil {
 		return "", err
 	}
 	if err := writeUsers(in); err != nil {

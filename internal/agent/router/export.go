@@ -1,0 +1,18 @@
+package router
+
+import (
+	"os"
+
+	"github.com/vishvananda/netlink"
+)
+
+// EnsurePort makes the veth pair p between the node's namespace (node)
+// and another namespace (in, nsf) right, as a router's ports are made:
+// created when missing or unpaired, then master, MTU, MAC, addresses and
+// state put right. The DHCP servers' namespaces use it too.
+func EnsurePort(node, in *netlink.Handle, nsf *os.File, p Port) error {
+	return ensurePort(node, in, nsf, p)
+}
+
+// LoopbackUp sets lo up in the namespace of in.
+func LoopbackUp(in *netlink.Handle) error { return loopbackUp(in) }

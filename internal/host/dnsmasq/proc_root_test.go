@@ -1,0 +1,113 @@
+package dnsmasq
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/humstack/humstack/internal/host/netns"
+	"github.com/humstack/humstack/internal/testenv"
+)
+
+// serverNetns is a fresh namespace with a veth "d0" (peer d1) holding
+// 10.9.0.2/24, deleted at cleanup.
+func serverNetns(t *testing.T) string {
+	t.Helper()
+	testenv.RequireRoot(t)
+	testenv.RequireCommands(t, "ip", "dnsmasq", "busybox")
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "hs-n-" + hex.EncodeToString(b) + "-dq"
+	if _, err := netns.Create(name); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := netns.Delete(name); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	for _, args := range [][]string{
+		{"link", "set", "lo", "up"},
+		{"link", "add", "d0", "type", "veth", "peer", "name", "d1"},
+		{"link", "set", "d1", "up"},
+		{"addr", "add", "10.9.0.2/24", "dev", "d0"},
+		{"link", "set", "d0", "up"},
+	} {
+		if out, err := exec.Command("ip", append([]string{"-n", name}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	return name
+}
+
+// The server starts in its namespace, is found by its pidfile, reloads its
+// hosts on SIGHUP without a new PID, and stops.
+func TestStartReloadStop(t *testing.T) {
+	ns := serverNetns(t)
+	dir := t.TempDir()
+	c := fullConfig()
+	c.Dir, c.Interface, c.Address = dir, "d0", netip.MustParsePrefix("10.9.0.2/24")
+	c.Gateway = netip.Addr{}
+	f, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Write(dir, f); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	pid, err := Start(ctx, dir, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Stop(ctx, dir) })
+	if got, ok := Find(dir); !ok || got != pid {
+		t.Fatalf("Find = %d %v, want %d", got, ok, pid)
+	}
+	if _, err := Start(ctx, dir, ns); err == nil {
+		t.Error("a second Start succeeded")
+	}
+	// The process is in the namespace, not ours.
+	self, _ := os.Readlink("/proc/self/ns/net")
+	its, _ := os.Readlink(filepath.Join("/proc", itoa(pid), "ns/net"))
+	if its == self || its == "" {
+		t.Errorf("dnsmasq runs in netns %q, ours is %q", its, self)
+	}
+	out, err := exec.Command("ip", "netns", "exec", ns, "busybox", "nslookup", "vm2.ns1.group1.internal", "10.9.0.2").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "10.0.0.11") {
+		t.Errorf("nslookup: %v: %s", err, out)
+	}
+	c.Hosts = append(c.Hosts, Host{MAC: mac("52:54:00:00:00:0c"), IP: netip.MustParseAddr("10.9.0.12"), Name: "vm3"})
+	f, _ = Render(c)
+	ch, err := Write(dir, f)
+	if err != nil || ch.Conf || !ch.Hosts {
+		t.Fatalf("Write = %+v %v, want hosts changed only", ch, err)
+	}
+	if err := Reload(dir); err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := Find(dir); !ok || got != pid {
+		t.Fatalf("after SIGHUP Find = %d %v, want %d", got, ok, pid)
+	}
+	if err := Stop(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := Find(dir); ok {
+		t.Fatal("still running after Stop")
+	}
+	if _, err := os.Stat(filepath.Join("/proc", itoa(pid))); err == nil {
+		b, _ := os.ReadFile(filepath.Join("/proc", itoa(pid), "cmdline"))
+		if strings.Contains(string(b), dir) {
+			t.Fatalf("pid %d still there", pid)
+		}
+	}
+	if err := Reload(dir); err == nil {
+		t.Error("Reload of a stopped server succeeded")
+	}
+}
