@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ func serve(t *testing.T, ns string, port int) {
 func connects(ns, addr string, port int) bool {
 	var c net.Conn
 	err := Runner{Netns: ns}.inNetns(func() (err error) {
-		c, err = net.DialTimeout("tcp4", fmt.Sprintf("%s:%d", addr, port), time.Second)
+		c, err = net.DialTimeout("tcp4", net.JoinHostPort(addr, strconv.Itoa(port)), time.Second)
 		return err
 	})
 	if err != nil {
@@ -187,7 +188,7 @@ func connectsFrom(ns, src, addr string, port int) bool {
 	var c net.Conn
 	err := Runner{Netns: ns}.inNetns(func() (err error) {
 		d := net.Dialer{Timeout: time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
-		c, err = d.Dial("tcp4", fmt.Sprintf("%s:%d", addr, port))
+		c, err = d.Dial("tcp4", net.JoinHostPort(addr, strconv.Itoa(port)))
 		return err
 	})
 	if err != nil {
