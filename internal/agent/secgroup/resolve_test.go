@@ -119,7 +119,7 @@ func (f *fakeHost) Apply(_ context.Context, text string) error {
 	return nil
 }
 func (f *fakeHost) Installed(context.Context) (bool, error) { return f.installed, nil }
-func (f *fakeHost) EnableBridgeNetfilter() error              { return f.failNF }
+func (f *fakeHost) EnableBridgeNetfilter() error            { return f.failNF }
 
 // TestInstall: the first reconcile always writes (leftovers of an earlier
 // run go), equal rulesets are not written again unless the tables went

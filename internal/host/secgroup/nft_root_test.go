@@ -211,7 +211,9 @@ func TestIPv6Dropped(t *testing.T) {
 	for _, g := range []string{tp.a, tp.b} {
 		run(t, "ip", "-n", g, "addr", "add", "fd00::"+map[string]string{tp.a: "1", tp.b: "2"}[g]+"/64", "dev", "eth0", "nodad")
 	}
-	ping6 := func() bool { return exec.Command("ip", "netns", "exec", tp.a, "ping", "-6", "-c2", "-i0.5", "-W2", "fd00::2").Run() == nil }
+	ping6 := func() bool {
+		return exec.Command("ip", "netns", "exec", tp.a, "ping", "-6", "-c2", "-i0.5", "-W2", "fd00::2").Run() == nil
+	}
 	expect(t, "unfiltered", check{"a pings b over IPv6", ping6(), true})
 	apply(t, r, NIC{Tap: "tapb", MAC: tp.macB, Ingress: []Rule{{Protocol: api.ProtocolAll}}})
 	expect(t, "filtered, ingress all", check{"a pings b over IPv6", ping6(), false}, check{"a pings b", pings(tp.a, "10.9.0.2"), true})
