@@ -131,6 +131,15 @@ func (v *sgLab) waitState(kind, id, state string, timeout time.Duration) {
 	}
 }
 
+func (v *sgLab) vm(id string) *api.VirtualMachine {
+	v.t.Helper()
+	x, err := client.For[*api.VirtualMachine](v.Client()).Get(context.Background(), sc, id)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	return x
+}
+
 // setGroups sets the security groups of vm's only NIC.
 func (v *sgLab) setGroups(id string, groups ...string) {
 	v.t.Helper()
@@ -322,8 +331,12 @@ func TestLabSecurityGroups(t *testing.T) {
 	t.Logf("apply to both guests serving: %v", time.Since(start).Round(time.Millisecond))
 	outside := v.NS(lab.Outside)
 	fetch := func(from, to string) bool { // a guest's HTTP GET of another
-		out, err := v.login(v.mgmt, from, "wget -q -T 3 -O - http://"+to+"/")
-		return err == nil && out == "web"
+		out, err := v.login(v.mgmt, from, `printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 3 `+to+" 80")
+		ok := err == nil && strings.HasSuffix(out, "\nweb")
+		if !ok {
+			t.Logf("fetch http://%s/ from %s: %q, %v", to, from, out, err)
+		}
+		return ok
 	}
 	v.expect("no groups",
 		check{"outside pings the external IP", v.ping(outside, eipAddr), true},
@@ -331,6 +344,7 @@ func TestLabSecurityGroups(t *testing.T) {
 		check{"vm2 (node-c) fetches vm1:80 over VXLAN", fetch(vm2Addr, vm1Addr), true},
 	)
 
+	started := v.vm("vm1").Status.StartedAt
 	v.setGroups("vm1", "web")
 	v.setGroups("vm2", "web")
 	d1 := v.waitRuleset("node-b", "vm1's chains", 30*time.Second, hasTables)
@@ -355,6 +369,9 @@ func TestLabSecurityGroups(t *testing.T) {
 	// A group that does not exist: fail closed, and an event says so.
 	v.setGroups("vm1", "nosuchgroup")
 	v.waitEvent("vm1", "SecurityGroupMissing")
+	v.waitRuleset("node-b", "vm1 without rules", 30*time.Second, func(r string) bool {
+		return hasTables(r) && !strings.Contains(r, "tcp dport 22")
+	})
 	v.expect("missing group",
 		check{"outside ssh to the external IP", v.tcp(outside, eipAddr, 22), false},
 		check{"outside connects to external IP:80", v.tcp(outside, eipAddr, 80), false})
@@ -362,6 +379,9 @@ func TestLabSecurityGroups(t *testing.T) {
 	v.setGroups("vm1")
 	d := v.waitRuleset("node-b", "no security-group tables", 30*time.Second, noTables)
 	t.Logf("groups removed to tables gone on node-b: %v", d.Round(time.Millisecond))
+	if now := v.vm("vm1").Status.StartedAt; now != started || started == "" {
+		t.Fatalf("vm1 restarted (startedAt %q -> %q): group changes must not restart it", started, now)
+	}
 	v.expect("vm1 without groups (no restart)",
 		check{"outside pings the external IP", v.ping(outside, eipAddr), true},
 		check{"outside connects to external IP:80", v.tcp(outside, eipAddr, 80), true},
