@@ -33,6 +33,7 @@ const (
 	eipAddr  = "192.168.10.100"
 	vm1Addr  = "10.0.0.1"   // node-b, bound to eip1
 	vm2Addr  = "10.0.0.10"  // node-c: VM to VM crosses VXLAN
+	vm3Addr  = "10.0.0.11"  // node-b, beside vm1: VM to VM on one bridge
 	mgmtAddr = "10.0.0.250" // the test's endpoint on net1 (a veth into node-b's bridge)
 )
 
@@ -308,6 +309,16 @@ func hasTables(r string) bool {
 	return strings.Contains(r, "table bridge humstack_sg") && strings.Contains(r, "table ip humstack_sg")
 }
 
+// chainOf is the body of chain name in ruleset r ("" when it has none).
+func chainOf(r, name string) string {
+	_, body, ok := strings.Cut(r, "chain "+name+" {")
+	if !ok {
+		return ""
+	}
+	body, _, _ = strings.Cut(body, "}")
+	return body
+}
+
 func noTables(r string) bool { return !strings.Contains(r, "humstack_sg") }
 
 // TestLabSecurityGroups is issue 20's security-group acceptance; see the
@@ -319,15 +330,18 @@ func TestLabSecurityGroups(t *testing.T) {
 	signer, pub := labtest.NewKey(t)
 	v := &sgLab{Lab: l, t: t, url: labtest.ServeFromHub(t, l, img), signer: signer, pubKey: pub}
 	start := time.Now()
-	v.apply(objectsYAML + "---\n" + v.vmYAML("vm1", "node-b", vm1Addr) + "---\n" + v.vmYAML("vm2", "node-c", vm2Addr))
+	v.apply(objectsYAML + "---\n" + v.vmYAML("vm1", "node-b", vm1Addr) + "---\n" + v.vmYAML("vm2", "node-c", vm2Addr) +
+		"---\n" + v.vmYAML("vm3", "node-b", vm3Addr))
 	v.waitState("virtualrouter", "vrouter1", "Running", time.Minute)
 	v.waitState("virtualmachine", "vm1", "Running", 3*time.Minute)
 	v.waitState("virtualmachine", "vm2", "Running", 3*time.Minute)
+	v.waitState("virtualmachine", "vm3", "Running", 3*time.Minute)
 	v.endpoint()
 	// A web server on port 80 in each guest (root: a low port).
 	const httpd = "mkdir -p /tmp/www && echo web > /tmp/www/index.html && busybox httpd -p 80 -h /tmp/www && echo started"
 	v.mustLogin(v.mgmt, vm1Addr, httpd)
 	v.mustLogin(v.mgmt, vm2Addr, httpd)
+	v.mustLogin(v.mgmt, vm3Addr, httpd)
 	t.Logf("apply to both guests serving: %v", time.Since(start).Round(time.Millisecond))
 	outside := v.NS(lab.Outside)
 	fetch := func(from, to string) bool { // a guest's HTTP GET of another
@@ -342,14 +356,19 @@ func TestLabSecurityGroups(t *testing.T) {
 		check{"outside pings the external IP", v.ping(outside, eipAddr), true},
 		check{"outside connects to external IP:80", v.tcp(outside, eipAddr, 80), true},
 		check{"vm2 (node-c) fetches vm1:80 over VXLAN", fetch(vm2Addr, vm1Addr), true},
+		check{"vm3 (node-b) fetches vm1:80 on the same bridge", fetch(vm3Addr, vm1Addr), true},
 	)
 
 	started := v.vm("vm1").Status.StartedAt
-	v.setGroups("vm1", "web")
+	t0 := time.Now()
 	v.setGroups("vm2", "web")
-	d1 := v.waitRuleset("node-b", "vm1's chains", 30*time.Second, hasTables)
-	d2 := v.waitRuleset("node-c", "vm2's chains", 30*time.Second, hasTables)
-	t.Logf("spec update to rules installed: node-b %v, node-c %v", d1.Round(time.Millisecond), d2.Round(time.Millisecond))
+	v.waitRuleset("node-c", "vm2's chains", 30*time.Second, hasTables)
+	t.Logf("vm2's update sent to its rules installed on node-c: %v", time.Since(t0).Round(time.Millisecond))
+	v.setGroups("vm1", "web")
+	v.setGroups("vm3", "web")
+	v.waitRuleset("node-b", "vm1's and vm3's chains", 30*time.Second, func(r string) bool {
+		return chainOf(r, "in_"+v.vm("vm1").Status.NICs[0].Tap) != "" && chainOf(r, "in_"+v.vm("vm3").Status.NICs[0].Tap) != ""
+	})
 	if on, err := lab.Exec(context.Background(), v.NS("node-b"), "cat", "/proc/sys/net/bridge/bridge-nf-call-iptables"); err != nil || strings.TrimSpace(on) != "1" {
 		t.Fatalf("node-b bridge-nf-call-iptables = %q, %v; want 1", on, err)
 	}
@@ -363,22 +382,28 @@ func TestLabSecurityGroups(t *testing.T) {
 		check{"outside connects to external IP:80", v.tcp(outside, eipAddr, 80), false},
 		check{"vm2 (node-c) fetches vm1:80", fetch(vm2Addr, vm1Addr), false},
 		check{"vm1 fetches vm2:80 (node-c filters)", fetch(vm1Addr, vm2Addr), false},
+		check{"vm3 fetches vm1:80 (same node)", fetch(vm3Addr, vm1Addr), false},
+		check{"vm1 fetches vm3:80 (same node)", fetch(vm1Addr, vm3Addr), false},
 		check{"the endpoint connects to vm2:80", v.tcp(v.mgmt, vm2Addr, 80), false},
 	)
 
 	// A group that does not exist: fail closed, and an event says so.
+	tap1 := v.vm("vm1").Status.NICs[0].Tap
 	v.setGroups("vm1", "nosuchgroup")
 	v.waitEvent("vm1", "SecurityGroupMissing")
 	v.waitRuleset("node-b", "vm1 without rules", 30*time.Second, func(r string) bool {
-		return hasTables(r) && !strings.Contains(r, "tcp dport 22")
+		in := chainOf(r, "in_"+tap1)
+		return in != "" && !strings.Contains(in, "tcp dport 22")
 	})
 	v.expect("missing group",
 		check{"outside ssh to the external IP", v.tcp(outside, eipAddr, 22), false},
 		check{"outside connects to external IP:80", v.tcp(outside, eipAddr, 80), false})
 
 	v.setGroups("vm1")
-	d := v.waitRuleset("node-b", "no security-group tables", 30*time.Second, noTables)
-	t.Logf("groups removed to tables gone on node-b: %v", d.Round(time.Millisecond))
+	d := v.waitRuleset("node-b", "no chains of vm1's tap "+tap1, 30*time.Second, func(r string) bool {
+		return hasTables(r) && !strings.Contains(r, tap1)
+	})
+	t.Logf("groups removed to vm1's chains gone on node-b: %v", d.Round(time.Millisecond))
 	if now := v.vm("vm1").Status.StartedAt; now != started || started == "" {
 		t.Fatalf("vm1 restarted (startedAt %q -> %q): group changes must not restart it", started, now)
 	}
@@ -386,6 +411,8 @@ func TestLabSecurityGroups(t *testing.T) {
 		check{"outside pings the external IP", v.ping(outside, eipAddr), true},
 		check{"outside connects to external IP:80", v.tcp(outside, eipAddr, 80), true},
 		check{"vm2 fetches vm1:80", fetch(vm2Addr, vm1Addr), true},
+		check{"vm3 fetches vm1:80", fetch(vm3Addr, vm1Addr), true},
+		check{"vm1 fetches vm3:80 (vm3 keeps its group)", fetch(vm1Addr, vm3Addr), false},
 		check{"vm1 fetches vm2:80 (vm2 keeps its group)", fetch(vm1Addr, vm2Addr), false},
 	)
 
@@ -394,6 +421,13 @@ func TestLabSecurityGroups(t *testing.T) {
 	}
 	d = v.waitRuleset("node-c", "vm2's chains gone", 2*time.Minute, noTables)
 	t.Logf("vm2 deleted to node-c's tables gone: %v", d.Round(time.Millisecond))
+	for _, id := range []string{"vm1", "vm3"} {
+		if out, err := v.Humcli(context.Background(), "delete", "virtualmachine", id, "-g", "g", "-n", "ns"); err != nil {
+			t.Fatalf("delete %s: %v\n%s", id, err, out)
+		}
+	}
+	d = v.waitRuleset("node-b", "vm3's chains gone", 2*time.Minute, noTables)
+	t.Logf("vm1 and vm3 deleted to node-b's tables gone: %v", d.Round(time.Millisecond))
 	t.Logf("total: %v", time.Since(start).Round(time.Millisecond))
 }
 
