@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/humstack/humstack/api"
-	"github.com/humstack/humstack/internal/registry"
 	hsg "github.com/humstack/humstack/internal/host/secgroup"
+	"github.com/humstack/humstack/internal/registry"
 )
 
 // ruleLine is what a rendered rule line may look like: matches on
