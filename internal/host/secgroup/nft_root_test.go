@@ -166,8 +166,11 @@ func TestEnforced(t *testing.T) {
 	b.RestrictEgress, b.Egress = false, nil
 	apply(t, r, b)
 	run(t, "ip", "-n", tp.b, "addr", "add", "10.9.0.3/24", "dev", "eth0")
+	pings(tp.a, "10.9.0.3") // a asks who has 10.9.0.3: b's answer must not pass
 	expect(t, "spoofed source", check{"b (as 10.9.0.3) to a:80", connectsFrom(tp.b, "10.9.0.3", "10.9.0.1", 80), false},
-		check{"b (as 10.9.0.2) to a:80", connectsFrom(tp.b, "10.9.0.2", "10.9.0.1", 80), true})
+		check{"b (as 10.9.0.2) to a:80", connectsFrom(tp.b, "10.9.0.2", "10.9.0.1", 80), true},
+		check{"a learnt b's MAC for 10.9.0.3 (ARP spoofing)", strings.Contains(run(t, "ip", "-n", tp.a, "neigh", "show", "10.9.0.3"), tp.macB.String()), false},
+		check{"a learnt b's MAC for 10.9.0.2", strings.Contains(run(t, "ip", "-n", tp.a, "neigh", "show", "10.9.0.2"), tp.macB.String()), true})
 
 	if err := r.Apply(ctx, ""); err != nil {
 		t.Fatal(err)

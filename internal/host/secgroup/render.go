@@ -89,9 +89,9 @@ type NIC struct {
 	RestrictEgress bool
 }
 
-// tapName is what a tap name may be: humstack's ("ht" + base32) and the
-// tests' plain names; never anything nft would parse as syntax.
-var tapName = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,14}$`)
+// tapName is what a tap name may be: humstack's ("ht" + base32 + index)
+// and the tests' plain names; never anything nft would parse as syntax.
+var tapName = regexp.MustCompile(`^[a-z][a-z0-9]{0,14}$`)
 
 // normalize validates nics and returns them sorted by tap with their rules
 // sorted and without duplicates, so that equal inputs render equal text.

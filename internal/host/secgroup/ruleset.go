@@ -80,6 +80,10 @@ func renderEgress(b *strings.Builder, n NIC) {
 	fmt.Fprintf(b, "\tchain out_%s {\n", n.Tap)
 	line := func(format string, args ...any) { fmt.Fprintf(b, "\t\t"+format+"\n", args...) }
 	line("ether saddr != %s drop", n.MAC)
+	if n.Address.IsValid() {
+		// ARP too: a NIC claiming another's address would take its traffic.
+		line("arp saddr ip != { 0.0.0.0, %s } drop", n.Address)
+	}
 	line("ether type arp return")
 	line("ether type != ip drop")
 	if n.Address.IsValid() {
