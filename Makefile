@@ -94,6 +94,7 @@ fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/auth FuzzIDTokenFront
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/pki FuzzParse
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/pki FuzzVerifyClusterInfo
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/agent/secgroup FuzzResolveRender
 
 # bench prints API throughput and latency (p50/p99) at concurrency 1, 8 and
 # 64, a 10,000-object list, watch delivery latency to 100 watchers, and the

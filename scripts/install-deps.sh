@@ -3,7 +3,7 @@
 # as root. Safe to run again: it installs only what is missing.
 #
 #   build:  make, git, gcc (the race detector needs cgo), Go >= 1.26
-#   agent:  qemu-system-x86, qemu-utils, iproute2, nftables (nft, for inspection),
+#   agent:  qemu-system-x86, qemu-utils, iproute2, nftables (nft: security groups are installed with it),
 #           dnsmasq-base (the networks' DHCP and DNS servers; the binary only,
 #           no system service)
 #   tests:  the lab's guest images are built from Debian packages at test

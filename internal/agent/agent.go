@@ -27,6 +27,7 @@ import (
 	"github.com/humstack/humstack/internal/agent/node"
 	"github.com/humstack/humstack/internal/agent/nodecred"
 	"github.com/humstack/humstack/internal/agent/router"
+	"github.com/humstack/humstack/internal/agent/secgroup"
 	"github.com/humstack/humstack/internal/agent/snapshot"
 	"github.com/humstack/humstack/internal/agent/storage"
 	"github.com/humstack/humstack/internal/agent/system"
@@ -34,6 +35,7 @@ import (
 	"github.com/humstack/humstack/internal/controller"
 	"github.com/humstack/humstack/internal/controller/record"
 	"github.com/humstack/humstack/internal/host/qemu"
+	hsg "github.com/humstack/humstack/internal/host/secgroup"
 	"github.com/humstack/humstack/internal/scheduler"
 )
 
@@ -160,6 +162,7 @@ func setupSystem(m *controller.Manager, cfg Config, accel string, cred *nodecred
 	if err := system.Setup(m, opts); err != nil {
 		return fmt.Errorf("set up system controllers: %w", err)
 	}
+	secgroup.Setup(m, cfg.NodeName, hsg.Runner{}, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
 	storage.SetupImageEntities(m, disks, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})
 	snaps = snapshot.New(snapshotConfig(cfg, sc, disks, vms, inUse, m.Recorder("snapshot"), log))
 	snaps.Setup(m, controller.Options{Resync: opts.Resync, Log: log.With("node", cfg.NodeName)})

@@ -43,7 +43,9 @@
 // whose gateway is the outside namespace.
 //
 // In every namespace loopback is up and bridged frames skip br_netfilter
-// as on a plain host; nodes and outside forward IPv4; the lab's own links
+// as on a plain host (unless HUMSTACK_LAB_BRIDGE_NETFILTER=1: then they
+// pass it, as on a node enforcing security groups, whose agent turns it
+// on); nodes and outside forward IPv4; the lab's own links
 // retransmit ARP after 100 ms (links made later keep the kernel's 1 s:
 // only the host's namespace has neigh/default).
 //

@@ -39,10 +39,21 @@ var noBrNetfilter = map[string]string{
 	"bridge/bridge-nf-call-arptables": "0",
 }
 
+// EnvBridgeNetfilter, set to 1, starts the lab's namespaces with
+// bridge-nf-call-iptables on (br_netfilter: bridged IPv4 through the ip
+// hooks and conntrack), as a node enforcing security groups has it, so
+// that any lab test can be run that way.
+const EnvBridgeNetfilter = "HUMSTACK_LAB_BRIDGE_NETFILTER"
+
 // prepareNetns sets a fresh namespace's sysctls and brings loopback up.
 func prepareNetns(ns string, forward bool) error {
 	if err := setSysctls(ns, noBrNetfilter, true); err != nil {
 		return err
+	}
+	if os.Getenv(EnvBridgeNetfilter) == "1" {
+		if err := setSysctls(ns, map[string]string{"bridge/bridge-nf-call-iptables": "1"}, false); err != nil {
+			return err
+		}
 	}
 	if forward {
 		if err := setSysctls(ns, forwardSysctls, false); err != nil {

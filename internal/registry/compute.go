@@ -129,6 +129,27 @@ func validateVMNIC(fe *api.FieldErrors, field string, nic *api.VMNIC) {
 		requireIPv4(fe, indexField(field+".nameservers", j), ns)
 	}
 	optionalIPv4(fe, field+".defaultGateway", nic.DefaultGateway)
+	validateNICGroups(fe, field+".securityGroupIDs", nic.SecurityGroupIDs)
+}
+
+// maxNICGroups bounds a NIC's security groups: each adds its rules to the
+// NIC's chains on the node.
+const maxNICGroups = 16
+
+// validateNICGroups checks a NIC's security group ids: well-formed, each
+// once. Whether they exist is the agent's concern (a missing group filters
+// like a group without rules), since objects may be applied in any order.
+func validateNICGroups(fe *api.FieldErrors, field string, ids []string) {
+	if len(ids) > maxNICGroups {
+		fe.Add(field, "has %d security groups, more than %d", len(ids), maxNICGroups)
+		return
+	}
+	seen := noDuplicate{}
+	for j, id := range ids {
+		if checkID(fe, indexField(field, j), id) {
+			seen.check(fe, indexField(field, j), id)
+		}
+	}
 }
 
 // validateLoginUsers checks the cloud-init users; a name listed twice would

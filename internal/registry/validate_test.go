@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -325,6 +326,14 @@ func TestValidateVirtualMachine(t *testing.T) {
 	const ed25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl user@host"
 	runRules(t, []ruleCase{
 		{"valid", vmSeed, nil, ""},
+		{"securityGroupIDs/two", vmSeed, spec(func(s *s) { s.NICs[0].SecurityGroupIDs = []string{"web", "ssh"} }), ""},
+		{"securityGroupIDs/bad id", vmSeed, spec(func(s *s) { s.NICs[0].SecurityGroupIDs = []string{"web", "Web!"} }), "spec.nics[0].securityGroupIDs[1]"},
+		{"securityGroupIDs/duplicate", vmSeed, spec(func(s *s) { s.NICs[0].SecurityGroupIDs = []string{"web", "web"} }), "spec.nics[0].securityGroupIDs[1]"},
+		{"securityGroupIDs/too many", vmSeed, spec(func(s *s) {
+			for i := range 17 {
+				s.NICs[0].SecurityGroupIDs = append(s.NICs[0].SecurityGroupIDs, fmt.Sprintf("g%d", i))
+			}
+		}), "spec.nics[0].securityGroupIDs"},
 		{"node_name/missing: the scheduler places it", vmSeed, edit(func(o *v) { o.Meta.Annotations = nil }), ""},
 		{"node_name/invalid", vmSeed, edit(func(o *v) { setAnnotation(&o.Meta, api.AnnotationVirtualMachineNode, "$(reboot)") }), nodeField},
 		{"accelerator/kvm", vmSeed, edit(func(o *v) { setAnnotation(&o.Meta, api.AnnotationAccelerator, "kvm") }), ""},

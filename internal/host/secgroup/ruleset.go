@@ -1,0 +1,122 @@
+package secgroup
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Prelude makes sure both tables exist and then deletes them: put before a
+// ruleset in the same `nft -f` transaction, it replaces whatever was
+// installed; alone, it removes the tables (and is a no-op when there are
+// none).
+func Prelude() string {
+	return fmt.Sprintf("table ip %[1]s\ndelete table ip %[1]s\ntable bridge %[1]s\ndelete table bridge %[1]s\n", Table)
+}
+
+// Render returns the ruleset enforcing the security groups of nics (both
+// tables, in nft syntax), or "" when no NIC is filtered: then there must be
+// no tables at all, since an empty chain hooked into every bridged frame
+// has no purpose.
+func Render(nics []NIC) (string, error) {
+	nics, err := normalize(nics)
+	if err != nil || len(nics) == 0 {
+		return "", err
+	}
+	var b strings.Builder
+	renderIP(&b)
+	fmt.Fprintf(&b, "table bridge %s {\n", Table)
+	renderHook(&b, "forward", nics, true, true)
+	renderHook(&b, "input", nics, true, false)
+	renderHook(&b, "output", nics, false, true)
+	for _, n := range nics {
+		renderEgress(&b, n)
+		renderIngress(&b, n)
+	}
+	b.WriteString("}\n")
+	return b.String(), nil
+}
+
+// renderIP is the ip table: copy the connection state into the mark bit.
+// Priority mangle runs after conntrack (-200) has looked the packet up.
+func renderIP(b *strings.Builder) {
+	fmt.Fprintf(b, "table ip %s {\n", Table)
+	for _, hook := range []string{"prerouting", "output"} {
+		fmt.Fprintf(b, "\tchain %s {\n", hook)
+		fmt.Fprintf(b, "\t\ttype filter hook %s priority mangle; policy accept;\n", hook)
+		fmt.Fprintf(b, "\t\tmeta mark set meta mark & 0x%08x\n", ^EstablishedMark)
+		fmt.Fprintf(b, "\t\tct state established,related meta mark set meta mark | 0x%08x\n", EstablishedMark)
+		b.WriteString("\t}\n")
+	}
+	b.WriteString("}\n")
+}
+
+// renderHook is a base chain of the bridge table dispatching frames from
+// (egress) and to (ingress) filtered taps to their chains. Egress jumps
+// return when the frame may leave, so that the ingress check of the
+// destination still runs; frames of unfiltered taps pass untouched.
+func renderHook(b *strings.Builder, hook string, nics []NIC, egress, ingress bool) {
+	fmt.Fprintf(b, "\tchain %s {\n", hook)
+	fmt.Fprintf(b, "\t\ttype filter hook %s priority filter; policy accept;\n", hook)
+	vmap := func(dir, prefix string) {
+		elems := make([]string, len(nics))
+		for i, n := range nics {
+			elems[i] = fmt.Sprintf("%q : jump %s_%s", n.Tap, prefix, n.Tap)
+		}
+		fmt.Fprintf(b, "\t\t%s vmap { %s }\n", dir, strings.Join(elems, ", "))
+	}
+	if egress {
+		vmap("iifname", "out")
+	}
+	if ingress {
+		vmap("oifname", "in")
+	}
+	b.WriteString("\t}\n")
+}
+
+// renderEgress is the chain of what n sends: its own MAC and address only,
+// IPv4 and ARP only; then, if its groups restrict egress, replies, DHCP,
+// DNS to the network's server and what the rules allow.
+func renderEgress(b *strings.Builder, n NIC) {
+	fmt.Fprintf(b, "\tchain out_%s {\n", n.Tap)
+	line := func(format string, args ...any) { fmt.Fprintf(b, "\t\t"+format+"\n", args...) }
+	line("ether saddr != %s drop", n.MAC)
+	if n.Address.IsValid() {
+		// ARP too: a NIC claiming another's address would take its traffic.
+		line("arp saddr ip != { 0.0.0.0, %s } drop", n.Address)
+	}
+	line("ether type arp return")
+	line("ether type != ip drop")
+	if n.Address.IsValid() {
+		line("ip saddr != { 0.0.0.0, %s } drop", n.Address)
+	}
+	if n.RestrictEgress {
+		line("meta mark & 0x%08x == 0x%08x return", EstablishedMark, EstablishedMark)
+		line("udp sport 68 udp dport 67 return")
+		if n.Server.IsValid() {
+			line("ip daddr %s udp dport 53 return", n.Server)
+			line("ip daddr %s tcp dport 53 return", n.Server)
+		}
+		for _, r := range n.Egress {
+			line("%s", strings.TrimSpace(r.match("daddr")+" return"))
+		}
+		line("drop")
+	}
+	b.WriteString("\t}\n")
+}
+
+// renderIngress is the chain of what reaches n: ARP, replies, DHCP
+// replies and what the rules allow; everything else (IPv6 included) is
+// dropped.
+func renderIngress(b *strings.Builder, n NIC) {
+	fmt.Fprintf(b, "\tchain in_%s {\n", n.Tap)
+	line := func(format string, args ...any) { fmt.Fprintf(b, "\t\t"+format+"\n", args...) }
+	line("ether type arp accept")
+	line("ether type != ip drop")
+	line("meta mark & 0x%08x == 0x%08x accept", EstablishedMark, EstablishedMark)
+	line("udp sport 67 udp dport 68 accept")
+	for _, r := range n.Ingress {
+		line("%s", strings.TrimSpace(r.match("saddr")+" accept"))
+	}
+	line("drop")
+	b.WriteString("\t}\n")
+}
