@@ -127,5 +127,3 @@ func checkInternalAddress(fe *api.FieldErrors, f, v string, nics []api.VirtualRo
 		fe.Add(f, "%s is in none of the router's networks (%s)", quote(v), prefixList(nets))
 	}
 }
-
-
