@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"os"
 	"testing"
 
 	"github.com/humstack/humstack/api"
@@ -90,4 +91,29 @@ func TestValidatePortForwards(t *testing.T) {
 		{"same port, other external IP", "virtualrouter", pf(tcp("eip2", "22", "10.0.0.10", ""), tcp("eip3", "22", "10.0.0.11", "")), ""},
 		{"same port on natGatewayIP twice", "virtualrouter", pf(tcp("", "22", "10.0.0.10", ""), tcp("", "20-30", "10.0.0.11", "")), f1 + ".externalPort"},
 	})
+}
+
+// TestPortForwardExample: the example of docs/network-services.md is
+// valid as written.
+func TestPortForwardExample(t *testing.T) {
+	b, err := os.ReadFile("../../examples/network-services/portforward.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, doc := range api.SplitDocuments(b) {
+		obj, err := api.Decode(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := strategyOf(t, obj)
+		s.Default(obj)
+		expectField(t, s.Validate(obj), "")
+		if vr, ok := obj.(*api.VirtualRouter); ok {
+			n = len(vr.Spec.PortForwards)
+		}
+	}
+	if n != 4 {
+		t.Fatalf("the example's router has %d port forwards, want 4", n)
+	}
 }
