@@ -1,5 +1,7 @@
 package api
 
+import "strconv"
+
 // Network types (annotation networkv0/network_type).
 const (
 	NetworkTypeVXLAN  = "VXLAN"
@@ -348,6 +350,7 @@ var (
 				}
 				return join(s)
 			}},
+			{"FORWARDS", func(o Object) string { return strconv.Itoa(len(o.(*VirtualRouter).Spec.PortForwards)) }},
 		},
 	})
 	BlockStorageKind = register[BlockStorageSpec, BlockStorageStatus](Kind{

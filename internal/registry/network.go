@@ -111,6 +111,7 @@ func validateVirtualRouter(r *api.VirtualRouter, fe *api.FieldErrors) {
 		}
 	}
 	validateRouterAddresses(r, fe)
+	validatePortForwards(r, fe)
 }
 
 // setDefaultAnnotation sets an annotation that is absent or empty (YAML

@@ -9,7 +9,7 @@ import (
 )
 
 // Dependencies implements system.Dependent: a router placed here is
-// reconciled when one of its networks or external IPs changes, when a
+// reconciled when one of its networks or external IPs (bound or forwarded) changes, when a
 // pool changes (its natGatewayIP's pool may appear, its used addresses
 // change), and when another router changes (it may release or claim an
 // address this one wants).
@@ -41,7 +41,7 @@ func (d *Driver) Dependencies() []system.Dependency {
 			return slices.ContainsFunc(vr.Spec.NICs, func(n api.VirtualRouterNIC) bool { return n.NetworkID == id })
 		})},
 		{Kind: api.ExternalIPKind, Keys: inScope(func(vr *api.VirtualRouter, id string) bool {
-			return slices.ContainsFunc(vr.Spec.ExternalIPs, func(e api.VirtualRouterExternalIP) bool { return e.ExternalIPID == id })
+			return usesExternalIP(vr, id)
 		})},
 		{Kind: api.ExternalIPPoolKind, Keys: all},
 		{Kind: api.VirtualRouterKind, Keys: all},

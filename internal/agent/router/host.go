@@ -8,7 +8,6 @@ import (
 	"os"
 	"slices"
 
-	"github.com/google/nftables"
 	"github.com/vishvananda/netlink"
 	vnetns "github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -42,6 +41,10 @@ type Port struct {
 	// Addrs are the inside end's IPv4 addresses, exactly; the first added
 	// is the primary.
 	Addrs []netip.Prefix
+	// Announce: an address added to the port is announced with
+	// gratuitous ARP (the external port: its addresses may have been
+	// another router's a moment ago).
+	Announce bool
 }
 
 // routerSysctls: a router forwards; removing its primary address (a
@@ -112,12 +115,21 @@ func (h hostAdapter) Apply(d Desired) (created bool, err error) {
 		return created, err
 	}
 	errs := []error{loopbackUp(in)}
+	announced := map[string][]netip.Addr{}
 	for _, p := range d.Ports {
-		if err := ensurePort(node, in, f, p); err != nil {
+		added, err := ensurePort(node, in, f, p)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("port %s: %w", p.Host, err))
+		}
+		if p.Announce {
+			announced[p.Inside] = added
 		}
 	}
 	errs = append(errs, removeStale(node, in, d), defaultRoute(in, d), setRules(f, d.Rules))
+	// Announced last, once the rules that handle the traffic are in.
+	for ifname, added := range announced {
+		errs = append(errs, announce(d.Netns, ifname, added))
+	}
 	return created, errors.Join(errs...)
 }
 
@@ -147,24 +159,25 @@ func loopbackUp(in *netlink.Handle) error {
 
 // ensurePort makes the veth pair of p if it is missing or not a pair any
 // more (e.g. one end left over from a namespace that is gone), then puts
-// right its master, MTU (the bridge's), MAC, addresses and state.
-func ensurePort(node, in *netlink.Handle, nsf *os.File, p Port) error {
+// right its master, MTU (the bridge's), MAC, addresses and state. It
+// returns the addresses it added.
+func ensurePort(node, in *netlink.Handle, nsf *os.File, p Port) ([]netip.Addr, error) {
 	br, err := bridgeOf(node, p.Bridge)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	mtu := br.Attrs().MTU
 	out, err := lookup(node, p.Host)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	inl, err := lookup(in, p.Inside)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !paired(out, inl) {
 		if out, inl, err = makeVeth(node, in, nsf, p, mtu, out, inl); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	var errs []error
@@ -182,7 +195,8 @@ func ensurePort(node, in *netlink.Handle, nsf *os.File, p Port) error {
 	if !slices.Equal(inl.Attrs().HardwareAddr, p.MAC) {
 		errs = append(errs, in.LinkSetHardwareAddr(inl, p.MAC))
 	}
-	errs = append(errs, addresses(in, inl, p.Addrs))
+	added, err := addresses(in, inl, p.Addrs)
+	errs = append(errs, err)
 	for _, e := range []struct {
 		h *netlink.Handle
 		l netlink.Link
@@ -191,7 +205,7 @@ func ensurePort(node, in *netlink.Handle, nsf *os.File, p Port) error {
 			errs = append(errs, e.h.LinkSetUp(e.l))
 		}
 	}
-	return errors.Join(errs...)
+	return added, errors.Join(errs...)
 }
 
 // paired reports whether out (node side) and inl (router side) are the
@@ -238,11 +252,12 @@ func makeVeth(node, in *netlink.Handle, nsf *os.File, p Port, mtu int, out, inl 
 }
 
 // addresses makes want the link's IPv4 addresses: the missing ones are
-// added first, so that when the primary changes a new one is promoted.
-func addresses(in *netlink.Handle, l netlink.Link, want []netip.Prefix) error {
+// added first, so that when the primary changes a new one is promoted. It
+// returns those it added.
+func addresses(in *netlink.Handle, l netlink.Link, want []netip.Prefix) ([]netip.Addr, error) {
 	have, err := in.AddrList(l, netlink.FAMILY_V4)
 	if err != nil {
-		return fmt.Errorf("addresses of %s: %w", l.Attrs().Name, err)
+		return nil, fmt.Errorf("addresses of %s: %w", l.Attrs().Name, err)
 	}
 	has := map[netip.Prefix]bool{}
 	for _, a := range have {
@@ -251,10 +266,14 @@ func addresses(in *netlink.Handle, l netlink.Link, want []netip.Prefix) error {
 		}
 	}
 	var errs []error
+	var added []netip.Addr
 	for _, p := range want {
 		if !has[p] {
 			a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}}
-			if err := in.AddrAdd(l, a); err != nil && !errors.Is(err, unix.EEXIST) {
+			switch err := in.AddrAdd(l, a); {
+			case err == nil:
+				added = append(added, p.Addr())
+			case !errors.Is(err, unix.EEXIST):
 				errs = append(errs, fmt.Errorf("add %s to %s: %w", p, l.Attrs().Name, err))
 			}
 		}
@@ -266,7 +285,7 @@ func addresses(in *netlink.Handle, l netlink.Link, want []netip.Prefix) error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return added, errors.Join(errs...)
 }
 
 func prefixOf(n *net.IPNet) (netip.Prefix, bool) {
@@ -358,33 +377,6 @@ func defaultRoute(in *netlink.Handle, d Desired) error {
 func isZeroMask(m net.IPMask) bool {
 	ones, _ := m.Size()
 	return ones == 0
-}
-
-// setRules installs the NAT and forgets the connections of addresses it
-// no longer translates.
-func setRules(nsf *os.File, r routerfw.Rules) error {
-	c, err := nftables.New(nftables.WithNetNSFd(int(nsf.Fd())))
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	was, err := routerfw.Installed(c)
-	if err != nil {
-		return err
-	}
-	if _, err := routerfw.Set(c, r); err != nil {
-		return err
-	}
-	stale := routerfw.Stale(was, r)
-	if len(stale) == 0 {
-		return nil
-	}
-	ct, err := netlink.NewHandleAt(vnetns.NsHandle(nsf.Fd()), unix.NETLINK_NETFILTER)
-	if err != nil {
-		return fmt.Errorf("conntrack: %w", err)
-	}
-	defer ct.Close()
-	_, err = routerfw.Forget(ct, stale)
-	return err
 }
 
 // lookup returns the named link, or nil when there is none.

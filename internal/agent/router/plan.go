@@ -79,7 +79,7 @@ func (d *Driver) resolve(ctx context.Context, vr *api.VirtualRouter) (plan, erro
 		return p, nil
 	}
 	p.pool = ext.pool.Meta.ID
-	extPort := Port{Host: externalHostName(k), Inside: ExternalInside, MAC: portMAC(k, ""), Bridge: ext.bridge,
+	extPort := Port{Host: externalHostName(k), Inside: ExternalInside, MAC: portMAC(k, ""), Bridge: ext.bridge, Announce: true,
 		Addrs: []netip.Prefix{netip.PrefixFrom(ext.natGW, ext.cidr.Bits())}}
 	rules := routerfw.Rules{External: ExternalInside}
 	for _, n := range nets {
@@ -100,7 +100,9 @@ func (d *Driver) resolve(ctx context.Context, vr *api.VirtualRouter) (plan, erro
 			rules.DNAT = append(rules.DNAT, routerfw.DNAT{Dest: eip, To: bind})
 		}
 	}
-	p.waitOnly = waitOnly
+	fwdWaitOnly := d.addForwards(ctx, vr, ext, nets, routers, &p, &extPort, &rules)
+	rules.Hairpin = hairpin(rules, nics)
+	p.waitOnly = waitOnly && fwdWaitOnly
 	p.want.Ports = append([]Port{extPort}, nics...)
 	p.want.Gateway, p.want.Rules = ext.gw, rules
 	return p, nil
@@ -264,31 +266,9 @@ func poolOf(pools []*api.ExternalIPPool, a netip.Addr) (*api.ExternalIPPool, net
 func (d *Driver) binding(ctx context.Context, vr *api.VirtualRouter, i int, ext *external, nets []netip.Prefix, routers []*api.VirtualRouter) (netip.Addr, netip.Addr, error) {
 	b := vr.Spec.ExternalIPs[i]
 	id := b.ExternalIPID
-	sc := client.Scope{Group: vr.Meta.Group, Namespace: vr.Meta.Namespace}
-	eip, err := client.For[*api.ExternalIP](d.client).Get(ctx, sc, id)
-	switch {
-	case errors.Is(err, api.ErrNotFound):
-		return netip.Addr{}, netip.Addr{}, waiting("external IP %s: not found", id)
-	case err != nil:
-		return netip.Addr{}, netip.Addr{}, waiting("external IP %s: %v", id, err)
-	case eip.Meta.Deleting():
-		return netip.Addr{}, netip.Addr{}, waiting("external IP %s: being deleted", id)
-	case eip.Spec.PoolID != ext.pool.Meta.ID:
-		return netip.Addr{}, netip.Addr{}, invalid("external IP %s is in pool %s, not in natGatewayIP's pool %s", id, eip.Spec.PoolID, ext.pool.Meta.ID)
-	case eip.Status.State == "Error":
-		return netip.Addr{}, netip.Addr{}, invalid("external IP %s: %s", id, eip.Status.Message)
-	case eip.Status.State != "Available":
-		return netip.Addr{}, netip.Addr{}, waiting("external IP %s: not Available yet", id)
-	}
-	addr, ok := api.ParseIPv4(eip.Spec.IPv4Address)
-	if !ok || !ext.cidr.Contains(addr) || addr == ext.natGW || addr == ext.gw {
-		return netip.Addr{}, netip.Addr{}, invalid("external IP %s: %s is not usable on pool %s (%s)", id, eip.Spec.IPv4Address, ext.pool.Meta.ID, ext.cidr)
-	}
-	if other := holder(vr, routers, func(r *api.VirtualRouter) bool {
-		return r.Meta.Group == vr.Meta.Group && r.Meta.Namespace == vr.Meta.Namespace &&
-			slices.ContainsFunc(r.Spec.ExternalIPs, func(x api.VirtualRouterExternalIP) bool { return x.ExternalIPID == id })
-	}); other != "" {
-		return netip.Addr{}, netip.Addr{}, invalid("external IP %s is bound by router %s", id, other)
+	addr, err := d.externalIP(ctx, vr, id, ext, routers)
+	if err != nil {
+		return netip.Addr{}, netip.Addr{}, err
 	}
 	bind, ok := api.ParseIPv4(b.BindInternalIPv4Address)
 	if !ok {
@@ -308,6 +288,47 @@ func (d *Driver) binding(ctx context.Context, vr *api.VirtualRouter, i int, ext 
 		}
 	}
 	return addr, bind, nil
+}
+
+// externalIP resolves external IP id of vr's namespace to its address on
+// the router's pool, or why it cannot be used (a waitError when it only
+// waits): missing, being deleted, not Available, in another pool, or used
+// (bound or forwarded) by an older router.
+func (d *Driver) externalIP(ctx context.Context, vr *api.VirtualRouter, id string, ext *external, routers []*api.VirtualRouter) (netip.Addr, error) {
+	sc := client.Scope{Group: vr.Meta.Group, Namespace: vr.Meta.Namespace}
+	eip, err := client.For[*api.ExternalIP](d.client).Get(ctx, sc, id)
+	switch {
+	case errors.Is(err, api.ErrNotFound):
+		return netip.Addr{}, waiting("external IP %s: not found", id)
+	case err != nil:
+		return netip.Addr{}, waiting("external IP %s: %v", id, err)
+	case eip.Meta.Deleting():
+		return netip.Addr{}, waiting("external IP %s: being deleted", id)
+	case eip.Spec.PoolID != ext.pool.Meta.ID:
+		return netip.Addr{}, invalid("external IP %s is in pool %s, not in natGatewayIP's pool %s", id, eip.Spec.PoolID, ext.pool.Meta.ID)
+	case eip.Status.State == "Error":
+		return netip.Addr{}, invalid("external IP %s: %s", id, eip.Status.Message)
+	case eip.Status.State != "Available":
+		return netip.Addr{}, waiting("external IP %s: not Available yet", id)
+	}
+	addr, ok := api.ParseIPv4(eip.Spec.IPv4Address)
+	if !ok || !ext.cidr.Contains(addr) || addr == ext.natGW || addr == ext.gw {
+		return netip.Addr{}, invalid("external IP %s: %s is not usable on pool %s (%s)", id, eip.Spec.IPv4Address, ext.pool.Meta.ID, ext.cidr)
+	}
+	if other := holder(vr, routers, func(r *api.VirtualRouter) bool {
+		return r.Meta.Group == vr.Meta.Group && r.Meta.Namespace == vr.Meta.Namespace && usesExternalIP(r, id)
+	}); other != "" {
+		return netip.Addr{}, invalid("external IP %s is bound by router %s", id, other)
+	}
+	return addr, nil
+}
+
+// usesExternalIP reports whether r puts external IP id on its external
+// interface: bound 1:1 or with ports forwarded. One address can be on one
+// router only.
+func usesExternalIP(r *api.VirtualRouter, id string) bool {
+	return slices.ContainsFunc(r.Spec.ExternalIPs, func(x api.VirtualRouterExternalIP) bool { return x.ExternalIPID == id }) ||
+		slices.ContainsFunc(r.Spec.PortForwards, func(x api.VirtualRouterPortForward) bool { return x.ExternalIPID == id })
 }
 
 // holder returns the key of the oldest other live router that matches, if

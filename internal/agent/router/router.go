@@ -7,13 +7,17 @@
 //
 //   - a veth to the external bridge (the bridgeName of the external IP pool
 //     that contains natGatewayIP) named "external", with natGatewayIP and
-//     every bound external IP, and the default route via externalGateway
+//     every bound or forwarded external IP (each announced by gratuitous
+//     ARP when added, so an address that moved here from another router is
+//     reached here at once), and the default route via externalGateway
 //     (else the pool's defaultGateway);
 //   - a veth to each network's bridge, named like that bridge, with
 //     nics[].ipv4Address;
 //   - forwarding, and the NAT of package routerfw: the networks' traffic
-//     leaves as natGatewayIP, each bound host's as its external IP, and each
-//     external IP is DNATed to its bindInternalIPv4Address.
+//     leaves as natGatewayIP, each bound host's as its external IP, each
+//     external IP is DNATed to its bindInternalIPv4Address, each port
+//     forward's ports to its internal address (from the networks too, with
+//     hairpin source NAT so their VMs reach each other that way).
 //
 // The node-side ends are "hr<hash>x" (external) and "hr<hash><hash>"
 // (networks). Everything is declarative: a change (an external IP or a
@@ -28,7 +32,8 @@
 // does not take a working router down. An externalIPs[] entry that cannot
 // be realized (its external IP missing, not Available, in another pool,
 // bound by an older router, or its bind address outside the router's
-// networks) is left out — it gets no address and no NAT — and named in the
+// networks) is left out, and so is a portForwards[] entry for the same
+// reasons, — it gets no address and no NAT — and named in the
 // status, while the rest of the router runs.
 //
 // The agent's prefix: a router namespace starts with the name of the

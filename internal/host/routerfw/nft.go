@@ -73,6 +73,14 @@ func Installed(c *nftables.Conn) (Rules, error) {
 // parseRule adds the rule with this text, if it is one of Set's, to r.
 func parseRule(r *Rules, chainName, text string) {
 	var a, b, ext string
+	if f, ok := parseForward(text); ok && chainName == ChainPrerouting {
+		r.Forwards = append(r.Forwards, f)
+		return
+	}
+	if h, ok := parseHairpin(text); ok && chainName == ChainPostrouting {
+		r.Hairpin = append(r.Hairpin, h)
+		return
+	}
 	switch chainName {
 	case ChainPrerouting:
 		if _, err := fmt.Sscanf(text, "ip daddr %s dnat to %s", &a, &b); err == nil {
@@ -200,11 +208,23 @@ func exprsOf(r Rules, name, text string) []expr.Any {
 				return append(daddrIs(d.Dest), nat(expr.NATTypeDestNAT, d.To)...)
 			}
 		}
+		for _, f := range r.Forwards {
+			for _, fr := range f.rules() {
+				if fr.rule() == text {
+					return fr.exprs()
+				}
+			}
+		}
 	case ChainPostrouting:
 		for _, s := range r.SNAT {
 			if s.rule(r.External) == text {
 				e := append(ifnameIs(expr.MetaKeyOIFNAME, r.External), saddrIn(s.Source)...)
 				return append(e, nat(expr.NATTypeSourceNAT, s.To)...)
+			}
+		}
+		for _, h := range r.Hairpin {
+			if h.rule() == text {
+				return h.exprs()
 			}
 		}
 	case ChainForward:

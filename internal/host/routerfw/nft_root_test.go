@@ -4,7 +4,6 @@ import (
 	"context"
 	"net"
 	"net/netip"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -62,7 +61,8 @@ func TestSetMatchesRender(t *testing.T) {
 		r       Rules
 		changed bool
 	}{
-		{seed, true}, {seed, false}, {noEIP, true}, {noEIP, false}, {seed, true}, {Rules{}, true}, {Rules{}, false},
+		{seed, true}, {seed, false}, {noEIP, true}, {noEIP, false}, {seed, true},
+		{forwardRules(), true}, {forwardRules(), false}, {seed, true}, {Rules{}, true}, {Rules{}, false},
 	} {
 		changed, err := Set(c, step.r)
 		if err != nil || changed != step.changed {
@@ -83,7 +83,7 @@ func TestSetMatchesRender(t *testing.T) {
 		must(t, err)
 		norm, _ := normalize(step.r)
 		back, _ = normalize(back)
-		if back.External != norm.External || !slices.Equal(back.SNAT, norm.SNAT) || !slices.Equal(back.DNAT, norm.DNAT) {
+		if !sameRules(back, norm) {
 			t.Fatalf("step %d: Installed %+v, want %+v", i, back, norm)
 		}
 	}

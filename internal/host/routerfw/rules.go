@@ -44,6 +44,10 @@ type Rules struct {
 	External string
 	SNAT     []SNAT
 	DNAT     []DNAT
+	// Forwards are port forwards (DNAT of ports), Hairpin the source NAT
+	// of connections forwarded back into the network they came from.
+	Forwards []Forward
+	Hairpin  []Hairpin
 }
 
 // SNAT rewrites the source of packets from Source that leave by the
@@ -72,11 +76,14 @@ func (d DNAT) rule() string { return fmt.Sprintf("ip daddr %s dnat to %s", d.Des
 func forwardRule(ext string) string { return fmt.Sprintf("iifname %q oifname %q drop", ext, ext) }
 
 // Empty reports whether r needs no table.
-func (r Rules) Empty() bool { return r.External == "" && len(r.SNAT) == 0 && len(r.DNAT) == 0 }
+func (r Rules) Empty() bool {
+	return r.External == "" && len(r.SNAT) == 0 && len(r.DNAT) == 0 && len(r.Forwards) == 0 && len(r.Hairpin) == 0
+}
 
 // normalize validates r and returns it with masked prefixes, the SNAT
 // rules most specific first (so a bound host's rule wins over its
-// network's), the DNAT rules by address, and no duplicates.
+// network's), the DNAT rules by address, the forwards by address,
+// protocol and port, the hairpin rules by interface, and no duplicates.
 func normalize(r Rules) (Rules, error) {
 	if r.Empty() {
 		return Rules{}, nil
@@ -116,6 +123,18 @@ func normalize(r Rules) (Rules, error) {
 			errs = append(errs, fmt.Errorf("dnat %s: two targets, %s and %s", out.DNAT[i].Dest, out.DNAT[i-1].To, out.DNAT[i].To))
 		}
 	}
+	var err error
+	if out.Forwards, err = normalizeForwards(r.Forwards); err != nil {
+		errs = append(errs, err)
+	}
+	if out.Hairpin, err = normalizeHairpins(r.Hairpin); err != nil {
+		errs = append(errs, err)
+	}
+	for _, f := range out.Forwards {
+		if slices.ContainsFunc(out.DNAT, func(d DNAT) bool { return d.Dest == f.Dest }) {
+			errs = append(errs, fmt.Errorf("forward %s %s: the address is DNATed whole already", f.Dest, f.Proto))
+		}
+	}
 	return out, errors.Join(errs...)
 }
 
@@ -138,9 +157,17 @@ func chains(r Rules) []chain {
 	for _, d := range r.DNAT {
 		pre.rules = append(pre.rules, d.rule())
 	}
+	for _, f := range r.Forwards {
+		for _, fr := range f.rules() {
+			pre.rules = append(pre.rules, fr.rule())
+		}
+	}
 	post := chain{name: ChainPostrouting, typ: "nat", hook: "postrouting", priority: "srcnat"}
 	for _, s := range r.SNAT {
 		post.rules = append(post.rules, s.rule(r.External))
+	}
+	for _, h := range r.Hairpin {
+		post.rules = append(post.rules, h.rule())
 	}
 	fwd := chain{name: ChainForward, typ: "filter", hook: "forward", priority: "filter",
 		rules: []string{forwardRule(r.External)}}
@@ -178,6 +205,9 @@ func Render(r Rules) (string, error) {
 
 // Translated returns the external-side addresses r translates: the
 // destinations of its DNAT rules and the targets of its SNAT rules.
+// Forwarded addresses are not among them: a forward's connections are
+// forgotten by port (StaleForwards), so that removing one forward of an
+// address keeps the connections of the others.
 func (r Rules) Translated() []netip.Addr {
 	var out []netip.Addr
 	for _, d := range r.DNAT {
