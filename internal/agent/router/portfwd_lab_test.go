@@ -74,7 +74,7 @@ const router2YAML = `meta:
   annotations: {virtualrouterv0/node_name: node-c}
 spec:
   natGatewayIP: 192.168.10.201
-  nics: [{networkID: net1, ipv4Address: 10.0.0.252/24}]
+  nics: [{networkID: net1, ipv4Address: 10.0.0.250/24}]
 `
 
 // TestLabPortForwards is issue 20's port forward acceptance: two forwards
