@@ -66,6 +66,9 @@ spec:
     - {externalIPID: eip2, protocol: tcp, externalPort: "8080", internalAddress: ` + fwdVM1 + `, internalPort: "22"}
 `
 
+// router2YAML: vrouter2's address is below the network's top ones, the
+// node gateway's (.253) and the DHCP server's the IPAM assigns (.252, the
+// highest free one: every network has DHCP unless it opts out).
 const router2YAML = `meta:
   apiType: systemv0/virtualrouter
   id: vrouter2
@@ -74,7 +77,7 @@ const router2YAML = `meta:
   annotations: {virtualrouterv0/node_name: node-c}
 spec:
   natGatewayIP: 192.168.10.201
-  nics: [{networkID: net1, ipv4Address: 10.0.0.252/24}]
+  nics: [{networkID: net1, ipv4Address: 10.0.0.240/24}]
 `
 
 // TestLabPortForwards is issue 20's port forward acceptance: two forwards
