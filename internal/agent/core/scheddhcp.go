@@ -61,8 +61,11 @@ func needsDHCPNode(n *api.Network) bool {
 // Reconcile implements controller.Reconciler.
 func (d *dhcpSched) Reconcile(ctx context.Context, key controller.Key) (controller.Result, error) {
 	o, ok := d.nets.Get(key)
-	if !ok || o.GetMeta().Deleting() || !dhcpOn(o.(*api.Network)) {
+	if !ok || o.GetMeta().Deleting() {
 		return controller.Result{}, nil
+	}
+	if !dhcpOn(o.(*api.Network)) {
+		return controller.Result{}, ignoreNotFound(d.clearHosts(ctx, o.(*api.Network)))
 	}
 	n, err := d.writeHosts(ctx, o.(*api.Network))
 	if err != nil || !needsDHCPNode(n) {
@@ -119,6 +122,25 @@ func (d *dhcpSched) writeHosts(ctx context.Context, n *api.Network) (*api.Networ
 		x.Status.DHCP = st
 		return true
 	})
+}
+
+// clearHosts empties the leases and router gateway of a network whose
+// DHCP was disabled: nothing serves them, and they would be stale when it
+// is enabled again. status.dhcp goes when the serving node has cleared
+// its part too.
+func (d *dhcpSched) clearHosts(ctx context.Context, n *api.Network) error {
+	_, err := controller.UpdateStatus(ctx, d.s.c, n, func(x *api.Network) bool {
+		st := x.Status.DHCP
+		if st == nil || (len(st.Hosts) == 0 && st.RouterGateway == "") {
+			return false
+		}
+		st.Hosts, st.RouterGateway = nil, ""
+		if st.Node == "" && st.State == "" && st.Message == "" && st.Leases == 0 {
+			x.Status.DHCP = nil
+		}
+		return true
+	})
+	return err
 }
 
 // networkKeysOf maps a VM or router to the networks of its namespace it

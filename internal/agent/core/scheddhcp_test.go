@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -88,5 +89,42 @@ spec: {requestVcpus: 1, limitVcpus: 1, requestMemory: 64M, limitMemory: 64M, act
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
 		st := status()
 		return len(st.Hosts) == 1 && st.Hosts[0].Name == "vm2", fmt.Sprintf("after deleting vm1: %+v", st.Hosts)
+	})
+}
+
+// Disabling DHCP clears the leases and gateway the Core agent wrote: no
+// stale hosts wait for the next time it is enabled.
+func TestDHCPHostsClearedWhenDisabled(t *testing.T) {
+	e := schedEnv(t, core.Options{})
+	addNode(t, e, "n1", "8", "16G", nil)
+	e.Create(t, "meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns}\nspec: {ipv4CIDR: 10.0.0.0/24}")
+	e.Create(t, `meta: {apiType: systemv0/virtualmachine, id: vm1, group: g, namespace: ns, annotations: {virtualmachinev0/node_name: n1}}
+spec: {requestVcpus: 1, limitVcpus: 1, requestMemory: 64M, limitMemory: 64M, actionState: PowerOff, nics: [{networkID: net1}]}`)
+	nets := client.For[*api.Network](e.Client)
+	get := func() *api.Network {
+		n, err := nets.Get(context.Background(), nsScope, "net1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		st := get().Status.DHCP
+		return st != nil && len(st.Hosts) == 1, fmt.Sprintf("status.dhcp %+v, want vm1's lease", st)
+	})
+	for {
+		n := get()
+		n.Spec.DHCP = &api.NetworkDHCP{Disabled: true}
+		_, err := nets.Update(context.Background(), n)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, api.ErrConflict) {
+			t.Fatal(err)
+		}
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		st := get().Status.DHCP
+		return st == nil, fmt.Sprintf("status.dhcp %+v with DHCP disabled, want none (nothing serves, no node either)", st)
 	})
 }

@@ -66,6 +66,9 @@ spec:
     - {externalIPID: eip2, protocol: tcp, externalPort: "8080", internalAddress: ` + fwdVM1 + `, internalPort: "22"}
 `
 
+// router2YAML: vrouter2's address is below the network's top ones, the
+// node gateway's (.253) and the DHCP server's the IPAM assigns (.252, the
+// highest free one: every network has DHCP unless it opts out).
 const router2YAML = `meta:
   apiType: systemv0/virtualrouter
   id: vrouter2
@@ -74,7 +77,7 @@ const router2YAML = `meta:
   annotations: {virtualrouterv0/node_name: node-c}
 spec:
   natGatewayIP: 192.168.10.201
-  nics: [{networkID: net1, ipv4Address: 10.0.0.250/24}]
+  nics: [{networkID: net1, ipv4Address: 10.0.0.240/24}]
 `
 
 // TestLabPortForwards is issue 20's port forward acceptance: two forwards
@@ -166,6 +169,15 @@ func TestLabPortForwards(t *testing.T) {
 		vrs, _, err := client.For[*api.VirtualRouter](v.Client()).List(ctx, sc)
 		vms, _, err2 := client.For[*api.VirtualMachine](v.Client()).List(ctx, sc)
 		return err == nil && err2 == nil && len(vrs) == 0 && len(vms) == 0, fmt.Sprintf("%d routers, %d VMs left (%v %v)", len(vrs), len(vms), err, err2)
+	})
+	// The network goes too: its DHCP server (on by default) keeps it, and
+	// its gateway's NAPT, on the server's node while it exists.
+	if out, err := v.Humcli(ctx, "delete", "network", "net1", "--g", "g", "--n", "ns"); err != nil {
+		t.Fatalf("humcli delete: %v\n%s", err, out)
+	}
+	testenv.Eventually(t, time.Minute, func() (bool, string) {
+		_, err := client.For[*api.Network](v.Client()).Get(ctx, sc, "net1")
+		return errors.Is(err, api.ErrNotFound), fmt.Sprintf("net1 not deleted (%v)", err)
 	})
 	assertNoLeak(t, v, rulesBefore)
 	t.Logf("whole test: %v", time.Since(start).Round(time.Millisecond))
@@ -306,7 +318,7 @@ func updateRouter(v *routerLab, id string, edit func(*api.VirtualRouter)) {
 }
 
 // assertNoLeak: the nodes' rulesets are what they were before, and no
-// router namespace or veth is left on node-b or node-c.
+// router namespace or veth, nor DHCP server, is left on node-b or node-c.
 func assertNoLeak(t *testing.T, v *routerLab, before map[string]string) {
 	t.Helper()
 	ctx := context.Background()
@@ -331,6 +343,15 @@ func assertNoLeak(t *testing.T, v *routerLab, before map[string]string) {
 			if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(f[1], "hr") {
 				t.Errorf("router veth left on %s: %s", node, l)
 			}
+		}
+	}
+	for _, node := range []string{"node-b", "node-c"} {
+		left, err := v.ServiceLeftovers(ctx, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) > 0 {
+			t.Errorf("DHCP server left on %s: %v", node, left)
 		}
 	}
 	ents, err := os.ReadDir("/run/netns")
