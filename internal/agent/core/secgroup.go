@@ -52,7 +52,7 @@ func (r *secGroupMembers) Reconcile(ctx context.Context, key controller.Key) (co
 	for _, x := range r.vms.List() {
 		vms = append(vms, x.(*api.VirtualMachine))
 	}
-	members := groupMembers(key.Group, key.Namespace, key.ID, vms)
+	members := SecurityGroupMembers(key.Group, key.Namespace, key.ID, vms)
 	_, err := controller.UpdateStatus(ctx, r.c, o.(*api.SecurityGroup), func(g *api.SecurityGroup) bool {
 		if slices.Equal(g.Status.Members, members) {
 			return false
@@ -63,11 +63,11 @@ func (r *secGroupMembers) Reconcile(ctx context.Context, key controller.Key) (co
 	return controller.Result{}, ignoreNotFound(err)
 }
 
-// groupMembers returns the members of security group id of the namespace
+// SecurityGroupMembers returns the members of security group id of the namespace
 // among vms: every NIC naming it that has an IPv4 address (one without
 // matches no peer), sorted by VM id, then NIC index. VMs being deleted
 // stay members until they are gone, as their NICs still send.
-func groupMembers(group, namespace, id string, vms []*api.VirtualMachine) []api.SecurityGroupMember {
+func SecurityGroupMembers(group, namespace, id string, vms []*api.VirtualMachine) []api.SecurityGroupMember {
 	var out []api.SecurityGroupMember
 	for _, x := range vms {
 		if x.Meta.Group != group || x.Meta.Namespace != namespace {

@@ -49,7 +49,8 @@ func TestDriverPortForwards(t *testing.T) {
 	}
 
 	// A younger router forwarding eip2 runs without it.
-	e.Create(t, withForwards(routerDoc("vr2", "192.168.10.201", "", "net1=10.0.0.253/24"),
+	// .253 is the network's DHCP server, .252 IPAM's next.
+	e.Create(t, withForwards(routerDoc("vr2", "192.168.10.201", "", "net1=10.0.0.251/24"),
 		`{externalIPID: eip2, protocol: tcp, externalPort: "80", internalAddress: 10.0.0.12}`))
 	vr2 := waitState(t, e, "vr2", StateError, "port forward tcp 80: external IP eip2 is bound by router g/ns/vr1")
 	conditionIs(t, vr2, api.ConditionApplied, api.ConditionFalse, "PartlyApplied")
