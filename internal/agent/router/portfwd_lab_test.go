@@ -172,6 +172,15 @@ func TestLabPortForwards(t *testing.T) {
 		vms, _, err2 := client.For[*api.VirtualMachine](v.Client()).List(ctx, sc)
 		return err == nil && err2 == nil && len(vrs) == 0 && len(vms) == 0, fmt.Sprintf("%d routers, %d VMs left (%v %v)", len(vrs), len(vms), err, err2)
 	})
+	// The network goes too: its DHCP server keeps it (and its masquerade)
+	// on its node while it exists.
+	if out, err := v.Humcli(ctx, "delete", "network", "net1", "--g", "g", "--n", "ns"); err != nil {
+		t.Fatalf("humcli delete: %v\n%s", err, out)
+	}
+	testenv.Eventually(t, time.Minute, func() (bool, string) {
+		_, err := client.For[*api.Network](v.Client()).Get(ctx, sc, "net1")
+		return errors.Is(err, api.ErrNotFound), fmt.Sprintf("network net1 still there (%v)", err)
+	})
 	assertNoLeak(t, v, rulesBefore)
 	t.Logf("whole test: %v", time.Since(start).Round(time.Millisecond))
 }
