@@ -100,7 +100,7 @@ var matrix = []struct {
 		{"rolebinding quota " + tenant, "delete", anywhere},
 		{"lease", "create update", "cl-obj"},
 		{"group namespace", "update", anywhere},
-		{"group namespace node virtualmachine blockstorage virtualrouter externalip externalippool migration", "status", anywhere},
+		{"group namespace node virtualmachine blockstorage virtualrouter externalip externalippool migration securitygroup", "status", anywhere},
 		{"network", "update status", "ns-obj"},
 		// Migrations move VMs and disks (their node annotations).
 		{"virtualmachine blockstorage", "update", anywhere},

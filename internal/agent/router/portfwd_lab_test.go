@@ -85,7 +85,9 @@ spec:
 // forwarded range too; a VM reaches the other through the external
 // address (hairpin); a deleted forward's rule is gone; an external IP
 // moved from node-b's router to node-c's is reached there at once, the
-// outside's neighbour entry moved by gratuitous ARP; nothing is left.
+// outside's neighbour entry moved by gratuitous ARP; claimed by both
+// routers, it ends on the older only (contest_lab_test.go); nothing is
+// left.
 func TestLabPortForwards(t *testing.T) {
 	testenv.RequireCommands(t, append([]string{"qemu-system-x86_64"}, tiny.RequiredCommands...)...)
 	img := tinyImage(t)
@@ -154,6 +156,7 @@ func TestLabPortForwards(t *testing.T) {
 	}
 
 	moveExternalIP(v, ns1)
+	contestExternalIP(v, ns1)
 
 	for _, id := range []string{"vrouter1", "vrouter2"} {
 		if out, err := v.Humcli(ctx, "delete", "virtualrouter", id, "--g", "g", "--n", "ns"); err != nil {
@@ -184,9 +187,9 @@ func TestLabPortForwards(t *testing.T) {
 }
 
 // moveExternalIP: eip2 (forwarded by vrouter1 on node-b) goes to vrouter2
-// on node-c: vrouter1 lets it go, then vrouter2 takes it (in this order: a
-// node's agent sees only the routers placed on it, so two routers on two
-// nodes are not kept from holding one address at once). The outside, whose
+// on node-c: vrouter1 lets it go, then vrouter2 takes it (so that the
+// outside's entry still holds vrouter1's MAC when vrouter2 announces the
+// address; contestExternalIP claims one address on two nodes at once). The outside, whose
 // entry for it still holds vrouter1's MAC, gets vrouter2's by gratuitous
 // ARP and reaches it at once.
 func moveExternalIP(v *routerLab, ns1 string) {

@@ -17,7 +17,9 @@ type ref struct{ group, namespace, id string }
 
 // view is what the node's ruleset is made of: the VMs this node sees (its
 // own: a node may read only the VMs placed on it), and the security
-// groups and networks of the cluster.
+// groups and networks of the cluster. A rule's remote group's peers come
+// from that group's status.members, which the Core agent writes from the
+// VMs of every node.
 type view struct {
 	vms    []*api.VirtualMachine
 	groups map[ref]*api.SecurityGroup
@@ -137,19 +139,19 @@ func ruleOf(v view, group, namespace string, r api.SecurityGroupRule) (hsg.Rule,
 	return out, true, nil
 }
 
-// members are the addresses of the NICs (of the VMs in the view) in the
-// security group id of the namespace.
+// members are the addresses of the NICs in the security group id of the
+// namespace, on any node: the group's status.members (none while the
+// group does not exist or the Core agent has not written them yet: the
+// rule then matches no peer, failing closed).
 func members(v view, group, namespace, id string) []netip.Prefix {
 	var out []netip.Prefix
-	for _, x := range v.vms {
-		if x.Meta.Group != group || x.Meta.Namespace != namespace {
-			continue
-		}
-		for _, nic := range x.Spec.NICs {
-			a, err := netip.ParseAddr(nic.IPv4Address)
-			if err == nil && a.Is4() && slices.Contains(nic.SecurityGroupIDs, id) {
-				out = append(out, netip.PrefixFrom(a, 32))
-			}
+	g := v.groups[ref{group, namespace, id}]
+	if g == nil {
+		return nil
+	}
+	for _, m := range g.Status.Members {
+		if a, err := netip.ParseAddr(m.IPv4Address); err == nil && a.Is4() {
+			out = append(out, netip.PrefixFrom(a, 32))
 		}
 	}
 	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })

@@ -1,6 +1,8 @@
 // Package secgroup is a System agent's security-group controller: it
 // renders the whole node's security-group ruleset (internal/host/secgroup)
-// from the VMs placed on the node, the security groups and the networks,
+// from the VMs placed on the node, the security groups (with their
+// status.members, written by the Core agent from the VMs of every node:
+// the peers of a rule's remoteSecurityGroupID) and the networks,
 // and installs it whenever any of them changes. It is level-based: every
 // reconcile recomputes everything, so a missed change is repaired by the
 // next one (or the periodic resync), and a NIC that loses its groups, or
