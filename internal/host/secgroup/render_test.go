@@ -22,7 +22,7 @@ var (
 	outside = netip.MustParsePrefix("192.168.10.254/32")
 	web     = NIC{
 		Tap: "htwebaaaaaaaaa0", MAC: mac("52:54:00:00:00:01"), Address: netip.MustParseAddr("10.0.0.10"),
-		Server: netip.MustParseAddr("10.0.0.2"),
+		Bridge: "hsnetaaaaaaaaaa", Server: netip.MustParseAddr("10.0.0.2"), ServerMAC: mac("02:00:00:00:00:02"),
 		// unsorted, with a duplicate and an unmasked peer
 		Ingress: []Rule{
 			{Protocol: api.ProtocolTCP, Ports: api.PortRange{First: 8000, Last: 8080}},
@@ -32,7 +32,7 @@ var (
 		},
 	}
 	db = NIC{
-		Tap: "htdbbbbbbbbbbb0", MAC: mac("52:54:00:00:00:02"),
+		Tap: "htdbbbbbbbbbbb0", MAC: mac("52:54:00:00:00:02"), Bridge: "hsnetaaaaaaaaaa",
 		Ingress: []Rule{{Protocol: api.ProtocolTCP, Ports: api.PortRange{First: 5432, Last: 5432},
 			Peers: []netip.Prefix{netip.MustParsePrefix("10.0.0.11/32"), netip.MustParsePrefix("10.0.0.10/32")}}},
 		Egress: []Rule{
@@ -42,7 +42,7 @@ var (
 		RestrictEgress: true,
 	}
 	// a NIC whose groups are missing or have no rules: fail closed
-	closed = NIC{Tap: "htclosedcccccc1", MAC: mac("52:54:00:00:00:03"), RestrictEgress: true}
+	closed = NIC{Tap: "htclosedcccccc1", MAC: mac("52:54:00:00:00:03"), Bridge: "hsnetbbbbbbbbbb", RestrictEgress: true}
 )
 
 func TestRender(t *testing.T) {
@@ -68,6 +68,8 @@ func TestRenderRejects(t *testing.T) {
 		"tap long":       {Tap: "htaaaaaaaaaaaaaa", MAC: web.MAC},
 		"tap empty":      {MAC: web.MAC},
 		"no mac":         {Tap: "hta"},
+		"bad server mac": {Tap: "hta", MAC: web.MAC, ServerMAC: net.HardwareAddr{1, 2}},
+		"bridge syntax":  {Tap: "hta", MAC: web.MAC, Bridge: `br"0`},
 		"ipv6 address":   {Tap: "hta", MAC: web.MAC, Address: netip.MustParseAddr("fd00::1")},
 		"ipv6 peer":      {Tap: "hta", MAC: web.MAC, Ingress: []Rule{{Protocol: api.ProtocolAll, Peers: []netip.Prefix{netip.MustParsePrefix("fd00::/64")}}}},
 		"zero peer":      {Tap: "hta", MAC: web.MAC, Egress: []Rule{{Protocol: api.ProtocolAll, Peers: []netip.Prefix{{}}}}},

@@ -3,6 +3,8 @@ package secgroup
 import (
 	"fmt"
 	"strings"
+
+	"github.com/humstack/humstack/internal/host/link"
 )
 
 // Prelude makes sure both tables exist and then deletes them: put before a
@@ -23,7 +25,7 @@ func Render(nics []NIC) (string, error) {
 		return "", err
 	}
 	var b strings.Builder
-	renderIP(&b)
+	renderIP(&b, nics)
 	fmt.Fprintf(&b, "table bridge %s {\n", Table)
 	renderHook(&b, "forward", nics, true, true)
 	renderHook(&b, "input", nics, true, false)
@@ -36,10 +38,18 @@ func Render(nics []NIC) (string, error) {
 	return b.String(), nil
 }
 
-// renderIP is the ip table: copy the connection state into the mark bit.
-// Priority mangle runs after conntrack (-200) has looked the packet up.
-func renderIP(b *strings.Builder) {
+// renderIP is the ip table: a conntrack zone per bridge (see the package
+// doc), and a copy of the connection state in the mark bit. Priority raw
+// (-300) runs before conntrack (-200) looks the packet up, mangle after.
+func renderIP(b *strings.Builder, nics []NIC) {
 	fmt.Fprintf(b, "table ip %s {\n", Table)
+	if zones := zoneIDs(nics); len(zones) > 0 {
+		b.WriteString("\tchain zone {\n\t\ttype filter hook prerouting priority raw; policy accept;\n")
+		for _, z := range zones {
+			fmt.Fprintf(b, "\t\tiifname %q ether daddr != %s ct zone set %d\n", z.bridge, link.BridgeMAC(z.bridge), z.id)
+		}
+		b.WriteString("\t}\n")
+	}
 	for _, hook := range []string{"prerouting", "output"} {
 		fmt.Fprintf(b, "\tchain %s {\n", hook)
 		fmt.Fprintf(b, "\t\ttype filter hook %s priority mangle; policy accept;\n", hook)
@@ -105,7 +115,7 @@ func renderEgress(b *strings.Builder, n NIC) {
 }
 
 // renderIngress is the chain of what reaches n: ARP, replies, DHCP
-// replies and what the rules allow; everything else (IPv6 included) is
+// replies from the network's server and what the rules allow; everything else (IPv6 included) is
 // dropped.
 func renderIngress(b *strings.Builder, n NIC) {
 	fmt.Fprintf(b, "\tchain in_%s {\n", n.Tap)
@@ -113,7 +123,9 @@ func renderIngress(b *strings.Builder, n NIC) {
 	line("ether type arp accept")
 	line("ether type != ip drop")
 	line("meta mark & 0x%08x == 0x%08x accept", EstablishedMark, EstablishedMark)
-	line("udp sport 67 udp dport 68 accept")
+	if n.Server.IsValid() && n.ServerMAC != nil {
+		line("ether saddr %s ip saddr %s udp sport 67 udp dport 68 accept", n.ServerMAC, n.Server)
+	}
 	for _, r := range n.Ingress {
 		line("%s", strings.TrimSpace(r.match("saddr")+" accept"))
 	}
