@@ -1,6 +1,7 @@
 package secgroup
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -100,5 +101,30 @@ func TestRenderSameForEqualInput(t *testing.T) {
 	b, err := Render([]NIC{db, w})
 	if err != nil || a != b {
 		t.Fatalf("Render differs for equal input (%v):\n%s\n---\n%s", err, a, b)
+	}
+}
+
+// TestChanged: the addresses whose flows to forget are those of NICs with
+// new or different chains, not of unchanged or removed ones.
+func TestChanged(t *testing.T) {
+	web2 := web
+	web2.Ingress = web.Ingress[:1]
+	db2 := db
+	db2.Address = netip.MustParseAddr("10.0.0.20")
+	for name, c := range map[string]struct {
+		prev, next []NIC
+		want       string
+	}{
+		"same":             {[]NIC{web, db2}, []NIC{db2, web}, "[]"},
+		"new NIC":          {[]NIC{web}, []NIC{web, db2}, "[10.0.0.20]"},
+		"fewer rules":      {[]NIC{web, db2}, []NIC{web2, db2}, "[10.0.0.10]"},
+		"removed NIC":      {[]NIC{web, db2}, []NIC{db2}, "[]"},
+		"no address":       {nil, []NIC{db}, "[]"},
+		"start (no prev)":  {nil, []NIC{web, db2}, "[10.0.0.10 10.0.0.20]"},
+		"server MAC moved": {[]NIC{web}, []NIC{{Tap: web.Tap, MAC: web.MAC, Address: web.Address, Server: web.Server, Ingress: web.Ingress}}, "[10.0.0.10]"},
+	} {
+		if got := fmt.Sprint(Changed(c.prev, c.next)); got != c.want {
+			t.Errorf("%s: Changed = %s, want %s", name, got, c.want)
+		}
 	}
 }

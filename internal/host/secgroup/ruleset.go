@@ -2,6 +2,8 @@ package secgroup
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/humstack/humstack/internal/host/link"
@@ -131,4 +133,35 @@ func renderIngress(b *strings.Builder, n NIC) {
 	}
 	line("drop")
 	b.WriteString("\t}\n")
+}
+
+// Changed returns the addresses of the NICs of next whose chains differ
+// from those in prev (or that prev did not filter): the flows to forget
+// after installing next (Runner.Forget), since a flow opened while prev's
+// rules allowed it would pass next's as established. Any change counts, a
+// looser one too: a cut flow that next allows is simply tracked anew.
+func Changed(prev, next []NIC) []netip.Addr {
+	chains := func(nics []NIC) map[string]string {
+		out := map[string]string{}
+		nics, err := normalize(nics)
+		if err != nil {
+			return out
+		}
+		for _, n := range nics {
+			var b strings.Builder
+			renderEgress(&b, n)
+			renderIngress(&b, n)
+			out[n.Tap] = b.String()
+		}
+		return out
+	}
+	before := chains(prev)
+	var out []netip.Addr
+	for _, n := range next {
+		if n.Address.IsValid() && (before[n.Tap] == "" || before[n.Tap] != chains([]NIC{n})[n.Tap]) {
+			out = append(out, n.Address)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
 }
