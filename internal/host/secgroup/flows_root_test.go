@@ -3,6 +3,7 @@ package secgroup
 import (
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -185,4 +186,35 @@ func forget(t *testing.T, r Runner, a netip.Addr) {
 	if _, err := r.Forget([]netip.Addr{a}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestSpoofTrustModel (review finding 7): a remoteCIDR rule trusts the
+// source addresses of the network's other NICs only as far as they are
+// filtered. A NIC without groups is not port-secured (appliances such as
+// routers send from addresses that are not theirs), so it can pass for
+// the peer; with any group, even one allowing everything, it cannot.
+func TestSpoofTrustModel(t *testing.T) {
+	tp := newTopology(t)
+	r := Runner{Netns: tp.node}
+	if err := r.EnableBridgeNetfilter(); err != nil {
+		t.Fatal(err)
+	}
+	macA, err := net.ParseMAC(strings.Fields(run(t, "ip", "-n", tp.a, "-br", "link", "show", "eth0"))[2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := NIC{Tap: "tapb", MAC: tp.macB, Address: netip.MustParseAddr("10.9.0.2"), Bridge: "br0",
+		Ingress: []Rule{{Protocol: api.ProtocolUDP, Ports: api.PortRange{First: 6000, Last: 6000}, Peers: []netip.Prefix{netip.MustParsePrefix("10.9.0.77/32")}}}}
+	apply(t, r, b)
+	run(t, "ip", "-n", tp.a, "addr", "add", "10.9.0.77/24", "dev", "eth0")
+	got, _ := udpFrom(t, tp.a, "10.9.0.77", 5000, tp.b, "10.9.0.2", 6000)
+	expect(t, "a without groups", check{"a (as 10.9.0.77) to b udp 6000", got, true})
+	got, _ = udpFrom(t, tp.a, "10.9.0.1", 5001, tp.b, "10.9.0.2", 6000)
+	expect(t, "a without groups", check{"a (as itself) to b udp 6000", got, false})
+	forget(t, r, b.Address)
+	open := NIC{Tap: "tapa", MAC: macA, Address: netip.MustParseAddr("10.9.0.1"), Bridge: "br0", Ingress: []Rule{{Protocol: api.ProtocolAll}}}
+	apply(t, r, b, open)
+	got, _ = udpFrom(t, tp.a, "10.9.0.77", 5002, tp.b, "10.9.0.2", 6000)
+	expect(t, "a in an allow-all group", check{"a (as 10.9.0.77) to b udp 6000", got, false},
+		check{"a (as itself) pings b's node", pings(tp.a, "10.9.0.254"), true})
 }
