@@ -218,3 +218,30 @@ func TestSpoofTrustModel(t *testing.T) {
 	expect(t, "a in an allow-all group", check{"a (as 10.9.0.77) to b udp 6000", got, false},
 		check{"a (as itself) pings b's node", pings(tp.a, "10.9.0.254"), true})
 }
+
+// TestZonesRoutedPath: the zones leave the node's routed traffic alone. A
+// filtered NIC reaches a host beyond the node, which routes and
+// masquerades for its bridge (networkv0/default_gateway): the replies come
+// back through the uplink, in zone 0, and must find the connection there.
+func TestZonesRoutedPath(t *testing.T) {
+	tp := newTopology(t)
+	r := Runner{Netns: tp.node}
+	if err := r.EnableBridgeNetfilter(); err != nil {
+		t.Fatal(err)
+	}
+	outside, _, _ := testenv.NewNetns(t)
+	run(t, "ip", "-n", tp.node, "link", "add", "up0", "type", "veth", "peer", "name", "eth0", "netns", outside)
+	run(t, "ip", "-n", tp.node, "addr", "add", "192.168.77.1/24", "dev", "up0")
+	run(t, "ip", "-n", tp.node, "link", "set", "up0", "up")
+	run(t, "ip", "-n", outside, "addr", "add", "192.168.77.2/24", "dev", "eth0")
+	run(t, "ip", "-n", outside, "link", "set", "eth0", "up")
+	if err := netns.SetSysctls(tp.node, map[string]string{"ipv4/ip_forward": "1"}); err != nil {
+		t.Fatal(err)
+	}
+	run(t, "ip", "netns", "exec", tp.node, "nft", `add table ip nat; add chain ip nat post { type nat hook postrouting priority srcnat; }; add rule ip nat post ip saddr 10.9.0.0/24 oifname "up0" masquerade`)
+	run(t, "ip", "-n", tp.b, "route", "add", "default", "via", "10.9.0.254")
+	serve(t, outside, 80)
+	apply(t, r, NIC{Tap: "tapb", MAC: tp.macB, Address: netip.MustParseAddr("10.9.0.2"), Bridge: "br0"})
+	expect(t, "through the node's masquerade", check{"b to outside:80", connects(tp.b, "192.168.77.2", 80), true},
+		check{"b pings outside", pings(tp.b, "192.168.77.2"), true})
+}

@@ -99,7 +99,9 @@ func renderEgress(b *strings.Builder, n NIC) {
 	line("ether type arp return")
 	line("ether type != ip drop")
 	if n.Address.IsValid() {
-		line("ip saddr != { 0.0.0.0, %s } drop", n.Address)
+		// 0.0.0.0 only for what a DHCP client sends before it has an address.
+		line("ip saddr 0.0.0.0 udp sport 68 udp dport 67 return")
+		line("ip saddr != %s drop", n.Address)
 	}
 	if n.RestrictEgress {
 		line("meta mark & 0x%08x == 0x%08x return", EstablishedMark, EstablishedMark)
