@@ -173,6 +173,7 @@ func TestLabSecurityGroups(t *testing.T) {
 	if on, err := lab.Exec(context.Background(), v.NS("node-b"), "cat", "/proc/sys/net/bridge/bridge-nf-call-iptables"); err != nil || strings.TrimSpace(on) != "1" {
 		t.Fatalf("node-b bridge-nf-call-iptables = %q, %v; want 1", on, err)
 	}
+	v.waitEnforced("vm1", "True")
 	listener, got := v.outsideListener()
 	host, port, _ := net.SplitHostPort(listener)
 	out, err := v.login(outside, eipAddr, fmt.Sprintf("echo from-vm1 | nc -w 5 %s %s && echo sent", host, port))
@@ -207,6 +208,7 @@ func TestLabSecurityGroups(t *testing.T) {
 		return hasTables(r) && !strings.Contains(r, tap1)
 	})
 	t.Logf("groups removed to vm1's chains gone on node-b: %v", d.Round(time.Millisecond))
+	v.waitEnforced("vm1", "")
 	if now := v.vm("vm1").Status.StartedAt; now != started || started == "" {
 		t.Fatalf("vm1 restarted (startedAt %q -> %q): group changes must not restart it", started, now)
 	}

@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/agent/dhcp"
+	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/agent/vm"
 	"github.com/humstack/humstack/internal/host/link"
 	hsg "github.com/humstack/humstack/internal/host/secgroup"
@@ -36,8 +38,28 @@ type problem struct {
 // Event reasons (docs/events.md).
 const (
 	ReasonMissing     = "SecurityGroupMissing"
+	ReasonInvalidRule = "SecurityGroupRuleInvalid"
 	ReasonNotEnforced = "SecurityGroupsNotEnforced"
 )
+
+// network is what a filtered NIC's ruleset needs of its network n: its
+// bridge (the VM driver's: the annotation the System agent writes), and
+// its DHCP server's address and MAC (zero when DHCP is off or has no
+// address yet: then no DHCP reply is accepted).
+func network(n *api.Network) (bridge string, server netip.Addr, serverMAC net.HardwareAddr) {
+	m := n.Meta
+	bridge = m.Annotations[api.AnnotationBridgeName]
+	if bridge == "" {
+		bridge = system.BridgeName(m.Group, m.Namespace, m.ID)
+	}
+	if !dhcp.On(n) || n.Spec.DHCP == nil {
+		return bridge, server, nil
+	}
+	if a, err := netip.ParseAddr(n.Spec.DHCP.Address); err == nil && a.Is4() {
+		server, serverMAC = a, dhcp.ServerMAC(dhcp.Hash(m.Group, m.Namespace, m.ID))
+	}
+	return bridge, server, serverMAC
+}
 
 // resolve turns the view into the renderer's NICs: every NIC of vms that
 // names at least one security group, with its groups' rules and their
@@ -48,8 +70,7 @@ func resolve(v view) ([]hsg.NIC, []problem) {
 	var nics []hsg.NIC
 	var problems []problem
 	for _, x := range v.vms {
-		m := x.Meta
-		key := m.Group + "/" + m.Namespace + "/" + m.ID // as the VM driver keys taps and MACs
+		key := vm.Key(&x.Meta) // as the VM driver keys taps and MACs
 		for i, nic := range x.Spec.NICs {
 			if len(nic.SecurityGroupIDs) == 0 || i > 99 {
 				continue
@@ -73,10 +94,10 @@ func resolveNIC(v view, x *api.VirtualMachine, key string, i int) (hsg.NIC, []pr
 	if a, err := netip.ParseAddr(nic.IPv4Address); err == nil && a.Is4() {
 		out.Address = a
 	}
-	if n := v.nets[ref{m.Group, m.Namespace, nic.NetworkID}]; n != nil && n.Spec.DHCP != nil && !n.Spec.DHCP.Disabled {
-		if a, err := netip.ParseAddr(n.Spec.DHCP.Address); err == nil && a.Is4() {
-			out.Server = a
-		}
+	if n := v.nets[ref{m.Group, m.Namespace, nic.NetworkID}]; n != nil {
+		out.Bridge, out.Server, out.ServerMAC = network(n)
+	} else {
+		out.Bridge = system.BridgeName(m.Group, m.Namespace, nic.NetworkID)
 	}
 	var problems []problem
 	for _, id := range nic.SecurityGroupIDs {
@@ -90,7 +111,7 @@ func resolveNIC(v view, x *api.VirtualMachine, key string, i int) (hsg.NIC, []pr
 		for j, r := range g.Spec.Rules {
 			rule, ok, err := ruleOf(v, m.Group, m.Namespace, r)
 			if err != nil { // the API validated it: only a stored object from an older version
-				problems = append(problems, problem{x, ReasonMissing, fmt.Sprintf("security group %s spec.rules[%d] left out: %v", id, j, err)})
+				problems = append(problems, problem{x, ReasonInvalidRule, fmt.Sprintf("security group %s spec.rules[%d] left out: %v", id, j, err)})
 				continue
 			}
 			if r.Direction == api.DirectionEgress {

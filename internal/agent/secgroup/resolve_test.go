@@ -110,10 +110,20 @@ func TestResolveEgressRuleWithoutPeers(t *testing.T) {
 }
 
 type fakeHost struct {
-	applied   []string
-	installed bool
-	failApply error
-	failNF    error
+	applied    []string
+	installed  bool
+	failApply  error
+	failNF     error
+	forgot     [][]netip.Addr
+	failForget error
+}
+
+func (f *fakeHost) Forget(addrs []netip.Addr) (uint, error) {
+	if f.failForget != nil {
+		return 0, f.failForget
+	}
+	f.forgot = append(f.forgot, addrs)
+	return uint(len(addrs)), nil
 }
 
 func (f *fakeHost) Apply(_ context.Context, text string) error {
@@ -152,7 +162,7 @@ func TestInstall(t *testing.T) {
 		if s.prepare != nil {
 			s.prepare()
 		}
-		err := c.install(ctx, s.text)
+		err := c.install(ctx, s.text, nil)
 		if (err != nil) != (h.failApply != nil) {
 			t.Fatalf("step %d: install = %v", i, err)
 		}
@@ -161,7 +171,7 @@ func TestInstall(t *testing.T) {
 		}
 	}
 	h.failNF = errors.New("no br_netfilter")
-	if err := c.install(ctx, "C"); err == nil || !strings.Contains(err.Error(), "br_netfilter") {
+	if err := c.install(ctx, "C", nil); err == nil || !strings.Contains(err.Error(), "br_netfilter") {
 		t.Fatalf("install without br_netfilter = %v", err)
 	}
 }
