@@ -128,7 +128,8 @@ func (p *ipam) reclaim(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a
 }
 
 // release implements admitter: obj has left the store; its addresses go
-// back to their pools. A network's whole pool goes with it.
+// back to their pools. A network's own addresses go with it, not those
+// its VMs and routers still hold (dropPool).
 func (p *ipam) release(ctx context.Context, k *api.Kind, obj api.Object) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerTimeout)
 	defer cancel()
@@ -181,8 +182,12 @@ func (p *ipam) drop(ctx context.Context, k *api.Kind, m *api.Meta, key string) {
 	}
 }
 
-// dropPool deletes every entry of network m's pool, except those of a
-// new network of the same name created since.
+// dropPool deletes network m's own entries (its gateway annotation, its
+// DHCP server) and stale ones. The VMs' and routers' entries stay: they
+// still hold their addresses (a network is removed at once when no node
+// realized it, or by ?force=true), they are released when their holders
+// go, and a network created again under this name adopts them
+// (checkAdopted). Deleting them would hand their addresses out twice.
 func (p *ipam) dropPool(ctx context.Context, m *api.Meta) {
 	kvs, _, err := p.store.List(ctx, ipamPrefix(m.Group, m.Namespace, m.ID))
 	if err != nil {
@@ -190,8 +195,13 @@ func (p *ipam) dropPool(ctx context.Context, m *api.Meta) {
 		return
 	}
 	for _, kv := range kvs {
+		a, ok := addrOfKey(kv.Key)
 		var e ipamEntry
-		if json.Unmarshal(kv.Value, &e) == nil && e.Kind == api.NetworkKind.Name && e.ID == m.ID && e.UID != m.UID {
+		if json.Unmarshal(kv.Value, &e) != nil || !ok {
+			continue // unreadable: reclaimed as stale when the pool is full
+		}
+		own := e.Kind == api.NetworkKind.Name && e.ID == m.ID && e.UID == m.UID
+		if !own && !p.stale(ctx, e, m.ID, a) {
 			continue
 		}
 		if _, err := p.store.Delete(ctx, kv.Key, kv.ModRevision); err != nil && !errors.Is(err, api.ErrConflict) && !errors.Is(err, api.ErrNotFound) {

@@ -279,12 +279,44 @@ func TestIPAMReleaseOnDelete(t *testing.T) {
 	if err != nil || vm2.Spec.NICs[0].IPv4Address != vm.Spec.NICs[0].IPv4Address {
 		t.Fatalf("the next VM got %v (err %v), want the released %s", vm2, err, vm.Spec.NICs[0].IPv4Address)
 	}
-	// A network's removal frees its whole pool.
+	// A network's removal frees its own addresses (its DHCP server's), not
+	// those vm2 still holds.
 	if _, err := e.c.Delete(ctx(t), api.NetworkKind, scNS, "net1", client.DeleteOptions{Force: true}); err != nil {
 		t.Fatal(err)
 	}
-	if l := e.ledger(); len(l) != 0 {
-		t.Errorf("the removed network's pool still holds %v", keys(l))
+	if l := e.ledger(); len(l) != 1 || l[vm2.Spec.NICs[0].IPv4Address] == "" {
+		t.Errorf("after the network's removal the ledger holds %v, want only vm2's %s", keys(l), vm2.Spec.NICs[0].IPv4Address)
+	}
+}
+
+// A network removed while its VMs are still stored (no node realized it,
+// or ?force=true) and created again under the same name adopts their
+// addresses: the next VM never gets one of them.
+func TestIPAMNetworkRemovalKeepsHoldersKeys(t *testing.T) {
+	e := ipamEnv(t, "10.0.0.0/24")
+	vm1, err := createVM(e, ipVM(t, "vm1", "net1", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.Delete(ctx(t), api.NetworkKind, scNS, "net1", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	e.mustCreate(network("g", "ns", "net1"))
+	vm2, err := createVM(e, ipVM(t, "vm2", "net1", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := vm1.Spec.NICs[0].IPv4Address; a == vm2.Spec.NICs[0].IPv4Address {
+		t.Errorf("vm1 and vm2 both hold %s; ledger %v", a, e.ledger())
+	}
+	// A network of the same name whose CIDR does not fit vm1's address is
+	// refused, naming the holder.
+	if _, err := e.c.Delete(ctx(t), api.NetworkKind, scNS, "net1", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.c.Create(ctx(t), e.mustDecode(strings.Replace(network("g", "ns", "net1"), "10.0.0.0/24", "10.9.0.0/24", 1)))
+	if !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "vm1") {
+		t.Errorf("a network whose CIDR leaves out vm1's address: %v, want 409 naming vm1", err)
 	}
 }
 
