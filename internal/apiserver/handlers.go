@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -179,12 +180,24 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 // update replaces meta and spec; status and server-set fields are kept.
 func (h *resource) update(w http.ResponseWriter, r *http.Request) {
 	h.handle(func(w http.ResponseWriter, r *http.Request) error {
-		obj, want, err := h.decodeTarget(r)
+		body, want, err := h.decodeTarget(r)
 		if err != nil {
 			return err
 		}
-		keepFinalizers := obj.GetMeta().Finalizers == nil
-		return h.retry(r.Context(), obj.GetMeta(), want, func(cur api.Object, kv storage.KV) error {
+		keepFinalizers := body.GetMeta().Finalizers == nil
+		// Each attempt starts from the request as written: an attempt
+		// that lost the store write leaves assigned and carried
+		// addresses in its object, which the next attempt would take
+		// for the user's.
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		return h.retry(r.Context(), body.GetMeta(), want, func(cur api.Object, kv storage.KV) error {
+			obj := h.kind.New()
+			if err := json.Unmarshal(raw, obj); err != nil {
+				return err
+			}
 			mergeUpdate(obj, cur, keepFinalizers)
 			keepAddresses(obj, cur)
 			h.s.settleNode(h.kind, obj, reservationsOf(cur))

@@ -201,9 +201,11 @@ func (p *ipam) poolFor(ctx context.Context, k *api.Kind, obj api.Object, c claim
 	return po, nil
 }
 
-// reserve makes address a of c's network obj's (m's): created, already
-// obj's, or reclaimed from a holder that no longer holds it. It returns
-// what it wrote, for the undo (nothing when the key was already obj's).
+// reserve makes address a of c's network obj's (m's): created, or
+// reclaimed from a holder that no longer holds it. It returns what it
+// wrote, for the undo: only keys this attempt created or took over, at
+// the revision it wrote, so an undo never removes a key another write
+// relies on.
 func (p *ipam) reserve(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr) ([]taken, error) {
 	key := ipamKey(m.Group, m.Namespace, c.network, a)
 	val, err := json.Marshal(newEntry(k, m, c, p.now()))
@@ -227,13 +229,17 @@ func (p *ipam) reserve(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a
 		}
 		var e ipamEntry
 		_ = json.Unmarshal(kv.Value, &e) // unreadable: an unknown holder, stale
-		if e.ownedBy(k, m) {
-			if e.NIC != c.nic || e.Field != c.field { // moved between NICs
-				_, _ = p.store.Update(ctx, key, val, kv.ModRevision)
-			}
-			return nil, nil
-		}
-		if !p.stale(ctx, e, c.network, a) {
+		switch {
+		case e.ownedBy(k, m) && e.age(p.now()) < p.grace:
+			// obj's own key that the stored obj does not hold (reserve
+			// runs only for those): another write of obj in flight made
+			// it. Sharing it would let that write's undo remove the key
+			// this one relies on; wait for it to commit or undo, then
+			// re-read (a retryable conflict).
+			return nil, p.awaitInFlight(ctx, k, m, c, a, kv)
+		case e.ownedBy(k, m):
+			// A leftover of a write whose undo failed: taken over below.
+		case !p.stale(ctx, e, c.network, a):
 			return nil, &heldError{fmt.Sprintf("%s: %s is held by %s", c.field, a, e.holder())}
 		}
 		rev, err = p.store.Update(ctx, key, val, kv.ModRevision)
@@ -246,6 +252,32 @@ func (p *ipam) reserve(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a
 		}
 	}
 	return nil, fmt.Errorf("%s: %s: too many concurrent writes; try again: %w", c.field, a, api.ErrConflict)
+}
+
+// inFlightWait bounds how long a write waits for another write of the
+// same object that reserved the same address to commit or undo.
+const inFlightWait = 200 * time.Millisecond
+
+// awaitInFlight waits until ledger key kv changes or goes (the other
+// write committed or undid), at most inFlightWait, and answers a
+// retryable conflict: the update handler reads the object again.
+func (p *ipam) awaitInFlight(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr, kv storage.KV) error {
+	committed := func() bool {
+		o, err := p.store.Get(ctx, objectKey(k, m))
+		if err != nil {
+			return false
+		}
+		obj, err := decodeStored(k, o.Value)
+		return err == nil && stillHolds(k, obj, c.network, a)
+	}
+	for deadline := time.Now().Add(inFlightWait); time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(5 * time.Millisecond)
+		now, err := p.store.Get(ctx, kv.Key)
+		if err != nil || now.ModRevision != kv.ModRevision || committed() {
+			break
+		}
+	}
+	return fmt.Errorf("%s: %s is being reserved by another write of this object; try again: %w", c.field, a, api.ErrConflict)
 }
 
 // stale says whether entry e (for address a of network) may be
