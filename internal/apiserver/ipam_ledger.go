@@ -65,7 +65,7 @@ func (p *ipam) assign(ctx context.Context, k *api.Kind, m *api.Meta, c claim, po
 	}
 	n := 0
 	for a := range used {
-		if _, r := po.pool.reserved[a]; !r && po.pool.prefix.Contains(a) {
+		if !po.pool.skipped(a) && po.pool.prefix.Contains(a) {
 			n++
 		}
 	}

@@ -415,3 +415,28 @@ func TestIPAMBackfillsOlderObjects(t *testing.T) {
 		t.Fatalf("new VM: %v (err %v), want 10.0.0.2", vm, err)
 	}
 }
+
+// The addresses a network's DHCP clients are told to use as their gateway
+// and resolver are never assigned to a NIC, though a router may name its
+// own; a gateway outside the network is refused.
+func TestIPAMDHCPGatewayNotAssigned(t *testing.T) {
+	e := newEnv(t)
+	e.tenancy("g", "ns")
+	e.mustCreate("meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns}\nspec: {ipv4CIDR: 10.0.0.0/24, dhcp: {gateway: 10.0.0.1, nameservers: [10.0.0.2, 192.0.2.53]}}")
+	vm, err := createVM(e, ipVM(t, "vm1", "net1", ""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := vm.Spec.NICs[0].IPv4Address; a != "10.0.0.3" {
+		t.Errorf("the first VM got %s, want 10.0.0.3 (.1 is the DHCP gateway, .2 the nameserver)", a)
+	}
+	vr := &api.VirtualRouter{Meta: api.Meta{APIType: api.VirtualRouterKind.APIType, ID: "vr", Group: "g", Namespace: "ns"},
+		Spec: api.VirtualRouterSpec{NICs: []api.VirtualRouterNIC{{NetworkID: "net1", IPv4Address: "10.0.0.1/24"}}}}
+	if _, err := client.For[*api.VirtualRouter](e.c).Create(ctx(t), vr); err != nil {
+		t.Errorf("the router that is the DHCP gateway: %v", err)
+	}
+	_, err = e.c.Create(ctx(t), e.mustDecode("meta: {apiType: systemv0/network, id: net2, group: g, namespace: ns}\nspec: {ipv4CIDR: 10.0.1.0/24, dhcp: {gateway: 192.0.2.1}}"))
+	if !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "spec.dhcp.gateway") {
+		t.Errorf("a DHCP gateway outside the network: %v, want 400 naming spec.dhcp.gateway", err)
+	}
+}
