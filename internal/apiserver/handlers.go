@@ -208,7 +208,7 @@ func (h *resource) update(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 			registered := nodeSpecChanged(h.kind, cur, obj)
-			if err := h.commit(r.Context(), w, kv, obj); err != nil {
+			if err := h.commit(withSpecWrite(r.Context()), w, kv, obj); err != nil {
 				return err
 			}
 			if registered {

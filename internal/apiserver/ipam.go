@@ -34,6 +34,10 @@ type ipam struct {
 	now   func() time.Time
 	grace time.Duration
 	log   *slog.Logger
+	// backfilled is closed once the addresses of objects stored before
+	// the ledger have their keys (ipam_backfill.go): admission waits for
+	// it, or it could hand one of them out again.
+	backfilled chan struct{}
 }
 
 // heldError is a 409 for an address another object holds. The update
@@ -58,13 +62,18 @@ type taken struct {
 // one to each claim without: explicit claims first, so an assignment
 // never takes an address a later NIC of the same object names.
 func (p *ipam) admit(ctx context.Context, k *api.Kind, old, obj api.Object) (func(), error) {
+	if err := p.awaitBackfill(ctx); err != nil {
+		return func() {}, err
+	}
 	m := obj.GetMeta()
 	prev := held(k, old)
 	// A claim that had no address before (data older than IPAM) is not
 	// assigned one by an update: the agents' status writes go through
-	// here too, and must not change the spec.
+	// here too, and must not change the spec. A network's DHCP server is
+	// the exception on a spec write (PUT): a network stored before IPAM
+	// gets its server's address then, or it would never be served.
 	unassigned := map[string]bool{}
-	if old != nil {
+	if old != nil && !(k == api.NetworkKind && isSpecWrite(ctx)) {
 		for _, c := range claimsOf(k, old) {
 			if !c.addr.IsValid() {
 				unassigned[c.field+"|"+c.network] = true
@@ -131,6 +140,16 @@ func (p *ipam) admit(ctx context.Context, k *api.Kind, old, obj api.Object) (fun
 	}
 	return undo, nil
 }
+
+// specWrite marks the context of a spec write (an update, not a status
+// write), for admission.
+type specWrite struct{}
+
+func withSpecWrite(ctx context.Context) context.Context {
+	return context.WithValue(ctx, specWrite{}, true)
+}
+
+func isSpecWrite(ctx context.Context) bool { return ctx.Value(specWrite{}) != nil }
 
 // errNoNetwork is the 404 of a claim on a network that does not exist.
 var errNoNetwork = fmt.Errorf("no such network: %w", api.ErrNotFound)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/humstack/humstack/api"
@@ -80,11 +81,36 @@ func (p *ipam) backfillOne(ctx context.Context, k *api.Kind, m *api.Meta, c clai
 	return nil
 }
 
-// runBackfill runs backfill until it succeeds or ctx ends.
+// backfillWait bounds how long a write waits for the backfill before it
+// is answered 503.
+const backfillWait = 10 * time.Second
+
+// awaitBackfill waits until the backfill is done (at most backfillWait).
+func (p *ipam) awaitBackfill(ctx context.Context) error {
+	if p.backfilled == nil {
+		return nil
+	}
+	t := time.NewTimer(backfillWait)
+	defer t.Stop()
+	select {
+	case <-p.backfilled:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("the address pools are not ready yet (reserving the addresses of objects stored before them); try again: %w", api.ErrUnavailable)
+	}
+}
+
+// runBackfill runs backfill until it succeeds or ctx ends, then lets
+// admission go (awaitBackfill).
 func (p *ipam) runBackfill(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := p.backfill(ctx)
 		if err == nil {
+			if p.backfilled != nil {
+				close(p.backfilled)
+			}
 			return
 		}
 		p.log.Warn("ipam: backfill failed; retrying", "err", err)

@@ -109,3 +109,75 @@ func TestIPAMRetryAssignsAfresh(t *testing.T) {
 	}
 }
 
+
+type slowBackfill struct {
+	storage.Store
+	release chan struct{}
+}
+
+func (s *slowBackfill) List(ctx context.Context, prefix string) ([]storage.KV, int64, error) {
+	if prefix == "/ipam/" {
+		<-s.release
+	}
+	return s.Store.List(ctx, prefix)
+}
+
+// A create that arrives before the backfill has reserved the addresses
+// of objects older than the ledger waits for it, and never gets one of
+// them.
+func TestIPAMCreateWaitsForBackfill(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := func(key, doc string, edit func(api.Object)) {
+		o, err := api.Decode([]byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o.GetMeta().UID = "old-" + o.GetMeta().ID
+		if edit != nil {
+			edit(o)
+		}
+		b, _ := api.Encode(o)
+		if _, err := st.Create(context.Background(), key, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seed("/groups/g", "meta: {apiType: corev0/group, id: g}", nil)
+	seed("/namespaces/g/ns", "meta: {apiType: corev0/namespace, id: ns, group: g}", nil)
+	seed("/networks/g/ns/net1", network("g", "ns", "net1"), nil)
+	old := ipVM(t, "old", "net1", "10.0.0.1")
+	old.Meta.UID = "old-vm"
+	b, _ := api.Encode(old)
+	if _, err := st.Create(context.Background(), "/virtualmachines/g/ns/old", b); err != nil {
+		t.Fatal(err)
+	}
+	sb := &slowBackfill{Store: st, release: make(chan struct{})}
+	srv := httptest.NewServer(apiserver.New(sb, apiserver.Options{Log: slog.New(slog.DiscardHandler)}).Handler())
+	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close(); st.Close() })
+	c, _ := client.New(srv.URL)
+	e := &env{t: t, store: st, srv: srv, c: c}
+	type result struct {
+		vm  *api.VirtualMachine
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		vm, err := createVM(e, ipVM(t, "new", "net1", ""))
+		done <- result{vm, err}
+	}()
+	select {
+	case r := <-done:
+		t.Fatalf("the create was answered before the backfill ran: %+v", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(sb.release)
+	r := <-done
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if a := r.vm.Spec.NICs[0].IPv4Address; a != "10.0.0.2" {
+		t.Errorf("the new VM got %s, want 10.0.0.2 (10.0.0.1 is the old VM's)", a)
+	}
+}

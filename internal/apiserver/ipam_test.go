@@ -440,3 +440,36 @@ func TestIPAMDHCPGatewayNotAssigned(t *testing.T) {
 		t.Errorf("a DHCP gateway outside the network: %v, want 400 naming spec.dhcp.gateway", err)
 	}
 }
+
+// A network stored before IPAM (no spec.dhcp: DHCP on, no address) gets
+// its DHCP server's address from the next user update, never from a
+// status write.
+func TestIPAMOldNetworkGetsDHCPAddressOnUpdate(t *testing.T) {
+	e := newEnv(t)
+	e.tenancy("g", "ns")
+	n := e.mustDecode(network("g", "ns", "old")).(*api.Network)
+	n.Meta.UID = "older-than-ipam"
+	b, _ := api.Encode(n)
+	if _, err := e.store.Create(ctx(t), "/networks/g/ns/old", b); err != nil {
+		t.Fatal(err)
+	}
+	nets := client.For[*api.Network](e.c)
+	cur, err := nets.Get(ctx(t), scNS, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Status.Nodes = map[string]api.StateStatus{"node-a": {State: "Available"}}
+	if st, err := nets.UpdateStatus(ctx(t), cur); err != nil || st.Spec.DHCP != nil {
+		t.Fatalf("a status write: %+v, %v; want no DHCP address", st.Spec.DHCP, err)
+	}
+	cur.Meta.Labels = map[string]string{"touched": "yes"}
+	cur.Meta.ResourceVersion = ""
+	got, err := nets.Update(ctx(t), cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Spec.DHCP == nil || got.Spec.DHCP.Address != "10.0.0.253" {
+		t.Errorf("an updated pre-IPAM network with DHCP on has no server address: %+v", got.Spec.DHCP)
+	}
+}
+
