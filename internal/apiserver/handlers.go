@@ -199,6 +199,9 @@ func (h *resource) update(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 			mergeUpdate(obj, cur, keepFinalizers)
+			if err := h.s.guardNodeNetwork(r.Context(), h.kind, cur, obj, false); err != nil {
+				return err
+			}
 			keepAddresses(obj, cur)
 			h.s.settleNode(h.kind, obj, reservationsOf(cur))
 			if err := h.validate(obj, cur); err != nil {
@@ -228,6 +231,9 @@ func (h *resource) updateStatus(w http.ResponseWriter, r *http.Request) {
 		}
 		return h.retry(r.Context(), obj.GetMeta(), want, func(cur api.Object, kv storage.KV) error {
 			ledger := reservationsOf(cur)
+			if err := h.s.guardNodeNetwork(r.Context(), h.kind, cur, obj, true); err != nil {
+				return err
+			}
 			cur.SetStatusFrom(obj)
 			h.s.settleNode(h.kind, cur, ledger)
 			if err := h.validate(cur, nil); err != nil {

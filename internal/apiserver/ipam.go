@@ -65,64 +65,21 @@ func (p *ipam) admit(ctx context.Context, k *api.Kind, old, obj api.Object) (fun
 	if err := p.awaitBackfill(ctx); err != nil {
 		return func() {}, err
 	}
-	m := obj.GetMeta()
-	prev := held(k, old)
-	// A claim that had no address before (data older than IPAM) is not
-	// assigned one by an update: the agents' status writes go through
-	// here too, and must not change the spec. A network's DHCP server is
-	// the exception on a spec write (PUT): a network stored before IPAM
-	// gets its server's address then, or it would never be served.
-	unassigned := map[string]bool{}
-	if old != nil && !(k == api.NetworkKind && isSpecWrite(ctx)) {
-		for _, c := range claimsOf(k, old) {
-			if !c.addr.IsValid() {
-				unassigned[c.field+"|"+c.network] = true
-			}
-		}
-	}
 	var mine []taken
 	undo := func() { p.undo(ctx, mine) }
 	fail := func(err error) (func(), error) { undo(); return func() {}, err }
 	pools := map[string]*poolOf{}
 	claims := claimsOf(k, obj)
-	seen := map[string]string{} // network/address -> field, within obj
-	for _, c := range claims {
-		if !c.addr.IsValid() {
-			continue
-		}
-		key := c.network + "/" + c.addr.String()
-		if f, dup := seen[key]; dup {
-			return fail(api.Invalid(c.field, "%s is also %s", c.addr, f))
-		}
-		seen[key] = c.field
-		if _, kept := prev[key]; kept {
-			continue
-		}
-		po, err := p.poolFor(ctx, k, obj, c, pools)
-		switch {
-		case errors.Is(err, errNoNetwork):
-			// The original humcli creates routers and VMs before their
-			// network: the address is reserved all the same, and
-			// checked against the pool when the network comes
-			// (checkAdopted).
-		case err != nil:
-			return fail(err)
-		default:
-			if why := po.pool.check(c.addr, c.nic < 0); why != "" {
-				return fail(api.Invalid(c.field, "%s", why))
-			}
-		}
-		t, err := p.reserve(ctx, k, m, c, c.addr)
-		if err != nil {
-			return fail(err)
-		}
-		mine = append(mine, t...)
+	t, err := p.reserveExplicit(ctx, k, held(k, old), obj, claims, pools)
+	if mine = t; err != nil {
+		return fail(err)
 	}
 	if n, ok := obj.(*api.Network); ok && old == nil {
 		if err := p.checkAdopted(ctx, n); err != nil {
 			return fail(err)
 		}
 	}
+	unassigned := unassignedOf(ctx, k, old)
 	for _, c := range claims {
 		if c.addr.IsValid() || c.set == nil || unassigned[c.field+"|"+c.network] {
 			continue
@@ -131,7 +88,7 @@ func (p *ipam) admit(ctx context.Context, k *api.Kind, old, obj api.Object) (fun
 		if err != nil {
 			return fail(err)
 		}
-		a, t, err := p.assign(ctx, k, m, c, po)
+		a, t, err := p.assign(ctx, k, obj.GetMeta(), c, po)
 		if err != nil {
 			return fail(err)
 		}
@@ -139,6 +96,84 @@ func (p *ipam) admit(ctx context.Context, k *api.Kind, old, obj api.Object) (fun
 		mine = append(mine, t)
 	}
 	return undo, nil
+}
+
+// unassignedOf are the claims old had no address for (data older than
+// IPAM), which an update does not assign one: the agents' status writes
+// go through admission too, and must not change the spec. A network's
+// DHCP server is the exception on a spec write (PUT): a network stored
+// before IPAM gets its server's address then, or it would never be
+// served.
+func unassignedOf(ctx context.Context, k *api.Kind, old api.Object) map[string]bool {
+	out := map[string]bool{}
+	if old == nil || (k == api.NetworkKind && isSpecWrite(ctx)) {
+		return out
+	}
+	for _, c := range claimsOf(k, old) {
+		if !c.addr.IsValid() {
+			out[c.field+"|"+c.network] = true
+		}
+	}
+	return out
+}
+
+// reserveExplicit checks and reserves the explicit addresses of claims
+// that prev (what the stored object holds) does not hold. It returns
+// what it wrote, also on error (for the undo).
+func (p *ipam) reserveExplicit(ctx context.Context, k *api.Kind, prev map[string]claim, obj api.Object, claims []claim, pools map[string]*poolOf) ([]taken, error) {
+	var mine []taken
+	seen := map[string]string{} // network/address -> field, within obj
+	for _, c := range claims {
+		if !c.addr.IsValid() {
+			continue
+		}
+		key := c.network + "/" + c.addr.String()
+		if f, dup := seen[key]; dup {
+			return mine, api.Invalid(c.field, "%s is also %s", c.addr, f)
+		}
+		seen[key] = c.field
+		_, kept := prev[key]
+		if err := p.checkExplicit(ctx, k, obj, c, pools, kept); err != nil {
+			return mine, err
+		}
+		if kept {
+			continue
+		}
+		t, err := p.reserve(ctx, k, obj.GetMeta(), c, c.addr)
+		if err != nil {
+			return mine, err
+		}
+		mine = append(mine, t...)
+	}
+	return mine, nil
+}
+
+// checkExplicit checks explicit claim c against its network's pool. An
+// address the stored object holds already (kept) was checked when it was
+// taken; only a router NIC's prefix length is checked again.
+func (p *ipam) checkExplicit(ctx context.Context, k *api.Kind, obj api.Object, c claim, pools map[string]*poolOf, kept bool) error {
+	if kept && c.bits == 0 {
+		return nil
+	}
+	po, err := p.poolFor(ctx, k, obj, c, pools)
+	switch {
+	case errors.Is(err, errNoNetwork):
+		// The original humcli creates routers and VMs before their
+		// network: the address is reserved all the same, and checked
+		// against the pool when the network comes (checkAdopted).
+		return nil
+	case err != nil:
+		return err
+	}
+	if why := po.pool.check(c.addr, c.nic < 0); why != "" && !kept {
+		return api.Invalid(c.field, "%s", why)
+	}
+	// A router NIC with another prefix would route the wrong range into
+	// the network.
+	if b := po.pool.prefix.Bits(); c.bits != 0 && c.bits != b {
+		return api.Invalid(c.field, "%s/%d: the prefix length must be the network's (%s)", c.addr, c.bits, po.pool.prefix)
+	}
+	return nil
 }
 
 // specWrite marks the context of a spec write (an update, not a status
@@ -151,8 +186,18 @@ func withSpecWrite(ctx context.Context) context.Context {
 
 func isSpecWrite(ctx context.Context) bool { return ctx.Value(specWrite{}) != nil }
 
-// errNoNetwork is the 404 of a claim on a network that does not exist.
-var errNoNetwork = fmt.Errorf("no such network: %w", api.ErrNotFound)
+// errNoNetwork marks the 404 of a claim on a network that does not
+// exist (noNetworkError), for errors.Is.
+var errNoNetwork = errors.New("no such network")
+
+// noNetworkError is a 404 naming the missing network; it is errNoNetwork
+// and api.ErrNotFound without repeating either in its message.
+type noNetworkError struct{ msg string }
+
+func (e *noNetworkError) Error() string { return e.msg }
+func (e *noNetworkError) Unwrap() []error {
+	return []error{api.ErrNotFound, errNoNetwork}
+}
 
 // checkAdopted checks, when network n is created, the addresses VMs and
 // routers reserved on it before it existed: each must be one a NIC may
@@ -199,7 +244,7 @@ func (p *ipam) poolFor(ctx context.Context, k *api.Kind, obj api.Object, c claim
 		field := fmt.Sprintf("spec.nics[%d].networkID", c.nic)
 		kv, err := p.store.Get(ctx, objectKey(api.NetworkKind, nm))
 		if errors.Is(err, api.ErrNotFound) {
-			return nil, fmt.Errorf("%s: network %s/%s does not exist (create the network first): %w", field, m.Namespace, c.network, errNoNetwork)
+			return nil, &noNetworkError{fmt.Sprintf("%s: network %s/%s does not exist (create the network first)", field, m.Namespace, c.network)}
 		}
 		if err != nil {
 			return nil, err
@@ -213,7 +258,11 @@ func (p *ipam) poolFor(ctx context.Context, k *api.Kind, obj api.Object, c claim
 	}
 	pl, ok := networkPool(n)
 	if !ok {
-		return nil, api.Invalid("spec.ipv4CIDR", "network %s/%s has no valid ipv4CIDR", n.Meta.Namespace, n.Meta.ID)
+		field := "spec.ipv4CIDR" // the network's own
+		if c.nic >= 0 {
+			field = fmt.Sprintf("spec.nics[%d].networkID", c.nic)
+		}
+		return nil, api.Invalid(field, "network %s/%s has no valid ipv4CIDR", n.Meta.Namespace, n.Meta.ID)
 	}
 	po := &poolOf{pool: pl, net: &n.Meta}
 	pools[c.network] = po

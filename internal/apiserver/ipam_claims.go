@@ -18,6 +18,7 @@ type claim struct {
 	field   string     // the JSON path of the address
 	nic     int        // the NIC's index; -1: the network's own address
 	dhcp    bool       // assigned as a DHCP server's address (from the top)
+	bits    int        // a router NIC's prefix length; 0: none written
 	set     func(netip.Addr)
 }
 
@@ -59,7 +60,7 @@ func routerClaims(r *api.VirtualRouter) []claim {
 		if !ok {
 			continue
 		}
-		cs = append(cs, claim{network: nic.NetworkID, addr: p.Addr(), nic: i,
+		cs = append(cs, claim{network: nic.NetworkID, addr: p.Addr(), nic: i, bits: p.Bits(),
 			field: fmt.Sprintf("spec.nics[%d].ipv4Address", i)})
 	}
 	return cs
@@ -72,6 +73,12 @@ func networkClaims(n *api.Network) []claim {
 	}
 	d := n.Spec.DHCP
 	if d != nil && d.Disabled && d.Address == "" {
+		return cs
+	}
+	// A /31 or /32 has two addresses or one: a DHCP server would take
+	// what its one or two NICs need, so none is assigned (one written
+	// in spec.dhcp.address is kept).
+	if p, ok := api.ParseIPv4Network(n.Spec.IPv4CIDR); ok && p.Bits() > 30 && (d == nil || d.Address == "") {
 		return cs
 	}
 	c := claim{network: n.Meta.ID, nic: -1, field: "spec.dhcp.address", dhcp: true,

@@ -473,3 +473,30 @@ func TestIPAMOldNetworkGetsDHCPAddressOnUpdate(t *testing.T) {
 	}
 }
 
+
+// A router NIC's prefix length is its network's; a /31 or /32 gets no DHCP
+// server address (it would take what the NICs need); a NIC on a missing
+// network is a 404 naming spec.nics[i].networkID once.
+func TestIPAMRouterPrefixAndSmallPools(t *testing.T) {
+	e := ipamEnv(t, "10.0.0.0/24")
+	vr := &api.VirtualRouter{Meta: api.Meta{APIType: api.VirtualRouterKind.APIType, ID: "vr", Group: "g", Namespace: "ns"},
+		Spec: api.VirtualRouterSpec{NICs: []api.VirtualRouterNIC{{NetworkID: "net1", IPv4Address: "10.0.0.254/16"}}}}
+	routers := client.For[*api.VirtualRouter](e.c)
+	if _, err := routers.Create(ctx(t), vr); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "spec.nics[0].ipv4Address") {
+		t.Errorf("router NIC 10.0.0.254/16 on a /24 network: %v, want 400 naming spec.nics[0].ipv4Address", err)
+	}
+	vr.Spec.NICs[0].IPv4Address = "10.0.0.254/24"
+	if _, err := routers.Create(ctx(t), vr); err != nil {
+		t.Fatalf("router NIC 10.0.0.254/24: %v", err)
+	}
+	_, err := createVM(e, ipVM(t, "vm2", "nonet", ""))
+	if msg := fmt.Sprint(err); !errors.Is(err, api.ErrNotFound) || !strings.Contains(msg, "spec.nics[0].networkID: network ns/nonet does not exist") ||
+		strings.Count(msg, "not found") > 1 || strings.Contains(msg, "no such network") {
+		t.Errorf("a NIC on a missing network: %v", err)
+	}
+	f := ipamEnv(t, "10.0.0.7/32")
+	vm, err := createVM(f, ipVM(t, "vm1", "net1", ""))
+	if err != nil || vm.Spec.NICs[0].IPv4Address != "10.0.0.7" {
+		t.Errorf("the one NIC of a /32 network: %v %v, want 10.0.0.7", vm, err)
+	}
+}
