@@ -313,8 +313,8 @@ func (h *resource) retry(ctx context.Context, m *api.Meta, want int64, fn func(a
 				objectName(h.kind, m), kv.ModRevision, want, api.ErrConflict)
 		}
 		err = fn(cur, kv)
-		var held *heldError // another object's address: reading again changes nothing
-		if want == 0 && attempt < maxRetries && errors.Is(err, api.ErrConflict) && !errors.As(err, &held) {
+		// ErrHeld: another object's address; reading again changes nothing.
+		if want == 0 && attempt < maxRetries && errors.Is(err, api.ErrConflict) && !errors.Is(err, api.ErrHeld) {
 			continue
 		}
 		return err

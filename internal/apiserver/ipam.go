@@ -45,7 +45,7 @@ type ipam struct {
 type heldError struct{ msg string }
 
 func (e *heldError) Error() string { return e.msg }
-func (e *heldError) Unwrap() error { return api.ErrConflict }
+func (e *heldError) Unwrap() error { return api.ErrHeld }
 
 // watches implements admitter.
 func (p *ipam) watches(k *api.Kind) bool {

@@ -109,7 +109,6 @@ func TestIPAMRetryAssignsAfresh(t *testing.T) {
 	}
 }
 
-
 type slowBackfill struct {
 	storage.Store
 	release chan struct{}

@@ -473,7 +473,6 @@ func TestIPAMOldNetworkGetsDHCPAddressOnUpdate(t *testing.T) {
 	}
 }
 
-
 // A router NIC's prefix length is its network's; a /31 or /32 gets no DHCP
 // server address (it would take what the NICs need); a NIC on a missing
 // network is a 404 naming spec.nics[i].networkID once.
