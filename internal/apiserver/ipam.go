@@ -69,8 +69,8 @@ func (p *ipam) admit(ctx context.Context, k *api.Kind, old, obj api.Object) (fun
 	undo := func() { p.undo(ctx, mine) }
 	fail := func(err error) (func(), error) { undo(); return func() {}, err }
 	pools := map[string]*poolOf{}
-	claims := claimsOf(k, obj)
-	t, err := p.reserveExplicit(ctx, k, held(k, old), obj, claims, pools)
+	claims := claimsOf(obj)
+	t, err := p.reserveExplicit(ctx, k, held(old), obj, claims, pools)
 	if mine = t; err != nil {
 		return fail(err)
 	}
@@ -109,7 +109,7 @@ func unassignedOf(ctx context.Context, k *api.Kind, old api.Object) map[string]b
 	if old == nil || (k == api.NetworkKind && isSpecWrite(ctx)) {
 		return out
 	}
-	for _, c := range claimsOf(k, old) {
+	for _, c := range claimsOf(old) {
 		if !c.addr.IsValid() {
 			out[c.field+"|"+c.network] = true
 		}
@@ -276,12 +276,8 @@ func (p *ipam) poolFor(ctx context.Context, k *api.Kind, obj api.Object, c claim
 // relies on.
 func (p *ipam) reserve(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr) ([]taken, error) {
 	key := ipamKey(m.Group, m.Namespace, c.network, a)
-	val, err := json.Marshal(newEntry(k, m, c, p.now()))
-	if err != nil {
-		return nil, err
-	}
 	for range casAttempts {
-		rev, err := p.store.Create(ctx, key, val)
+		rev, err := p.writeEntry(ctx, key, 0, k, m, c)
 		if err == nil {
 			return []taken{{key, rev}}, nil
 		}
@@ -310,7 +306,7 @@ func (p *ipam) reserve(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a
 		case !p.stale(ctx, e, c.network, a):
 			return nil, &heldError{fmt.Sprintf("%s: %s is held by %s", c.field, a, e.holder())}
 		}
-		rev, err = p.store.Update(ctx, key, val, kv.ModRevision)
+		rev, err = p.writeEntry(ctx, key, kv.ModRevision, k, m, c)
 		if err == nil {
 			p.log.Info("ipam: stale entry reclaimed", "key", key, "holder", e.holder())
 			return []taken{{key, rev}}, nil
@@ -336,7 +332,7 @@ func (p *ipam) awaitInFlight(ctx context.Context, k *api.Kind, m *api.Meta, c cl
 			return false
 		}
 		obj, err := decodeStored(k, o.Value)
-		return err == nil && stillHolds(k, obj, c.network, a)
+		return err == nil && stillHolds(obj, c.network, a)
 	}
 	for deadline := time.Now().Add(inFlightWait); time.Now().Before(deadline) && ctx.Err() == nil; {
 		time.Sleep(5 * time.Millisecond)
@@ -370,7 +366,7 @@ func (p *ipam) stale(ctx context.Context, e ipamEntry, network string, a netip.A
 	if err != nil {
 		return false
 	}
-	return obj.GetMeta().UID != e.UID || !stillHolds(k, obj, network, a)
+	return obj.GetMeta().UID != e.UID || !stillHolds(obj, network, a)
 }
 
 // undo removes what an admission wrote, unless it changed since.

@@ -38,7 +38,7 @@ func (p *ipam) backfill(ctx context.Context) error {
 				continue
 			}
 			m := obj.GetMeta()
-			for _, c := range claimsOf(k, obj) {
+			for _, c := range claimsOf(obj) {
 				key := ipamKey(m.Group, m.Namespace, c.network, c.addr)
 				if !c.addr.IsValid() || have[key] {
 					continue
@@ -61,11 +61,7 @@ func (p *ipam) backfill(ctx context.Context) error {
 // means two objects were stored with one address before the ledger
 // existed: it is logged, and the second keeps working unreserved.
 func (p *ipam) backfillOne(ctx context.Context, k *api.Kind, m *api.Meta, c claim, key string) error {
-	val, err := json.Marshal(newEntry(k, m, c, p.now()))
-	if err != nil {
-		return err
-	}
-	_, err = p.store.Create(ctx, key, val)
+	_, err := p.writeEntry(ctx, key, 0, k, m, c)
 	if !errors.Is(err, api.ErrAlreadyExists) {
 		return err
 	}

@@ -25,9 +25,9 @@ type claim struct {
 // gatewayField is the JSON path of a network's gateway annotation.
 var gatewayField = "meta.annotations[" + api.AnnotationDefaultGateway + "]"
 
-// claimsOf lists what obj of kind k holds; nil for kinds without
+// claimsOf lists what obj holds; nil for kinds without
 // addresses.
-func claimsOf(k *api.Kind, obj api.Object) []claim {
+func claimsOf(obj api.Object) []claim {
 	switch o := obj.(type) {
 	case *api.VirtualMachine:
 		return vmClaims(o)
@@ -96,12 +96,12 @@ func networkClaims(n *api.Network) []claim {
 
 // held is the set of (network, address) pairs obj holds, for telling
 // what an update keeps, takes and frees.
-func held(k *api.Kind, obj api.Object) map[string]claim {
+func held(obj api.Object) map[string]claim {
 	m := map[string]claim{}
 	if obj == nil {
 		return m
 	}
-	for _, c := range claimsOf(k, obj) {
+	for _, c := range claimsOf(obj) {
 		if c.addr.IsValid() {
 			m[c.network+"/"+c.addr.String()] = c
 		}
@@ -144,8 +144,8 @@ func (e ipamEntry) ownedBy(k *api.Kind, m *api.Meta) bool {
 
 // stillHolds says whether obj, the stored holder of the entry, still
 // claims address a of the network.
-func stillHolds(k *api.Kind, obj api.Object, network string, a netip.Addr) bool {
-	_, ok := held(k, obj)[network+"/"+a.String()]
+func stillHolds(obj api.Object, network string, a netip.Addr) bool {
+	_, ok := held(obj)[network+"/"+a.String()]
 	return ok
 }
 

@@ -17,15 +17,10 @@ import (
 // loses the Create and the next is tried. A full pool reclaims a stale
 // entry if it has one, and is refused otherwise.
 func (p *ipam) assign(ctx context.Context, k *api.Kind, m *api.Meta, c claim, po *poolOf) (netip.Addr, taken, error) {
-	kvs, _, err := p.store.List(ctx, ipamPrefix(m.Group, m.Namespace, c.network))
+	used := map[netip.Addr]bool{}
+	kvs, err := p.listUsed(ctx, m, c.network, used)
 	if err != nil {
 		return netip.Addr{}, taken{}, err
-	}
-	used := map[netip.Addr]bool{}
-	for _, kv := range kvs {
-		if a, ok := addrOfKey(kv.Key); ok {
-			used[a] = true
-		}
 	}
 	isUsed := func(a netip.Addr) bool { return used[a] }
 	for lost := 0; ; lost++ {
@@ -41,13 +36,7 @@ func (p *ipam) assign(ctx context.Context, k *api.Kind, m *api.Meta, c claim, po
 			return a, t, nil
 		}
 		used[a] = true // lost to another write: see what the others took
-		if more, _, err := p.store.List(ctx, ipamPrefix(m.Group, m.Namespace, c.network)); err == nil {
-			for _, kv := range more {
-				if a, ok := addrOfKey(kv.Key); ok {
-					used[a] = true
-				}
-			}
-		}
+		_, _ = p.listUsed(ctx, m, c.network, used)
 	}
 	for _, kv := range kvs {
 		a, ok := addrOfKey(kv.Key)
@@ -59,7 +48,7 @@ func (p *ipam) assign(ctx context.Context, k *api.Kind, m *api.Meta, c claim, po
 		if !p.stale(ctx, e, c.network, a) {
 			continue
 		}
-		if t, err := p.reclaim(ctx, k, m, c, a, kv); err == nil {
+		if t, err := p.reclaim(ctx, k, m, c, kv); err == nil {
 			return a, t, nil
 		}
 	}
@@ -70,6 +59,21 @@ func (p *ipam) assign(ctx context.Context, k *api.Kind, m *api.Meta, c claim, po
 		}
 	}
 	return netip.Addr{}, taken{}, po.pool.exhausted(c.field, po.net, n)
+}
+
+// listUsed adds the addresses network's ledger lists to used, and
+// returns the entries.
+func (p *ipam) listUsed(ctx context.Context, m *api.Meta, network string, used map[netip.Addr]bool) ([]storage.KV, error) {
+	kvs, _, err := p.store.List(ctx, ipamPrefix(m.Group, m.Namespace, network))
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range kvs {
+		if a, ok := addrOfKey(kv.Key); ok {
+			used[a] = true
+		}
+	}
+	return kvs, nil
 }
 
 // spread is how many of the lowest free addresses a NIC that lost a race
@@ -99,11 +103,7 @@ func (p *ipam) pick(pl pool, c claim, taken func(netip.Addr) bool, lost int) (ne
 // holder has it.
 func (p *ipam) tryCreate(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr) (taken, error) {
 	key := ipamKey(m.Group, m.Namespace, c.network, a)
-	val, err := json.Marshal(newEntry(k, m, c, p.now()))
-	if err != nil {
-		return taken{}, err
-	}
-	rev, err := p.store.Create(ctx, key, val)
+	rev, err := p.writeEntry(ctx, key, 0, k, m, c)
 	switch {
 	case err == nil:
 		return taken{key, rev}, nil
@@ -114,12 +114,8 @@ func (p *ipam) tryCreate(ctx context.Context, k *api.Kind, m *api.Meta, c claim,
 }
 
 // reclaim takes over the stale entry kv under compare-and-swap.
-func (p *ipam) reclaim(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr, kv storage.KV) (taken, error) {
-	val, err := json.Marshal(newEntry(k, m, c, p.now()))
-	if err != nil {
-		return taken{}, err
-	}
-	rev, err := p.store.Update(ctx, kv.Key, val, kv.ModRevision)
+func (p *ipam) reclaim(ctx context.Context, k *api.Kind, m *api.Meta, c claim, kv storage.KV) (taken, error) {
+	rev, err := p.writeEntry(ctx, kv.Key, kv.ModRevision, k, m, c)
 	if err != nil {
 		return taken{}, err
 	}
@@ -134,7 +130,7 @@ func (p *ipam) release(ctx context.Context, k *api.Kind, obj api.Object) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerTimeout)
 	defer cancel()
 	m := obj.GetMeta()
-	for _, c := range held(k, obj) {
+	for _, c := range held(obj) {
 		p.drop(ctx, k, m, ipamKey(m.Group, m.Namespace, c.network, c.addr))
 	}
 	if k == api.NetworkKind {
@@ -146,10 +142,10 @@ func (p *ipam) release(ctx context.Context, k *api.Kind, obj api.Object) {
 // (a NIC removed, an address changed) goes back, now that the update is
 // stored.
 func (p *ipam) committed(ctx context.Context, k *api.Kind, old, obj api.Object) {
-	now := held(k, obj)
+	now := held(obj)
 	var gone []string
 	m := obj.GetMeta()
-	for key, c := range held(k, old) {
+	for key, c := range held(old) {
 		if _, ok := now[key]; !ok {
 			gone = append(gone, ipamKey(m.Group, m.Namespace, c.network, c.addr))
 		}
@@ -208,4 +204,17 @@ func (p *ipam) dropPool(ctx context.Context, m *api.Meta) {
 			p.log.Warn("ipam: releasing a network's pool failed", "key", kv.Key, "err", err)
 		}
 	}
+}
+
+// writeEntry writes key's ledger entry naming m's claim c: a create when
+// rev is 0, else a compare-and-swap over revision rev.
+func (p *ipam) writeEntry(ctx context.Context, key string, rev int64, k *api.Kind, m *api.Meta, c claim) (int64, error) {
+	val, err := json.Marshal(newEntry(k, m, c, p.now()))
+	if err != nil {
+		return 0, err
+	}
+	if rev == 0 {
+		return p.store.Create(ctx, key, val)
+	}
+	return p.store.Update(ctx, key, val, rev)
 }
