@@ -217,7 +217,11 @@ func (p *ipam) checkAdopted(ctx context.Context, n *api.Network) error {
 		if !ok || json.Unmarshal(kv.Value, &e) != nil || e.Kind == api.NetworkKind.Name {
 			continue // a stale entry of an earlier network of this name
 		}
-		if why := pl.check(a, false); why != "" && !p.stale(ctx, e, n.Meta.ID, a) {
+		why := pl.check(a, false)
+		if why == "" {
+			why = p.routerPrefixMismatch(ctx, e, pl.prefix)
+		}
+		if why != "" && !p.stale(ctx, e, n.Meta.ID, a) {
 			return fmt.Errorf("spec.ipv4CIDR: %s, which %s holds: %w", why, e.holder(), api.ErrConflict)
 		}
 	}

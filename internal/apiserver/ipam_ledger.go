@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 
@@ -217,4 +218,27 @@ func (p *ipam) writeEntry(ctx context.Context, key string, rev int64, k *api.Kin
 		return p.store.Create(ctx, key, val)
 	}
 	return p.store.Update(ctx, key, val, rev)
+}
+
+// routerPrefixMismatch says why the router NIC entry e names does not
+// fit a network of prefix ("" if it does, or e is not a router's): a
+// router created before its network wrote a prefix length of its own.
+func (p *ipam) routerPrefixMismatch(ctx context.Context, e ipamEntry, prefix netip.Prefix) string {
+	if e.Kind != api.VirtualRouterKind.Name || e.NIC < 0 {
+		return ""
+	}
+	kv, err := p.store.Get(ctx, objectKey(api.VirtualRouterKind, &api.Meta{Group: e.Group, Namespace: e.Namespace, ID: e.ID}))
+	if err != nil {
+		return ""
+	}
+	obj, err := decodeStored(api.VirtualRouterKind, kv.Value)
+	r, ok := obj.(*api.VirtualRouter)
+	if err != nil || !ok || e.NIC >= len(r.Spec.NICs) {
+		return ""
+	}
+	s := r.Spec.NICs[e.NIC].IPv4Address
+	if rp, ok := api.ParseIPv4Prefix(s); ok && rp.Bits() != prefix.Bits() {
+		return fmt.Sprintf("%s has another prefix length than %s", s, prefix)
+	}
+	return ""
 }

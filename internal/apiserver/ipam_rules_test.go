@@ -124,3 +124,19 @@ func TestIPAMOldNetworkGetsDHCPAddressOnUpdate(t *testing.T) {
 		t.Errorf("an updated pre-IPAM network with DHCP on has no server address: %+v", got.Spec.DHCP)
 	}
 }
+
+// A router created before its network with another prefix length makes
+// the network's create a 409 naming the router.
+func TestIPAMAdoptedRouterPrefix(t *testing.T) {
+	e := newEnv(t)
+	e.tenancy("g", "ns")
+	vr := &api.VirtualRouter{Meta: api.Meta{APIType: api.VirtualRouterKind.APIType, ID: "vr", Group: "g", Namespace: "ns"},
+		Spec: api.VirtualRouterSpec{NICs: []api.VirtualRouterNIC{{NetworkID: "net1", IPv4Address: "10.0.0.254/16"}}}}
+	if _, err := client.For[*api.VirtualRouter](e.c).Create(ctx(t), vr); err != nil {
+		t.Fatalf("a router before its network: %v", err)
+	}
+	_, err := e.c.Create(ctx(t), e.mustDecode(network("g", "ns", "net1")))
+	if !errors.Is(err, api.ErrConflict) || !strings.Contains(err.Error(), "virtualrouter ns/vr") {
+		t.Errorf("a /24 network whose router wrote /16: %v, want 409 naming the router", err)
+	}
+}
