@@ -18,8 +18,8 @@ var (
 	// pool). It is also ErrConflict; writers that retry conflicts (a
 	// stale resourceVersion) must not retry it. On the wire: 409, reason
 	// "Held".
-	ErrHeld = fmt.Errorf("held by another object: %w", ErrConflict)
-	ErrInvalid       = errors.New("invalid")
+	ErrHeld    = fmt.Errorf("held by another object: %w", ErrConflict)
+	ErrInvalid = errors.New("invalid")
 	// ErrGone means a watch asked for a revision that was compacted away:
 	// list again and watch from the list's revision.
 	ErrGone         = errors.New("revision compacted")
