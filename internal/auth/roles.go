@@ -140,6 +140,9 @@ var builtinRoles = map[string]*role{
 		{kinds: []string{"node"}, verbs: []string{VerbCreate, VerbUpdate, VerbStatus}, when: selfNode},
 		{kinds: placedKinds, verbs: []string{VerbGet, VerbList, VerbWatch, VerbUpdate, VerbStatus}, when: placedOnSelf},
 		{kinds: dependencyKinds, verbs: readVerbs},
+		// Any network (one is realized wherever its VMs land); the API
+		// server narrows what a node may change in it to its own part
+		// (internal/apiserver/nodenetwork.go).
 		{kinds: []string{"network"}, verbs: []string{VerbUpdate, VerbStatus}},
 		// The node holding an entity's source disk takes the entity with
 		// its finalizer (an update), then writes its status.

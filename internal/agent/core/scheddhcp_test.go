@@ -37,15 +37,17 @@ func TestSchedulerPlacesDHCP(t *testing.T) {
 	e.Create(t, net("b", ""))
 	e.Create(t, net("byhand", ", annotations: {networkv0/dhcp_node_name: down}"))
 	e.Create(t, "meta: {apiType: systemv0/network, id: nodhcp, group: g, namespace: ns}\nspec: {ipv4CIDR: 10.0.0.0/24, dhcp: {disabled: true}}")
+	// Created last: once it is placed, the scheduler has seen the
+	// hand-set and the disabled network (no fixed sleep).
+	e.Create(t, net("last", ""))
 	var got []string
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
-		got = []string{dhcpNodeOf(t, e, "a"), dhcpNodeOf(t, e, "b")}
-		return got[0] != "" && got[1] != "", fmt.Sprintf("DHCP nodes %v", got)
+		got = []string{dhcpNodeOf(t, e, "a"), dhcpNodeOf(t, e, "b"), dhcpNodeOf(t, e, "last")}
+		return got[0] != "" && got[1] != "" && got[2] != "", fmt.Sprintf("DHCP nodes %v", got)
 	})
 	if got[0] == got[1] || (got[0] != "n1" && got[0] != "n2") || (got[1] != "n1" && got[1] != "n2") {
 		t.Errorf("DHCP servers on %v, want one on each of n1 and n2", got)
 	}
-	time.Sleep(300 * time.Millisecond)
 	if n := dhcpNodeOf(t, e, "byhand"); n != "down" {
 		t.Errorf("hand-set DHCP node changed to %q", n)
 	}
