@@ -55,12 +55,20 @@ func setupDHCPScheduler(m *controller.Manager, s *sched, inf func(*api.Kind) *co
 		ctl.Watch(read, networkKeysOf)
 	}
 	// A node becoming Ready may let an unplaced server go there; one going
-	// NotReady, cordoned or away may make its servers move.
-	ctl.Watch(s.nodes, func(api.Object) []controller.Key {
+	// NotReady, cordoned or away may make its servers move, or leave a
+	// Bridge network's status entry to clear.
+	ctl.Watch(s.nodes, func(o api.Object) []controller.Key {
+		node := o.GetMeta().ID
 		var keys []controller.Key
-		for _, o := range d.nets.List() {
-			if singleServer(o.(*api.Network)) {
-				keys = append(keys, controller.KeyOf(o))
+		for _, x := range d.nets.List() {
+			n := x.(*api.Network)
+			at := n.Meta.Annotations[api.AnnotationDHCPNode]
+			serves := false
+			if n.Status.DHCP != nil {
+				_, serves = n.Status.DHCP.Servers[node]
+			}
+			if (singleServer(n) && (at == "" || at == node)) || serves {
+				keys = append(keys, controller.KeyOf(n))
 			}
 		}
 		return keys
@@ -179,13 +187,29 @@ func (d *dhcpSched) writeHosts(ctx context.Context, n *api.Network) (*api.Networ
 		if st == nil {
 			st = &api.NetworkDHCPStatus{}
 		}
-		if slices.Equal(st.Hosts, hosts) && st.RouterGateway == gw {
+		gone := d.goneServers(st)
+		if slices.Equal(st.Hosts, hosts) && st.RouterGateway == gw && len(gone) == 0 {
 			return false
 		}
 		st.Hosts, st.RouterGateway = hosts, gw
+		for _, node := range gone {
+			delete(st.Servers, node)
+		}
 		x.Status.DHCP = st
 		return true
 	})
+}
+
+// goneServers are the nodes of st.servers (a Bridge network's) that are
+// no longer registered: their agents will not clear their entries.
+func (d *dhcpSched) goneServers(st *api.NetworkDHCPStatus) []string {
+	var gone []string
+	for node := range st.Servers {
+		if _, ok := d.s.nodes.Get(controller.Key{ID: node}); !ok {
+			gone = append(gone, node)
+		}
+	}
+	return gone
 }
 
 // networkKeysOf maps a VM or router to the networks of its namespace it

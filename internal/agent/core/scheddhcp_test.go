@@ -188,3 +188,34 @@ spec: {requestVcpus: 1, limitVcpus: 1, requestMemory: 64M, limitMemory: 64M, act
 		return len(st.Hosts) == 1 && st.Hosts[0].Name == "vm2", fmt.Sprintf("after deleting vm1: %+v", st.Hosts)
 	})
 }
+
+// A Bridge network's status entry of a node that is deleted goes: its
+// agent will not clear it.
+func TestDHCPServersOfGoneNodes(t *testing.T) {
+	e := schedEnv(t, core.Options{})
+	addNode(t, e, "n1", "8", "16G", nil)
+	addNode(t, e, "n2", "8", "16G", nil)
+	n := e.Create(t, "meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns}\nspec: {ipv4CIDR: 10.0.0.0/24}").(*api.Network)
+	if _, err := controller.UpdateStatus(context.Background(), e.Client, n, func(x *api.Network) bool {
+		if x.Status.DHCP == nil {
+			x.Status.DHCP = &api.NetworkDHCPStatus{}
+		}
+		x.Status.DHCP.Servers = map[string]api.NetworkDHCPServer{"n1": {State: "Running"}, "n2": {State: "Running"}}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.For[*api.Node](e.Client).Delete(context.Background(), client.Scope{}, "n2", client.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		got, err := client.For[*api.Network](e.Client).Get(context.Background(), nsScope, "net1")
+		if err != nil {
+			return false, err.Error()
+		}
+		d := got.Status.DHCP
+		_, n1 := d.Servers["n1"]
+		_, n2 := d.Servers["n2"]
+		return n1 && !n2, fmt.Sprintf("status.dhcp.servers %v, want n1's only", d.Servers)
+	})
+}
