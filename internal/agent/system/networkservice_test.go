@@ -140,3 +140,38 @@ func TestNetworkServiceFollowsUsers(t *testing.T) {
 			fmt.Sprintf("after VM a went: %+v", n)
 	})
 }
+
+// An agent that was down while its network's server moved elsewhere
+// stops the server when it comes back: it no longer serves the network.
+func TestNetworkServiceMovedWhileDown(t *testing.T) {
+	e := testenv.Start(t)
+	tenancy(t, e)
+	readyNode(t, e, "n1", "172.31.0.1")
+	nets := newFakeNets()
+	svc := &fakeService{node: "n1", running: map[string]bool{}, bridge: nets}
+	run := func() func() {
+		return e.Run(t, func(m *controller.Manager) error {
+			return system.Setup(m, system.Options{Node: "n1", NetworkDriver: nets, NetworkService: svc})
+		})
+	}
+	stop := run()
+	e.Create(t, "meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns, annotations: {networkv0/network_type: VXLAN, networkv0/dhcp_node_name: n1}}\nspec: {id: \"100\", ipv4CIDR: 10.0.0.0/24}")
+	testenv.Eventually(t, wait, func() (bool, string) { return svc.has("net1"), "net1 not served" })
+	stop() // the agent is down; the server (a process) still runs
+	n, _ := getNet(t, e, "net1")
+	if _, err := controller.Update(context.Background(), e.Client, n, func(x *api.Network) bool {
+		x.Meta.Annotations[api.AnnotationDHCPNode] = "n2"
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !svc.has("net1") {
+		t.Fatal("the service stopped with the agent")
+	}
+	run()
+	testenv.Eventually(t, wait, func() (bool, string) {
+		n, _ := getNet(t, e, "net1")
+		return !svc.has("net1") && !nets.has("net1") && !slices.Contains(n.Meta.Finalizers, "node.humstack/n1"),
+			fmt.Sprintf("after the agent came back: %+v", n)
+	})
+}
