@@ -32,6 +32,9 @@ const (
 	// ConditionApplied: a router's namespace, links and NAT rules match
 	// its spec.
 	ConditionApplied = "Applied"
+	// ConditionSecurityGroupsEnforced: the node's nftables rules for a
+	// VM's security groups are installed (only on VMs with groups).
+	ConditionSecurityGroupsEnforced = "SecurityGroupsEnforced"
 )
 
 // Condition is one aspect of an object's observed state, in the shape of

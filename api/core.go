@@ -47,13 +47,19 @@ type ExternalIPPoolSpec struct {
 type ExternalIPPoolStatus struct {
 	// Used maps an address to the external IP holding it ("group/namespace/id").
 	Used map[string]string `json:"used,omitempty"`
+	// NATGateways maps an address of the pool that routers name as their
+	// natGatewayIP to the one router holding it ("group/namespace/id"):
+	// the oldest (creationTimestamp, then key). The Core agent writes it;
+	// a router agent uses the address only when it is its router's, since
+	// it cannot see the routers of other nodes.
+	NATGateways map[string]string `json:"natGateways,omitempty"`
 
 	UsedIPv4Address Ignored `json:"usedIPv4Address,omitzero" legacy:"the original's bookkeeping of used addresses, kept by the server; humstack keeps status.used"`
 	UsedIPv6Address Ignored `json:"usedIPv6Address,omitzero" legacy:"the original's bookkeeping of used IPv6 addresses, kept by the server"`
 }
 
 // ExternalIP is one address taken from a pool.
-type ExternalIP = Resource[ExternalIPSpec, StateStatus]
+type ExternalIP = Resource[ExternalIPSpec, ExternalIPStatus]
 
 // ExternalIPSpec is the seed's external IP definition.
 type ExternalIPSpec struct {
@@ -63,6 +69,19 @@ type ExternalIPSpec struct {
 
 	IPv6Address Unsupported `json:"ipv6Address,omitzero" legacy:"IPv6 external addresses; external IPs are IPv4 only"`
 	IPv6Prefix  Unsupported `json:"ipv6Prefix,omitzero" legacy:"IPv6 external addresses; external IPs are IPv4 only"`
+}
+
+// ExternalIPStatus is an external IP's state (Available or Error, from its
+// pool) and the router holding it.
+type ExternalIPStatus struct {
+	State   string `json:"state,omitempty"`
+	Message string `json:"message,omitempty"`
+	// BoundBy is the id of the router (of the external IP's namespace)
+	// that puts the address on its external interface: the oldest
+	// (creationTimestamp, then id) of the routers naming it in
+	// spec.externalIPs or spec.portForwards. The Core agent writes it;
+	// every other router naming it leaves it out, whichever node it is on.
+	BoundBy string `json:"boundBy,omitempty"`
 }
 
 // StateStatus is the status of kinds that have only a state and a message.
@@ -193,7 +212,7 @@ var (
 			{"USED", func(o Object) string { return itoa(len(o.(*ExternalIPPool).Status.Used)) }},
 		},
 	})
-	ExternalIPKind = register[ExternalIPSpec, StateStatus](Kind{
+	ExternalIPKind = register[ExternalIPSpec, ExternalIPStatus](Kind{
 		APIType: "corev0/externalip", Name: "externalip", Plural: "externalips", Aliases: []string{"eip"},
 		Scope: ScopeNamespace, Rank: 3,
 		// A router binding it would lose its 1:1 NAT under it.
@@ -205,6 +224,7 @@ var (
 				return withPrefix(s.IPv4Address, s.IPv4Prefix)
 			}},
 			{"STATE", func(o Object) string { return o.(*ExternalIP).Status.State }},
+			{"BOUND-BY", func(o Object) string { return o.(*ExternalIP).Status.BoundBy }},
 		},
 	})
 	LeaseKind = register[LeaseSpec, Empty](Kind{

@@ -13,7 +13,13 @@ var (
 	ErrNotFound      = errors.New("not found")
 	ErrAlreadyExists = errors.New("already exists")
 	ErrConflict      = errors.New("conflict")
-	ErrInvalid       = errors.New("invalid")
+	// ErrHeld is a conflict that reading again does not resolve: what
+	// the write names is another object's (an address of a network's
+	// pool). It is also ErrConflict; writers that retry conflicts (a
+	// stale resourceVersion) must not retry it. On the wire: 409, reason
+	// "Held".
+	ErrHeld    = fmt.Errorf("held by another object: %w", ErrConflict)
+	ErrInvalid = errors.New("invalid")
 	// ErrGone means a watch asked for a revision that was compacted away:
 	// list again and watch from the list's revision.
 	ErrGone         = errors.New("revision compacted")
@@ -33,6 +39,7 @@ var classes = []struct {
 }{
 	{ErrNotFound, http.StatusNotFound, "NotFound"},
 	{ErrAlreadyExists, http.StatusConflict, "AlreadyExists"},
+	{ErrHeld, http.StatusConflict, "Held"}, // before ErrConflict, which it also is
 	{ErrConflict, http.StatusConflict, "Conflict"},
 	{ErrInvalid, http.StatusBadRequest, "Invalid"},
 	{ErrGone, http.StatusGone, "Gone"},

@@ -18,11 +18,28 @@ const (
 // on the node of each VM. A NIC with groups accepts what one of its groups'
 // rules allows and the replies to what it sent; a NIC without any group
 // accepts everything.
-type SecurityGroup = Resource[SecurityGroupSpec, Empty]
+type SecurityGroup = Resource[SecurityGroupSpec, SecurityGroupStatus]
 
 // SecurityGroupSpec is the group's rules.
 type SecurityGroupSpec struct {
 	Rules []SecurityGroupRule `json:"rules,omitempty"`
+}
+
+// SecurityGroupStatus is who is in the group, written by the Core agent
+// from the VMs of the namespace: a node's agent may read only the VMs
+// placed on it, and takes the peers of a rule's remoteSecurityGroupID from
+// here, so a rule matches members on every node.
+type SecurityGroupStatus struct {
+	// Members are the NICs naming the group that have an IPv4 address,
+	// sorted by VM id, then NIC index.
+	Members []SecurityGroupMember `json:"members,omitempty"`
+}
+
+// SecurityGroupMember is one NIC in a security group.
+type SecurityGroupMember struct {
+	VMID        string `json:"vmID"`
+	NIC         int    `json:"nic"`
+	IPv4Address string `json:"ipv4Address"`
 }
 
 // SecurityGroupRule allows one kind of traffic.
@@ -43,10 +60,11 @@ type SecurityGroupRule struct {
 }
 
 // SecurityGroupKind is the security group's kind.
-var SecurityGroupKind = register[SecurityGroupSpec, Empty](Kind{
+var SecurityGroupKind = register[SecurityGroupSpec, SecurityGroupStatus](Kind{
 	APIType: "systemv0/securitygroup", Name: "securitygroup", Plural: "securitygroups",
 	Aliases: []string{"sg"}, Scope: ScopeNamespace, Rank: 4,
 	Columns: []Column{
 		{"RULES", func(o Object) string { return strconv.Itoa(len(o.(*SecurityGroup).Spec.Rules)) }},
+		{"MEMBERS", func(o Object) string { return strconv.Itoa(len(o.(*SecurityGroup).Status.Members)) }},
 	},
 })

@@ -36,3 +36,26 @@ func ParseIPv4Network(s string) (netip.Prefix, bool) {
 	p, ok := ParseIPv4Prefix(s)
 	return p, ok && p.Masked() == p
 }
+
+// HostRange is the first and last usable host address of IPv4 prefix p:
+// without its network and broadcast addresses, except in a /31 or /32,
+// where every address is usable (RFC 3021).
+func HostRange(p netip.Prefix) (first, last netip.Addr) {
+	first = p.Masked().Addr()
+	a := first.As4()
+	for i := p.Bits(); i < 32; i++ {
+		a[i/8] |= 1 << (7 - i%8)
+	}
+	last = netip.AddrFrom4(a)
+	if p.Bits() <= 30 {
+		first, last = first.Next(), last.Prev()
+	}
+	return first, last
+}
+
+// IsHostAddr says whether a is a usable host address of prefix p (see
+// HostRange).
+func IsHostAddr(p netip.Prefix, a netip.Addr) bool {
+	first, last := HostRange(p)
+	return p.Contains(a) && !a.Less(first) && !last.Less(a)
+}

@@ -2,9 +2,11 @@ package apiserver_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -100,7 +102,7 @@ var matrix = []struct {
 		{"rolebinding quota " + tenant, "delete", anywhere},
 		{"lease", "create update", "cl-obj"},
 		{"group namespace", "update", anywhere},
-		{"group namespace node virtualmachine blockstorage virtualrouter externalip externalippool migration", "status", anywhere},
+		{"group namespace node virtualmachine blockstorage virtualrouter externalip externalippool migration securitygroup", "status", anywhere},
 		{"network", "update status", "ns-obj"},
 		// Migrations move VMs and disks (their node annotations).
 		{"virtualmachine blockstorage", "update", anywhere},
@@ -320,6 +322,9 @@ func classOf(rt apiserver.Route, verb string) string {
 	return "cl-obj"
 }
 
+// freshID is the id of an object a cell created (@fresh@).
+var freshID = regexp.MustCompile(`^c[0-9]+$`)
+
 // restore puts back every fixture a cell deleted, and removes the resets
 // cells made: an unfinished reset in ns1 holds the next one back (429).
 func (e *rbacEnv) restore(fx map[*api.Kind]fixture) {
@@ -330,6 +335,20 @@ func (e *rbacEnv) restore(fx map[*api.Kind]fixture) {
 	}
 	for _, kv := range kvs {
 		if kv.Key != fx[api.ResetKind].key {
+			if _, err := e.store.Delete(context.Background(), kv.Key, 0); err != nil {
+				e.t.Fatal(err)
+			}
+		}
+	}
+	// The addresses the cells' fresh VMs and routers (c<N>) hold go back:
+	// the fixtures' addresses are what the next cell names again.
+	kvs, _, err = e.store.List(context.Background(), "/ipam/")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, kv := range kvs {
+		var h struct{ ID string }
+		if json.Unmarshal(kv.Value, &h) == nil && freshID.MatchString(h.ID) {
 			if _, err := e.store.Delete(context.Background(), kv.Key, 0); err != nil {
 				e.t.Fatal(err)
 			}

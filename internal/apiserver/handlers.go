@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -179,13 +180,28 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 // update replaces meta and spec; status and server-set fields are kept.
 func (h *resource) update(w http.ResponseWriter, r *http.Request) {
 	h.handle(func(w http.ResponseWriter, r *http.Request) error {
-		obj, want, err := h.decodeTarget(r)
+		body, want, err := h.decodeTarget(r)
 		if err != nil {
 			return err
 		}
-		keepFinalizers := obj.GetMeta().Finalizers == nil
-		return h.retry(r.Context(), obj.GetMeta(), want, func(cur api.Object, kv storage.KV) error {
+		keepFinalizers := body.GetMeta().Finalizers == nil
+		// Each attempt starts from the request as written: an attempt
+		// that lost the store write leaves assigned and carried
+		// addresses in its object, which the next attempt would take
+		// for the user's.
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		return h.retry(r.Context(), body.GetMeta(), want, func(cur api.Object, kv storage.KV) error {
+			obj := h.kind.New()
+			if err := json.Unmarshal(raw, obj); err != nil {
+				return err
+			}
 			mergeUpdate(obj, cur, keepFinalizers)
+			if err := h.s.guardNodeNetwork(r.Context(), h.kind, cur, obj, false); err != nil {
+				return err
+			}
 			keepAddresses(obj, cur)
 			h.s.settleNode(h.kind, obj, reservationsOf(cur))
 			if err := h.validate(obj, cur); err != nil {
@@ -195,7 +211,7 @@ func (h *resource) update(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 			registered := nodeSpecChanged(h.kind, cur, obj)
-			if err := h.commit(r.Context(), w, kv, obj); err != nil {
+			if err := h.commit(withSpecWrite(r.Context()), w, kv, obj); err != nil {
 				return err
 			}
 			if registered {
@@ -215,6 +231,9 @@ func (h *resource) updateStatus(w http.ResponseWriter, r *http.Request) {
 		}
 		return h.retry(r.Context(), obj.GetMeta(), want, func(cur api.Object, kv storage.KV) error {
 			ledger := reservationsOf(cur)
+			if err := h.s.guardNodeNetwork(r.Context(), h.kind, cur, obj, true); err != nil {
+				return err
+			}
 			cur.SetStatusFrom(obj)
 			h.s.settleNode(h.kind, cur, ledger)
 			if err := h.validate(cur, nil); err != nil {
@@ -294,8 +313,8 @@ func (h *resource) retry(ctx context.Context, m *api.Meta, want int64, fn func(a
 				objectName(h.kind, m), kv.ModRevision, want, api.ErrConflict)
 		}
 		err = fn(cur, kv)
-		var held *heldError // another object's address: reading again changes nothing
-		if want == 0 && attempt < maxRetries && errors.Is(err, api.ErrConflict) && !errors.As(err, &held) {
+		// ErrHeld: another object's address; reading again changes nothing.
+		if want == 0 && attempt < maxRetries && errors.Is(err, api.ErrConflict) && !errors.Is(err, api.ErrHeld) {
 			continue
 		}
 		return err

@@ -34,6 +34,10 @@ type ipam struct {
 	now   func() time.Time
 	grace time.Duration
 	log   *slog.Logger
+	// backfilled is closed once the addresses of objects stored before
+	// the ledger have their keys (ipam_backfill.go): admission waits for
+	// it, or it could hand one of them out again.
+	backfilled chan struct{}
 }
 
 // heldError is a 409 for an address another object holds. The update
@@ -41,7 +45,7 @@ type ipam struct {
 type heldError struct{ msg string }
 
 func (e *heldError) Error() string { return e.msg }
-func (e *heldError) Unwrap() error { return api.ErrConflict }
+func (e *heldError) Unwrap() error { return api.ErrHeld }
 
 // watches implements admitter.
 func (p *ipam) watches(k *api.Kind) bool {
@@ -58,62 +62,24 @@ type taken struct {
 // one to each claim without: explicit claims first, so an assignment
 // never takes an address a later NIC of the same object names.
 func (p *ipam) admit(ctx context.Context, k *api.Kind, old, obj api.Object) (func(), error) {
-	m := obj.GetMeta()
-	prev := held(k, old)
-	// A claim that had no address before (data older than IPAM) is not
-	// assigned one by an update: the agents' status writes go through
-	// here too, and must not change the spec.
-	unassigned := map[string]bool{}
-	if old != nil {
-		for _, c := range claimsOf(k, old) {
-			if !c.addr.IsValid() {
-				unassigned[c.field+"|"+c.network] = true
-			}
-		}
+	if err := p.awaitBackfill(ctx); err != nil {
+		return func() {}, err
 	}
 	var mine []taken
 	undo := func() { p.undo(ctx, mine) }
 	fail := func(err error) (func(), error) { undo(); return func() {}, err }
 	pools := map[string]*poolOf{}
-	claims := claimsOf(k, obj)
-	seen := map[string]string{} // network/address -> field, within obj
-	for _, c := range claims {
-		if !c.addr.IsValid() {
-			continue
-		}
-		key := c.network + "/" + c.addr.String()
-		if f, dup := seen[key]; dup {
-			return fail(api.Invalid(c.field, "%s is also %s", c.addr, f))
-		}
-		seen[key] = c.field
-		if _, kept := prev[key]; kept {
-			continue
-		}
-		po, err := p.poolFor(ctx, k, obj, c, pools)
-		switch {
-		case errors.Is(err, errNoNetwork):
-			// The original humcli creates routers and VMs before their
-			// network: the address is reserved all the same, and
-			// checked against the pool when the network comes
-			// (checkAdopted).
-		case err != nil:
-			return fail(err)
-		default:
-			if why := po.pool.check(c.addr, c.nic < 0); why != "" {
-				return fail(api.Invalid(c.field, "%s", why))
-			}
-		}
-		t, err := p.reserve(ctx, k, m, c, c.addr)
-		if err != nil {
-			return fail(err)
-		}
-		mine = append(mine, t...)
+	claims := claimsOf(obj)
+	t, err := p.reserveExplicit(ctx, k, held(old), obj, claims, pools)
+	if mine = t; err != nil {
+		return fail(err)
 	}
 	if n, ok := obj.(*api.Network); ok && old == nil {
 		if err := p.checkAdopted(ctx, n); err != nil {
 			return fail(err)
 		}
 	}
+	unassigned := unassignedOf(ctx, k, old)
 	for _, c := range claims {
 		if c.addr.IsValid() || c.set == nil || unassigned[c.field+"|"+c.network] {
 			continue
@@ -122,7 +88,7 @@ func (p *ipam) admit(ctx context.Context, k *api.Kind, old, obj api.Object) (fun
 		if err != nil {
 			return fail(err)
 		}
-		a, t, err := p.assign(ctx, k, m, c, po)
+		a, t, err := p.assign(ctx, k, obj.GetMeta(), c, po)
 		if err != nil {
 			return fail(err)
 		}
@@ -132,8 +98,106 @@ func (p *ipam) admit(ctx context.Context, k *api.Kind, old, obj api.Object) (fun
 	return undo, nil
 }
 
-// errNoNetwork is the 404 of a claim on a network that does not exist.
-var errNoNetwork = fmt.Errorf("no such network: %w", api.ErrNotFound)
+// unassignedOf are the claims old had no address for (data older than
+// IPAM), which an update does not assign one: the agents' status writes
+// go through admission too, and must not change the spec. A network's
+// DHCP server is the exception on a spec write (PUT): a network stored
+// before IPAM gets its server's address then, or it would never be
+// served.
+func unassignedOf(ctx context.Context, k *api.Kind, old api.Object) map[string]bool {
+	out := map[string]bool{}
+	if old == nil || (k == api.NetworkKind && isSpecWrite(ctx)) {
+		return out
+	}
+	for _, c := range claimsOf(old) {
+		if !c.addr.IsValid() {
+			out[c.field+"|"+c.network] = true
+		}
+	}
+	return out
+}
+
+// reserveExplicit checks and reserves the explicit addresses of claims
+// that prev (what the stored object holds) does not hold. It returns
+// what it wrote, also on error (for the undo).
+func (p *ipam) reserveExplicit(ctx context.Context, k *api.Kind, prev map[string]claim, obj api.Object, claims []claim, pools map[string]*poolOf) ([]taken, error) {
+	var mine []taken
+	seen := map[string]string{} // network/address -> field, within obj
+	for _, c := range claims {
+		if !c.addr.IsValid() {
+			continue
+		}
+		key := c.network + "/" + c.addr.String()
+		if f, dup := seen[key]; dup {
+			return mine, api.Invalid(c.field, "%s is also %s", c.addr, f)
+		}
+		seen[key] = c.field
+		_, kept := prev[key]
+		if err := p.checkExplicit(ctx, k, obj, c, pools, kept); err != nil {
+			return mine, err
+		}
+		if kept {
+			continue
+		}
+		t, err := p.reserve(ctx, k, obj.GetMeta(), c, c.addr)
+		if err != nil {
+			return mine, err
+		}
+		mine = append(mine, t...)
+	}
+	return mine, nil
+}
+
+// checkExplicit checks explicit claim c against its network's pool. An
+// address the stored object holds already (kept) was checked when it was
+// taken; only a router NIC's prefix length is checked again.
+func (p *ipam) checkExplicit(ctx context.Context, k *api.Kind, obj api.Object, c claim, pools map[string]*poolOf, kept bool) error {
+	if kept && c.bits == 0 {
+		return nil
+	}
+	po, err := p.poolFor(ctx, k, obj, c, pools)
+	switch {
+	case errors.Is(err, errNoNetwork):
+		// The original humcli creates routers and VMs before their
+		// network: the address is reserved all the same, and checked
+		// against the pool when the network comes (checkAdopted).
+		return nil
+	case err != nil:
+		return err
+	}
+	if why := po.pool.check(c.addr, c.nic < 0); why != "" && !kept {
+		return api.Invalid(c.field, "%s", why)
+	}
+	// A router NIC with another prefix would route the wrong range into
+	// the network.
+	if b := po.pool.prefix.Bits(); c.bits != 0 && c.bits != b {
+		return api.Invalid(c.field, "%s/%d: the prefix length must be the network's (%s)", c.addr, c.bits, po.pool.prefix)
+	}
+	return nil
+}
+
+// specWrite marks the context of a spec write (an update, not a status
+// write), for admission.
+type specWrite struct{}
+
+func withSpecWrite(ctx context.Context) context.Context {
+	return context.WithValue(ctx, specWrite{}, true)
+}
+
+func isSpecWrite(ctx context.Context) bool { return ctx.Value(specWrite{}) != nil }
+
+// errNoNetwork marks the 404 of a claim on a network that does not
+// exist (noNetworkError), for errors.Is.
+var errNoNetwork = errors.New("no such network")
+
+// noNetworkError is a 404 naming the missing network; it is errNoNetwork
+// and api.ErrNotFound without repeating either in its message.
+type noNetworkError struct{ msg string }
+
+func (e *noNetworkError) Error() string { return e.msg }
+func (e *noNetworkError) Unwrap() []error {
+	return []error{api.ErrNotFound, errNoNetwork}
+}
 
 // checkAdopted checks, when network n is created, the addresses VMs and
 // routers reserved on it before it existed: each must be one a NIC may
@@ -153,7 +217,11 @@ func (p *ipam) checkAdopted(ctx context.Context, n *api.Network) error {
 		if !ok || json.Unmarshal(kv.Value, &e) != nil || e.Kind == api.NetworkKind.Name {
 			continue // a stale entry of an earlier network of this name
 		}
-		if why := pl.check(a, false); why != "" && !p.stale(ctx, e, n.Meta.ID, a) {
+		why := pl.check(a, false)
+		if why == "" {
+			why = p.routerPrefixMismatch(ctx, e, pl.prefix)
+		}
+		if why != "" && !p.stale(ctx, e, n.Meta.ID, a) {
 			return fmt.Errorf("spec.ipv4CIDR: %s, which %s holds: %w", why, e.holder(), api.ErrConflict)
 		}
 	}
@@ -180,7 +248,7 @@ func (p *ipam) poolFor(ctx context.Context, k *api.Kind, obj api.Object, c claim
 		field := fmt.Sprintf("spec.nics[%d].networkID", c.nic)
 		kv, err := p.store.Get(ctx, objectKey(api.NetworkKind, nm))
 		if errors.Is(err, api.ErrNotFound) {
-			return nil, fmt.Errorf("%s: network %s/%s does not exist (create the network first): %w", field, m.Namespace, c.network, errNoNetwork)
+			return nil, &noNetworkError{fmt.Sprintf("%s: network %s/%s does not exist (create the network first)", field, m.Namespace, c.network)}
 		}
 		if err != nil {
 			return nil, err
@@ -194,24 +262,26 @@ func (p *ipam) poolFor(ctx context.Context, k *api.Kind, obj api.Object, c claim
 	}
 	pl, ok := networkPool(n)
 	if !ok {
-		return nil, api.Invalid("spec.ipv4CIDR", "network %s/%s has no valid ipv4CIDR", n.Meta.Namespace, n.Meta.ID)
+		field := "spec.ipv4CIDR" // the network's own
+		if c.nic >= 0 {
+			field = fmt.Sprintf("spec.nics[%d].networkID", c.nic)
+		}
+		return nil, api.Invalid(field, "network %s/%s has no valid ipv4CIDR", n.Meta.Namespace, n.Meta.ID)
 	}
 	po := &poolOf{pool: pl, net: &n.Meta}
 	pools[c.network] = po
 	return po, nil
 }
 
-// reserve makes address a of c's network obj's (m's): created, already
-// obj's, or reclaimed from a holder that no longer holds it. It returns
-// what it wrote, for the undo (nothing when the key was already obj's).
+// reserve makes address a of c's network obj's (m's): created, or
+// reclaimed from a holder that no longer holds it. It returns what it
+// wrote, for the undo: only keys this attempt created or took over, at
+// the revision it wrote, so an undo never removes a key another write
+// relies on.
 func (p *ipam) reserve(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr) ([]taken, error) {
 	key := ipamKey(m.Group, m.Namespace, c.network, a)
-	val, err := json.Marshal(newEntry(k, m, c, p.now()))
-	if err != nil {
-		return nil, err
-	}
 	for range casAttempts {
-		rev, err := p.store.Create(ctx, key, val)
+		rev, err := p.writeEntry(ctx, key, 0, k, m, c)
 		if err == nil {
 			return []taken{{key, rev}}, nil
 		}
@@ -227,16 +297,20 @@ func (p *ipam) reserve(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a
 		}
 		var e ipamEntry
 		_ = json.Unmarshal(kv.Value, &e) // unreadable: an unknown holder, stale
-		if e.ownedBy(k, m) {
-			if e.NIC != c.nic || e.Field != c.field { // moved between NICs
-				_, _ = p.store.Update(ctx, key, val, kv.ModRevision)
-			}
-			return nil, nil
-		}
-		if !p.stale(ctx, e, c.network, a) {
+		switch {
+		case e.ownedBy(k, m) && e.age(p.now()) < p.grace:
+			// obj's own key that the stored obj does not hold (reserve
+			// runs only for those): another write of obj in flight made
+			// it. Sharing it would let that write's undo remove the key
+			// this one relies on; wait for it to commit or undo, then
+			// re-read (a retryable conflict).
+			return nil, p.awaitInFlight(ctx, k, m, c, a, kv)
+		case e.ownedBy(k, m):
+			// A leftover of a write whose undo failed: taken over below.
+		case !p.stale(ctx, e, c.network, a):
 			return nil, &heldError{fmt.Sprintf("%s: %s is held by %s", c.field, a, e.holder())}
 		}
-		rev, err = p.store.Update(ctx, key, val, kv.ModRevision)
+		rev, err = p.writeEntry(ctx, key, kv.ModRevision, k, m, c)
 		if err == nil {
 			p.log.Info("ipam: stale entry reclaimed", "key", key, "holder", e.holder())
 			return []taken{{key, rev}}, nil
@@ -246,6 +320,32 @@ func (p *ipam) reserve(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a
 		}
 	}
 	return nil, fmt.Errorf("%s: %s: too many concurrent writes; try again: %w", c.field, a, api.ErrConflict)
+}
+
+// inFlightWait bounds how long a write waits for another write of the
+// same object that reserved the same address to commit or undo.
+const inFlightWait = 200 * time.Millisecond
+
+// awaitInFlight waits until ledger key kv changes or goes (the other
+// write committed or undid), at most inFlightWait, and answers a
+// retryable conflict: the update handler reads the object again.
+func (p *ipam) awaitInFlight(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr, kv storage.KV) error {
+	committed := func() bool {
+		o, err := p.store.Get(ctx, objectKey(k, m))
+		if err != nil {
+			return false
+		}
+		obj, err := decodeStored(k, o.Value)
+		return err == nil && stillHolds(obj, c.network, a)
+	}
+	for deadline := time.Now().Add(inFlightWait); time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(5 * time.Millisecond)
+		now, err := p.store.Get(ctx, kv.Key)
+		if err != nil || now.ModRevision != kv.ModRevision || committed() {
+			break
+		}
+	}
+	return fmt.Errorf("%s: %s is being reserved by another write of this object; try again: %w", c.field, a, api.ErrConflict)
 }
 
 // stale says whether entry e (for address a of network) may be
@@ -270,7 +370,7 @@ func (p *ipam) stale(ctx context.Context, e ipamEntry, network string, a netip.A
 	if err != nil {
 		return false
 	}
-	return obj.GetMeta().UID != e.UID || !stillHolds(k, obj, network, a)
+	return obj.GetMeta().UID != e.UID || !stillHolds(obj, network, a)
 }
 
 // undo removes what an admission wrote, unless it changed since.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/humstack/humstack/api"
@@ -37,7 +38,7 @@ func (p *ipam) backfill(ctx context.Context) error {
 				continue
 			}
 			m := obj.GetMeta()
-			for _, c := range claimsOf(k, obj) {
+			for _, c := range claimsOf(obj) {
 				key := ipamKey(m.Group, m.Namespace, c.network, c.addr)
 				if !c.addr.IsValid() || have[key] {
 					continue
@@ -60,11 +61,7 @@ func (p *ipam) backfill(ctx context.Context) error {
 // means two objects were stored with one address before the ledger
 // existed: it is logged, and the second keeps working unreserved.
 func (p *ipam) backfillOne(ctx context.Context, k *api.Kind, m *api.Meta, c claim, key string) error {
-	val, err := json.Marshal(newEntry(k, m, c, p.now()))
-	if err != nil {
-		return err
-	}
-	_, err = p.store.Create(ctx, key, val)
+	_, err := p.writeEntry(ctx, key, 0, k, m, c)
 	if !errors.Is(err, api.ErrAlreadyExists) {
 		return err
 	}
@@ -80,11 +77,36 @@ func (p *ipam) backfillOne(ctx context.Context, k *api.Kind, m *api.Meta, c clai
 	return nil
 }
 
-// runBackfill runs backfill until it succeeds or ctx ends.
+// backfillWait bounds how long a write waits for the backfill before it
+// is answered 503.
+const backfillWait = 10 * time.Second
+
+// awaitBackfill waits until the backfill is done (at most backfillWait).
+func (p *ipam) awaitBackfill(ctx context.Context) error {
+	if p.backfilled == nil {
+		return nil
+	}
+	t := time.NewTimer(backfillWait)
+	defer t.Stop()
+	select {
+	case <-p.backfilled:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("the address pools are not ready yet (reserving the addresses of objects stored before them); try again: %w", api.ErrUnavailable)
+	}
+}
+
+// runBackfill runs backfill until it succeeds or ctx ends, then lets
+// admission go (awaitBackfill).
 func (p *ipam) runBackfill(ctx context.Context) {
 	for ctx.Err() == nil {
 		err := p.backfill(ctx)
 		if err == nil {
+			if p.backfilled != nil {
+				close(p.backfilled)
+			}
 			return
 		}
 		p.log.Warn("ipam: backfill failed; retrying", "err", err)

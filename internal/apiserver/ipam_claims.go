@@ -18,15 +18,16 @@ type claim struct {
 	field   string     // the JSON path of the address
 	nic     int        // the NIC's index; -1: the network's own address
 	dhcp    bool       // assigned as a DHCP server's address (from the top)
+	bits    int        // a router NIC's prefix length; 0: none written
 	set     func(netip.Addr)
 }
 
 // gatewayField is the JSON path of a network's gateway annotation.
 var gatewayField = "meta.annotations[" + api.AnnotationDefaultGateway + "]"
 
-// claimsOf lists what obj of kind k holds; nil for kinds without
+// claimsOf lists what obj holds; nil for kinds without
 // addresses.
-func claimsOf(k *api.Kind, obj api.Object) []claim {
+func claimsOf(obj api.Object) []claim {
 	switch o := obj.(type) {
 	case *api.VirtualMachine:
 		return vmClaims(o)
@@ -59,7 +60,7 @@ func routerClaims(r *api.VirtualRouter) []claim {
 		if !ok {
 			continue
 		}
-		cs = append(cs, claim{network: nic.NetworkID, addr: p.Addr(), nic: i,
+		cs = append(cs, claim{network: nic.NetworkID, addr: p.Addr(), nic: i, bits: p.Bits(),
 			field: fmt.Sprintf("spec.nics[%d].ipv4Address", i)})
 	}
 	return cs
@@ -72,6 +73,12 @@ func networkClaims(n *api.Network) []claim {
 	}
 	d := n.Spec.DHCP
 	if d != nil && d.Disabled && d.Address == "" {
+		return cs
+	}
+	// A /31 or /32 has two addresses or one: a DHCP server would take
+	// what its one or two NICs need, so none is assigned (one written
+	// in spec.dhcp.address is kept).
+	if p, ok := api.ParseIPv4Network(n.Spec.IPv4CIDR); ok && p.Bits() > 30 && (d == nil || d.Address == "") {
 		return cs
 	}
 	c := claim{network: n.Meta.ID, nic: -1, field: "spec.dhcp.address", dhcp: true,
@@ -89,12 +96,12 @@ func networkClaims(n *api.Network) []claim {
 
 // held is the set of (network, address) pairs obj holds, for telling
 // what an update keeps, takes and frees.
-func held(k *api.Kind, obj api.Object) map[string]claim {
+func held(obj api.Object) map[string]claim {
 	m := map[string]claim{}
 	if obj == nil {
 		return m
 	}
-	for _, c := range claimsOf(k, obj) {
+	for _, c := range claimsOf(obj) {
 		if c.addr.IsValid() {
 			m[c.network+"/"+c.addr.String()] = c
 		}
@@ -137,8 +144,8 @@ func (e ipamEntry) ownedBy(k *api.Kind, m *api.Meta) bool {
 
 // stillHolds says whether obj, the stored holder of the entry, still
 // claims address a of the network.
-func stillHolds(k *api.Kind, obj api.Object, network string, a netip.Addr) bool {
-	_, ok := held(k, obj)[network+"/"+a.String()]
+func stillHolds(obj api.Object, network string, a netip.Addr) bool {
+	_, ok := held(obj)[network+"/"+a.String()]
 	return ok
 }
 

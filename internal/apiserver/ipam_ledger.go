@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/netip"
 
@@ -17,15 +18,10 @@ import (
 // loses the Create and the next is tried. A full pool reclaims a stale
 // entry if it has one, and is refused otherwise.
 func (p *ipam) assign(ctx context.Context, k *api.Kind, m *api.Meta, c claim, po *poolOf) (netip.Addr, taken, error) {
-	kvs, _, err := p.store.List(ctx, ipamPrefix(m.Group, m.Namespace, c.network))
+	used := map[netip.Addr]bool{}
+	kvs, err := p.listUsed(ctx, m, c.network, used)
 	if err != nil {
 		return netip.Addr{}, taken{}, err
-	}
-	used := map[netip.Addr]bool{}
-	for _, kv := range kvs {
-		if a, ok := addrOfKey(kv.Key); ok {
-			used[a] = true
-		}
 	}
 	isUsed := func(a netip.Addr) bool { return used[a] }
 	for lost := 0; ; lost++ {
@@ -41,13 +37,7 @@ func (p *ipam) assign(ctx context.Context, k *api.Kind, m *api.Meta, c claim, po
 			return a, t, nil
 		}
 		used[a] = true // lost to another write: see what the others took
-		if more, _, err := p.store.List(ctx, ipamPrefix(m.Group, m.Namespace, c.network)); err == nil {
-			for _, kv := range more {
-				if a, ok := addrOfKey(kv.Key); ok {
-					used[a] = true
-				}
-			}
-		}
+		_, _ = p.listUsed(ctx, m, c.network, used)
 	}
 	for _, kv := range kvs {
 		a, ok := addrOfKey(kv.Key)
@@ -59,17 +49,32 @@ func (p *ipam) assign(ctx context.Context, k *api.Kind, m *api.Meta, c claim, po
 		if !p.stale(ctx, e, c.network, a) {
 			continue
 		}
-		if t, err := p.reclaim(ctx, k, m, c, a, kv); err == nil {
+		if t, err := p.reclaim(ctx, k, m, c, kv); err == nil {
 			return a, t, nil
 		}
 	}
 	n := 0
 	for a := range used {
-		if _, r := po.pool.reserved[a]; !r && po.pool.prefix.Contains(a) {
+		if !po.pool.skipped(a) && po.pool.prefix.Contains(a) {
 			n++
 		}
 	}
 	return netip.Addr{}, taken{}, po.pool.exhausted(c.field, po.net, n)
+}
+
+// listUsed adds the addresses network's ledger lists to used, and
+// returns the entries.
+func (p *ipam) listUsed(ctx context.Context, m *api.Meta, network string, used map[netip.Addr]bool) ([]storage.KV, error) {
+	kvs, _, err := p.store.List(ctx, ipamPrefix(m.Group, m.Namespace, network))
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range kvs {
+		if a, ok := addrOfKey(kv.Key); ok {
+			used[a] = true
+		}
+	}
+	return kvs, nil
 }
 
 // spread is how many of the lowest free addresses a NIC that lost a race
@@ -99,11 +104,7 @@ func (p *ipam) pick(pl pool, c claim, taken func(netip.Addr) bool, lost int) (ne
 // holder has it.
 func (p *ipam) tryCreate(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr) (taken, error) {
 	key := ipamKey(m.Group, m.Namespace, c.network, a)
-	val, err := json.Marshal(newEntry(k, m, c, p.now()))
-	if err != nil {
-		return taken{}, err
-	}
-	rev, err := p.store.Create(ctx, key, val)
+	rev, err := p.writeEntry(ctx, key, 0, k, m, c)
 	switch {
 	case err == nil:
 		return taken{key, rev}, nil
@@ -114,12 +115,8 @@ func (p *ipam) tryCreate(ctx context.Context, k *api.Kind, m *api.Meta, c claim,
 }
 
 // reclaim takes over the stale entry kv under compare-and-swap.
-func (p *ipam) reclaim(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr, kv storage.KV) (taken, error) {
-	val, err := json.Marshal(newEntry(k, m, c, p.now()))
-	if err != nil {
-		return taken{}, err
-	}
-	rev, err := p.store.Update(ctx, kv.Key, val, kv.ModRevision)
+func (p *ipam) reclaim(ctx context.Context, k *api.Kind, m *api.Meta, c claim, kv storage.KV) (taken, error) {
+	rev, err := p.writeEntry(ctx, kv.Key, kv.ModRevision, k, m, c)
 	if err != nil {
 		return taken{}, err
 	}
@@ -128,12 +125,13 @@ func (p *ipam) reclaim(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a
 }
 
 // release implements admitter: obj has left the store; its addresses go
-// back to their pools. A network's whole pool goes with it.
+// back to their pools. A network's own addresses go with it, not those
+// its VMs and routers still hold (dropPool).
 func (p *ipam) release(ctx context.Context, k *api.Kind, obj api.Object) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ledgerTimeout)
 	defer cancel()
 	m := obj.GetMeta()
-	for _, c := range held(k, obj) {
+	for _, c := range held(obj) {
 		p.drop(ctx, k, m, ipamKey(m.Group, m.Namespace, c.network, c.addr))
 	}
 	if k == api.NetworkKind {
@@ -145,10 +143,10 @@ func (p *ipam) release(ctx context.Context, k *api.Kind, obj api.Object) {
 // (a NIC removed, an address changed) goes back, now that the update is
 // stored.
 func (p *ipam) committed(ctx context.Context, k *api.Kind, old, obj api.Object) {
-	now := held(k, obj)
+	now := held(obj)
 	var gone []string
 	m := obj.GetMeta()
-	for key, c := range held(k, old) {
+	for key, c := range held(old) {
 		if _, ok := now[key]; !ok {
 			gone = append(gone, ipamKey(m.Group, m.Namespace, c.network, c.addr))
 		}
@@ -181,8 +179,12 @@ func (p *ipam) drop(ctx context.Context, k *api.Kind, m *api.Meta, key string) {
 	}
 }
 
-// dropPool deletes every entry of network m's pool, except those of a
-// new network of the same name created since.
+// dropPool deletes network m's own entries (its gateway annotation, its
+// DHCP server) and stale ones. The VMs' and routers' entries stay: they
+// still hold their addresses (a network is removed at once when no node
+// realized it, or by ?force=true), they are released when their holders
+// go, and a network created again under this name adopts them
+// (checkAdopted). Deleting them would hand their addresses out twice.
 func (p *ipam) dropPool(ctx context.Context, m *api.Meta) {
 	kvs, _, err := p.store.List(ctx, ipamPrefix(m.Group, m.Namespace, m.ID))
 	if err != nil {
@@ -190,12 +192,53 @@ func (p *ipam) dropPool(ctx context.Context, m *api.Meta) {
 		return
 	}
 	for _, kv := range kvs {
+		a, ok := addrOfKey(kv.Key)
 		var e ipamEntry
-		if json.Unmarshal(kv.Value, &e) == nil && e.Kind == api.NetworkKind.Name && e.ID == m.ID && e.UID != m.UID {
+		if json.Unmarshal(kv.Value, &e) != nil || !ok {
+			continue // unreadable: reclaimed as stale when the pool is full
+		}
+		own := e.Kind == api.NetworkKind.Name && e.ID == m.ID && e.UID == m.UID
+		if !own && !p.stale(ctx, e, m.ID, a) {
 			continue
 		}
 		if _, err := p.store.Delete(ctx, kv.Key, kv.ModRevision); err != nil && !errors.Is(err, api.ErrConflict) && !errors.Is(err, api.ErrNotFound) {
 			p.log.Warn("ipam: releasing a network's pool failed", "key", kv.Key, "err", err)
 		}
 	}
+}
+
+// writeEntry writes key's ledger entry naming m's claim c: a create when
+// rev is 0, else a compare-and-swap over revision rev.
+func (p *ipam) writeEntry(ctx context.Context, key string, rev int64, k *api.Kind, m *api.Meta, c claim) (int64, error) {
+	val, err := json.Marshal(newEntry(k, m, c, p.now()))
+	if err != nil {
+		return 0, err
+	}
+	if rev == 0 {
+		return p.store.Create(ctx, key, val)
+	}
+	return p.store.Update(ctx, key, val, rev)
+}
+
+// routerPrefixMismatch says why the router NIC entry e names does not
+// fit a network of prefix ("" if it does, or e is not a router's): a
+// router created before its network wrote a prefix length of its own.
+func (p *ipam) routerPrefixMismatch(ctx context.Context, e ipamEntry, prefix netip.Prefix) string {
+	if e.Kind != api.VirtualRouterKind.Name || e.NIC < 0 {
+		return ""
+	}
+	kv, err := p.store.Get(ctx, objectKey(api.VirtualRouterKind, &api.Meta{Group: e.Group, Namespace: e.Namespace, ID: e.ID}))
+	if err != nil {
+		return ""
+	}
+	obj, err := decodeStored(api.VirtualRouterKind, kv.Value)
+	r, ok := obj.(*api.VirtualRouter)
+	if err != nil || !ok || e.NIC >= len(r.Spec.NICs) {
+		return ""
+	}
+	s := r.Spec.NICs[e.NIC].IPv4Address
+	if rp, ok := api.ParseIPv4Prefix(s); ok && rp.Bits() != prefix.Bits() {
+		return fmt.Sprintf("%s has another prefix length than %s", s, prefix)
+	}
+	return ""
 }

@@ -19,6 +19,10 @@ type pool struct {
 	// reserved are the network's own addresses (its gateway annotation and
 	// DHCP server), never handed to a NIC.
 	reserved map[netip.Addr]string
+	// avoid are addresses the network's DHCP clients are told to use as
+	// their gateway or resolvers (spec.dhcp): never assigned, but a NIC
+	// may name them (the router that is the gateway).
+	avoid map[netip.Addr]bool
 }
 
 // newPool parses a network's CIDR; reserved maps the network's own
@@ -28,7 +32,7 @@ func newPool(cidr string) (pool, bool) {
 	if !ok {
 		return pool{}, false
 	}
-	return pool{prefix: p, reserved: map[netip.Addr]string{}}, true
+	return pool{prefix: p, reserved: map[netip.Addr]string{}, avoid: map[netip.Addr]bool{}}, true
 }
 
 // networkPool is n's pool with its own addresses reserved.
@@ -42,18 +46,20 @@ func networkPool(n *api.Network) (pool, bool) {
 			p.reserved[c.addr] = c.field
 		}
 	}
+	if d := n.Spec.DHCP; d != nil {
+		for _, s := range append([]string{d.Gateway}, d.Nameservers...) {
+			if a, ok := api.ParseIPv4(s); ok && p.prefix.Contains(a) {
+				p.avoid[a] = true
+			}
+		}
+	}
 	return p, true
 }
 
 // bounds are the first and last usable addresses. A /31 or /32 has no
 // network or broadcast address (RFC 3021): every address is usable.
 func (p pool) bounds() (first, last netip.Addr) {
-	first = p.prefix.Addr()
-	last = lastAddr(p.prefix)
-	if p.prefix.Bits() <= 30 {
-		first, last = first.Next(), last.Prev()
-	}
-	return first, last
+	return api.HostRange(p.prefix)
 }
 
 // size is how many usable addresses the pool has.
@@ -62,12 +68,27 @@ func (p pool) size() int64 {
 	return u32(last) - u32(first) + 1
 }
 
-// lastAddr is the highest address of prefix (its broadcast address).
-func lastAddr(p netip.Prefix) netip.Addr {
-	a := p.Masked().Addr().As4()
-	host := uint32(1)<<(32-p.Bits()) - 1
-	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) | host
-	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+// assignable is how many addresses assignment may hand out: the usable
+// ones but the network's own and those its DHCP clients use.
+func (p pool) assignable() int64 {
+	n := p.size()
+	for a := range p.reserved {
+		if api.IsHostAddr(p.prefix, a) {
+			n--
+		}
+	}
+	for a := range p.avoid {
+		if _, r := p.reserved[a]; !r && api.IsHostAddr(p.prefix, a) {
+			n--
+		}
+	}
+	return n
+}
+
+// skipped says whether assignment never hands a out.
+func (p pool) skipped(a netip.Addr) bool {
+	_, r := p.reserved[a]
+	return r || p.avoid[a]
 }
 
 func u32(a netip.Addr) int64 {
@@ -99,7 +120,7 @@ func (p pool) check(a netip.Addr, own bool) string {
 func (p pool) lowestFree(taken func(netip.Addr) bool) (netip.Addr, bool) {
 	first, last := p.bounds()
 	for a := first; !last.Less(a); a = a.Next() {
-		if _, r := p.reserved[a]; !r && !taken(a) {
+		if !p.skipped(a) && !taken(a) {
 			return a, true
 		}
 	}
@@ -112,7 +133,7 @@ func (p pool) lowestFreeN(taken func(netip.Addr) bool, n int) []netip.Addr {
 	var out []netip.Addr
 	first, last := p.bounds()
 	for a := first; len(out) < n && !last.Less(a); a = a.Next() {
-		if _, r := p.reserved[a]; !r && !taken(a) {
+		if !p.skipped(a) && !taken(a) {
 			out = append(out, a)
 		}
 	}
@@ -124,7 +145,7 @@ func (p pool) lowestFreeN(taken func(netip.Addr) bool, n int) []netip.Addr {
 // and .1 are the addresses users give routers), else the last one.
 func (p pool) dhcpFree(taken func(netip.Addr) bool) (netip.Addr, bool) {
 	first, last := p.bounds()
-	free := func(a netip.Addr) bool { _, r := p.reserved[a]; return !r && !taken(a) }
+	free := func(a netip.Addr) bool { return !p.skipped(a) && !taken(a) }
 	for a := last.Prev(); a.IsValid() && !a.Less(first); a = a.Prev() {
 		if free(a) {
 			return a, true
@@ -139,7 +160,7 @@ func (p pool) dhcpFree(taken func(netip.Addr) bool) (netip.Addr, bool) {
 // exhausted is the error of a pool with no free address.
 func (p pool) exhausted(field string, net *api.Meta, assigned int) error {
 	return fmt.Errorf("%s: network %s/%s (%s) has no free address: %d of %d assigned: %w",
-		field, net.Namespace, net.ID, p.prefix, assigned, p.size()-int64(len(p.reserved)), api.ErrForbidden)
+		field, net.Namespace, net.ID, p.prefix, assigned, p.assignable(), api.ErrForbidden)
 }
 
 // ipamPrefix is the store prefix of one network's pool ledger; the

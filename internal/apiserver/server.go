@@ -169,7 +169,7 @@ func New(store storage.Store, opts Options) *Server {
 	// A team resets its environment copy, within limits.
 	s.admitters = append(s.admitters, newResetAdmitter(s, opts.ResetInterval, opts.Now))
 	// Networks' address pools (ipam.go), last: it writes the most.
-	s.ipam = &ipam{store: s.store, now: s.events.now, grace: ipamGrace, log: s.log}
+	s.ipam = &ipam{store: s.store, now: s.events.now, grace: ipamGrace, log: s.log, backfilled: make(chan struct{})}
 	s.admitters = append(s.admitters, s.ipam)
 	go s.ipam.runBackfill(s.stopping)
 	s.mux = http.NewServeMux()

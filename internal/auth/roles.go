@@ -140,6 +140,9 @@ var builtinRoles = map[string]*role{
 		{kinds: []string{"node"}, verbs: []string{VerbCreate, VerbUpdate, VerbStatus}, when: selfNode},
 		{kinds: placedKinds, verbs: []string{VerbGet, VerbList, VerbWatch, VerbUpdate, VerbStatus}, when: placedOnSelf},
 		{kinds: dependencyKinds, verbs: readVerbs},
+		// Any network (one is realized wherever its VMs land); the API
+		// server narrows what a node may change in it to its own part
+		// (internal/apiserver/nodenetwork.go).
 		{kinds: []string{"network"}, verbs: []string{VerbUpdate, VerbStatus}},
 		// The node holding an entity's source disk takes the entity with
 		// its finalizer (an update), then writes its status.
@@ -164,7 +167,8 @@ var builtinRoles = map[string]*role{
 // cascading deletion of every kind inside a group or namespace, which
 // reads and deletes them all, writes its parents' status and at last
 // removes its finalizer from them (an update); external IP
-// bookkeeping. No node role has them implicitly: a node is a Core agent
+// bookkeeping (pools, and the router holding each external IP and NAT
+// gateway address); security groups' members. No node role has them implicitly: a node is a Core agent
 // only when a clusterrolebinding of core-agent names it, since a node's
 // agentMode is what the node itself says. Tokens, roles and cluster
 // bindings stay out of reach.
@@ -184,6 +188,9 @@ func coreAgentRules() []rule {
 		// namespace it emptied.
 		{kinds: []string{"group", "namespace"}, verbs: []string{VerbUpdate}},
 		{kinds: []string{"group", "namespace", "node", "virtualmachine", "externalip", "externalippool", "migration"}, verbs: []string{VerbStatus}},
+		// A security group's members (its NICs' addresses, from the VMs of
+		// every node): nodes take rules' remote peers from there.
+		{kinds: []string{"securitygroup"}, verbs: []string{VerbStatus}},
 		// The scheduler writes the node annotation of what is not placed
 		// yet, and says Pending on what it cannot place or what waits for
 		// a node that is not registered.

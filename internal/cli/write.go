@@ -115,7 +115,8 @@ func apply(ctx context.Context, c *client.Client, m manifest) (string, error) {
 	for range applyAttempts {
 		var result string
 		result, err = applyOnce(ctx, c, m)
-		if !errors.Is(err, api.ErrConflict) && !errors.Is(err, api.ErrAlreadyExists) {
+		// A held address (api.ErrHeld) is a conflict no retry resolves.
+		if errors.Is(err, api.ErrHeld) || !errors.Is(err, api.ErrConflict) && !errors.Is(err, api.ErrAlreadyExists) {
 			return result, err
 		}
 		if interrupted(ctx) {

@@ -94,7 +94,9 @@ func (e *envLab) networkOnANode(sc client.Scope, id string) (node, bridge string
 // the connection for up to a minute; a failure ends the test.
 func (e *envLab) ssh(ns, addr, cmd string) string {
 	e.tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// Three minutes: the first SSH of a copy waits for ten guests booting
+	// under TCG at once, beside other packages' labs in make test.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	out, err := lab.SSH(ctx, ns, addr+":22", "root", e.signer, cmd)
 	if err != nil {

@@ -14,8 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/lab"
 	"github.com/humstack/humstack/internal/lab/labtest"
+	"github.com/humstack/humstack/internal/testenv"
 )
 
 // snapshot is what a lab could leave behind on the host.
@@ -144,7 +147,7 @@ func labNS(t *testing.T, prefix string) map[[2]uint64]string {
 }
 
 // procsIn lists processes whose network namespace is one of ids, as
-// "pid start-time in namespace". Only meaningful while the namespaces
+// "pid start-time in namespace (command)". Only meaningful while the namespaces
 // exist: the kernel reuses a destroyed namespace's inode number.
 func procsIn(ids map[[2]uint64]string) []string {
 	var ps []string
@@ -153,7 +156,8 @@ func procsIn(ids map[[2]uint64]string) []string {
 		var st syscall.Stat_t
 		if syscall.Stat("/proc/"+e.Name()+"/ns/net", &st) == nil {
 			if ns, ok := ids[[2]uint64{st.Dev, st.Ino}]; ok {
-				ps = append(ps, e.Name()+" "+procStart(e.Name())+" in "+ns)
+				comm, _ := os.ReadFile("/proc/" + e.Name() + "/comm")
+				ps = append(ps, e.Name()+" "+procStart(e.Name())+" in "+ns+" ("+strings.TrimSpace(string(comm))+")")
 			}
 		}
 	}
@@ -169,6 +173,28 @@ func procStart(pid string) string {
 		return "gone"
 	}
 	return f[19]
+}
+
+// topLevel returns the processes of ps (from procsIn) still running whose
+// parent is not in ps.
+func topLevel(ps []string) []string {
+	pids := map[string]bool{}
+	for _, p := range ps {
+		pids[strings.Fields(p)[0]] = true
+	}
+	var out []string
+	for _, p := range ps {
+		pid := strings.Fields(p)[0]
+		b, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			continue // ended since: not one of the lab's daemons
+		}
+		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+		if len(f) < 2 || !pids[f[1]] {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // survivors returns the processes of ps (from procsIn) that still run.
@@ -259,8 +285,10 @@ func testCleanRun(t *testing.T, c lab.Config, before snapshot, base string) {
 		t.Fatal(err)
 	}
 	running := procsIn(labNS(t, lab.Prefix(c.ID)))
-	if len(running) != 4 {
-		t.Errorf("want the API server and 3 agents in the lab's namespaces, found %v", running)
+	// The agents' own children (nft of the security groups' first
+	// reconcile, for one) may be caught running: only the others count.
+	if top := topLevel(running); len(top) != 4 {
+		t.Errorf("want the API server and 3 agents in the lab's namespaces, found %v (all: %v)", top, running)
 	}
 	during := takeSnapshot(t, base)
 	if len(during.netns) != len(before.netns)+5 || len(during.mounts) != len(before.mounts)+5 ||
@@ -291,15 +319,21 @@ func testAbortedUp(t *testing.T, c lab.Config, before snapshot, base string) {
 	compare(t, "after an aborted Up", before, takeSnapshot(t, base))
 }
 
-// testCrashedRun leaves a running lab behind as a crashed test would, and
-// checks that Up refuses to start over it, then with CleanStale removes
-// it (processes found from the state file and the namespaces) and starts.
+// testCrashedRun leaves a running lab behind as a crashed test would, with
+// a network's DHCP server (a daemonized dnsmasq in a namespace of its
+// own) running, and checks that Up refuses to start over it, then with
+// CleanStale removes it (processes found from the state file and the
+// namespaces, the DHCP server's included) and starts.
 func testCrashedRun(t *testing.T, c lab.Config, before snapshot, base string) {
 	crashed, err := lab.Up(ctxFor(t, 30*time.Second), c)
 	if err != nil {
 		t.Fatal(err)
 	}
+	dhcpServer(t, crashed)
 	running := procsIn(labNS(t, lab.Prefix(c.ID)))
+	if !slices.ContainsFunc(running, func(p string) bool { return strings.Contains(p, lab.DHCPNetnsInfix) }) {
+		t.Fatalf("no process in the DHCP server's namespace: %v", running)
+	}
 	_, err = lab.Up(ctxFor(t, 30*time.Second), c)
 	if err == nil || !strings.Contains(err.Error(), "leftovers of an earlier run") {
 		t.Fatalf("want a refusal, got %v", err)
@@ -320,6 +354,35 @@ func testCrashedRun(t *testing.T, c lab.Config, before snapshot, base string) {
 		t.Errorf("Down of the cleaned-up lab: %v", err)
 	}
 	compare(t, "after CleanStale and Down", before, takeSnapshot(t, base))
+}
+
+// dhcpServer creates a network (DHCP on by default) in l and waits until
+// its server runs on its node.
+func dhcpServer(t *testing.T, l *lab.Lab) {
+	t.Helper()
+	testenv.RequireCommands(t, "dnsmasq")
+	f := filepath.Join(t.TempDir(), "net.yaml")
+	yaml := `meta: {apiType: corev0/group, id: g}
+---
+meta: {apiType: corev0/namespace, id: ns, group: g}
+---
+meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns, annotations: {networkv0/network_type: Bridge}}
+spec: {ipv4CIDR: 10.0.0.0/24}
+`
+	if err := os.WriteFile(f, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := l.Humcli(ctxFor(t, 30*time.Second), "apply", "-f", f); err != nil {
+		t.Fatalf("humcli apply: %v\n%s", err, out)
+	}
+	testenv.Eventually(t, time.Minute, func() (bool, string) {
+		n, err := client.For[*api.Network](l.Client()).Get(context.Background(), client.Scope{Group: "g", Namespace: "ns"}, "net1")
+		if err != nil {
+			return false, err.Error()
+		}
+		d := n.Status.DHCP
+		return d != nil && d.State == "Running", fmt.Sprintf("net1's status.dhcp %+v", d)
+	})
 }
 
 // timedDown downs l, failing the test on error, and logs how long it took.

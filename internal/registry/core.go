@@ -30,7 +30,7 @@ func validateExternalIPPool(p *api.ExternalIPPool, fe *api.FieldErrors) {
 	}
 }
 
-var externalIPStrategy = &typed[api.ExternalIPSpec, api.StateStatus]{
+var externalIPStrategy = &typed[api.ExternalIPSpec, api.ExternalIPStatus]{
 	validate: validateExternalIP,
 }
 

@@ -17,14 +17,12 @@ func validateNetworkDHCP(n *api.Network, cidr netip.Prefix, cidrOK bool, fe *api
 		return
 	}
 	if a, ok := optionalIPv4(fe, "spec.dhcp.address", d.Address); ok && cidrOK {
-		switch {
-		case !cidr.Contains(a):
-			fe.Add("spec.dhcp.address", "%s is not in spec.ipv4CIDR %s", quote(d.Address), cidr)
-		case cidr.Bits() < 31 && (a == cidr.Masked().Addr() || a == lastAddr(cidr)):
-			fe.Add("spec.dhcp.address", "%s is the network or broadcast address of %s", quote(d.Address), cidr)
-		}
+		hostOf(fe, "spec.dhcp.address", d.Address, a, cidr)
 	}
-	optionalIPv4(fe, "spec.dhcp.gateway", d.Gateway)
+	// DHCP clients cannot use an off-link router.
+	if a, ok := optionalIPv4(fe, "spec.dhcp.gateway", d.Gateway); ok && cidrOK {
+		hostOf(fe, "spec.dhcp.gateway", d.Gateway, a, cidr)
+	}
 	for i, s := range d.Nameservers {
 		requireIPv4(fe, indexField("spec.dhcp.nameservers", i), s)
 	}
@@ -35,6 +33,16 @@ func validateNetworkDHCP(n *api.Network, cidr netip.Prefix, cidrOK bool, fe *api
 	// up to 63, the whole at most 253 characters.
 	if d.Domain != "" && (!isDNSName(d.Domain) || len(d.Domain) > 253-3*64) {
 		fe.Add("spec.dhcp.domain", "%s is not a DNS name: want lowercase labels (letters, digits, '-') joined by '.', at most %d characters", quote(d.Domain), 253-3*64)
+	}
+}
+
+// hostOf checks that address a (written s, at field) is a host of cidr.
+func hostOf(fe *api.FieldErrors, field, s string, a netip.Addr, cidr netip.Prefix) {
+	switch {
+	case !cidr.Contains(a):
+		fe.Add(field, "%s is not in spec.ipv4CIDR %s", quote(s), cidr)
+	case !api.IsHostAddr(cidr, a):
+		fe.Add(field, "%s is the network or broadcast address of %s", quote(s), cidr)
 	}
 }
 

@@ -25,6 +25,8 @@ func TestNetworkDHCPValidation(t *testing.T) {
 		{"address network", func(n *api.Network) { n.Spec.DHCP = &api.NetworkDHCP{Address: "10.0.0.0"} }, "spec.dhcp.address"},
 		{"address not IP", func(n *api.Network) { n.Spec.DHCP = &api.NetworkDHCP{Address: "x"} }, "spec.dhcp.address"},
 		{"gateway", func(n *api.Network) { n.Spec.DHCP = &api.NetworkDHCP{Gateway: "fd00::1"} }, "spec.dhcp.gateway"},
+		{"gateway off-link", func(n *api.Network) { n.Spec.DHCP = &api.NetworkDHCP{Gateway: "192.0.2.1"} }, "spec.dhcp.gateway"},
+		{"gateway broadcast", func(n *api.Network) { n.Spec.DHCP = &api.NetworkDHCP{Gateway: "10.0.0.255"} }, "spec.dhcp.gateway"},
 		{"nameserver", func(n *api.Network) { n.Spec.DHCP = &api.NetworkDHCP{Nameservers: []string{"1.1.1.1", ""}} }, "spec.dhcp.nameservers[1]"},
 		{"upstream", func(n *api.Network) { n.Spec.DHCP = &api.NetworkDHCP{Upstreams: []string{"dns.example"}} }, "spec.dhcp.upstreams[0]"},
 		{"domain upper", func(n *api.Network) { n.Spec.DHCP = &api.NetworkDHCP{Domain: "Internal"} }, "spec.dhcp.domain"},

@@ -117,7 +117,7 @@ func checkInternalAddress(fe *api.FieldErrors, f, v string, nics []api.VirtualRo
 	}
 	for _, p := range nets {
 		if p.Contains(a) {
-			if p.Bits() < 31 && (a == p.Masked().Addr() || a == lastAddr(p)) {
+			if !api.IsHostAddr(p, a) {
 				fe.Add(f, "%s is the network or broadcast address of %s", quote(v), p.Masked())
 			}
 			return

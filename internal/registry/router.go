@@ -24,7 +24,7 @@ func validateRouterAddresses(r *api.VirtualRouter, fe *api.FieldErrors) {
 			break // reported by validateVirtualRouter; the rest cannot be judged
 		}
 		f := indexField("spec.nics", i) + ".ipv4Address"
-		if p.Bits() < 31 && (p.Addr() == p.Masked().Addr() || p.Addr() == lastAddr(p)) {
+		if !api.IsHostAddr(p, p.Addr()) {
 			fe.Add(f, "%s is the network or broadcast address of %s", quote(nic.IPv4Address), p.Masked())
 		}
 		for j, q := range nics {
@@ -63,14 +63,6 @@ func validateRouterAddresses(r *api.VirtualRouter, fe *api.FieldErrors) {
 			fe.Add(f, "%s is in none of the router's networks (%s)", quote(e.BindInternalIPv4Address), prefixList(nics))
 		}
 	}
-}
-
-func lastAddr(p netip.Prefix) netip.Addr {
-	a := p.Masked().Addr().As4()
-	for i := p.Bits(); i < 32; i++ {
-		a[i/8] |= 1 << (7 - i%8)
-	}
-	return netip.AddrFrom4(a)
 }
 
 func prefixList(ps []netip.Prefix) string {

@@ -8,7 +8,7 @@ import (
 // whether a remote group exists is the agent's concern (a rule naming a
 // missing group matches no peer), since groups may be applied in any order.
 
-var securityGroupStrategy = &typed[api.SecurityGroupSpec, api.Empty]{
+var securityGroupStrategy = &typed[api.SecurityGroupSpec, api.SecurityGroupStatus]{
 	defaults: defaultSecurityGroup,
 	validate: validateSecurityGroup,
 }

@@ -103,11 +103,12 @@ func TestGroupDeletionLab(t *testing.T) {
 }
 
 // agentFiles lists every file and directory, hidden ones (the image
-// cache) included, under each node's disk, image and VM directories.
+// cache) included, under each node's disk, image, VM and DHCP server
+// directories.
 func (r *run) agentFiles() []string {
 	var out []string
 	for _, n := range r.l.Nodes() {
-		for _, d := range []string{"blockstorages", "images", "vms"} {
+		for _, d := range agentDirs {
 			root := filepath.Join(r.l.Dir(), n.Name, d)
 			filepath.WalkDir(root, func(p string, _ fs.DirEntry, err error) error {
 				if err == nil && p != root {

@@ -143,6 +143,7 @@ func (r *run) scenario(resilience bool) {
 	r.wait("virtualmachine", ns1, "vm2", "Running", 2*time.Minute)
 	r.wait("virtualrouter", ns1, "vrouter1", "Running", time.Minute)
 	r.step("VMs and router running")
+	r.checkDHCPServer()
 	mgmt, removeEndpoint := r.endpoint()
 	defer removeEndpoint()
 	r.checkTraffic(mgmt)
@@ -451,6 +452,7 @@ func (s *listener) from(t *testing.T) string {
 
 // snapshot is what humstack may leave on the lab's nodes: links, addresses
 // and the whole nftables ruleset (empty tables too) in every node, the
+// networks' DHCP servers (namespaces, veths, dnsmasq processes), the
 // lab's namespaces, QEMU processes, and files under the agents'
 // directories. Equal snapshots before and after a run
 // mean nothing leaked.
@@ -465,7 +467,8 @@ func (r *run) snapshot() string {
 			r.t.Fatal(err)
 		}
 		fmt.Fprintf(&b, "%s links:\n%s\n%s addrs:\n%s\n%s ruleset:\n%s\n", n.Name, names(links), n.Name, addrList(addrs), n.Name, rules)
-		for _, d := range []string{"blockstorages", "images", "vms"} {
+		fmt.Fprintf(&b, "%s DHCP servers: %v\n", n.Name, r.dhcpServers(n.Name))
+		for _, d := range agentDirs {
 			files, _ := filepath.Glob(filepath.Join(r.l.Dir(), n.Name, d, "*"))
 			fmt.Fprintf(&b, "%s %s: %v\n", n.Name, d, files)
 		}

@@ -1,7 +1,9 @@
 // Package core holds the cluster-wide controllers a Core agent runs:
 // cascading deletion of groups and namespaces (in the order the kinds'
 // DeleteWaitsFor declarations give, saying in their status what a deletion
-// waits for), external IP bookkeeping, the scheduler (placing VMs,
+// waits for), external IP bookkeeping (with the router holding each
+// external IP and NAT gateway address: externalip.go, routerhold.go),
+// security groups' members (secgroup.go), the scheduler (placing VMs,
 // disks and routers that have no node annotation: schedule.go), and the
 // phases of cold migrations (migration.go), and the reset queue of
 // environments (reset.go).
@@ -44,6 +46,7 @@ func Setup(m *controller.Manager, opts Options) error {
 		return err
 	}
 	setupExternalIPs(m, all, copts)
+	setupSecGroupMembers(m, all, copts)
 	setupEnvironments(m, all, copts)
 	chooser := opts.Chooser
 	if chooser == nil {

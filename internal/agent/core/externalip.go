@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 
 	"github.com/humstack/humstack/api"
@@ -22,18 +23,38 @@ const (
 // externalIPs checks every external IP of a pool against it (inside its
 // CIDR, not its network, broadcast or gateway address, unique) and keeps
 // the pool's status.used map of address -> holder. The key is the pool's:
-// all IPs of a pool are judged together, so "unique" has one answer.
+// all IPs of a pool are judged together, so "unique" has one answer. It
+// also writes the router holding each external IP (status.boundBy) and
+// each natGatewayIP of the pool (the pool's status.natGateways):
+// routerhold.go.
 type externalIPs struct {
-	c     *client.Client
-	pools *controller.Informer
-	eips  *controller.Informer
+	c       *client.Client
+	pools   *controller.Informer
+	eips    *controller.Informer
+	routers *controller.Informer
 }
 
 func setupExternalIPs(m *controller.Manager, inf func(*api.Kind) *controller.Informer, opts controller.Options) {
-	r := &externalIPs{c: m.Client, pools: inf(api.ExternalIPPoolKind), eips: inf(api.ExternalIPKind)}
+	r := &externalIPs{c: m.Client, pools: inf(api.ExternalIPPoolKind), eips: inf(api.ExternalIPKind),
+		routers: inf(api.VirtualRouterKind)}
 	ctl := controller.New("externalip", r.pools, r, opts)
 	ctl.Watch(r.eips, func(o api.Object) []controller.Key {
 		return []controller.Key{{ID: o.(*api.ExternalIP).Spec.PoolID}}
+	})
+	// A router change may move any address it named before or names now
+	// (the event does not tell the former): every pool is decided again;
+	// pools are few.
+	ctl.Watch(r.routers, func(api.Object) []controller.Key {
+		var keys []controller.Key
+		for _, p := range r.pools.List() {
+			keys = append(keys, controller.KeyOf(p))
+		}
+		for _, e := range r.eips.List() { // pools not created yet
+			if k := (controller.Key{ID: e.(*api.ExternalIP).Spec.PoolID}); !slices.Contains(keys, k) {
+				keys = append(keys, k)
+			}
+		}
+		return keys
 	})
 	m.Add(ctl)
 }
@@ -46,23 +67,26 @@ func (r *externalIPs) Reconcile(ctx context.Context, key controller.Key) (contro
 	}
 	used := map[string]string{}
 	var errs []error
+	routers := r.liveRouters()
 	for _, eip := range r.members(key.ID) {
 		state, msg := judge(pool, eip, used)
 		if state == eipAvailable {
 			used[eip.Spec.IPv4Address] = controller.KeyOf(eip).String()
 		}
+		by := boundBy(eip, routers)
 		if _, err := controller.UpdateStatus(ctx, r.c, eip, func(e *api.ExternalIP) bool {
-			changed := e.Status.State != state || e.Status.Message != msg
-			e.Status.State, e.Status.Message = state, msg
+			changed := e.Status.State != state || e.Status.Message != msg || e.Status.BoundBy != by
+			e.Status.State, e.Status.Message, e.Status.BoundBy = state, msg, by
 			return changed
 		}); err != nil && !errors.Is(err, api.ErrNotFound) {
 			errs = append(errs, err)
 		}
 	}
 	if pool != nil && !pool.Meta.Deleting() {
+		gws := natGateways(pool, routers)
 		_, err := controller.UpdateStatus(ctx, r.c, pool, func(p *api.ExternalIPPool) bool {
-			changed := !maps.Equal(p.Status.Used, used)
-			p.Status.Used = used
+			changed := !maps.Equal(p.Status.Used, used) || !maps.Equal(p.Status.NATGateways, gws)
+			p.Status.Used, p.Status.NATGateways = used, gws
 			return changed
 		})
 		if err != nil && !errors.Is(err, api.ErrNotFound) {
@@ -70,6 +94,15 @@ func (r *externalIPs) Reconcile(ctx context.Context, key controller.Key) (contro
 		}
 	}
 	return controller.Result{}, errors.Join(errs...)
+}
+
+// liveRouters returns the routers not being deleted, oldest first.
+func (r *externalIPs) liveRouters() []*api.VirtualRouter {
+	var all []*api.VirtualRouter
+	for _, o := range r.routers.List() {
+		all = append(all, o.(*api.VirtualRouter))
+	}
+	return liveRoutersOldestFirst(all)
 }
 
 // members returns the live external IPs of pool, oldest first: the first

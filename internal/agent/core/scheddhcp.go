@@ -85,9 +85,13 @@ func singleServer(n *api.Network) bool {
 // Reconcile implements controller.Reconciler.
 func (d *dhcpSched) Reconcile(ctx context.Context, key controller.Key) (controller.Result, error) {
 	o, ok := d.nets.Get(key)
-	if !ok || o.GetMeta().Deleting() || !o.(*api.Network).Spec.DHCPOn() {
+	if !ok || o.GetMeta().Deleting() {
 		d.forget(key)
 		return controller.Result{}, nil
+	}
+	if !o.(*api.Network).Spec.DHCPOn() {
+		d.forget(key)
+		return controller.Result{}, ignoreNotFound(d.clearHosts(ctx, o.(*api.Network)))
 	}
 	n, err := d.writeHosts(ctx, o.(*api.Network))
 	if err != nil || !singleServer(n) {
@@ -210,6 +214,32 @@ func (d *dhcpSched) goneServers(st *api.NetworkDHCPStatus) []string {
 		}
 	}
 	return gone
+}
+
+// clearHosts empties the leases and router gateway of a network whose
+// DHCP was disabled: nothing serves them, and they would be stale when it
+// is enabled again; so are the entries of nodes gone since. status.dhcp
+// goes when the serving nodes have cleared their parts too.
+func (d *dhcpSched) clearHosts(ctx context.Context, n *api.Network) error {
+	_, err := controller.UpdateStatus(ctx, d.s.c, n, func(x *api.Network) bool {
+		st := x.Status.DHCP
+		if st == nil {
+			return false
+		}
+		gone := d.goneServers(st)
+		if len(st.Hosts) == 0 && st.RouterGateway == "" && len(gone) == 0 {
+			return false
+		}
+		st.Hosts, st.RouterGateway = nil, ""
+		for _, node := range gone {
+			delete(st.Servers, node)
+		}
+		if st.Node == "" && st.State == "" && st.Message == "" && st.Leases == 0 && len(st.Servers) == 0 {
+			x.Status.DHCP = nil
+		}
+		return true
+	})
+	return err
 }
 
 // networkKeysOf maps a VM or router to the networks of its namespace it

@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -55,9 +56,12 @@ spec: {requestVcpus: 1, limitVcpus: 1, requestMemory: 64M, limitMemory: 64M, act
 	if _, err := controller.Update(context.Background(), e.Client, w, func(x *api.Network) bool { x.Spec.DHCP.Disabled = false; return true }); err != nil {
 		t.Fatal(err)
 	}
+	// Created last: once it is placed, the scheduler has seen the
+	// hand-set, the disabled and the Bridge network (no fixed sleep).
+	e.Create(t, vxlanNet("last", "105", ""))
 	var got []string
 	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
-		got = []string{dhcpNodeOf(t, e, "a"), dhcpNodeOf(t, e, "b"), dhcpNodeOf(t, e, "withvm")}
+		got = []string{dhcpNodeOf(t, e, "a"), dhcpNodeOf(t, e, "b"), dhcpNodeOf(t, e, "withvm"), dhcpNodeOf(t, e, "last")}
 		return !slices.Contains(got, ""), fmt.Sprintf("DHCP nodes %v", got)
 	})
 	if got[0] == got[1] || !slices.Contains([]string{"n1", "n2", "n3"}, got[0]) || !slices.Contains([]string{"n1", "n2", "n3"}, got[1]) {
@@ -66,7 +70,6 @@ spec: {requestVcpus: 1, limitVcpus: 1, requestMemory: 64M, limitMemory: 64M, act
 	if got[2] != "n3" {
 		t.Errorf("DHCP server of withvm on %s, want n3, where its VM is", got[2])
 	}
-	time.Sleep(300 * time.Millisecond)
 	if n := dhcpNodeOf(t, e, "byhand"); n != "n1" {
 		t.Errorf("hand-set DHCP node changed to %q", n)
 	}
@@ -214,8 +217,48 @@ func TestDHCPServersOfGoneNodes(t *testing.T) {
 			return false, err.Error()
 		}
 		d := got.Status.DHCP
+		if d == nil {
+			return false, "no status.dhcp"
+		}
 		_, n1 := d.Servers["n1"]
 		_, n2 := d.Servers["n2"]
 		return n1 && !n2, fmt.Sprintf("status.dhcp.servers %v, want n1's only", d.Servers)
+	})
+}
+
+// Disabling DHCP clears the leases and gateway the Core agent wrote: no
+// stale hosts wait for the next time it is enabled.
+func TestDHCPHostsClearedWhenDisabled(t *testing.T) {
+	e := schedEnv(t, core.Options{})
+	addNode(t, e, "n1", "8", "16G", nil)
+	e.Create(t, "meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns}\nspec: {ipv4CIDR: 10.0.0.0/24}")
+	e.Create(t, `meta: {apiType: systemv0/virtualmachine, id: vm1, group: g, namespace: ns, annotations: {virtualmachinev0/node_name: n1}}
+spec: {requestVcpus: 1, limitVcpus: 1, requestMemory: 64M, limitMemory: 64M, actionState: PowerOff, nics: [{networkID: net1}]}`)
+	nets := client.For[*api.Network](e.Client)
+	get := func() *api.Network {
+		n, err := nets.Get(context.Background(), nsScope, "net1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		st := get().Status.DHCP
+		return st != nil && len(st.Hosts) == 1, fmt.Sprintf("status.dhcp %+v, want vm1's lease", st)
+	})
+	for {
+		n := get()
+		n.Spec.DHCP = &api.NetworkDHCP{Disabled: true}
+		_, err := nets.Update(context.Background(), n)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, api.ErrConflict) {
+			t.Fatal(err)
+		}
+	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		st := get().Status.DHCP
+		return st == nil, fmt.Sprintf("status.dhcp %+v with DHCP disabled, want none (nothing serves, no node either)", st)
 	})
 }

@@ -16,10 +16,12 @@
 // address (the IPAM's) a static lease on its MAC, the bridge's MTU
 // (option 26), and answers
 // <vm>.<namespace>.<group>.<domain> (and <vm>, for the search domain) for
-// each VM's first NIC on the network. A changed option restarts dnsmasq
-// (the lease file stays); changed hosts only reload it (SIGHUP). Its
-// state (options, hosts, leases, pidfile, log) lives in
-// <Dir>/<hash>, Dir beside the agent's VM directory.
+// each VM's first NIC on the network. A changed server option (address,
+// domain, upstreams) restarts dnsmasq (the lease file stays); changed
+// hosts, gateway, nameservers or MTU only reload it (SIGHUP). Its state
+// (options, hosts, leases, pidfile, log bounded to two files of
+// dnsmasq.MaxLogSize) lives in <Dir>/<hash>, Dir beside the agent's VM
+// directory.
 //
 // The leases and the router's gateway come from the network's
 // status.dhcp, where the Core agent writes them (package leases): this
@@ -151,6 +153,11 @@ func (s *Server) converge(ctx context.Context, n *api.Network, nm names, p plan)
 		return err
 	}
 	log := controller.Logger(ctx).With("netns", nm.netns)
+	if rotated, err := dnsmasq.RotateLog(nm.dir, dnsmasq.MaxLogSize); err != nil {
+		return err
+	} else if rotated {
+		log.Info("dhcp server log rotated", "keep", dnsmasq.LogName+".1")
+	}
 	pid, running, err := find(nm)
 	if err != nil {
 		return err
@@ -161,8 +168,9 @@ func (s *Server) converge(ctx context.Context, n *api.Network, nm names, p plan)
 			return err
 		}
 		log.Info("dhcp server options changed: restarting", "pid", pid)
-	case running && ch.Hosts:
-		log.Info("dhcp server hosts changed: reloading", "pid", pid, "hosts", len(p.conf.Hosts))
+	case running && ch.Reload:
+		log.Info("dhcp server hosts or handed-out options changed: reloading", "pid", pid, "hosts", len(p.conf.Hosts),
+			"gateway", p.gatewayFrom)
 		return dnsmasq.Reload(nm.dir)
 	case running:
 		return nil
@@ -228,6 +236,9 @@ func (s *Server) clearStatus(ctx context.Context, n *api.Network) error {
 		}
 		if d.Node == s.node {
 			d.Node, d.State, d.Message, d.Leases = "", "", "", 0
+		}
+		if d.Node == "" && d.Servers == nil && len(d.Hosts) == 0 && d.RouterGateway == "" {
+			x.Status.DHCP = nil // DHCP disabled: the Core agent cleared its part already
 		}
 		return true
 	})

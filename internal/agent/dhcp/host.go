@@ -25,10 +25,11 @@ type site struct {
 	Gateway                 netip.Addr
 }
 
-// insideMAC is the stable MAC of the server's interface (locally
+// ServerMAC is the stable MAC of the server's interface (locally
 // administered, unicast), so the guests' ARP entries survive a re-made
-// veth.
-func insideMAC(hash string) net.HardwareAddr {
+// veth; security groups accept DHCP replies only from it (Hash names the
+// network).
+func ServerMAC(hash string) net.HardwareAddr {
 	sum := sha256.Sum256([]byte("humstack-dhcp-mac/" + hash))
 	mac := net.HardwareAddr(sum[:6])
 	mac[0] = mac[0]&^0x01 | 0x02
@@ -66,7 +67,7 @@ func ensureSite(s site, hash string) (err error) {
 	if err := router.LoopbackUp(in); err != nil {
 		return fmt.Errorf("lo in %s: %w", s.Netns, err)
 	}
-	port := router.Port{Host: s.HostLink, Inside: Inside, MAC: insideMAC(hash), Bridge: s.Bridge, Addrs: []netip.Prefix{s.Address}}
+	port := router.Port{Host: s.HostLink, Inside: Inside, MAC: ServerMAC(hash), Bridge: s.Bridge, Addrs: []netip.Prefix{s.Address}}
 	if err := router.EnsurePort(node, in, f, port); err != nil {
 		return fmt.Errorf("veth %s: %w", s.HostLink, err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -13,47 +14,61 @@ import (
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/agent/vm"
+	"github.com/humstack/humstack/internal/lab/guest/tiny"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
 // TestLabDHCP is issue 20's DHCP and DNS acceptance:
 //
-//   - a VM whose guest has no cloud-init network config (udhcpc only)
-//     gets its address, the router as gateway and the server as DNS with
-//     the namespace's search domain, and resolves another VM by its full
-//     and its short name;
+//   - a VM whose guest has no cloud-init network config (udhcpc only) and
+//     whose NIC has no address gets the one the IPAM stored for it, the
+//     router as gateway and the server (its address from the IPAM too) as
+//     DNS with the namespace's search domain, and resolves another VM by
+//     its full and its short name;
+//   - the other VM runs the normal (cloud-init) guest: it configures its
+//     IPAM address statically and never asks the server for a lease;
+//   - the server starts once: the router's gateway arriving after the
+//     start only reloads it;
 //   - names outside the domain are forwarded to the upstream, reached
 //     through the router;
 //   - a new VM reloads the server (same PID, leases kept); an option
 //     change restarts it, keeping the leases;
-//   - a killed server is started again; disabling DHCP removes it all,
-//     enabling it brings it back;
+//   - a killed server is started again; disabling DHCP removes it all
+//     and clears status.dhcp, enabling it brings it back;
 //   - deleting the network removes the process, namespace and veth.
 func TestLabDHCP(t *testing.T) {
 	v := upDHCPLab(t)
 	v.startUpstream()
 	start := time.Now()
-	v.apply(baseYAML + "---\n" + v.vmYAML("vm1", vm1Addr, "PowerOn") + "---\n" + v.vmYAML("vm2", vm2Addr, "PowerOn"))
+	v.apply(baseYAML + "---\n" + v.vmYAML("vm1", "PowerOn", false) + "---\n" + v.vmYAML("vm2", "PowerOn", true))
 	v.waitServer(2, time.Minute)
 	t.Logf("apply to DHCP server Running with 2 leases: %v", time.Since(start).Round(time.Millisecond))
 	if ann := v.network().Meta.Annotations[api.AnnotationDHCPNode]; ann != "" {
 		t.Errorf("networkv0/dhcp_node_name = %q on a Bridge network, whose server runs wherever it is used", ann)
 	}
+	serverAddr, vm1Addr, vm2Addr := v.serverAddr(), v.addrOf("vm1"), v.addrOf("vm2")
+	t.Logf("IPAM: server %s, vm1 %s, vm2 %s", serverAddr, vm1Addr, vm2Addr)
 	pid := v.pid()
 	v.waitState("virtualmachine", "vm1", "Running", 3*time.Minute)
 	running := time.Now()
-	mac1 := vm.MAC("g/ns/vm1", 0).String()
+	mac1, mac2 := vm.MAC("g/ns/vm1", 0).String(), vm.MAC("g/ns/vm2", 0).String()
 	testenv.Eventually(t, 3*time.Minute, func() (bool, string) {
 		return strings.Contains(v.leaseFile(), mac1), "vm1 has no lease:\n" + v.leaseFile()
 	})
 	t.Logf("vm1 Running to its DHCP lease: %v", time.Since(running).Round(time.Millisecond))
 	v.waitState("virtualmachine", "vm2", "Running", 3*time.Minute)
 
-	// (a) vm1 got everything from DHCP.
+	// (a) vm1 got everything from DHCP: what its client applied, as it
+	// printed it on its console, and as the guest shows it.
+	want := fmt.Sprintf("%s eth0 ip=%s/24 router=%s dns=%s search=ns.g.internal", tiny.DHCPMarker, vm1Addr, routerAddr, serverAddr)
+	testenv.Eventually(t, time.Minute, func() (bool, string) {
+		got := v.consoleLine("vm1", tiny.DHCPMarker)
+		return got == want, fmt.Sprintf("vm1's console: %q, want %q", got, want)
+	})
 	addr := v.ssh(vm1Addr, "ip -4 -o addr show dev eth0", 3*time.Minute)
 	t.Logf("vm1 Running to SSH on its DHCP address: %v", time.Since(running).Round(time.Millisecond))
-	if !strings.Contains(addr, vm1Addr+"/24") {
-		t.Errorf("vm1's eth0: %q, want %s/24", addr, vm1Addr)
+	if !strings.Contains(addr, " "+vm1Addr+"/24 ") || strings.Count(addr, "inet ") != 1 {
+		t.Errorf("vm1's eth0: %q, want exactly the IPAM's %s/24", addr, vm1Addr)
 	}
 	if r := v.ssh(vm1Addr, "ip route show default", time.Minute); !strings.Contains(r, "via "+routerAddr) {
 		t.Errorf("vm1's default route %q, want via the router %s", r, routerAddr)
@@ -67,8 +82,18 @@ func TestLabDHCP(t *testing.T) {
 			t.Errorf("vm1: nslookup %s:\n%s\nwant %s", name, out, vm2Addr)
 		}
 	}
-	if !strings.Contains(v.leaseFile(), vm.MAC("g/ns/vm1", 0).String()) {
-		t.Errorf("lease file lacks vm1's lease:\n%s", v.leaseFile())
+	// vm2, the cloud-init guest, has its IPAM address from the seed,
+	// statically: it never asked for a lease.
+	if out := v.ssh(vm2Addr, "ip -4 -o addr show dev eth0", 3*time.Minute); !strings.Contains(out, " "+vm2Addr+"/24 ") {
+		t.Errorf("vm2's (cloud-init) eth0: %q, want the IPAM's %s/24", out, vm2Addr)
+	}
+	if strings.Contains(v.leaseFile(), mac2) {
+		t.Errorf("vm2, a cloud-init guest, took a DHCP lease:\n%s", v.leaseFile())
+	}
+	// One start: the router's gateway, written into status.dhcp around
+	// the server's start, was reloaded, not restarted for.
+	if n := v.starts(); n != 1 {
+		t.Errorf("dnsmasq started %d times before any option changed, want once:\n%s", n, v.serverLog())
 	}
 
 	// (b) forwarding through the router to the upstream.
@@ -78,10 +103,11 @@ func TestLabDHCP(t *testing.T) {
 
 	// (c) a new VM: reloaded, not restarted.
 	added := time.Now()
-	v.apply(v.vmYAML("vm3", vm3Addr, "PowerOff"))
+	v.apply(v.vmYAML("vm3", "PowerOff", false))
+	vm3Addr := v.addrOf("vm3")
 	testenv.Eventually(t, time.Minute, func() (bool, string) {
 		out := v.lookup("vm3.ns.g.internal")
-		return strings.Contains(out, vm3Addr), "vm3 not resolvable:\n" + out
+		return strings.Contains(out, vm3Addr), "vm3 not resolvable at " + vm3Addr + ":\n" + out
 	})
 	t.Logf("VM created to its name resolvable: %v", time.Since(added).Round(time.Millisecond))
 	if now := v.pid(); now != pid {
@@ -100,6 +126,9 @@ func TestLabDHCP(t *testing.T) {
 	})
 	v.waitServer(3, 30*time.Second)
 	newPID := v.pid()
+	if n := v.starts(); n != 2 {
+		t.Errorf("dnsmasq started %d times after one option change, want twice:\n%s", n, v.serverLog())
+	}
 	t.Logf("upstreams changed to server restarted (pid %d -> %d): %v", pid, newPID, time.Since(changed).Round(time.Millisecond))
 	if !strings.Contains(v.leaseFile(), vm.MAC("g/ns/vm1", 0).String()) {
 		t.Errorf("the restart lost vm1's lease:\nbefore:\n%s\nafter:\n%s", leases, v.leaseFile())
@@ -128,9 +157,10 @@ func TestLabDHCP(t *testing.T) {
 		left, err := v.ServiceLeftovers(ctx, "node-b")
 		return err == nil && len(left) == 0, fmt.Sprintf("with DHCP disabled, left on node-b: %v %v", left, err)
 	})
-	if d := v.network().Status.DHCP; d != nil && (d.Node != "" || len(d.Servers) > 0) {
-		t.Errorf("status.dhcp with DHCP disabled: %+v", d)
-	}
+	testenv.Eventually(t, 10*time.Second, func() (bool, string) {
+		d := v.network().Status.DHCP
+		return d == nil, fmt.Sprintf("status.dhcp with DHCP disabled: %+v, want none (no node, no stale hosts)", d)
+	})
 	v.setDisabled(false)
 	v.waitServer(3, 30*time.Second)
 	newPID = v.pid()
@@ -162,6 +192,16 @@ func TestLabDHCP(t *testing.T) {
 		t.Errorf("server state %s left (%v)", v.serverDir(), err)
 	}
 }
+
+// serverLog is the server's dnsmasq.log.
+func (v *dhcpLab) serverLog() string {
+	b, _ := os.ReadFile(filepath.Join(v.serverDir(), "dnsmasq.log"))
+	return string(b)
+}
+
+// starts counts the starts of the server in its log (dnsmasq logs
+// "started, version ..." once per start).
+func (v *dhcpLab) starts() int { return strings.Count(v.serverLog(), "started, version") }
 
 // setDisabled sets net1's spec.dhcp.disabled.
 func (v *dhcpLab) setDisabled(off bool) {

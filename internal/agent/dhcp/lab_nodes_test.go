@@ -82,12 +82,12 @@ func TestLabDHCPNodes(t *testing.T) {
 	}
 	l := labtest.Up(t, lab.Config{Nodes: 3, HeartbeatSeconds: 1, PollingSeconds: 2})
 	signer, pub := labtest.NewKey(t)
-	v := &dhcpLab{Lab: l, t: t, url: labtest.ServeFromHub(t, l, img.Disk), signer: signer, pubKey: pub}
+	v := &dhcpLab{Lab: l, t: t, dhcpURL: labtest.ServeFromHub(t, l, img.Disk), signer: signer, pubKey: pub}
 
 	start := time.Now()
 	v.apply(nodesYAML + "---\n" +
-		nodeVMYAML("vm1", "node-b", v.url, pub, "net1:10.0.0.10", "net1:10.0.0.20") + "---\n" +
-		nodeVMYAML("vm2", "node-c", v.url, pub, "net1:10.0.0.11", "net2:10.1.0.11"))
+		nodeVMYAML("vm1", "node-b", v.dhcpURL, pub, "net1:10.0.0.10", "net1:10.0.0.20") + "---\n" +
+		nodeVMYAML("vm2", "node-c", v.dhcpURL, pub, "net1:10.0.0.11", "net2:10.1.0.11"))
 	// net1's leases: vm1's two NICs and vm2's one, on both islands.
 	v.waitServerOn("net1", "node-b", 3, 2*time.Minute)
 	v.waitServerOn("net1", "node-c", 3, time.Minute)

@@ -3,6 +3,7 @@ package dhcp_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,11 +28,9 @@ func TestMain(m *testing.M) { labtest.Main(m) }
 var sc = client.Scope{Group: "g", Namespace: "ns"}
 
 const (
-	serverAddr = "10.0.0.2"
+	// routerAddr is the router's, explicit; the VMs' and the server's
+	// addresses come from the IPAM.
 	routerAddr = "10.0.0.254"
-	vm1Addr    = "10.0.0.10"
-	vm2Addr    = "10.0.0.11"
-	vm3Addr    = "10.0.0.12"
 	user       = "tester"
 	// upstreamName is answered only by the upstream server the test runs
 	// on the lab's internet host.
@@ -43,10 +42,12 @@ const (
 // router on node-b and net1's DHCP server there too.
 type dhcpLab struct {
 	*lab.Lab
-	t      *testing.T
-	url    string
-	signer ssh.Signer
-	pubKey string
+	t *testing.T
+	// dhcpURL serves the DHCP-only tiny guest, cloudInitURL the normal
+	// one (static config from the seed).
+	dhcpURL, cloudInitURL string
+	signer                ssh.Signer
+	pubKey                string
 }
 
 func upDHCPLab(t *testing.T) *dhcpLab {
@@ -62,15 +63,21 @@ func upDHCPLab(t *testing.T) *dhcpLab {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("DHCP-only tiny guest %s (%v)", img.Key, time.Since(start).Round(time.Millisecond))
+	static, err := tiny.Build(ctx, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("DHCP-only tiny guest %s, cloud-init one %s (%v)", img.Key, static.Key, time.Since(start).Round(time.Millisecond))
 	l := labtest.Up(t, lab.Config{Nodes: 2, HeartbeatSeconds: 1, PollingSeconds: 2})
 	signer, pub := labtest.NewKey(t)
-	return &dhcpLab{Lab: l, t: t, url: labtest.ServeFromHub(t, l, img.Disk), signer: signer, pubKey: pub}
+	return &dhcpLab{Lab: l, t: t, dhcpURL: labtest.ServeFromHub(t, l, img.Disk),
+		cloudInitURL: labtest.ServeFromHub(t, l, static.Disk), signer: signer, pubKey: pub}
 }
 
 // baseYAML: the seed's pool and router (no external IP bound), and net1
-// with its DHCP server at .2 forwarding to the internet host. The network
-// has no default_gateway: the gateway handed out is the router's.
+// with its DHCP server forwarding to the internet host. Neither the
+// server's address nor the network's gateway is given: the IPAM assigns
+// the one, the gateway handed out is the router's.
 const baseYAML = `meta: {apiType: corev0/group, id: g}
 ---
 meta: {apiType: corev0/namespace, id: ns, group: g}
@@ -81,7 +88,7 @@ spec: {ipv4CIDR: 192.168.10.0/24, bridgeName: exBr, defaultGateway: 192.168.10.2
 meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns, annotations: {networkv0/network_type: Bridge}}
 spec:
   ipv4CIDR: 10.0.0.0/24
-  dhcp: {address: ` + serverAddr + `, upstreams: [` + lab.InternetHost + `]}
+  dhcp: {upstreams: [` + lab.InternetHost + `]}
 ---
 meta: {apiType: systemv0/virtualrouter, id: vrouter1, group: g, namespace: ns, annotations: {virtualrouterv0/node_name: node-b}}
 spec:
@@ -90,9 +97,14 @@ spec:
   nics: [{networkID: net1, ipv4Address: ` + routerAddr + `/24}]
 `
 
-// vmYAML is a DHCP-only tiny VM on net1 (the address is the one the
-// IPAM would assign; the guest ignores the seed's network config).
-func (v *dhcpLab) vmYAML(id, addr, power string) string {
+// vmYAML is a tiny VM on net1 whose NIC has no address (the IPAM assigns
+// it): the DHCP-only guest, which ignores the seed's network config, or
+// with cloudInit the normal one, which applies it statically.
+func (v *dhcpLab) vmYAML(id, power string, cloudInit bool) string {
+	url := v.dhcpURL
+	if cloudInit {
+		url = v.cloudInitURL
+	}
 	return fmt.Sprintf(`meta: {apiType: systemv0/blockstorage, id: %[1]s-disk, group: g, namespace: ns, annotations: {blockstoragev0/type: Local, blockstoragev0/node_name: node-b}}
 spec: {requestSize: 1G, limitSize: 1G, from: {type: HTTP, http: {url: "%[2]s"}}}
 ---
@@ -103,10 +115,54 @@ spec:
   requestMemory: 256M
   limitMemory: 256M
   blockStorageIDs: [%[1]s-disk]
-  nics: [{networkID: net1, ipv4Address: %[3]s}]
-  actionState: %[6]s
-  loginUsers: [{username: %[4]s, sshAuthorizedKeys: ["%[5]s"]}]
-`, id, v.url, addr, user, v.pubKey, power)
+  nics: [{networkID: net1}]
+  actionState: %[5]s
+  loginUsers: [{username: %[3]s, sshAuthorizedKeys: ["%[4]s"]}]
+`, id, url, user, v.pubKey, power)
+}
+
+// addrOf is the address the IPAM gave VM id's NIC on net1, as stored.
+func (v *dhcpLab) addrOf(id string) string {
+	v.t.Helper()
+	vm, err := client.For[*api.VirtualMachine](v.Client()).Get(context.Background(), sc, id)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	a := vm.Spec.NICs[0].IPv4Address
+	if _, ok := api.ParseIPv4(a); !ok {
+		v.t.Fatalf("%s: spec.nics[0].ipv4Address %q, want one assigned by the IPAM", id, a)
+	}
+	return a
+}
+
+// serverAddr is the address the IPAM gave net1's DHCP server.
+func (v *dhcpLab) serverAddr() string {
+	v.t.Helper()
+	n := v.network()
+	if n.Spec.DHCP == nil || n.Spec.DHCP.Address == "" {
+		v.t.Fatalf("net1 has no spec.dhcp.address: %+v", n.Spec.DHCP)
+	}
+	return n.Spec.DHCP.Address
+}
+
+// consoleLine is the last line of VM id's serial console log holding
+// marker ("" when none).
+func (v *dhcpLab) consoleLine(id, marker string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, err := v.Client().ConsoleLog(ctx, sc, id)
+	if err != nil {
+		return ""
+	}
+	defer rc.Close()
+	b, _ := io.ReadAll(rc)
+	var last string
+	for _, line := range strings.Split(string(b), "\n") {
+		if i := strings.Index(line, marker); i >= 0 {
+			last = strings.TrimSpace(line[i:])
+		}
+	}
+	return last
 }
 
 func (v *dhcpLab) apply(yaml string) {
@@ -224,7 +280,7 @@ func (v *dhcpLab) ssh(addr, cmd string, timeout time.Duration) string {
 
 // lookup resolves name at the server from its own namespace.
 func (v *dhcpLab) lookup(name string) string {
-	out, _ := exec.Command("ip", "netns", "exec", v.serverNS(), "busybox", "nslookup", name, serverAddr).CombinedOutput()
+	out, _ := exec.Command("ip", "netns", "exec", v.serverNS(), "busybox", "nslookup", name, v.serverAddr()).CombinedOutput()
 	return string(out)
 }
 

@@ -28,7 +28,9 @@ var sc = client.Scope{Group: "g", Namespace: "ns"}
 // TestVXLANAcrossNodes: real agents in a 3-node lab realize a VXLAN network
 // on the two nodes whose VMs use it; endpoints on the two bridges ping each
 // other through the underlay, in multicast and in unicast mode; restarting
-// an agent re-creates nothing; the bridges go when the VMs go.
+// an agent re-creates nothing; the bridges go when the VMs go, except on
+// the node serving the network's DHCP (on by default), which keeps it
+// until the network goes; then nothing is left on any node.
 func TestVXLANAcrossNodes(t *testing.T) {
 	for _, unicast := range []bool{false, true} {
 		t.Run(map[bool]string{false: "multicast", true: "unicast"}[unicast], func(t *testing.T) {
@@ -84,16 +86,29 @@ spec: {id: "100", ipv4CIDR: 10.0.0.0/24}
 					t.Fatal(err)
 				}
 			}
+			// The DHCP server's node (one of the VMs', as the scheduler
+			// prefers the network's users) keeps the bridge for its server;
+			// the other node lets it go.
+			dhcpNode, other := dhcpNodeOf(t, l), map[string]string{"node-b": "node-c", "node-c": "node-b"}
+			if other[dhcpNode] == "" {
+				t.Fatalf("DHCP server on %q, want node-b or node-c (where the network's VMs are)", dhcpNode)
+			}
 			testenv.Eventually(t, 30*time.Second, func() (bool, string) {
-				b, c := hasLink(t, l, "node-b", bridge), hasLink(t, l, "node-c", bridge)
-				return !b && !c, fmt.Sprintf("bridge still on node-b %v node-c %v", b, c)
+				d, o := hasLink(t, l, dhcpNode, bridge), hasLink(t, l, other[dhcpNode], bridge)
+				return d && !o, fmt.Sprintf("without VMs: bridge on the DHCP node %s %v (want true), on %s %v (want false)", dhcpNode, d, other[dhcpNode], o)
 			})
-			// Nothing of humstack's is left on any node: links, addresses, rules.
+			deleteNetwork(t, l)
+			testenv.Eventually(t, 30*time.Second, func() (bool, string) {
+				return !hasLink(t, l, dhcpNode, bridge), "bridge still on " + dhcpNode + " after the network was deleted"
+			})
+			// Nothing of humstack's is left on any node: links, addresses,
+			// rules, DHCP servers.
 			for _, n := range l.Nodes() {
 				if left := humstackLinks(t, l, n.Name); len(left) > 0 {
 					t.Errorf("%s still has %v", n.Name, left)
 				}
 			}
+			noServices(t, l)
 			sameRulesets(t, rulesBefore, rulesets(t, l))
 		})
 	}
@@ -259,6 +274,7 @@ spec: {ipv4CIDR: 10.1.0.0/24}
 		after := rulesets(t, l)
 		return maps.Equal(after, rulesBefore), fmt.Sprintf("rulesets before %q, after %q", rulesBefore, after)
 	})
+	noServices(t, l)
 }
 
 // rulesets is every node's whole nftables ruleset (lab.Ruleset).

@@ -56,6 +56,9 @@ func TestVLANAcrossNodes(t *testing.T) {
 	}
 	// Insecure: the guests' agents run the seed's config as written
 	// (plain HTTP, no join token); VLANs are what this test is about.
+	// For the same reason the network has DHCP off: the tiny guests have
+	// no dnsmasq, and a server on one of them would keep the network (and
+	// the links this test sees go) on it; TestLabDHCP is DHCP's test.
 	l := labtest.Up(t, lab.Config{Nodes: 1, Insecure: true})
 	agentURL := labtest.ServeFromHub(t, l, filepath.Join(labtest.BinDir(t), "agent"))
 	t.Logf("image and lab ready: %v", time.Since(start).Round(time.Millisecond))
@@ -77,7 +80,7 @@ func TestVLANAcrossNodes(t *testing.T) {
 meta: {apiType: corev0/namespace, id: ns, group: g}
 ---
 meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns, annotations: {networkv0/network_type: VLAN}}
-spec: {id: "`+strconv.Itoa(vlanID)+`", ipv4CIDR: 10.0.0.0/24}
+spec: {id: "`+strconv.Itoa(vlanID)+`", ipv4CIDR: 10.0.0.0/24, dhcp: {disabled: true}}
 ---
 `+vm("vmb", "guest-b")+"\n---\n"+vm("vmc", "guest-c"))
 	waitAvailable(t, l, "guest-b", "guest-c")

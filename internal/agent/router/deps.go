@@ -9,10 +9,13 @@ import (
 )
 
 // Dependencies implements system.Dependent: a router placed here is
-// reconciled when one of its networks or external IPs (bound or forwarded) changes, when a
-// pool changes (its natGatewayIP's pool may appear, its used addresses
-// change), and when another router changes (it may release or claim an
-// address this one wants).
+// reconciled when one of its networks or external IPs (bound or forwarded)
+// changes, and when a pool changes (its natGatewayIP's pool may appear,
+// its used addresses change). Another router releasing or claiming an
+// address this one wants reaches it the same way: the Core agent writes
+// the new holder into the external IP's status.boundBy or the pool's
+// status.natGateways (the other router may be on a node this one cannot
+// see).
 func (d *Driver) Dependencies() []system.Dependency {
 	inScope := func(match func(vr *api.VirtualRouter, id string) bool) func(api.Object, []api.Object) []controller.Key {
 		return func(changed api.Object, placed []api.Object) []controller.Key {
@@ -27,12 +30,10 @@ func (d *Driver) Dependencies() []system.Dependency {
 			return keys
 		}
 	}
-	all := func(changed api.Object, placed []api.Object) []controller.Key {
+	all := func(_ api.Object, placed []api.Object) []controller.Key {
 		var keys []controller.Key
 		for _, o := range placed {
-			if k := controller.KeyOf(o); k != controller.KeyOf(changed) {
-				keys = append(keys, k)
-			}
+			keys = append(keys, controller.KeyOf(o))
 		}
 		return keys
 	}
@@ -44,6 +45,5 @@ func (d *Driver) Dependencies() []system.Dependency {
 			return usesExternalIP(vr, id)
 		})},
 		{Kind: api.ExternalIPPoolKind, Keys: all},
-		{Kind: api.VirtualRouterKind, Keys: all},
 	}
 }

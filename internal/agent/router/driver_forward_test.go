@@ -48,8 +48,9 @@ func TestDriverPortForwards(t *testing.T) {
 		}
 	}
 
-	// A younger router forwarding eip2 runs without it.
-	e.Create(t, withForwards(routerDoc("vr2", "192.168.10.201", "", "net1=10.0.0.250/24"),
+	// A younger router forwarding eip2 runs without it (its address is
+	// not .253, which the IPAM gave net1's DHCP server).
+	e.Create(t, withForwards(routerDoc("vr2", "192.168.10.201", "", "net1=10.0.0.240/24"),
 		`{externalIPID: eip2, protocol: tcp, externalPort: "80", internalAddress: 10.0.0.12}`))
 	vr2 := waitState(t, e, "vr2", StateError, "port forward tcp 80: external IP eip2 is bound by router g/ns/vr1")
 	conditionIs(t, vr2, api.ConditionApplied, api.ConditionFalse, "PartlyApplied")

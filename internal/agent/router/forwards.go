@@ -17,10 +17,10 @@ import (
 // older router) is left out and named, as an externalIPs entry is; it
 // reports whether every forward left out only waits.
 func (d *Driver) addForwards(ctx context.Context, vr *api.VirtualRouter, ext *external, nets []netip.Prefix,
-	routers []*api.VirtualRouter, p *plan, port *Port, rules *routerfw.Rules) (waitOnly bool) {
+	p *plan, port *Port, rules *routerfw.Rules) (waitOnly bool) {
 	waitOnly = true
 	for i, pf := range vr.Spec.PortForwards {
-		f, err := d.forward(ctx, vr, i, ext, nets, routers)
+		f, err := d.forward(ctx, vr, i, ext, nets)
 		var w waitError
 		switch {
 		case errors.As(err, &w):
@@ -39,7 +39,7 @@ func (d *Driver) addForwards(ctx context.Context, vr *api.VirtualRouter, ext *ex
 }
 
 // forward resolves spec.portForwards[i].
-func (d *Driver) forward(ctx context.Context, vr *api.VirtualRouter, i int, ext *external, nets []netip.Prefix, routers []*api.VirtualRouter) (routerfw.Forward, error) {
+func (d *Driver) forward(ctx context.Context, vr *api.VirtualRouter, i int, ext *external, nets []netip.Prefix) (routerfw.Forward, error) {
 	pf := vr.Spec.PortForwards[i]
 	name := fmt.Sprintf("port forward %s %s", pf.Protocol, pf.ExternalPort)
 	f := routerfw.Forward{Proto: pf.Protocol, Dest: ext.natGW}
@@ -47,7 +47,7 @@ func (d *Driver) forward(ctx context.Context, vr *api.VirtualRouter, i int, ext 
 		if slices.ContainsFunc(vr.Spec.ExternalIPs, func(x api.VirtualRouterExternalIP) bool { return x.ExternalIPID == pf.ExternalIPID }) {
 			return f, invalid("%s: external IP %s is bound 1:1 in spec.externalIPs", name, pf.ExternalIPID)
 		}
-		a, err := d.externalIP(ctx, vr, pf.ExternalIPID, ext, routers)
+		a, err := d.externalIP(ctx, vr, pf.ExternalIPID, ext)
 		var w waitError
 		switch {
 		case errors.As(err, &w):

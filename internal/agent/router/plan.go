@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -58,19 +57,17 @@ type external struct {
 }
 
 // resolve builds the plan of vr on this node from the API: its networks,
-// its pool, its external IPs and the other routers (for conflicts).
+// its pool and its external IPs (whose status, and the pool's, name the
+// router holding each address: the Core agent decides, as a node cannot
+// see the routers of other nodes).
 func (d *Driver) resolve(ctx context.Context, vr *api.VirtualRouter) (plan, error) {
 	k := Key(vr.Meta.Group, vr.Meta.Namespace, vr.Meta.ID)
 	p := plan{want: Desired{Netns: NetnsName(d.prefix, k), HostPrefix: hostPrefix(k)}}
-	routers, _, err := client.For[*api.VirtualRouter](d.client).List(ctx, client.Scope{})
-	if err != nil {
-		return p, err
-	}
 	nics, nets, err := d.nics(ctx, vr, k)
 	if err != nil {
 		return p, err
 	}
-	ext, err := d.external(ctx, vr, routers)
+	ext, err := d.external(ctx, vr)
 	if err != nil {
 		return p, err
 	}
@@ -87,7 +84,7 @@ func (d *Driver) resolve(ctx context.Context, vr *api.VirtualRouter) (plan, erro
 	}
 	waitOnly := true
 	for i := range vr.Spec.ExternalIPs {
-		eip, bind, err := d.binding(ctx, vr, i, ext, nets, routers)
+		eip, bind, err := d.binding(ctx, vr, i, ext, nets)
 		var w waitError
 		switch {
 		case errors.As(err, &w):
@@ -100,7 +97,7 @@ func (d *Driver) resolve(ctx context.Context, vr *api.VirtualRouter) (plan, erro
 			rules.DNAT = append(rules.DNAT, routerfw.DNAT{Dest: eip, To: bind})
 		}
 	}
-	fwdWaitOnly := d.addForwards(ctx, vr, ext, nets, routers, &p, &extPort, &rules)
+	fwdWaitOnly := d.addForwards(ctx, vr, ext, nets, &p, &extPort, &rules)
 	rules.Hairpin = hairpin(rules, nics)
 	p.waitOnly = waitOnly && fwdWaitOnly
 	p.want.Ports = append([]Port{extPort}, nics...)
@@ -190,7 +187,7 @@ func nicAddress(n *api.Network, i int, s string) (netip.Prefix, error) {
 // external resolves the external side: the pool that contains
 // natGatewayIP, its bridge on this node, the default gateway. nil when the
 // router has no natGatewayIP (it only routes between its networks).
-func (d *Driver) external(ctx context.Context, vr *api.VirtualRouter, routers []*api.VirtualRouter) (*external, error) {
+func (d *Driver) external(ctx context.Context, vr *api.VirtualRouter) (*external, error) {
 	s := vr.Spec
 	if s.NATGatewayIP == "" {
 		if len(s.ExternalIPs) > 0 || s.ExternalGateway != "" {
@@ -220,8 +217,14 @@ func (d *Driver) external(ctx context.Context, vr *api.VirtualRouter, routers []
 	case pool.Status.Used[natGW.String()] != "":
 		return nil, invalid("natGatewayIP %s is external IP %s", natGW, pool.Status.Used[natGW.String()])
 	}
-	if other := holder(vr, routers, func(r *api.VirtualRouter) bool { return r.Spec.NATGatewayIP == natGW.String() }); other != "" {
-		return nil, invalid("natGatewayIP %s is already router %s's", natGW, other)
+	// The Core agent names the router holding the address, the oldest
+	// naming it, whichever node it is on (status.natGateways).
+	switch h := pool.Status.NATGateways[natGW.String()]; h {
+	case routerKey(vr):
+	case "":
+		return nil, waiting("natGatewayIP %s: waiting for the Core agent to record the router holding it (pool %s status.natGateways)", natGW, pool.Meta.ID)
+	default:
+		return nil, invalid("natGatewayIP %s is already router %s's", natGW, h)
 	}
 	gw := s.ExternalGateway
 	if gw == "" {
@@ -263,10 +266,10 @@ func poolOf(pools []*api.ExternalIPPool, a netip.Addr) (*api.ExternalIPPool, net
 // binding resolves externalIPs[i]: the external IP's address and the
 // internal address it is bound to, or why it is left out (a waitError
 // when it only waits).
-func (d *Driver) binding(ctx context.Context, vr *api.VirtualRouter, i int, ext *external, nets []netip.Prefix, routers []*api.VirtualRouter) (netip.Addr, netip.Addr, error) {
+func (d *Driver) binding(ctx context.Context, vr *api.VirtualRouter, i int, ext *external, nets []netip.Prefix) (netip.Addr, netip.Addr, error) {
 	b := vr.Spec.ExternalIPs[i]
 	id := b.ExternalIPID
-	addr, err := d.externalIP(ctx, vr, id, ext, routers)
+	addr, err := d.externalIP(ctx, vr, id, ext)
 	if err != nil {
 		return netip.Addr{}, netip.Addr{}, err
 	}
@@ -293,8 +296,9 @@ func (d *Driver) binding(ctx context.Context, vr *api.VirtualRouter, i int, ext 
 // externalIP resolves external IP id of vr's namespace to its address on
 // the router's pool, or why it cannot be used (a waitError when it only
 // waits): missing, being deleted, not Available, in another pool, or used
-// (bound or forwarded) by an older router.
-func (d *Driver) externalIP(ctx context.Context, vr *api.VirtualRouter, id string, ext *external, routers []*api.VirtualRouter) (netip.Addr, error) {
+// (bound or forwarded) by an older router, on any node: the one in its
+// status.boundBy, which the Core agent writes (until it has, it waits).
+func (d *Driver) externalIP(ctx context.Context, vr *api.VirtualRouter, id string, ext *external) (netip.Addr, error) {
 	sc := client.Scope{Group: vr.Meta.Group, Namespace: vr.Meta.Namespace}
 	eip, err := client.For[*api.ExternalIP](d.client).Get(ctx, sc, id)
 	switch {
@@ -315,10 +319,12 @@ func (d *Driver) externalIP(ctx context.Context, vr *api.VirtualRouter, id strin
 	if !ok || !ext.cidr.Contains(addr) || addr == ext.natGW || addr == ext.gw {
 		return netip.Addr{}, invalid("external IP %s: %s is not usable on pool %s (%s)", id, eip.Spec.IPv4Address, ext.pool.Meta.ID, ext.cidr)
 	}
-	if other := holder(vr, routers, func(r *api.VirtualRouter) bool {
-		return r.Meta.Group == vr.Meta.Group && r.Meta.Namespace == vr.Meta.Namespace && usesExternalIP(r, id)
-	}); other != "" {
-		return netip.Addr{}, invalid("external IP %s is bound by router %s", id, other)
+	switch eip.Status.BoundBy {
+	case vr.Meta.ID:
+	case "":
+		return netip.Addr{}, waiting("external IP %s: waiting for the Core agent to record the router holding it (status.boundBy)", id)
+	default:
+		return netip.Addr{}, invalid("external IP %s is bound by router %s", id, Key(vr.Meta.Group, vr.Meta.Namespace, eip.Status.BoundBy))
 	}
 	return addr, nil
 }
@@ -331,35 +337,7 @@ func usesExternalIP(r *api.VirtualRouter, id string) bool {
 		slices.ContainsFunc(r.Spec.PortForwards, func(x api.VirtualRouterPortForward) bool { return x.ExternalIPID == id })
 }
 
-// holder returns the key of the oldest other live router that matches, if
-// it is older than vr: the first to claim an address keeps it, and every
-// agent agrees on who that is.
-func holder(vr *api.VirtualRouter, routers []*api.VirtualRouter, match func(*api.VirtualRouter) bool) string {
-	var cands []*api.VirtualRouter
-	for _, r := range routers {
-		if !r.Meta.Deleting() && (match(r) || same(r, vr)) {
-			cands = append(cands, r)
-		}
-	}
-	sort.Slice(cands, func(i, j int) bool { return older(cands[i], cands[j]) })
-	if len(cands) == 0 || same(cands[0], vr) {
-		return ""
-	}
-	return routerKey(cands[0])
-}
-
-func same(a, b *api.VirtualRouter) bool { return routerKey(a) == routerKey(b) }
-
 func routerKey(r *api.VirtualRouter) string { return Key(r.Meta.Group, r.Meta.Namespace, r.Meta.ID) }
-
-// older orders routers by creation, then by key.
-func older(a, b *api.VirtualRouter) bool {
-	ta, tb := a.Meta.CreationTimestamp, b.Meta.CreationTimestamp
-	if ta != nil && tb != nil && !ta.Equal(*tb) {
-		return ta.Before(*tb)
-	}
-	return routerKey(a) < routerKey(b)
-}
 
 func broadcast(p netip.Prefix) netip.Addr {
 	a := p.Masked().Addr().As4()

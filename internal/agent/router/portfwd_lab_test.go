@@ -66,6 +66,9 @@ spec:
     - {externalIPID: eip2, protocol: tcp, externalPort: "8080", internalAddress: ` + fwdVM1 + `, internalPort: "22"}
 `
 
+// router2YAML: vrouter2's address is below the network's top ones, the
+// node gateway's (.253) and the DHCP server's the IPAM assigns (.252, the
+// highest free one: every network has DHCP unless it opts out).
 const router2YAML = `meta:
   apiType: systemv0/virtualrouter
   id: vrouter2
@@ -74,7 +77,7 @@ const router2YAML = `meta:
   annotations: {virtualrouterv0/node_name: node-c}
 spec:
   natGatewayIP: 192.168.10.201
-  nics: [{networkID: net1, ipv4Address: 10.0.0.250/24}]
+  nics: [{networkID: net1, ipv4Address: 10.0.0.240/24}]
 `
 
 // TestLabPortForwards is issue 20's port forward acceptance: two forwards
@@ -82,7 +85,9 @@ spec:
 // forwarded range too; a VM reaches the other through the external
 // address (hairpin); a deleted forward's rule is gone; an external IP
 // moved from node-b's router to node-c's is reached there at once, the
-// outside's neighbour entry moved by gratuitous ARP; nothing is left.
+// outside's neighbour entry moved by gratuitous ARP; claimed by both
+// routers, it ends on the older only (contest_lab_test.go); nothing is
+// left.
 func TestLabPortForwards(t *testing.T) {
 	testenv.RequireCommands(t, append([]string{"qemu-system-x86_64"}, tiny.RequiredCommands...)...)
 	img := tinyImage(t)
@@ -151,6 +156,7 @@ func TestLabPortForwards(t *testing.T) {
 	}
 
 	moveExternalIP(v, ns1)
+	contestExternalIP(v, ns1)
 
 	for _, id := range []string{"vrouter1", "vrouter2"} {
 		if out, err := v.Humcli(ctx, "delete", "virtualrouter", id, "--g", "g", "--n", "ns"); err != nil {
@@ -167,14 +173,23 @@ func TestLabPortForwards(t *testing.T) {
 		vms, _, err2 := client.For[*api.VirtualMachine](v.Client()).List(ctx, sc)
 		return err == nil && err2 == nil && len(vrs) == 0 && len(vms) == 0, fmt.Sprintf("%d routers, %d VMs left (%v %v)", len(vrs), len(vms), err, err2)
 	})
+	// The network goes too: its DHCP server (on by default) keeps it, and
+	// its gateway's NAPT, on the server's node while it exists.
+	if out, err := v.Humcli(ctx, "delete", "network", "net1", "--g", "g", "--n", "ns"); err != nil {
+		t.Fatalf("humcli delete: %v\n%s", err, out)
+	}
+	testenv.Eventually(t, time.Minute, func() (bool, string) {
+		_, err := client.For[*api.Network](v.Client()).Get(ctx, sc, "net1")
+		return errors.Is(err, api.ErrNotFound), fmt.Sprintf("net1 not deleted (%v)", err)
+	})
 	assertNoLeak(t, v, rulesBefore)
 	t.Logf("whole test: %v", time.Since(start).Round(time.Millisecond))
 }
 
 // moveExternalIP: eip2 (forwarded by vrouter1 on node-b) goes to vrouter2
-// on node-c: vrouter1 lets it go, then vrouter2 takes it (in this order: a
-// node's agent sees only the routers placed on it, so two routers on two
-// nodes are not kept from holding one address at once). The outside, whose
+// on node-c: vrouter1 lets it go, then vrouter2 takes it (so that the
+// outside's entry still holds vrouter1's MAC when vrouter2 announces the
+// address; contestExternalIP claims one address on two nodes at once). The outside, whose
 // entry for it still holds vrouter1's MAC, gets vrouter2's by gratuitous
 // ARP and reaches it at once.
 func moveExternalIP(v *routerLab, ns1 string) {
@@ -306,7 +321,7 @@ func updateRouter(v *routerLab, id string, edit func(*api.VirtualRouter)) {
 }
 
 // assertNoLeak: the nodes' rulesets are what they were before, and no
-// router namespace or veth is left on node-b or node-c.
+// router namespace or veth, nor DHCP server, is left on node-b or node-c.
 func assertNoLeak(t *testing.T, v *routerLab, before map[string]string) {
 	t.Helper()
 	ctx := context.Background()
@@ -331,6 +346,15 @@ func assertNoLeak(t *testing.T, v *routerLab, before map[string]string) {
 			if f := strings.Fields(l); len(f) > 1 && strings.HasPrefix(f[1], "hr") {
 				t.Errorf("router veth left on %s: %s", node, l)
 			}
+		}
+	}
+	for _, node := range []string{"node-b", "node-c"} {
+		left, err := v.ServiceLeftovers(ctx, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) > 0 {
+			t.Errorf("DHCP server left on %s: %v", node, left)
 		}
 	}
 	ents, err := os.ReadDir("/run/netns")

@@ -27,7 +27,11 @@
 // A router waits (Pending) for its networks to be Available on this node
 // and for a pool containing its natGatewayIP; a spec that cannot work (an
 // address outside its network, natGatewayIP or an external IP held by an
-// older router, the pool's bridge missing on this node) is Error. While a
+// older router, the pool's bridge missing on this node) is Error. Which
+// router holds an address is the Core agent's decision (the oldest naming
+// it, on whatever node: the external IP's status.boundBy, the pool's
+// status.natGateways), since a node cannot see the routers of other
+// nodes; until it is recorded, the address waits. While a
 // router is Pending or Error its host state stays as it was, so a bad edit
 // does not take a working router down. An externalIPs[] entry that cannot
 // be realized (its external IP missing, not Available, in another pool,

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/agent/core"
 	"github.com/humstack/humstack/internal/registry"
 )
 
@@ -33,6 +34,10 @@ func TestExample(t *testing.T) {
 		case *api.VirtualMachine:
 			v.vms = append(v.vms, x)
 		}
+	}
+	// The members the Core agent would write.
+	for r, g := range v.groups {
+		g.Status.Members = core.SecurityGroupMembers(r.group, r.namespace, r.id, v.vms)
 	}
 	nics, problems := resolve(v)
 	if len(nics) != 1 || len(problems) != 0 || len(nics[0].Ingress) != 3 {

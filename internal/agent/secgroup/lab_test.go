@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/lab"
 	"github.com/humstack/humstack/internal/lab/guest/tiny"
@@ -116,6 +117,9 @@ spec:
 //     80 do not; vm1's own connection to the internet host works
 //     (established replies); VM to VM port 80 is dropped, across nodes and
 //     on one bridge;
+//   - a rule with remoteSecurityGroupID (group back on vm1: TCP 80 from
+//     group front, which only vm2 on node-c is in): vm2 fetches vm1:80
+//     across nodes, vm3 (node-b, not in front) does not;
 //   - a group that does not exist: fail closed, SecurityGroupMissing event;
 //   - no group on vm1 again (no restart): ping and 80 work again; the
 //     others stay filtered;
@@ -169,6 +173,7 @@ func TestLabSecurityGroups(t *testing.T) {
 	if on, err := lab.Exec(context.Background(), v.NS("node-b"), "cat", "/proc/sys/net/bridge/bridge-nf-call-iptables"); err != nil || strings.TrimSpace(on) != "1" {
 		t.Fatalf("node-b bridge-nf-call-iptables = %q, %v; want 1", on, err)
 	}
+	v.waitEnforced("vm1", "True")
 	listener, got := v.outsideListener()
 	host, port, _ := net.SplitHostPort(listener)
 	out, err := v.login(outside, eipAddr, fmt.Sprintf("echo from-vm1 | nc -w 5 %s %s && echo sent", host, port))
@@ -183,6 +188,8 @@ func TestLabSecurityGroups(t *testing.T) {
 		check{"vm1 fetches vm3:80 (same node)", fetch(vm1Addr, vm3Addr), false},
 		check{"the endpoint connects to vm2:80", v.tcp(v.mgmt, vm2Addr, 80), false},
 	)
+
+	v.remoteGroupAcrossNodes(fetch)
 
 	// A group that does not exist: fail closed, and an event says so.
 	tap1 := v.vm("vm1").Status.NICs[0].Tap
@@ -201,6 +208,7 @@ func TestLabSecurityGroups(t *testing.T) {
 		return hasTables(r) && !strings.Contains(r, tap1)
 	})
 	t.Logf("groups removed to vm1's chains gone on node-b: %v", d.Round(time.Millisecond))
+	v.waitEnforced("vm1", "")
 	if now := v.vm("vm1").Status.StartedAt; now != started || started == "" {
 		t.Fatalf("vm1 restarted (startedAt %q -> %q): group changes must not restart it", started, now)
 	}
@@ -226,4 +234,37 @@ func TestLabSecurityGroups(t *testing.T) {
 	d = v.waitRuleset("node-b", "vm3's chains gone", 2*time.Minute, noTables)
 	t.Logf("vm1 and vm3 deleted to node-b's tables gone: %v", d.Round(time.Millisecond))
 	t.Logf("total: %v", time.Since(start).Round(time.Millisecond))
+}
+
+// remoteGroupAcrossNodes: group back on vm1 (node-b) admits TCP 80 from
+// the members of group front, which only vm2 (node-c) is in. Node-b's
+// agent cannot read vm2; it takes front's members from its status, which
+// the Core agent writes.
+func (v *sgLab) remoteGroupAcrossNodes(fetch func(from, to string) bool) {
+	t := v.t
+	t0 := time.Now()
+	v.apply(`meta: {apiType: systemv0/securitygroup, id: front, group: g, namespace: ns}
+---
+meta: {apiType: systemv0/securitygroup, id: back, group: g, namespace: ns}
+spec:
+  rules:
+    - {direction: ingress, protocol: tcp, ports: "80", remoteSecurityGroupID: front}
+`)
+	v.setGroups("vm2", "web", "front")
+	v.setGroups("vm1", "web", "back")
+	tap1 := v.vm("vm1").Status.NICs[0].Tap
+	d := v.waitRuleset("node-b", "vm1 admitting vm2 (node-c) on TCP 80", 30*time.Second, func(r string) bool {
+		return strings.Contains(chainOf(r, "in_"+tap1), "ip saddr "+vm2Addr+" tcp dport 80 accept")
+	})
+	t.Logf("remote group across nodes: groups set to node-b's rule naming vm2 (node-c): %v (%v since the apply)",
+		d.Round(time.Millisecond), time.Since(t0).Round(time.Millisecond))
+	g, err := client.For[*api.SecurityGroup](v.Client()).Get(context.Background(), sc, "front")
+	if err != nil || len(g.Status.Members) != 1 || g.Status.Members[0] != (api.SecurityGroupMember{VMID: "vm2", NIC: 0, IPv4Address: vm2Addr}) {
+		t.Fatalf("group front's members %+v (%v), want vm2's NIC 0", g.Status.Members, err)
+	}
+	v.expect("group back (TCP 80 from group front's members)",
+		check{"vm2 (node-c, in front) fetches vm1:80", fetch(vm2Addr, vm1Addr), true},
+		check{"vm3 (node-b, not in front) fetches vm1:80", fetch(vm3Addr, vm1Addr), false},
+		check{"the endpoint connects to vm1:80", v.tcp(v.mgmt, vm1Addr, 80), false},
+	)
 }

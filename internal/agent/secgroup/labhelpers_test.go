@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/api/conditions"
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/lab"
 	"github.com/humstack/humstack/internal/lab/guest/guestcache"
@@ -258,4 +259,18 @@ func (v *sgLab) waitEvent(id, reason string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	v.t.Fatalf("no %s event about %s in 30s\nnode-b agent:\n%s", reason, id, v.LogTail("node-b", 20))
+}
+
+// waitEnforced waits for vm id's SecurityGroupsEnforced condition to have
+// status want ("": no such condition).
+func (v *sgLab) waitEnforced(id string, want api.ConditionStatus) {
+	v.t.Helper()
+	var got *api.Condition
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		got = conditions.Find(v.vm(id).Status.Conditions, api.ConditionSecurityGroupsEnforced)
+		if (got == nil && want == "") || (got != nil && got.Status == want) {
+			return
+		}
+	}
+	v.t.Fatalf("%s's %s condition = %+v after 30s, want status %q", id, api.ConditionSecurityGroupsEnforced, got, want)
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/agent/dhcp"
+	"github.com/humstack/humstack/internal/agent/system"
 	"github.com/humstack/humstack/internal/agent/vm"
 	"github.com/humstack/humstack/internal/host/link"
 	hsg "github.com/humstack/humstack/internal/host/secgroup"
@@ -17,7 +19,9 @@ type ref struct{ group, namespace, id string }
 
 // view is what the node's ruleset is made of: the VMs this node sees (its
 // own: a node may read only the VMs placed on it), and the security
-// groups and networks of the cluster.
+// groups and networks of the cluster. A rule's remote group's peers come
+// from that group's status.members, which the Core agent writes from the
+// VMs of every node.
 type view struct {
 	vms    []*api.VirtualMachine
 	groups map[ref]*api.SecurityGroup
@@ -34,8 +38,28 @@ type problem struct {
 // Event reasons (docs/events.md).
 const (
 	ReasonMissing     = "SecurityGroupMissing"
+	ReasonInvalidRule = "SecurityGroupRuleInvalid"
 	ReasonNotEnforced = "SecurityGroupsNotEnforced"
 )
+
+// network is what a filtered NIC's ruleset needs of its network n: its
+// bridge (the VM driver's: the annotation the System agent writes), and
+// its DHCP server's address and MAC (zero when DHCP is off or has no
+// address yet: then no DHCP reply is accepted).
+func network(n *api.Network) (bridge string, server netip.Addr, serverMAC net.HardwareAddr) {
+	m := n.Meta
+	bridge = m.Annotations[api.AnnotationBridgeName]
+	if bridge == "" {
+		bridge = system.BridgeName(m.Group, m.Namespace, m.ID)
+	}
+	if !n.Spec.DHCPOn() || n.Spec.DHCP == nil {
+		return bridge, server, nil
+	}
+	if a, err := netip.ParseAddr(n.Spec.DHCP.Address); err == nil && a.Is4() {
+		server, serverMAC = a, dhcp.ServerMAC(dhcp.Hash(m.Group, m.Namespace, m.ID))
+	}
+	return bridge, server, serverMAC
+}
 
 // resolve turns the view into the renderer's NICs: every NIC of vms that
 // names at least one security group, with its groups' rules and their
@@ -46,8 +70,7 @@ func resolve(v view) ([]hsg.NIC, []problem) {
 	var nics []hsg.NIC
 	var problems []problem
 	for _, x := range v.vms {
-		m := x.Meta
-		key := m.Group + "/" + m.Namespace + "/" + m.ID // as the VM driver keys taps and MACs
+		key := vm.Key(&x.Meta) // as the VM driver keys taps and MACs
 		for i, nic := range x.Spec.NICs {
 			if len(nic.SecurityGroupIDs) == 0 || i > 99 {
 				continue
@@ -71,10 +94,10 @@ func resolveNIC(v view, x *api.VirtualMachine, key string, i int) (hsg.NIC, []pr
 	if a, err := netip.ParseAddr(nic.IPv4Address); err == nil && a.Is4() {
 		out.Address = a
 	}
-	if n := v.nets[ref{m.Group, m.Namespace, nic.NetworkID}]; n != nil && n.Spec.DHCP != nil && !n.Spec.DHCP.Disabled {
-		if a, err := netip.ParseAddr(n.Spec.DHCP.Address); err == nil && a.Is4() {
-			out.Server = a
-		}
+	if n := v.nets[ref{m.Group, m.Namespace, nic.NetworkID}]; n != nil {
+		out.Bridge, out.Server, out.ServerMAC = network(n)
+	} else {
+		out.Bridge = system.BridgeName(m.Group, m.Namespace, nic.NetworkID)
 	}
 	var problems []problem
 	for _, id := range nic.SecurityGroupIDs {
@@ -88,7 +111,7 @@ func resolveNIC(v view, x *api.VirtualMachine, key string, i int) (hsg.NIC, []pr
 		for j, r := range g.Spec.Rules {
 			rule, ok, err := ruleOf(v, m.Group, m.Namespace, r)
 			if err != nil { // the API validated it: only a stored object from an older version
-				problems = append(problems, problem{x, ReasonMissing, fmt.Sprintf("security group %s spec.rules[%d] left out: %v", id, j, err)})
+				problems = append(problems, problem{x, ReasonInvalidRule, fmt.Sprintf("security group %s spec.rules[%d] left out: %v", id, j, err)})
 				continue
 			}
 			if r.Direction == api.DirectionEgress {
@@ -137,19 +160,19 @@ func ruleOf(v view, group, namespace string, r api.SecurityGroupRule) (hsg.Rule,
 	return out, true, nil
 }
 
-// members are the addresses of the NICs (of the VMs in the view) in the
-// security group id of the namespace.
+// members are the addresses of the NICs in the security group id of the
+// namespace, on any node: the group's status.members (none while the
+// group does not exist or the Core agent has not written them yet: the
+// rule then matches no peer, failing closed).
 func members(v view, group, namespace, id string) []netip.Prefix {
 	var out []netip.Prefix
-	for _, x := range v.vms {
-		if x.Meta.Group != group || x.Meta.Namespace != namespace {
-			continue
-		}
-		for _, nic := range x.Spec.NICs {
-			a, err := netip.ParseAddr(nic.IPv4Address)
-			if err == nil && a.Is4() && slices.Contains(nic.SecurityGroupIDs, id) {
-				out = append(out, netip.PrefixFrom(a, 32))
-			}
+	g := v.groups[ref{group, namespace, id}]
+	if g == nil {
+		return nil
+	}
+	for _, m := range g.Status.Members {
+		if a, err := netip.ParseAddr(m.IPv4Address); err == nil && a.Is4() {
+			out = append(out, netip.PrefixFrom(a, 32))
 		}
 	}
 	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,8 +47,12 @@ func TestResolve(t *testing.T) {
 		api.VMNIC{NetworkID: "net1", IPv4Address: "10.0.0.11"}, // no groups: not filtered
 	)
 	db := testVM("db", api.VMNIC{NetworkID: "net1", IPv4Address: "10.0.0.20", MACAddress: "52:54:00:12:34:56", SecurityGroupIDs: []string{"db"}})
+	ssh := testGroup("ssh", api.SecurityGroupRule{Direction: api.DirectionIngress, Protocol: api.ProtocolTCP, Ports: "22", RemoteCIDR: "192.168.10.254/32"})
+	// The Core agent's members: web's first NIC here, and a NIC of a VM
+	// on another node, which this node cannot read.
+	ssh.Status.Members = []api.SecurityGroupMember{{VMID: "elsewhere", NIC: 1, IPv4Address: "10.0.0.99"}, {VMID: "web", NIC: 0, IPv4Address: "10.0.0.10"}}
 	v := testView([]*api.VirtualMachine{web, db},
-		testGroup("ssh", api.SecurityGroupRule{Direction: api.DirectionIngress, Protocol: api.ProtocolTCP, Ports: "22", RemoteCIDR: "192.168.10.254/32"}),
+		ssh,
 		testGroup("app", api.SecurityGroupRule{Direction: api.DirectionIngress, Protocol: api.ProtocolTCP, Ports: "8000-8080", RemoteSecurityGroupID: "nobody"}),
 		testGroup("db",
 			api.SecurityGroupRule{Direction: api.DirectionIngress, Protocol: api.ProtocolTCP, Ports: "5432", RemoteSecurityGroupID: "ssh"},
@@ -71,8 +76,9 @@ func TestResolve(t *testing.T) {
 	if d.MAC.String() != "52:54:00:12:34:56" || !d.RestrictEgress || len(d.Egress) != 1 {
 		t.Errorf("db's NIC = %+v", d)
 	}
-	if len(d.Ingress) != 1 || len(d.Ingress[0].Peers) != 1 || d.Ingress[0].Peers[0] != netip.MustParsePrefix("10.0.0.10/32") {
-		t.Errorf("db's ingress peers (members of ssh) = %+v, want web's first NIC", d.Ingress)
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.10/32"), netip.MustParsePrefix("10.0.0.99/32")}
+	if len(d.Ingress) != 1 || !slices.Equal(d.Ingress[0].Peers, want) {
+		t.Errorf("db's ingress peers (members of ssh) = %+v, want %v (web's first NIC, and the other node's)", d.Ingress, want)
 	}
 	if _, err := hsg.Render(nics); err != nil {
 		t.Fatal(err)
@@ -104,10 +110,20 @@ func TestResolveEgressRuleWithoutPeers(t *testing.T) {
 }
 
 type fakeHost struct {
-	applied   []string
-	installed bool
-	failApply error
-	failNF    error
+	applied    []string
+	installed  bool
+	failApply  error
+	failNF     error
+	forgot     [][]netip.Addr
+	failForget error
+}
+
+func (f *fakeHost) Forget(addrs []netip.Addr) (uint, error) {
+	if f.failForget != nil {
+		return 0, f.failForget
+	}
+	f.forgot = append(f.forgot, addrs)
+	return uint(len(addrs)), nil
 }
 
 func (f *fakeHost) Apply(_ context.Context, text string) error {
@@ -146,7 +162,7 @@ func TestInstall(t *testing.T) {
 		if s.prepare != nil {
 			s.prepare()
 		}
-		err := c.install(ctx, s.text)
+		err := c.install(ctx, s.text, nil)
 		if (err != nil) != (h.failApply != nil) {
 			t.Fatalf("step %d: install = %v", i, err)
 		}
@@ -155,7 +171,7 @@ func TestInstall(t *testing.T) {
 		}
 	}
 	h.failNF = errors.New("no br_netfilter")
-	if err := c.install(ctx, "C"); err == nil || !strings.Contains(err.Error(), "br_netfilter") {
+	if err := c.install(ctx, "C", nil); err == nil || !strings.Contains(err.Error(), "br_netfilter") {
 		t.Fatalf("install without br_netfilter = %v", err)
 	}
 }

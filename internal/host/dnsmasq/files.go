@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 )
 
-// Changed says which files Write changed.
+// Changed says which files Write changed: Conf (a restart) or Reload
+// (the files read again on SIGHUP: hosts, names, DHCP options).
 type Changed struct {
-	Conf, Hosts bool
+	Conf, Reload bool
 }
 
 // Write puts f into dir (0755, and its parents searchable by all, see
@@ -25,13 +26,14 @@ func Write(dir string, f Files) (Changed, error) {
 	if ch.Conf, err = replace(filepath.Join(dir, ConfName), f.Conf); err != nil {
 		return ch, err
 	}
-	h1, err := replace(filepath.Join(dir, DHCPHostsName), f.DHCPHosts)
-	if err != nil {
-		return ch, err
+	for name, data := range map[string][]byte{DHCPHostsName: f.DHCPHosts, AddnHostsName: f.AddnHosts, DHCPOptsName: f.DHCPOpts} {
+		changed, err := replace(filepath.Join(dir, name), data)
+		if err != nil {
+			return ch, err
+		}
+		ch.Reload = ch.Reload || changed
 	}
-	h2, err := replace(filepath.Join(dir, AddnHostsName), f.AddnHosts)
-	ch.Hosts = h1 || h2
-	return ch, err
+	return ch, nil
 }
 
 func replace(path string, data []byte) (bool, error) {

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,7 +51,8 @@ func serverNetns(t *testing.T) string {
 }
 
 // The server starts in its namespace, is found by its pidfile, reloads its
-// hosts on SIGHUP without a new PID, and stops.
+// hosts and DHCP options on SIGHUP without a new PID, reopens its rotated
+// log, and stops.
 func TestStartReloadStop(t *testing.T) {
 	ns := serverNetns(t)
 	dir := t.TempDir()
@@ -93,11 +95,27 @@ func TestStartReloadStop(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "10.0.0.11") {
 		t.Errorf("nslookup: %v: %s", err, out)
 	}
+	// The log past its bound: moved aside, and the reload below is
+	// written to a new one (dnsmasq reopened it).
+	logPath := filepath.Join(dir, LogName)
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		st, err := os.Stat(logPath)
+		return err == nil && st.Size() > 0, fmt.Sprintf("no start lines in %s (%v)", logPath, err)
+	})
+	if rotated, err := RotateLog(dir, 1); err != nil || !rotated {
+		t.Fatalf("RotateLog = %v %v, want rotated", rotated, err)
+	}
+	if rotated, err := RotateLog(dir, MaxLogSize); err != nil || rotated {
+		t.Fatalf("RotateLog of a missing log = %v %v, want nothing", rotated, err)
+	}
+	// New hosts and a gateway (a router arriving after the start): read
+	// again on SIGHUP, no restart.
 	c.Hosts = append(c.Hosts, Host{MAC: mac("52:54:00:00:00:0c"), IP: netip.MustParseAddr("10.9.0.12"), Name: "vm3"})
+	c.Gateway = netip.MustParseAddr("10.9.0.1")
 	f, _ = Render(c)
 	ch, err := Write(dir, f)
-	if err != nil || ch.Conf || !ch.Hosts {
-		t.Fatalf("Write = %+v %v, want hosts changed only", ch, err)
+	if err != nil || ch.Conf || !ch.Reload {
+		t.Fatalf("Write = %+v %v, want only the reloaded files changed", ch, err)
 	}
 	if err := Reload(dir); err != nil {
 		t.Fatal(err)
@@ -110,6 +128,20 @@ func TestStartReloadStop(t *testing.T) {
 		out, err := exec.Command("ip", "netns", "exec", ns, "busybox", "nslookup", "vm3.ns1.group1.internal", "10.9.0.2").CombinedOutput()
 		return err == nil && strings.Contains(string(out), "10.9.0.12"), fmt.Sprintf("nslookup vm3 after SIGHUP: %v: %s", err, out)
 	})
+	// The unprivileged server logs on in the new file RotateLog made for
+	// it: the reload, and the lookup below.
+	testenv.Eventually(t, 5*time.Second, func() (bool, string) {
+		b, _ := os.ReadFile(logPath)
+		return strings.Contains(string(b), DHCPOptsName), "the reopened log does not show the options file read again:\n" + string(b)
+	})
+	if _, err := os.Stat(logPath + ".1"); err != nil {
+		t.Errorf("rotated log: %v", err)
+	}
+	if st, err := os.Stat(logPath); err != nil {
+		t.Errorf("new log: %v", err)
+	} else if owner := int(st.Sys().(*syscall.Stat_t).Uid); owner != uidOf(t, pid) {
+		t.Errorf("new log owned by uid %d, the server runs as %d", owner, uidOf(t, pid))
+	}
 	if err := Stop(ctx, dir); err != nil {
 		t.Fatal(err)
 	}

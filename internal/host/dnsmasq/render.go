@@ -2,12 +2,19 @@
 // (Debian's dnsmasq-base, the binary without a system service), one
 // process per network, in the network's DHCP namespace.
 //
-// Render is pure: it turns a Config into three files. The options file
+// Render is pure: it turns a Config into four files. The options file
 // (Conf) is read at start only, so a change there means a restart; the
-// static leases (DHCPHosts, dhcp-hostsfile) and the names (AddnHosts,
-// addn-hosts) are read again on SIGHUP, so a VM added or removed does not
-// restart the server. The lease file is persistent (dhcp-leasefile), so a
-// restart keeps the leases.
+// static leases (DHCPHosts, dhcp-hostsfile), the names (AddnHosts,
+// addn-hosts) and the DHCP options handed out (DHCPOpts, dhcp-optsfile:
+// gateway, nameservers, search domain, MTU) are read again on SIGHUP, so a VM
+// added or removed, or a router's gateway arriving just after the start,
+// does not restart the server. The lease file is persistent
+// (dhcp-leasefile), so a restart keeps the leases.
+//
+// The log (dnsmasq.log: start, reloads, errors and each DHCP
+// transaction) is bounded by RotateLog, which the agent calls at each
+// reconcile: past MaxLogSize it becomes dnsmasq.log.1 and dnsmasq reopens
+// its log (SIGUSR2), as a VM's serial.log is kept.
 //
 // The process outlives the agent, like a VM's QEMU: it daemonizes, writes
 // its pidfile in the state directory, and is found again through that
@@ -30,6 +37,7 @@ import (
 const (
 	ConfName      = "dnsmasq.conf"
 	DHCPHostsName = "dhcp-hosts"
+	DHCPOptsName  = "dhcp-opts"
 	AddnHostsName = "hosts"
 	LeaseName     = "leases"
 	PIDName       = "dnsmasq.pid"
@@ -89,7 +97,7 @@ type Host struct {
 
 // Files are the rendered files of a server.
 type Files struct {
-	Conf, DHCPHosts, AddnHosts []byte
+	Conf, DHCPHosts, AddnHosts, DHCPOpts []byte
 }
 
 // ConfPath is the options file of the server in dir; it is also what
@@ -102,7 +110,7 @@ func Render(c Config) (Files, error) {
 	if err := c.check(); err != nil {
 		return Files{}, err
 	}
-	return Files{Conf: c.conf(), DHCPHosts: c.dhcpHosts(), AddnHosts: c.addnHosts()}, nil
+	return Files{Conf: c.conf(), DHCPHosts: c.dhcpHosts(), AddnHosts: c.addnHosts(), DHCPOpts: c.dhcpOpts()}, nil
 }
 
 func (c Config) check() error {
@@ -166,23 +174,31 @@ func (c Config) conf() []byte {
 	}
 	line("addn-hosts=%s", filepath.Join(c.Dir, AddnHostsName))
 	line("dhcp-hostsfile=%s", filepath.Join(c.Dir, DHCPHostsName))
+	line("dhcp-optsfile=%s", filepath.Join(c.Dir, DHCPOptsName))
 	line("dhcp-leasefile=%s", filepath.Join(c.Dir, LeaseName))
 	// Static leases only: a MAC not in the hosts file gets no address.
 	net := c.Address.Masked()
 	line("dhcp-range=%s,static,%s,%s", net.Addr(), netmask(net.Bits()), LeaseTime)
 	line("dhcp-authoritative")
 	line("domain=%s", c.Search)
+	return b.Bytes()
+}
+
+// dhcpOpts: the options handed to clients that may change while the
+// server runs (dhcp-optsfile, read again on SIGHUP).
+func (c Config) dhcpOpts() []byte {
+	var b bytes.Buffer
 	if c.Gateway.IsValid() {
-		line("dhcp-option=option:router,%s", c.Gateway)
+		fmt.Fprintf(&b, "option:router,%s\n", c.Gateway)
 	}
 	ns := c.Nameservers
 	if len(ns) == 0 {
 		ns = []netip.Addr{c.Address.Addr()}
 	}
-	line("dhcp-option=option:dns-server,%s", join(ns))
-	line("dhcp-option=option:domain-search,%s", c.Search)
+	fmt.Fprintf(&b, "option:dns-server,%s\n", join(ns))
+	fmt.Fprintf(&b, "option:domain-search,%s\n", c.Search)
 	if c.MTU > 0 {
-		line("dhcp-option=option:mtu,%d", c.MTU)
+		fmt.Fprintf(&b, "option:mtu,%d\n", c.MTU)
 	}
 	return b.Bytes()
 }

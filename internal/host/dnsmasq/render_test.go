@@ -44,6 +44,7 @@ func TestRenderGolden(t *testing.T) {
 			golden.Assert(t, name+".conf.golden", f.Conf)
 			golden.Assert(t, name+".dhcp-hosts.golden", f.DHCPHosts)
 			golden.Assert(t, name+".hosts.golden", f.AddnHosts)
+			golden.Assert(t, name+".dhcp-opts.golden", f.DHCPOpts)
 		})
 	}
 }
@@ -59,6 +60,23 @@ func TestHostsChangeLeavesConf(t *testing.T) {
 	}
 	if string(a.DHCPHosts) == string(b.DHCPHosts) || string(a.AddnHosts) == string(b.AddnHosts) {
 		t.Errorf("hosts files did not change")
+	}
+}
+
+// A gateway (a router created after the network) or nameservers changed
+// only touch the DHCP options file, read again on SIGHUP: no restart.
+func TestGatewayChangeLeavesConf(t *testing.T) {
+	c := fullConfig()
+	c.Gateway = netip.Addr{}
+	a, _ := Render(c)
+	c.Gateway = netip.MustParseAddr("10.0.0.254")
+	c.Nameservers = []netip.Addr{netip.MustParseAddr("10.0.0.53")}
+	b, _ := Render(c)
+	if string(a.Conf) != string(b.Conf) {
+		t.Errorf("options changed with the gateway:\n%s\n%s", a.Conf, b.Conf)
+	}
+	if !strings.Contains(string(b.DHCPOpts), "option:router,10.0.0.254\n") || strings.Contains(string(a.DHCPOpts), "router") {
+		t.Errorf("DHCP options without and with the gateway:\n%s\n%s", a.DHCPOpts, b.DHCPOpts)
 	}
 }
 

@@ -7,10 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
-
-	vnetns "github.com/vishvananda/netns"
 
 	"github.com/humstack/humstack/internal/host/netns"
 )
@@ -102,7 +99,7 @@ func (r Runner) command(ctx context.Context, args ...string) *exec.Cmd {
 // runner's namespace (a no-op when it is 1). Without it the groups' rules
 // would see no connection state and drop every reply.
 func (r Runner) EnableBridgeNetfilter() error {
-	err := r.inNetns(func() error {
+	err := r.do(func() error {
 		b, err := os.ReadFile(BridgeNFCallIPTables)
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("%s is missing: the kernel has no br_netfilter (modprobe br_netfilter, or build it in)", BridgeNFCallIPTables)
@@ -124,7 +121,7 @@ func (r Runner) EnableBridgeNetfilter() error {
 // BridgeNetfilter reports the sysctl's value in the runner's namespace.
 func (r Runner) BridgeNetfilter() (bool, error) {
 	var on bool
-	err := r.inNetns(func() error {
+	err := r.do(func() error {
 		b, err := os.ReadFile(BridgeNFCallIPTables)
 		on = strings.TrimSpace(string(b)) == "1"
 		return err
@@ -132,38 +129,11 @@ func (r Runner) BridgeNetfilter() (bool, error) {
 	return on, err
 }
 
-// inNetns runs f on a thread in the runner's namespace: /proc/sys/net is
-// the namespace of the thread that opens it.
-func (r Runner) inNetns(f func() error) error {
+// do runs f in the runner's namespace: /proc/sys/net is the namespace of
+// the thread that opens it.
+func (r Runner) do(f func() error) error {
 	if r.Netns == "" {
 		return f()
 	}
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked if restoring fails: the thread dies with the goroutine
-		orig, err := vnetns.Get()
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		target, err := vnetns.GetFromPath(netns.Path(r.Netns))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer target.Close()
-		if err := vnetns.Set(target); err != nil {
-			errc <- err
-			return
-		}
-		ferr := f()
-		if err := vnetns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	return netns.Do(r.Netns, f)
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/host/link"
+	"github.com/humstack/humstack/internal/host/netns"
 	"github.com/humstack/humstack/internal/testenv"
 )
 
@@ -29,7 +31,9 @@ func newTopology(t *testing.T) topology {
 	tp.node, _, _ = testenv.NewNetns(t)
 	tp.a, _, _ = testenv.NewNetns(t)
 	tp.b, _, _ = testenv.NewNetns(t)
-	run(t, "ip", "-n", tp.node, "link", "add", "br0", "type", "bridge")
+	// A humstack bridge's MAC is link.BridgeMAC: the zone rules tell the
+	// node's own frames by it.
+	run(t, "ip", "-n", tp.node, "link", "add", "br0", "address", link.BridgeMAC("br0").String(), "type", "bridge")
 	run(t, "ip", "-n", tp.node, "addr", "add", "10.9.0.254/24", "dev", "br0")
 	run(t, "ip", "-n", tp.node, "link", "set", "br0", "up")
 	for _, g := range []struct{ ns, tap, addr string }{{tp.a, "tapa", "10.9.0.1/24"}, {tp.b, "tapb", "10.9.0.2/24"}} {
@@ -65,7 +69,7 @@ func pings(ns, addr string) bool {
 // writing "hi" to each.
 func serve(t *testing.T, ns string, port int) {
 	var l net.Listener
-	err := Runner{Netns: ns}.inNetns(func() (err error) {
+	err := netns.Do(ns, func() (err error) {
 		l, err = net.Listen("tcp4", fmt.Sprintf(":%d", port))
 		return err
 	})
@@ -89,7 +93,7 @@ func serve(t *testing.T, ns string, port int) {
 // server's greeting (so the replies passed too).
 func connects(ns, addr string, port int) bool {
 	var c net.Conn
-	err := Runner{Netns: ns}.inNetns(func() (err error) {
+	err := netns.Do(ns, func() (err error) {
 		c, err = net.DialTimeout("tcp4", net.JoinHostPort(addr, strconv.Itoa(port)), time.Second)
 		return err
 	})
@@ -137,7 +141,7 @@ func TestEnforced(t *testing.T) {
 	}
 	expect(t, "unfiltered", check{"a pings b", pings(tp.a, "10.9.0.2"), true}, check{"a to b:80", connects(tp.a, "10.9.0.2", 80), true})
 
-	b := NIC{Tap: "tapb", MAC: tp.macB, Address: netip.MustParseAddr("10.9.0.2"),
+	b := NIC{Tap: "tapb", MAC: tp.macB, Address: netip.MustParseAddr("10.9.0.2"), Bridge: "br0",
 		Ingress: []Rule{{Protocol: api.ProtocolTCP, Ports: api.PortRange{First: 22, Last: 22}, Peers: []netip.Prefix{netip.MustParsePrefix("10.9.0.1/32")}}}}
 	apply(t, r, b)
 	expect(t, "ingress tcp 22 from a",
@@ -189,7 +193,7 @@ func TestEnforced(t *testing.T) {
 
 func connectsFrom(ns, src, addr string, port int) bool {
 	var c net.Conn
-	err := Runner{Netns: ns}.inNetns(func() (err error) {
+	err := netns.Do(ns, func() (err error) {
 		d := net.Dialer{Timeout: time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}}
 		c, err = d.Dial("tcp4", net.JoinHostPort(addr, strconv.Itoa(port)))
 		return err

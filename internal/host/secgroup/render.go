@@ -29,6 +29,19 @@
 //
 // Both tables are replaced together, in one transaction, so no packet ever
 // meets half a ruleset.
+//
+// # Conntrack zones
+//
+// Tenant networks reuse addresses (10.0.0.0/24 everywhere), and the node's
+// conntrack table is one: without zones, a flow on one network would make
+// the same 5-tuple "established" on another, and pass a security group
+// there. So the ip table's raw prerouting chain (before conntrack) puts the
+// bridged frames of each filtered NIC's bridge in a zone of its own
+// (zoneIDs). Only bridged frames: a frame to the bridge's own MAC
+// (link.BridgeMAC: the node's default gateway) is routed or local, and its
+// replies come back on another interface (the uplink, after NAPT), where no
+// bridge can be told; that traffic stays in zone 0, as do bridges without
+// a filtered NIC.
 package secgroup
 
 import (
@@ -76,9 +89,17 @@ type NIC struct {
 	// with another source (other than 0.0.0.0, DHCP) are dropped, so that
 	// no NIC passes for a member of a remote security group.
 	Address netip.Addr
+	// Bridge is the bridge the tap is a port of (a humstack bridge, whose
+	// MAC is link.BridgeMAC): its bridged frames get a conntrack zone of
+	// their own. Empty: no zone.
+	Bridge string
 	// Server is the network's DHCP and DNS server; DNS to it is always
 	// allowed. Zero: none.
 	Server netip.Addr
+	// ServerMAC is the MAC of Server's interface: DHCP replies are
+	// accepted only from Server with this MAC (none when either is unset),
+	// so that no other guest can hand the NIC its own gateway and DNS.
+	ServerMAC net.HardwareAddr
 	// Ingress are the rules of all the NIC's groups that allow traffic to
 	// it.
 	Ingress []Rule
@@ -89,8 +110,9 @@ type NIC struct {
 	RestrictEgress bool
 }
 
-// tapName is what a tap name may be: humstack's ("ht" + base32 + index)
-// and the tests' plain names; never anything nft would parse as syntax.
+// tapName is what a tap or bridge name may be: humstack's ("ht" or "hs" +
+// base32) and the tests' plain names; never anything nft would parse as
+// syntax.
 var tapName = regexp.MustCompile(`^[a-z][a-z0-9]{0,14}$`)
 
 // normalize validates nics and returns them sorted by tap with their rules
@@ -110,6 +132,12 @@ func normalize(nics []NIC) ([]NIC, error) {
 		seen[n.Tap] = true
 		if len(n.MAC) != 6 {
 			errs = append(errs, fmt.Errorf("security group NIC %s: bad MAC %q", n.Tap, n.MAC))
+		}
+		if n.ServerMAC != nil && len(n.ServerMAC) != 6 {
+			errs = append(errs, fmt.Errorf("security group NIC %s: bad server MAC %q", n.Tap, n.ServerMAC))
+		}
+		if n.Bridge != "" && !tapName.MatchString(n.Bridge) {
+			errs = append(errs, fmt.Errorf("security group NIC %s: bad bridge name %q", n.Tap, n.Bridge))
 		}
 		for _, a := range []netip.Addr{n.Address, n.Server} {
 			if a.IsValid() && !a.Is4() {

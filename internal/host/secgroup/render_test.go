@@ -1,6 +1,7 @@
 package secgroup
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -22,7 +23,7 @@ var (
 	outside = netip.MustParsePrefix("192.168.10.254/32")
 	web     = NIC{
 		Tap: "htwebaaaaaaaaa0", MAC: mac("52:54:00:00:00:01"), Address: netip.MustParseAddr("10.0.0.10"),
-		Server: netip.MustParseAddr("10.0.0.2"),
+		Bridge: "hsnetaaaaaaaaaa", Server: netip.MustParseAddr("10.0.0.2"), ServerMAC: mac("02:00:00:00:00:02"),
 		// unsorted, with a duplicate and an unmasked peer
 		Ingress: []Rule{
 			{Protocol: api.ProtocolTCP, Ports: api.PortRange{First: 8000, Last: 8080}},
@@ -32,7 +33,7 @@ var (
 		},
 	}
 	db = NIC{
-		Tap: "htdbbbbbbbbbbb0", MAC: mac("52:54:00:00:00:02"),
+		Tap: "htdbbbbbbbbbbb0", MAC: mac("52:54:00:00:00:02"), Bridge: "hsnetaaaaaaaaaa",
 		Ingress: []Rule{{Protocol: api.ProtocolTCP, Ports: api.PortRange{First: 5432, Last: 5432},
 			Peers: []netip.Prefix{netip.MustParsePrefix("10.0.0.11/32"), netip.MustParsePrefix("10.0.0.10/32")}}},
 		Egress: []Rule{
@@ -42,7 +43,7 @@ var (
 		RestrictEgress: true,
 	}
 	// a NIC whose groups are missing or have no rules: fail closed
-	closed = NIC{Tap: "htclosedcccccc1", MAC: mac("52:54:00:00:00:03"), RestrictEgress: true}
+	closed = NIC{Tap: "htclosedcccccc1", MAC: mac("52:54:00:00:00:03"), Bridge: "hsnetbbbbbbbbbb", RestrictEgress: true}
 )
 
 func TestRender(t *testing.T) {
@@ -68,6 +69,8 @@ func TestRenderRejects(t *testing.T) {
 		"tap long":       {Tap: "htaaaaaaaaaaaaaa", MAC: web.MAC},
 		"tap empty":      {MAC: web.MAC},
 		"no mac":         {Tap: "hta"},
+		"bad server mac": {Tap: "hta", MAC: web.MAC, ServerMAC: net.HardwareAddr{1, 2}},
+		"bridge syntax":  {Tap: "hta", MAC: web.MAC, Bridge: `br"0`},
 		"ipv6 address":   {Tap: "hta", MAC: web.MAC, Address: netip.MustParseAddr("fd00::1")},
 		"ipv6 peer":      {Tap: "hta", MAC: web.MAC, Ingress: []Rule{{Protocol: api.ProtocolAll, Peers: []netip.Prefix{netip.MustParsePrefix("fd00::/64")}}}},
 		"zero peer":      {Tap: "hta", MAC: web.MAC, Egress: []Rule{{Protocol: api.ProtocolAll, Peers: []netip.Prefix{{}}}}},
@@ -98,5 +101,30 @@ func TestRenderSameForEqualInput(t *testing.T) {
 	b, err := Render([]NIC{db, w})
 	if err != nil || a != b {
 		t.Fatalf("Render differs for equal input (%v):\n%s\n---\n%s", err, a, b)
+	}
+}
+
+// TestChanged: the addresses whose flows to forget are those of NICs with
+// new or different chains, not of unchanged or removed ones.
+func TestChanged(t *testing.T) {
+	web2 := web
+	web2.Ingress = web.Ingress[:1]
+	db2 := db
+	db2.Address = netip.MustParseAddr("10.0.0.20")
+	for name, c := range map[string]struct {
+		prev, next []NIC
+		want       string
+	}{
+		"same":             {[]NIC{web, db2}, []NIC{db2, web}, "[]"},
+		"new NIC":          {[]NIC{web}, []NIC{web, db2}, "[10.0.0.20]"},
+		"fewer rules":      {[]NIC{web, db2}, []NIC{web2, db2}, "[10.0.0.10]"},
+		"removed NIC":      {[]NIC{web, db2}, []NIC{db2}, "[]"},
+		"no address":       {nil, []NIC{db}, "[]"},
+		"start (no prev)":  {nil, []NIC{web, db2}, "[10.0.0.10 10.0.0.20]"},
+		"server MAC moved": {[]NIC{web}, []NIC{{Tap: web.Tap, MAC: web.MAC, Address: web.Address, Server: web.Server, Ingress: web.Ingress}}, "[10.0.0.10]"},
+	} {
+		if got := fmt.Sprint(Changed(c.prev, c.next)); got != c.want {
+			t.Errorf("%s: Changed = %s, want %s", name, got, c.want)
+		}
 	}
 }

@@ -2,7 +2,11 @@ package secgroup
 
 import (
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
+
+	"github.com/humstack/humstack/internal/host/link"
 )
 
 // Prelude makes sure both tables exist and then deletes them: put before a
@@ -23,7 +27,7 @@ func Render(nics []NIC) (string, error) {
 		return "", err
 	}
 	var b strings.Builder
-	renderIP(&b)
+	renderIP(&b, nics)
 	fmt.Fprintf(&b, "table bridge %s {\n", Table)
 	renderHook(&b, "forward", nics, true, true)
 	renderHook(&b, "input", nics, true, false)
@@ -36,10 +40,18 @@ func Render(nics []NIC) (string, error) {
 	return b.String(), nil
 }
 
-// renderIP is the ip table: copy the connection state into the mark bit.
-// Priority mangle runs after conntrack (-200) has looked the packet up.
-func renderIP(b *strings.Builder) {
+// renderIP is the ip table: a conntrack zone per bridge (see the package
+// doc), and a copy of the connection state in the mark bit. Priority raw
+// (-300) runs before conntrack (-200) looks the packet up, mangle after.
+func renderIP(b *strings.Builder, nics []NIC) {
 	fmt.Fprintf(b, "table ip %s {\n", Table)
+	if zones := zoneIDs(nics); len(zones) > 0 {
+		b.WriteString("\tchain zone {\n\t\ttype filter hook prerouting priority raw; policy accept;\n")
+		for _, z := range zones {
+			fmt.Fprintf(b, "\t\tiifname %q ether daddr != %s ct zone set %d\n", z.bridge, link.BridgeMAC(z.bridge), z.id)
+		}
+		b.WriteString("\t}\n")
+	}
 	for _, hook := range []string{"prerouting", "output"} {
 		fmt.Fprintf(b, "\tchain %s {\n", hook)
 		fmt.Fprintf(b, "\t\ttype filter hook %s priority mangle; policy accept;\n", hook)
@@ -87,7 +99,9 @@ func renderEgress(b *strings.Builder, n NIC) {
 	line("ether type arp return")
 	line("ether type != ip drop")
 	if n.Address.IsValid() {
-		line("ip saddr != { 0.0.0.0, %s } drop", n.Address)
+		// 0.0.0.0 only for what a DHCP client sends before it has an address.
+		line("ip saddr 0.0.0.0 udp sport 68 udp dport 67 return")
+		line("ip saddr != %s drop", n.Address)
 	}
 	if n.RestrictEgress {
 		line("meta mark & 0x%08x == 0x%08x return", EstablishedMark, EstablishedMark)
@@ -105,7 +119,7 @@ func renderEgress(b *strings.Builder, n NIC) {
 }
 
 // renderIngress is the chain of what reaches n: ARP, replies, DHCP
-// replies and what the rules allow; everything else (IPv6 included) is
+// replies from the network's server and what the rules allow; everything else (IPv6 included) is
 // dropped.
 func renderIngress(b *strings.Builder, n NIC) {
 	fmt.Fprintf(b, "\tchain in_%s {\n", n.Tap)
@@ -113,10 +127,43 @@ func renderIngress(b *strings.Builder, n NIC) {
 	line("ether type arp accept")
 	line("ether type != ip drop")
 	line("meta mark & 0x%08x == 0x%08x accept", EstablishedMark, EstablishedMark)
-	line("udp sport 67 udp dport 68 accept")
+	if n.Server.IsValid() && n.ServerMAC != nil {
+		line("ether saddr %s ip saddr %s udp sport 67 udp dport 68 accept", n.ServerMAC, n.Server)
+	}
 	for _, r := range n.Ingress {
 		line("%s", strings.TrimSpace(r.match("saddr")+" accept"))
 	}
 	line("drop")
 	b.WriteString("\t}\n")
+}
+
+// Changed returns the addresses of the NICs of next whose chains differ
+// from those in prev (or that prev did not filter): the flows to forget
+// after installing next (Runner.Forget), since a flow opened while prev's
+// rules allowed it would pass next's as established. Any change counts, a
+// looser one too: a cut flow that next allows is simply tracked anew.
+func Changed(prev, next []NIC) []netip.Addr {
+	chains := func(nics []NIC) map[string]string {
+		out := map[string]string{}
+		nics, err := normalize(nics)
+		if err != nil {
+			return out
+		}
+		for _, n := range nics {
+			var b strings.Builder
+			renderEgress(&b, n)
+			renderIngress(&b, n)
+			out[n.Tap] = b.String()
+		}
+		return out
+	}
+	before := chains(prev)
+	var out []netip.Addr
+	for _, n := range next {
+		if n.Address.IsValid() && (before[n.Tap] == "" || before[n.Tap] != chains([]NIC{n})[n.Tap]) {
+			out = append(out, n.Address)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
 }
