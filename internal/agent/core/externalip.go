@@ -7,7 +7,6 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
-	"sort"
 
 	"github.com/humstack/humstack/api"
 	"github.com/humstack/humstack/client"
@@ -114,13 +113,7 @@ func (r *externalIPs) members(pool string) []*api.ExternalIP {
 			out = append(out, e)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		ti, tj := out[i].Meta.CreationTimestamp, out[j].Meta.CreationTimestamp
-		if ti != nil && tj != nil && !ti.Equal(*tj) {
-			return ti.Before(*tj)
-		}
-		return controller.KeyOf(out[i]).String() < controller.KeyOf(out[j]).String()
-	})
+	sortOldestFirst(out)
 	return out
 }
 

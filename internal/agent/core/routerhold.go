@@ -25,14 +25,20 @@ func liveRoutersOldestFirst(routers []*api.VirtualRouter) []*api.VirtualRouter {
 			out = append(out, r)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool {
-		ti, tj := out[i].Meta.CreationTimestamp, out[j].Meta.CreationTimestamp
+	sortOldestFirst(out)
+	return out
+}
+
+// sortOldestFirst orders objs by creation, then by key: the first to
+// claim an address keeps it, and equal times still give one order.
+func sortOldestFirst[T api.Object](objs []T) {
+	sort.Slice(objs, func(i, j int) bool {
+		ti, tj := objs[i].GetMeta().CreationTimestamp, objs[j].GetMeta().CreationTimestamp
 		if ti != nil && tj != nil && !ti.Equal(*tj) {
 			return ti.Before(*tj)
 		}
-		return controller.KeyOf(out[i]).String() < controller.KeyOf(out[j]).String()
+		return controller.KeyOf(objs[i]).String() < controller.KeyOf(objs[j]).String()
 	})
-	return out
 }
 
 // boundBy returns the id of the router holding eip: the oldest of its
