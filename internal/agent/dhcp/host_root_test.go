@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"strings"
 	"testing"
@@ -150,8 +151,8 @@ func TestConvergeFollowsTheNamespace(t *testing.T) {
 		return pid
 	}
 	first := converge()
-	if b, _ := os.ReadFile(dnsmasq.ConfPath(nm.dir)); !strings.Contains(string(b), "dhcp-option=option:mtu,1450\n") {
-		t.Errorf("options lack the bridge's MTU:\n%s", b)
+	if b, _ := os.ReadFile(filepath.Join(nm.dir, dnsmasq.DHCPOptsName)); !strings.Contains(string(b), "option:mtu,1450\n") {
+		t.Errorf("the options handed out lack the bridge's MTU:\n%s", b)
 	}
 	if again := converge(); again != first {
 		t.Fatalf("a second converge restarted the server (%d -> %d)", first, again)
