@@ -60,7 +60,7 @@ func TestLabDHCP(t *testing.T) {
 
 	// (a) vm1 got everything from DHCP: what its client applied, as it
 	// printed it on its console, and as the guest shows it.
-	want := fmt.Sprintf("%s eth0 ip=%s/24 router=%s dns=%s search=ns.g.internal", tiny.DHCPMarker, vm1Addr, routerAddr, serverAddr)
+	want := fmt.Sprintf("%s eth0 ip=%s/24 router=%s dns=%s search=ns.g.internal mtu=1500", tiny.DHCPMarker, vm1Addr, routerAddr, serverAddr)
 	testenv.Eventually(t, time.Minute, func() (bool, string) {
 		got := v.consoleLine("vm1", tiny.DHCPMarker)
 		return got == want, fmt.Sprintf("vm1's console: %q, want %q", got, want)
