@@ -169,7 +169,9 @@ func procsIn(ids map[[2]uint64]string) []string {
 func procStart(pid string) string {
 	b, _ := os.ReadFile("/proc/" + pid + "/stat")
 	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 20 {
+	// A zombie is dead: a daemon (dnsmasq) killed after its parent exited
+	// waits for init to reap it, which a container's init may never do.
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
 		return "gone"
 	}
 	return f[19]

@@ -112,7 +112,10 @@ func (r *migrations) Reconcile(ctx context.Context, key controller.Key) (control
 		r.unclaim(key) // deleted: its claim on a target goes with it
 		return controller.Result{}, nil
 	}
-	mig := o.(*api.Migration)
+	// A copy: the phases record what they decided in its status, and the
+	// informer's object is read by the watches' mappers meanwhile.
+	cp := *o.(*api.Migration)
+	mig := &cp
 	if mig.Status.Finished() || mig.Meta.Deleting() {
 		r.unclaim(key)
 		return controller.Result{}, nil

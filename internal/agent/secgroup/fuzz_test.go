@@ -18,6 +18,10 @@ var ruleLine = regexp.MustCompile(`^(ip [sd]addr \{ [0-9./, ]+\} )?(ip protocol 
 // dnsLine is the DNS to the network's server (testView's 10.0.0.2).
 var dnsLine = regexp.MustCompile(`^ip daddr 10\.0\.0\.2 (udp|tcp) dport 53 return$`)
 
+// dhcpLine is DHCP: requests from 0.0.0.0, replies only from the
+// network's server (its MAC and testView's 10.0.0.2).
+var dhcpLine = regexp.MustCompile(`^(ether saddr ([0-9a-f]{2}:){5}[0-9a-f]{2} ip saddr 10\.0\.0\.2 udp sport 67 udp dport 68 accept|ip saddr 0\.0\.0\.0 udp sport 68 udp dport 67 return)$`)
+
 // FuzzResolveRender: whatever a security group and a NIC hold, resolving
 // and rendering never panic; when the API server accepts the group and the
 // VM, the ruleset renders, and each rule line is made of the allowed
@@ -48,11 +52,11 @@ func FuzzResolveRender(f *testing.F) {
 				if strings.HasPrefix(l, "ether type arp") || strings.HasPrefix(l, "meta mark") || strings.HasPrefix(l, "udp sport") {
 					continue
 				}
-				if !ruleLine.MatchString(l) && !dnsLine.MatchString(l) {
+				if !ruleLine.MatchString(l) && !dnsLine.MatchString(l) && !dhcpLine.MatchString(l) {
 					t.Fatalf("unexpected rule line %q in\n%s", l, text)
 				}
 			}
-			if strings.Contains(l, "ether saddr") && !regexp.MustCompile(`^ether saddr != ([0-9a-f]{2}:){5}[0-9a-f]{2} drop$`).MatchString(l) {
+			if strings.Contains(l, "ether saddr") && !dhcpLine.MatchString(l) && !regexp.MustCompile(`^ether saddr != ([0-9a-f]{2}:){5}[0-9a-f]{2} drop$`).MatchString(l) {
 				t.Fatalf("bad MAC line %q", l)
 			}
 		}
