@@ -19,7 +19,8 @@ type NetworkSpec struct {
 	IPv4CIDR string `json:"ipv4CIDR"`
 	// DHCP configures the network's DHCP and DNS server: dnsmasq, run by
 	// the agent of one node (AnnotationDHCPNode) in a network namespace of
-	// its own, with a static lease for every NIC the network's address
+	// its own (a Bridge network: by the agent of every node that realizes
+	// it, see DHCPPerNode), with a static lease for every NIC the network's address
 	// pool (ipv4CIDR) assigned. Absent: on, with the defaults below.
 	DHCP *NetworkDHCP `json:"dhcp,omitempty"`
 }
@@ -51,19 +52,26 @@ type NetworkDHCP struct {
 type NetworkStatus struct {
 	Nodes map[string]StateStatus `json:"nodes,omitempty"`
 	// DHCP is the state of the DHCP and DNS server, written by the agent of
-	// the node that runs it.
+	// the node that runs it (of each node, for a Bridge network: Servers),
+	// and its hosts, written by the Core agent.
 	DHCP *NetworkDHCPStatus `json:"dhcp,omitempty"`
 }
 
 // NetworkDHCPStatus is where a network's DHCP and DNS server runs and how.
 type NetworkDHCPStatus struct {
+	// Node, State, Message and Leases are the network's one server (VXLAN
+	// and VLAN networks), written by the node that runs it.
 	Node    string `json:"node,omitempty"`
 	State   string `json:"state,omitempty"`
 	Message string `json:"message,omitempty"`
 	// Leases counts the static leases the server was configured with.
 	Leases int `json:"leases,omitempty"`
-	// Hosts are the static leases and names, one per VM of the network's
-	// namespace (its first NIC on the network with an address), written
+	// Servers are the servers of a Bridge network, one on each node that
+	// realizes it, by node; each node writes its own entry.
+	Servers map[string]NetworkDHCPServer `json:"servers,omitempty"`
+	// Hosts are the static leases, one per NIC of the network's VMs with
+	// an address (the VM's first NIC on the network carries its name),
+	// written
 	// by the Core agent: the serving node may not read VMs placed on
 	// other nodes.
 	Hosts []NetworkDHCPHost `json:"hosts,omitempty"`
@@ -74,10 +82,19 @@ type NetworkDHCPStatus struct {
 	RouterGateway string `json:"routerGateway,omitempty"`
 }
 
+// NetworkDHCPServer is one node's server of a Bridge network.
+type NetworkDHCPServer struct {
+	State   string `json:"state,omitempty"`
+	Message string `json:"message,omitempty"`
+	// Leases counts the static leases the server was configured with.
+	Leases int `json:"leases,omitempty"`
+}
+
 // NetworkDHCPHost is one static lease: the NIC's MAC gets IPv4Address,
-// and Name.<namespace>.<group>.<domain> resolves to it.
+// and Name.<namespace>.<group>.<domain> resolves to it (no name: a VM's
+// other NICs on the network).
 type NetworkDHCPHost struct {
-	Name        string `json:"name"`
+	Name        string `json:"name,omitempty"`
 	MAC         string `json:"mac"`
 	IPv4Address string `json:"ipv4Address"`
 }

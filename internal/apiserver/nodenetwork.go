@@ -76,8 +76,9 @@ func nodeNetworkChange(node string, cur, next *api.Network) string {
 }
 
 // nodeNetworkStatusChange names what a status write by node changes
-// beyond its own status.nodes entry and, as the network's DHCP node (or
-// the one clearing its own server), status.dhcp without its hosts.
+// beyond its own status.nodes entry, its own status.dhcp.servers entry (a
+// Bridge network's server on it) and, as the network's DHCP node (or the
+// one clearing its own server), status.dhcp without its hosts.
 func nodeNetworkStatusChange(node string, cur, next *api.Network) string {
 	cs, ns := cur.Status, next.Status
 	for _, k := range slices.Sorted(maps.Keys(union(cs.Nodes, ns.Nodes))) {
@@ -103,7 +104,18 @@ func nodeNetworkStatusChange(node string, cur, next *api.Network) string {
 	if !slices.Equal(was.Hosts, now.Hosts) || was.RouterGateway != now.RouterGateway {
 		return "status.dhcp.hosts"
 	}
-	if cur.Meta.Annotations[api.AnnotationDHCPNode] != node && was.Node != node {
+	for _, k := range slices.Sorted(maps.Keys(union(was.Servers, now.Servers))) {
+		if k == node {
+			continue // a Bridge network's server on this node: its own entry
+		}
+		a, had := was.Servers[k]
+		b, has := now.Servers[k]
+		if had != has || a != b {
+			return "status.dhcp.servers[" + k + "]"
+		}
+	}
+	single := func(d api.NetworkDHCPStatus) [4]any { return [4]any{d.Node, d.State, d.Message, d.Leases} }
+	if single(was) != single(now) && cur.Meta.Annotations[api.AnnotationDHCPNode] != node && was.Node != node {
 		return "status.dhcp (not its DHCP node)"
 	}
 	return ""

@@ -9,29 +9,40 @@ import (
 // DHCPCandidate is a node as the DHCP placement sees it.
 type DHCPCandidate struct {
 	Node Node
-	// Users counts the VMs and routers placed there that attach to the
-	// network: the bridge is there anyway, and the server near them.
-	Users int
+	// VMs and Routers count those placed there that attach to the
+	// network: the bridge is there anyway, and the server near the guests
+	// it serves.
+	VMs, Routers int
 	// Servers counts the DHCP servers (of any network) placed there.
 	Servers int
 }
 
+// DHCPUnfit says why a network's DHCP server cannot run on n ("" when it
+// can): NotReady, cordoned, or no System agent there.
+func DHCPUnfit(n Node) string {
+	switch {
+	case !n.Ready:
+		return "NotReady"
+	case n.Unschedulable:
+		return "cordoned"
+	case n.CoreOnly:
+		return "runs no System agent"
+	}
+	return ""
+}
+
 // PlaceDHCP picks the node to run a network's DHCP server on: a Ready,
 // schedulable node running a System agent; among those, one with the most
-// users of the network, then the fewest servers (spread), then the name.
+// VMs on the network, then the most routers on it, then the fewest
+// servers (spread), then the name.
 // With none, it returns "" and why per node.
 func PlaceDHCP(cands []DHCPCandidate) (string, string) {
 	var fit []DHCPCandidate
 	var why []string
 	for _, c := range cands {
-		switch {
-		case !c.Node.Ready:
-			why = append(why, c.Node.Name+": NotReady")
-		case c.Node.Unschedulable:
-			why = append(why, c.Node.Name+": cordoned")
-		case c.Node.CoreOnly:
-			why = append(why, c.Node.Name+": runs no System agent")
-		default:
+		if u := DHCPUnfit(c.Node); u != "" {
+			why = append(why, c.Node.Name+": "+u)
+		} else {
 			fit = append(fit, c)
 		}
 	}
@@ -44,8 +55,11 @@ func PlaceDHCP(cands []DHCPCandidate) (string, string) {
 	}
 	sort.Slice(fit, func(i, j int) bool {
 		a, b := fit[i], fit[j]
-		if a.Users != b.Users {
-			return a.Users > b.Users
+		if a.VMs != b.VMs {
+			return a.VMs > b.VMs
+		}
+		if a.Routers != b.Routers {
+			return a.Routers > b.Routers
 		}
 		if a.Servers != b.Servers {
 			return a.Servers < b.Servers

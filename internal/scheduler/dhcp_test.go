@@ -6,9 +6,11 @@ import (
 )
 
 func TestPlaceDHCP(t *testing.T) {
-	n := func(name string, users, servers int) DHCPCandidate {
-		return DHCPCandidate{Node: Node{Name: name, Ready: true}, Users: users, Servers: servers}
+	n := func(name string, vms, servers int) DHCPCandidate {
+		return DHCPCandidate{Node: Node{Name: name, Ready: true}, VMs: vms, Servers: servers}
 	}
+	router := n("r", 0, 0)
+	router.Routers = 3
 	down := n("a", 5, 0)
 	down.Node.Ready = false
 	core := n("b", 5, 0)
@@ -20,7 +22,9 @@ func TestPlaceDHCP(t *testing.T) {
 		cands []DHCPCandidate
 		want  string
 	}{
-		{"users first", []DHCPCandidate{n("x", 0, 0), n("y", 2, 9), n("z", 1, 0)}, "y"},
+		{"VMs first", []DHCPCandidate{n("x", 0, 0), n("y", 2, 9), n("z", 1, 0), router}, "y"},
+		{"a VM over routers", []DHCPCandidate{router, n("z", 1, 5)}, "z"},
+		{"then routers", []DHCPCandidate{n("a", 0, 0), router}, "r"},
 		{"then spread", []DHCPCandidate{n("x", 0, 3), n("y", 0, 1), n("z", 0, 2)}, "y"},
 		{"then name", []DHCPCandidate{n("y", 0, 0), n("x", 0, 0)}, "x"},
 		{"filters", []DHCPCandidate{down, core, cordoned, n("d", 0, 7)}, "d"},

@@ -48,6 +48,10 @@ type SchedulerOptions struct {
 	// Observe, if set, is told how long each placement took: the
 	// decision and the writes of the annotations (the benchmark's p99).
 	Observe func(time.Duration)
+	// DHCPMoveAfter is how long the node of a VXLAN or VLAN network's DHCP
+	// server may be NotReady or cordoned before the server moves; 0:
+	// DefaultDHCPMoveAfter.
+	DHCPMoveAfter time.Duration
 }
 
 // sched places VMs, disks and routers that have no node annotation, and
@@ -105,7 +109,7 @@ func setupScheduler(m *controller.Manager, inf func(*api.Kind) *controller.Infor
 		s.ctls[k] = ctl
 		m.Add(ctl)
 	}
-	setupDHCPScheduler(m, s, inf, copts)
+	setupDHCPScheduler(m, s, inf, copts, opts.DHCPMoveAfter)
 	// A disk waits for the VM that uses it: when the VM is placed (by this
 	// scheduler, whose disk cache may not have shown the disk yet, or by
 	// hand), the disk follows.

@@ -1,5 +1,10 @@
-// Package dhcp runs the DHCP and DNS server of the networks a node serves
-// (networkv0/dhcp_node_name): one dnsmasq per network (package
+// Package dhcp runs the DHCP and DNS server of the networks a node serves:
+// a VXLAN or VLAN network's one server on the node named by
+// networkv0/dhcp_node_name, and a Bridge network's (api.DHCPPerNode)
+// wherever the network is realized for a VM or router, since each node's
+// bridge is an L2 island of its own: the same address and configuration
+// on every island, like the distributed gateway. One dnsmasq per network
+// and node (package
 // host/dnsmasq), in a network namespace of its own, "<prefix>hsdhcp-<hash>"
 // (hash: 8 hex digits of sha256 of group/namespace/network; prefix as for
 // routers, router.DefaultNetnsPrefix), joined to the network's bridge by a
@@ -8,11 +13,12 @@
 // the network's gateway, through which the upstreams are reached.
 //
 // The server hands every VM NIC of the network's namespace with an
-// address (the IPAM's) a static lease on its MAC, and answers
+// address (the IPAM's) a static lease on its MAC, the bridge's MTU
+// (option 26), and answers
 // <vm>.<namespace>.<group>.<domain> (and <vm>, for the search domain) for
 // each VM's first NIC on the network. A changed server option (address,
 // domain, upstreams) restarts dnsmasq (the lease file stays); changed
-// hosts, gateway or nameservers only reload it (SIGHUP). Its state
+// hosts, gateway, nameservers or MTU only reload it (SIGHUP). Its state
 // (options, hosts, leases, pidfile, log bounded to two files of
 // dnsmasq.MaxLogSize) lives in <Dir>/<hash>, Dir beside the agent's VM
 // directory.
@@ -25,7 +31,9 @@
 // network on this node while the node serves it, calls Apply after the
 // bridge is right, and Remove (before it lets the network go) when the
 // node no longer serves it: DHCP disabled, the annotation moved, the
-// network deleted.
+// network's last user here gone (Bridge), the network deleted. The state
+// goes to status.dhcp (VXLAN, VLAN) or to this node's entry of
+// status.dhcp.servers (Bridge).
 package dhcp
 
 import (
@@ -88,9 +96,16 @@ func New(cfg Config) *Server {
 func (s *Server) Name() string { return "DHCP server" }
 
 // Serves implements system.NetworkService: DHCP on, with an address, and
-// this node named by networkv0/dhcp_node_name.
-func (s *Server) Serves(n *api.Network) bool {
-	return On(n) && spec(n).Address != "" && n.Meta.Annotations[api.AnnotationDHCPNode] == s.node
+// for a Bridge network used here, else this node named by
+// networkv0/dhcp_node_name.
+func (s *Server) Serves(n *api.Network, used bool) bool {
+	if !n.Spec.DHCPOn() || spec(n).Address == "" {
+		return false
+	}
+	if api.DHCPPerNode(&n.Meta) {
+		return used
+	}
+	return n.Meta.Annotations[api.AnnotationDHCPNode] == s.node
 }
 
 type names struct{ hash, netns, link, dir string }
@@ -124,6 +139,11 @@ func (s *Server) converge(ctx context.Context, n *api.Network, nm names, p plan)
 	if err := ensureSite(st, nm.hash); err != nil {
 		return err
 	}
+	mtu, err := bridgeMTU(st.Bridge)
+	if err != nil {
+		return err
+	}
+	p.conf.MTU = mtu
 	files, err := dnsmasq.Render(p.conf)
 	if err != nil {
 		return err
@@ -138,7 +158,10 @@ func (s *Server) converge(ctx context.Context, n *api.Network, nm names, p plan)
 	} else if rotated {
 		log.Info("dhcp server log rotated", "keep", dnsmasq.LogName+".1")
 	}
-	pid, running := dnsmasq.Find(nm.dir)
+	pid, running, err := find(nm)
+	if err != nil {
+		return err
+	}
 	switch {
 	case running && ch.Conf:
 		if err := dnsmasq.Stop(ctx, nm.dir); err != nil {
@@ -152,12 +175,27 @@ func (s *Server) converge(ctx context.Context, n *api.Network, nm names, p plan)
 	case running:
 		return nil
 	}
+	// Not running here: a server of this directory elsewhere (a namespace
+	// deleted under it, a lost pidfile) holds the leases file; it goes.
+	if err := dnsmasq.Stop(ctx, nm.dir); err != nil {
+		return err
+	}
 	pid, err = dnsmasq.Start(ctx, nm.dir, nm.netns)
 	if err != nil {
 		return err
 	}
 	log.Info("dhcp server started", "pid", pid, "hosts", len(p.conf.Hosts), "gateway", p.gatewayFrom)
 	return nil
+}
+
+// find returns the server of nm if it runs in nm's namespace.
+func find(nm names) (int, bool, error) {
+	pid, ok := dnsmasq.Find(nm.dir)
+	if !ok {
+		return 0, false, nil
+	}
+	in, err := dnsmasq.InNetns(pid, nm.netns)
+	return pid, in, err
 }
 
 // Remove implements system.NetworkService: the process, the namespace and
@@ -183,16 +221,23 @@ func (s *Server) Remove(ctx context.Context, n *api.Network) error {
 }
 
 func (s *Server) clearStatus(ctx context.Context, n *api.Network) error {
-	if n.Status.DHCP == nil || n.Status.DHCP.Node != s.node {
+	if !s.reported(n.Status.DHCP) {
 		return nil
 	}
 	// The Core agent's hosts stay: another node may take over.
 	_, err := controller.UpdateStatus(ctx, s.c, n, func(x *api.Network) bool {
-		if x.Status.DHCP == nil || x.Status.DHCP.Node != s.node {
+		d := x.Status.DHCP
+		if !s.reported(d) {
 			return false
 		}
-		x.Status.DHCP.Node, x.Status.DHCP.State, x.Status.DHCP.Message, x.Status.DHCP.Leases = "", "", "", 0
-		if len(x.Status.DHCP.Hosts) == 0 && x.Status.DHCP.RouterGateway == "" {
+		delete(d.Servers, s.node)
+		if len(d.Servers) == 0 {
+			d.Servers = nil
+		}
+		if d.Node == s.node {
+			d.Node, d.State, d.Message, d.Leases = "", "", "", 0
+		}
+		if d.Node == "" && d.Servers == nil && len(d.Hosts) == 0 && d.RouterGateway == "" {
 			x.Status.DHCP = nil // DHCP disabled: the Core agent cleared its part already
 		}
 		return true
@@ -200,17 +245,40 @@ func (s *Server) clearStatus(ctx context.Context, n *api.Network) error {
 	return ignoreNotFound(err)
 }
 
-// report writes status.dhcp, if it changed.
+// reported says whether d holds a state of this node's.
+func (s *Server) reported(d *api.NetworkDHCPStatus) bool {
+	if d == nil {
+		return false
+	}
+	_, ok := d.Servers[s.node]
+	return ok || d.Node == s.node
+}
+
+// report writes this node's server state, if it changed: status.dhcp's
+// for the one server of a VXLAN or VLAN network, this node's entry of
+// status.dhcp.servers for a Bridge network's.
 func (s *Server) report(ctx context.Context, n *api.Network, state, msg string, leases int) error {
+	perNode := api.DHCPPerNode(&n.Meta)
+	want := api.NetworkDHCPServer{State: state, Message: msg, Leases: leases}
 	_, err := controller.UpdateStatus(ctx, s.c, n, func(x *api.Network) bool {
 		d := x.Status.DHCP
 		if d == nil {
 			d = &api.NetworkDHCPStatus{}
 		}
-		if d.Node == s.node && d.State == state && d.Message == msg && d.Leases == leases {
-			return false
+		if perNode {
+			if got, ok := d.Servers[s.node]; ok && got == want {
+				return false
+			}
+			if d.Servers == nil {
+				d.Servers = map[string]api.NetworkDHCPServer{}
+			}
+			d.Servers[s.node] = want
+		} else {
+			if d.Node == s.node && d.State == state && d.Message == msg && d.Leases == leases {
+				return false
+			}
+			d.Node, d.State, d.Message, d.Leases = s.node, state, msg, leases
 		}
-		d.Node, d.State, d.Message, d.Leases = s.node, state, msg, leases
 		x.Status.DHCP = d
 		return true
 	})

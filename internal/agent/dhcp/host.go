@@ -112,6 +112,16 @@ func defaultRoute(in *netlink.Handle, s site) error {
 	return nil
 }
 
+// bridgeMTU is the MTU of the network's bridge on this node, handed to
+// the guests (a VXLAN bridge's is the underlay's less 50).
+func bridgeMTU(bridge string) (int, error) {
+	l, err := netlink.LinkByName(bridge)
+	if err != nil {
+		return 0, fmt.Errorf("bridge %s: %w", bridge, err)
+	}
+	return l.Attrs().MTU, nil
+}
+
 func onesOf(m net.IPMask) int { ones, _ := m.Size(); return ones }
 
 // siteExists reports whether anything of a server is on the node.

@@ -1,15 +1,22 @@
 package dhcp
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/vishvananda/netlink"
 
+	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/agent/system"
+	"github.com/humstack/humstack/internal/host/dnsmasq"
 	"github.com/humstack/humstack/internal/host/netns"
 	"github.com/humstack/humstack/internal/testenv"
 )
@@ -104,5 +111,66 @@ func TestEnsureSiteUndoesAFailedSetup(t *testing.T) {
 	}
 	if ok, _ := netns.Exists(s.Netns); ok {
 		t.Error("the failed setup left its namespace")
+	}
+}
+
+// converge serves the network from the namespace of its name, with the
+// bridge's MTU; when that namespace is deleted under the server and made
+// again, the old server (alive in the dead namespace, its pidfile still
+// naming it) is stopped and a new one started in the new namespace.
+func TestConvergeFollowsTheNamespace(t *testing.T) {
+	testenv.RequireCommands(t, "dnsmasq")
+	node := nodeNetns(t)
+	n := network(&api.NetworkDHCP{Address: "10.0.0.2"}, nil)
+	bridge := system.BridgeName(n.Meta.Group, n.Meta.Namespace, n.Meta.ID)
+	for _, args := range [][]string{{"link", "add", bridge, "type", "bridge"}, {"link", "set", bridge, "mtu", "1450", "up"}} {
+		if out, err := exec.Command("ip", append([]string{"-n", node}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v: %s", args, err, out)
+		}
+	}
+	s := &Server{node: "n1", dir: t.TempDir(), prefix: node + "-"}
+	nm := s.names(&n.Meta)
+	ctx := context.Background()
+	t.Cleanup(func() {
+		_ = dnsmasq.Stop(ctx, nm.dir)
+		_ = netns.Delete(nm.netns)
+	})
+	converge := func() int {
+		t.Helper()
+		p, err := makePlan(n, nm.dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := netns.Do(node, func() error { return s.converge(ctx, n, nm, p) }); err != nil {
+			t.Fatal(err)
+		}
+		pid, ok, err := find(nm)
+		if err != nil || !ok {
+			t.Fatalf("no server in %s after converge: %v", nm.netns, err)
+		}
+		return pid
+	}
+	first := converge()
+	if b, _ := os.ReadFile(filepath.Join(nm.dir, dnsmasq.DHCPOptsName)); !strings.Contains(string(b), "option:mtu,1450\n") {
+		t.Errorf("the options handed out lack the bridge's MTU:\n%s", b)
+	}
+	if again := converge(); again != first {
+		t.Fatalf("a second converge restarted the server (%d -> %d)", first, again)
+	}
+	if err := netns.Delete(nm.netns); err != nil { // an operator's ip netns del
+		t.Fatal(err)
+	}
+	second := converge()
+	if second == first {
+		t.Fatalf("still pid %d, in the deleted namespace", first)
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/cmdline", first)); err == nil {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", first)); strings.Contains(string(b), nm.dir) {
+			t.Errorf("the server in the deleted namespace (pid %d) still runs", first)
+		}
+	}
+	out, _ := exec.Command("ip", "netns", "exec", nm.netns, "cat", "/proc/net/udp").CombinedOutput()
+	if !strings.Contains(string(out), ":0043 ") { // port 67
+		t.Errorf("nothing listens on udp 67 in the new %s:\n%s", nm.netns, out)
 	}
 }

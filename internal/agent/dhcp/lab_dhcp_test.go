@@ -43,8 +43,8 @@ func TestLabDHCP(t *testing.T) {
 	v.apply(baseYAML + "---\n" + v.vmYAML("vm1", "PowerOn", false) + "---\n" + v.vmYAML("vm2", "PowerOn", true))
 	v.waitServer(2, time.Minute)
 	t.Logf("apply to DHCP server Running with 2 leases: %v", time.Since(start).Round(time.Millisecond))
-	if ann := v.network().Meta.Annotations[api.AnnotationDHCPNode]; ann != "node-b" {
-		t.Fatalf("networkv0/dhcp_node_name = %q, want the scheduler's node-b", ann)
+	if ann := v.network().Meta.Annotations[api.AnnotationDHCPNode]; ann != "" {
+		t.Errorf("networkv0/dhcp_node_name = %q on a Bridge network, whose server runs wherever it is used", ann)
 	}
 	serverAddr, vm1Addr, vm2Addr := v.serverAddr(), v.addrOf("vm1"), v.addrOf("vm2")
 	t.Logf("IPAM: server %s, vm1 %s, vm2 %s", serverAddr, vm1Addr, vm2Addr)
@@ -60,7 +60,7 @@ func TestLabDHCP(t *testing.T) {
 
 	// (a) vm1 got everything from DHCP: what its client applied, as it
 	// printed it on its console, and as the guest shows it.
-	want := fmt.Sprintf("%s eth0 ip=%s/24 router=%s dns=%s search=ns.g.internal", tiny.DHCPMarker, vm1Addr, routerAddr, serverAddr)
+	want := fmt.Sprintf("%s eth0 ip=%s/24 router=%s dns=%s search=ns.g.internal mtu=1500", tiny.DHCPMarker, vm1Addr, routerAddr, serverAddr)
 	testenv.Eventually(t, time.Minute, func() (bool, string) {
 		got := v.consoleLine("vm1", tiny.DHCPMarker)
 		return got == want, fmt.Sprintf("vm1's console: %q, want %q", got, want)

@@ -185,13 +185,30 @@ func (v *dhcpLab) network() *api.Network {
 	return n
 }
 
-// waitServer waits for status.dhcp Running on node-b with leases hosts.
+// waitServer waits for net1's server (a Bridge network's: node-b's entry
+// of status.dhcp.servers) Running on node-b with leases hosts.
 func (v *dhcpLab) waitServer(leases int, timeout time.Duration) {
 	v.t.Helper()
+	v.waitServerOn("net1", "node-b", leases, timeout)
+}
+
+// waitServerOn waits for the server of network id on node Running with
+// leases hosts: status.dhcp.servers[node] for a Bridge network, else
+// status.dhcp naming node.
+func (v *dhcpLab) waitServerOn(id, node string, leases int, timeout time.Duration) {
+	v.t.Helper()
 	testenv.Eventually(v.t, timeout, func() (bool, string) {
-		d := v.network().Status.DHCP
-		return d != nil && d.Node == "node-b" && d.State == dhcp.StateRunning && d.Leases == leases,
-			fmt.Sprintf("status.dhcp %+v, want Running on node-b with %d leases\n%s", d, leases, v.LogTail("node-b", 20))
+		n, err := client.For[*api.Network](v.Client()).Get(context.Background(), sc, id)
+		if err != nil {
+			return false, err.Error()
+		}
+		d := n.Status.DHCP
+		want := api.NetworkDHCPServer{State: dhcp.StateRunning, Leases: leases}
+		ok := d != nil && d.Servers[node] == want
+		if !api.DHCPPerNode(&n.Meta) {
+			ok = d != nil && d.Node == node && d.State == want.State && d.Leases == leases
+		}
+		return ok, fmt.Sprintf("%s status.dhcp %+v, want Running on %s with %d leases\n%s", id, d, node, leases, v.LogTail(node, 20))
 	})
 }
 

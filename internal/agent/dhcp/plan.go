@@ -39,9 +39,6 @@ func NetnsName(prefix, hash string) string { return prefix + netnsInfix + hash }
 // network's bridge: "hd" and the hash (10 characters).
 func HostLink(hash string) string { return hostPrefix + hash }
 
-// On reports whether n has DHCP on (spec.dhcp absent or not disabled).
-func On(n *api.Network) bool { return n.Spec.DHCP == nil || !n.Spec.DHCP.Disabled }
-
 // spec is n's spec.dhcp, never nil.
 func spec(n *api.Network) api.NetworkDHCP {
 	if n.Spec.DHCP == nil {
@@ -142,7 +139,7 @@ func hosts(hs []api.NetworkDHCPHost, cidr netip.Prefix) []dnsmasq.Host {
 	for _, h := range hs {
 		mac, err := net.ParseMAC(h.MAC)
 		a, ok := api.ParseIPv4(h.IPv4Address)
-		if err != nil || len(mac) != 6 || !ok || !cidr.Contains(a) || !api.IsID(h.Name) {
+		if err != nil || len(mac) != 6 || !ok || !cidr.Contains(a) || (h.Name != "" && !api.IsID(h.Name)) {
 			continue
 		}
 		out = append(out, dnsmasq.Host{MAC: mac, IP: a, Name: h.Name})

@@ -20,6 +20,7 @@ func TestPlan(t *testing.T) {
 		{Name: "vm1", MAC: "52:54:00:00:00:01", IPv4Address: "10.0.0.10"},
 		{Name: "bad", MAC: "nope", IPv4Address: "10.0.0.11"},
 		{Name: "out", MAC: "52:54:00:00:00:02", IPv4Address: "10.9.0.1"},
+		{MAC: "52:54:00:00:01:01", IPv4Address: "10.0.0.20"}, // vm1's second NIC: a lease, no name
 	}}
 	n := network(&api.NetworkDHCP{Address: "10.0.0.2", Upstreams: []string{"192.168.10.254"}}, st)
 	p, err := makePlan(n, "/s")
@@ -36,8 +37,9 @@ func TestPlan(t *testing.T) {
 	if len(c.Upstreams) != 1 || c.Upstreams[0].String() != "192.168.10.254" {
 		t.Errorf("upstreams %v", c.Upstreams)
 	}
-	if len(c.Hosts) != 1 || c.Hosts[0].Name != "vm1" || c.Hosts[0].MAC.String() != "52:54:00:00:00:01" {
-		t.Errorf("hosts %+v, want vm1 only", c.Hosts)
+	if len(c.Hosts) != 2 || c.Hosts[0].Name != "vm1" || c.Hosts[0].MAC.String() != "52:54:00:00:00:01" ||
+		c.Hosts[1].Name != "" || c.Hosts[1].IP.String() != "10.0.0.20" {
+		t.Errorf("hosts %+v, want vm1's two NICs", c.Hosts)
 	}
 }
 
@@ -83,7 +85,41 @@ func TestNames(t *testing.T) {
 	if len(h) != 8 || HostLink(h) != "hd"+h || NetnsName("p-", h) != "p-hsdhcp-"+h {
 		t.Errorf("names %q %q %q", h, HostLink(h), NetnsName("p-", h))
 	}
-	if !On(network(nil, nil)) || On(network(&api.NetworkDHCP{Disabled: true}, nil)) {
-		t.Error("On")
+	if n := network(nil, nil); !n.Spec.DHCPOn() {
+		t.Error("DHCPOn of a network without spec.dhcp")
+	}
+	if n := network(&api.NetworkDHCP{Disabled: true}, nil); n.Spec.DHCPOn() {
+		t.Error("DHCPOn of a disabled network")
+	}
+}
+
+// A Bridge network (the default type) is served on every node that uses
+// it; a VXLAN or VLAN network on its DHCP node only, used there or not.
+func TestServes(t *testing.T) {
+	s := &Server{node: "n1"}
+	withType := func(typ, node string) *api.Network {
+		n := network(&api.NetworkDHCP{Address: "10.0.0.2"}, nil)
+		n.Meta.Annotations = map[string]string{api.AnnotationNetworkType: typ, api.AnnotationDHCPNode: node}
+		return n
+	}
+	for _, tc := range []struct {
+		name string
+		n    *api.Network
+		used bool
+		want bool
+	}{
+		{"bridge used", withType("Bridge", ""), true, true},
+		{"bridge used, annotation elsewhere", withType("Bridge", "n2"), true, true},
+		{"bridge unused", withType("Bridge", "n1"), false, false},
+		{"untyped is a bridge", withType("", ""), true, true},
+		{"vxlan here, unused", withType("VXLAN", "n1"), false, true},
+		{"vxlan elsewhere, used", withType("VXLAN", "n2"), true, false},
+		{"vlan here", withType("VLAN", "n1"), true, true},
+		{"no address yet", network(nil, nil), true, false},
+		{"disabled", network(&api.NetworkDHCP{Address: "10.0.0.2", Disabled: true}, nil), true, false},
+	} {
+		if got := s.Serves(tc.n, tc.used); got != tc.want {
+			t.Errorf("%s: Serves = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

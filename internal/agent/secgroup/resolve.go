@@ -52,7 +52,7 @@ func network(n *api.Network) (bridge string, server netip.Addr, serverMAC net.Ha
 	if bridge == "" {
 		bridge = system.BridgeName(m.Group, m.Namespace, m.ID)
 	}
-	if !dhcp.On(n) || n.Spec.DHCP == nil {
+	if !n.Spec.DHCPOn() || n.Spec.DHCP == nil {
 		return bridge, server, nil
 	}
 	if a, err := netip.ParseAddr(n.Spec.DHCP.Address); err == nil && a.Is4() {

@@ -77,17 +77,7 @@ func setupNetworks(m *controller.Manager, opts Options, copts controller.Options
 // networksOf maps a VM or router to the keys of the networks it attaches to.
 func networksOf(o api.Object) []controller.Key {
 	m := o.GetMeta()
-	var ids []string
-	switch x := o.(type) {
-	case *api.VirtualMachine:
-		for _, n := range x.Spec.NICs {
-			ids = append(ids, n.NetworkID)
-		}
-	case *api.VirtualRouter:
-		for _, n := range x.Spec.NICs {
-			ids = append(ids, n.NetworkID)
-		}
-	}
+	ids := api.NetworkIDs(o)
 	keys := make([]controller.Key, len(ids))
 	for i, id := range ids {
 		keys[i] = controller.Key{Group: m.Group, Namespace: m.Namespace, ID: id}
@@ -103,7 +93,7 @@ func (r *networks) Reconcile(ctx context.Context, key controller.Key) (controlle
 	}
 	n := o.(*api.Network)
 	users := r.usersOf(key)
-	serves := r.service != nil && !n.Meta.Deleting() && r.service.Serves(n)
+	serves := r.service != nil && !n.Meta.Deleting() && r.service.Serves(n, len(users) > 0)
 	if serves {
 		users = append(users, r.service.Name())
 	}
@@ -238,14 +228,16 @@ func (r *networks) peers() []string {
 
 // NetworkService is what a node runs for a network besides its bridge:
 // the network's DHCP and DNS server, on the node named by its
-// networkv0/dhcp_node_name. While it serves a network there, the node
-// realizes the network and holds its finalizer.
+// networkv0/dhcp_node_name, or on every node that realizes it (a Bridge
+// network). While it serves a network there, the node realizes the
+// network and holds its finalizer.
 type NetworkService interface {
 	// Name names the service among a network's users ("DHCP server").
 	Name() string
 	// Serves reports whether this node runs the service of n (not being
-	// deleted).
-	Serves(n *api.Network) bool
+	// deleted); used says whether a VM or router placed here attaches to
+	// n.
+	Serves(n *api.Network, used bool) bool
 	// Apply makes the service of n run, after the network is realized
 	// here, and writes its status.
 	Apply(ctx context.Context, n *api.Network) (controller.Result, error)

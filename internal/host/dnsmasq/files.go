@@ -14,12 +14,13 @@ type Changed struct {
 	Conf, Reload bool
 }
 
-// Write puts f into dir (made 0750 if missing), each file replaced
-// atomically and only when its content differs, and says what changed.
+// Write puts f into dir (0755, and its parents searchable by all, see
+// readable), each file (0644) replaced atomically and only when its
+// content differs, and says what changed.
 func Write(dir string, f Files) (Changed, error) {
 	var ch Changed
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return ch, fmt.Errorf("dnsmasq state: %w", err)
+	if err := readable(dir); err != nil {
+		return ch, err
 	}
 	var err error
 	if ch.Conf, err = replace(filepath.Join(dir, ConfName), f.Conf); err != nil {
@@ -44,7 +45,7 @@ func replace(path string, data []byte) (bool, error) {
 		return false, fmt.Errorf("dnsmasq state: %w", err)
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o640); err != nil {
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
 		return false, fmt.Errorf("dnsmasq state: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -54,11 +55,31 @@ func replace(path string, data []byte) (bool, error) {
 	return true, nil
 }
 
-// Leases counts the leases in dir's lease file (one a line).
-func Leases(dir string) int {
-	b, err := os.ReadFile(filepath.Join(dir, LeaseName))
-	if err != nil {
-		return 0
+// readable makes dir (created if missing) 0755 and every parent of it
+// searchable by others (o+x, no listing): dnsmasq reads its hosts files
+// again on SIGHUP as an unprivileged user (Config.User), so it must reach
+// them. The files hold only MACs, addresses and VM names; the directory
+// stays owned by root, so the server cannot change its own options.
+func readable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("dnsmasq state: %w", err)
 	}
-	return bytes.Count(b, []byte{'\n'})
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fmt.Errorf("dnsmasq state: %w", err)
+	}
+	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("dnsmasq state: %w", err)
+		}
+		if fi.Mode().Perm()&0o001 == 0 {
+			keep := fi.Mode() & (os.ModePerm | os.ModeSticky | os.ModeSetgid | os.ModeSetuid)
+			if err := os.Chmod(p, keep|0o001); err != nil {
+				return fmt.Errorf("dnsmasq state: %s not searchable by the server's user: %w", p, err)
+			}
+		}
+		if p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }

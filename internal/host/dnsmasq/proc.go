@@ -40,6 +40,7 @@ func confArg(dir string) string { return "--conf-file=" + ConfPath(dir) }
 // Find returns the PID of the server of dir if it runs: the PID of its
 // pidfile, a live process (not a zombie) whose command line has
 // --conf-file=<dir>/dnsmasq.conf as an element. Never matched by name.
+// Whether it runs in the right namespace is InNetns.
 func Find(dir string) (int, bool) {
 	b, err := os.ReadFile(filepath.Join(dir, PIDName))
 	if err != nil {
@@ -144,12 +145,23 @@ func signal(pid int, dir string, sig unix.Signal) error {
 const stopWait = 5 * time.Second
 
 // Stop ends the server of dir (SIGTERM, then SIGKILL) and waits until it
-// is gone. Not running is not an error.
+// is gone: the pidfile's and any other process that is dir's server by
+// its command line (a lost pidfile must not leak one). Not running is not
+// an error.
 func Stop(ctx context.Context, dir string) error {
 	pid, ok := Find(dir)
-	if !ok {
-		return nil
+	var pids []int
+	if ok {
+		pids = append(pids, pid)
 	}
+	var errs []error
+	for _, p := range append(pids, strays(dir, pid)...) {
+		errs = append(errs, stop(ctx, p, dir))
+	}
+	return errors.Join(errs...)
+}
+
+func stop(ctx context.Context, pid int, dir string) error {
 	for _, sig := range []unix.Signal{unix.SIGTERM, unix.SIGKILL} {
 		if err := signal(pid, dir, sig); err != nil {
 			return err
@@ -169,4 +181,37 @@ func Stop(ctx context.Context, dir string) error {
 	return fmt.Errorf("dnsmasq %d still runs after SIGKILL", pid)
 }
 
-func itoa(i int) string { return strconv.Itoa(i) }
+// InNetns reports whether process pid runs in the named network
+// namespace: its /proc/<pid>/ns/net is the namespace's inode. A server
+// left in a namespace deleted under it is not in a new one of that name.
+func InNetns(pid int, ns string) (bool, error) {
+	want, err := netns.Inode(ns)
+	if err != nil {
+		return false, err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st); err != nil {
+		return false, fmt.Errorf("netns of dnsmasq %d: %w", pid, err)
+	}
+	return st.Ino == want, nil
+}
+
+// strays are the live processes, other than the pidfile's, that are a
+// server of dir by their command line (its --conf-file argument): one
+// whose pidfile was lost or overwritten. Never matched by name.
+func strays(dir string, except int) []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	arg := confArg(dir)
+	var out []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == except || pid == os.Getpid() || !runningWithArg(pid, arg) {
+			continue
+		}
+		out = append(out, pid)
+	}
+	return out
+}

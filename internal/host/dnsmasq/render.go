@@ -6,7 +6,7 @@
 // (Conf) is read at start only, so a change there means a restart; the
 // static leases (DHCPHosts, dhcp-hostsfile), the names (AddnHosts,
 // addn-hosts) and the DHCP options handed out (DHCPOpts, dhcp-optsfile:
-// gateway, nameservers, search domain) are read again on SIGHUP, so a VM
+// gateway, nameservers, search domain, MTU) are read again on SIGHUP, so a VM
 // added or removed, or a router's gateway arriving just after the start,
 // does not restart the server. The lease file is persistent
 // (dhcp-leasefile), so a restart keeps the leases.
@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -69,10 +70,25 @@ type Config struct {
 	Upstreams []netip.Addr
 	// Hosts are the static leases and names.
 	Hosts []Host
+	// MTU is the interface MTU handed to clients (option 26): the
+	// bridge's, 1450 on a VXLAN network; 0: none.
+	MTU int
+	// User is who the server runs as once it has opened its sockets,
+	// pidfile, lease file and log; empty: DefaultUser.
+	User string
 }
 
-// Host is one NIC: its MAC gets IP, and Name (a DNS label) resolves to
-// IP as Name.<Search> and as Name.
+// DefaultUser is the unprivileged user dnsmasq runs as: Debian's
+// dnsmasq-base makes "dnsmasq"; without it, "nobody".
+func DefaultUser() string {
+	if _, err := user.Lookup("dnsmasq"); err == nil {
+		return "dnsmasq"
+	}
+	return "nobody"
+}
+
+// Host is one NIC: its MAC gets IP, and Name (a DNS label; empty: no
+// name, a VM's other NICs) resolves to IP as Name.<Search> and as Name.
 type Host struct {
 	MAC  net.HardwareAddr
 	IP   netip.Addr
@@ -108,7 +124,10 @@ func (c Config) check() error {
 	case c.Search == "":
 		return fmt.Errorf("dnsmasq: no search domain")
 	}
-	for _, s := range []string{c.Dir, c.Interface, c.Domain, c.Search} {
+	if c.MTU < 0 || (c.MTU > 0 && c.MTU < 576) || c.MTU > 65535 {
+		return fmt.Errorf("dnsmasq: MTU %d is not 0 or 576-65535", c.MTU)
+	}
+	for _, s := range []string{c.Dir, c.Interface, c.Domain, c.Search, c.User} {
 		if strings.ContainsAny(s, "\n\r,#") {
 			return fmt.Errorf("dnsmasq: %q cannot be written into the options file", s)
 		}
@@ -127,10 +146,14 @@ func (c Config) conf() []byte {
 	line("# Written by the humstack agent; a change restarts the server.")
 	line("pid-file=%s", filepath.Join(c.Dir, PIDName))
 	line("log-facility=%s", filepath.Join(c.Dir, LogName))
-	// Root: the state directory may not be readable by another user, and
-	// the hosts files are read again on SIGHUP. The process serves only
-	// this network's namespace.
-	line("user=root")
+	// It parses untrusted packets from the guests: it drops root once it
+	// has opened its sockets and files (the state directory is readable,
+	// for the hosts files read again on SIGHUP).
+	u := c.User
+	if u == "" {
+		u = DefaultUser()
+	}
+	line("user=%s", u)
 	line("interface=%s", c.Interface)
 	line("bind-interfaces")
 	line("except-interface=lo")
@@ -138,7 +161,10 @@ func (c Config) conf() []byte {
 	// names, and the upstreams.
 	line("no-resolv")
 	line("no-hosts")
+	// Neither plain names nor reverse lookups of private ranges that are
+	// not the network's own go to the upstreams.
 	line("domain-needed")
+	line("bogus-priv")
 	if c.Domain != "" {
 		line("local=/%s/", c.Domain)
 	}
@@ -171,6 +197,9 @@ func (c Config) dhcpOpts() []byte {
 	}
 	fmt.Fprintf(&b, "option:dns-server,%s\n", join(ns))
 	fmt.Fprintf(&b, "option:domain-search,%s\n", c.Search)
+	if c.MTU > 0 {
+		fmt.Fprintf(&b, "option:mtu,%d\n", c.MTU)
+	}
 	return b.Bytes()
 }
 

@@ -26,13 +26,15 @@ func fullConfig() Config {
 		Hosts: []Host{
 			{MAC: mac("52:54:00:00:00:0b"), IP: netip.MustParseAddr("10.0.0.11"), Name: "vm2"},
 			{MAC: mac("52:54:00:00:00:0a"), IP: netip.MustParseAddr("10.0.0.10"), Name: "vm1"},
+			{MAC: mac("52:54:00:00:01:0a"), IP: netip.MustParseAddr("10.0.0.20")}, // vm1's second NIC
 		},
+		MTU: 1450, User: "dnsmasq",
 	}
 }
 
 func TestRenderGolden(t *testing.T) {
 	bare := Config{Dir: "/state/x", Interface: "eth0", Address: netip.MustParsePrefix("172.16.5.9/20"),
-		Search: "ns.g.lab", Nameservers: []netip.Addr{netip.MustParseAddr("1.1.1.1"), netip.MustParseAddr("9.9.9.9")}}
+		Search: "ns.g.lab", User: "nobody", Nameservers: []netip.Addr{netip.MustParseAddr("1.1.1.1"), netip.MustParseAddr("9.9.9.9")}}
 	for name, c := range map[string]Config{"full": fullConfig(), "bare": bare} {
 		t.Run(name, func(t *testing.T) {
 			f, err := Render(c)
@@ -88,6 +90,8 @@ func TestRenderRejects(t *testing.T) {
 		"bad host name":  func(c *Config) { c.Hosts[0].Name = "a,b" },
 		"host ipv6":      func(c *Config) { c.Hosts[0].IP = netip.MustParseAddr("fd00::5") },
 		"no search name": func(c *Config) { c.Search = "" },
+		"tiny MTU":       func(c *Config) { c.MTU = 100 },
+		"user newline":   func(c *Config) { c.User = "x\nuser=root" },
 	} {
 		c := fullConfig()
 		mut(&c)

@@ -14,9 +14,11 @@ import (
 	"github.com/humstack/humstack/internal/agent/vm"
 )
 
-// Hosts are n's static leases: for each VM of n's namespace not being
-// deleted, its first NIC on n with an address in n's CIDR, named by the
-// VM's id, with the NIC's MAC as the VM driver gives it. Sorted by name.
+// Hosts are n's static leases: every NIC on n with an address in n's
+// CIDR of each VM of n's namespace not being deleted, with the NIC's MAC
+// as the VM driver gives it; the VM's first such NIC is named by the VM's
+// id (its DNS name), the others have no name. Sorted by name, then
+// address.
 func Hosts(n *api.Network, vms []*api.VirtualMachine) []api.NetworkDHCPHost {
 	cidr, ok := api.ParseIPv4Network(n.Spec.IPv4CIDR)
 	if !ok {
@@ -27,17 +29,25 @@ func Hosts(n *api.Network, vms []*api.VirtualMachine) []api.NetworkDHCPHost {
 		if !sameScope(&v.Meta, &n.Meta) || v.Meta.Deleting() {
 			continue
 		}
+		name := v.Meta.ID
 		for i, nic := range v.Spec.NICs {
 			if nic.NetworkID != n.Meta.ID {
 				continue
 			}
 			if a, ok := api.ParseIPv4(nic.IPv4Address); ok && cidr.Contains(a) {
-				out = append(out, api.NetworkDHCPHost{Name: v.Meta.ID, MAC: MAC(v, i).String(), IPv4Address: a.String()})
-				break
+				out = append(out, api.NetworkDHCPHost{Name: name, MAC: MAC(v, i).String(), IPv4Address: a.String()})
+				name = ""
 			}
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		a, _ := api.ParseIPv4(out[i].IPv4Address) // all parsed above
+		b, _ := api.ParseIPv4(out[j].IPv4Address)
+		return a.Less(b)
+	})
 	return out
 }
 

@@ -1,6 +1,7 @@
 package leases
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/humstack/humstack/api"
@@ -37,11 +38,13 @@ func TestHosts(t *testing.T) {
 		vmWith("ns1", "vm5", api.VMNIC{NetworkID: "net1", IPv4Address: "10.9.0.1"}),  // outside the CIDR
 	}
 	got := Hosts(network(), vms)
+	// Every NIC gets a lease; only vm1's first on net1 carries its name.
 	want := []api.NetworkDHCPHost{
+		{MAC: vm.MAC("group1/ns1/vm1", 2).String(), IPv4Address: "10.0.0.12"},
 		{Name: "vm1", MAC: vm.MAC("group1/ns1/vm1", 1).String(), IPv4Address: "10.0.0.10"},
 		{Name: "vm2", MAC: "02:00:00:00:00:01", IPv4Address: "10.0.0.11"},
 	}
-	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+	if !slices.Equal(got, want) {
 		t.Errorf("Hosts = %+v, want %+v", got, want)
 	}
 }

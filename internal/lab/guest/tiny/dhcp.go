@@ -1,9 +1,10 @@
 package tiny
 
 // udhcpcScript is the DHCP-only variant's udhcpc hook (busybox sh): it
-// applies a lease (address with its prefix, default route, resolv.conf
-// with the search domain) and prints it on the console, where tests read
-// it ("HUMSTACK-TINY-DHCP <if> ip=... router=... dns=... search=...").
+// applies a lease (address with its prefix, the interface MTU, default
+// route, resolv.conf with the search domain) and prints it on the
+// console, where tests read it ("HUMSTACK-TINY-DHCP <if> ip=...
+// router=... dns=... search=... mtu=...").
 const udhcpcScript = `#!/bin/sh
 case "$1" in
 deconfig)
@@ -11,6 +12,9 @@ deconfig)
 	ip link set "$interface" up
 	;;
 bound|renew)
+	if [ -n "$mtu" ]; then
+		ip link set "$interface" mtu "$mtu"
+	fi
 	ip addr replace "$ip/${mask:-24}" dev "$interface"
 	if [ -n "$router" ]; then
 		ip route replace default via "${router%% *}" dev "$interface"
@@ -20,7 +24,7 @@ bound|renew)
 		[ -n "$s" ] && echo "search $s"
 		for d in $dns; do echo "nameserver $d"; done
 	} > /etc/resolv.conf
-	echo "HUMSTACK-TINY-DHCP $interface ip=$ip/$mask router=$router dns=$dns search=$s" > /dev/console
+	echo "HUMSTACK-TINY-DHCP $interface ip=$ip/$mask router=$router dns=$dns search=$s mtu=$mtu" > /dev/console
 	;;
 esac
 exit 0

@@ -50,9 +50,10 @@ func configureDHCP(log *slog.Logger) error {
 			errs = append(errs, fmt.Errorf("network: %s up: %w", a.Name, err))
 			continue
 		}
-		// -b: background once bound or after the tries; -O search: ask
-		// for option 119 too (the default request list lacks it).
-		cmd := exec.Command("/bin/busybox", "udhcpc", "-i", a.Name, "-s", dhcpScript, "-t", "40", "-T", "1", "-b", "-O", "search")
+		// -b: background once bound or after the tries; -O search, -O
+		// mtu: ask for options 119 and 26 too (the default request list
+		// lacks them).
+		cmd := exec.Command("/bin/busybox", "udhcpc", "-i", a.Name, "-s", dhcpScript, "-t", "40", "-T", "1", "-b", "-O", "search", "-O", "mtu")
 		out, err := cmd.CombinedOutput()
 		log.Info("dhcp", "link", a.Name, "mac", a.HardwareAddr.String(), "udhcpc", string(out), "err", err)
 		if err != nil {
