@@ -197,7 +197,7 @@ func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, 
 	}
 	// humstack tokens (hst_...) and ID tokens (JWTs) never look alike, so
 	// each bearer value is checked by one of the two.
-	chain := auth.Chain{&auth.TokenAuthenticator{Lookup: TokenLookup(store)}}
+	chain := auth.Chain{&auth.TokenAuthenticator{Lookup: CachedTokenLookup(ctx, store)}}
 	if oa != nil {
 		chain = append(chain, oa)
 	}
