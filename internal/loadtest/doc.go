@@ -24,13 +24,17 @@
 //     vector's AT_CLKTCK) over the run divided by the ops.
 //   - list: one server seeded (16 creates at a time) to 10,000 VMs and then
 //     to 100,000. At each size, once the server is idle: rss-MiB, hwm-MiB
-//     (VmRSS, VmHWM of /proc/<pid>/status) and heap-MiB
+//     (VmRSS, VmHWM of /proc/<pid>/status), its parts anon-MiB and file-MiB
+//     (RssAnon, RssFile: the binary's pages and, with bbolt, the database
+//     file's pages the server has touched through its mmap, which are page
+//     cache), db-MiB (the database file's alone, from /proc/<pid>/smaps)
+//     and heap-MiB
 //     (go_memstats_heap_inuse_bytes of /metrics); then lists one after
 //     another (20 at 10k, 5 at 100k) after resetting VmHWM to the current
 //     RSS (/proc/<pid>/clear_refs "5"): ms/list (request to last byte),
 //     cpu-ms/list and hwm-rise-MiB (VmHWM after the lists minus VmRSS
 //     before). At 100k also bytes/object, (RSS at 100k - RSS at 10k) /
-//     90,000, and heap-bytes/object from the Go heap likewise.
+//     90,000, and anon-bytes/object and heap-bytes/object likewise.
 //
 // With HUMSTACK_BENCH_PROFILE=<dir>, the current server runs with
 // --pprof-address on loopback and the benchmark writes a 5 s CPU profile

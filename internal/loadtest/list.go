@@ -10,6 +10,7 @@ import (
 // Snapshot is the server's memory with a number of objects stored.
 type Snapshot struct {
 	Mem       Mem   // from /proc/<pid>/status
+	DBFile    int64 // resident pages of the data dir's files (MappedRSS)
 	HeapInuse int64 // go_memstats_heap_inuse_bytes, from /metrics
 }
 
@@ -19,11 +20,15 @@ func TakeSnapshot(ctx context.Context, s *Server) (Snapshot, error) {
 	if err != nil {
 		return Snapshot{}, err
 	}
+	db, err := MappedRSS(s.PID(), s.DataDir)
+	if err != nil {
+		return Snapshot{}, err
+	}
 	h, err := s.Client.HeapInuse(ctx)
 	if err != nil {
 		return Snapshot{}, err
 	}
-	return Snapshot{Mem: m, HeapInuse: h}, nil
+	return Snapshot{Mem: m, DBFile: db, HeapInuse: h}, nil
 }
 
 // ListResult is what a series of lists of one namespace measured.

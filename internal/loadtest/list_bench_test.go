@@ -14,10 +14,13 @@ const (
 	seedChunk              = 30_000 // VMs between two progress lines
 )
 
-// benchList reports, at each size: rss-MiB and hwm-MiB (VmRSS, VmHWM) and
-// heap-MiB (Go heap in use) once seeded; ms/list and cpu-ms/list (the
+// benchList reports, at each size: rss-MiB and hwm-MiB (VmRSS, VmHWM),
+// anon-MiB and file-MiB (RssAnon, RssFile: with bbolt, file-MiB is the
+// database file's pages the server has touched, with the binary's), db-MiB
+// (the database file's alone) and heap-MiB (Go heap in use) once seeded; ms/list and cpu-ms/list (the
 // server's); hwm-rise-MiB (VmHWM after the lists minus VmRSS before); and
-// at 100,000, bytes/object and heap-bytes/object between the two sizes.
+// at 100,000, bytes/object, anon-bytes/object and heap-bytes/object
+// between the two sizes.
 func benchList(b *testing.B, sv server) {
 	ctx := b.Context()
 	s := start(b, sv, 1)
@@ -55,6 +58,7 @@ func benchList(b *testing.B, sv server) {
 		reportSnapshot(b, at100k)
 		reportList(b, s, large, largeLists)
 		b.ReportMetric(float64(at100k.Mem.RSS-at10k.Mem.RSS)/(large-small), "bytes/object")
+		b.ReportMetric(float64(at100k.Mem.Anon-at10k.Mem.Anon)/(large-small), "anon-bytes/object")
 		b.ReportMetric(float64(at100k.HeapInuse-at10k.HeapInuse)/(large-small), "heap-bytes/object")
 	})
 }
@@ -62,6 +66,9 @@ func benchList(b *testing.B, sv server) {
 func reportSnapshot(b *testing.B, s Snapshot) {
 	b.ReportMetric(float64(s.Mem.RSS)/mib, "rss-MiB")
 	b.ReportMetric(float64(s.Mem.HWM)/mib, "hwm-MiB")
+	b.ReportMetric(float64(s.Mem.Anon)/mib, "anon-MiB")
+	b.ReportMetric(float64(s.Mem.FilePage)/mib, "file-MiB")
+	b.ReportMetric(float64(s.DBFile)/mib, "db-MiB")
 	b.ReportMetric(float64(s.HeapInuse)/mib, "heap-MiB")
 }
 

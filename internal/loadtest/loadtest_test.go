@@ -109,7 +109,8 @@ func exercise(t *testing.T, s *Server) Result {
 }
 
 // checkMemory: RSS and the high-water mark are read, the mark resets to
-// no more than it was, and /metrics gives the Go heap.
+// no more than it was, the bolt file's resident pages are found among the
+// file pages, and /metrics gives the Go heap.
 func checkMemory(t *testing.T, s *Server) {
 	m, err := Memory(s.PID())
 	if err != nil || m.RSS <= 0 || m.HWM < m.RSS {
@@ -123,7 +124,7 @@ func checkMemory(t *testing.T, s *Server) {
 		t.Errorf("after the reset %+v (before %+v), %v", m2, m, err)
 	}
 	snap, err := TakeSnapshot(t.Context(), s)
-	if err != nil || snap.HeapInuse <= 0 {
+	if err != nil || snap.HeapInuse <= 0 || snap.DBFile <= 0 || snap.DBFile > snap.Mem.FilePage {
 		t.Errorf("snapshot %+v, %v", snap, err)
 	}
 }

@@ -85,12 +85,17 @@ func parseStatTicks(b []byte) (int64, error) {
 	return sum, nil
 }
 
-// Mem is a process's resident set: now and its high-water mark, in bytes.
+// Mem is a process's resident set in bytes: now, its high-water mark, and
+// now's two main parts: anonymous memory (the Go heap, stacks, the
+// runtime's) and file pages mapped in (with bbolt, the database file's
+// pages the server has touched: page cache, which the kernel can drop and
+// reread, and which another process mapping the file would share).
 type Mem struct {
-	RSS, HWM int64
+	RSS, HWM       int64
+	Anon, FilePage int64
 }
 
-// Memory reads VmRSS and VmHWM from /proc/<pid>/status.
+// Memory reads VmRSS, VmHWM, RssAnon and RssFile from /proc/<pid>/status.
 func Memory(pid int) (Mem, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
@@ -99,7 +104,8 @@ func Memory(pid int) (Mem, error) {
 	return parseStatusMem(b)
 }
 
-// parseStatusMem reads the "VmRSS:  1234 kB" and "VmHWM:" lines.
+// parseStatusMem reads the "VmRSS:  1234 kB", "VmHWM:", "RssAnon:" and
+// "RssFile:" lines.
 func parseStatusMem(b []byte) (Mem, error) {
 	var m Mem
 	var seen int
@@ -113,6 +119,10 @@ func parseStatusMem(b []byte) (Mem, error) {
 			dst = &m.RSS
 		case key == "VmHWM":
 			dst = &m.HWM
+		case key == "RssAnon":
+			dst = &m.Anon
+		case key == "RssFile":
+			dst = &m.FilePage
 		default:
 			continue
 		}
@@ -127,8 +137,8 @@ func parseStatusMem(b []byte) (Mem, error) {
 		*dst = kb << 10
 		seen++
 	}
-	if seen != 2 {
-		return Mem{}, errors.New("memory: no VmRSS and VmHWM in /proc status")
+	if seen != 4 {
+		return Mem{}, errors.New("memory: no VmRSS, VmHWM, RssAnon and RssFile in /proc status")
 	}
 	return m, nil
 }
@@ -140,4 +150,39 @@ func ResetHWM(pid int) error {
 		return fmt.Errorf("reset high-water mark: %w", err)
 	}
 	return nil
+}
+
+// MappedRSS returns how much of the files under dir that process pid maps
+// is resident (the Rss of those mappings in /proc/<pid>/smaps): with bbolt,
+// the database file's pages the server has touched.
+func MappedRSS(pid int, dir string) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return 0, fmt.Errorf("mapped files: %w", err)
+	}
+	return parseSmapsRSS(b, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// parseSmapsRSS sums the "Rss:" lines of the mappings whose path starts
+// with prefix. A mapping starts with a line "start-end perms offset dev
+// inode [path]"; its fields ("Rss:  12 kB") follow.
+func parseSmapsRSS(b []byte, prefix string) (int64, error) {
+	var sum int64
+	in := false
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			in = len(f) >= 6 && strings.HasPrefix(strings.Join(f[5:], " "), prefix)
+			continue
+		}
+		if !in || len(f) != 3 || f[0] != "Rss:" {
+			continue
+		}
+		kb, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil || f[2] != "kB" {
+			return 0, fmt.Errorf("mapped files: unexpected line %q", strings.TrimSpace(line))
+		}
+		sum += kb << 10
+	}
+	return sum, nil
 }

@@ -29,12 +29,14 @@ func TestParseStatTicks(t *testing.T) {
 }
 
 func TestParseStatusMem(t *testing.T) {
-	status := "Name:\tapiserver\nVmPeak:\t 2000 kB\nVmHWM:\t   65536 kB\nVmRSS:\t   32768 kB\nThreads:\t9\n"
+	status := "Name:\tapiserver\nVmPeak:\t 2000 kB\nVmHWM:\t   65536 kB\nVmRSS:\t   32768 kB\n" +
+		"RssAnon:\t   20480 kB\nRssFile:\t   12288 kB\nRssShmem:\t       0 kB\nThreads:\t9\n"
 	m, err := parseStatusMem([]byte(status))
-	if err != nil || m.RSS != 32<<20 || m.HWM != 64<<20 {
+	if err != nil || m != (Mem{RSS: 32 << 20, HWM: 64 << 20, Anon: 20 << 20, FilePage: 12 << 20}) {
 		t.Errorf("got %+v, %v", m, err)
 	}
-	for _, bad := range []string{"Name:\tx\n", "VmHWM:\t1 kB\nVmRSS:\t1 MB\n", "VmHWM:\tx kB\nVmRSS:\t1 kB\n"} {
+	for _, bad := range []string{"Name:\tx\n", "VmHWM:\t1 kB\nVmRSS:\t1 kB\n", "VmHWM:\t1 kB\nVmRSS:\t1 MB\nRssAnon:\t1 kB\nRssFile:\t1 kB\n",
+		"VmHWM:\tx kB\nVmRSS:\t1 kB\nRssAnon:\t1 kB\nRssFile:\t1 kB\n"} {
 		if m, err := parseStatusMem([]byte(bad)); err == nil {
 			t.Errorf("%q: got %+v, want an error", bad, m)
 		}
@@ -65,5 +67,27 @@ func TestParseMetric(t *testing.T) {
 	}
 	if _, err := parseMetric(text, "absent"); err == nil {
 		t.Error("absent metric: no error")
+	}
+}
+
+func TestParseSmapsRSS(t *testing.T) {
+	smaps := `00400000-00a00000 r-xp 00000000 08:01 11 /usr/bin/apiserver
+Size:               6144 kB
+Rss:                4096 kB
+7f0000000000-7f0008000000 r--s 00000000 08:01 12 /tmp/x/data/humstack.db
+Size:             131072 kB
+Rss:               20480 kB
+Pss:               20480 kB
+7f0010000000-7f0010100000 rw-p 00000000 00:00 0 
+Rss:                1024 kB
+7f0020000000-7f0020100000 r--s 00000000 08:01 13 /tmp/x/data2/other.db
+Rss:                 512 kB
+7f0030000000-7f0030100000 r--s 00000000 08:01 14 /tmp/x/data/with space.db
+Rss:                   8 kB
+VmFlags: rd sh mr mw me ms sd
+`
+	got, err := parseSmapsRSS([]byte(smaps), "/tmp/x/data/")
+	if want := int64(20480+8) << 10; err != nil || got != want {
+		t.Errorf("got %d, %v; want %d", got, err, want)
 	}
 }
