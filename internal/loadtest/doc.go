@@ -22,6 +22,8 @@
 //     Reported: ops/s, p50-ms, p99-ms, and cpu-ms/op, the server's user +
 //     system time (/proc/<pid>/stat, in clock ticks from the auxiliary
 //     vector's AT_CLKTCK) over the run divided by the ops.
+//   - healthz at c=1, 8, 64, likewise: GET /healthz, the floor of a request
+//     (TLS, HTTP, the middleware; no authentication, no store).
 //   - list: one server seeded (16 creates at a time) to 10,000 VMs and then
 //     to 100,000. At each size, once the server is idle: rss-MiB, hwm-MiB
 //     (VmRSS, VmHWM of /proc/<pid>/status), its parts anon-MiB and file-MiB

@@ -5,19 +5,21 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 )
 
 // BenchmarkServerCost drives real apiserver processes (doc.go): for each
 // server (current, and baseline with HUMSTACK_BASELINE_REV) create, update
-// and get at concurrency 1, 8 and 64, and lists of 10,000 and 100,000 VMs
-// with the memory at both sizes. Run it with -benchtime 1x: b.N multiplies
+// and get at concurrency 1, 8 and 64, GET /healthz likewise (the floor:
+// TLS, HTTP and the middleware, no authentication, no store), and lists of
+// 10,000 and 100,000 VMs with the memory at both sizes. Run it with -benchtime 1x: b.N multiplies
 // the op counts.
 func BenchmarkServerCost(b *testing.B) {
 	for _, sv := range servers(b) {
 		b.Run("server="+sv.name, func(b *testing.B) {
-			for _, op := range []string{"create", "update", "get"} {
+			for _, op := range []string{"create", "update", "get", "healthz"} {
 				b.Run(op, func(b *testing.B) {
 					for _, c := range []int{1, 8, 64} {
 						b.Run(fmt.Sprintf("c=%d", c), func(b *testing.B) { benchOp(b, sv, op, c) })
@@ -49,39 +51,66 @@ type server struct {
 	profile string
 }
 
-// servers builds the binaries the run compares.
+// servers builds the binaries the run compares, once per process (-count
+// repeats the benchmark with the same binaries); they are removed when the
+// process ends (TestMain).
 func servers(b *testing.B) []server {
-	ctx := b.Context()
-	dir := b.TempDir()
+	built.once.Do(func() { built.servers, built.err = buildServers(b.Context()) })
+	if built.err != nil {
+		b.Fatal(built.err)
+	}
+	return built.servers
+}
+
+var built struct {
+	once    sync.Once
+	dir     string
+	servers []server
+	err     error
+}
+
+func buildServers(ctx context.Context) ([]server, error) {
 	root, err := ModuleRoot(ctx)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
+	}
+	if built.dir, err = os.MkdirTemp("", "humstack-loadtest-bin-"); err != nil {
+		return nil, err
 	}
 	cur := server{name: "current", bin: os.Getenv("HUMSTACK_APISERVER_BIN"), profile: os.Getenv("HUMSTACK_BENCH_PROFILE")}
 	if cur.bin == "" {
-		if cur.bin, err = Build(ctx, root, dir, "apiserver-current"); err != nil {
-			b.Fatal(err)
+		if cur.bin, err = Build(ctx, root, built.dir, "apiserver-current"); err != nil {
+			return nil, err
 		}
 	}
 	if cur.profile != "" {
 		if err := os.MkdirAll(cur.profile, 0o755); err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
 	}
 	out := []server{cur}
 	if rev := os.Getenv("HUMSTACK_BASELINE_REV"); rev != "" {
 		name, err := RevisionName(ctx, root, rev)
 		if err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
-		bin, err := BuildRevision(ctx, root, rev, dir, "apiserver-baseline")
+		bin, err := BuildRevision(ctx, root, rev, built.dir, "apiserver-baseline")
 		if err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
-		b.Logf("baseline: %s", name)
+		fmt.Printf("baseline: %s\n", name)
 		out = append(out, server{name: "baseline", bin: bin})
 	}
-	return out
+	return out, nil
+}
+
+// TestMain removes the binaries the benchmark built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 // start runs a fresh server with the group and namespace of the VMs.
@@ -108,12 +137,13 @@ func benchOp(b *testing.B, sv server, op string, c int) {
 	ctx := b.Context()
 	s := start(b, sv, c)
 	opFn := map[string]func(context.Context, int) error{
-		"create": s.Client.CreateVM,
-		"update": func(ctx context.Context, i int) error { return s.Client.UpdateVM(ctx, i%seeded, i+1) },
-		"get":    func(ctx context.Context, i int) error { return s.Client.GetVM(ctx, i%seeded) },
+		"create":  s.Client.CreateVM,
+		"update":  func(ctx context.Context, i int) error { return s.Client.UpdateVM(ctx, i%seeded, i+1) },
+		"get":     func(ctx context.Context, i int) error { return s.Client.GetVM(ctx, i%seeded) },
+		"healthz": func(ctx context.Context, _ int) error { return s.Client.Healthz(ctx) },
 	}[op]
 	next := 0
-	if op != "create" {
+	if op == "update" || op == "get" {
 		if err := Seed(ctx, s, 0, seeded, seedConc); err != nil {
 			b.Fatal(err)
 		}
@@ -129,7 +159,7 @@ func benchOp(b *testing.B, sv server, op string, c int) {
 	}
 	l := Load{Concurrency: c, First: next, MinOps: minOps * b.N, MinCPU: minCPU, Op: opFn}
 	if sv.profile != "" && c == profiledC {
-		file := filepath.Join(sv.profile, fmt.Sprintf("cpu-%s-c%d.pprof", op, c))
+		file := profileFile(sv.profile, fmt.Sprintf("cpu-%s-c%d", op, c))
 		l.During = func(ctx context.Context) error {
 			return Profile(ctx, s.PprofAddr, fmt.Sprintf("profile?seconds=%d", profileS), file)
 		}
@@ -150,3 +180,15 @@ func benchOp(b *testing.B, sv server, op string, c int) {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 const mib = 1 << 20
+
+// profileFile returns dir/name.pprof, or dir/name-2.pprof and so on when
+// an earlier round of -count wrote that one.
+func profileFile(dir, name string) string {
+	file := filepath.Join(dir, name+".pprof")
+	for n := 2; ; n++ {
+		if _, err := os.Stat(file); os.IsNotExist(err) {
+			return file
+		}
+		file = filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", name, n))
+	}
+}
