@@ -44,6 +44,10 @@
 // as long as the profile) and a heap profile after seeding 10,000 VMs
 // (heap-10k.pprof) into dir. Profiling costs the server a little CPU.
 //
+// The figures depend on what else runs on the machine's cores (each op
+// scenario logs the load average). Comparing servers, -count N repeats the
+// whole benchmark, current and baseline in turn, with the same binaries.
+//
 // The generator is light on purpose, since it shares the machine's cores
 // with the server: prepared JSON bodies, answers read and discarded
 // unparsed (status checked), HTTP/1.1 with one connection per worker like

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -169,7 +170,7 @@ func benchOp(b *testing.B, sv server, op string, c int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("%d ops in %v, server CPU %v", r.Ops, r.Wall.Round(time.Millisecond), r.CPU)
+	b.Logf("%d ops in %v, server CPU %v, load average %s", r.Ops, r.Wall.Round(time.Millisecond), r.CPU, loadAvg())
 	b.ReportMetric(r.OpsPerSec(), "ops/s")
 	b.ReportMetric(ms(r.Percentile(0.50)), "p50-ms")
 	b.ReportMetric(ms(r.Percentile(0.99)), "p99-ms")
@@ -191,4 +192,14 @@ func profileFile(dir, name string) string {
 		}
 		file = filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", name, n))
 	}
+}
+
+// loadAvg is the machine's 1-minute load average, for the log: the
+// figures depend on what else runs on the cores.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
