@@ -114,9 +114,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// start runs a fresh server with the group and namespace of the VMs.
+// start runs a fresh server with the group and namespace of the VMs. Its
+// client keeps enough connections for the seeding too: one closed after
+// each request would cost a TLS handshake per create.
 func start(b *testing.B, sv server, conns int) *Server {
-	s, err := Start(b.Context(), sv.bin, Options{Pprof: sv.profile != "", Conns: conns})
+	s, err := Start(b.Context(), sv.bin, Options{Pprof: sv.profile != "", Conns: max(conns, seedConc)})
 	if err != nil {
 		b.Fatal(err)
 	}
