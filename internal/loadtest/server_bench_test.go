@@ -15,8 +15,8 @@ import (
 // server (current, and baseline with HUMSTACK_BASELINE_REV) create, update
 // and get at concurrency 1, 8 and 64, GET /healthz likewise (the floor:
 // TLS, HTTP and the middleware, no authentication, no store), and lists of
-// 10,000 and 100,000 VMs with the memory at both sizes. Run it with -benchtime 1x: b.N multiplies
-// the op counts.
+// 10,000 and 100,000 VMs with the memory at both sizes. Run it with
+// -benchtime 1x: b.N multiplies the op counts.
 func BenchmarkServerCost(b *testing.B) {
 	for _, sv := range servers(b) {
 		b.Run("server="+sv.name, func(b *testing.B) {
@@ -133,7 +133,7 @@ func start(b *testing.B, sv server, conns int) *Server {
 	return s
 }
 
-// benchOp measures one of create, update and get at concurrency c on a
+// benchOp measures one of create, update, get and healthz at concurrency c on a
 // fresh server: a warm-up of 4c ops (connections, the server's heap), then
 // the measured run.
 func benchOp(b *testing.B, sv server, op string, c int) {
