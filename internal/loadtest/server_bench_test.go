@@ -34,10 +34,14 @@ func BenchmarkServerCost(b *testing.B) {
 
 // Op counts: at least minOps x b.N ops per scenario and, whatever that
 // takes, at least minCPU of the server's CPU, so that a clock tick (10 ms)
-// is at most 2 % of the measured CPU; get runs longer for it.
+// is at most 2 % of the measured CPU, and at least minWall: every run as
+// long as a profiled one (a profile lasts profileS), since a short run
+// measures more of the server's warming up (its heap, the scheduler) and
+// of a passing burst of other work on the machine.
 const (
 	minOps    = 3000
 	minCPU    = 500 * time.Millisecond
+	minWall   = profileS * time.Second
 	seeded    = 1000 // VMs updated and read by update and get
 	seedConc  = 16
 	quiesce   = 5 * time.Second
@@ -160,7 +164,7 @@ func benchOp(b *testing.B, sv server, op string, c int) {
 	if err := Quiesce(ctx, s.PID(), quiesce); err != nil {
 		b.Fatal(err)
 	}
-	l := Load{Concurrency: c, First: next, MinOps: minOps * b.N, MinCPU: minCPU, Op: opFn}
+	l := Load{Concurrency: c, First: next, MinOps: minOps * b.N, MinWall: minWall * time.Duration(b.N), MinCPU: minCPU, Op: opFn}
 	if sv.profile != "" && c == profiledC {
 		file := profileFile(sv.profile, fmt.Sprintf("cpu-%s-c%d", op, c))
 		l.During = func(ctx context.Context) error {
