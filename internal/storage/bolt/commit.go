@@ -159,6 +159,10 @@ func (s *Store) commit(batch []*op) {
 // errors are returned, failing the whole transaction.
 func applyBatch(tx *bolt.Tx, rev int64, batch []*op) (int64, error) {
 	kvb, logb := tx.Bucket(bucketKV), tx.Bucket(bucketLog)
+	// The log only grows at its end: full pages, not the half-full ones
+	// bbolt leaves for inserts in the middle (which would double the log's
+	// share of the file and of the pages the tailer maps in).
+	logb.FillPercent = 1.0
 	start := rev
 	for _, o := range batch {
 		ev, err := o.apply(kvb, rev+1)
