@@ -29,6 +29,13 @@
 // error means durable; under load many writes share one fsync, and a lone
 // write waits for nothing but its own.
 //
+// Deferred writes (storage.DeferSync) are answered as soon as they are
+// applied, before the commit, and are visible to Get meanwhile (pending);
+// the transaction stays open, at most deferLinger, until the writes that
+// end their sequences (storage.WithSequence) have come, and one commit
+// makes them all durable. A create that reserves an address, a node's
+// room and a quota costs one commit instead of four (defer.go).
+//
 // # Watches
 //
 // After each commit one tailer goroutine reads the new log entries once and
