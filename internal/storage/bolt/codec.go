@@ -26,16 +26,31 @@ func encodeRecord(r record) []byte {
 // decodeRecord decodes b, copying the value out of it (bbolt's memory is
 // valid only inside the transaction).
 func decodeRecord(b []byte) (record, error) {
+	r, n, err := recordHeader(b)
+	if err != nil {
+		return record{}, err
+	}
+	r.value = append([]byte{}, b[n:]...)
+	return r, nil
+}
+
+// decodeRevisions decodes b's revisions only; the value is left out.
+func decodeRevisions(b []byte) (record, error) {
+	r, _, err := recordHeader(b)
+	return r, err
+}
+
+// recordHeader decodes b's revisions and returns where the value starts.
+func recordHeader(b []byte) (record, int, error) {
 	createRev, n1 := binary.Uvarint(b)
 	if n1 <= 0 {
-		return record{}, errCorrupt
+		return record{}, 0, errCorrupt
 	}
 	modRev, n2 := binary.Uvarint(b[n1:])
 	if n2 <= 0 {
-		return record{}, errCorrupt
+		return record{}, 0, errCorrupt
 	}
-	value := append([]byte{}, b[n1+n2:]...)
-	return record{createRev: int64(createRev), modRev: int64(modRev), value: value}, nil
+	return record{createRev: int64(createRev), modRev: int64(modRev)}, n1 + n2, nil
 }
 
 // encodeEvent encodes ev for the log bucket; the revision is the log key, so

@@ -118,10 +118,11 @@ func (s *Store) commit(batch []*op) {
 	rev := s.rev.Load()
 	next := rev
 	r := round{wait: map[*storage.Sequence]bool{}}
+	var evs []storage.Event // for the tailer, so it need not read them back
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for {
 			var err error
-			if next, err = applyBatch(tx, next, batch); err != nil {
+			if next, err = applyBatch(tx, next, batch, &evs); err != nil {
 				r.held = append(r.held, batch...)
 				return err
 			}
@@ -143,6 +144,7 @@ func (s *Store) commit(batch []*op) {
 		}
 	case next != rev:
 		s.commits.Add(1)
+		s.tail.queue(evs) // before rev moves: the tailer reads the queue when it sees rev
 		s.rev.Store(next)
 		select {
 		case s.notify <- struct{}{}:
@@ -154,10 +156,10 @@ func (s *Store) commit(batch []*op) {
 	}
 }
 
-// applyBatch applies the ops in order after revision rev and returns the
-// new revision. A failed precondition is recorded in its op; only storage
+// applyBatch applies the ops in order after revision rev, appends their
+// events to evs and returns the new revision. A failed precondition is recorded in its op; only storage
 // errors are returned, failing the whole transaction.
-func applyBatch(tx *bolt.Tx, rev int64, batch []*op) (int64, error) {
+func applyBatch(tx *bolt.Tx, rev int64, batch []*op, evs *[]storage.Event) (int64, error) {
 	kvb, logb := tx.Bucket(bucketKV), tx.Bucket(bucketLog)
 	// The log only grows at its end: full pages, not the half-full ones
 	// bbolt leaves for inserts in the middle (which would double the log's
@@ -177,6 +179,7 @@ func applyBatch(tx *bolt.Tx, rev int64, batch []*op) (int64, error) {
 		}
 		rev++
 		o.rev = rev
+		*evs = append(*evs, ev)
 	}
 	if rev == start {
 		return rev, nil
@@ -191,8 +194,15 @@ func (o *op) apply(kvb *bolt.Bucket, next int64) (storage.Event, error) {
 	var cur record
 	old := kvb.Get(key)
 	if old != nil {
+		// Only a delete's event carries the old value: the others need
+		// the revisions alone, and copying the value would cost every
+		// update its size.
+		decode := decodeRevisions
+		if o.kind == opDelete {
+			decode = decodeRecord
+		}
 		var err error
-		if cur, err = decodeRecord(old); err != nil {
+		if cur, err = decode(old); err != nil {
 			return storage.Event{}, err
 		}
 	}

@@ -23,6 +23,9 @@ type tailer struct {
 	advanced chan struct{} // closed and replaced whenever pos moves
 	watchers map[*watcher]struct{}
 	closed   bool
+
+	qmu sync.Mutex
+	q   []storage.Event // committed, not yet fanned out (queue, take)
 }
 
 // watcher is one Watch call. The tailer sends live events to live and
@@ -166,8 +169,9 @@ func (s *Store) readLog(after, to int64, prefix string) ([]storage.Event, int64,
 	return evs, last, err
 }
 
-// tailLoop is the tailer: after each commit it reads the new log entries
-// once and fans them out.
+// tailLoop is the tailer: after each commit it fans out the commit's
+// events, handed over in memory by the committer (queue), so the log is
+// read back only by replays.
 func (s *Store) tailLoop() {
 	defer s.bg.Done()
 	for {
@@ -176,15 +180,26 @@ func (s *Store) tailLoop() {
 			return
 		case <-s.notify:
 		}
-		for s.tail.pos < s.rev.Load() {
-			evs, last, err := s.readLog(s.tail.pos, s.rev.Load(), "")
-			if err != nil {
-				s.log.Error("read change log failed", "after", s.tail.pos, "err", err)
-				break
-			}
-			s.tail.publish(s, evs, last)
+		if evs := s.tail.take(); len(evs) > 0 {
+			s.tail.publish(s, evs, evs[len(evs)-1].KV.ModRevision)
 		}
 	}
+}
+
+// queue hands a commit's events, in revision order, to the tailer.
+func (t *tailer) queue(evs []storage.Event) {
+	t.qmu.Lock()
+	t.q = append(t.q, evs...)
+	t.qmu.Unlock()
+}
+
+// take returns the events queued since the last take.
+func (t *tailer) take() []storage.Event {
+	t.qmu.Lock()
+	defer t.qmu.Unlock()
+	evs := t.q
+	t.q = nil
+	return evs
 }
 
 // publish hands evs to the matching watchers and advances pos to last. A
