@@ -38,8 +38,9 @@
 //
 // # Watches
 //
-// After each commit one tailer goroutine reads the new log entries once and
-// fans them out to the watchers whose prefix matches. A new watcher registers
+// After each commit the committer hands the commit's events to one tailer
+// goroutine, in memory, which fans them out to the watchers whose prefix
+// matches; the log is read back only to replay for a new watcher. A new watcher registers
 // under the tailer's lock at its position P, replays (rev, P] from the log,
 // then forwards the live events after P: no gap, no duplicate. A watcher
 // whose buffer fills is closed rather than slowing the others; its caller
