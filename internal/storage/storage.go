@@ -63,7 +63,9 @@ type Store interface {
 	// than rev, in revision order, each exactly once. rev == 0 means "from
 	// now". The channel closes when ctx ends, the store closes, or the watcher
 	// falls too far behind; the caller then resumes from the last revision it
-	// saw. A rev below the compaction point fails with api.ErrGone.
+	// saw. A rev below the compaction point fails with api.ErrGone. An
+	// event's KV.Value may be shared with other watchers of the change:
+	// read it, never write to it.
 	Watch(ctx context.Context, prefix string, rev int64) (<-chan Event, error)
 	// Revision returns the current store revision.
 	Revision(ctx context.Context) (int64, error)

@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -90,7 +89,8 @@ func (s *Store) runWatcher(ctx context.Context, w *watcher, out chan<- storage.E
 			if !ok {
 				return
 			}
-			ev.KV.Value = bytes.Clone(ev.KV.Value) // shared by all watchers
+			// ev.KV.Value is shared by every watcher of the change, read
+			// only (storage.Store.Watch): no copy per watcher.
 			if !s.send(ctx, out, ev) {
 				return
 			}
