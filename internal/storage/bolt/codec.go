@@ -26,6 +26,13 @@ func encodeRecord(r record) []byte {
 // decodeRecord decodes b, copying the value out of it (bbolt's memory is
 // valid only inside the transaction).
 func decodeRecord(b []byte) (record, error) {
+	r, err := viewRecord(b)
+	r.value = append([]byte{}, r.value...)
+	return r, err
+}
+
+// viewRecord decodes b; the value is b's memory.
+func viewRecord(b []byte) (record, error) {
 	createRev, n1 := binary.Uvarint(b)
 	if n1 <= 0 {
 		return record{}, errCorrupt
@@ -34,8 +41,7 @@ func decodeRecord(b []byte) (record, error) {
 	if n2 <= 0 {
 		return record{}, errCorrupt
 	}
-	value := append([]byte{}, b[n1+n2:]...)
-	return record{createRev: int64(createRev), modRev: int64(modRev), value: value}, nil
+	return record{createRev: int64(createRev), modRev: int64(modRev), value: b[n1+n2:]}, nil
 }
 
 // encodeEvent encodes ev for the log bucket; the revision is the log key, so
