@@ -109,6 +109,11 @@ fuzz:
 # state, each to every VM answering ping (docs/environments.md); and the web
 # console's first load: Chromium loading the sign-in page from an in-process
 # API server on loopback, a fresh browser context each time (docs/ui.md).
+# And the server's cost from outside (internal/loadtest): a real apiserver
+# process driven over loopback, server CPU per create/update/get, lists of
+# 10,000 and 100,000 VMs, RSS and high-water mark; BASELINE_REV=<git rev>
+# runs the same scenarios against that revision's apiserver in the same run.
+BASELINE_REV ?=
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x -timeout 30m ./internal/apiserver
 	$(GO) test -run '^$$' -bench . -timeout 30m ./internal/storage/...
@@ -119,6 +124,7 @@ bench:
 	$(GO) test -run '^$$' -bench 'Placement|ResetQueue' -benchtime 1x -timeout 30m ./internal/agent/core
 	$(GO) test -run '^$$' -bench Env -benchtime 3x -timeout 30m ./internal/envlab
 	$(GO) test -run '^$$' -bench UIFirstLoad -benchtime 10x -timeout 10m ./internal/uitest
+	HUMSTACK_BASELINE_REV=$(BASELINE_REV) $(GO) test -run '^$$' -bench ServerCost -benchtime 1x -timeout 40m ./internal/loadtest
 
 # lab-up starts a 3-node humstack lab in network namespaces on this machine
 # (as root) and prints how to use humcli against it; lab-down removes it and

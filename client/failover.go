@@ -32,6 +32,10 @@ import (
 // costs seconds, not the kernel's minutes, before the next is tried.
 const dialTimeout = 3 * time.Second
 
+// maxIdlePerHost is how many idle connections to one API server a
+// client keeps.
+const maxIdlePerHost = 64
+
 func defaultTransport() *http.Transport {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 15 * time.Second}).DialContext
@@ -40,6 +44,10 @@ func defaultTransport() *http.Transport {
 	// connections keep one slow stream from holding up the others', and
 	// failover (above) closes exactly the connection that failed.
 	tr.ForceAttemptHTTP2 = false
+	// Go's default keeps 2 idle connections per host: a client with more
+	// requests in flight (an agent's reconcilers, a controller) would close
+	// the others after each request and pay a TLS handshake for the next.
+	tr.MaxIdleConnsPerHost = maxIdlePerHost
 	return tr
 }
 

@@ -77,6 +77,7 @@ func main() {
 	fs.Float64Var(&cfg.Ratios.Memory, "memory-overcommit-ratio", placement.DefaultRatios.Memory, "how many times its memory (limitMemory) a node may be given in VMs' requestMemory")
 	fs.Float64Var(&cfg.Ratios.Storage, "storage-overcommit-ratio", placement.DefaultRatios.Storage, "how many times its disk space (limitStorage) a node may be given in disks' requestSize")
 	fs.DurationVar(&cfg.ResetInterval, "reset-interval", apiserver.DefaultResetInterval, "the least time between two resets of one environment copy asked for by its team (operator or editor of the copy's namespace; see docs/security.md); 0: none, only one unfinished reset at a time")
+	fs.StringVar(&cfg.PprofAddress, "pprof-address", "", "serve Go's profiles (net/http/pprof, unauthenticated) on this host:port, e.g. 127.0.0.1:6060: a debugging tool, keep it on loopback; empty: off")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn, error")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {

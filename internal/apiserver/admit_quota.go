@@ -72,7 +72,8 @@ func (a *quotaAdmitter) admit(ctx context.Context, k *api.Kind, old, obj api.Obj
 	}
 	ek := entryKey(k, m)
 	for _, qk := range keys {
-		err := a.change(ctx, qk, nil, func(q *api.Quota) (bool, error) {
+		// The object follows the reservation (storage.DeferSync).
+		err := a.change(storage.DeferSync(ctx), qk, nil, func(q *api.Quota) (bool, error) {
 			return reserve(q, ek, obj, delta, old == nil, a.now())
 		})
 		if errors.Is(err, errQuotaGone) {

@@ -281,7 +281,7 @@ func (p *ipam) poolFor(ctx context.Context, k *api.Kind, obj api.Object, c claim
 func (p *ipam) reserve(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr) ([]taken, error) {
 	key := ipamKey(m.Group, m.Namespace, c.network, a)
 	for range casAttempts {
-		rev, err := p.writeEntry(ctx, key, 0, k, m, c)
+		rev, err := p.writeEntry(storage.DeferSync(ctx), key, 0, k, m, c) // the object follows
 		if err == nil {
 			return []taken{{key, rev}}, nil
 		}
@@ -310,7 +310,7 @@ func (p *ipam) reserve(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a
 		case !p.stale(ctx, e, c.network, a):
 			return nil, &heldError{fmt.Sprintf("%s: %s is held by %s", c.field, a, e.holder())}
 		}
-		rev, err = p.writeEntry(ctx, key, kv.ModRevision, k, m, c)
+		rev, err = p.writeEntry(storage.DeferSync(ctx), key, kv.ModRevision, k, m, c)
 		if err == nil {
 			p.log.Info("ipam: stale entry reclaimed", "key", key, "holder", e.holder())
 			return []taken{{key, rev}}, nil

@@ -104,7 +104,7 @@ func (p *ipam) pick(pl pool, c claim, taken func(netip.Addr) bool, lost int) (ne
 // holder has it.
 func (p *ipam) tryCreate(ctx context.Context, k *api.Kind, m *api.Meta, c claim, a netip.Addr) (taken, error) {
 	key := ipamKey(m.Group, m.Namespace, c.network, a)
-	rev, err := p.writeEntry(ctx, key, 0, k, m, c)
+	rev, err := p.writeEntry(storage.DeferSync(ctx), key, 0, k, m, c) // the object follows (storage.DeferSync)
 	switch {
 	case err == nil:
 		return taken{key, rev}, nil
@@ -116,7 +116,7 @@ func (p *ipam) tryCreate(ctx context.Context, k *api.Kind, m *api.Meta, c claim,
 
 // reclaim takes over the stale entry kv under compare-and-swap.
 func (p *ipam) reclaim(ctx context.Context, k *api.Kind, m *api.Meta, c claim, kv storage.KV) (taken, error) {
-	rev, err := p.writeEntry(ctx, kv.Key, kv.ModRevision, k, m, c)
+	rev, err := p.writeEntry(storage.DeferSync(ctx), kv.Key, kv.ModRevision, k, m, c)
 	if err != nil {
 		return taken{}, err
 	}

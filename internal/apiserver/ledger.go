@@ -126,7 +126,8 @@ func (l *nodeLedger) reserve(ctx context.Context, node string, k *api.Kind, m *a
 	key := placement.Key(k, m)
 	var prev, mine api.Reservation
 	var had bool
-	err := l.modify(ctx, node, func(n *api.Node) error {
+	// The object follows the reservation (storage.DeferSync).
+	err := l.modify(storage.DeferSync(ctx), node, func(n *api.Node) error {
 		prev, had = n.Status.Reservations[key]
 		// An entry already there with these amounts is written again all
 		// the same: its since moves to now, so the repair (which drops old

@@ -59,6 +59,10 @@ type Config struct {
 	// resets of one environment copy asked for by its team; zero:
 	// DefaultResetInterval, negative: no interval.
 	ResetInterval time.Duration
+	// PprofAddress (--pprof-address), when set, serves Go's profiles
+	// (net/http/pprof) on a separate, unauthenticated listener at this
+	// host:port: an operator's debugging tool, off by default (pprof.go).
+	PprofAddress string
 	// Out receives what is printed for the operator (the CA fingerprint);
 	// nil prints nothing.
 	Out io.Writer
@@ -136,6 +140,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	stopPprof, err := startPprof(cfg.PprofAddress, cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.ListenAddress, strconv.Itoa(cfg.ListenPort)))
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -197,7 +206,7 @@ func authOptions(ctx context.Context, cfg Config, store storage.Store) (string, 
 	}
 	// humstack tokens (hst_...) and ID tokens (JWTs) never look alike, so
 	// each bearer value is checked by one of the two.
-	chain := auth.Chain{&auth.TokenAuthenticator{Lookup: TokenLookup(store)}}
+	chain := auth.Chain{&auth.TokenAuthenticator{Lookup: CachedTokenLookup(ctx, store)}}
 	if oa != nil {
 		chain = append(chain, oa)
 	}

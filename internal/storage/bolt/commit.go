@@ -39,10 +39,12 @@ type op struct {
 	key      string
 	value    []byte
 	expected int64
+	deferred bool // storage.DeferSync: answered once applied (defer.go)
 
-	rev  int64
-	err  error
-	done chan struct{}
+	rev       int64
+	createRev int64 // of a put, for a deferred write's pending state
+	err       error
+	done      chan struct{}
 }
 
 // write queues o for the committer and waits for its result. Once queued, o
@@ -55,6 +57,7 @@ func (s *Store) write(ctx context.Context, o *op) (int64, error) {
 		return 0, fmt.Errorf("%s %q: %w", o.kind, o.key, err)
 	}
 	o.done = make(chan struct{})
+	o.deferred = storage.SyncDeferred(ctx)
 	select {
 	case s.ops <- o:
 	case <-ctx.Done():
@@ -107,18 +110,33 @@ func (s *Store) drain(batch []*op) []*op {
 }
 
 // commit applies batch in one transaction and answers every op. If the
-// transaction fails, every op fails with its error.
+// transaction fails, every op not answered yet fails with its error. A
+// batch of deferred writes only keeps the transaction open for the writes
+// that follow them (lingerDeferred, defer.go).
 func (s *Store) commit(batch []*op) {
 	rev := s.rev.Load()
 	next := rev
+	var early []*op // deferred writes answered before the commit
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		next, err = applyBatch(tx, rev, batch)
-		return err
+		for {
+			var err error
+			if next, err = applyBatch(tx, next, batch); err != nil {
+				return err
+			}
+			if !allDeferred(batch) || len(early)+len(batch) >= maxBatch {
+				return nil
+			}
+			s.answerEarly(batch)
+			early = append(early, batch...)
+			if batch = s.lingerDeferred(batch[:0]); len(batch) == 0 {
+				return nil
+			}
+		}
 	})
+	s.pending.clear() // committed, or rolled back: bbolt's state is theirs now
 	switch {
 	case err != nil:
-		s.log.Error("commit failed", "ops", len(batch), "err", err)
+		s.log.Error("commit failed", "ops", len(batch), "answered_early", len(early), "err", err)
 		for _, o := range batch {
 			o.rev, o.err = 0, fmt.Errorf("%s %q: %w", o.kind, o.key, err)
 		}
@@ -184,6 +202,7 @@ func (o *op) apply(kvb *bolt.Bucket, next int64) (storage.Event, error) {
 	if old != nil {
 		r.createRev = cur.createRev
 	}
+	o.createRev = r.createRev
 	kv := storage.KV{Key: o.key, Value: o.value, CreateRevision: r.createRev, ModRevision: next}
 	return storage.Event{Type: storage.EventPut, KV: kv}, kvb.Put(key, encodeRecord(r))
 }

@@ -61,10 +61,11 @@ type Store struct {
 	notify    chan struct{} // wakes the tailer after a commit
 	done      chan struct{} // closed by Close
 	closed    atomic.Bool
-	rev       atomic.Int64 // last committed revision
-	compacted atomic.Int64 // log entries at or below it are gone
-	compactMu sync.Mutex   // one compaction at a time
-	commits   atomic.Int64 // transactions that wrote something
+	rev       atomic.Int64  // last committed revision
+	compacted atomic.Int64  // log entries at or below it are gone
+	compactMu sync.Mutex    // one compaction at a time
+	commits   atomic.Int64  // transactions that wrote something
+	pending   pendingWrites // deferred writes answered, not yet committed (defer.go)
 
 	tail     tailer
 	bg       sync.WaitGroup // committer, tailer, compactor
@@ -169,6 +170,12 @@ func (s *Store) check(ctx context.Context) error {
 func (s *Store) Get(ctx context.Context, key string) (storage.KV, error) {
 	if err := s.check(ctx); err != nil {
 		return storage.KV{}, fmt.Errorf("get %q: %w", key, err)
+	}
+	if kv, found, ok := s.pending.get(key); ok {
+		if !found {
+			return storage.KV{}, fmt.Errorf("get %q: %w", key, api.ErrNotFound)
+		}
+		return kv, nil
 	}
 	var kv storage.KV
 	err := s.db.View(func(tx *bolt.Tx) error {
