@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/humstack/humstack/api"
+	"github.com/humstack/humstack/internal/registry"
 	"github.com/humstack/humstack/internal/storage"
 )
 
@@ -48,6 +49,7 @@ func (h *resource) streamList(w http.ResponseWriter, r *http.Request, prefix str
 	visible := visibleFilter(ctx)
 	var (
 		ch      chunk
+		item    []byte // one rendered item, reused
 		emitted int
 		last    string // the last key written: where a next page starts
 	)
@@ -66,8 +68,8 @@ func (h *resource) streamList(w http.ResponseWriter, r *http.Request, prefix str
 			if visible != nil && !visible(kv) {
 				continue
 			}
-			item, err := h.render(kv.Value, kv.ModRevision)
-			if err != nil {
+			var err error
+			if item, err = h.appendItem(item[:0], kv); err != nil {
 				return lw.fail(ctx, h, fmt.Errorf("stored %s: %w", kv.Key, err))
 			}
 			if err := lw.item(item); err != nil {
@@ -83,6 +85,16 @@ func (h *resource) streamList(w http.ResponseWriter, r *http.Request, prefix str
 		}
 		after = more
 	}
+}
+
+// appendItem appends kv rendered to dst: h.render's bytes, without an
+// allocation per item for the kinds rendered as stored.
+func (h *resource) appendItem(dst []byte, kv storage.KV) ([]byte, error) {
+	if _, ok := h.strategy().(registry.OutputRedactor); ok {
+		out, err := h.render(kv.Value, kv.ModRevision)
+		return append(dst, out...), err
+	}
+	return api.AppendResourceVersion(dst, kv.Value, kv.ModRevision)
 }
 
 // chunk is one read of a list: the keys and values copied out of the
