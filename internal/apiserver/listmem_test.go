@@ -26,7 +26,7 @@ type heapSink struct {
 	peak   uint64
 }
 
-func (s *heapSink) Header() http.Header { return s.header }
+func (s *heapSink) Header() http.Header  { return s.header }
 func (s *heapSink) WriteHeader(code int) { s.status = code }
 func (s *heapSink) Write(p []byte) (int, error) {
 	s.bytes += len(p)
