@@ -60,6 +60,9 @@ func (h *resource) streamList(w http.ResponseWriter, r *http.Request, prefix str
 			n = min(n, q.limit-emitted)
 		}
 		more, err := ch.read(ctx, h.s.store, prefix, storage.RangeOptions{After: after, Limit: n, Rev: rev})
+		if q.rev != 0 && errors.Is(err, api.ErrInvalid) {
+			err = api.Invalid("continue", "not a token this server gave (list again without it)")
+		}
 		if err != nil {
 			return lw.fail(ctx, h, err)
 		}

@@ -18,6 +18,8 @@ import (
 	"github.com/humstack/humstack/client"
 	"github.com/humstack/humstack/internal/storage"
 	"github.com/humstack/humstack/internal/storage/bolt"
+	"github.com/humstack/humstack/internal/storage/etcd"
+	"github.com/humstack/humstack/internal/storage/etcd/etcdtest"
 )
 
 // listEnv is a server over HTTP on a bolt store (wrapped by wrap, if set)
@@ -29,14 +31,20 @@ func listEnv(t *testing.T, wrap func(storage.Store) storage.Store) (*bolt.Store,
 	if wrap != nil {
 		served = wrap(st)
 	}
-	s := New(served, Options{Log: slog.New(slog.DiscardHandler)})
+	srv, c := serveStore(t, served)
+	return st, srv, c
+}
+
+// serveStore serves the API from st over HTTP and returns a client of it.
+func serveStore(t *testing.T, st storage.Store) (*httptest.Server, *client.Client) {
+	s := New(st, Options{Log: slog.New(slog.DiscardHandler)})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(func() { srv.CloseClientConnections(); srv.Close(); s.Close() })
 	c, err := client.New(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return st, srv, c
+	return srv, c
 }
 
 // openTestBolt opens a store in a temp dir, closed after the test.
@@ -54,9 +62,25 @@ var gns = client.Scope{Group: "g", Namespace: "ns"}
 
 // TestListPages walks 2,500 objects in pages of 1,000 while the collection
 // changes between pages: 3 pages at one revision, each object once, and
-// the pages plus a watch from their revision give the current state.
+// the pages plus a watch from their revision give the current state; on
+// bolt and on etcd.
 func TestListPages(t *testing.T) {
-	st, _, c := listEnv(t, nil)
+	t.Run("bolt", func(t *testing.T) { walkPages(t, openTestBolt(t), false) })
+	t.Run("etcd", func(t *testing.T) {
+		cl := etcdtest.Start(t, etcdtest.Options{NoFsync: true})
+		st, err := etcd.Open(t.Context(), etcd.Config{Endpoints: cl.Endpoints()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		walkPages(t, st, true)
+	})
+}
+
+// walkPages is TestListPages on st; exact says later pages are read
+// exactly at the first page's revision (etcd), not from the current state.
+func walkPages(t *testing.T, st storage.Store, exact bool) {
+	_, c := serveStore(t, st)
 	seedStore(t, st, api.VirtualMachineKind, 2500, seededVM)
 	vms := client.For[*api.VirtualMachine](c)
 	seen := map[string]*api.VirtualMachine{}
@@ -90,8 +114,13 @@ func TestListPages(t *testing.T) {
 		sizes = append(sizes, len(items))
 		cont = next
 	}
+	updated, _ := api.ParseRevision(seen["vm01500"].Meta.ResourceVersion)
+	if deleted := seen["vm02000"] != nil; deleted != exact || (updated <= rev0) != exact {
+		t.Fatalf("exact %v: the object deleted after the first page is in a later one: %v; the one updated is at %d, the pages at %d",
+			exact, deleted, updated, rev0)
+	}
 	// bolt: the deletion after the revision is not in the pages (etcd
-	// would give it; either way the watch below settles it).
+	// gives it; either way the watch below settles it).
 	if len(sizes) != 3 || sizes[0] != 1000 || sizes[1] != 1000 || len(seen) < 2499 {
 		t.Fatalf("pages of %v, %d objects; want 1000, 1000, ~500 of 2,500", sizes, len(seen))
 	}
@@ -229,6 +258,7 @@ func TestListPageBadQueries(t *testing.T) {
 		{"continue=" + b64("not json"), "continue"},
 		{"continue=" + b64(`{"rev":0,"prefix":"/virtualmachines/g/ns/","key":"/virtualmachines/g/ns/vm1"}`), "continue"},
 		{"continue=" + b64(`{"rev":5,"prefix":"/virtualmachines/g/ns/","key":"/tokens/x"}`), "continue"},
+		{"continue=" + b64(`{"rev":99999,"prefix":"/virtualmachines/g/ns/","key":"/virtualmachines/g/ns/vm1"}`), "continue"},
 		{"continue=" + b64(`{"rev":5,"prefix":"/virtualmachines/g/ns2/","key":"/virtualmachines/g/ns2/vm1"}`), "continue"},
 	} {
 		body := getBody(t, base+"?"+c.query, http.StatusBadRequest)
