@@ -81,6 +81,7 @@ fuzz:
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/registry FuzzEventValidate
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/registry FuzzQuotaValidate
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./api FuzzInjectResourceVersion
+	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./api FuzzExactKeys
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/envtemplate FuzzRender
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./internal/envtemplate FuzzSubstitute
 	GO=$(GO) FUZZTIME=$(FUZZTIME) ./scripts/fuzz.sh ./api FuzzQuantities

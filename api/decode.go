@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -94,8 +95,13 @@ func DecodeYAMLInto(doc []byte, obj any) error {
 	if jerr != nil {
 		return Invalid("(document)", "malformed YAML/JSON: %v", cleanYAMLError(jerr))
 	}
-	if uerr := unknownField(js, obj); uerr != nil {
-		return uerr
+	// A document that decoded cleanly may still hold a key that matched
+	// its field only up to case; exactKeys rules that out cheaply, and
+	// the full check (which names every culprit) runs only when it cannot.
+	if err != nil || !exactKeys(js, reflect.TypeOf(obj)) {
+		if uerr := unknownField(js, obj); uerr != nil {
+			return uerr
+		}
 	}
 	if err != nil {
 		return Invalid("(document)", "unknown field: %v", err)
@@ -169,8 +175,13 @@ func DecodeInto(js []byte, obj any) error {
 	if err != nil && !strings.HasPrefix(err.Error(), "json: unknown field ") {
 		return jsonError(err)
 	}
-	if uerr := unknownField(js, obj); uerr != nil {
-		return uerr
+	// A document that decoded cleanly may still hold a key that matched
+	// its field only up to case; exactKeys rules that out cheaply, and
+	// the full check (which names every culprit) runs only when it cannot.
+	if err != nil || !exactKeys(js, reflect.TypeOf(obj)) {
+		if uerr := unknownField(js, obj); uerr != nil {
+			return uerr
+		}
 	}
 	if err != nil {
 		return Invalid("(document)", "unknown field: %v", err)

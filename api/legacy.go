@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // The original humstack's clients (humcli v0.3.4 and later) send every
@@ -166,6 +167,9 @@ func walkUnsupported(v reflect.Value, path, reason string, fe *FieldErrors) {
 			walkUnsupported(v.Elem(), path, reason, fe)
 		}
 	case reflect.Slice:
+		if !mayHoldUnsupported(v.Type().Elem()) {
+			return
+		}
 		for i := 0; i < v.Len(); i++ {
 			walkUnsupported(v.Index(i), path+"["+strconv.Itoa(i)+"]", reason, fe)
 		}
@@ -176,14 +180,77 @@ func walkUnsupported(v reflect.Value, path, reason string, fe *FieldErrors) {
 			}
 			return
 		}
-		t := v.Type()
-		for i := 0; i < t.NumField(); i++ {
-			f := t.Field(i)
-			name := strings.Split(f.Tag.Get("json"), ",")[0]
-			if !f.IsExported() || name == "-" || name == "" {
-				continue
-			}
-			walkUnsupported(v.Field(i), joinPath(path, name), f.Tag.Get("legacy"), fe)
+		for _, f := range unsupportedPlan(v.Type()) {
+			walkUnsupported(v.Field(f.index), joinPath(path, f.name), f.reason, fe)
 		}
 	}
+}
+
+// legacyField is a struct field that may hold an Unsupported value: what
+// walkUnsupported visits, worked out once per type (every write of every
+// kind is checked, so the walk must not parse struct tags each time).
+type legacyField struct {
+	index        int
+	name, reason string
+}
+
+var (
+	legacyPlans sync.Map // reflect.Type -> []legacyField
+	legacyHolds sync.Map // reflect.Type -> bool
+)
+
+// unsupportedPlan lists the fields of struct type t that may hold an
+// Unsupported value.
+func unsupportedPlan(t reflect.Type) []legacyField {
+	if p, ok := legacyPlans.Load(t); ok {
+		return p.([]legacyField)
+	}
+	var plan []legacyField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" || name == "" || !mayHoldUnsupported(f.Type) {
+			continue
+		}
+		plan = append(plan, legacyField{i, name, f.Tag.Get("legacy")})
+	}
+	legacyPlans.Store(t, plan)
+	return plan
+}
+
+// mayHoldUnsupported says whether a value of type t can contain an
+// Unsupported value where walkUnsupported looks (through pointers,
+// slices and exported, named struct fields).
+func mayHoldUnsupported(t reflect.Type) bool {
+	if h, ok := legacyHolds.Load(t); ok {
+		return h.(bool)
+	}
+	h := holdsUnsupported(t, map[reflect.Type]bool{})
+	legacyHolds.Store(t, h)
+	return h
+}
+
+// holdsUnsupported searches the types reachable from t; seen cuts cycles
+// (a type already searched adds nothing new).
+func holdsUnsupported(t reflect.Type, seen map[reflect.Type]bool) bool {
+	if seen[t] {
+		return false
+	}
+	seen[t] = true
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice:
+		return holdsUnsupported(t.Elem(), seen)
+	case reflect.Struct:
+		if t == unsupportedType {
+			return true
+		}
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if f.IsExported() && name != "-" && name != "" && holdsUnsupported(f.Type, seen) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -94,3 +94,21 @@ func TestUnknownFieldHints(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsupportedInSlices finds an unsupported field set in the second
+// element of a slice, and none in an object without one.
+func TestUnsupportedInSlices(t *testing.T) {
+	doc := `{"meta":{"apiType":"systemv0/virtualmachine","id":"vm1"},
+	  "spec":{"nics":[{"networkID":"n1"},{"networkID":"n2","ipv6Address":"fd00::2"}]}}`
+	o, err := Decode([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fe := UnsupportedErrors(o); len(fe) != 1 || fe[0].Field != "spec.nics[1].ipv6Address" {
+		t.Errorf("unsupported errors %v", fe)
+	}
+	o.(*VirtualMachine).Spec.NICs[1].IPv6Address = Unsupported{}
+	if fe := UnsupportedErrors(o); len(fe) != 0 {
+		t.Errorf("unsupported errors of a clean object: %v", fe)
+	}
+}

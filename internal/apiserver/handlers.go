@@ -77,6 +77,9 @@ func (h *resource) create(w http.ResponseWriter, r *http.Request) {
 
 // createIn creates obj, decoded from r's body, in scope sc.
 func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, obj api.Object) (err error) {
+	// Admission's ledger writes are deferred and end with the object's
+	// write (storage.DeferSync): one commit for all of them.
+	r = r.WithContext(storage.WithSequence(r.Context()))
 	m := obj.GetMeta()
 	if err := h.bindScope(m, sc, ""); err != nil {
 		return err
@@ -168,6 +171,7 @@ func (h *resource) createIn(w http.ResponseWriter, r *http.Request, sc scope, ob
 // update replaces meta and spec; status and server-set fields are kept.
 func (h *resource) update(w http.ResponseWriter, r *http.Request) {
 	h.handle(func(w http.ResponseWriter, r *http.Request) error {
+		r = r.WithContext(storage.WithSequence(r.Context())) // as in createIn
 		body, want, err := h.decodeTarget(r)
 		if err != nil {
 			return err

@@ -322,7 +322,8 @@ func testAbortedUp(t *testing.T, c lab.Config, before snapshot, base string) {
 }
 
 // testCrashedRun leaves a running lab behind as a crashed test would, with
-// a network's DHCP server (a daemonized dnsmasq in a namespace of its
+// a network's DHCP server (a VXLAN network's: a Bridge network is served
+// only on the nodes that realize it for a VM or router) (a daemonized dnsmasq in a namespace of its
 // own) running, and checks that Up refuses to start over it, then with
 // CleanStale removes it (processes found from the state file and the
 // namespaces, the DHCP server's included) and starts.
@@ -368,8 +369,8 @@ func dhcpServer(t *testing.T, l *lab.Lab) {
 ---
 meta: {apiType: corev0/namespace, id: ns, group: g}
 ---
-meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns, annotations: {networkv0/network_type: Bridge}}
-spec: {ipv4CIDR: 10.0.0.0/24}
+meta: {apiType: systemv0/network, id: net1, group: g, namespace: ns, annotations: {networkv0/network_type: VXLAN}}
+spec: {id: "100", ipv4CIDR: 10.0.0.0/24}
 `
 	if err := os.WriteFile(f, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)

@@ -43,7 +43,8 @@ func TestSSHAcrossNamespaces(t *testing.T) {
 	}
 	_, other, _ := ed25519.GenerateKey(rand.Reader)
 	wrong, _ := ssh.NewSignerFromKey(other)
-	_, err = lab.SSH(ctxFor(t, time.Second), l.NS("node-b"), "172.31.0.3:2222", "root", wrong, "hostname")
+	// 10 s, not less: under load a dial and key exchange take seconds.
+	_, err = lab.SSH(ctxFor(t, 10*time.Second), l.NS("node-b"), "172.31.0.3:2222", "root", wrong, "hostname")
 	if err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
 		t.Errorf("wrong key: want an authentication failure, got %v", err)
 	}

@@ -65,25 +65,31 @@ func (c *Client) Close() { c.tr.CloseIdleConnections() }
 // Healthy reports whether the server answers /healthz and accepts the
 // token (the token file may be read before it is complete).
 func (c *Client) Healthy(ctx context.Context) error {
-	if err := c.Do(ctx, http.MethodGet, "/healthz", nil, http.StatusOK); err != nil {
+	if err := c.Healthz(ctx); err != nil {
 		return err
 	}
 	return c.Do(ctx, http.MethodGet, "/api/v0/groups", nil, http.StatusOK)
 }
 
+// Healthz GETs /healthz without the token, as a probe does (a token
+// presented is checked, even there).
+func (c *Client) Healthz(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/healthz", nil, http.StatusOK, io.Discard, false)
+}
+
 // Do sends body (JSON, or nil) and reads the whole answer, which must have
 // status want.
 func (c *Client) Do(ctx context.Context, method, path string, body []byte, want int) error {
-	return c.do(ctx, method, path, body, want, io.Discard)
+	return c.do(ctx, method, path, body, want, io.Discard, true)
 }
 
 // Read GETs path into buf (reset first), which must answer 200.
 func (c *Client) Read(ctx context.Context, path string, buf *bytes.Buffer) error {
 	buf.Reset()
-	return c.do(ctx, http.MethodGet, path, nil, http.StatusOK, buf)
+	return c.do(ctx, http.MethodGet, path, nil, http.StatusOK, buf, true)
 }
 
-func (c *Client) do(ctx context.Context, method, path string, body []byte, want int, out io.Writer) error {
+func (c *Client) do(ctx context.Context, method, path string, body []byte, want int, out io.Writer, auth bool) error {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
@@ -92,7 +98,9 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, want 
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	if auth {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -17,11 +17,15 @@
 //
 //   - create, update, get at c=1, 8, 64: VMs in one namespace (update and
 //     get on 1,000 seeded VMs). After a warm-up of 4c ops, c workers run
-//     ops until at least 3,000 x b.N have answered and the server has used
-//     at least 500 ms of CPU (a clock tick is then at most 2 % of it).
+//     ops until at least 3,000 x b.N have answered, 5 s x b.N have passed
+//     (as long as a profile, so that profiled and other runs compare) and
+//     the server has used at least 500 ms of CPU (a clock tick is then at
+//     most 2 % of it).
 //     Reported: ops/s, p50-ms, p99-ms, and cpu-ms/op, the server's user +
 //     system time (/proc/<pid>/stat, in clock ticks from the auxiliary
 //     vector's AT_CLKTCK) over the run divided by the ops.
+//   - healthz at c=1, 8, 64, likewise: GET /healthz, the floor of a request
+//     (TLS, HTTP, the middleware; no authentication, no store).
 //   - list: one server seeded (16 creates at a time) to 10,000 VMs and then
 //     to 100,000. At each size, once the server is idle: rss-MiB, hwm-MiB
 //     (VmRSS, VmHWM of /proc/<pid>/status), its parts anon-MiB and file-MiB
@@ -38,9 +42,12 @@
 //
 // With HUMSTACK_BENCH_PROFILE=<dir>, the current server runs with
 // --pprof-address on loopback and the benchmark writes a 5 s CPU profile
-// of each c=8 scenario (cpu-create-c8.pprof, ...; the run lasts at least
-// as long as the profile) and a heap profile after seeding 10,000 VMs
+// of each c=8 scenario (cpu-create-c8.pprof, ...) and a heap profile after seeding 10,000 VMs
 // (heap-10k.pprof) into dir. Profiling costs the server a little CPU.
+//
+// The figures depend on what else runs on the machine's cores (each op
+// scenario logs the load average). Comparing servers, -count N repeats the
+// whole benchmark, current and baseline in turn, with the same binaries.
 //
 // The generator is light on purpose, since it shares the machine's cores
 // with the server: prepared JSON bodies, answers read and discarded

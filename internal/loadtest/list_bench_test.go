@@ -1,9 +1,6 @@
 package loadtest
 
-import (
-	"path/filepath"
-	"testing"
-)
+import "testing"
 
 // Lists: one server seeded to 10,000 VMs, then to 100,000 (one namespace,
 // seedConc creates at a time). At each size: the memory after seeding,
@@ -45,7 +42,7 @@ func benchList(b *testing.B, sv server) {
 	}
 	at10k := seedTo(b, small)
 	if sv.profile != "" {
-		if err := Profile(ctx, s.PprofAddr, "heap", filepath.Join(sv.profile, "heap-10k.pprof")); err != nil {
+		if err := Profile(ctx, s.PprofAddr, "heap", profileFile(sv.profile, "heap-10k")); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -10,15 +10,16 @@ import (
 )
 
 // Load is one measured run: Concurrency workers call Op with op numbers
-// First, First+1, ... until at least MinOps calls have answered, the
-// server has used at least MinCPU since the start (so that one clock tick,
-// the resolution of /proc's CPU times, is a small part of it) and During
-// (if set) has returned; or until op number Last (if > 0) is taken. The
-// calls in flight then finish and are counted.
+// First, First+1, ... until at least MinOps calls have answered, MinWall
+// has passed, the server has used at least MinCPU since the start (so that
+// one clock tick, the resolution of /proc's CPU times, is a small part of
+// it) and During (if set) has returned; or until op number Last (if > 0)
+// is taken. The calls in flight then finish and are counted.
 type Load struct {
 	Concurrency int
 	First, Last int
 	MinOps      int
+	MinWall     time.Duration
 	MinCPU      time.Duration
 	Op          func(ctx context.Context, i int) error
 	// During runs beside the ops (a CPU profile); an error fails the run.
@@ -65,7 +66,7 @@ func Run(ctx context.Context, pid int, l Load) (Result, error) {
 	}
 	workers := make(chan struct{})
 	go func() { wg.Wait(); close(workers) }()
-	r.monitor(ctx, pid, cpu0, workers)
+	r.monitor(ctx, pid, start, cpu0, workers)
 	<-workers
 	wall := time.Since(start)
 	cpu1, err := CPUTime(pid)
@@ -118,7 +119,7 @@ func (r *run) runDuring(ctx context.Context, fail context.CancelCauseFunc) {
 
 // monitor sets stop once the run has done enough, polling the server's CPU
 // time every 20 ms.
-func (r *run) monitor(ctx context.Context, pid int, cpu0 time.Duration, workers <-chan struct{}) {
+func (r *run) monitor(ctx context.Context, pid int, start time.Time, cpu0 time.Duration, workers <-chan struct{}) {
 	defer r.stop.Store(true)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -130,7 +131,7 @@ func (r *run) monitor(ctx context.Context, pid int, cpu0 time.Duration, workers 
 			return
 		case <-tick.C:
 		}
-		if int(r.done.Load()) < r.l.MinOps || !closed(r.during) {
+		if int(r.done.Load()) < r.l.MinOps || time.Since(start) < r.l.MinWall || !closed(r.during) {
 			continue
 		}
 		if cpu, err := CPUTime(pid); err != nil || cpu-cpu0 >= r.l.MinCPU {

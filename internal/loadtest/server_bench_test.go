@@ -5,19 +5,22 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 )
 
 // BenchmarkServerCost drives real apiserver processes (doc.go): for each
 // server (current, and baseline with HUMSTACK_BASELINE_REV) create, update
-// and get at concurrency 1, 8 and 64, and lists of 10,000 and 100,000 VMs
-// with the memory at both sizes. Run it with -benchtime 1x: b.N multiplies
-// the op counts.
+// and get at concurrency 1, 8 and 64, GET /healthz likewise (the floor:
+// TLS, HTTP and the middleware, no authentication, no store), and lists of
+// 10,000 and 100,000 VMs with the memory at both sizes. Run it with
+// -benchtime 1x: b.N multiplies the op counts.
 func BenchmarkServerCost(b *testing.B) {
 	for _, sv := range servers(b) {
 		b.Run("server="+sv.name, func(b *testing.B) {
-			for _, op := range []string{"create", "update", "get"} {
+			for _, op := range []string{"create", "update", "get", "healthz"} {
 				b.Run(op, func(b *testing.B) {
 					for _, c := range []int{1, 8, 64} {
 						b.Run(fmt.Sprintf("c=%d", c), func(b *testing.B) { benchOp(b, sv, op, c) })
@@ -31,10 +34,14 @@ func BenchmarkServerCost(b *testing.B) {
 
 // Op counts: at least minOps x b.N ops per scenario and, whatever that
 // takes, at least minCPU of the server's CPU, so that a clock tick (10 ms)
-// is at most 2 % of the measured CPU; get runs longer for it.
+// is at most 2 % of the measured CPU, and at least minWall: every run as
+// long as a profiled one (a profile lasts profileS), since a short run
+// measures more of the server's warming up (its heap, the scheduler) and
+// of a passing burst of other work on the machine.
 const (
 	minOps    = 3000
 	minCPU    = 500 * time.Millisecond
+	minWall   = profileS * time.Second
 	seeded    = 1000 // VMs updated and read by update and get
 	seedConc  = 16
 	quiesce   = 5 * time.Second
@@ -49,44 +56,73 @@ type server struct {
 	profile string
 }
 
-// servers builds the binaries the run compares.
+// servers builds the binaries the run compares, once per process (-count
+// repeats the benchmark with the same binaries); they are removed when the
+// process ends (TestMain).
 func servers(b *testing.B) []server {
-	ctx := b.Context()
-	dir := b.TempDir()
+	built.once.Do(func() { built.servers, built.err = buildServers(b.Context()) })
+	if built.err != nil {
+		b.Fatal(built.err)
+	}
+	return built.servers
+}
+
+var built struct {
+	once    sync.Once
+	dir     string
+	servers []server
+	err     error
+}
+
+func buildServers(ctx context.Context) ([]server, error) {
 	root, err := ModuleRoot(ctx)
 	if err != nil {
-		b.Fatal(err)
+		return nil, err
+	}
+	if built.dir, err = os.MkdirTemp("", "humstack-loadtest-bin-"); err != nil {
+		return nil, err
 	}
 	cur := server{name: "current", bin: os.Getenv("HUMSTACK_APISERVER_BIN"), profile: os.Getenv("HUMSTACK_BENCH_PROFILE")}
 	if cur.bin == "" {
-		if cur.bin, err = Build(ctx, root, dir, "apiserver-current"); err != nil {
-			b.Fatal(err)
+		if cur.bin, err = Build(ctx, root, built.dir, "apiserver-current"); err != nil {
+			return nil, err
 		}
 	}
 	if cur.profile != "" {
 		if err := os.MkdirAll(cur.profile, 0o755); err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
 	}
 	out := []server{cur}
 	if rev := os.Getenv("HUMSTACK_BASELINE_REV"); rev != "" {
 		name, err := RevisionName(ctx, root, rev)
 		if err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
-		bin, err := BuildRevision(ctx, root, rev, dir, "apiserver-baseline")
+		bin, err := BuildRevision(ctx, root, rev, built.dir, "apiserver-baseline")
 		if err != nil {
-			b.Fatal(err)
+			return nil, err
 		}
-		b.Logf("baseline: %s", name)
+		fmt.Printf("baseline: %s\n", name)
 		out = append(out, server{name: "baseline", bin: bin})
 	}
-	return out
+	return out, nil
 }
 
-// start runs a fresh server with the group and namespace of the VMs.
+// TestMain removes the binaries the benchmark built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		_ = os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// start runs a fresh server with the group and namespace of the VMs. Its
+// client keeps enough connections for the seeding too: one closed after
+// each request would cost a TLS handshake per create.
 func start(b *testing.B, sv server, conns int) *Server {
-	s, err := Start(b.Context(), sv.bin, Options{Pprof: sv.profile != "", Conns: conns})
+	s, err := Start(b.Context(), sv.bin, Options{Pprof: sv.profile != "", Conns: max(conns, seedConc)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -101,19 +137,20 @@ func start(b *testing.B, sv server, conns int) *Server {
 	return s
 }
 
-// benchOp measures one of create, update and get at concurrency c on a
+// benchOp measures one of create, update, get and healthz at concurrency c on a
 // fresh server: a warm-up of 4c ops (connections, the server's heap), then
 // the measured run.
 func benchOp(b *testing.B, sv server, op string, c int) {
 	ctx := b.Context()
 	s := start(b, sv, c)
 	opFn := map[string]func(context.Context, int) error{
-		"create": s.Client.CreateVM,
-		"update": func(ctx context.Context, i int) error { return s.Client.UpdateVM(ctx, i%seeded, i+1) },
-		"get":    func(ctx context.Context, i int) error { return s.Client.GetVM(ctx, i%seeded) },
+		"create":  s.Client.CreateVM,
+		"update":  func(ctx context.Context, i int) error { return s.Client.UpdateVM(ctx, i%seeded, i+1) },
+		"get":     func(ctx context.Context, i int) error { return s.Client.GetVM(ctx, i%seeded) },
+		"healthz": func(ctx context.Context, _ int) error { return s.Client.Healthz(ctx) },
 	}[op]
 	next := 0
-	if op != "create" {
+	if op == "update" || op == "get" {
 		if err := Seed(ctx, s, 0, seeded, seedConc); err != nil {
 			b.Fatal(err)
 		}
@@ -127,9 +164,9 @@ func benchOp(b *testing.B, sv server, op string, c int) {
 	if err := Quiesce(ctx, s.PID(), quiesce); err != nil {
 		b.Fatal(err)
 	}
-	l := Load{Concurrency: c, First: next, MinOps: minOps * b.N, MinCPU: minCPU, Op: opFn}
+	l := Load{Concurrency: c, First: next, MinOps: minOps * b.N, MinWall: minWall * time.Duration(b.N), MinCPU: minCPU, Op: opFn}
 	if sv.profile != "" && c == profiledC {
-		file := filepath.Join(sv.profile, fmt.Sprintf("cpu-%s-c%d.pprof", op, c))
+		file := profileFile(sv.profile, fmt.Sprintf("cpu-%s-c%d", op, c))
 		l.During = func(ctx context.Context) error {
 			return Profile(ctx, s.PprofAddr, fmt.Sprintf("profile?seconds=%d", profileS), file)
 		}
@@ -139,7 +176,7 @@ func benchOp(b *testing.B, sv server, op string, c int) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("%d ops in %v, server CPU %v", r.Ops, r.Wall.Round(time.Millisecond), r.CPU)
+	b.Logf("%d ops in %v, server CPU %v, load average %s", r.Ops, r.Wall.Round(time.Millisecond), r.CPU, loadAvg())
 	b.ReportMetric(r.OpsPerSec(), "ops/s")
 	b.ReportMetric(ms(r.Percentile(0.50)), "p50-ms")
 	b.ReportMetric(ms(r.Percentile(0.99)), "p99-ms")
@@ -150,3 +187,25 @@ func benchOp(b *testing.B, sv server, op string, c int) {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 const mib = 1 << 20
+
+// profileFile returns dir/name.pprof, or dir/name-2.pprof and so on when
+// an earlier round of -count wrote that one.
+func profileFile(dir, name string) string {
+	file := filepath.Join(dir, name+".pprof")
+	for n := 2; ; n++ {
+		if _, err := os.Stat(file); os.IsNotExist(err) {
+			return file
+		}
+		file = filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", name, n))
+	}
+}
+
+// loadAvg is the machine's 1-minute load average, for the log: the
+// figures depend on what else runs on the cores.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}

@@ -27,3 +27,24 @@ func SyncDeferred(ctx context.Context) bool {
 	v, _ := ctx.Value(deferKey{}).(bool)
 	return v
 }
+
+type sequenceKey struct{}
+
+// Sequence ties deferred writes to the write that ends them: a request
+// handler starts one (WithSequence) before admission, the admitters'
+// deferred writes carry it, and so does the object's write, which is not
+// deferred. A store that holds deferred writes back for the write that
+// follows them then knows which write that is, and commits as soon as it
+// has come, rather than after a guess of how long to wait.
+type Sequence struct{ _ byte } // not zero-sized: every one a distinct pointer
+
+// WithSequence returns ctx carrying a new sequence.
+func WithSequence(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sequenceKey{}, new(Sequence))
+}
+
+// SequenceOf returns ctx's sequence, or nil.
+func SequenceOf(ctx context.Context) *Sequence {
+	s, _ := ctx.Value(sequenceKey{}).(*Sequence)
+	return s
+}

@@ -39,7 +39,8 @@ type op struct {
 	key      string
 	value    []byte
 	expected int64
-	deferred bool // storage.DeferSync: answered once applied (defer.go)
+	deferred bool              // storage.DeferSync: answered once applied (defer.go)
+	seq      *storage.Sequence // storage.WithSequence: the write that ends deferred ones
 
 	rev       int64
 	createRev int64 // of a put, for a deferred write's pending state
@@ -57,7 +58,7 @@ func (s *Store) write(ctx context.Context, o *op) (int64, error) {
 		return 0, fmt.Errorf("%s %q: %w", o.kind, o.key, err)
 	}
 	o.done = make(chan struct{})
-	o.deferred = storage.SyncDeferred(ctx)
+	o.deferred, o.seq = storage.SyncDeferred(ctx), storage.SequenceOf(ctx)
 	select {
 	case s.ops <- o:
 	case <-ctx.Done():
@@ -110,25 +111,25 @@ func (s *Store) drain(batch []*op) []*op {
 }
 
 // commit applies batch in one transaction and answers every op. If the
-// transaction fails, every op not answered yet fails with its error. A
-// batch of deferred writes only keeps the transaction open for the writes
-// that follow them (lingerDeferred, defer.go).
+// transaction fails, every op not answered yet fails with its error.
+// Deferred writes are answered once applied, and the transaction stays
+// open for the writes that end them (defer.go).
 func (s *Store) commit(batch []*op) {
 	rev := s.rev.Load()
 	next := rev
-	var early []*op // deferred writes answered before the commit
+	r := round{wait: map[*storage.Sequence]bool{}}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		for {
 			var err error
 			if next, err = applyBatch(tx, next, batch); err != nil {
+				r.held = append(r.held, batch...)
 				return err
 			}
-			if !allDeferred(batch) || len(early)+len(batch) >= maxBatch {
+			s.sort(&r, batch)
+			if r.done() || r.early+len(r.held) >= maxBatch {
 				return nil
 			}
-			s.answerEarly(batch)
-			early = append(early, batch...)
-			if batch = s.lingerDeferred(batch[:0]); len(batch) == 0 {
+			if batch = s.lingerUntil(batch[:0], r.deadline); len(batch) == 0 {
 				return nil
 			}
 		}
@@ -136,8 +137,8 @@ func (s *Store) commit(batch []*op) {
 	s.pending.clear() // committed, or rolled back: bbolt's state is theirs now
 	switch {
 	case err != nil:
-		s.log.Error("commit failed", "ops", len(batch), "answered_early", len(early), "err", err)
-		for _, o := range batch {
+		s.log.Error("commit failed", "ops", len(r.held), "answered_early", r.early, "err", err)
+		for _, o := range r.held {
 			o.rev, o.err = 0, fmt.Errorf("%s %q: %w", o.kind, o.key, err)
 		}
 	case next != rev:
@@ -148,7 +149,7 @@ func (s *Store) commit(batch []*op) {
 		default: // the tailer is already due to run
 		}
 	}
-	for _, o := range batch {
+	for _, o := range r.held {
 		close(o.done)
 	}
 }

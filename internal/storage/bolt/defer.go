@@ -14,46 +14,67 @@ import (
 // create that reserves an address writes the ledger key and then the
 // object; deferring the key lets both share one commit.
 //
-// The committer applies a batch made only of deferred writes, answers
-// them at once (their values are visible to Get through pending), and
-// keeps the transaction open up to lingerDeferred for the writes that
-// follow. The first batch holding a write that is not deferred, or the end
-// of the wait, commits everything together. Readers do not wait for that:
-// bbolt's readers see the last commit.
+// The committer answers a deferred write as soon as it is applied (its
+// value is then visible to Get through pending) and keeps the transaction
+// open for the write that ends its sequence (storage.WithSequence), or, for
+// one without, for the next write that is not deferred; at most
+// deferLinger. Only the sequences begun in the transaction's first round
+// are waited for: under steady load new ones keep coming, and waiting for
+// them too would never end. Writes that are not deferred wait with them,
+// a fraction of their sync's own time, and the syncs are halved. Readers
+// do not wait: bbolt's readers see the last commit.
 
-// deferLinger bounds how long deferred writes wait for their follow-up.
-// The follow-up comes after admission and encoding, tens to hundreds of
-// microseconds later; a key whose follow-up never comes is committed on
-// its own after this.
-const deferLinger = 2 * time.Millisecond
+// deferLinger bounds how long a transaction stays open for the writes
+// that end deferred ones. They come after admission and encoding, tens to
+// hundreds of microseconds later.
+const deferLinger = time.Millisecond
 
-func allDeferred(batch []*op) bool {
-	for _, o := range batch {
-		if !o.deferred {
-			return false
-		}
-	}
-	return len(batch) > 0
+// round is one transaction's bookkeeping.
+type round struct {
+	held     []*op                      // applied, answered after the commit
+	early    int                        // deferred writes answered already
+	wait     map[*storage.Sequence]bool // sequences whose end is awaited
+	anon     bool                       // a deferred write without a sequence awaits any other write
+	sorted   bool                       // the first round is done: no new waits
+	deadline time.Time
 }
 
-// answerEarly makes the applied deferred writes of batch visible to Get
-// and answers them.
-func (s *Store) answerEarly(batch []*op) {
+// done says whether nothing is awaited any more.
+func (r *round) done() bool { return len(r.wait) == 0 && !r.anon }
+
+// sort answers the deferred writes of batch, just applied, and holds the
+// others for the commit.
+func (s *Store) sort(r *round, batch []*op) {
 	for _, o := range batch {
+		if !o.deferred {
+			r.held = append(r.held, o)
+			delete(r.wait, o.seq)
+			r.anon = false
+			continue
+		}
 		if o.err == nil {
 			s.pending.put(o)
 		}
-	}
-	for _, o := range batch {
 		close(o.done)
+		r.early++
+		if r.deadline.IsZero() {
+			r.deadline = time.Now().Add(s.linger)
+		}
+		switch {
+		case r.sorted:
+		case o.seq != nil:
+			r.wait[o.seq] = true
+		default:
+			r.anon = true
+		}
 	}
+	r.sorted = true
 }
 
-// lingerDeferred waits up to deferLinger for the next write and returns
-// it with whatever else is queued; empty when none came or the store is
-// closing.
-func (s *Store) lingerDeferred(batch []*op) []*op {
-	t := time.NewTimer(deferLinger)
+// lingerUntil waits until deadline for the next write and returns it with
+// whatever else is queued; empty when none came or the store is closing.
+func (s *Store) lingerUntil(batch []*op, deadline time.Time) []*op {
+	t := time.NewTimer(time.Until(deadline))
 	defer t.Stop()
 	select {
 	case o := <-s.ops:

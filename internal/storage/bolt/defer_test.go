@@ -98,3 +98,48 @@ func TestDeferredDeleteVisible(t *testing.T) {
 		t.Fatalf("Get after a deferred delete: %v, want NotFound", err)
 	}
 }
+
+// TestDeferredSequences: two requests' deferred writes share a round; the
+// transaction stays open until both requests' closing writes have come,
+// and then commits once.
+func TestDeferredSequences(t *testing.T) {
+	s := openTest(t, Options{})
+	s.linger = time.Minute // only the closing writes end the wait here
+	ctxA, ctxB := storage.WithSequence(t.Context()), storage.WithSequence(t.Context())
+	tx, err := s.db.Begin(true) // holds the committer back while both queue
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	// The committer takes this one and waits for the lock with it; the two
+	// deferred writes queue behind it and then make one round.
+	go func() { _, err := s.Create(t.Context(), "/first", nil); errs <- err }()
+	time.Sleep(20 * time.Millisecond)
+	go func() { _, err := s.Create(storage.DeferSync(ctxA), "/k/a", nil); errs <- err }()
+	go func() { _, err := s.Create(storage.DeferSync(ctxB), "/k/b", nil); errs <- err }()
+	time.Sleep(100 * time.Millisecond)
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := s.commits.Load()
+	go func() { _, err := s.Create(ctxA, "/obj/a", nil); errs <- err }()
+	select {
+	case err := <-errs:
+		t.Fatalf("A's closing write answered (%v) while B's is awaited", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if _, err := s.Create(ctxB, "/obj/b", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	if got := s.commits.Load() - before; got != 1 {
+		t.Errorf("%d commits for the two sequences, want 1", got)
+	}
+}

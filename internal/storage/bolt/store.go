@@ -66,6 +66,7 @@ type Store struct {
 	compactMu sync.Mutex    // one compaction at a time
 	commits   atomic.Int64  // transactions that wrote something
 	pending   pendingWrites // deferred writes answered, not yet committed (defer.go)
+	linger    time.Duration // deferLinger; tests stretch it
 
 	tail     tailer
 	bg       sync.WaitGroup // committer, tailer, compactor
@@ -113,6 +114,7 @@ func Open(path string, opts Options) (*Store, error) {
 		retention: opts.Retention,
 		interval:  opts.CompactionInterval,
 		watchBuf:  watchBuffer,
+		linger:    deferLinger,
 		ops:       make(chan *op),
 		notify:    make(chan struct{}, 1),
 		done:      make(chan struct{}),

@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"CloseEndsWatches", testCloseEndsWatches},
 		{"CreateRace", testCreateRace},
 		{"CASIncrements", testCASIncrements},
+		{"DeferredWrites", testDeferredWrites},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
