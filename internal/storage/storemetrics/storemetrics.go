@@ -17,7 +17,7 @@ import (
 const (
 	OpGet      = "get"
 	OpList     = "list"
-	OpRange    = "range" // the whole range, the caller's work on each key included
+	OpRange    = "range" // the caller's work on each key included
 	OpCreate   = "create"
 	OpUpdate   = "update"
 	OpDelete   = "delete"
@@ -80,8 +80,8 @@ func (s *Store) List(ctx context.Context, prefix string) ([]storage.KV, int64, e
 	return s.inner.List(ctx, prefix)
 }
 
-// Range implements storage.Store. The time includes fn's: a streamed list
-// is timed until its last key is handed on.
+// Range implements storage.Store. The time includes fn's (the apiserver's
+// lists only copy each key out in it).
 func (s *Store) Range(ctx context.Context, prefix string, opts storage.RangeOptions, fn func(storage.KV) error) (int64, string, error) {
 	defer since(s.rng, time.Now())
 	return s.inner.Range(ctx, prefix, opts, fn)
