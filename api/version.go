@@ -32,20 +32,38 @@ var metaOpen = []byte(`{"meta":{`)
 // other than resourceVersion (or by the closing brace). Anything else
 // (whitespace, other layouts) takes the slow, general path.
 func InjectResourceVersion(stored []byte, rev int64) ([]byte, error) {
-	rv := FormatRevision(rev)
+	out, err := AppendResourceVersion(make([]byte, 0, len(stored)+42), stored, rev)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// AppendResourceVersion appends what InjectResourceVersion returns to dst:
+// a streamed list renders thousands of items into one reused buffer.
+func AppendResourceVersion(dst, stored []byte, rev int64) ([]byte, error) {
 	rest := stored[min(len(stored), len(metaOpen)):]
 	if fast := bytes.HasPrefix(stored, metaOpen) && len(rest) > 0 && (rest[0] == '"' || rest[0] == '}'); fast &&
 		!bytes.HasPrefix(rest, []byte(`"resourceVersion"`)) {
-		out := make([]byte, 0, len(stored)+len(rv)+22)
-		out = append(out, metaOpen...)
-		out = append(out, `"resourceVersion":"`...)
-		out = append(out, rv...)
-		out = append(out, '"')
+		dst = append(dst, metaOpen...)
+		dst = append(dst, `"resourceVersion":"`...)
+		dst = strconv.AppendInt(dst, rev, 10)
+		dst = append(dst, '"')
 		if rest[0] == '"' { // another field follows
-			out = append(out, ',')
+			dst = append(dst, ',')
 		}
-		return append(out, rest...), nil
+		return append(dst, rest...), nil
 	}
+	out, err := injectSlow(stored, rev)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, out...), nil
+}
+
+// injectSlow sets meta.resourceVersion by decoding and encoding.
+func injectSlow(stored []byte, rev int64) ([]byte, error) {
+	rv := FormatRevision(rev)
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(stored, &m); err != nil {
 		return nil, fmt.Errorf("stored object is not JSON: %w", err)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
+	"strconv"
 	"sync"
 
 	gojson "github.com/goccy/go-json"
@@ -27,20 +29,39 @@ func (c *Client) Get(ctx context.Context, k *api.Kind, sc Scope, id string) (api
 
 // List returns the objects of kind k in sc and the revision to watch from.
 func (c *Client) List(ctx context.Context, k *api.Kind, sc Scope) ([]api.Object, int64, error) {
-	body, err := c.doRaw(ctx, http.MethodGet, collectionPath(k, sc), nil)
-	if err != nil {
-		return nil, 0, err
+	objs, rev, _, err := c.list(ctx, k, collectionPath(k, sc))
+	return objs, rev, err
+}
+
+// ListPage returns one page of at most limit objects of kind k in sc,
+// starting where the page that gave cont ended ("" for the first page).
+// Every page carries the first page's revision; next is "" after the last
+// page, else the cont of the next one. A cont too old for the server's
+// history is api.ErrGone: list again from the first page.
+func (c *Client) ListPage(ctx context.Context, k *api.Kind, sc Scope, limit int, cont string) (objs []api.Object, rev int64, next string, err error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if cont != "" {
+		q.Set("continue", cont)
 	}
-	// Decode in one pass into {"data": {"<plural>": []*T}, "resourceVersion": ""}:
-	// a list of thousands is dominated by JSON scanning, so scan it once.
+	return c.list(ctx, k, collectionPath(k, sc)+"?"+q.Encode())
+}
+
+func (c *Client) list(ctx context.Context, k *api.Kind, path string) ([]api.Object, int64, string, error) {
+	body, err := c.doRaw(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	// Decode in one pass into {"data": {"<plural>": []*T}, "resourceVersion": "",
+	// "continue": ""}: a list of thousands is dominated by JSON scanning, so
+	// scan it once.
 	lt := listType(k)
 	v := reflect.New(lt)
 	if err := gojson.Unmarshal(body, v.Interface()); err != nil {
-		return nil, 0, fmt.Errorf("decode %s: %w", k.Plural, err)
+		return nil, 0, "", fmt.Errorf("decode %s: %w", k.Plural, err)
 	}
 	rev, err := api.ParseRevision(v.Elem().Field(1).String())
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
 	}
 	items := v.Elem().Field(0).Field(0)
 	out := make([]api.Object, items.Len())
@@ -48,7 +69,7 @@ func (c *Client) List(ctx context.Context, k *api.Kind, sc Scope) ([]api.Object,
 		out[i] = items.Index(i).Interface().(api.Object)
 		out[i].GetMeta().APIType = k.APIType
 	}
-	return out, rev, nil
+	return out, rev, v.Elem().Field(2).String(), nil
 }
 
 var listTypes sync.Map // *api.Kind -> reflect.Type
@@ -65,6 +86,7 @@ func listType(k *api.Kind) reflect.Type {
 	t := reflect.StructOf([]reflect.StructField{
 		{Name: "Data", Type: data, Tag: `json:"data"`},
 		{Name: "ResourceVersion", Type: reflect.TypeFor[string](), Tag: `json:"resourceVersion"`},
+		{Name: "Continue", Type: reflect.TypeFor[string](), Tag: `json:"continue"`},
 	})
 	listTypes.Store(k, t)
 	return t

@@ -35,6 +35,19 @@ func (r Resource[T]) List(ctx context.Context, sc Scope) ([]T, int64, error) {
 	return out, rev, nil
 }
 
+// ListPage returns one page of at most limit objects (see Client.ListPage).
+func (r Resource[T]) ListPage(ctx context.Context, sc Scope, limit int, cont string) ([]T, int64, string, error) {
+	objs, rev, next, err := r.c.ListPage(ctx, r.kind, sc, limit, cont)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	out := make([]T, len(objs))
+	for i, o := range objs {
+		out[i] = o.(T)
+	}
+	return out, rev, next, nil
+}
+
 // Create stores a new object.
 func (r Resource[T]) Create(ctx context.Context, obj T) (T, error) {
 	return typed[T](r.c.Create(ctx, obj))

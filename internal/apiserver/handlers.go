@@ -39,24 +39,12 @@ func (h *resource) doList(w http.ResponseWriter, r *http.Request) error {
 	if q := r.URL.Query().Get("watch"); q == "true" || q == "1" {
 		return h.watch(w, r, sc)
 	}
-	kvs, rev, err := h.s.store.List(r.Context(), collectionPrefix(h.kind, sc))
+	prefix := collectionPrefix(h.kind, sc)
+	q, err := parseListQuery(r, prefix)
 	if err != nil {
 		return err
 	}
-	visible := visibleFilter(r.Context())
-	items := make([][]byte, 0, len(kvs))
-	for _, kv := range kvs {
-		if visible != nil && !visible(kv) {
-			continue
-		}
-		item, err := h.render(kv.Value, kv.ModRevision)
-		if err != nil {
-			return fmt.Errorf("stored %s: %w", kv.Key, err)
-		}
-		items = append(items, item)
-	}
-	writeList(w, h.kind, items, rev)
-	return nil
+	return h.streamList(w, r, prefix, q) // liststream.go
 }
 
 func (h *resource) get(w http.ResponseWriter, r *http.Request) {

@@ -71,7 +71,12 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 			s.metricsSpent(t)
 		}
 		defer func() {
-			if p := recover(); p != nil {
+			p := recover()
+			// A handler that has sent its status line and cannot finish
+			// (a streamed list, liststream.go) aborts: its records are
+			// kept, then net/http breaks the connection or stream.
+			aborted := p == http.ErrAbortHandler
+			if p != nil && !aborted {
 				s.log.ErrorContext(ctx, "handler panicked", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				writeError(ctx, rec, s.log, fmt.Errorf("panic: %v", p))
 			}
@@ -82,8 +87,13 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 				s.metricsSpent(t)
 			}
 			level := slog.LevelDebug
-			if r.Method != http.MethodGet || rec.status >= 400 {
+			if r.Method != http.MethodGet || rec.status >= 400 || aborted {
 				level = slog.LevelInfo // writes and failures are worth an operator's eye
+			}
+			if aborted {
+				s.log.Log(ctx, level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
+					"status", rec.status, "duration", time.Since(start), "aborted", true)
+				panic(p)
 			}
 			s.log.Log(ctx, level, "request", "request_id", id, "method", r.Method, "path", r.URL.Path,
 				"status", rec.status, "duration", time.Since(start))

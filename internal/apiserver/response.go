@@ -25,31 +25,6 @@ func writeObject(w http.ResponseWriter, status int, k *api.Kind, obj []byte) {
 	writeRaw(w, status, buf)
 }
 
-// writeList answers with {"code":200,"error":null,"data":{"<plural>":[...]},"resourceVersion":"N"}.
-// Items are already JSON; they are joined without re-encoding. The list's
-// revision stands beside data, not in it: data holds exactly the kind's
-// key, as the original humstack's clients expect.
-func writeList(w http.ResponseWriter, k *api.Kind, items [][]byte, rev int64) {
-	size := 96
-	for _, it := range items {
-		size += len(it) + 1
-	}
-	buf := make([]byte, 0, size)
-	buf = append(buf, `{"code":200,"error":null,"data":{"`...)
-	buf = append(buf, k.Plural...)
-	buf = append(buf, `":[`...)
-	for i, it := range items {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, it...)
-	}
-	buf = append(buf, `]},"resourceVersion":"`...)
-	buf = strconv.AppendInt(buf, rev, 10)
-	buf = append(buf, "\"}\n"...)
-	writeRaw(w, http.StatusOK, buf)
-}
-
 func writeRaw(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

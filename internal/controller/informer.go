@@ -173,6 +173,14 @@ func (inf *Informer) apply(ev client.Event) {
 	keep := ev.Type != client.Deleted && (inf.filter == nil || inf.filter(ev.Object))
 	inf.mu.Lock()
 	prev := inf.items[k]
+	if prev != nil && newerThan(prev, ev.Revision) {
+		// A long list may give an object as it was after the list's
+		// revision (docs/api.md#lists-and-pages); the watch from that
+		// revision then replays changes the cache already holds, which
+		// must not take the object back in time.
+		inf.mu.Unlock()
+		return
+	}
 	if keep {
 		inf.items[k] = ev.Object
 	} else {
@@ -186,6 +194,12 @@ func (inf *Informer) apply(ev client.Event) {
 	case prev != nil:
 		notify(handlers, prev, nil)
 	}
+}
+
+// newerThan reports whether o's resourceVersion is rev or later.
+func newerThan(o api.Object, rev int64) bool {
+	have, err := api.ParseRevision(o.GetMeta().ResourceVersion)
+	return err == nil && rev > 0 && have >= rev
 }
 
 func notify(hs []Handler, old, new api.Object) {

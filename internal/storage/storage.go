@@ -51,6 +51,17 @@ type Store interface {
 	// List returns every key starting with prefix in key order, and the store
 	// revision the list was read at (watch from it to see later changes).
 	List(ctx context.Context, prefix string) ([]KV, int64, error)
+	// Range calls fn for each key starting with prefix, in key order, without
+	// holding the whole range in memory; see RangeOptions for where it
+	// starts, how far it goes and at which revision it reads. It returns the
+	// revision read at and, when opts.Limit cut the range short with keys
+	// left, the last key given to fn (the next call's After); "" when the
+	// range was read to its end. fn must not keep kv.Value (it may be the
+	// backend's memory, valid only during the call); an error from fn ends
+	// the range and is returned as is. A Rev below the compaction point
+	// fails with api.ErrGone, a Rev above the store's revision with
+	// api.ErrInvalid.
+	Range(ctx context.Context, prefix string, opts RangeOptions, fn func(KV) error) (rev int64, more string, err error)
 	// Create stores key only if absent and returns the new revision.
 	Create(ctx context.Context, key string, value []byte) (int64, error)
 	// Update replaces key's value if its ModRevision equals expected
@@ -71,6 +82,26 @@ type Store interface {
 	Revision(ctx context.Context) (int64, error)
 	// Close releases the store; pending watches end.
 	Close() error
+}
+
+// RangeOptions say which part of a prefix Range reads.
+type RangeOptions struct {
+	// After, when set, is a key under the prefix: the range starts at the
+	// first key after it (exclusive).
+	After string
+	// Limit is how many keys to give at most; 0 gives all.
+	Limit int
+	// Rev is the revision to read at; 0 reads the current state and
+	// returns its revision. A later page of a range passes the first
+	// page's revision here.
+	//
+	// etcd reads exactly at Rev. A backend that keeps only the current
+	// state (bolt) reads the current state and leaves out the keys created
+	// after Rev; the others are given as they are now, possibly changed
+	// after Rev, and keys deleted after Rev are missing. Every change after
+	// Rev is in the change log, so a watch from Rev still brings a reader of
+	// such a page to the current state, as it does for an exact one.
+	Rev int64
 }
 
 // Compactor is implemented by stores whose change log can be trimmed on

@@ -26,11 +26,18 @@ func encodeRecord(r record) []byte {
 // decodeRecord decodes b, copying the value out of it (bbolt's memory is
 // valid only inside the transaction).
 func decodeRecord(b []byte) (record, error) {
+	r, err := viewRecord(b)
+	r.value = append([]byte{}, r.value...)
+	return r, err
+}
+
+// viewRecord decodes b; the value is b's memory.
+func viewRecord(b []byte) (record, error) {
 	r, n, err := recordHeader(b)
 	if err != nil {
 		return record{}, err
 	}
-	r.value = append([]byte{}, b[n:]...)
+	r.value = b[n:]
 	return r, nil
 }
 

@@ -1,7 +1,6 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -194,37 +193,6 @@ func (s *Store) Get(ctx context.Context, key string) (storage.KV, error) {
 		return nil
 	})
 	return kv, err
-}
-
-// List returns the keys under prefix in key order and the revision read at.
-func (s *Store) List(ctx context.Context, prefix string) ([]storage.KV, int64, error) {
-	if err := s.check(ctx); err != nil {
-		return nil, 0, fmt.Errorf("list %q: %w", prefix, err)
-	}
-	var (
-		list []storage.KV
-		rev  int64
-	)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		var err error
-		if rev, err = readMeta(tx, metaRev); err != nil {
-			return err
-		}
-		p := []byte(prefix)
-		c := tx.Bucket(bucketKV).Cursor()
-		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
-			r, err := decodeRecord(v)
-			if err != nil {
-				return fmt.Errorf("key %q: %w", k, err)
-			}
-			list = append(list, r.kv(string(k)))
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("list %q: %w", prefix, err)
-	}
-	return list, rev, nil
 }
 
 func (r record) kv(key string) storage.KV {

@@ -149,49 +149,6 @@ func (s *Store) Get(ctx context.Context, key string) (storage.KV, error) {
 	return s.kv(resp.Kvs[0]), nil
 }
 
-// List implements storage.Store: every page is read at the first page's
-// revision, so the result is one consistent snapshot.
-func (s *Store) List(ctx context.Context, prefix string) ([]storage.KV, int64, error) {
-	if s.closed.Load() {
-		return nil, 0, fmt.Errorf("list %q: %w", prefix, ErrClosed)
-	}
-	for attempt := 0; ; attempt++ {
-		out, rev, err := s.list(ctx, prefix)
-		// A compaction between two pages of a long list: read it again at
-		// a newer revision.
-		if errors.Is(err, rpctypes.ErrCompacted) && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("list %q: %w", prefix, classify(err))
-		}
-		return out, rev, nil
-	}
-}
-
-func (s *Store) list(ctx context.Context, prefix string) ([]storage.KV, int64, error) {
-	from := s.prefix + prefix
-	end := clientv3.GetPrefixRangeEnd(from)
-	var out []storage.KV
-	var rev int64
-	for {
-		resp, err := s.cli.Get(ctx, from, clientv3.WithRange(end), clientv3.WithRev(rev), clientv3.WithLimit(listPage))
-		if err != nil {
-			return nil, 0, err
-		}
-		if rev == 0 {
-			rev = resp.Header.Revision
-		}
-		for _, kv := range resp.Kvs {
-			out = append(out, s.kv(kv))
-		}
-		if !resp.More || len(resp.Kvs) == 0 {
-			return out, rev, nil
-		}
-		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
-	}
-}
-
 // Create implements storage.Store.
 func (s *Store) Create(ctx context.Context, key string, value []byte) (int64, error) {
 	if err := s.check(key); err != nil {

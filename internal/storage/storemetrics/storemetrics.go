@@ -17,6 +17,7 @@ import (
 const (
 	OpGet      = "get"
 	OpList     = "list"
+	OpRange    = "range" // the caller's work on each key included
 	OpCreate   = "create"
 	OpUpdate   = "update"
 	OpDelete   = "delete"
@@ -27,8 +28,8 @@ const (
 
 // Store is a storage.Store whose operations are timed.
 type Store struct {
-	inner                                                       storage.Store
-	get, list, create, update, delete, watch, revision, compact prometheus.Observer
+	inner                                                            storage.Store
+	get, list, rng, create, update, delete, watch, revision, compact prometheus.Observer
 }
 
 // compactStore is a Store over a backend that compacts: it keeps the
@@ -44,7 +45,7 @@ func Wrap(s storage.Store, duration *prometheus.HistogramVec) storage.Store {
 	for _, o := range []struct {
 		op  string
 		dst *prometheus.Observer
-	}{{OpGet, &st.get}, {OpList, &st.list}, {OpCreate, &st.create}, {OpUpdate, &st.update},
+	}{{OpGet, &st.get}, {OpList, &st.list}, {OpRange, &st.rng}, {OpCreate, &st.create}, {OpUpdate, &st.update},
 		{OpDelete, &st.delete}, {OpWatch, &st.watch}, {OpRevision, &st.revision}, {OpCompact, &st.compact}} {
 		*o.dst = duration.WithLabelValues(o.op)
 	}
@@ -77,6 +78,13 @@ func (s *Store) Get(ctx context.Context, key string) (storage.KV, error) {
 func (s *Store) List(ctx context.Context, prefix string) ([]storage.KV, int64, error) {
 	defer since(s.list, time.Now())
 	return s.inner.List(ctx, prefix)
+}
+
+// Range implements storage.Store. The time includes fn's (the apiserver's
+// lists only copy each key out in it).
+func (s *Store) Range(ctx context.Context, prefix string, opts storage.RangeOptions, fn func(storage.KV) error) (int64, string, error) {
+	defer since(s.rng, time.Now())
+	return s.inner.Range(ctx, prefix, opts, fn)
 }
 
 // Create implements storage.Store.

@@ -51,6 +51,7 @@ func TestTimesEachOperation(t *testing.T) {
 	_, _ = s.Get(ctx, "/a/1")
 	_, _ = s.Get(ctx, "/a/missing") // a failed call is timed too
 	_, _, _ = s.List(ctx, "/a/")
+	_, _, _ = s.Range(ctx, "/a/", storage.RangeOptions{Limit: 1}, func(storage.KV) error { return nil })
 	_, _ = s.Revision(ctx)
 	if _, err := s.Delete(ctx, "/a/1", 0); err != nil {
 		t.Fatal(err)
@@ -62,7 +63,7 @@ func TestTimesEachOperation(t *testing.T) {
 	if err := c.Compact(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]uint64{"create": 1, "update": 1, "get": 2, "list": 1, "revision": 1, "delete": 1, "compact": 1, "watch": 0}
+	want := map[string]uint64{"create": 1, "update": 1, "get": 2, "list": 1, "range": 1, "revision": 1, "delete": 1, "compact": 1, "watch": 0}
 	for op, n := range want {
 		m := &dto.Metric{}
 		if err := h.WithLabelValues(op).(prometheus.Histogram).Write(m); err != nil {
