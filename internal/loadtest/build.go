@@ -27,11 +27,21 @@ func ModuleRoot(ctx context.Context) (string, error) {
 // Build compiles the apiserver of the module at root into outDir/name and
 // returns the binary's path.
 func Build(ctx context.Context, root, outDir, name string) (string, error) {
+	return BuildPackage(ctx, root, "./cmd/apiserver", outDir, name)
+}
+
+// FloorPackage is the reference server's package (floorserver), relative to
+// the module root.
+const FloorPackage = "./internal/loadtest/floorserver"
+
+// BuildPackage compiles the command pkg (relative to root, the module's
+// root) into outDir/name and returns the binary's path.
+func BuildPackage(ctx context.Context, root, pkg, outDir, name string) (string, error) {
 	bin := filepath.Join(outDir, name)
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/apiserver")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/apiserver in %s: %w\n%s", root, err, out)
+		return "", fmt.Errorf("go build %s in %s: %w\n%s", pkg, root, err, out)
 	}
 	return bin, nil
 }

@@ -40,6 +40,16 @@
 //     before). At 100k also bytes/object, (RSS at 100k - RSS at 10k) /
 //     90,000, and anon-bytes/object and heap-bytes/object likewise.
 //
+// Every run also builds floorserver (./internal/loadtest/floorserver), a
+// small reference server: net/http and crypto/tls set up as the
+// apiserver's, a self-signed ECDSA P-256 certificate, no authentication
+// and no store, a fixed VM of the apiserver's answer's size. It runs the
+// get and healthz scenarios as server=floor/...: what Go's TLS and
+// HTTP/1.1 serving alone cost per request on the machine, measured beside
+// the apiserver in the same run (the floor of the apiserver's cpu-ms/op).
+// It always runs: it is cheap (under a minute) and only comparable within
+// a run; -bench 'ServerCost/server=current' leaves it out.
+//
 // With HUMSTACK_BENCH_PROFILE=<dir>, the current server runs with
 // --pprof-address on loopback and the benchmark writes a 5 s CPU profile
 // of each c=8 scenario (cpu-create-c8.pprof, ...) and a heap profile after seeding 10,000 VMs

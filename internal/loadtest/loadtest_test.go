@@ -16,8 +16,9 @@ import (
 // TestServerStarts proves the harness on the real binary: it builds and
 // starts the apiserver, creates, updates, reads and lists VMs through the
 // load client, reads the child's CPU time and memory from /proc, resets the
-// high-water mark, scrapes /metrics, fetches a profile from
-// --pprof-address, and stops the child.
+// high-water mark, scrapes /metrics, checks that floorserver's VM is the
+// size of its answer to a VM GET, fetches a profile from --pprof-address,
+// and stops the child.
 func TestServerStarts(t *testing.T) {
 	ctx := t.Context()
 	root, err := ModuleRoot(ctx)
@@ -53,6 +54,11 @@ func TestServerStarts(t *testing.T) {
 		t.Errorf("CPU time %v after the run, want >= %v + %v (%v)", cpu1, cpu0, r.CPU, err)
 	}
 	checkMemory(t, s)
+	var vm bytes.Buffer
+	if err := s.Client.Read(ctx, vmsPath+"/"+vmID(0), &vm); err != nil {
+		t.Error(err)
+	}
+	checkFloorVMSize(t, vm.Bytes())
 	if err := Profile(ctx, s.PprofAddr, "heap", filepath.Join(t.TempDir(), "heap.pprof")); err != nil {
 		t.Error(err)
 	}

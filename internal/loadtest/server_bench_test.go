@@ -13,21 +13,25 @@ import (
 
 // BenchmarkServerCost drives real apiserver processes (doc.go): for each
 // server (current, and baseline with HUMSTACK_BASELINE_REV) create, update
-// and get at concurrency 1, 8 and 64, GET /healthz likewise (the floor:
-// TLS, HTTP and the middleware, no authentication, no store), and lists of
-// 10,000 and 100,000 VMs with the memory at both sizes. Run it with
-// -benchtime 1x: b.N multiplies the op counts.
+// and get at concurrency 1, 8 and 64, GET /healthz likewise (TLS, HTTP and
+// the middleware, no authentication, no store), and lists of 10,000 and
+// 100,000 VMs with the memory at both sizes; and get and healthz of the
+// reference server floorserver (server=floor), the floor of Go's TLS and
+// HTTP/1.1 serving beside them. Run it with -benchtime 1x: b.N multiplies
+// the op counts.
 func BenchmarkServerCost(b *testing.B) {
 	for _, sv := range servers(b) {
 		b.Run("server="+sv.name, func(b *testing.B) {
-			for _, op := range []string{"create", "update", "get", "healthz"} {
+			for _, op := range sv.ops {
 				b.Run(op, func(b *testing.B) {
 					for _, c := range []int{1, 8, 64} {
 						b.Run(fmt.Sprintf("c=%d", c), func(b *testing.B) { benchOp(b, sv, op, c) })
 					}
 				})
 			}
-			b.Run("list", func(b *testing.B) { benchList(b, sv) })
+			if sv.list {
+				b.Run("list", func(b *testing.B) { benchList(b, sv) })
+			}
 		})
 	}
 }
@@ -51,6 +55,10 @@ const (
 
 type server struct {
 	name, bin string
+	// ops are the op scenarios the server runs; list says whether it runs
+	// the lists. The floor, which stores nothing, runs get and healthz.
+	ops  []string
+	list bool
 	// profile is the directory of the profiles (HUMSTACK_BENCH_PROFILE),
 	// for the current binary only (the baseline may lack --pprof-address).
 	profile string
@@ -82,7 +90,8 @@ func buildServers(ctx context.Context) ([]server, error) {
 	if built.dir, err = os.MkdirTemp("", "humstack-loadtest-bin-"); err != nil {
 		return nil, err
 	}
-	cur := server{name: "current", bin: os.Getenv("HUMSTACK_APISERVER_BIN"), profile: os.Getenv("HUMSTACK_BENCH_PROFILE")}
+	cur := server{name: "current", bin: os.Getenv("HUMSTACK_APISERVER_BIN"), profile: os.Getenv("HUMSTACK_BENCH_PROFILE"),
+		ops: apiserverOps, list: true}
 	if cur.bin == "" {
 		if cur.bin, err = Build(ctx, root, built.dir, "apiserver-current"); err != nil {
 			return nil, err
@@ -104,10 +113,20 @@ func buildServers(ctx context.Context) ([]server, error) {
 			return nil, err
 		}
 		fmt.Printf("baseline: %s\n", name)
-		out = append(out, server{name: "baseline", bin: bin})
+		out = append(out, server{name: "baseline", bin: bin, ops: apiserverOps, list: true})
 	}
-	return out, nil
+	// The floor always runs: it is cheap (a small binary, six short
+	// scenarios) and only comparable with the apiserver's figures when
+	// measured in the same run, under the same load of the machine.
+	floor, err := BuildPackage(ctx, root, FloorPackage, built.dir, "floorserver")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, server{name: "floor", bin: floor, ops: []string{"get", "healthz"}}), nil
 }
+
+// apiserverOps are the apiserver's op scenarios.
+var apiserverOps = []string{"create", "update", "get", "healthz"}
 
 // TestMain removes the binaries the benchmark built.
 func TestMain(m *testing.M) {
