@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/humstack/humstack/internal/host/procfs"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/humstack/humstack/internal/host/netns"
@@ -47,33 +49,10 @@ func Find(dir string) (int, bool) {
 		return 0, false
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || !runningWithArg(pid, confArg(dir)) {
+	if err != nil || pid <= 0 || !procfs.RunningWithArg(pid, confArg(dir)) {
 		return 0, false
 	}
 	return pid, true
-}
-
-// runningWithArg reports whether /proc/<pid> is a live process that has
-// arg as one whole element of its command line.
-func runningWithArg(pid int, arg string) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	i := bytes.LastIndexByte(stat, ')') // the name in parentheses may hold ") "
-	if i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X' {
-		return false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	for _, a := range bytes.Split(cmdline, []byte{0}) {
-		if string(a) == arg {
-			return true
-		}
-	}
-	return false
 }
 
 // Start runs the server of dir (its files written) in the network
@@ -132,7 +111,7 @@ func signal(pid int, dir string, sig unix.Signal) error {
 	defer unix.Close(fd)
 	// Checked again with the pidfd held: the signal reaches that process
 	// even if the PID is reused meanwhile.
-	if !runningWithArg(pid, confArg(dir)) {
+	if !procfs.RunningWithArg(pid, confArg(dir)) {
 		return nil
 	}
 	if err := unix.PidfdSendSignal(fd, sig, nil, 0); err != nil && !errors.Is(err, unix.ESRCH) {
@@ -168,7 +147,7 @@ func stop(ctx context.Context, pid int, dir string) error {
 		}
 		deadline := time.Now().Add(stopWait)
 		for time.Now().Before(deadline) {
-			if !runningWithArg(pid, confArg(dir)) {
+			if !procfs.RunningWithArg(pid, confArg(dir)) {
 				return nil
 			}
 			select {
@@ -208,7 +187,7 @@ func strays(dir string, except int) []int {
 	var out []int
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == except || pid == os.Getpid() || !runningWithArg(pid, arg) {
+		if err != nil || pid == except || pid == os.Getpid() || !procfs.RunningWithArg(pid, arg) {
 			continue
 		}
 		out = append(out, pid)

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/humstack/humstack/internal/host/procfs"
+
 	"github.com/humstack/humstack/internal/host/netns"
 	"github.com/humstack/humstack/internal/testenv"
 )
@@ -224,7 +226,7 @@ func TestIdentityBeyondThePidfile(t *testing.T) {
 	if err := Stop(ctx, dir); err != nil {
 		t.Fatal(err)
 	}
-	if runningWithArg(pid, confArg(dir)) {
+	if procfs.RunningWithArg(pid, confArg(dir)) {
 		t.Fatalf("dnsmasq %d still runs after Stop without its pidfile", pid)
 	}
 }

@@ -1,7 +1,6 @@
 package qemu
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/humstack/humstack/internal/host/procfs"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,36 +39,11 @@ func openProc(dir string) (*proc, bool) {
 		return nil, false
 	}
 	p := &proc{pid: pid, fd: fd}
-	if p.exited() || !runningWithArg(pid, PIDFile(dir)) {
+	if p.exited() || !procfs.RunningWithArg(pid, PIDFile(dir)) {
 		p.close()
 		return nil, false
 	}
 	return p, true
-}
-
-// runningWithArg reports whether /proc/<pid> is a live (not zombie)
-// process that has arg as one whole element of its command line.
-func runningWithArg(pid int, arg string) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	// The state follows the command name in parentheses, which may itself
-	// contain ") ".
-	i := bytes.LastIndexByte(stat, ')')
-	if i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' || stat[i+2] == 'X' {
-		return false
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil {
-		return false
-	}
-	for _, a := range bytes.Split(cmdline, []byte{0}) {
-		if string(a) == arg {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *proc) close() { unix.Close(p.fd) }
