@@ -235,12 +235,9 @@ func (h *resource) writeErr(m *api.Meta, err error) error {
 }
 
 func (h *resource) reply(w http.ResponseWriter, status int, stored []byte, rev int64) error {
-	out, err := h.render(stored, rev)
-	if err != nil {
-		return err
-	}
-	writeObject(w, status, h.kind, out)
-	return nil
+	return writeObject(w, status, h.kind, func(dst []byte) ([]byte, error) {
+		return h.appendItem(dst, storage.KV{Value: stored, ModRevision: rev})
+	})
 }
 
 // render is the one way an object leaves the server, alone, in a list or

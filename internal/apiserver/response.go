@@ -7,22 +7,44 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/humstack/humstack/api"
 )
 
-// writeObject answers with the humstack envelope around one stored object:
-// {"code":200,"error":null,"data":{"<kind>":{...}}}.
-func writeObject(w http.ResponseWriter, status int, k *api.Kind, obj []byte) {
-	buf := make([]byte, 0, len(obj)+64)
-	buf = append(buf, `{"code":`...)
+// writeObject answers with the humstack envelope around one object,
+// appended by appendObj: {"code":200,"error":null,"data":{"<kind>":{...}}}.
+// The answer is built in a pooled buffer: every read and write answers so.
+func writeObject(w http.ResponseWriter, status int, k *api.Kind, appendObj func([]byte) ([]byte, error)) error {
+	bp := replyBuffers.Get().(*[]byte)
+	defer putReplyBuffer(bp)
+	buf := append((*bp)[:0], `{"code":`...)
 	buf = strconv.AppendInt(buf, int64(status), 10)
 	buf = append(buf, `,"error":null,"data":{"`...)
 	buf = append(buf, k.Name...)
 	buf = append(buf, `":`...)
-	buf = append(buf, obj...)
+	buf, err := appendObj(buf)
+	*bp = buf
+	if err != nil {
+		return err
+	}
 	buf = append(buf, "}}\n"...)
+	*bp = buf
 	writeRaw(w, status, buf)
+	return nil
+}
+
+// replyBuffers holds answer buffers; net/http has copied an answer once
+// Write returns, so its buffer can serve the next one.
+var replyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// maxPooledReply keeps a rare large answer's buffer out of the pool.
+const maxPooledReply = 64 << 10
+
+func putReplyBuffer(bp *[]byte) {
+	if cap(*bp) <= maxPooledReply {
+		replyBuffers.Put(bp)
+	}
 }
 
 func writeRaw(w http.ResponseWriter, status int, body []byte) {
