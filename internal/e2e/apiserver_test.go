@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -35,6 +36,68 @@ func newNamespace(g, id string) *api.Namespace {
 // TestAcknowledgedCreatesSurviveKill9: kill -9 during a burst of concurrent
 // creates; after a restart every acknowledged create is there.
 func TestAcknowledgedCreatesSurviveKill9(t *testing.T) {
+	killDuringBurst(t, func(ctx context.Context, c *client.Client, id string) error {
+		_, err := client.For[*api.Namespace](c).Create(ctx, newNamespace("g", id))
+		return err
+	}, func(ctx context.Context, c *client.Client) ([]string, error) {
+		nss, _, err := client.For[*api.Namespace](c).List(ctx, client.Scope{Group: "g"})
+		return idsOf(nss), err
+	})
+}
+
+// TestAcknowledgedVMsSurviveKill9: the same for VMs with addresses, whose
+// creates defer their address reservations to the VM's own commit
+// (storage.DeferSync): an acknowledged VM is there after kill -9, with
+// its address, and the address is still its own.
+func TestAcknowledgedVMsSurviveKill9(t *testing.T) {
+	addr := func(id string) string {
+		var w, i int
+		_, _ = fmt.Sscanf(id, "w%d-%d", &w, &i)
+		return fmt.Sprintf("10.1.%d.%d", w, i%250+1)
+	}
+	vm := func(id, address string) *api.VirtualMachine {
+		v := api.VirtualMachineKind.New().(*api.VirtualMachine)
+		v.Meta.ID, v.Meta.Group, v.Meta.Namespace = id, "g", "ns"
+		v.Spec = api.VirtualMachineSpec{RequestVcpus: "100m", LimitVcpus: "1", RequestMemory: "64M", LimitMemory: "64M",
+			NICs: []api.VMNIC{{NetworkID: "net1", IPv4Address: address}}}
+		return v
+	}
+	var c *client.Client
+	killDuringBurst(t, func(ctx context.Context, cl *client.Client, id string) error {
+		if _, err := client.For[*api.Namespace](cl).Create(ctx, newNamespace("g", "ns")); err != nil && !errors.Is(err, api.ErrAlreadyExists) {
+			return err
+		}
+		_, err := client.For[*api.VirtualMachine](cl).Create(ctx, vm(id, addr(id)))
+		return err
+	}, func(ctx context.Context, cl *client.Client) ([]string, error) {
+		c = cl
+		vms, _, err := client.For[*api.VirtualMachine](cl).List(ctx, client.Scope{Group: "g", Namespace: "ns"})
+		for _, v := range vms {
+			if got := v.Spec.NICs[0].IPv4Address; got != addr(v.Meta.ID) {
+				t.Errorf("%s has address %q after restart, want %s", v.Meta.ID, got, addr(v.Meta.ID))
+			}
+		}
+		return idsOf(vms), err
+	})
+	// The first VM's address is still held: another VM cannot take it.
+	_, err := client.For[*api.VirtualMachine](c).Create(testCtx(t, time.Minute), vm("intruder", addr("w0-0")))
+	if !errors.Is(err, api.ErrHeld) {
+		t.Fatalf("a VM on w0-0's address after the restart: %v, want Held", err)
+	}
+}
+
+func idsOf[T api.Object](objs []T) []string {
+	ids := make([]string, len(objs))
+	for i, o := range objs {
+		ids[i] = o.GetMeta().ID
+	}
+	return ids
+}
+
+// killDuringBurst creates objects from 16 workers (ids w<worker>-<n>),
+// kills the API server with SIGKILL once 500 are acknowledged, restarts
+// it and checks that list finds every acknowledged one.
+func killDuringBurst(t *testing.T, create func(context.Context, *client.Client, string) error, list func(context.Context, *client.Client) ([]string, error)) {
 	dataDir := filepath.Join(t.TempDir(), "database")
 	port := freePort(t)
 	srv := startAPIServer(t, dataDir, port)
@@ -50,10 +113,9 @@ func TestAcknowledgedCreatesSurviveKill9(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			nss := client.For[*api.Namespace](c)
 			for i := 0; ; i++ {
 				id := fmt.Sprintf("w%d-%d", w, i)
-				if _, err := nss.Create(ctx, newNamespace("g", id)); err != nil {
+				if err := create(ctx, c, id); err != nil {
 					return // the server is gone
 				}
 				mu.Lock()
@@ -76,13 +138,13 @@ func TestAcknowledgedCreatesSurviveKill9(t *testing.T) {
 	wg.Wait()
 
 	srv = startAPIServer(t, dataDir, port)
-	nss, _, err := client.For[*api.Namespace](mustClient(t, srv.addr)).List(ctx, client.Scope{Group: "g"})
+	ids, err := list(ctx, mustClient(t, srv.addr))
 	if err != nil {
 		t.Fatal(err)
 	}
 	present := map[string]bool{}
-	for _, ns := range nss {
-		present[ns.Meta.ID] = true
+	for _, id := range ids {
+		present[id] = true
 	}
 	lost := 0
 	for id := range acked {
