@@ -81,6 +81,10 @@ function emit(w) {
 }
 
 // fatal errors end the watch: the caller may not (or no longer) see it.
+// olderThan says whether obj's resourceVersion is below cur's (false when
+// either has none).
+const olderThan = (obj, cur) => Number(obj?.meta?.resourceVersion) < Number(cur?.meta?.resourceVersion);
+
 const fatal = (err) => err instanceof ApiError && [400, 401, 403, 404, 405].includes(err.status);
 
 // stream follows the collection from w.rv, keeping w.rv at the last event.
@@ -113,8 +117,13 @@ async function stream(w, ctrl) {
       }
       if (ev.id) w.rv = ev.id;
       w.events++;
-      if (msg.type === 'DELETED') w.items.delete(keyOf(msg.object));
-      else w.items.set(keyOf(msg.object), msg.object);
+      const k = keyOf(msg.object);
+      // A long list on bolt may hold an object newer than the list's
+      // version, whose older changes the watch then replays (docs/api.md,
+      // "Lists and pages"): never take an item back to an older version.
+      if (olderThan(msg.object, w.items.get(k))) return;
+      if (msg.type === 'DELETED') w.items.delete(k);
+      else w.items.set(k, msg.object);
     });
     for (;;) {
       const { value, done } = await reader.read();
