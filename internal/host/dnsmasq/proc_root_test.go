@@ -57,23 +57,8 @@ func serverNetns(t *testing.T) string {
 // log, and stops.
 func TestStartReloadStop(t *testing.T) {
 	ns := serverNetns(t)
-	dir := t.TempDir()
-	c := fullConfig()
-	c.Dir, c.Interface, c.Address, c.User = dir, "d0", netip.MustParsePrefix("10.9.0.2/24"), "" // DefaultUser
-	c.Gateway = netip.Addr{}
-	f, err := Render(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Write(dir, f); err != nil {
-		t.Fatal(err)
-	}
+	dir, c, pid := startServer(t, ns)
 	ctx := context.Background()
-	pid, err := Start(ctx, dir, ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = Stop(ctx, dir) })
 	if got, ok := Find(dir); !ok || got != pid {
 		t.Fatalf("Find = %d %v, want %d", got, ok, pid)
 	}
@@ -114,7 +99,7 @@ func TestStartReloadStop(t *testing.T) {
 	// again on SIGHUP, no restart.
 	c.Hosts = append(c.Hosts, Host{MAC: mac("52:54:00:00:00:0c"), IP: netip.MustParseAddr("10.9.0.12"), Name: "vm3"})
 	c.Gateway = netip.MustParseAddr("10.9.0.1")
-	f, _ = Render(c)
+	f, _ := Render(c)
 	ch, err := Write(dir, f)
 	if err != nil || ch.Conf || !ch.Reload {
 		t.Fatalf("Write = %+v %v, want only the reloaded files changed", ch, err)
@@ -186,22 +171,8 @@ func uidOf(t *testing.T, pid int) int {
 // line, so nothing leaks.
 func TestIdentityBeyondThePidfile(t *testing.T) {
 	ns := serverNetns(t)
-	dir := t.TempDir()
-	c := fullConfig()
-	c.Dir, c.Interface, c.Address, c.Gateway, c.User = dir, "d0", netip.MustParsePrefix("10.9.0.2/24"), netip.Addr{}, ""
-	f, err := Render(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Write(dir, f); err != nil {
-		t.Fatal(err)
-	}
+	dir, _, pid := startServer(t, ns)
 	ctx := context.Background()
-	pid, err := Start(ctx, dir, ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = Stop(ctx, dir) })
 	// The namespace goes and comes back (an operator's ip netns del, then
 	// the agent's next ensure).
 	if err := netns.Delete(ns); err != nil {
@@ -229,4 +200,27 @@ func TestIdentityBeyondThePidfile(t *testing.T) {
 	if procfs.RunningWithArg(pid, confArg(dir)) {
 		t.Fatalf("dnsmasq %d still runs after Stop without its pidfile", pid)
 	}
+}
+
+// startServer writes a full configuration (as the default user, on d0,
+// without a gateway) into a new directory and starts the server in ns; it
+// is stopped when the test ends.
+func startServer(t *testing.T, ns string) (string, Config, int) {
+	t.Helper()
+	dir := t.TempDir()
+	c := fullConfig()
+	c.Dir, c.Interface, c.Address, c.Gateway, c.User = dir, "d0", netip.MustParsePrefix("10.9.0.2/24"), netip.Addr{}, "" // DefaultUser
+	f, err := Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Write(dir, f); err != nil {
+		t.Fatal(err)
+	}
+	pid, err := Start(context.Background(), dir, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = Stop(context.Background(), dir) })
+	return dir, c, pid
 }
